@@ -1,0 +1,69 @@
+"""One exception family for the workbench, with structured fields (papermill's habit).
+
+Catch :class:`EvaluationError` to catch anything the workbench raises on purpose.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+class EvaluationError(Exception):
+    """Root of every error the workbench raises on purpose."""
+
+
+class ParamsError(EvaluationError):
+    """A params file is missing, malformed, or has a bad key or value."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None):
+        self.path = path
+        self.key = key
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{message}")
+
+
+class DataValidationError(EvaluationError):
+    """The cohort data has errors; ``problems`` is the full data-quality table."""
+
+    def __init__(self, problems: "pd.DataFrame", data_dir: str = "", max_lines: int = 20):
+        self.problems = problems
+        self.data_dir = data_dir
+        errors = problems[problems["severity"] == "error"]
+        lines = [format_problem(row, data_dir) for row in errors.head(max_lines).itertuples(index=False)]
+        more = len(errors) - len(lines)
+        if more > 0:
+            lines.append(f"... and {more} more error(s); see the data-quality table")
+        super().__init__(
+            f"{len(errors)} data error(s) in {data_dir or 'the cohort folder'}; fix them and run again:\n  "
+            + "\n  ".join(lines)
+        )
+
+
+class NotebookFailed(EvaluationError):
+    """A notebook raised while the runner executed it."""
+
+    def __init__(self, notebook: str, cell_index: int | None, error_name: str, error_value: str,
+                 source: str = "", output_path: str = ""):
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.error_name = error_name
+        self.error_value = error_value
+        self.source = source
+        self.output_path = output_path
+        cell = f"cell {cell_index}" if cell_index is not None else "an unknown cell"
+        super().__init__(f"{notebook} failed in {cell}: {error_name}: {error_value}")
+
+
+def format_problem(row, data_dir: str = "") -> str:
+    """One data-quality row as 'file, row N, column C: problem'."""
+    from .dictionary import table_file  # local import: avoid a cycle at import time
+
+    file = table_file(row.table)
+    parts = [f"{data_dir.rstrip('/')}/{file}" if data_dir else file]
+    if row.row is not None and row.row == row.row and str(row.row) != "":
+        parts.append(f"row {int(row.row)}")
+    if row.column:
+        parts.append(f"column '{row.column}'")
+    return ", ".join(parts) + f": {row.problem}"

@@ -1,0 +1,275 @@
+"""Load a cohort folder: read every present table, parse it by the data dictionary, validate, and collect
+every problem into one data-quality table (``table, row, column, severity, problem``).
+
+``row`` is the row as a spreadsheet shows it (the header is row 1, the first record row 2), so an evaluator
+can go straight to the cell. The data folder is only ever read.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from .dictionary import ColumnSpec, TableSpec, load_dictionary, plausibility_schema, schema_for
+from .errors import DataValidationError
+from .params import Params
+from . import validation
+
+QUALITY_COLUMNS = ["table", "row", "column", "severity", "problem"]
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_SERIAL_DATE = re.compile(r"^\d{5}(\.\d+)?$")  # Excel/Sheets day numbers, e.g. 42005 = 2015-01-01
+_MONTH = re.compile(r"^(\d{4})-(\d{2})(-01)?$")
+
+
+class Problems:
+    """Collects data-quality rows as they are found."""
+
+    def __init__(self) -> None:
+        self._rows: list[dict] = []
+
+    def add(self, table: str, row, column: str | None, severity: str, problem: str) -> None:
+        self._rows.append({"table": table, "row": row, "column": column or "", "severity": severity, "problem": problem})
+
+    def add_rows(self, table: str, rows, column: str | None, severity: str, problems) -> None:
+        """Add one problem per row; ``problems`` is one string or one per row."""
+        rows = list(rows)
+        texts = [problems] * len(rows) if isinstance(problems, str) else list(problems)
+        for r, text in zip(rows, texts):
+            self.add(table, r, column, severity, text)
+
+    def table(self) -> pd.DataFrame:
+        df = pd.DataFrame(self._rows, columns=QUALITY_COLUMNS)
+        df["row"] = df["row"].astype("Int64")
+        order = {"error": 0, "warning": 1, "note": 2}
+        df = df.assign(_sev=df["severity"].map(order)).sort_values(
+            ["_sev", "table", "row", "column"], kind="stable", na_position="first").drop(columns="_sev")
+        return df.reset_index(drop=True)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r["severity"] == "error" for r in self._rows)
+
+
+@dataclass
+class Cohort:
+    """A loaded, validated cohort: one typed DataFrame per present table, plus the data-quality table.
+
+    Absent optional tables are ``None``. Each DataFrame keeps a ``row`` column: its row in the file.
+    """
+
+    data_dir: Path
+    tables: dict[str, pd.DataFrame | None]
+    quality: pd.DataFrame
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame | None:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    def has(self, *names: str) -> bool:
+        """True when every named table is present and has rows."""
+        return all(self.tables.get(n) is not None and len(self.tables[n]) > 0 for n in names)
+
+    def missing_note(self, *names: str) -> str | None:
+        """A plain sentence naming the absent tables an analysis needs, or None when all are there."""
+        specs = load_dictionary()
+        absent = [specs[n].file for n in names if not self.has(n)]
+        if not absent:
+            return None
+        return f"Skipped: this cohort has no {' or '.join(absent)} (or the file is empty), which this analysis needs."
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_files(data_dir: Path) -> list[Path]:
+    """Every file of the cohort folder that the workbench reads (for hashes in the provenance record)."""
+    specs = load_dictionary()
+    files = [data_dir / s.file for s in specs.values() if (data_dir / s.file).exists()]
+    files += sorted(p for p in data_dir.rglob("*.qdpx"))
+    return files
+
+
+def _decode(path: Path, file: str, problems: Problems) -> str | None:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        problems.add(file, None, None, "warning", "file starts with a UTF-8 byte-order mark (BOM); read anyway")
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.add(file, line, None, "error",
+                     f"is not UTF-8 (byte 0x{data[exc.start]:02x} at row {line}); save the file as CSV UTF-8")
+        return None
+
+
+def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
+    """Read a CSV as text cells, checking encoding, shape and header."""
+    file = spec.file
+    text = _decode(path, file, problems)
+    if text is None:
+        return None
+    if not text.strip():
+        problems.add(file, None, None, "error" if spec.required else "warning",
+                     "file is empty (no header row)" + ("" if spec.required else "; the analyses that need it are skipped"))
+        return None
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                          skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        problems.add(file, int(match.group(1)) if match else None, None, "error", f"is not a well-formed CSV file: {exc}")
+        return None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    dupes = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    for c in dupes:
+        problems.add(file, 1, c, "error", "column appears more than once in the header")
+    if dupes:
+        return None
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    for name in missing:
+        close = [c for c in raw.columns if c.lower().replace(" ", "_") == name]
+        hint = f" (found '{close[0]}': rename it)" if close else ""
+        problems.add(file, 1, name, "error", f"required column is missing from the header{hint}")
+    if missing:
+        return None
+    if raw.empty:
+        problems.add(file, None, None, "error" if spec.name in ("teams", "patients") else "warning",
+                     "table has a header but no rows")
+    raw = raw.apply(lambda s: s.str.strip())
+    raw.index = pd.RangeIndex(2, len(raw) + 2)  # spreadsheet rows: header is row 1
+    return raw
+
+
+def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems) -> pd.Series:
+    """Typed values from text cells; every unparseable non-blank cell becomes an error row."""
+    blank = raw == ""
+    kind = col.type
+    if kind in ("string", "category"):
+        return raw.where(~blank, None).astype(object)
+    if kind == "date":
+        parsed = pd.to_datetime(raw.where(~blank), format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna() & ~blank
+        if bad.any():
+            texts = raw[bad]
+            serial = texts.str.match(_SERIAL_DATE)
+            msgs = np.where(serial, "'" + texts + "' looks like a spreadsheet serial date; write dates as YYYY-MM-DD",
+                            "'" + texts + "' is not a date written YYYY-MM-DD")
+            problems.add_rows(file, texts.index, col.name, "error", msgs)
+        return parsed
+    if kind == "month":
+        m = raw.str.extract(_MONTH)
+        parsed = pd.to_datetime(m[0] + "-" + m[1] + "-01", format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna() & ~blank
+        problems.add_rows(file, raw.index[bad], col.name, "error", "'" + raw[bad] + "' is not a month written YYYY-MM")
+        return parsed
+    if kind == "flag":
+        ok = raw.isin(["0", "1"]) | blank
+        problems.add_rows(file, raw.index[~ok], col.name, "error", "'" + raw[~ok] + "' is not a 0/1 flag")
+        return pd.to_numeric(raw.where(ok & ~blank), errors="coerce").astype("Int64")
+    numbers = pd.to_numeric(raw.where(~blank), errors="coerce")
+    bad = numbers.isna() & ~blank
+    if kind == "integer":
+        bad |= ~blank & ~raw.str.match(_INTEGER)
+        what = "a whole number"
+    else:
+        what = "a number"
+    if bad.any():
+        problems.add_rows(file, raw.index[bad], col.name, "error", "'" + raw[bad] + f"' is not {what}")
+    numbers = numbers.where(~bad)
+    return numbers.astype("Int64") if kind == "integer" else numbers.astype(float)
+
+
+def _pandera_problems(df: pd.DataFrame, schema: pa.DataFrameSchema, file: str, severity: str,
+                      problems: Problems) -> None:
+    """Run a pandera schema lazily and turn its failure cases into data-quality rows."""
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        for case in cases.itertuples(index=False):
+            row = None if case.index is None or pd.isna(case.index) else int(case.index)
+            check = str(case.check)
+            value = case.failure_case
+            if check == "not_nullable":
+                text = "is blank; a value is required"
+            elif check == "multiple_fields_uniqueness" or check.startswith("field_uniqueness"):
+                text = f"duplicated key ({', '.join(schema.unique or [case.column])}): '{value}' appears on an earlier row"
+            else:  # the dictionary's checks carry their own message ("must be one of: ...")
+                text = f"'{_fmt(value)}' {check}"
+            problems.add(file, row, case.column if case.column in df.columns else "", severity, text)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def parse_table(raw: pd.DataFrame, spec: TableSpec, problems: Problems) -> pd.DataFrame:
+    """Typed table from text cells, checked against the dictionary with pandera."""
+    typed = {}
+    for col in spec.columns:
+        if col.name in raw.columns:
+            typed[col.name] = _parse_column(raw[col.name], col, spec.file, problems)
+        else:  # an optional column the file does not have
+            typed[col.name] = pd.Series(pd.NA if col.type in ("flag", "integer") else None, index=raw.index,
+                                        dtype="Int64" if col.type in ("flag", "integer") else object)
+    extra = {c: raw[c].where(raw[c] != "", None).astype(object) for c in raw.columns if c not in typed}
+    df = pd.DataFrame({**typed, **extra}, index=raw.index)
+    present = [c.name for c in spec.columns if c.name in raw.columns]
+    _pandera_problems(df, schema_for(spec, present), spec.file, "error", problems)
+    _pandera_problems(df, plausibility_schema(spec, present), spec.file, "warning", problems)
+    df.insert(0, "row", df.index.to_numpy())
+    return df.reset_index(drop=True)
+
+
+def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool = True) -> Cohort:
+    """Read and validate a cohort folder (or the folder named by params).
+
+    Every problem is collected first; then, if any is an error, :class:`DataValidationError` is raised
+    carrying the whole data-quality table (unless ``raise_on_error`` is False).
+    """
+    if isinstance(source, Params):
+        data_dir, as_of = source.data_dir, as_of or source.as_of
+    else:
+        data_dir = Path(source)
+    data_dir = Path(data_dir)
+    problems = Problems()
+    tables: dict[str, pd.DataFrame | None] = {}
+    if not data_dir.is_dir():
+        problems.add(str(data_dir), None, None, "error", "data folder not found")
+        quality = problems.table()
+        raise DataValidationError(quality, str(data_dir))
+    for name, spec in load_dictionary().items():
+        path = data_dir / spec.file
+        if not path.exists():
+            if spec.required:
+                problems.add(spec.file, None, None, "error", "required file is missing from the data folder")
+            tables[name] = None
+            continue
+        raw = read_raw(path, spec, problems)
+        tables[name] = None if raw is None else parse_table(raw, spec, problems)
+    validation.check_cohort(tables, problems, as_of=as_of)
+    quality = problems.table()
+    cohort = Cohort(data_dir=data_dir, tables=tables, quality=quality,
+                    file_hashes={str(p.relative_to(data_dir)): sha256(p) for p in input_files(data_dir)})
+    if raise_on_error and problems.has_errors:
+        raise DataValidationError(quality, str(data_dir))
+    return cohort

@@ -1,0 +1,189 @@
+"""Cross-table rules, run after each table passed its own dictionary checks.
+
+Each rule is a small function ``rule(tables, problems, as_of)`` listed in :data:`RULES`; it adds one
+data-quality row per offending record. Severity: *error* when an analysis would be wrong or impossible,
+*warning* when the data is usable but worth a look.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+import pandas as pd
+
+from .dictionary import load_dictionary
+
+Tables = dict[str, "pd.DataFrame | None"]
+
+
+def _file(table: str) -> str:
+    return load_dictionary()[table].file
+
+
+def _present(tables: Tables, *names: str) -> bool:
+    return all(tables.get(n) is not None for n in names)
+
+
+def check_references(tables: Tables, problems, as_of) -> None:
+    """Every ``references: table.column`` in the dictionary must resolve (blank references are fine)."""
+    for name, spec in load_dictionary().items():
+        df = tables.get(name)
+        if df is None:
+            continue
+        for col in spec.columns:
+            if not col.references or col.name not in df.columns:
+                continue
+            target_table, target_col = col.references.split(".")
+            values = df[col.name]
+            used = values.notna()
+            if not used.any():
+                continue
+            target = tables.get(target_table)
+            if target is None:
+                problems.add(spec.file, None, col.name, "error",
+                             f"refers to {_file(target_table)}, which is missing or unreadable")
+                continue
+            unknown = used & ~values.isin(set(target[target_col].dropna()))
+            problems.add_rows(spec.file, df.loc[unknown, "row"], col.name, "error",
+                              "'" + values[unknown].astype(str) + f"' is not a {target_col} in {_file(target_table)}")
+
+
+def check_future_dates(tables: Tables, problems, as_of) -> None:
+    """No date may lie after the as-of date (today unless the params say otherwise)."""
+    if as_of is None:
+        as_of = dt.date.today()
+    limit = pd.Timestamp(as_of)
+    for name, spec in load_dictionary().items():
+        df = tables.get(name)
+        if df is None:
+            continue
+        for col in spec.columns:
+            if col.type not in ("date", "month") or col.name not in df.columns:
+                continue
+            future = df[col.name] > limit
+            if col.name in ("due_on", "aim_by"):  # planned dates may lie ahead
+                continue
+            problems.add_rows(spec.file, df.loc[future, "row"], col.name, "error",
+                              df.loc[future, col.name].dt.strftime("%Y-%m-%d").radd("'")
+                              + f"' is in the future (after {limit:%Y-%m-%d})")
+
+
+def check_measurement_values(tables: Tables, problems, as_of) -> None:
+    """Known measures must lie in their plausible range (error); unknown measure codes are warnings."""
+    df = tables.get("measurements")
+    if df is None:
+        return
+    spec = load_dictionary()["measurements"]
+    known = spec.measures
+    unknown = ~df["measure"].isin(list(known)) & df["measure"].notna()
+    for code, rows in df.loc[unknown].groupby("measure")["row"]:
+        problems.add(spec.file, int(rows.iloc[0]), "measure", "warning",
+                     f"measure '{code}' is not in the data dictionary ({len(rows)} rows); it is kept but has no plausible-range check")
+    for code, info in known.items():
+        low, high = info["plausible"]
+        rows = df["measure"].eq(code) & ((df["value"] < low) | (df["value"] > high))
+        problems.add_rows(spec.file, df.loc[rows, "row"], "value", "error",
+                          df.loc[rows, "value"].map("{:g}".format).radd("'")
+                          + f"' is implausible for {code} (expected {low:g}-{high:g} {info.get('unit', '')})".rstrip())
+
+
+def check_patient_dates(tables: Tables, problems, as_of) -> None:
+    """Exit on/after enrollment; exit date and reason go together; measurements after exit are odd."""
+    p = tables.get("patients")
+    if p is None:
+        return
+    f = _file("patients")
+    early = p["exited_on"] < p["enrolled_on"]
+    problems.add_rows(f, p.loc[early, "row"], "exited_on", "error", "exit date is before the enrollment date")
+    no_reason = p["exited_on"].notna() & p["exit_reason"].isna()
+    problems.add_rows(f, p.loc[no_reason, "row"], "exit_reason", "warning", "patient has an exit date but no exit reason")
+    no_date = p["exited_on"].isna() & p["exit_reason"].notna()
+    problems.add_rows(f, p.loc[no_date, "row"], "exited_on", "warning", "patient has an exit reason but no exit date")
+    teams = tables.get("teams")
+    if teams is not None:
+        joined = p["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["joined_on"])
+        before = p["enrolled_on"] < joined - pd.Timedelta(days=365)
+        problems.add_rows(f, p.loc[before, "row"], "enrolled_on", "warning",
+                          "enrolled more than a year before the team joined the collaborative")
+    m = tables.get("measurements")
+    if m is not None and not p.empty:
+        exits = m["patient_id"].map(p.drop_duplicates("patient_id").set_index("patient_id")["exited_on"])
+        after = m["measured_on"] > exits
+        problems.add_rows(_file("measurements"), m.loc[after, "row"], "measured_on", "warning",
+                          "measured after the patient's exit date")
+
+
+def check_mtp_dates(tables: Tables, problems, as_of) -> None:
+    df = tables.get("mtps")
+    if df is None:
+        return
+    bad = df["resolved_on"] < df["identified_on"]
+    problems.add_rows(_file("mtps"), df.loc[bad, "row"], "resolved_on", "error",
+                      "problem is resolved before it was identified")
+
+
+def check_readmissions(tables: Tables, problems, as_of) -> None:
+    """A readmission needs an earlier admission of the same patient in the data."""
+    df = tables.get("utilization")
+    if df is None:
+        return
+    first_admission = df[df["kind"] == "admission"].groupby("patient_id")["occurred_on"].min()
+    readmit = df["kind"] == "readmission"
+    prior = df.loc[readmit, "patient_id"].map(first_admission)
+    orphan = prior.isna() | (prior >= df.loc[readmit, "occurred_on"])
+    rows = df.loc[readmit].loc[orphan, "row"]
+    problems.add_rows(_file("utilization"), rows, "kind", "warning",
+                      "readmission with no earlier admission of this patient in the data")
+
+
+def check_monthly_reports(tables: Tables, problems, as_of) -> None:
+    df = tables.get("monthly_reports")
+    if df is None:
+        return
+    bad = df["numerator"] > df["denominator"]
+    problems.add_rows(_file("monthly_reports"), df.loc[bad, "row"], "numerator", "error",
+                      "numerator is larger than the denominator")
+
+
+def check_milestones(tables: Tables, problems, as_of) -> None:
+    df = tables.get("milestones")
+    teams = tables.get("teams")
+    if df is None or teams is None:
+        return
+    joined = df["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["joined_on"])
+    early = df["completed_on"] < joined - pd.Timedelta(days=365)
+    problems.add_rows(_file("milestones"), df.loc[early, "row"], "completed_on", "warning",
+                      "completed more than a year before the team joined")
+
+
+def check_attendance(tables: Tables, problems, as_of) -> None:
+    """Attendance for a one-team event (e.g. coaching) must be that team's."""
+    att, events = tables.get("attendance"), tables.get("events")
+    if att is None or events is None:
+        return
+    owner = att["event_id"].map(events.drop_duplicates("event_id").set_index("event_id")["team_id"])
+    other = owner.notna() & (owner != att["team_id"])
+    problems.add_rows(_file("attendance"), att.loc[other, "row"], "team_id", "warning",
+                      "attendance recorded for a team the event was not offered to (the event names another team)")
+
+
+def check_codings(tables: Tables, problems, as_of) -> None:
+    """Codebook themes must be filled; codes nobody applied are noted."""
+    book, codings = tables.get("qualitative_codebook"), tables.get("qualitative_codings")
+    if book is None or codings is None:
+        return
+    unused = book.loc[~book["code"].isin(set(codings["code"])), ["row", "code"]]
+    problems.add_rows(_file("qualitative_codebook"), unused["row"], "code", "note",
+                      "'" + unused["code"].astype(str) + "' was applied by no coder")
+
+
+RULES: tuple[Callable, ...] = (
+    check_references, check_future_dates, check_measurement_values, check_patient_dates, check_mtp_dates,
+    check_readmissions, check_monthly_reports, check_milestones, check_attendance, check_codings,
+)
+
+
+def check_cohort(tables: Tables, problems, as_of=None) -> None:
+    """Run every cross-table rule."""
+    for rule in RULES:
+        rule(tables, problems, as_of)
