@@ -7,6 +7,7 @@ analysis (engagement, qualitative, outcomes, spc, survival, value) computes tabl
 from .errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError
 from .loading import Cohort, load_cohort
 from .notebook import start
+from . import figures, report  # noqa: E402  (notebooks call ev.figures.* and ev.report.*)
 from .params import Params, from_namespace, load_params
 
 __version__ = "0.1.0"

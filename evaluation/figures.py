@@ -156,6 +156,30 @@ def bar_counts(series: pd.Series, *, title: str, xlabel: str = "", ylabel: str =
     return fig
 
 
+# --- overview ------------------------------------------------------------------------------------
+
+@house_style
+def patients_per_team_chart(table: pd.DataFrame) -> plt.Figure:
+    """Horizontal bars: patients enrolled per team (from overview.patients_per_team)."""
+    series = table.set_index("team_name")["patients"]
+    return bar_counts(series, title="Patients in the population of focus, by team", xlabel="Patients")
+
+
+@house_style
+def follow_up_histogram(follow_up: pd.DataFrame) -> plt.Figure:
+    """Histogram of days of follow-up per patient (from overview.follow_up_days)."""
+    days = follow_up["follow_up_days"].dropna()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(days, bins=range(0, int(days.max() if len(days) else 0) + 31, 30), color=OKABE_ITO[0], edgecolor="white")
+    if len(days):
+        ax.axvline(days.median(), color=OKABE_ITO[3], linestyle="--", label=f"median {days.median():.0f} days")
+        ax.legend()
+    ax.set_title("Follow-up per patient: enrollment to last measurement")
+    ax.set_xlabel("Days after enrollment")
+    ax.set_ylabel("Patients")
+    return fig
+
+
 # --- engagement ----------------------------------------------------------------------------------
 
 # --- qualitative ---------------------------------------------------------------------------------

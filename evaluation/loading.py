@@ -24,6 +24,7 @@ from . import validation
 QUALITY_COLUMNS = ["table", "row", "column", "severity", "problem"]
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SERIAL_DATE = re.compile(r"^\d{5}(\.\d+)?$")  # Excel/Sheets day numbers, e.g. 42005 = 2015-01-01
+_ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} 00:00:00$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(-01)?$")
 
 
@@ -50,6 +51,12 @@ class Problems:
         df = df.assign(_sev=df["severity"].map(order)).sort_values(
             ["_sev", "table", "row", "column"], kind="stable", na_position="first").drop(columns="_sev")
         return df.reset_index(drop=True)
+
+    def has_error(self, table: str, row=None, column: str | None = None) -> bool:
+        """Is there already an error for this file (and row and column, when given)?"""
+        return any(r["severity"] == "error" and r["table"] == table
+                   and (row is None or r["row"] == row) and (column is None or r["column"] == column)
+                   for r in self._rows)
 
     @property
     def has_errors(self) -> bool:
@@ -131,8 +138,13 @@ def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | 
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
                           skipinitialspace=True)
     except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        problems.add(file, int(match.group(1)) if match else None, None, "error", f"is not a well-formed CSV file: {exc}")
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = map(int, match.groups())
+            problems.add(file, line, None, "error", f"row has {saw} fields but the header has {expected} "
+                         "(a value holding a comma must be in double quotes)")
+        else:
+            problems.add(file, None, None, "error", f"is not a well-formed CSV file: {exc}")
         return None
     raw.columns = [str(c).strip() for c in raw.columns]
     dupes = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
@@ -167,19 +179,19 @@ def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems
         if bad.any():
             texts = raw[bad]
             serial = texts.str.match(_SERIAL_DATE)
-            msgs = np.where(serial, "'" + texts + "' looks like a spreadsheet serial date; write dates as YYYY-MM-DD",
-                            "'" + texts + "' is not a date written YYYY-MM-DD")
+            msgs = [f"'{t}' looks like a spreadsheet serial date; write dates as YYYY-MM-DD" if s
+                    else f"'{t}' is not a date written YYYY-MM-DD" for t, s in zip(texts, serial)]
             problems.add_rows(file, texts.index, col.name, "error", msgs)
         return parsed
     if kind == "month":
         m = raw.str.extract(_MONTH)
         parsed = pd.to_datetime(m[0] + "-" + m[1] + "-01", format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna() & ~blank
-        problems.add_rows(file, raw.index[bad], col.name, "error", "'" + raw[bad] + "' is not a month written YYYY-MM")
+        problems.add_rows(file, raw.index[bad], col.name, "error", [f"'{t}' is not a month written YYYY-MM" for t in raw[bad]])
         return parsed
     if kind == "flag":
         ok = raw.isin(["0", "1"]) | blank
-        problems.add_rows(file, raw.index[~ok], col.name, "error", "'" + raw[~ok] + "' is not a 0/1 flag")
+        problems.add_rows(file, raw.index[~ok], col.name, "error", [f"'{t}' is not a 0/1 flag" for t in raw[~ok]])
         return pd.to_numeric(raw.where(ok & ~blank), errors="coerce").astype("Int64")
     numbers = pd.to_numeric(raw.where(~blank), errors="coerce")
     bad = numbers.isna() & ~blank
@@ -189,7 +201,7 @@ def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems
     else:
         what = "a number"
     if bad.any():
-        problems.add_rows(file, raw.index[bad], col.name, "error", "'" + raw[bad] + f"' is not {what}")
+        problems.add_rows(file, raw.index[bad], col.name, "error", [f"'{t}' is not {what}" for t in raw[bad]])
     numbers = numbers.where(~bad)
     return numbers.astype("Int64") if kind == "integer" else numbers.astype(float)
 
@@ -201,14 +213,25 @@ def _pandera_problems(df: pd.DataFrame, schema: pa.DataFrameSchema, file: str, s
         schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
+        reported_keys: set = set()
+        unparsed = {(r["row"], r["column"]) for r in problems._rows if r["table"] == file and r["severity"] == "error"}
         for case in cases.itertuples(index=False):
             row = None if case.index is None or pd.isna(case.index) else int(case.index)
+            if (row, case.column) in unparsed:  # the cell could not be parsed: already reported with its text
+                continue
             check = str(case.check)
             value = case.failure_case
             if check == "not_nullable":
                 text = "is blank; a value is required"
-            elif check == "multiple_fields_uniqueness" or check.startswith("field_uniqueness"):
-                text = f"duplicated key ({', '.join(schema.unique or [case.column])}): '{value}' appears on an earlier row"
+            elif check in ("multiple_fields_uniqueness", "field_uniqueness"):
+                key = list(schema.unique or [case.column])
+                if (row, key[0]) in reported_keys:
+                    continue
+                reported_keys.add((row, key[0]))
+                values = ", ".join(_fmt(v) for v in df.loc[row, key])
+                problems.add(file, row, key[0], severity,
+                             f"duplicated key ({', '.join(key)}) = ({values}): the same key is on an earlier row")
+                continue
             else:  # the dictionary's checks carry their own message ("must be one of: ...")
                 text = f"'{_fmt(value)}' {check}"
             problems.add(file, row, case.column if case.column in df.columns else "", severity, text)
@@ -219,6 +242,8 @@ def _fmt(value) -> str:
         return str(int(value))
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, str) and _ISO_TIMESTAMP.match(value):
+        return value[:10]
     return str(value)
 
 

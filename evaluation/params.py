@@ -74,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
         "horizons_days": [90, 180, 365],
         "inr_ttr_goal": 60,  # % time in range counted as INR at goal
         "inr_max_gap_days": 56,  # Rosendaal: do not interpolate across longer gaps
+        "measures": None,  # time-to-goal measures; None = every goal, combined goals (bp) replacing their parts
+        "mtp_horizons_days": [30, 90],  # % of MTPs confirmed resolved by these days after identification
     },
     "value": {
         "cost_per_event": {"ed_visit": None, "admission": None, "readmission": None},  # None = mean from data

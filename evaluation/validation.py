@@ -39,13 +39,15 @@ def check_references(tables: Tables, problems, as_of) -> None:
             if not used.any():
                 continue
             target = tables.get(target_table)
+            if target is None and problems.has_error(_file(target_table)):
+                continue  # the target file itself is broken; that error says enough
             if target is None:
                 problems.add(spec.file, None, col.name, "error",
                              f"refers to {_file(target_table)}, which is missing or unreadable")
                 continue
             unknown = used & ~values.isin(set(target[target_col].dropna()))
             problems.add_rows(spec.file, df.loc[unknown, "row"], col.name, "error",
-                              "'" + values[unknown].astype(str) + f"' is not a {target_col} in {_file(target_table)}")
+                              [f"'{v}' is not a {target_col} in {_file(target_table)}" for v in values[unknown]])
 
 
 def check_future_dates(tables: Tables, problems, as_of) -> None:
@@ -60,12 +62,11 @@ def check_future_dates(tables: Tables, problems, as_of) -> None:
         for col in spec.columns:
             if col.type not in ("date", "month") or col.name not in df.columns:
                 continue
-            future = df[col.name] > limit
             if col.name in ("due_on", "aim_by"):  # planned dates may lie ahead
                 continue
+            future = df[col.name] > limit
             problems.add_rows(spec.file, df.loc[future, "row"], col.name, "error",
-                              df.loc[future, col.name].dt.strftime("%Y-%m-%d").radd("'")
-                              + f"' is in the future (after {limit:%Y-%m-%d})")
+                              [f"'{v:%Y-%m-%d}' is in the future (after {limit:%Y-%m-%d})" for v in df.loc[future, col.name]])
 
 
 def check_measurement_values(tables: Tables, problems, as_of) -> None:
@@ -82,9 +83,9 @@ def check_measurement_values(tables: Tables, problems, as_of) -> None:
     for code, info in known.items():
         low, high = info["plausible"]
         rows = df["measure"].eq(code) & ((df["value"] < low) | (df["value"] > high))
+        unit = f" {info['unit']}" if info.get("unit") else ""
         problems.add_rows(spec.file, df.loc[rows, "row"], "value", "error",
-                          df.loc[rows, "value"].map("{:g}".format).radd("'")
-                          + f"' is implausible for {code} (expected {low:g}-{high:g} {info.get('unit', '')})".rstrip())
+                          [f"'{v:g}' is implausible for {code} (expected {low:g}-{high:g}{unit})" for v in df.loc[rows, "value"]])
 
 
 def check_patient_dates(tables: Tables, problems, as_of) -> None:
@@ -174,7 +175,7 @@ def check_codings(tables: Tables, problems, as_of) -> None:
         return
     unused = book.loc[~book["code"].isin(set(codings["code"])), ["row", "code"]]
     problems.add_rows(_file("qualitative_codebook"), unused["row"], "code", "note",
-                      "'" + unused["code"].astype(str) + "' was applied by no coder")
+                      [f"'{c}' was applied by no coder" for c in unused["code"]])
 
 
 RULES: tuple[Callable, ...] = (

@@ -1,0 +1,59 @@
+# CMM collaborative evaluation workbench. `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := data/demo/teams.csv
+PARAMS ?= params/demo.yaml
+JOBS   ?= 2
+NOTEBOOKS ?=
+
+.PHONY: demo test lab run regold dictionary bench clean help
+
+help:
+	@echo "make demo      set up .venv, generate the synthetic demo cohort, run the full evaluation"
+	@echo "make test      set up, then unit tests and nbval regression tests on every notebook"
+	@echo "make run PARAMS=params/<cohort>.yaml   evaluate your own cohort"
+	@echo "make lab       JupyterLab with the project's kernel"
+	@echo "make regold    refresh the notebooks' stored outputs after an intended change"
+	@echo "make bench     benchmark the demo, 25,000- and 250,000-patient cohorts"
+
+# The environment: a virtualenv with the locked versions (uv when it installs, else pip), the package
+# itself in editable mode, and a Jupyter kernel named cmm-evaluation registered inside the venv.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	( $(PY) -m pip install --quiet uv==$(UV_VERSION) && $(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock ) \
+	  || $(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name cmm-evaluation --display-name "CMM evaluation (Python 3)" > /dev/null
+	touch $(STAMP)
+
+$(DEMO): | $(STAMP)
+	$(PY) -m evaluation synth --out data/demo --seed 2015
+
+demo: $(STAMP) $(DEMO)
+	$(PY) -m evaluation run params/demo.yaml --jobs $(JOBS)
+
+run: $(STAMP)
+	$(PY) -m evaluation run $(PARAMS) --jobs $(JOBS)
+
+# Tests write reports to a temporary folder, never to reports/.
+test: $(STAMP) $(DEMO)
+	CMM_REPORTS_DIR=$$(mktemp -d) $(PY) -m pytest tests notebooks --nbval \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+lab: $(STAMP) $(DEMO)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+regold: $(STAMP) $(DEMO)
+	$(PY) -m evaluation regold $(NOTEBOOKS)
+
+dictionary: $(STAMP)
+	$(PY) -m evaluation dictionary
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_benchmark.py
+
+clean:
+	rm -rf reports/.staging reports/.trash

@@ -1,0 +1,142 @@
+"""Command line: ``python -m evaluation <command>``.
+
+  run PARAMS [--only NAME ...] [--jobs N]   run every notebook for a cohort and publish its report
+  validate PARAMS|DIR                       check a cohort folder against the data dictionary
+  synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
+  dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
+  regold [NOTEBOOK ...]                     refresh the notebooks' stored outputs for the regression tests
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
+
+EXIT_DATA, EXIT_PARAMS, EXIT_NOTEBOOK = 1, 2, 3
+
+
+def _print_problems(exc: DataValidationError) -> None:
+    print(f"error: {exc}", file=sys.stderr)
+    staging = getattr(exc, "staging_dir", None)
+    if staging:
+        print(f"The full data-quality table is in {staging}/tables/data_quality.csv", file=sys.stderr)
+    print("The previous report (if any) was left untouched.", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run
+
+    try:
+        result = run(args.params, only=args.only, jobs=args.jobs)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PARAMS
+    except DataValidationError as exc:
+        _print_problems(exc)
+        return EXIT_DATA
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.source:
+            print("  in this cell:\n    " + "\n    ".join(exc.source.splitlines()[:12]), file=sys.stderr)
+        print(f"  executed notebook with the traceback: {exc.output_path}", file=sys.stderr)
+        print("The previous report (if any) was left untouched.", file=sys.stderr)
+        return EXIT_NOTEBOOK
+    except EvaluationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("The previous report (if any) was left untouched.", file=sys.stderr)
+        return EXIT_NOTEBOOK
+    return 0 if result.ok else EXIT_NOTEBOOK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .loading import load_cohort
+    from .params import load_params
+
+    try:
+        source = load_params(args.target) if args.target.endswith((".yaml", ".yml")) else Path(args.target)
+        cohort = load_cohort(source, raise_on_error=False)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PARAMS
+    except DataValidationError as exc:
+        _print_problems(exc)
+        return EXIT_DATA
+    q = cohort.quality
+    for row in q.itertuples(index=False):
+        print(f"{row.severity:8s} {format_problem(row, str(cohort.data_dir))}")
+    n_err = int((q["severity"] == "error").sum())
+    print(f"{n_err} error(s), {int((q['severity'] == 'warning').sum())} warning(s), "
+          f"{int((q['severity'] == 'note').sum())} note(s) in {cohort.data_dir}")
+    return EXIT_DATA if n_err else 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import generate_cohort
+
+    low, _, high = args.patients_per_team.partition("-")
+    counts = generate_cohort(args.out, seed=args.seed, n_teams=args.teams,
+                             patients_per_team=(int(low), int(high or low)), start=args.start)
+    total = sum(counts.values())
+    print(f"Wrote a synthetic cohort to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+          + f" ({total:,} rows)")
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from .dictionary import DICTIONARY_DIR, render_markdown
+
+    path = DICTIONARY_DIR / "README.md"
+    text = render_markdown()
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} is stale: run `python -m evaluation dictionary`", file=sys.stderr)
+            return 1
+        print(f"{path} is current")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"Wrote {path}")
+    return 0
+
+
+def cmd_regold(args: argparse.Namespace) -> int:
+    from .regold import regold
+
+    return regold(args.notebooks)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description="CMM collaborative evaluation workbench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run every notebook for a cohort and publish reports/<cohort_id>/")
+    p.add_argument("params", help="params file, e.g. params/demo.yaml")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement survival)")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time (default 2)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)")
+    p.add_argument("target", help="params file or data folder")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("synth", help="write a synthetic cohort")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--seed", type=int, default=2015)
+    p.add_argument("--teams", type=int, default=10, help="number of teams (10 gives the demo's shape)")
+    p.add_argument("--patients-per-team", default="40-80", help="N or MIN-MAX (default 40-80)")
+    p.add_argument("--start", default="2015-02-01", help="first day of the cycle (default 2015-02-01)")
+    p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("dictionary", help="regenerate data_dictionary/README.md from the YAML files")
+    p.add_argument("--check", action="store_true", help="only check that it is current")
+    p.set_defaults(func=cmd_dictionary)
+    p = sub.add_parser("regold", help="refresh the stored outputs of notebooks for the nbval regression tests")
+    p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all)")
+    p.set_defaults(func=cmd_regold)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

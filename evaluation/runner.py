@@ -1,0 +1,326 @@
+"""Run every notebook for one cohort and publish the report atomically.
+
+``python -m evaluation run params/<cohort>.yaml`` checks the params, validates the data (stopping with
+file, row and column when it has errors), executes the notebooks with papermill in a staging folder (in
+parallel up to ``--jobs``; the ``*_report`` notebook last), renders HTML, writes the provenance record,
+and only then swaps the staging folder in for ``reports/<cohort_id>/``. A failed or interrupted run leaves
+the previous report exactly as it was; its staging folder is kept for inspection.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from .errors import DataValidationError, EvaluationError, NotebookFailed, format_problem
+from .loading import load_cohort
+from .params import REPO_ROOT, Params, load_params, to_yaml_dict
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+KERNEL_NAME = "cmm-evaluation"
+CELL_TIMEOUT_SECONDS = 1800
+RUNS_LAST = ("report",)  # notebooks that read the others' tables
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    path: str
+    status: str = "pending"  # ok | failed | skipped
+    seconds: float = 0.0
+    error: dict | None = None
+
+
+@dataclass
+class RunResult:
+    params: Params
+    report_dir: Path
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(n.status == "ok" for n in self.notebooks)
+
+
+def notebook_name(path: Path) -> str:
+    """``01_engagement.ipynb`` -> ``engagement``."""
+    stem = path.stem
+    return stem.split("_", 1)[1] if stem[:2].isdigit() and "_" in stem else stem
+
+
+def discover_notebooks(only: list[str] | None = None) -> list[Path]:
+    """The workbench's notebooks in order; ``only`` picks by name (``engagement``) or file stem."""
+    paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return paths
+    chosen = [p for p in paths if notebook_name(p) in only or p.stem in only or p.name in only]
+    unknown = set(only) - {notebook_name(p) for p in chosen} - {p.stem for p in chosen} - {p.name for p in chosen}
+    if unknown:
+        names = ", ".join(notebook_name(p) for p in paths)
+        raise EvaluationError(f"--only: no notebook named {', '.join(sorted(unknown))}; the notebooks are: {names}")
+    return chosen
+
+
+def _kernel_name() -> str:
+    """The project's kernel when it is registered (``make`` does), else this interpreter's own."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str) -> dict:
+    """Run one notebook with papermill (in a worker process); return its status, never raise."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.perf_counter()
+    result: dict = {"status": "ok", "error": None}
+    with open(log_path, "w", encoding="utf-8") as log:
+        try:
+            pm.execute_notebook(source, target, parameters=parameters, kernel_name=kernel, cwd=str(REPO_ROOT),
+                                progress_bar=False, log_output=True, stdout_file=log, stderr_file=log,
+                                execution_timeout=CELL_TIMEOUT_SECONDS)
+        except PapermillExecutionError as exc:
+            result = {"status": "failed", "error": {"cell_index": exc.cell_index, "source": exc.source,
+                                                    "ename": exc.ename, "evalue": exc.evalue}}
+        except Exception as exc:  # kernel died, timeout, unreadable notebook: still report it, not crash
+            result = {"status": "failed", "error": {"cell_index": None, "source": "", "ename": type(exc).__name__,
+                                                    "evalue": str(exc)}}
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str,
+               say: Callable[[str], None], done: list[NotebookRun], total: int) -> None:
+    (staging / "notebooks").mkdir(parents=True, exist_ok=True)
+    (staging / "logs").mkdir(parents=True, exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(batch))), mp_context=ctx) as pool:
+        futures = {}
+        for path in batch:
+            target = staging / "notebooks" / path.name
+            say(f"  started  {path.stem}")
+            futures[path] = pool.submit(execute_notebook, str(path), str(target), parameters, kernel,
+                                        str(staging / "logs" / f"{path.stem}.log"))
+        for path, future in futures.items():
+            res = future.result()
+            run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
+            done.append(run)
+            mark = "done    " if run.status == "ok" else "FAILED  "
+            say(f"  [{len(done)}/{total}] {mark}{path.stem} ({run.seconds:.1f} s)")
+
+
+def _render_html(staging: Path, runs: list[NotebookRun]) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    for run in runs:
+        nb_path = staging / run.path
+        if nb_path.exists():
+            body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
+            (staging / f"{nb_path.stem}.html").write_text(body, encoding="utf-8")
+
+
+def package_versions() -> dict[str, str]:
+    """Every installed distribution and its version (sorted): the environment the report came from."""
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            versions[name.lower()] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def code_version() -> dict[str, str | bool | None]:
+    """The git commit of the workbench and whether the tree had uncommitted changes."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", "evaluation", "notebooks", "params", "data_dictionary")
+    from . import __version__
+
+    return {"package_version": __version__, "git_commit": commit, "uncommitted_changes": bool(dirty) if dirty is not None else None}
+
+
+def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
+                     started: dt.datetime, seconds: float, reused: list[str] | None = None) -> Path:
+    record = {
+        "cohort_id": params.cohort_id,
+        "params_file": params.source,
+        "params": to_yaml_dict(params) | {"output_dir": f"reports/{params.cohort_id}"},
+        "data_dir": str(params.data_dir),
+        "input_files_sha256": file_hashes,
+        "code": code_version(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "wall_seconds": round(seconds, 2),
+        "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds} for r in runs],
+        "reused_notebooks": reused or [],
+    }
+    path = staging / "provenance.json"
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def write_index(staging: Path, params: Params, runs: list[NotebookRun], quality_counts: dict[str, int],
+                started: dt.datetime) -> Path:
+    """The report's front page: links to the performance story, every notebook, tables and figures."""
+    e = html.escape
+    items = []
+    for r in runs:
+        stem = Path(r.path).stem
+        items.append(f'<li><a href="{e(stem)}.html">{e(stem.replace("_", " ", 1))}</a> '
+                     f'<span class="muted">({r.status}, {r.seconds:.1f} s)</span></li>')
+    story = ""
+    if (staging / "performance_story.html").exists():
+        story = '<p class="lead"><a href="performance_story.html">Read the performance story</a> (key findings, figures and tables for funders).</p>'
+    tables = sorted(p.name for p in (staging / "tables").glob("*.csv"))
+    figures = []
+    manifest = staging / "figures" / "manifest.csv"
+    if manifest.exists():
+        import pandas as pd
+
+        for row in pd.read_csv(manifest, keep_default_na=False).itertuples(index=False):
+            png = next((f for f in row.files.split(";") if f.endswith(".png")), "")
+            figures.append(f'<figure><a href="{e(png)}"><img src="{e(png)}" alt="{e(row.alt_text)}" loading="lazy"></a>'
+                           f'<figcaption><b>{e(row.title)}.</b> {e(row.caption)} '
+                           f'<span class="muted">[{e(row.notebook)}; '
+                           + " ".join(f'<a href="{e(f)}">{e(f.rsplit(".", 1)[1].upper())}</a>' for f in row.files.split(";"))
+                           + "]</span></figcaption></figure>")
+    q = quality_counts
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(params.title)}: evaluation report</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }}
+.muted {{ color: #666; font-size: 0.9em; }} .lead {{ font-size: 1.15em; }}
+figure {{ display: inline-block; width: 28rem; max-width: 100%; margin: 0.5rem; vertical-align: top; }}
+figure img {{ width: 100%; border: 1px solid #ddd; }} figcaption {{ font-size: 0.85em; }}
+</style></head><body>
+<h1>{e(params.title)}</h1>
+<p class="muted">Cohort <code>{e(params.cohort_id)}</code> &middot; run started {started:%Y-%m-%d %H:%M} UTC &middot;
+<a href="provenance.json">provenance</a> (params, input file hashes, package and code versions, timings)</p>
+{story}
+<h2>Data quality</h2>
+<p>{q.get('error', 0)} errors, {q.get('warning', 0)} warnings, {q.get('note', 0)} notes:
+<a href="tables/data_quality.csv">tables/data_quality.csv</a> (table, row, column, severity, problem).</p>
+<h2>Notebooks</h2>
+<ul>{''.join(items)}</ul>
+<h2>Tables</h2>
+<ul>{''.join(f'<li><a href="tables/{e(t)}">{e(t)}</a></li>' for t in tables)}</ul>
+<h2>Figures</h2>
+<p class="muted">Each figure as PNG (300 dpi), SVG and PDF; captions and alt text in
+<a href="figures/manifest.csv">figures/manifest.csv</a>.</p>
+{''.join(figures)}
+</body></html>
+"""
+    path = staging / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def publish(staging: Path, final: Path) -> None:
+    """Swap the staging folder in for the report; the old report is removed only after the swap."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if final.exists():
+        old = final.parent / ".trash" / f"{final.name}-{time.time_ns()}"
+        old.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _staging_dir(params: Params) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = params.output_dir.parent / ".staging" / f"{params.cohort_id}-{stamp}-{os.getpid()}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2,
+        say: Callable[[str], None] = print) -> RunResult:
+    """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails."""
+    t0 = time.perf_counter()
+    started = dt.datetime.now(dt.timezone.utc)
+    params = load_params(params_path)
+    notebooks = discover_notebooks(only)
+    say(f"Cohort {params.cohort_id}: validating {params.data_dir}")
+    cohort = load_cohort(params, raise_on_error=False)
+    counts = cohort.quality["severity"].value_counts().to_dict()
+    staging = _staging_dir(params)
+    from .report import save_table
+
+    save_table(cohort.quality, staging, "data_quality")
+    if counts.get("error", 0):
+        error = DataValidationError(cohort.quality, str(params.data_dir))
+        error.staging_dir = staging
+        raise error
+    say(f"  data are valid ({counts.get('warning', 0)} warnings, {counts.get('note', 0)} notes)")
+    if only and params.output_dir.exists():  # keep the other notebooks' outputs from the last report
+        shutil.copytree(params.output_dir, staging, dirs_exist_ok=True)
+        save_table(cohort.quality, staging, "data_quality")
+
+    parameters = to_yaml_dict(params) | {"output_dir": str(staging)}
+    kernel = _kernel_name()
+    first = [p for p in notebooks if notebook_name(p) not in RUNS_LAST]
+    last = [p for p in notebooks if notebook_name(p) in RUNS_LAST]
+    say(f"  running {len(notebooks)} notebook(s), {jobs} at a time, kernel {kernel}")
+    runs: list[NotebookRun] = []
+    for batch in (first, last):
+        if batch:
+            _run_batch(batch, staging, parameters, jobs, kernel, say, runs, len(notebooks))
+        failed = [r for r in runs if r.status != "ok"]
+        if failed:
+            r = failed[0]
+            err = r.error or {}
+            error = NotebookFailed(f"notebooks/{Path(r.path).name}", err.get("cell_index"), err.get("ename", "Error"),
+                                   err.get("evalue", ""), err.get("source", ""), str(staging / r.path))
+            error.staging_dir = staging
+            raise error
+    order = {p.name: i for i, p in enumerate(notebooks)}
+    runs.sort(key=lambda r: order[Path(r.path).name])
+    if only:  # the report lists every notebook it holds, rerun or kept
+        kept = {r.path for r in runs}
+        runs += [NotebookRun(notebook_name(p), f"notebooks/{p.name}", "kept") for p in discover_notebooks()
+                 if f"notebooks/{p.name}" not in kept and (staging / "notebooks" / p.name).exists()]
+        runs.sort(key=lambda r: r.path)
+    try:
+        from .privacy import check_funder_outputs
+    except ImportError:  # pragma: no cover - until the privacy module exists
+        check_funder_outputs = None
+    if check_funder_outputs is not None and (staging / "funder").exists():
+        check_funder_outputs(staging, params)
+    _render_html(staging, [r for r in runs if r.status == "ok"])
+    from .figures import write_manifest
+
+    if (staging / "figures").exists():
+        write_manifest(staging / "figures")
+    write_index(staging, params, runs, counts, started)
+    seconds = time.perf_counter() - t0
+    write_provenance(staging, params, cohort.file_hashes, runs, started, seconds)
+    publish(staging, params.output_dir)
+    say(f"Report: {params.output_dir / 'index.html'} ({seconds:.1f} s)")
+    return RunResult(params, params.output_dir, runs, seconds)

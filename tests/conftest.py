@@ -1,0 +1,56 @@
+"""Shared fixtures: a tiny valid cohort folder built by hand, and a temporary reports root."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY = {
+    "teams.csv": (
+        "team_id,team_name,state,setting,track,joined_on\n"
+        "T01,Prairie Creek Pharmacy,IA,community_pharmacy,initial,2015-01-15\n"
+        "T02,Lakeside Drug,MN,community_pharmacy,advanced,2015-01-15\n"
+    ),
+    "patients.csv": (
+        "patient_id,team_id,enrolled_on,sex,birth_year,exited_on,exit_reason,diabetes,hypertension\n"
+        "P001,T01,2015-02-01,F,1950,,,1,0\n"
+        "P002,T01,2015-02-10,M,1961,2015-09-01,died,1,1\n"
+        "P003,T02,2015-03-01,F,1948,,,0,1\n"
+    ),
+    "measurements.csv": (
+        "patient_id,measure,measured_on,value\n"
+        "P001,a1c,2015-01-20,9.1\n"
+        "P001,a1c,2015-05-20,7.6\n"
+        "P002,a1c,2015-02-10,10.2\n"
+        "P002,sbp,2015-02-10,150\n"
+        "P002,dbp,2015-02-10,95\n"
+        "P003,sbp,2015-03-01,148\n"
+        "P003,dbp,2015-03-01,88\n"
+        "P003,sbp,2015-06-01,132\n"
+        "P003,dbp,2015-06-01,82\n"
+    ),
+}
+
+
+def write_cohort(folder: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative name: text}`` as a cohort folder (text written byte for byte)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return folder
+
+
+@pytest.fixture
+def tiny_cohort(tmp_path: Path) -> Path:
+    """A valid three-patient cohort with only the required tables."""
+    return write_cohort(tmp_path / "tiny", TINY)
+
+
+@pytest.fixture
+def reports_root(tmp_path: Path, monkeypatch) -> Path:
+    """Point the reports root at a temporary folder for the test."""
+    root = tmp_path / "reports"
+    monkeypatch.setenv("CMM_REPORTS_DIR", str(root))
+    return root
