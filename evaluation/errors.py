@@ -62,7 +62,9 @@ def format_problem(row, data_dir: str = "") -> str:
 
     file = table_file(row.table)
     parts = [f"{data_dir.rstrip('/')}/{file}" if data_dir else file]
-    if row.row is not None and row.row == row.row and str(row.row) != "":
+    import pandas as pd
+
+    if not pd.isna(row.row) and str(row.row) != "":
         parts.append(f"row {int(row.row)}")
     if row.column:
         parts.append(f"column '{row.column}'")

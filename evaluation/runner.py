@@ -89,6 +89,7 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
     started = time.perf_counter()
     result: dict = {"status": "ok", "error": None}
     with open(log_path, "w", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 2)  # this worker's (and its kernel's) stderr noise goes to the log, not the console
         try:
             pm.execute_notebook(source, target, parameters=parameters, kernel_name=kernel, cwd=str(REPO_ROOT),
                                 progress_bar=False, log_output=True, stdout_file=log, stderr_file=log,

@@ -1,0 +1,105 @@
+"""The runner: a good run publishes a complete report; any failure leaves the last good report intact."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from evaluation import DataValidationError, NotebookFailed
+from evaluation import runner
+from evaluation.__main__ import main
+from tests.conftest import TINY, write_cohort
+
+
+def params_file(tmp_path: Path, data_dir: Path, **extra) -> Path:
+    lines = [f"cohort_id: tiny", f"data_dir: {data_dir}", 'as_of: "2016-12-31"'] + [f"{k}: {v}" for k, v in extra.items()]
+    path = tmp_path / "tiny.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def one_notebook(tmp_path, monkeypatch) -> Path:
+    """Run only the data-quality notebook (fast), from a private notebooks folder."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(runner.NOTEBOOK_DIR / "00_data_quality.ipynb", folder)
+    monkeypatch.setattr(runner, "NOTEBOOK_DIR", folder)
+    return folder
+
+
+def test_successful_run_publishes_the_report(tmp_path, tiny_cohort, reports_root, one_notebook):
+    result = runner.run(params_file(tmp_path, tiny_cohort), say=lambda s: None)
+    report = reports_root / "tiny"
+    assert result.ok and result.report_dir == report
+    for name in ["index.html", "00_data_quality.html", "notebooks/00_data_quality.ipynb", "tables/data_quality.csv",
+                 "tables/patients_per_team.csv", "figures/manifest.csv", "figures/overview_follow_up.pdf",
+                 "figures/overview_follow_up.svg", "figures/overview_follow_up.png", "provenance.json"]:
+        assert (report / name).exists(), name
+    prov = json.loads((report / "provenance.json").read_text())
+    assert set(prov["input_files_sha256"]) == {"teams.csv", "patients.csv", "measurements.csv"}
+    assert prov["notebooks"][0]["status"] == "ok" and prov["notebooks"][0]["seconds"] > 0
+    assert "pandas" in prov["packages"] and prov["params"]["cohort_id"] == "tiny"
+    assert not (reports_root / ".staging").exists() or not any((reports_root / ".staging").iterdir())
+
+
+def test_bad_data_stops_before_notebooks_and_keeps_the_last_report(tmp_path, tiny_cohort, reports_root, one_notebook, capsys):
+    params = params_file(tmp_path, tiny_cohort)
+    runner.run(params, say=lambda s: None)
+    before = snapshot(reports_root / "tiny")
+    (tiny_cohort / "patients.csv").write_text(TINY["patients.csv"].replace("P003,T02", "P003,T99"))
+    assert main(["run", str(params)]) == 1
+    err = capsys.readouterr().err
+    assert "patients.csv, row 4, column 'team_id': 'T99' is not a team_id in teams.csv" in err
+    assert "left untouched" in err
+    assert snapshot(reports_root / "tiny") == before
+
+
+def test_failing_notebook_is_reported_with_its_cell_and_keeps_the_last_report(tmp_path, tiny_cohort, reports_root, one_notebook):
+    params = params_file(tmp_path, tiny_cohort)
+    runner.run(params, say=lambda s: None)
+    before = snapshot(reports_root / "tiny")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("cohort_id = 'x'", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("1 / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, one_notebook / "01_boom.ipynb")
+    with pytest.raises(NotebookFailed) as info:
+        runner.run(params, say=lambda s: None)
+    assert info.value.notebook == "notebooks/01_boom.ipynb"
+    assert info.value.error_name == "ZeroDivisionError" and "1 / 0" in info.value.source
+    assert Path(info.value.output_path).exists()  # the executed notebook with the traceback is kept
+    assert snapshot(reports_root / "tiny") == before
+
+
+def test_params_mistake_exits_2(tmp_path, tiny_cohort, reports_root, one_notebook, capsys):
+    params = params_file(tmp_path, tiny_cohort, ci_methd="log")
+    assert main(["run", str(params)]) == 2
+    assert "unknown key `ci_methd`; did you mean 'ci_method'?" in capsys.readouterr().err
+
+
+def test_missing_data_folder_is_named(tmp_path, reports_root, one_notebook, capsys):
+    params = params_file(tmp_path, tmp_path / "nowhere")
+    assert main(["run", str(params)]) == 1
+    assert "nowhere: data folder not found" in capsys.readouterr().err
+
+
+def test_only_keeps_the_other_notebooks_outputs(tmp_path, tiny_cohort, reports_root, one_notebook):
+    params = params_file(tmp_path, tiny_cohort)
+    runner.run(params, say=lambda s: None)
+    (reports_root / "tiny" / "tables" / "kept.csv").write_text("a\n1\n")
+    runner.run(params, only=["data_quality"], say=lambda s: None)
+    assert (reports_root / "tiny" / "tables" / "kept.csv").exists()
+    with pytest.raises(Exception, match="no notebook named nonsense"):
+        runner.run(params, only=["nonsense"], say=lambda s: None)
+
+
+def test_validate_command(tiny_cohort, capsys):
+    assert main(["validate", str(tiny_cohort)]) == 0
+    assert "0 error(s)" in capsys.readouterr().out

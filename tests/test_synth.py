@@ -1,0 +1,339 @@
+"""The synthetic cohort generator: determinism, the demo's shape, the data contract, internal consistency."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from evaluation.synth import DEMO_TEAMS, generate_cohort
+
+ROOT = Path(__file__).resolve().parents[1]
+DICTIONARY = {spec["file"]: spec for spec in
+              (yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml")))}
+PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
+            "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}
+VALUE_FORMAT = {"a1c": r"^\d+\.\d$", "inr": r"^\d+\.\d$", "sbp": r"^\d+$", "dbp": r"^\d+$", "ldl": r"^\d+$"}
+REAL_SEED_NAMES = ("Kroger", "CarePro", "Meyer", "Towncrest", "Apple Discount", "Goodrich", "HealthPartners",
+                   "SUPERVALU", "Walgreens", "CareSouth")
+
+
+def read(folder: Path, file: str) -> pd.DataFrame:
+    """A file exactly as written: every cell a string, blanks as ''."""
+    return pd.read_csv(folder / file, dtype=str, keep_default_na=False)
+
+
+def dates(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s.replace("", None), format="%Y-%m-%d")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    out = tmp_path_factory.mktemp("demo")
+    return out, generate_cohort(out)
+
+
+@pytest.fixture(scope="module")
+def tables(demo) -> dict[str, pd.DataFrame]:
+    folder, _ = demo
+    return {file: read(folder, file) for file in DICTIONARY}
+
+
+# ---------------------------------------------------------------------------------------------- determinism
+def test_same_seed_gives_identical_bytes_and_other_seed_differs(demo, tmp_path):
+    folder, rows = demo
+    again = tmp_path / "again"
+    assert generate_cohort(again) == rows
+    for file in DICTIONARY:
+        assert (folder / file).read_bytes() == (again / file).read_bytes(), file
+    other = tmp_path / "other"
+    generate_cohort(other, seed=7)
+    assert (folder / "measurements.csv").read_bytes() != (other / "measurements.csv").read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------- contract
+def test_every_file_has_the_dictionary_columns_in_order(demo):
+    folder, rows = demo
+    assert set(rows) == set(DICTIONARY)
+    for file, spec in DICTIONARY.items():
+        raw = (folder / file).read_bytes()
+        assert b"\r" not in raw, f"{file}: line endings must be \\n"
+        raw.decode("utf-8")
+        header = raw.split(b"\n", 1)[0].decode("utf-8").split(",")
+        assert header == [c["name"] for c in spec["columns"]], file
+        assert rows[file] == len(read(folder, file)) > 0, file
+
+
+def test_values_follow_the_dictionary(tables):
+    """Types, allowed values, ranges and blanks, column by column, straight from the YAML."""
+    for file, spec in DICTIONARY.items():
+        df = tables[file]
+        for col in spec["columns"]:
+            values = df[col["name"]]
+            blank = values.eq("")
+            if col.get("required") and not col.get("nullable"):
+                assert not blank.any(), f"{file}.{col['name']} has blanks"
+            filled = values[~blank]
+            pattern = PATTERNS.get(col["type"])
+            if pattern is not None:
+                assert filled.str.match(pattern).all(), f"{file}.{col['name']} is not a {col['type']}"
+            if "allowed" in col:
+                assert filled.isin(col["allowed"]).all(), f"{file}.{col['name']}: {set(filled) - set(col['allowed'])}"
+            if "range" in col:
+                low, high = col["range"]
+                num = filled.astype(float)
+                assert (low is None or (num >= low).all()) and (high is None or (num <= high).all()), col["name"]
+
+
+def test_numbers_and_dates_are_written_with_fixed_precision(tables):
+    m = tables["measurements.csv"]
+    for measure, pattern in VALUE_FORMAT.items():
+        assert m.loc[m["measure"] == measure, "value"].str.match(pattern).all(), measure
+    assert tables["utilization.csv"]["cost"].str.match(r"^\d+\.\d\d$").all()
+    assert tables["program_costs.csv"]["amount"].str.match(r"^\d+\.\d\d$").all()
+    assert tables["monthly_reports.csv"]["month"].str.match(r"^\d{4}-\d{2}$").all()
+    for file, spec in DICTIONARY.items():       # nothing dated on or after 2016-12-31 for the default start
+        for col in spec["columns"]:
+            if col["type"] == "date":
+                d = dates(tables[file][col["name"]])
+                assert (d.dropna() < pd.Timestamp("2016-12-31")).all(), f"{file}.{col['name']}"
+
+
+# ---------------------------------------------------------------------------------------------- demo shape
+def test_demo_shape_matches_the_2015_cohort(tables):
+    teams, patients = tables["teams.csv"], tables["patients.csv"]
+    assert len(teams) == 10
+    assert Counter(teams["state"]) == Counter({"IN": 1, "IA": 3, "MD": 1, "MN": 3, "NM": 1, "SC": 1})
+    assert Counter(teams["track"]) == Counter({"initial": 9, "advanced": 1})
+    assert (teams["setting"] == "community_pharmacy").sum() >= 7
+    assert teams["team_name"].is_unique
+    assert not teams["team_name"].str.contains("|".join(REAL_SEED_NAMES), case=False).any()
+    assert teams["team_name"].tolist() == [t.name for t in DEMO_TEAMS]
+    assert teams[["aim_statement", "aim_measure", "aim_target", "aim_by"]].ne("").all().all()
+    per_team = patients.groupby("team_id").size()
+    assert per_team.between(40, 80).all() and len(per_team) == 10
+    joined = dates(teams["joined_on"])
+    assert (joined.dt.month == 1).sum() == 9 and (joined.dt.year == 2015).all()
+    # one team joins late: some events were held before it joined
+    events = tables["events.csv"]
+    assert (dates(events["event_on"]) < joined.max()).sum() >= 3
+    assert {"monthly_call", "webinar", "learning_session", "coaching_call"} <= set(events["kind"])
+
+
+def test_demo_patients_and_conditions_are_realistic(tables):
+    p = tables["patients.csv"]
+    enrolled = dates(p["enrolled_on"])
+    assert enrolled.min() >= pd.Timestamp("2015-02-01") and enrolled.max() <= pd.Timestamp("2015-08-31")
+    age = enrolled.dt.year - p["birth_year"].astype(int)
+    assert age.between(40, 85).all()
+    flags = p[["diabetes", "hypertension", "dyslipidemia", "anticoagulation"]].astype(int)
+    assert flags.sum(axis=1).ge(1).all()
+    assert 0.55 < flags["diabetes"].mean() < 0.85 and 0.08 < flags["anticoagulation"].mean() < 0.25
+    assert 0.01 < (p["exit_reason"] == "died").mean() < 0.06
+    assert p["patient_id"].str.match(r"^P\d{6}$").all()
+
+
+# ---------------------------------------------------------------------------------------------- consistency
+def test_keys_are_unique_and_references_resolve(tables):
+    for file, spec in DICTIONARY.items():
+        key = spec.get("primary_key") or []
+        if key:
+            assert not tables[file].duplicated(key).any(), f"duplicate {key} in {file}"
+    by_table = {spec["table"]: file for file, spec in DICTIONARY.items()}
+    for file, spec in DICTIONARY.items():
+        for col in spec["columns"]:
+            if "references" not in col:
+                continue
+            table, column = col["references"].split(".")
+            values = tables[file][col["name"]]
+            targets = tables[by_table[table]][column]
+            assert values[values != ""].isin(targets).all(), f"{file}.{col['name']} -> {col['references']}"
+
+
+def test_patient_dates_are_consistent(tables):
+    p = tables["patients.csv"].set_index("patient_id")
+    exited, enrolled = dates(p["exited_on"]), dates(p["enrolled_on"])
+    assert (exited.dropna() > enrolled[exited.notna()]).all()
+    assert ((p["exited_on"] == "") == (p["exit_reason"] == "")).all()
+    m = tables["measurements.csv"]
+    exit_of = m["patient_id"].map(exited)
+    assert not (dates(m["measured_on"]) >= exit_of).any(), "measurement on or after exit"
+    u = tables["utilization.csv"]
+    assert not (dates(u["occurred_on"]) > u["patient_id"].map(exited)).any()
+    x = tables["mtps.csv"]
+    identified, resolved = dates(x["identified_on"]), dates(x["resolved_on"])
+    assert (resolved.dropna() >= identified[resolved.notna()]).all()
+    assert (identified >= x["patient_id"].map(enrolled)).all()
+
+
+def test_measurements_are_plausible_and_shaped_like_cmm_follow_up(tables):
+    ranges = {k: v["plausible"] for k, v in DICTIONARY["measurements.csv"]["measures"].items()}
+    m = tables["measurements.csv"].assign(value=lambda d: d["value"].astype(float))
+    assert set(m["measure"]) == set(ranges)
+    low, high = m["measure"].map(lambda k: ranges[k][0]), m["measure"].map(lambda k: ranges[k][1])
+    assert m["value"].between(low, high).all()
+    # every measure belongs to a condition the patient has; sbp and dbp come in pairs on the same date
+    p = tables["patients.csv"].set_index("patient_id")
+    condition = {"a1c": "diabetes", "sbp": "hypertension", "dbp": "hypertension", "ldl": "dyslipidemia",
+                 "inr": "anticoagulation"}
+    flag = [p.at[pid, condition[meas]] for pid, meas in m[["patient_id", "measure"]].drop_duplicates().itertuples(
+        index=False)]
+    assert set(flag) == {"1"}
+    bp = m[m["measure"].isin(["sbp", "dbp"])].groupby(["patient_id", "measured_on"])["measure"].nunique()
+    assert (bp == 2).all()
+    # baseline near enrollment, follow-up up to ~14 months
+    offset = (dates(m["measured_on"]) - m["patient_id"].map(dates(p["enrolled_on"]))).dt.days
+    first = offset.groupby([m["patient_id"], m["measure"]]).min()
+    assert first.between(-90, 30).all()
+    assert offset.max() <= 430
+    # follow-up improves a1c on average, more for the advanced team
+    a1c = m[m["measure"] == "a1c"].assign(team=lambda d: d["patient_id"].map(p["team_id"]))
+    g = a1c.groupby("patient_id")
+    change = (g["value"].last() - g["value"].first())[g.size() > 1]
+    assert change.mean() < -0.3
+    team_change = change.groupby(change.index.map(p["team_id"])).mean()
+    advanced = tables["teams.csv"].loc[lambda t: t["track"] == "advanced", "team_id"].item()
+    assert team_change[advanced] < team_change.median()
+
+
+def test_monthly_reports_match_the_measurements(tables):
+    r = tables["monthly_reports.csv"]
+    num, den = r["numerator"].astype(int), r["denominator"].astype(int)
+    assert ((num >= 0) & (num <= den) & (den > 0)).all()
+    assert set(r["measure"]) == {"a1c_at_goal", "bp_at_goal", "ldl_at_goal", "inr_in_range"}
+    assert r.groupby("team_id")["month"].nunique().ge(12).all()
+    # recompute one cell by hand: a1c at goal for the first team at the end of its last reported month
+    team, month = r["team_id"].iloc[0], r.loc[r["team_id"] == r["team_id"].iloc[0], "month"].max()
+    month_end = pd.Timestamp(month + "-01") + pd.offsets.MonthEnd(0)
+    p = tables["patients.csv"]
+    p = p[(p["team_id"] == team) & (dates(p["enrolled_on"]) <= month_end)
+          & ~(dates(p["exited_on"]) <= month_end)]
+    m = tables["measurements.csv"]
+    m = m[(m["measure"] == "a1c") & m["patient_id"].isin(p["patient_id"]) & (dates(m["measured_on"]) <= month_end)]
+    latest = m.sort_values("measured_on").groupby("patient_id")["value"].last().astype(float)
+    row = r[(r["team_id"] == team) & (r["month"] == month) & (r["measure"] == "a1c_at_goal")].iloc[0]
+    assert (int(row["numerator"]), int(row["denominator"])) == (int((latest < 8).sum()), len(latest))
+
+
+def test_engagement_tables(tables):
+    events, att = tables["events.csv"], tables["attendance.csv"]
+    teams = tables["teams.csv"].set_index("team_id")
+    coaching = events[events["kind"] == "coaching_call"]
+    assert (coaching["team_id"] != "").all() and (events.loc[events["kind"] != "coaching_call", "team_id"] == "").all()
+    owner = att["event_id"].map(events.set_index("event_id")["team_id"])
+    assert ((owner == "") | (owner == att["team_id"])).all()
+    held = att["event_id"].map(dates(events.set_index("event_id")["event_on"]))
+    assert (held >= att["team_id"].map(dates(teams["joined_on"]))).all()
+    rate = att.assign(a=att["attended"].astype(int)).groupby("team_id")["a"].mean()
+    assert rate.min() < 0.2 and rate.max() > 0.8
+    # a few (event, team) pairs offered but not recorded
+    shared = events[events["team_id"] == ""]
+    pairs = shared.merge(teams.reset_index()[["team_id", "joined_on"]], how="cross", suffixes=("", "_t"))
+    offered = pairs[dates(pairs["event_on"]) >= dates(pairs["joined_on"])]
+    recorded = att.merge(shared[["event_id"]], on="event_id")
+    assert 0 < 1 - len(recorded) / len(offered) < 0.08
+    ms = tables["milestones.csv"]
+    assert set(ms["milestone"]) == {"team_charter", "aim_statement", "population_defined",
+                                    "collaborative_practice_agreement", "performance_story"}
+    done = ms[ms["completed_on"] != ""]
+    assert 0 < len(done) < len(ms) and (dates(done["completed_on"]) > dates(done["due_on"])).any()
+    pdsa = tables["pdsa_cycles.csv"]
+    assert pdsa.groupby("team_id").size().between(2, 6).all() and pdsa["team_id"].nunique() == 10
+
+
+def test_mtps_utilization_and_costs(tables):
+    x = tables["mtps.csv"]
+    assert x["mtp_id"].str.match(r"^M\d{7}$").all()
+    per_patient = x.groupby("patient_id").size()
+    assert per_patient.between(1, 4).all()
+    resolved = x["resolved_on"] != ""
+    assert 0.7 < resolved.mean() < 0.9
+    days = (dates(x.loc[resolved, "resolved_on"]) - dates(x.loc[resolved, "identified_on"])).dt.days
+    assert 20 <= days.median() <= 40
+    u = tables["utilization.csv"].assign(day=lambda d: dates(d["occurred_on"]), cost=lambda d: d["cost"].astype(float))
+    # every readmission follows an earlier admission of the same patient within 90 days
+    adm = u[u["kind"] == "admission"][["patient_id", "day"]]
+    re_ = u[u["kind"] == "readmission"][["patient_id", "day"]].reset_index()
+    pairs = re_.merge(adm, on="patient_id", suffixes=("", "_adm"))
+    gap = (pairs["day"] - pairs["day_adm"]).dt.days
+    ok = pairs[(gap > 0) & (gap <= 90)]["index"].unique()
+    assert len(re_) > 0 and set(ok) == set(re_["index"])
+    # rates fall after enrollment; readmissions by roughly half
+    enrolled = u["patient_id"].map(dates(tables["patients.csv"].set_index("patient_id")["enrolled_on"]))
+    post = u["day"] >= enrolled
+    counts = u.groupby([u["kind"], post]).size().unstack()
+    assert (counts[True] < counts[False]).all()
+    assert 0.25 < 1 - counts.loc["readmission", True] / counts.loc["readmission", False] < 0.8
+    mean_cost = u.groupby("kind")["cost"].mean()
+    assert 1000 < mean_cost["ed_visit"] < 2200 and 9000 < mean_cost["admission"] < 16000
+    costs = tables["program_costs.csv"]
+    assert (costs["team_id"] == "").sum() == 1 and costs["team_id"].replace("", None).dropna().nunique() == 10
+    # avoided cost exceeds program cost: ROI positive but not absurd
+    avoided = u.loc[~post, "cost"].sum() - u.loc[post, "cost"].sum()
+    roi = (avoided - costs["amount"].astype(float).sum()) / costs["amount"].astype(float).sum()
+    assert 0.2 < roi < 3.0
+
+
+def test_qualitative_tables(tables):
+    book, src = tables["qualitative/codebook.csv"], tables["qualitative/sources.csv"]
+    ex, cod = tables["qualitative/excerpts.csv"], tables["qualitative/codings.csv"]
+    assert 14 <= len(book) <= 18 and {"Collaborative design", "Benefits", "Barriers"} == set(book["theme"])
+    assert {"monthly_calls", "team_networking", "population_of_focus", "recognition_in_organization",
+            "revenue_capture", "personnel_changes", "system_implementation", "leadership_changes"} <= set(book["code"])
+    fg, iv = src[src["kind"] == "focus_group"], src[src["kind"] == "interview"]
+    assert 1 <= len(fg) <= 2 and (fg["team_id"] == "").all() and (fg["phase"] == "mid_cycle").all()
+    assert len(iv) == 10 and iv["team_id"].is_unique and (iv["phase"] == "end_of_cycle").all()
+    assert 150 <= len(ex) <= 250
+    assert 0 < (ex["team_id"] == "").sum() < 0.15 * len(ex)
+    assert 3 <= (ex["exemplar"] == "1").sum() <= 15
+    assert ex["text"].nunique() > 0.9 * len(ex)
+    assert set(cod["coder"]) == {"coder_a", "coder_b"}
+    per = cod.groupby(["excerpt_id", "coder"]).size()
+    assert per.between(1, 3).all() and len(per) == 2 * len(ex)
+    # Cohen's kappa per code between the two coders: realistic, not perfect
+    present = (cod.assign(v=1).pivot_table(index="excerpt_id", columns=["coder", "code"], values="v", fill_value=0)
+               .reindex(ex["excerpt_id"], fill_value=0))
+    kappas = []
+    for code in book["code"]:
+        a = present.get(("coder_a", code), pd.Series(0, index=present.index)).to_numpy()
+        b = present.get(("coder_b", code), pd.Series(0, index=present.index)).to_numpy()
+        po, pa, pb = np.mean(a == b), a.mean(), b.mean()
+        pe = pa * pb + (1 - pa) * (1 - pb)
+        kappas.append((po - pe) / (1 - pe))
+    assert 0.6 <= np.median(kappas) <= 0.85 and min(kappas) > 0.4 and max(kappas) < 0.97
+
+
+# ---------------------------------------------------------------------------------------------- other shapes
+def test_multi_team_cohort(tmp_path):
+    rows = generate_cohort(tmp_path, seed=3, n_teams=30, patients_per_team=(20, 20))
+    teams, patients = read(tmp_path, "teams.csv"), read(tmp_path, "patients.csv")
+    assert rows["teams.csv"] == 30 and rows["patients.csv"] == 600
+    assert patients.groupby("team_id").size().eq(20).all()
+    assert teams["team_name"].is_unique and teams["team_id"].is_unique
+    assert teams["state"].nunique() > 5 and set(teams["track"]) <= {"initial", "advanced"}
+    assert (teams["track"] == "initial").mean() > 0.7
+    assert rows["measurements.csv"] > 10 * rows["patients.csv"]
+    src = read(tmp_path, "qualitative/sources.csv")
+    assert (src["kind"] == "interview").sum() == 30
+
+
+def test_qualitative_can_be_skipped_and_bad_arguments_fail(tmp_path):
+    rows = generate_cohort(tmp_path, n_teams=3, patients_per_team=(5, 5), qualitative=False)
+    assert not (tmp_path / "qualitative").exists() and not any(f.startswith("qualitative/") for f in rows)
+    with pytest.raises(ValueError):
+        generate_cohort(tmp_path / "x", n_teams=12, demo_shape=True)
+    with pytest.raises(ValueError):
+        generate_cohort(tmp_path / "y", patients_per_team=(10, 5))
+
+
+def test_demo_cohort_passes_loading_validation(demo):
+    loading = pytest.importorskip("evaluation.loading")
+    folder, _ = demo
+    cohort = loading.load_cohort(folder, raise_on_error=False)
+    errors = cohort.quality[cohort.quality["severity"] == "error"]
+    assert errors.empty, errors.to_string()
+    assert len(cohort.patients) > 0 and len(cohort.measurements) > 0
