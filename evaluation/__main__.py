@@ -1,6 +1,7 @@
 """Command line: ``python -m evaluation <command>``.
 
-  run PARAMS [--only NAME ...] [--jobs N]   run every notebook for a cohort and publish its report
+  run PARAMS [--only NAME ...] [--jobs N] [--force]
+                                            run every notebook for a cohort and publish its report
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
@@ -29,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run
 
     try:
-        result = run(args.params, only=args.only, jobs=args.jobs)
+        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PARAMS
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", help="params file, e.g. params/demo.yaml")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement survival)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time (default 2)")
+    p.add_argument("--force", action="store_true", help="run every notebook, even those whose inputs are unchanged")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)")
     p.add_argument("target", help="params file or data folder")

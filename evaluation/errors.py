@@ -61,7 +61,7 @@ def format_problem(row, data_dir: str = "") -> str:
     from .dictionary import table_file  # local import: avoid a cycle at import time
 
     file = table_file(row.table)
-    parts = [f"{data_dir.rstrip('/')}/{file}" if data_dir else file]
+    parts = [f"{data_dir.rstrip('/')}/{file}" if data_dir and not file.startswith("/") else file]
     import pandas as pd
 
     if not pd.isna(row.row) and str(row.row) != "":

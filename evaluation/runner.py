@@ -9,6 +9,7 @@ the previous report exactly as it was; its staging folder is kept for inspection
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import json
 import multiprocessing
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import DataValidationError, EvaluationError, NotebookFailed, format_problem
-from .loading import load_cohort
+from .loading import input_files, load_cohort, sha256
 from .params import REPO_ROOT, Params, load_params, to_yaml_dict
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -38,9 +39,10 @@ RUNS_LAST = ("report",)  # notebooks that read the others' tables
 class NotebookRun:
     name: str
     path: str
-    status: str = "pending"  # ok | failed | skipped
+    status: str = "pending"  # ran | reused (inputs unchanged) | kept (not chosen by --only) | failed
     seconds: float = 0.0
     error: dict | None = None
+    input_key: str | None = None
 
 
 @dataclass
@@ -52,7 +54,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(n.status == "ok" for n in self.notebooks)
+        return all(n.status in ("ran", "reused", "kept") for n in self.notebooks)
 
 
 def notebook_name(path: Path) -> str:
@@ -121,6 +123,8 @@ def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ke
             run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
             done.append(run)
             mark = "done    " if run.status == "ok" else "FAILED  "
+            if run.status != "ok":
+                run.status = "failed"
             say(f"  [{len(done)}/{total}] {mark}{path.stem} ({run.seconds:.1f} s)")
 
 
@@ -163,7 +167,7 @@ def code_version() -> dict[str, str | bool | None]:
 
 
 def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
-                     started: dt.datetime, seconds: float, reused: list[str] | None = None) -> Path:
+                     started: dt.datetime, seconds: float) -> Path:
     record = {
         "cohort_id": params.cohort_id,
         "params_file": params.source,
@@ -176,8 +180,9 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "packages": package_versions(),
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_seconds": round(seconds, 2),
-        "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds} for r in runs],
-        "reused_notebooks": reused or [],
+        "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
+                       "input_key": r.input_key} for r in runs],
+        "reused_notebooks": [r.name for r in runs if r.status == "reused"],
     }
     path = staging / "provenance.json"
     path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
@@ -261,67 +266,140 @@ def _staging_dir(params: Params) -> Path:
     return folder
 
 
-def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2,
+def code_fingerprint() -> str:
+    """sha256 over the workbench's code, data dictionary and lock file: what a notebook's results depend on."""
+    h = hashlib.sha256()
+    files = sorted((REPO_ROOT / "evaluation").rglob("*.py")) + sorted((REPO_ROOT / "data_dictionary").glob("*.yaml"))
+    files += [REPO_ROOT / "requirements.lock"]
+    for path in files:
+        if path.exists():
+            h.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def input_key(notebook: Path, params: Params, file_hashes: dict[str, str], code: str) -> str:
+    """A notebook's inputs in one hash: its source, the code, the params, the data files, the lock file.
+
+    When it matches the key recorded in the last report, the notebook's outputs are reused.
+    """
+    settings = {k: v for k, v in to_yaml_dict(params).items() if k != "output_dir"}
+    blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(), "code": code,
+                       "params": settings, "files": file_hashes}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _previous_runs(report: Path) -> dict[str, dict]:
+    """Notebook records of the published report, by notebook file name ({} when there is none)."""
+    try:
+        record = json.loads((report / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {Path(n["notebook"]).name: n for n in record.get("notebooks", []) if n.get("status") in ("ran", "reused", "kept")}
+
+
+def _raise_failed(runs: list[NotebookRun], staging: Path) -> None:
+    failed = [r for r in runs if r.status == "failed"]
+    if failed:
+        r = failed[0]
+        err = r.error or {}
+        error = NotebookFailed(f"notebooks/{Path(r.path).name}", err.get("cell_index"), err.get("ename", "Error"),
+                               err.get("evalue", ""), err.get("source", ""), str(staging / r.path))
+        error.staging_dir = staging
+        raise error
+
+
+def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
         say: Callable[[str], None] = print) -> RunResult:
-    """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails."""
+    """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails.
+
+    A notebook whose inputs (see :func:`input_key`) are unchanged since the published report is not
+    executed again: its outputs are reused. ``force`` executes every chosen notebook. ``only`` limits the
+    run to some notebooks; the others' outputs are kept from the last report.
+    """
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
     params = load_params(params_path)
-    notebooks = discover_notebooks(only)
-    say(f"Cohort {params.cohort_id}: validating {params.data_dir}")
-    cohort = load_cohort(params, raise_on_error=False)
-    counts = cohort.quality["severity"].value_counts().to_dict()
+    every = discover_notebooks()
+    chosen = discover_notebooks(only)
+    if not params.data_dir.is_dir():
+        raise DataValidationError(_folder_missing(params.data_dir), str(params.data_dir))
+    file_hashes = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
+    code = code_fingerprint()
+    keys = {p.name: input_key(p, params, file_hashes, code) for p in every}
+    report = params.output_dir
+    previous = _previous_runs(report)
+    reusable = set() if force else {
+        p.name for p in chosen
+        if previous.get(p.name, {}).get("input_key") == keys[p.name] and (report / "notebooks" / p.name).exists()}
+    stale = [p for p in chosen if p.name not in reusable]
+    if stale:  # the report notebook reads the others' tables: it reruns whenever any of them does
+        stale += [p for p in chosen if notebook_name(p) in RUNS_LAST and p not in stale]
     staging = _staging_dir(params)
     from .report import save_table
 
-    save_table(cohort.quality, staging, "data_quality")
-    if counts.get("error", 0):
-        error = DataValidationError(cohort.quality, str(params.data_dir))
-        error.staging_dir = staging
-        raise error
-    say(f"  data are valid ({counts.get('warning', 0)} warnings, {counts.get('note', 0)} notes)")
-    if only and params.output_dir.exists():  # keep the other notebooks' outputs from the last report
-        shutil.copytree(params.output_dir, staging, dirs_exist_ok=True)
-        save_table(cohort.quality, staging, "data_quality")
+    if previous and report.exists() and (reusable or only or len(stale) < len(every)):
+        shutil.copytree(report, staging, dirs_exist_ok=True)  # keep the outputs of reused and other notebooks
+    if stale:
+        say(f"Cohort {params.cohort_id}: validating {params.data_dir}")
+        cohort = load_cohort(params, raise_on_error=False)
+        quality = cohort.quality
+        save_table(quality, staging, "data_quality")
+        counts = quality["severity"].value_counts().to_dict()
+        if counts.get("error", 0):
+            error = DataValidationError(quality, str(params.data_dir))
+            error.staging_dir = staging
+            raise error
+        say(f"  data are valid ({counts.get('warning', 0)} warnings, {counts.get('note', 0)} notes)")
+    else:
+        import pandas as pd
+
+        counts = pd.read_csv(staging / "tables" / "data_quality.csv")["severity"].value_counts().to_dict()
+    if reusable:
+        say(f"  unchanged since the last report, reused: {', '.join(Path(n).stem for n in sorted(reusable))}")
 
     parameters = to_yaml_dict(params) | {"output_dir": str(staging)}
     kernel = _kernel_name()
-    first = [p for p in notebooks if notebook_name(p) not in RUNS_LAST]
-    last = [p for p in notebooks if notebook_name(p) in RUNS_LAST]
-    say(f"  running {len(notebooks)} notebook(s), {jobs} at a time, kernel {kernel}")
     runs: list[NotebookRun] = []
-    for batch in (first, last):
-        if batch:
-            _run_batch(batch, staging, parameters, jobs, kernel, say, runs, len(notebooks))
-        failed = [r for r in runs if r.status != "ok"]
-        if failed:
-            r = failed[0]
-            err = r.error or {}
-            error = NotebookFailed(f"notebooks/{Path(r.path).name}", err.get("cell_index"), err.get("ename", "Error"),
-                                   err.get("evalue", ""), err.get("source", ""), str(staging / r.path))
-            error.staging_dir = staging
-            raise error
-    order = {p.name: i for i, p in enumerate(notebooks)}
+    if stale:
+        say(f"  running {len(stale)} notebook(s), {jobs} at a time, kernel {kernel}")
+        for batch in ([p for p in stale if notebook_name(p) not in RUNS_LAST], [p for p in stale if notebook_name(p) in RUNS_LAST]):
+            if batch:
+                _run_batch(batch, staging, parameters, jobs, kernel, say, runs, len(stale))
+            _raise_failed(runs, staging)
+        for r in runs:
+            r.status = "ran"
+    for p in every:
+        if p.name in reusable:
+            runs.append(NotebookRun(notebook_name(p), f"notebooks/{p.name}", "reused", previous[p.name].get("seconds", 0.0)))
+        elif p not in chosen and (staging / "notebooks" / p.name).exists():
+            runs.append(NotebookRun(notebook_name(p), f"notebooks/{p.name}", "kept", previous.get(p.name, {}).get("seconds", 0.0)))
+    order = {p.name: i for i, p in enumerate(every)}
     runs.sort(key=lambda r: order[Path(r.path).name])
-    if only:  # the report lists every notebook it holds, rerun or kept
-        kept = {r.path for r in runs}
-        runs += [NotebookRun(notebook_name(p), f"notebooks/{p.name}", "kept") for p in discover_notebooks()
-                 if f"notebooks/{p.name}" not in kept and (staging / "notebooks" / p.name).exists()]
-        runs.sort(key=lambda r: r.path)
+    for r in runs:
+        r.input_key = keys[Path(r.path).name] if r.status in ("ran", "reused") else previous.get(Path(r.path).name, {}).get("input_key")
+
     try:
         from .privacy import check_funder_outputs
     except ImportError:  # pragma: no cover - until the privacy module exists
         check_funder_outputs = None
     if check_funder_outputs is not None and (staging / "funder").exists():
         check_funder_outputs(staging, params)
-    _render_html(staging, [r for r in runs if r.status == "ok"])
+    _render_html(staging, [r for r in runs if r.status == "ran"])
     from .figures import write_manifest
 
     if (staging / "figures").exists():
         write_manifest(staging / "figures")
     write_index(staging, params, runs, counts, started)
     seconds = time.perf_counter() - t0
-    write_provenance(staging, params, cohort.file_hashes, runs, started, seconds)
-    publish(staging, params.output_dir)
-    say(f"Report: {params.output_dir / 'index.html'} ({seconds:.1f} s)")
-    return RunResult(params, params.output_dir, runs, seconds)
+    write_provenance(staging, params, file_hashes, runs, started, seconds)
+    publish(staging, report)
+    say(f"Report: {report / 'index.html'} ({seconds:.1f} s)")
+    return RunResult(params, report, runs, seconds)
+
+
+def _folder_missing(data_dir: Path):
+    from .loading import Problems
+
+    problems = Problems()
+    problems.add(str(data_dir), None, None, "error", "data folder not found")
+    return problems.table()

@@ -126,11 +126,11 @@ def check_mtp_dates(tables: Tables, problems, as_of) -> None:
 def check_readmissions(tables: Tables, problems, as_of) -> None:
     """A readmission needs an earlier admission of the same patient in the data."""
     df = tables.get("utilization")
-    if df is None:
+    if df is None or not (df["kind"] == "readmission").any():
         return
     first_admission = df[df["kind"] == "admission"].groupby("patient_id")["occurred_on"].min()
     readmit = df["kind"] == "readmission"
-    prior = df.loc[readmit, "patient_id"].map(first_admission)
+    prior = pd.to_datetime(df.loc[readmit, "patient_id"].map(first_admission))
     orphan = prior.isna() | (prior >= df.loc[readmit, "occurred_on"])
     rows = df.loc[readmit].loc[orphan, "row"]
     problems.add_rows(_file("utilization"), rows, "kind", "warning",

@@ -213,3 +213,9 @@ def test_all_problems_collected_then_raised(tmp_path):
     assert "teams.csv, row 2, column 'track'" in message
     assert "patients.csv, row 3, column 'enrolled_on'" in message
     assert len(info.value.problems) == 2
+
+
+def test_readmission_when_nobody_was_admitted(tmp_path):
+    util = "patient_id,occurred_on,kind,cost\nP001,2015-04-01,readmission,14000\nP002,2015-04-01,ed_visit,900\n"
+    p = only_problem(problems_for(tmp_path, utilization_csv=util), "warning")
+    assert (p.row, p.column) == (2, "kind")

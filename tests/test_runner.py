@@ -45,7 +45,7 @@ def test_successful_run_publishes_the_report(tmp_path, tiny_cohort, reports_root
         assert (report / name).exists(), name
     prov = json.loads((report / "provenance.json").read_text())
     assert set(prov["input_files_sha256"]) == {"teams.csv", "patients.csv", "measurements.csv"}
-    assert prov["notebooks"][0]["status"] == "ok" and prov["notebooks"][0]["seconds"] > 0
+    assert prov["notebooks"][0]["status"] == "ran" and prov["notebooks"][0]["seconds"] > 0
     assert "pandas" in prov["packages"] and prov["params"]["cohort_id"] == "tiny"
     assert not (reports_root / ".staging").exists() or not any((reports_root / ".staging").iterdir())
 
@@ -103,3 +103,25 @@ def test_only_keeps_the_other_notebooks_outputs(tmp_path, tiny_cohort, reports_r
 def test_validate_command(tiny_cohort, capsys):
     assert main(["validate", str(tiny_cohort)]) == 0
     assert "0 error(s)" in capsys.readouterr().out
+
+
+def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, reports_root, one_notebook, monkeypatch):
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v1")
+    params = params_file(tmp_path, tiny_cohort)
+    first = runner.run(params, say=lambda s: None)
+    assert [r.status for r in first.notebooks] == ["ran"]
+    again = runner.run(params, say=lambda s: None)
+    assert [r.status for r in again.notebooks] == ["reused"]
+    prov = json.loads((reports_root / "tiny" / "provenance.json").read_text())
+    assert prov["reused_notebooks"] == ["data_quality"]
+    assert (reports_root / "tiny" / "tables" / "data_quality.csv").exists()
+    forced = runner.run(params, force=True, say=lambda s: None)
+    assert [r.status for r in forced.notebooks] == ["ran"]
+    (tiny_cohort / "measurements.csv").write_text(TINY["measurements.csv"] + "P001,a1c,2015-08-20,7.1\n")
+    changed = runner.run(params, say=lambda s: None)
+    assert [r.status for r in changed.notebooks] == ["ran"]
+    assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["reused"]
+    params.write_text(params.read_text() + "alpha: 0.1\n")
+    assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v2")
+    assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]

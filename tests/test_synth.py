@@ -13,8 +13,8 @@ import yaml
 from evaluation.synth import DEMO_TEAMS, generate_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
-DICTIONARY = {spec["file"]: spec for spec in
-              (yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml")))}
+SPECS = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml"))]
+DICTIONARY = {spec["file"]: spec for spec in SPECS}
 PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
             "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}
 VALUE_FORMAT = {"a1c": r"^\d+\.\d$", "inr": r"^\d+\.\d$", "sbp": r"^\d+$", "dbp": r"^\d+$", "ldl": r"^\d+$"}
@@ -328,6 +328,8 @@ def test_qualitative_can_be_skipped_and_bad_arguments_fail(tmp_path):
         generate_cohort(tmp_path / "x", n_teams=12, demo_shape=True)
     with pytest.raises(ValueError):
         generate_cohort(tmp_path / "y", patients_per_team=(10, 5))
+    with pytest.raises(ValueError, match="after today"):      # a synthetic cohort is never dated in the future
+        generate_cohort(tmp_path / "z", start="2099-01-01")
 
 
 def test_demo_cohort_passes_loading_validation(demo):

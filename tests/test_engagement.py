@@ -1,0 +1,544 @@
+"""Engagement: attendance counts and their awkward cases, milestones, the score, the trend, engagement vs results.
+
+Every number is checked against a hand count on a tiny cohort (arithmetic in the comments) or a closed-form
+textbook value computed independently of the code under test.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+matplotlib.use("Agg")
+
+from evaluation import ParamsError, figures, load_cohort  # noqa: E402
+from evaluation import engagement as eng  # noqa: E402
+from evaluation.params import REPO_ROOT, check  # noqa: E402
+from tests.conftest import write_cohort  # noqa: E402
+
+# Four teams. T1 joined mid-January, T2 on 1 March (the day of E4), T3 attends nothing, T4 joined after every event.
+# E1 is held before T1 and T2 joined; E3 is a coaching call for T1 only; E6 is office hours (not a counted kind).
+# T1 has no attendance row for E5 ("not recorded"); neither has T3. T1's row for E1 (before it joined) is ignored.
+COHORT = {
+    "teams.csv": (
+        "team_id,team_name,state,setting,track,joined_on\n"
+        "T1,Alpha Pharmacy,IA,community_pharmacy,initial,2015-01-15\n"
+        "T2,Beta Health,MN,health_system,advanced,2015-03-01\n"
+        "T3,Gamma Drugs,IN,community_pharmacy,initial,2015-01-01\n"
+        "T4,Delta Clinic,SC,clinic,initial,2015-05-01\n"
+    ),
+    "patients.csv": (
+        "patient_id,team_id,enrolled_on,sex,birth_year,exited_on,exit_reason\n"
+        "P1,T1,2015-01-20,F,1950,,\n"
+        "P2,T1,2015-01-20,M,1960,,\n"
+        "P3,T2,2015-03-05,F,1955,,\n"
+        "P4,T2,2015-03-05,M,1945,,\n"
+    ),
+    "measurements.csv": (
+        "patient_id,measure,measured_on,value\n"
+        "P1,a1c,2015-02-01,9.0\n"
+        "P1,a1c,2015-05-01,7.5\n"
+        "P1,sbp,2015-02-01,150\n"
+        "P1,sbp,2015-05-01,130\n"
+        "P2,a1c,2015-02-01,7.0\n"
+        "P2,a1c,2015-05-01,8.5\n"
+        "P3,a1c,2015-03-10,9.0\n"
+        "P3,a1c,2015-06-10,9.5\n"
+        "P3,ldl,2015-03-10,120\n"
+        "P3,ldl,2015-06-10,90\n"
+        "P4,a1c,2015-03-10,9.0\n"
+    ),
+    "events.csv": (
+        "event_id,event_on,kind,team_id\n"
+        "E1,2015-01-10,monthly_call,\n"
+        "E2,2015-02-05,webinar,\n"
+        "E3,2015-02-20,coaching_call,T1\n"
+        "E4,2015-03-01,monthly_call,\n"
+        "E5,2015-04-10,learning_session,\n"
+        "E6,2015-04-15,office_hours,\n"
+    ),
+    "attendance.csv": (
+        "event_id,team_id,attended\n"
+        "E1,T1,1\n"
+        "E1,T3,0\n"
+        "E2,T1,1\n"
+        "E2,T3,0\n"
+        "E3,T1,0\n"
+        "E4,T1,1\n"
+        "E4,T2,1\n"
+        "E4,T3,0\n"
+        "E5,T2,0\n"
+        "E6,T1,1\n"
+    ),
+    "milestones.csv": (
+        "team_id,milestone,due_on,completed_on\n"
+        "T1,team_charter,2015-02-01,2015-01-30\n"
+        "T1,aim_statement,2015-03-01,2015-03-11\n"
+        "T1,population_defined,2015-04-01,\n"
+        "T1,performance_story,2015-12-01,\n"
+        "T2,team_charter,2015-03-15,2015-03-15\n"
+        "T2,aim_statement,2015-04-15,2015-05-05\n"
+        "T4,performance_story,2015-12-01,2015-06-01\n"
+    ),
+}
+AS_OF = "2015-06-30"
+
+
+def make(tmp_path: Path, drop: tuple[str, ...] = (), **params):
+    """Params and loaded cohort for COHORT without the files in ``drop``."""
+    files = {k: v for k, v in COHORT.items() if k not in drop}
+    folder = write_cohort(tmp_path / "cohort", files)
+    p = check({"cohort_id": "tiny", "data_dir": str(folder), "as_of": AS_OF, "output_dir": str(tmp_path / "out"),
+               **params})
+    return p, load_cohort(p)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return make(tmp_path)
+
+
+def row(table: pd.DataFrame, team: str) -> pd.Series:
+    return table.set_index("team_id").loc[team]
+
+
+# --- the team table, every column, by hand ----------------------------------------------------------
+
+def test_team_table_matches_hand_count(tiny):
+    """engagement_by_team on the tiny cohort equals a hand count for every team and every column.
+
+    T1: offered E2, E3, E4, E5 (E1 was held before it joined; E6 is office hours) = 4; attended E2, E4 = 2;
+        absent E3 = 1; E5 not recorded = 1; rate 2 / (2 + 1) = 0.667; attended_of_offered 2 / 4 = 0.5.
+        Cycle months: E1 Jan = 1 ... E5 Apr = 4; halves split at ceil(4 / 2) = 2: first half E2, E3 -> 1/2,
+        second half E4 (E5 unrecorded) -> 1/1.
+        Milestones (as of 2015-06-30): listed 4; due 3 (story due in December); done 2; on time 1 (charter,
+        2 days early); late 1 (aim, 10 days); overdue 1 (population); median days late median(0, 10) = 5;
+        shares 2/3 done, 1/3 on time.
+        Score = 100 * (0.5 * 2/3 + 0.25 * 2/3 + 0.25 * 1/3) / 1 = 58.333.
+    T2: offered E4 (held the day it joined) and E5 = 2 (E1, E2 before it joined, E3 is T1's); attended 1, absent 1;
+        rate 0.5; first half (months 1-2) nothing -> missing, second half 1/2. Milestones 2 due, 2 done, 1 on time,
+        1 late by 20 days; median days late median(0, 20) = 10; shares 1 and 0.5.
+        Score = 100 * (0.5 * 0.5 + 0.25 * 1 + 0.25 * 0.5) = 62.5.
+    T3: offered E1, E2, E4, E5 = 4, attended none, absent 3, E5 not recorded; rate 0; no milestones listed:
+        shares missing, so the score is attendance alone = 0.
+    T4: joined after every event: offered 0, rate missing (not 0); one milestone done early but not due yet:
+        done 1, due 0, shares missing; no component, so no score and no rank.
+    Ranks: T2 (62.5) 1, T1 (58.3) 2, T3 (0) 3.
+    """
+    p, c = tiny
+    table = eng.engagement_by_team(c, p)
+    assert list(table.columns[:7]) == ["team_id", "track", "events_offered", "events_attended", "attendance_rate",
+                                       "milestones_due", "milestones_done"]
+    assert list(table["team_id"]) == ["T1", "T2", "T3", "T4"]
+    nan = np.nan
+    expected = {
+        "T1": dict(track="initial", events_offered=4, events_attended=2, events_absent=1, events_not_recorded=1,
+                   events_recorded=3, attendance_rate=2 / 3, attended_of_offered=0.5, rate_first_half=0.5,
+                   rate_second_half=1.0, milestones_listed=4, milestones_due=3, milestones_done=2,
+                   milestones_done_on_time=1, milestones_done_late=1, milestones_overdue=1, median_days_late=5.0,
+                   milestones_done_share=2 / 3, milestones_on_time_share=1 / 3, contribution_attendance=100 / 3,
+                   contribution_milestones_done=100 / 6, contribution_milestones_on_time=100 / 12,
+                   engagement_score=175 / 3, components_used=3, rank=2),
+        "T2": dict(track="advanced", events_offered=2, events_attended=1, events_absent=1, events_not_recorded=0,
+                   events_recorded=2, attendance_rate=0.5, attended_of_offered=0.5, rate_first_half=nan,
+                   rate_second_half=0.5, milestones_listed=2, milestones_due=2, milestones_done=2,
+                   milestones_done_on_time=1, milestones_done_late=1, milestones_overdue=0, median_days_late=10.0,
+                   milestones_done_share=1.0, milestones_on_time_share=0.5, contribution_attendance=25.0,
+                   contribution_milestones_done=25.0, contribution_milestones_on_time=12.5,
+                   engagement_score=62.5, components_used=3, rank=1),
+        "T3": dict(track="initial", events_offered=4, events_attended=0, events_absent=3, events_not_recorded=1,
+                   events_recorded=3, attendance_rate=0.0, attended_of_offered=0.0, rate_first_half=0.0,
+                   rate_second_half=0.0, milestones_listed=0, milestones_due=0, milestones_done=0,
+                   milestones_done_on_time=0, milestones_done_late=0, milestones_overdue=0, median_days_late=nan,
+                   milestones_done_share=nan, milestones_on_time_share=nan, contribution_attendance=0.0,
+                   contribution_milestones_done=0.0, contribution_milestones_on_time=0.0,
+                   engagement_score=0.0, components_used=1, rank=3),
+        "T4": dict(track="initial", events_offered=0, events_attended=0, events_absent=0, events_not_recorded=0,
+                   events_recorded=0, attendance_rate=nan, attended_of_offered=nan, rate_first_half=nan,
+                   rate_second_half=nan, milestones_listed=1, milestones_due=0, milestones_done=1,
+                   milestones_done_on_time=1, milestones_done_late=0, milestones_overdue=0, median_days_late=0.0,
+                   milestones_done_share=nan, milestones_on_time_share=nan, contribution_attendance=nan,
+                   contribution_milestones_done=nan, contribution_milestones_on_time=nan,
+                   engagement_score=nan, components_used=0, rank=pd.NA),
+    }
+    assert set(table.columns) == {"team_id", *expected["T1"]}
+    for team, values in expected.items():
+        got = row(table, team)
+        for col, want in values.items():
+            if want is pd.NA:
+                assert pd.isna(got[col]), (team, col)
+            elif isinstance(want, str):
+                assert got[col] == want, (team, col)
+            elif isinstance(want, float) and math.isnan(want):
+                assert pd.isna(got[col]), (team, col, got[col])
+            else:
+                assert got[col] == pytest.approx(want), (team, col, got[col])
+
+
+def test_scores_for_other_analyses(tiny):
+    """engagement_scores has one row per team with the columns the survival model imports; values as above."""
+    p, c = tiny
+    scores = eng.engagement_scores(c, p)
+    assert list(scores.columns) == ["team_id", "track", "engagement_score", "attendance_rate", "milestones_done_share",
+                                    "milestones_on_time_share", "components_used", "rank"]
+    assert scores.set_index("team_id")["engagement_score"].round(3).to_dict() == pytest.approx(
+        {"T1": 58.333, "T2": 62.5, "T3": 0.0, "T4": np.nan}, nan_ok=True)
+
+
+# --- the awkward cases, one test each ---------------------------------------------------------------
+
+def test_event_before_joining_is_not_offered(tiny):
+    """E1 (10 Jan) came before T1 joined (15 Jan): not offered, although attendance says T1 came.
+
+    E4 is held on T2's joining day, so it is offered (on or after joining)."""
+    p, c = tiny
+    offered = eng.offered_events(c, p)
+    assert "E1" not in set(offered.loc[offered["team_id"] == "T1", "event_id"])
+    assert "E1" in set(offered.loc[offered["team_id"] == "T3", "event_id"])
+    assert set(offered.loc[offered["team_id"] == "T2", "event_id"]) == {"E4", "E5"}
+
+
+def test_one_team_event_is_offered_to_that_team_only(tiny):
+    p, c = tiny
+    offered = eng.offered_events(c, p)
+    assert set(offered.loc[offered["event_id"] == "E3", "team_id"]) == {"T1"}
+
+
+def test_missing_attendance_row_is_not_recorded_not_absent(tiny):
+    """T1 has no row for E5: status "not recorded"; the rate is 2 attended / 3 recorded, not 2 / 4."""
+    p, c = tiny
+    offered = eng.offered_events(c, p)
+    status = offered.set_index(["team_id", "event_id"])["status"]
+    assert status[("T1", "E5")] == "not recorded"
+    assert status[("T1", "E3")] == "absent"
+    t1 = row(eng.engagement_by_team(c, p), "T1")
+    assert (t1["events_not_recorded"], t1["events_absent"]) == (1, 1)
+    assert t1["attendance_rate"] == pytest.approx(2 / 3)
+
+
+def test_team_that_attended_nothing_has_rate_zero(tiny):
+    p, c = tiny
+    t3 = row(eng.engagement_by_team(c, p), "T3")
+    assert (t3["events_attended"], t3["attendance_rate"], t3["engagement_score"]) == (0, 0.0, 0.0)
+
+
+def test_team_offered_nothing_has_no_rate(tiny):
+    """T4 joined after the last event: rate unknown (missing), not 0."""
+    p, c = tiny
+    t4 = row(eng.engagement_by_team(c, p), "T4")
+    assert t4["events_offered"] == 0 and pd.isna(t4["attendance_rate"])
+
+
+def test_event_kinds_param_decides_what_counts(tmp_path):
+    """Counting office hours too adds E6 for T1 (attended) and T3 (not recorded): T1 3 / 4 recorded."""
+    p, c = make(tmp_path, engagement={"event_kinds": ["monthly_call", "webinar", "coaching_call",
+                                                      "learning_session", "office_hours"]})
+    t1 = row(eng.engagement_by_team(c, p), "T1")
+    assert (t1["events_offered"], t1["events_attended"]) == (5, 3)
+    assert t1["attendance_rate"] == pytest.approx(3 / 4)
+
+
+def test_no_events_file(tmp_path):
+    """Without events.csv: no offered events, event counts missing (not 0), score from milestones alone.
+
+    T1: 100 * (0.25 * 2/3 + 0.25 * 1/3) / 0.5 = 50."""
+    p, c = make(tmp_path, drop=("events.csv", "attendance.csv"))
+    assert eng.offered_events(c, p) is None
+    table = eng.engagement_by_team(c, p)
+    assert table["events_offered"].isna().all() and table["attendance_rate"].isna().all()
+    assert row(table, "T1")["engagement_score"] == pytest.approx(50.0)
+    assert c.missing_note("events").startswith("Skipped")
+    assert eng.attendance_by_month(None).empty
+    assert eng.attendance_trend(None).direction == "unknown"
+
+
+def test_no_attendance_file_makes_every_event_not_recorded(tmp_path):
+    p, c = make(tmp_path, drop=("attendance.csv",))
+    t1 = row(eng.engagement_by_team(c, p), "T1")
+    assert (t1["events_offered"], t1["events_not_recorded"], t1["events_attended"]) == (4, 4, 0)
+    assert pd.isna(t1["attendance_rate"])
+
+
+def test_no_milestones_file(tmp_path):
+    """Milestone counts missing; the score is the attendance rate alone (T1: 100 * 2/3)."""
+    p, c = make(tmp_path, drop=("milestones.csv",))
+    table = eng.engagement_by_team(c, p)
+    assert table["milestones_due"].isna().all()
+    assert row(table, "T1")["engagement_score"] == pytest.approx(200 / 3)
+    assert eng.milestone_status(c, p) is None
+
+
+def test_attendance_note_says_why_charts_are_skipped(tmp_path):
+    """No files: the loader's note. No counted kind: says so. Events but no matching attendance rows: says so."""
+    p, c = make(tmp_path / "a", drop=("attendance.csv",))
+    assert eng.attendance_note(c, eng.offered_events(c, p)) == c.missing_note("events", "attendance")
+    p, c = make(tmp_path / "b", engagement={"event_kinds": ["other"]})
+    assert "no event of the counted kinds" in eng.attendance_note(c, eng.offered_events(c, p))
+    p, c = make(tmp_path / "c")
+    offered = eng.offered_events(c, p)
+    assert eng.attendance_note(c, offered) is None
+    assert "none of the offered events" in eng.attendance_note(c, offered.assign(status="not recorded"))
+
+
+def test_notebook_runs_without_events_and_says_why(tmp_path):
+    """The notebook's cells, run in-process on a cohort with no events file, show the skip note and do not fail."""
+    p, c = make(tmp_path, drop=("events.csv", "attendance.csv"))
+    import nbformat
+
+    nb = nbformat.read(REPO_ROOT / "notebooks" / "01_engagement.ipynb", as_version=4)
+    namespace: dict = {}
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(data_dir=str(p.data_dir), output_dir=str(p.output_dir), as_of=AS_OF, cohort_id="tiny")
+        if last is not None:
+            shown.append(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
+    note = c.missing_note("events")
+    assert note in shown and c.missing_note("events", "attendance") in shown
+    assert (p.output_dir / "tables" / "engagement_by_team.csv").exists()
+    assert not (p.output_dir / "figures" / "engagement_heatmap.png").exists()
+
+
+# --- by month ---------------------------------------------------------------------------------------
+
+def test_by_month_counts(tiny):
+    """T1 in February: E2 (webinar, attended) and E3 (coaching, absent): all 1/2; each kind 1 offered.
+    T1 in April: E5 not recorded: offered 1, recorded 0, rate missing."""
+    p, c = tiny
+    by_month = eng.attendance_by_month(eng.offered_events(c, p)).set_index(["team_id", "month", "kind"])
+    feb = by_month.loc[("T1", "2015-02", "all")]
+    assert (feb["events_offered"], feb["events_attended"], feb["attendance_rate"]) == (2, 1, 0.5)
+    assert by_month.loc[("T1", "2015-02", "webinar"), "events_attended"] == 1
+    assert by_month.loc[("T1", "2015-02", "coaching_call"), "events_absent"] == 1
+    apr = by_month.loc[("T1", "2015-04", "all")]
+    assert (apr["events_offered"], apr["events_not_recorded"]) == (1, 1) and pd.isna(apr["attendance_rate"])
+    assert by_month.loc[("T3", "2015-01", "all"), "cycle_month"] == 1
+    assert by_month.loc[("T2", "2015-04", "all"), "cycle_month"] == 4
+
+
+# --- params -----------------------------------------------------------------------------------------
+
+def test_bad_weight_names_the_parameter(tiny):
+    p, _ = tiny
+    bad = check({**p.raw, "engagement": {"weights": {"attendance": -1}}})
+    with pytest.raises(ParamsError, match=r"engagement\.weights\.attendance` must be a number of 0 or more; got -1"):
+        eng.score_weights(bad)
+    zero = check({**p.raw, "engagement": {"weights": {"attendance": 0, "milestones_done": 0, "milestones_on_time": 0}}})
+    with pytest.raises(ParamsError, match="at least one weight above 0"):
+        eng.score_weights(zero)
+
+
+def test_bad_event_kind_names_allowed_values(tiny):
+    p, _ = tiny
+    bad = check({**p.raw, "engagement": {"event_kinds": ["monthly_call", "town_hall"]}})
+    with pytest.raises(ParamsError, match=r"event_kinds` must hold only monthly_call, .*other; got 'town_hall'"):
+        eng.event_kinds(bad)
+
+
+def test_weights_change_the_score(tmp_path):
+    """Attendance weight 1, others 0: T2's score is its attendance rate, 100 * 0.5 = 50."""
+    p, c = make(tmp_path, engagement={"weights": {"attendance": 1, "milestones_done": 0, "milestones_on_time": 0}})
+    assert row(eng.engagement_scores(c, p), "T2")["engagement_score"] == pytest.approx(50.0)
+
+
+# --- trend ------------------------------------------------------------------------------------------
+
+def two_month_pairs(a: int, b: int, c: int, d: int) -> pd.DataFrame:
+    """Recorded team-events: month 1 has a attended and b absent, month 2 has c attended and d absent.
+
+    Teams rotate T1..T4 so every team has pairs in both months."""
+    rows = []
+    for month, attended, absent in ((1, a, b), (2, c, d)):
+        rows += [("attended", month)] * attended + [("absent", month)] * absent
+    df = pd.DataFrame(rows, columns=["status", "cycle_month"])
+    df["team_id"] = [f"T{i % 4 + 1}" for i in range(len(df))]
+    df["month"] = df["cycle_month"].map({1: "2015-01", 2: "2015-02"})
+    return df
+
+
+def test_trend_odds_ratio_matches_closed_form():
+    """With two months, the logistic slope is the log odds ratio (c/d) / (a/b) (Agresti, Categorical Data
+    Analysis, 3rd ed., 2013, section 5.1: the logit model with one binary predictor reproduces the sample odds ratio).
+    a=18, b=2, c=10, d=10: OR = (10/10) / (18/2) = 1/9 = 0.1111."""
+    trend = eng.attendance_trend(two_month_pairs(18, 2, 10, 10))
+    assert trend.odds_ratio == pytest.approx(1 / 9, rel=1e-6)
+    assert (trend.early_rate, trend.late_rate) == (pytest.approx(0.9), pytest.approx(0.5))
+    assert trend.by_month["fitted"].tolist() == pytest.approx([0.9, 0.5], rel=1e-6)
+
+
+def test_trend_cluster_standard_error_matches_hand_sandwich():
+    """The CI and p use the cluster-robust (Liang-Zeger) sandwich with Stata's small-sample factor
+    G/(G-1) * (N-1)/(N-K) (Cameron & Miller 2015, J Human Resources 50:317, eq. 11), computed here by hand."""
+    pairs = two_month_pairs(18, 2, 10, 10)
+    trend = eng.attendance_trend(pairs)
+    x = np.column_stack([np.ones(len(pairs)), pairs["cycle_month"].to_numpy(float)])
+    y = pairs["status"].eq("attended").to_numpy(float)
+    beta = np.array([math.log(9) - math.log(1 / 9), math.log(1 / 9)])  # month 1 logit log(9) = b0 + b1
+    prob = 1 / (1 + np.exp(-x @ beta))
+    bread = np.linalg.inv(x.T @ (x * (prob * (1 - prob))[:, None]))
+    meat = np.zeros((2, 2))
+    for team in sorted(pairs["team_id"].unique()):
+        g = (pairs["team_id"] == team).to_numpy()
+        score = (x[g] * (y[g] - prob[g])[:, None]).sum(axis=0)
+        meat += np.outer(score, score)
+    n, k, groups = len(y), 2, 4
+    se = math.sqrt((groups / (groups - 1) * (n - 1) / (n - k) * bread @ meat @ bread)[1, 1])
+    z = stats.norm.ppf(0.975)
+    assert trend.ci_low == pytest.approx(math.exp(math.log(1 / 9) - z * se), rel=1e-5)
+    assert trend.ci_high == pytest.approx(math.exp(math.log(1 / 9) + z * se), rel=1e-5)
+    assert trend.p_value == pytest.approx(2 * stats.norm.sf(abs(math.log(1 / 9)) / se), rel=1e-5)
+    assert trend.direction == "fell" and trend.statement.startswith("Attendance fell")
+
+
+def test_trend_flat_and_too_short():
+    """Everyone attended every event: no change, no model. A single month: unknown."""
+    flat = eng.attendance_trend(two_month_pairs(5, 0, 5, 0))
+    assert flat.direction == "no detectable change" and np.isnan(flat.odds_ratio)
+    assert "did not change" in flat.statement
+    one = eng.attendance_trend(two_month_pairs(5, 5, 0, 0))
+    assert one.direction == "unknown" and one.statement.startswith("Too few")
+
+
+# --- engagement vs results --------------------------------------------------------------------------
+
+def test_team_outcome_change_by_hand(tiny):
+    """First vs last measurement per patient and measure (goals a1c < 8, sbp < 140, ldl < 100).
+
+    T1: P1 a1c 9.0 -> 7.5 (no -> yes), P1 sbp 150 -> 130 (no -> yes), P2 a1c 7.0 -> 8.5 (yes -> no):
+        3 pairs, 1 at goal first, 2 last: 100 * (2 - 1) / 3 = 33.33 points; a1c alone 1 -> 1 = 0 points.
+    T2: P3 a1c 9.0 -> 9.5 (no -> no), P3 ldl 120 -> 90 (no -> yes); P4 has one a1c only (left out):
+        2 pairs, 0 -> 1: 50 points. T3, T4: no pairs, gain missing."""
+    p, c = tiny
+    out = eng.team_outcome_change(c, p).set_index(["team_id", "measure"])
+    t1 = out.loc[("T1", "all")]
+    assert (t1["n_pairs"], t1["at_goal_first"], t1["at_goal_last"]) == (3, 1, 2)
+    assert t1["goal_gain_points"] == pytest.approx(100 / 3)
+    assert out.loc[("T1", "a1c"), "goal_gain_points"] == 0
+    assert out.loc[("T2", "all"), "goal_gain_points"] == pytest.approx(50.0)
+    assert out.loc[("T2", "a1c"), "n_pairs"] == 1
+    assert pd.isna(out.loc[("T3", "all"), "goal_gain_points"])
+
+
+def test_spearman_matches_hand_formula():
+    """rho = 1 - 6 sum(d^2) / (n (n^2 - 1)) without ties; p from t = rho sqrt((n-2)/(1-rho^2)) on n-2 df,
+    as R's cor.test(x, y, method = "spearman", exact = FALSE).
+    Scores 10, 20, 30, 40, 50 (ranks 1-5) vs gains 5, 1, 4, 8, 9 (ranks 3, 1, 2, 4, 5):
+    d = -2, 1, 1, 0, 0; sum d^2 = 6; rho = 1 - 36 / 120 = 0.7; t = 0.7 sqrt(3 / 0.51) = 1.6977.
+    Least squares (x mean 30, y mean 5.4): x - 30 = -20, -10, 0, 10, 20; y - 5.4 = -0.4, -4.4, -1.4, 2.6, 3.6;
+    Sxy = 8 + 44 + 0 + 26 + 72 = 150, Sxx = 1000: slope 0.15, intercept 5.4 - 0.15 * 30 = 0.9."""
+    scores = pd.DataFrame({"team_id": list("ABCDE"), "track": "initial", "engagement_score": [10, 20, 30, 40, 50.0]})
+    outcome = pd.DataFrame({"team_id": list("ABCDE"), "measure": "all", "goal_gain_points": [5, 1, 4, 8, 9.0],
+                            "n_pairs": 12})
+    result = eng.engagement_vs_outcome(scores, outcome)
+    assert result.rho == pytest.approx(0.7)
+    t = 0.7 * math.sqrt(3 / 0.51)
+    assert result.p_value == pytest.approx(2 * stats.t.sf(t, 3), rel=1e-9)
+    assert (result.slope, result.intercept) == (pytest.approx(0.15), pytest.approx(0.9))
+    assert "no detectable association" in result.statement
+
+
+def test_too_few_teams_for_a_correlation(tiny):
+    p, c = tiny
+    result = eng.engagement_vs_outcome(eng.engagement_scores(c, p), eng.team_outcome_change(c, p))
+    assert result.n_teams == 2 and np.isnan(result.rho) and result.statement.startswith("Too few teams (2)")
+
+
+def test_compare_tracks_exact_mann_whitney():
+    """Scores 1, 2 (initial) vs 3, 4, 5 (advanced): U = 0; exact two-sided p = 2 * 1 / C(5, 2) = 0.2
+    (R: wilcox.test(c(1, 2), c(3, 4, 5))$p.value = 0.2)."""
+    table = pd.DataFrame({"team_id": list("ABCDE"), "track": ["initial"] * 2 + ["advanced"] * 3,
+                          "engagement_score": [1, 2, 3, 4, 5.0], "attendance_rate": [0.1, 0.2, 0.3, 0.4, 0.5],
+                          "milestones_done_share": 1.0})
+    result = eng.compare_tracks(table)
+    assert result.p_value == pytest.approx(0.2)
+    s = result.summary.set_index("group")
+    assert list(s.index) == ["all", "track=advanced", "track=initial"]
+    assert s.loc["track=advanced", "median_engagement_score"] == 4
+    assert s.loc["track=initial", "mean_attendance_rate"] == pytest.approx(0.15)
+
+
+def test_compare_tracks_one_advanced_team_is_descriptive(tiny):
+    p, c = tiny
+    result = eng.compare_tracks(eng.engagement_by_team(c, p), eng.team_outcome_change(c, p))
+    assert np.isnan(result.p_value) and "descriptively" in result.statement
+    assert result.summary.set_index("group").loc["track=advanced", "mean_goal_gain_points"] == pytest.approx(50.0)
+
+
+# --- figures ----------------------------------------------------------------------------------------
+
+def test_every_figure_exports_with_caption_and_alt_text(tiny):
+    p, c = tiny
+    offered = eng.offered_events(c, p)
+    table = eng.engagement_by_team(c, p)
+    by_month = eng.attendance_by_month(offered)
+    trend = eng.attendance_trend(offered)
+    status = eng.milestone_status(c, p)
+    scores = pd.concat([table, table.assign(team_id=table["team_id"] + "b")])  # 8 teams for the correlation
+    outcome = eng.team_outcome_change(c, p)
+    outcome = pd.concat([outcome, outcome.assign(team_id=outcome["team_id"] + "b",
+                                                 goal_gain_points=outcome["goal_gain_points"] + 5)])
+    vs = eng.engagement_vs_outcome(scores, outcome)
+    weights = eng.score_weights(p)
+    drawn = {
+        "engagement_heatmap": (figures.engagement_heatmap(by_month), eng.heatmap_text(table, by_month)),
+        "engagement_trend": (figures.engagement_trend_chart(trend), eng.trend_text(trend)),
+        "engagement_milestones": (figures.engagement_milestone_chart(status),
+                                  eng.milestones_text(status, table, p.as_of)),
+        "engagement_score": (figures.engagement_score_chart(table, weights), eng.score_text(table, weights)),
+        "engagement_vs_outcome": (figures.engagement_vs_outcome_chart(vs), eng.vs_outcome_text(vs)),
+    }
+    hatched = [patch for patch in drawn["engagement_heatmap"][0].axes[0].patches if patch.get_hatch()]
+    assert len(hatched) == 2  # T1 and T3 in April: offered, not recorded
+    for figure_id, (fig, text) in drawn.items():
+        figures.export_figure(fig, p, figure_id, notebook="01_engagement", **text)
+    manifest = figures.read_manifest(p.figures_dir)
+    assert sorted(manifest["figure_id"]) == sorted(drawn)
+    assert manifest["title"].str.len().gt(0).all()
+    assert manifest[["caption", "alt_text"]].map(lambda s: len(s) > 80).all().all()
+    caption = manifest.set_index("figure_id").loc["engagement_heatmap", "caption"]
+    # rates 0.667, 0.5, 0 and T4 none (not counted); unrecorded: T1 and T3 for E5, of 4 + 2 + 4 + 0 offered
+    assert "0 of 3 teams with recorded attendance attended at least 80%" in caption
+    assert "2 of 10 offered team-events (20%)" in caption
+
+
+# --- the demo cohort, recounted from the raw CSV files ----------------------------------------------
+
+def test_demo_table_matches_recount_for_two_teams(tmp_path):
+    """For two demo teams, recount offered / attended / milestones straight from the CSV text with the stated rules
+    (an independent implementation: csv module, string dates) and compare with engagement_by_team."""
+    synth = pytest.importorskip("evaluation.synth")
+    folder = tmp_path / "demo"
+    synth.generate_cohort(folder)
+    p = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
+    table = eng.engagement_by_team(load_cohort(p), p).set_index("team_id")
+
+    def read(name):
+        with open(folder / name, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    joined = {t["team_id"]: t["joined_on"] for t in read("teams.csv")}
+    kinds = set(p.engagement["event_kinds"])
+    attended = {(a["event_id"], a["team_id"]): a["attended"] for a in read("attendance.csv")}
+    for team in sorted(joined)[:2]:
+        offered = [e["event_id"] for e in read("events.csv") if e["kind"] in kinds
+                   and e["event_on"] >= joined[team] and e["team_id"] in ("", team)]
+        came = sum(attended.get((e, team)) == "1" for e in offered)
+        recorded = sum((e, team) in attended for e in offered)
+        miles = [m for m in read("milestones.csv") if m["team_id"] == team]
+        got = table.loc[team]
+        assert got["events_offered"] == len(offered) and got["events_attended"] == came
+        assert got["attendance_rate"] == pytest.approx(came / recorded)
+        assert got["milestones_due"] == sum(m["due_on"] <= "2016-12-31" for m in miles)
+        assert got["milestones_done"] == sum(m["completed_on"] != "" for m in miles)

@@ -1,0 +1,384 @@
+"""Focus-group coding: theme table, code rules, presence, co-occurrence, phases, inter-rater reliability.
+
+Reference values: Cohen's kappa and Krippendorff's alpha on hand-built examples with the arithmetic in the
+comments; Krippendorff's alpha on the worked example of Krippendorff (2011), "Computing Krippendorff's
+Alpha-Reliability", section C (4 observers x 12 units, missing values): nominal alpha = 0.743.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from evaluation import ParamsError, figures, load_cohort  # noqa: E402
+from evaluation import qualitative as ql  # noqa: E402
+from evaluation.params import REPO_ROOT, check  # noqa: E402
+from evaluation.refi_qda import EXCERPT_COLUMNS, normalise  # noqa: E402
+from tests.conftest import TINY, write_cohort  # noqa: E402
+
+QUICK = ql.CodingSettings(bootstrap_samples=0)  # no bootstrap where only point estimates are checked
+
+
+def make_tables(excerpts, codings, codebook, sources=None, teams=None):
+    """QualitativeTables from plain rows: excerpts (id, source, team, text[, exemplar]), codings, codebook."""
+    ex = pd.DataFrame([e if len(e) == 5 else (*e, 0) for e in excerpts], columns=EXCERPT_COLUMNS)
+    if sources is None:
+        sources = [(s, "focus_group", "2015-07-01", None, None) for s in sorted(ex["source_id"].unique())]
+    return normalise(pd.DataFrame(sources, columns=["source_id", "kind", "held_on", "team_id", "phase"]), ex,
+                     pd.DataFrame(codings, columns=["excerpt_id", "coder", "code"]),
+                     pd.DataFrame(codebook, columns=["code", "theme", "definition"]),
+                     pd.DataFrame(teams or [("T1", "One", "initial"), ("T2", "Two", "initial"), ("T3", "Three", "advanced")],
+                                  columns=["team_id", "team_name", "track"]))
+
+
+def two_coder_example():
+    """50 excerpts of one focus group; code X: both coders 20, only A 5, only B 10, neither 15."""
+    excerpts = [(f"E{i:02d}", "S1", "T1", f"turn {i}") for i in range(50)]
+    codings = []
+    for i in range(50):
+        if i < 25:  # E00-E19 both, E20-E24 A only
+            codings.append((f"E{i:02d}", "A", "X"))
+        if i < 20 or 25 <= i < 35:  # E25-E34 B only
+            codings.append((f"E{i:02d}", "B", "X"))
+    return make_tables(excerpts, codings, [("X", "Theme", "def")])
+
+
+# --- Cohen's kappa and Krippendorff's alpha: reference values -----------------------------------------
+
+def test_kappa_two_coders_fifty_excerpts():
+    """Reference: 2x2 table both 20 / A only 5 / B only 10 / neither 15 gives kappa 0.40.
+
+    po = (20 + 15) / 50 = 0.70; A says yes 25/50 = 0.5, B 30/50 = 0.6;
+    pe = 0.5 * 0.6 + 0.5 * 0.4 = 0.50; kappa = (0.70 - 0.50) / (1 - 0.50) = 0.40 (Landis-Koch: fair).
+    Alpha by hand: n = 100 values, n1 = 55, n0 = 45, 15 disagreeing units give o01 = o10 = 15;
+    Do = 30/100 = 0.3, De = 2 * 45 * 55 / (100 * 99) = 0.5, alpha = 1 - 0.3/0.5 = 0.40.
+    """
+    irr = ql.inter_rater_reliability(two_coder_example(), QUICK)
+    row = irr.summary.set_index("code").loc["X"]
+    assert row["n_excerpts"] == 50 and row["n_coders"] == 2
+    assert row["percent_agreement"] == pytest.approx(70.0)
+    assert row["cohen_kappa"] == pytest.approx(0.40)
+    assert row["krippendorff_alpha"] == pytest.approx(0.40)
+    assert row["landis_koch"] == "fair"
+    a = [1] * 25 + [0] * 25
+    b = [1] * 20 + [0] * 5 + [1] * 10 + [0] * 15
+    assert ql.cohen_kappa(a, b) == (pytest.approx(0.40), None)
+
+
+def test_krippendorff_2011_worked_example():
+    """Reference: Krippendorff (2011), Computing Krippendorff's Alpha-Reliability, section C: nominal alpha 0.743."""
+    nan = np.nan
+    data = [[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+            [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]]
+    assert round(ql.krippendorff_alpha_nominal(data), 3) == 0.743
+
+
+def test_three_coders_mean_pairwise_kappa_and_alpha():
+    """Three coders, six excerpts, one code (hand arithmetic).
+
+    A 1 1 0 0 1 0 | B 1 0 0 0 1 0 | C 1 1 1 0 0 0
+    AB: po 5/6, pe .5*(1/3) + .5*(2/3) = .5, kappa 2/3;  AC: po 4/6, pe .5, kappa 1/3;
+    BC: po 3/6, pe (1/3)(1/2) + (2/3)(1/2) = .5, kappa 0;  mean (Light 1971) = 1/3.
+    All three agree on excerpts 1, 4, 6: 50%.
+    Alpha: units 2, 3 and 5 each hold one odd value: (2*1*2)/(3-1) = 2 disagreeing pairs each, 6 in all;
+    n = 18, n1 = 8, n0 = 10; Do = 6/18, De = 2*10*8/(18*17) = 160/306; alpha = 1 - (6/18)/(160/306) = 0.3625.
+    """
+    marks = {"A": "110010", "B": "100010", "C": "111000"}
+    excerpts = [(f"E{i}", "S1", "T1", f"turn {i}") for i in range(1, 7)]
+    codings = [(f"E{i + 1}", c, "X") for c, m in marks.items() for i, v in enumerate(m) if v == "1"]
+    codings += [(f"E{i}", c, "Y") for c in marks for i in range(1, 7)]  # Y: everybody, everywhere
+    irr = ql.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d"), ("Y", "T", "d")]), QUICK)
+    row = irr.summary.set_index("code").loc["X"]
+    assert row["cohen_kappa"] == pytest.approx(1 / 3)
+    assert row["percent_agreement"] == pytest.approx(50.0)
+    assert row["krippendorff_alpha"] == pytest.approx(0.3625)
+    assert "mean of Cohen's kappa over 3 coder pairs" in row["note"]
+
+
+def test_overall_row_pools_every_decision():
+    """Overall pools (excerpt, code) decisions: codes X (kappa .40 example) and Z (nobody) over 50 excerpts.
+
+    100 units: X as in the 2x2 example, Z all 0/0. po = (35 + 50)/100 = .85; A yes 25/100, B yes 30/100;
+    pe = .25*.30 + .75*.70 = .60; kappa = (.85 - .60)/(1 - .60) = .625.
+    """
+    t = two_coder_example()
+    t = normalise(t.sources, t.excerpts, t.codings, pd.DataFrame([("X", "Theme", "d"), ("Z", "Theme", "d")],
+                                                               columns=["code", "theme", "definition"]), t.teams)
+    overall = ql.inter_rater_reliability(t, QUICK).summary.set_index("code").loc["overall"]
+    assert overall["cohen_kappa"] == pytest.approx(0.625)
+    assert overall["percent_agreement"] == pytest.approx(85.0)
+
+
+def test_landis_koch_bands():
+    """Landis & Koch (1977): <0 poor, .00-.20 slight, .21-.40 fair, .41-.60 moderate, .61-.80 substantial, .81-1 almost perfect."""
+    got = [ql.landis_koch(k) for k in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.41, 0.6, 0.61, 0.8, 0.81, 1.0, np.nan)]
+    assert got == ["poor", "slight", "slight", "fair", "fair", "moderate", "moderate", "substantial", "substantial",
+                   "almost perfect", "almost perfect", "not computable"]
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_estimate():
+    """The alpha CI is a percentile bootstrap over excerpts: same seed, same CI; it contains the estimate."""
+    t = two_coder_example()
+    s = ql.CodingSettings(bootstrap_samples=200, seed=7)
+    a = ql.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    b = ql.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    c = ql.inter_rater_reliability(t, ql.CodingSettings(bootstrap_samples=200, seed=8)).summary.set_index("code").loc["X"]
+    assert (a["alpha_ci_low"], a["alpha_ci_high"]) == (b["alpha_ci_low"], b["alpha_ci_high"])
+    assert (a["alpha_ci_low"], a["alpha_ci_high"]) != (c["alpha_ci_low"], c["alpha_ci_high"])
+    assert a["alpha_ci_low"] < 0.40 < a["alpha_ci_high"]
+
+
+# --- awkward cases of reliability ---------------------------------------------------------------------
+
+def test_code_applied_by_nobody_or_everybody_is_not_computable():
+    """kappa is 0/0 when pe = 1: reported as NaN with the reason, no crash; alpha likewise."""
+    excerpts = [(f"E{i}", "S1", "T1", "t") for i in range(4)]
+    codings = [(f"E{i}", c, "ALL") for i in range(4) for c in ("A", "B")]
+    t = make_tables(excerpts, codings, [("ALL", "T", "d"), ("NONE", "T", "d")])
+    table = ql.inter_rater_reliability(t, ql.CodingSettings(bootstrap_samples=20)).summary.set_index("code")
+    for code, why in (("ALL", "every coder applied this code to every excerpt"), ("NONE", "no coder applied this code")):
+        assert np.isnan(table.at[code, "cohen_kappa"]) and np.isnan(table.at[code, "krippendorff_alpha"])
+        assert why in table.at[code, "note"] and "alpha not computable" in table.at[code, "note"]
+        assert table.at[code, "landis_koch"] == "not computable"
+        assert table.at[code, "percent_agreement"] == 100.0
+    assert ql.cohen_kappa([0, 0], [0, 0])[1].startswith("no coder applied")
+
+
+def test_single_coder_skips_reliability_with_a_note():
+    t = make_tables([("E1", "S1", "T1", "t")], [("E1", "A", "X")], [("X", "T", "d")])
+    irr = ql.inter_rater_reliability(t, QUICK)
+    assert irr.note == "Inter-rater reliability skipped: only one coder (A) coded the excerpts; it needs two or more."
+    assert list(irr.summary.columns) == ql.IRR_COLUMNS and irr.summary.empty and not irr.computable
+    assert "only one coder" in irr._repr_html_()
+
+
+def test_coders_who_never_read_the_same_transcript():
+    """A coded S1, B coded S2: no excerpt has two coders, so reliability is skipped with that reason."""
+    t = make_tables([("E1", "S1", "T1", "t"), ("E2", "S2", "T1", "t")], [("E1", "A", "X"), ("E2", "B", "X")],
+                    [("X", "T", "d")])
+    assert ql.inter_rater_reliability(t, QUICK).note.endswith("no excerpt was coded by two or more coders.")
+
+
+def test_coder_scope_excerpt_counts_only_excerpts_both_coders_coded():
+    """With coder_scope = excerpt a coder reviewed only the excerpts they applied some code to.
+
+    In the 50-excerpt example that leaves the 20 excerpts both coded (A-only and B-only excerpts have one
+    reviewer; 'neither' excerpts none), on which both said yes: kappa is 0/0, not computable. This is why
+    the default scope is the transcript (source).
+    """
+    irr = ql.inter_rater_reliability(two_coder_example(), ql.CodingSettings(coder_scope="excerpt", bootstrap_samples=0))
+    row = irr.summary.set_index("code").loc["X"]
+    assert row["n_excerpts"] == 20
+    assert np.isnan(row["cohen_kappa"]) and "every coder applied this code to every excerpt" in row["note"]
+
+
+# --- theme table, code rules, exemplars -------------------------------------------------------------
+
+def rule_example():
+    """Three coders on four excerpts of one focus group; E4 has no team (a coach speaking).
+
+    Code P: E1 by A, B, C; E2 by A, B; E3 by A; E4 by A, B.     Code Q: E2 by C.
+    """
+    excerpts = [("E1", "S1", "T1", "We share our wins on the call."), ("E2", "S1", "T2", "The calls keep us on track."),
+                ("E3", "S1", "T2", "Calls."), ("E4", "S1", None, "Coach: let us hear from everyone.")]
+    codings = [("E1", "A", "P"), ("E1", "B", "P"), ("E1", "C", "P"), ("E2", "A", "P"), ("E2", "B", "P"),
+               ("E3", "A", "P"), ("E4", "A", "P"), ("E4", "B", "P"), ("E2", "C", "Q")]
+    return make_tables(excerpts, codings, [("P", "Design", "d"), ("Q", "Design", "d"), ("R", "Benefits", "d")])
+
+
+@pytest.mark.parametrize("rule, coder, expected", [
+    ("any", None, {"P": 4, "Q": 1}),        # P on E1-E4; Q on E2
+    ("all", None, {"P": 1, "Q": 0}),        # only E1 has P from all three
+    ("majority", None, {"P": 3, "Q": 0}),   # 3/3 on E1, 2/3 on E2 and E4; 1/3 on E3 is not > 1.5
+    ("consensus", "C", {"P": 1, "Q": 1}),   # C applied P to E1 and Q to E2
+])
+def test_code_rule_decides_what_counts(rule, coder, expected):
+    t = ql.theme_table(rule_example(), ql.CodingSettings(code_rule=rule, consensus_coder=coder))
+    got = t[t["code"] != ql.THEME_ROW].set_index("code")["n_excerpts"]
+    assert got.to_dict() == {**expected, "R": 0}
+
+
+def test_theme_table_counts_excerpts_and_teams():
+    """Rule any. Design: E1-E4 (4 excerpts), teams T1 and T2 (E4 has no team) of the 2 teams that spoke = 100%.
+
+    Codes are listed under their theme, most excerpts first; a code nobody applied has 0 and no exemplar.
+    """
+    t = ql.theme_table(rule_example(), QUICK)
+    assert list(t.columns[:5]) == ["theme", "code", "n_excerpts", "n_teams", "pct_teams"]
+    assert list(zip(t["theme"], t["code"])) == [("Design", "all"), ("Design", "P"), ("Design", "Q"),
+                                                ("Benefits", "all"), ("Benefits", "R")]
+    design = t.iloc[0]
+    assert (design["n_excerpts"], design["n_teams"], design["pct_teams"]) == (4, 2, 100.0)
+    q = t.set_index("code").loc["Q"]
+    assert (q["n_excerpts"], q["n_teams"], q["pct_teams"]) == (1, 1, 50.0)
+    r = t.set_index("code").loc["R"]
+    assert r["n_excerpts"] == 0 and pd.isna(r["exemplar"])
+
+
+def test_excerpt_without_team_counts_for_excerpts_not_teams():
+    """Only E4 (no team) has code P: 1 excerpt, 0 teams."""
+    t = make_tables([("E1", "S1", "T1", "a b"), ("E4", "S1", None, "coach")], [("E4", "A", "P"), ("E1", "A", "Q")],
+                    [("P", "X", "d"), ("Q", "X", "d")])
+    row = ql.theme_table(t, QUICK).set_index("code").loc["P"]
+    assert (row["n_excerpts"], row["n_teams"]) == (1, 0) and pd.isna(row["exemplar_team"])
+
+
+def test_exemplar_prefers_the_flag_then_agreement():
+    """E3 is flagged: it is P's exemplar though one coder applied it. Without flags: E1, applied by all three."""
+    t = rule_example()
+    assert ql.theme_table(t, QUICK).set_index("code").at["P", "exemplar_id"] == "E1"
+    t.excerpts.loc[t.excerpts["excerpt_id"] == "E3", "exemplar"] = 1
+    table = ql.theme_table(t, QUICK).set_index("code")
+    assert table.at["P", "exemplar_id"] == "E3" and table.at["P", "exemplar"] == "Calls."
+
+
+def test_codings_to_unknown_excerpts_or_codes_are_errors_and_not_counted(tmp_path):
+    """check_references reports them naming file, row and column; the analysis leaves them out."""
+    files = {**TINY,
+             "qualitative/sources.csv": "source_id,kind,held_on,team_id\nS1,focus_group,2015-07-01,\n",
+             "qualitative/excerpts.csv": "excerpt_id,source_id,team_id,text\nE1,S1,T01,We talk.\n",
+             "qualitative/codebook.csv": "code,theme,definition\nP,Design,d\n",
+             "qualitative/codings.csv": "excerpt_id,coder,code\nE1,A,P\nE9,A,P\nE1,A,NOPE\n"}
+    folder = write_cohort(tmp_path / "c", files)
+    cohort = load_cohort(folder, as_of="2016-12-31", raise_on_error=False)
+    q = cohort.quality
+    bad = q[(q["table"] == "qualitative/codings.csv") & (q["severity"] == "error")]
+    assert sorted(zip(bad["row"], bad["column"])) == [(3, "excerpt_id"), (4, "code")]
+    assert "'E9' is not a excerpt_id in qualitative/excerpts.csv" in set(bad["problem"])
+    p = check({"cohort_id": "c", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "out")})
+    tables = ql.load_qualitative(p, cohort)
+    assert ql.theme_table(tables, QUICK).set_index("code").at["P", "n_excerpts"] == 1
+    assert len(ql.coding_problems(tables, cohort)) == 2
+
+
+# --- presence, track, co-occurrence, phases --------------------------------------------------------------
+
+def presence_example():
+    """Interviews with T1 (end of cycle) and a focus group with T1 and T2 (mid-cycle); T3 never spoke.
+
+    E1 (S1, T1): P      E2 (S1, T2): P and R      E3 (S2, T1): R      E4 (S2, T1): nothing
+    """
+    sources = [("S1", "focus_group", "2015-07-01", None, None), ("S2", "interview", "2016-01-10", "T1", None)]
+    excerpts = [("E1", "S1", "T1", "a"), ("E2", "S1", "T2", "b"), ("E3", "S2", "T1", "c"), ("E4", "S2", "T1", "d")]
+    codings = [("E1", "A", "P"), ("E2", "A", "P"), ("E2", "A", "R"), ("E3", "A", "R")]
+    return make_tables(excerpts, codings, [("P", "Design", "d"), ("Q", "Design", "d"), ("R", "Benefits", "d")],
+                       sources=sources)
+
+
+def test_theme_presence_by_team_and_track():
+    """Design: T1, T2 (one excerpt each); Benefits: T2 (E2), T1 (E3). T3 spoke nowhere.
+
+    By track, among teams that spoke: initial has T1 and T2 (T3 is advanced and silent), so Design 2/2 = 100%;
+    advanced has no team that spoke: 0 of 0, no percentage.
+    """
+    presence = ql.theme_presence(presence_example(), QUICK)
+    cell = presence.set_index(["team_id", "theme"])
+    assert cell.at[("T1", "Benefits"), "n_excerpts"] == 1 and cell.at[("T3", "Design"), "n_excerpts"] == 0
+    assert not cell.at[("T3", "Design"), "spoke"] and cell.at[("T2", "Design"), "voiced"]
+    by_track = ql.theme_by_track(presence).set_index(["theme", "group"])
+    assert by_track.at[("Design", "all"), "pct_teams"] == 100.0
+    assert by_track.at[("Design", "track=initial"), "n_teams"] == 2
+    assert "track=advanced" not in {g for _, g in by_track.index}  # no advanced team spoke
+    fig = figures.theme_presence_heatmap(presence)
+    assert "did not speak" in " ".join(t.get_text() for t in fig.axes[0].get_yticklabels())
+
+
+def test_cooccurrence_counts_pairs_on_the_same_excerpt():
+    """P and R share E2 only: 1 excerpt; Jaccard 1 / (2 + 2 - 1) = 1/3. Diagonal: P on 2 excerpts."""
+    co = ql.code_cooccurrence(presence_example(), QUICK).set_index(["code_a", "code_b"])
+    assert co.at[("P", "R"), "n_excerpts"] == 1 == co.at[("R", "P"), "n_excerpts"]
+    assert co.at[("P", "R"), "jaccard"] == pytest.approx(1 / 3)
+    assert co.at[("P", "P"), "n_excerpts"] == 2 and co.at[("Q", "P"), "n_excerpts"] == 0
+    assert np.isnan(co.at[("Q", "Q"), "jaccard"])
+
+
+def test_phase_comparison_uses_the_default_phase_of_each_kind():
+    """Blank phase: focus group = mid-cycle (E1, E2), interview = end of cycle (E3, E4).
+
+    Design mid: 2 of 2 excerpts = 100%, teams T1, T2 of 2; end: 0 of 2. Benefits mid 1/2 = 50%; end 1/2 = 50%.
+    """
+    ph = ql.phase_comparison(presence_example(), QUICK).set_index(["theme", "phase"])
+    assert ph.at[("Design", "mid_cycle"), "pct_excerpts"] == 100.0 and ph.at[("Design", "mid_cycle"), "n_teams"] == 2
+    assert ph.at[("Design", "end_of_cycle"), "n_excerpts"] == 0
+    assert ph.at[("Benefits", "end_of_cycle"), "pct_excerpts"] == 50.0
+    assert ph.at[("Benefits", "end_of_cycle"), "phase_teams"] == 1
+
+
+# --- settings and input -----------------------------------------------------------------------------
+
+def test_bad_settings_name_the_parameter_allowed_values_and_bad_value():
+    with pytest.raises(ParamsError, match=r"`qualitative.code_rule` must be one of any, all, majority, consensus; got 'most'"):
+        ql.CodingSettings(code_rule="most")
+    with pytest.raises(ParamsError, match=r"`qualitative.coder_scope` must be one of source, excerpt; got 'team'"):
+        ql.CodingSettings(coder_scope="team")
+    with pytest.raises(ParamsError, match=r"consensus_coder` must be one of the coders in the codings \(A, B, C\); got 'Z'"):
+        ql.theme_table(rule_example(), ql.CodingSettings(code_rule="consensus", consensus_coder="Z"))
+
+
+def test_settings_from_params(tmp_path):
+    p = check({"cohort_id": "c", "data_dir": str(tmp_path), "seed": 11, "alpha": 0.1,
+               "qualitative": {"code_rule": "majority", "coder_scope": "excerpt", "bootstrap_samples": 50}})
+    assert ql.CodingSettings.from_params(p) == ql.CodingSettings("majority", None, "excerpt", 50, 11, 0.1)
+
+
+def test_missing_qualitative_files_give_the_loader_note(tiny_cohort, tmp_path):
+    p = check({"cohort_id": "c", "data_dir": str(tiny_cohort), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
+    cohort = load_cohort(p)
+    tables = ql.load_qualitative(p, cohort)
+    assert not tables.ok and tables.note == cohort.missing_note(*ql.QUALITATIVE_TABLES)
+    assert ql.theme_table(tables, QUICK).empty and ql.inter_rater_reliability(tables, QUICK).note
+
+
+def test_missing_qdpx_file_is_a_params_error(tiny_cohort, tmp_path):
+    p = check({"cohort_id": "c", "data_dir": str(tiny_cohort), "as_of": "2016-12-31",
+               "qualitative": {"qdpx": "coding/project.qdpx"}})
+    with pytest.raises(ParamsError, match=r"`qualitative.qdpx` names a file that does not exist: .*coding/project.qdpx"):
+        ql.load_qualitative(p, load_cohort(p))
+
+
+# --- figures and notebook -------------------------------------------------------------------------------
+
+def test_figures_draw_and_captions_come_from_the_data(tmp_path):
+    t = presence_example()
+    phases = ql.phase_comparison(t, QUICK)
+    text = ql.phase_text(phases)
+    # Design: 100% -> 0% (fell most); Benefits: 50% -> 50%
+    assert "'Benefits' rose most (50% to 50% of excerpts) and 'Design' fell most (100% to 0%)" in text["caption"]
+    out = figures.export_figure(figures.phase_comparison_chart(phases), tmp_path, "qualitative_phases",
+                                notebook="02_focus_groups", **text)
+    assert out is not None and (tmp_path / "figures" / "qualitative_phases.svg").exists()
+    irr = ql.inter_rater_reliability(two_coder_example(), ql.CodingSettings(bootstrap_samples=20))
+    assert "0 of 1 codes reach alpha >= 0.800; overall alpha 0.40 and kappa 0.40 (fair)" in ql.irr_text(irr)["caption"]
+    assert len(figures.irr_chart(irr.summary).axes) == 1
+
+
+def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_path):
+    """The notebook's cells, run in-process on a cohort with no qualitative files, show the skip note."""
+    import nbformat
+
+    nb = nbformat.read(REPO_ROOT / "notebooks" / "02_focus_groups.ipynb", as_version=4)
+    namespace: dict = {}
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(data_dir=str(tiny_cohort), output_dir=str(tmp_path / "out"), as_of="2016-12-31",
+                             cohort_id="tiny")
+        if last is not None:
+            shown.append(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
+    note = namespace["cohort"].missing_note(*ql.QUALITATIVE_TABLES)
+    assert shown.count(note) >= 5
+    assert not (tmp_path / "out" / "tables" / "themes.csv").exists()
+    assert not list((tmp_path / "out").glob("figures/qualitative_*.png"))

@@ -1,0 +1,203 @@
+"""Run charts and control charts: Anhøj rules, centre lines, phases, p and Laney p′ limits.
+
+Reference values: the Anhøj limits table (Anhøj & Olesen 2014, PLoS ONE 9:e113825, table 1; the same numbers
+qicharts2 computes as round(log2(n)) + 3 and qbinom(0.05, n - 1, 0.5)); everything else by hand, with the
+arithmetic in the docstrings.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation import figures, spc
+from evaluation.errors import ParamsError
+
+
+@pytest.mark.parametrize("n, longest, crossings", [
+    (10, 6, 2), (12, 7, 3), (20, 7, 6), (24, 8, 8), (30, 8, 10), (50, 9, 19), (100, 10, 41),
+])
+def test_anhoej_limits_match_the_published_table(n, longest, crossings):
+    """Anhøj & Olesen 2014 table 1 / qicharts2: longest run limit and crossings limit for n useful points."""
+    assert spc.longest_run_limit(n) == longest
+    assert spc.crossings_limit(n) == crossings
+
+
+def test_runs_analysis_counts_by_hand():
+    """12 points 1..12 around their median 6.5: six below, six above -> longest run 6 (limit 7), one
+    crossing (limit 3) -> signal for too few crossings."""
+    res = spc.runs_analysis(range(1, 13), 6.5)
+    assert (res["n_useful"], res["longest_run"], res["n_crossings"]) == (12, 6, 1)
+    assert (res["longest_run_max"], res["n_crossings_min"]) == (7, 3)
+    assert res["runs_signal"] is True
+    assert res["verdict"] == "non-random variation: 1 median crossings (at least 3 expected)"
+
+
+def test_points_on_the_median_are_not_useful():
+    """Values 1,3,2,3,1,2,3,1,2,3,1,2 around centre 2: the four 2s are dropped, leaving 8 useful points
+    1,3,3,1,3,1,3,1 -> sides -,+,+,-,+,-,+,-: longest run 2 (the two 3s), 6 crossings."""
+    res = spc.runs_analysis([1, 3, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2], 2, min_points=5)
+    assert res["n_points"] == 12 and res["n_useful"] == 8
+    assert res["longest_run"] == 2 and res["n_crossings"] == 6
+    assert res["runs_signal"] is False and res["verdict"] == "random variation only"
+
+
+def test_shift_signal_by_hand():
+    """14 points: 0, 2, 0, 2, 0 alternate around centre 1, then nine 2s: longest run 9 > limit
+    round(log2 14) + 3 = 4 + 3 = 7; 5 crossings, not fewer than qbinom(0.05, 13, 0.5) = 4."""
+    values = [0, 2, 0, 2, 0] + [2] * 9
+    res = spc.runs_analysis(values, 1)
+    assert res["longest_run"] == 9 and res["longest_run_max"] == 7
+    assert res["n_crossings"] == 5 and res["n_crossings_min"] == 4
+    assert res["runs_signal"] is True and res["verdict"] == (
+        "non-random variation: a run of 9 points on one side of the median (limit 7)")
+
+
+def test_fewer_than_min_points_gives_no_verdict_and_says_so():
+    res = spc.runs_analysis([1, 2, 3, 4, 5, 6, 7, 8, 9], 5)  # 8 useful points (5 is on the centre)
+    assert res["n_useful"] == 8 and res["runs_signal"] is None
+    assert res["verdict"] == "only 8 useful points (fewer than 10): no runs verdict"
+    assert res["longest_run"] == 4  # still counted, for the reader
+
+
+def test_all_points_on_the_median():
+    res = spc.runs_analysis([0.5] * 12, 0.5)
+    assert res["n_useful"] == 0 and res["runs_signal"] is None and res["longest_run"] is None
+    assert res["verdict"] == "all points on the median: no useful points, no runs verdict"
+
+
+def reports(team_rows: dict[str, list[tuple[int, int]]], measure: str = "a1c_at_goal", start: str = "2015-01") -> pd.DataFrame:
+    rows = []
+    for team, pairs in team_rows.items():
+        for month, (num, den) in zip(pd.date_range(start + "-01", periods=len(pairs), freq="MS"), pairs):
+            rows.append((team, month, measure, num, den))
+    return pd.DataFrame(rows, columns=["team_id", "month", "measure", "numerator", "denominator"])
+
+
+def test_team_with_one_month_of_data():
+    """One month: the point is its own median, so no useful points; the table says why."""
+    result = spc.analyse(reports({"T1": [(3, 10)]}), {"min_points": 10, "control_chart": "p"})
+    row = result.signals.iloc[0]
+    assert row["n_points"] == 1 and row["n_useful"] == 0 and pd.isna(row["runs_signal"])
+    assert row["verdict"] == "one month of data: no runs verdict"
+    assert result.limits["ucl"].iloc[0] == pytest.approx(0.3 + 3 * np.sqrt(0.3 * 0.7 / 10))
+
+
+def test_signals_table_has_the_brief_columns_and_types():
+    result = spc.analyse(reports({"T1": [(i, 20) for i in range(1, 13)], "T2": [(5, 10)] * 3}),
+                         {"min_points": 10, "control_chart": "p"})
+    brief = ["team_id", "measure", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min",
+             "runs_signal"]
+    assert list(result.signals.columns[: len(brief)]) == brief
+    assert result.signals["runs_signal"].dtype == "boolean"
+    t1 = result.signals.set_index("team_id").loc["T1"]
+    assert t1["centre_line"] == pytest.approx(6.5 / 20) and bool(t1["runs_signal"])
+    counts = spc.signal_counts(result.signals).iloc[0]
+    assert (counts["teams"], counts["with_verdict"], counts["runs_signal"], counts["no_verdict"]) == (2, 1, 1, 1)
+
+
+def test_baseline_freeze_uses_the_first_k_points():
+    """Proportions 0.1, 0.3, 0.2 then 0.9 x 9: frozen on 3 points the median is 0.2 (not 0.9), and every
+    later point sits above it: a run of 10 (0.3 and the nine 0.9s) > limit 7 (11 useful points)."""
+    pts = [(1, 10), (3, 10), (2, 10)] + [(9, 10)] * 9
+    result = spc.analyse(reports({"T1": pts}), {"baseline_points": 3, "min_points": 10, "control_chart": "p"})
+    row = result.signals.iloc[0]
+    assert row["centre_line"] == pytest.approx(0.2) and row["baseline_points"] == 3
+    assert row["n_useful"] == 11 and row["longest_run"] == 10 and bool(row["runs_signal"])
+    assert result.points["baseline"].tolist() == [True] * 3 + [False] * 9
+    # p-chart centre frozen too: pooled (1 + 3 + 2) / 30 = 0.2
+    assert result.limits["cl"].iloc[0] == pytest.approx(0.2)
+
+
+def test_phases_get_their_own_median():
+    """A new phase from 2015-04: phase 1 = 0.1, 0.2, 0.3 (median 0.2); phase 2 = 0.6, 0.8 (median 0.7)."""
+    pts = [(1, 10), (2, 10), (3, 10), (6, 10), (8, 10)]
+    result = spc.analyse(reports({"T1": pts}), {"phases": ["2015-04"], "min_points": 2, "control_chart": "p"})
+    assert result.signals["phase"].tolist() == [1, 2]
+    assert result.signals["centre_line"].tolist() == pytest.approx([0.2, 0.7])
+    per_team = spc.analyse(reports({"T1": pts, "T2": pts}), {"phases": {"T2": ["2015-04"]}, "min_points": 2})
+    assert per_team.signals.groupby("team_id").size().to_dict() == {"T1": 1, "T2": 2}
+
+
+def test_bad_params_name_the_key_and_allowed_values():
+    data = reports({"T1": [(1, 10)] * 3})
+    with pytest.raises(ParamsError, match=r"`spc.control_chart` must be one of p, laney; got 'u'"):
+        spc.analyse(data, {"control_chart": "u"})
+    with pytest.raises(ParamsError, match=r"`spc.phases` names teams that have no monthly reports: T9"):
+        spc.analyse(data, {"phases": {"T9": ["2015-02"]}})
+    with pytest.raises(ParamsError, match=r"`spc.measures` must be among .*a1c_at_goal.*got bp"):
+        spc.analyse(data, {"measures": ["bp"]})
+    with pytest.raises(ParamsError, match=r"`spc.baseline_points` must be a whole number"):
+        spc.analyse(data, {"baseline_points": 0})
+
+
+def test_p_chart_limits_by_hand():
+    """10/50, 20/50, 15/100: pooled p = 45/200 = 0.225. n = 50: SD = sqrt(0.225*0.775/50) = sqrt(0.0034875)
+    = 0.05905506, limits 0.225 -/+ 0.17716518 = (0.04783482, 0.40216518); n = 100: SD = sqrt(0.00174375)
+    = 0.04175823, limits 0.225 -/+ 0.12527470 = (0.09972530, 0.35027470). A fourth month 45/100 = 0.45 > 0.3502747 is outside (pooled p then 90/300 = 0.3, so use
+    the first three as the baseline)."""
+    data = reports({"T1": [(10, 50), (20, 50), (15, 100), (45, 100)]})
+    lim = spc.control_limits(spc.prepare_points(data), chart="p", baseline_points=3)
+    assert lim["cl"].iloc[0] == pytest.approx(0.225)
+    assert lim["lcl"].tolist() == pytest.approx([0.04783482, 0.04783482, 0.09972530, 0.09972530], abs=1e-8)
+    assert lim["ucl"].tolist() == pytest.approx([0.40216518, 0.40216518, 0.35027470, 0.35027470], abs=1e-8)
+    assert lim["outside"].tolist() == [False, False, False, True]
+
+
+def test_laney_limits_by_hand():
+    """Same three months. z = (p - 0.225)/SD: -0.025/0.05905506 = -0.4233338,
+    0.175/0.05905506 = 2.9633363, -0.075/0.04175823 = -1.7960530. Moving ranges 3.3866701 and 4.7593893,
+    mean 4.0730297 (none above 3.267 x mean), sigma_z = 4.0730297 / 1.128 = 3.6108419.
+    UCL for n = 50: 0.225 + 3 * 0.05905506 * 3.6108419 = 0.8647154; LCL clipped at 0."""
+    data = reports({"T1": [(10, 50), (20, 50), (15, 100)]})
+    lim = spc.control_limits(spc.prepare_points(data), chart="laney")
+    assert lim["sigma_z"].iloc[0] == pytest.approx(3.6108419, abs=1e-6)
+    assert lim["ucl"].iloc[0] == pytest.approx(0.8647154, abs=1e-6)
+    assert lim["lcl"].iloc[0] == 0
+
+
+def test_laney_screens_large_moving_ranges():
+    """z = 0, 1, 0, 1, 0, 10: moving ranges 1, 1, 1, 1, 10; mean 2.8, screen at 3.267 * 2.8 = 9.1476
+    drops the 10; sigma_z = mean(1, 1, 1, 1) / 1.128 = 0.8865248."""
+    assert spc.laney_sigma_z([0, 1, 0, 1, 0, 10]) == pytest.approx(1 / 1.128)
+    assert np.isnan(spc.laney_sigma_z([0.5]))  # one month: no moving range
+
+
+def test_zero_denominator_is_not_a_point():
+    data = reports({"T1": [(0, 0)] + [(i, 10) for i in range(1, 11)]})
+    result = spc.analyse(data, {"min_points": 10})
+    assert np.isnan(result.points["proportion"].iloc[0])
+    assert result.signals["n_points"].iloc[0] == 10
+
+
+def test_pdsa_labels_and_aims():
+    cycles = pd.DataFrame({"team_id": ["T1", "T1", "T2"],
+                           "started_on": pd.to_datetime(["2015-05-20", "2015-02-03", "2015-03-01"]),
+                           "change_idea": ["b", "a", "c"], "decision": ["adopt", None, "abandon"],
+                           "measure": [None, "a1c_at_goal", None]})
+    notes = spc.pdsa_annotations(cycles)
+    assert notes["label"].tolist() == ["P1", "P2", "P1"]
+    assert notes["month"].tolist() == list(pd.to_datetime(["2015-02-01", "2015-05-01", "2015-03-01"]))
+    teams = pd.DataFrame({"team_id": ["T1", "T2"], "aim_measure": ["a1c_at_goal", None], "aim_target": [0.7, None],
+                          "aim_by": pd.to_datetime(["2016-01-31", None])})
+    aims = spc.aims(teams)
+    assert aims.to_dict("records") == [{"team_id": "T1", "measure": "a1c_at_goal", "target": 0.7,
+                                        "by": pd.Timestamp("2016-01-31")}]
+    assert spc.aims(None).empty and spc.pdsa_annotations(None).empty
+
+
+def test_charts_draw_and_captions_count_teams():
+    data = reports({"T1": [(i, 20) for i in range(1, 13)], "T2": [(5, 10)]})
+    teams = pd.DataFrame({"team_id": ["T1", "T2"], "team_name": ["One", "Two"], "aim_measure": ["a1c_at_goal", None],
+                          "aim_target": [0.5, None]})
+    result = spc.analyse(data, {"min_points": 10}, teams=teams)
+    run = figures.spc_run_chart(result.points, result.signals, measure="a1c_at_goal", pdsa=result.pdsa,
+                                aims=result.aims, teams=teams)
+    ctl = figures.spc_control_chart(result.limits, measure="a1c_at_goal", pdsa=result.pdsa, aims=result.aims, teams=teams)
+    assert len([a for a in run.axes if a.get_visible()]) == 2 and len([a for a in ctl.axes if a.get_visible()]) == 2
+    plt.close(run)
+    plt.close(ctl)
+    text = spc.run_chart_text(result, "a1c_at_goal")
+    assert "1 of 1 teams with at least 10 useful points show non-random variation; 1 of 2 teams" in text["caption"]
+    assert spc.measure_label("a1c_at_goal") == "HbA1c at goal" and spc.measure_label("bp_at_goal") == "BP at goal"

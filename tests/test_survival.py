@@ -1,0 +1,440 @@
+"""Time to goal: Kaplan-Meier, log-rank, Cox, Aalen-Johansen and the follow-up rule.
+
+Reference values come from R's survival package on the `lung` data (bundled with lifelines, which recodes
+R's status 1 = censored / 2 = dead to 0 / 1: 165 deaths of 228, as in R) or from arithmetic shown beside
+the test.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.datasets import load_lung
+
+from evaluation import ParamsError, load_cohort
+from evaluation import figures as fg
+from evaluation import survival as sv
+from evaluation.params import check
+from tests.conftest import write_cohort
+
+Z = 1.959963984540054  # qnorm(0.975)
+
+
+def make_params(tmp_path, **raw):
+    base = {"cohort_id": "t", "data_dir": str(tmp_path / "data"), "output_dir": str(tmp_path / "out"),
+            "as_of": "2016-12-31"}
+    return check({**base, **raw})
+
+
+@pytest.fixture(scope="module")
+def lung() -> pd.DataFrame:
+    d = load_lung()
+    assert len(d) == 228 and int(d["status"].sum()) == 165  # lifelines codes 1 = dead, 0 = censored
+    return d
+
+
+def lung_data(lung: pd.DataFrame) -> pd.DataFrame:
+    """The lung data shaped like time_to_goal_data (measure `lung`, everyone followed)."""
+    return pd.DataFrame({
+        "measure": "lung", "followed": True, "days": lung["time"].astype(float), "event": lung["status"].astype(int),
+        "cause": lung["status"].astype(int), "cause_days": lung["time"].astype(float),
+        "sex": lung["sex"].map({1: "M", 2: "F"}), "track": np.where(lung["sex"] == 2, "advanced", "initial"),
+        "team_id": "T01", "baseline_value": lung["age"].astype(float), "age": 60.0})
+
+
+@pytest.fixture
+def lung_params(tmp_path):
+    return make_params(tmp_path, goals={"lung": "< 1"}, combined_goals={}, subgroups=["sex"])
+
+
+# --- Kaplan-Meier ---------------------------------------------------------------------------------------
+
+def test_km_median_and_ci_match_r_log_log(lung):
+    """R: survfit(Surv(time, status) ~ 1, data = lung, conf.type = "log-log") -> median 310, 95% CI 284 to 361."""
+    km = sv.KaplanMeier("log-log").fit(lung["time"], lung["status"])
+    assert km.median_ == 310
+    assert km.median_ci_ == (284, 361)
+    assert km.summary["median_text"].iat[0] == "310 days (95% CI 284 to 361; log-log)"
+
+
+def test_km_median_and_ci_match_r_log(lung):
+    """R: survfit(Surv(time, status) ~ 1, data = lung) (default conf.type = "log") -> median 310, 95% CI 285 to 363."""
+    km = sv.KaplanMeier("log").fit(lung["time"], lung["status"])
+    assert km.median_ == 310
+    assert km.median_ci_ == (285, 363)
+
+
+def test_km_log_log_band_matches_lifelines(lung):
+    """Our log-log (exponential Greenwood) band equals lifelines' own KaplanMeierFitter CI at every time."""
+    from lifelines import KaplanMeierFitter
+
+    ours = sv.KaplanMeier("log-log").fit(lung["time"], lung["status"]).table_.set_index("time")
+    theirs = KaplanMeierFitter().fit(lung["time"], lung["status"])
+    ci = theirs.confidence_interval_.loc[ours.index]
+    assert np.allclose(ours["survival"], theirs.survival_function_.loc[ours.index].iloc[:, 0])
+    assert np.allclose(ours["ci_low"], ci.iloc[:, 0], atol=1e-10)
+    assert np.allclose(ours["ci_high"], ci.iloc[:, 1], atol=1e-10)
+
+
+def test_km_log_ci_by_hand():
+    """Times 1 (event), 2 (censored), 3 (event), 4 (censored).
+
+    t=1: n=4, d=1 -> S = 3/4, Greenwood sum = 1/(4*3) = 1/12.
+    t=3: n=2, d=1 -> S = 3/4 * 1/2 = 0.375, sum = 1/12 + 1/(2*1) = 7/12.
+    log CI at t=3: 0.375 * exp(-z * sqrt(7/12)) = 0.08393, upper 0.375 * exp(+z * sqrt(7/12)) = 1.675 -> capped at 1.
+    """
+    km = sv.KaplanMeier("log").fit([1, 2, 3, 4], [1, 0, 1, 0])
+    row = km.table_.set_index("time").loc[3]
+    assert row["survival"] == pytest.approx(0.375)
+    assert row["ci_low"] == pytest.approx(0.375 * math.exp(-Z * math.sqrt(7 / 12)))
+    assert row["ci_low"] == pytest.approx(0.08393, abs=1e-5)
+    assert row["ci_high"] == 1.0
+    assert list(km.table_["at_risk"]) == [4, 3, 2, 1]
+
+
+def test_km_median_midpoint_rule_of_r():
+    """R: survfit(Surv(1:4, rep(1, 4)) ~ 1) prints median 2.5: S is exactly 0.5 on [2, 3), R takes the midpoint."""
+    km = sv.KaplanMeier().fit([1, 2, 3, 4], [1, 1, 1, 1])
+    assert km.median_ == 2.5
+
+
+def test_km_at_horizons_and_beyond_follow_up():
+    """Times 10 (event), 20 (event), 30 (censored), 40 (event): S(15) = 3/4, S(25) = 3/4 * 2/3 = 1/2;
+    S at 100 is 0 (the curve ended at 0 at t=40). With the last time censored, a later horizon is NaN."""
+    km = sv.KaplanMeier().fit([10, 20, 30, 40], [1, 1, 0, 1])
+    at = km.at([0, 15, 25, 100])
+    assert list(at["survival"]) == pytest.approx([1.0, 0.75, 0.5, 0.0])
+    assert list(at["at_risk"]) == [4, 3, 2, 0]
+    assert list(at["events"]) == [0, 1, 2, 3]
+    censored_last = sv.KaplanMeier().fit([10, 20], [1, 0])
+    assert np.isnan(censored_last.at([365])["survival"].iat[0])
+
+
+def test_km_event_on_day_zero_is_kept():
+    """A same-day event (e.g. an MTP resolved the day it was found): 3 patients, one event at 0 -> S(0) = 2/3."""
+    km = sv.KaplanMeier().fit([0, 5, 9], [1, 0, 1])
+    assert km.table_["time"].iat[0] == 0
+    assert km.at([0])["survival"].iat[0] == pytest.approx(2 / 3)
+
+
+def test_km_everybody_censored_reports_not_reached():
+    km = sv.KaplanMeier().fit([30, 60, 90], [0, 0, 0])
+    assert np.isnan(km.median_)
+    text = km.summary["median_text"].iat[0]
+    assert text == "not reached (95% CI not reached to not reached; log-log)"
+    assert "nan" not in text.lower()
+    assert km.at([45])["survival"].iat[0] == 1.0
+
+
+def test_km_single_patient():
+    """One patient reaching goal on day 30: S drops to 0, median 30, the CI at S = 0 is undefined (R gives NA)."""
+    km = sv.KaplanMeier("log").fit([30], [1])
+    assert km.median_ == 30
+    assert km.summary["median_text"].iat[0] == "30 days (95% CI not estimable to not reached; log)"
+    one_censored = sv.KaplanMeier().fit([30], [0])
+    assert np.isnan(one_censored.median_) and one_censored.events_ == 0
+
+
+def test_km_rejects_bad_input():
+    with pytest.raises(ParamsError, match="`ci_method` must be one of log-log, log; got 'plain'"):
+        sv.KaplanMeier("plain")
+    with pytest.raises(ValueError, match="non-negative"):
+        sv.KaplanMeier().fit([-1, 3], [1, 1])
+
+
+# --- log-rank -------------------------------------------------------------------------------------------
+
+def test_logrank_by_sex_matches_r(lung, lung_params):
+    """R: survdiff(Surv(time, status) ~ sex, data = lung) -> Chisq = 10.3267 on 1 df, p = 0.00131."""
+    km = sv.kaplan_meier(lung_data(lung), lung_params, "lung", by="sex")
+    lr = km.logrank.iloc[0]
+    assert lr["test_statistic"] == pytest.approx(10.3267, abs=1e-4)
+    assert lr["df"] == 1
+    assert lr["p_value"] == pytest.approx(0.001311, abs=1e-6)
+    assert set(km.summary["group"]) == {"sex=F", "sex=M"}
+
+
+def test_logrank_group_without_events_and_no_events_at_all(lung_params):
+    """Men have no events: the test still runs (arithmetic below). With no event anywhere there is nothing to
+    test, and the table says so instead of lifelines' p = 1."""
+    data = pd.DataFrame({"measure": "lung", "followed": True, "days": [1.0, 2, 3, 4], "event": [1, 1, 0, 0],
+                         "cause": [1, 1, 0, 0], "cause_days": [1.0, 2, 3, 4], "sex": ["F", "F", "M", "M"]})
+    km = sv.kaplan_meier(data, lung_params, "lung", by="sex")
+    # t=1: n=4 (2 F), d=1 -> E_F = 2/4, V = 1 * 2/4 * 2/4 * (4-1)/(4-1) = 1/4;
+    # t=2: n=3 (1 F), d=1 -> E_F = 1/3, V = 1/3 * 2/3 = 2/9.  O_F - E_F = 2 - 5/6 = 7/6;
+    # chi2 = (7/6)^2 / (1/4 + 2/9) = 49/17 = 2.8824.
+    assert km.logrank["test_statistic"].iat[0] == pytest.approx((7 / 6) ** 2 / (1 / 4 + 2 / 9))
+    males = km.summary.set_index("group").loc["sex=M"]
+    assert males["events"] == 0 and males["median_text"].startswith("not reached")
+    none = sv.kaplan_meier(data.assign(event=0, cause=0), lung_params, "lung", by="sex")
+    assert np.isnan(none.logrank["p_value"].iat[0])
+    assert none.logrank["note"].iat[0] == "no events: no test"
+
+
+# --- Aalen-Johansen -------------------------------------------------------------------------------------
+
+def test_aalen_johansen_with_day_zero_event():
+    """Times [0, 2, 3, 4, 5, 6], causes [1, 0, 1, 2, 0, 0].
+
+    t=0: n=6, one cause-1 event: CIF1 = 1/6, S = 5/6.   t=3: n=4, cause 1: CIF1 += 5/6 * 1/4 -> 0.375, S = 5/8.
+    t=4: n=3, cause 2: CIF2 = 5/8 * 1/3 = 0.2083.       So CIF1(6) = 0.375 (lifelines 0.30 gives 0.208).
+    """
+    aj = sv.AalenJohansen().fit([0, 2, 3, 4, 5, 6], [1, 0, 1, 2, 0, 0])
+    assert aj.cumulative_incidence(1, [0, 6]) == pytest.approx([1 / 6, 0.375])
+    assert aj.cumulative_incidence(2, [6])[0] == pytest.approx(5 / 24)
+    assert aj.table_["event_free"].iat[-1] == pytest.approx(5 / 12)
+
+
+def test_aalen_johansen_ties_are_exact():
+    """Times [1, 1, 2], causes [1, 2, 1]: at t=1, n=3 -> CIF1 = CIF2 = 1/3, S = 1/3; at t=2, CIF1 = 1/3 + 1/3.
+    Same answer every run (no jitter)."""
+    for _ in range(3):
+        aj = sv.AalenJohansen().fit([1, 1, 2], [1, 2, 1])
+        assert aj.cumulative_incidence(1, [1, 2]) == pytest.approx([1 / 3, 2 / 3])
+        assert aj.cumulative_incidence(2, [2])[0] == pytest.approx(1 / 3)
+
+
+def test_aalen_johansen_single_cause_equals_one_minus_km(lung):
+    """With one cause the Aalen-Johansen estimator reduces to 1 - Kaplan-Meier (checked on lung)."""
+    aj = sv.AalenJohansen().fit(lung["time"], lung["status"])
+    km = sv.KaplanMeier().fit(lung["time"], lung["status"])
+    t = km.table_["time"].to_numpy()
+    assert np.allclose(aj.cumulative_incidence(1, t), 1 - km.table_["survival"].to_numpy())
+
+
+def test_aalen_johansen_everybody_censored():
+    aj = sv.AalenJohansen().fit([3, 5], [0, 0])
+    assert aj.causes_ == [] and list(aj.cumulative_incidence(1, [10])) == [0.0]
+
+
+# --- Cox ------------------------------------------------------------------------------------------------
+
+def test_cox_matches_r_coxph(lung, lung_params):
+    """R: coxph(Surv(time, status) ~ age + sex, data = lung): coef age 0.017045 (HR 1.01719), sex -0.513219
+    (HR 0.59857, 95% CI 0.4311 to 0.8311). Here sex 2 is `track = advanced`, lung age is the baseline value
+    (step 1), and our constant age is left out with a note."""
+    hr, check_ph, notes = sv.cox_model(lung_data(lung), lung_params, "lung")
+    hr = hr.set_index("covariate")
+    assert hr.loc["track", "hazard_ratio"] == pytest.approx(0.59857, abs=1e-5)
+    assert hr.loc["track", "ci_low"] == pytest.approx(0.4311, abs=1e-4)
+    assert hr.loc["track", "ci_high"] == pytest.approx(0.8311, abs=1e-4)
+    assert hr.loc["baseline value", "hazard_ratio"] == pytest.approx(1.01719, abs=1e-5)
+    assert hr.loc["baseline value", "p_value"] == pytest.approx(0.0645, abs=1e-3)
+    assert any("age left out" in n for n in notes)
+    assert list(check_ph["covariate"]) == ["track", "baseline value"]
+
+
+def test_ph_check_in_plain_words(lung_params):
+    """Crossing hazards (group A reaches goal only early, group B only late) break proportional hazards;
+    two identical groups do not."""
+    early = np.arange(1, 21, dtype=float)
+    late = np.arange(101, 121, dtype=float)
+    crossing = pd.DataFrame({"measure": "lung", "followed": True,
+                             "days": np.r_[early, np.full(20, 200.0), np.full(20, 50.0), late],
+                             "event": np.r_[np.ones(20), np.zeros(20), np.zeros(20), np.ones(20)].astype(int),
+                             "track": ["initial"] * 40 + ["advanced"] * 40, "baseline_value": np.tile([1.0, 2.0], 40),
+                             "age": 60.0, "team_id": "T01"})
+    _, ph, _ = sv.cox_model(crossing, lung_params, "lung")
+    track = ph.set_index("covariate").loc["track"]
+    assert track["p_value"] < 0.001
+    assert track["verdict"].startswith("The effect of track seems to change over follow-up")
+    same = crossing.assign(days=np.tile(np.r_[early, late], 2), event=1)
+    _, ph_same, _ = sv.cox_model(same, lung_params, "lung")
+    assert ph_same.set_index("covariate").loc["track", "verdict"].startswith("No sign that the effect of track")
+    assert sv.ph_verdict("age", 0.2, 0.05) == "No sign that the effect of age changes over follow-up (p = 0.200)."
+
+
+def test_cox_too_few_events_is_a_note_not_an_error(lung_params):
+    data = pd.DataFrame({"measure": "lung", "followed": True, "days": [10.0, 20, 30], "event": [0, 0, 0],
+                         "track": ["initial", "advanced", "initial"], "baseline_value": [9.0, 10, 11], "age": [50.0, 60, 70],
+                         "team_id": "T01"})
+    hr, ph, notes = sv.cox_model(data, lung_params, "lung")
+    assert hr.empty and ph.empty
+    assert notes[-1] == "No Cox model: 0 event(s) in 3 patient(s) are too few."
+
+
+# --- the follow-up rule on a hand-built cohort ------------------------------------------------------------
+
+ENROLLED = dt.date(2015, 3, 1)
+
+
+def day(n: int) -> str:
+    return (ENROLLED + dt.timedelta(days=n)).isoformat()
+
+
+@pytest.fixture
+def rule_cohort(tmp_path):
+    patients = [  # id, team, exited, reason, diabetes
+        ("P01", "T01", "", "", 1), ("P02", "T01", "", "", 1), ("P03", "T01", day(150), "moved", 1),
+        ("P04", "T02", day(100), "died", 1), ("P05", "T02", "", "", 1), ("P06", "T02", "", "", 1),
+        ("P07", "T02", "", "", 0), ("P08", "T01", "", "", 1), ("P09", "T01", "", "", 0), ("P10", "T02", "", "", 0),
+    ]
+    readings = [
+        ("P01", "a1c", -10, 9.0), ("P01", "a1c", 60, 8.5), ("P01", "a1c", 120, 7.5), ("P01", "a1c", 200, 7.0),
+        ("P02", "a1c", -30, 9.2), ("P02", "a1c", 90, 8.5),
+        ("P03", "a1c", -5, 9.1), ("P03", "a1c", 60, 8.9), ("P03", "a1c", 200, 7.0),  # goal after exit: not used
+        ("P04", "a1c", 0, 9.5), ("P04", "a1c", 40, 9.0),  # died on day 100 before goal
+        ("P05", "a1c", -20, 9.0), ("P05", "a1c", 0, 7.0), ("P05", "a1c", 60, 6.8),  # at goal on the enrollment day
+        ("P06", "a1c", 60, 9.0), ("P06", "a1c", 90, 7.0),  # no reading in the baseline window
+        ("P07", "a1c", 10, 9.0), ("P07", "a1c", 50, 7.0),  # baseline in the grace period after enrollment
+        ("P08", "a1c", -5, 9.0),  # a baseline and nothing after
+        ("P09", "sbp", 0, 150), ("P09", "dbp", 0, 85), ("P09", "sbp", 30, 135), ("P09", "dbp", 30, 95),
+        ("P09", "sbp", 45, 120), ("P09", "sbp", 60, 130), ("P09", "dbp", 60, 80),
+        ("P10", "inr", -3, 1.5), ("P10", "inr", 7, 2.5),
+    ]
+    files = {
+        "teams.csv": "team_id,team_name,state,setting,track,joined_on\n"
+                     "T01,Prairie Creek Pharmacy,IA,community_pharmacy,initial,2015-01-15\n"
+                     "T02,Lakeside Drug,MN,community_pharmacy,advanced,2015-01-15\n",
+        "patients.csv": "patient_id,team_id,enrolled_on,sex,birth_year,exited_on,exit_reason,diabetes\n" + "".join(
+            f"{p},{t},{ENROLLED.isoformat()},F,1950,{e},{r},{d}\n" for p, t, e, r, d in patients),
+        "measurements.csv": "patient_id,measure,measured_on,value\n" + "".join(
+            f"{p},{m},{day(n)},{v}\n" for p, m, n, v in readings),
+        "mtps.csv": "patient_id,identified_on,category,resolved_on\n"
+                    f"P01,{day(10)},nonadherence,{day(10)}\n"
+                    f"P02,{day(10)},nonadherence,{day(20)}\n"
+                    f"P03,{day(10)},dosage_too_low,\n",  # P03 exits on day 150: censored at 140 days
+    }
+    folder = write_cohort(tmp_path / "data", files)
+    params = make_params(tmp_path)
+    return params, load_cohort(params)
+
+
+def test_time_to_goal_rule(rule_cohort):
+    params, cohort = rule_cohort
+    data = sv.time_to_goal_data(cohort, params).set_index(["measure", "patient_id"])
+    a1c = data.loc["a1c"]
+    assert (a1c.loc["P01", "days"], a1c.loc["P01", "event"]) == (120, 1)  # first reading at goal, not the later one
+    assert (a1c.loc["P02", "days"], a1c.loc["P02", "event"]) == (90, 0)  # censored at the last reading
+    assert (a1c.loc["P03", "days"], a1c.loc["P03", "event"]) == (60, 0)  # the day-200 goal came after exit
+    p4 = a1c.loc["P04"]  # died on day 100: censored at day 40 for KM, a competing event on day 100
+    assert (p4["days"], p4["event"], p4["cause"], p4["cause_days"]) == (40, 0, sv.COMPETING, 100)
+    assert a1c.loc["P03", "cause"] == sv.CENSORED  # moved is not a competing reason by default
+    p5 = a1c.loc["P05"]  # the enrollment-day reading is the baseline: at goal, so not followed
+    assert p5["baseline_on"] == pd.Timestamp(day(0)) and bool(p5["at_goal_baseline"]) and not p5["followed"]
+    assert not a1c.loc["P06", "has_baseline"] and not a1c.loc["P06", "followed"]
+    assert (a1c.loc["P07", "days"], a1c.loc["P07", "event"]) == (50, 1)
+    assert (a1c.loc["P08", "days"], a1c.loc["P08", "event"]) == (0, 0)  # baseline only: censored at day 0
+    bp = data.loc[("bp", "P09")]  # day 30 has DBP 95 and day 45 has SBP only: the first full day at goal is 60
+    assert (bp["days"], bp["event"], bp["baseline_value"]) == (60, 1, 150)
+    assert (data.loc[("inr", "P10"), "days"], data.loc[("inr", "P10"), "event"]) == (7, 1)
+    flow = sv.flow(sv.time_to_goal_data(cohort, params), params).set_index("measure")
+    assert flow.loc["a1c"].to_dict() == {
+        "goal": "a1c < 8", "measured": 8, "no_baseline": 1, "at_goal_at_baseline": 1, "followed": 6,
+        "reached_goal": 2, "competing_exit": 1, "censored": 3}
+
+
+def test_competing_reasons_come_from_params(tmp_path, rule_cohort):
+    params, cohort = rule_cohort
+    moved_too = make_params(tmp_path, survival={"competing_exit_reasons": ["died", "moved"]})
+    data = sv.time_to_goal_data(cohort, moved_too).set_index(["measure", "patient_id"])
+    assert (data.loc[("a1c", "P03"), "cause"], data.loc[("a1c", "P03"), "cause_days"]) == (sv.COMPETING, 150)
+
+
+def test_baseline_agrees_with_the_outcome_change_analysis(rule_cohort):
+    """Both notebooks must agree on who has a baseline and which reading it is."""
+    outcomes = pytest.importorskip("evaluation.outcomes")
+    params, cohort = rule_cohort
+    pairs = outcomes.baseline_followup(cohort.measurements, cohort.patients, cohort.teams, windows=params.windows,
+                                       goals=params.goals, combined_goals=params.combined_goals)
+    theirs = pairs.dropna(subset=["baseline_on"]).set_index(["measure", "patient_id"])["baseline_on"]
+    ours = sv.time_to_goal_data(cohort, params).dropna(subset=["baseline_on"]).set_index(["measure", "patient_id"])
+    shared = ours.index.intersection(theirs.index)
+    assert len(shared) == len(ours)
+    assert (ours.loc[shared, "baseline_on"] == theirs.loc[shared]).all()
+
+
+def test_time_to_goal_table_columns_and_rows(rule_cohort):
+    params, cohort = rule_cohort
+    table = sv.time_to_goal_table(sv.time_to_goal_data(cohort, params), params)
+    assert list(table.columns[:8]) == sv.TIME_TO_GOAL_COLUMNS
+    a1c = table[table["measure"] == "a1c"].set_index("group")
+    assert list(a1c.index[:3]) == ["all", "track=advanced", "track=initial"]
+    # all: 6 followed. P08 censored at 0, P04 at 40; t=50: 4 at risk, P07 reaches goal -> S = 3/4;
+    # P03 (60) and P02 (90) censored; t=120: 1 at risk, P01 reaches goal -> S = 0. First S <= 1/2: day 120.
+    assert a1c.loc["all", "n"] == 6 and a1c.loc["all", "events"] == 2
+    assert a1c.loc["all", "ci_method"] == "log-log"
+    assert a1c.loc["all", "median_days"] == 120
+    assert a1c.loc["team=T02", "competing"] == 1
+    measures = list(dict.fromkeys(table["measure"]))
+    assert measures == ["a1c", "bp", "ldl", "inr"]
+    ldl = table[table["measure"] == "ldl"]  # no LDL readings: a row that says so
+    assert ldl["n"].tolist() == [0] and ldl["median_text"].iat[0] == "none followed"
+
+
+def test_at_goal_by_day_texts_and_ci_method(tmp_path, rule_cohort):
+    _, cohort = rule_cohort
+    params = make_params(tmp_path, ci_method="log", survival={"horizons_days": [60, 365]})
+    by_day = sv.at_goal_by_day(sv.time_to_goal_data(cohort, params), params)
+    row = by_day[(by_day["measure"] == "a1c") & (by_day["group"] == "all")].set_index("days")
+    # At day 60: only P07 (day 50) reached goal; at risk at 50: P01, P02, P03, P07 (P08 gone at 0, P04 at 40)
+    # -> S = 1 - 1/4 = 0.75 -> 25% at goal.
+    assert row.loc[60, "pct_at_goal"] == pytest.approx(25.0)
+    assert row.loc[60, "text"].endswith("; log)")
+    assert row.loc[365, "text"] == "100.0% (the Kaplan-Meier curve reaches 100%; no CI)"  # P01, the last one, at day 120
+    # Without P01 the last follow-up is P02's censoring on day 90: day 365 is beyond everyone's follow-up.
+    data = sv.time_to_goal_data(cohort, params)
+    by_day = sv.at_goal_by_day(data[data["patient_id"] != "P01"], params)
+    row = by_day[(by_day["measure"] == "a1c") & (by_day["group"] == "all")].set_index("days")
+    assert row.loc[60, "pct_at_goal"] == pytest.approx(100 / 3)  # at risk at 50: P02, P03, P07 -> S = 2/3
+    assert row.loc[365, "text"] == "not estimable (no one followed that long)"
+    assert np.isnan(row.loc[365, "pct_at_goal"])
+
+
+def test_strata_and_measures_params(tmp_path):
+    assert sv.analysed_measures(make_params(tmp_path)) == ["a1c", "bp", "ldl", "inr"]
+    assert sv.strata(make_params(tmp_path)) == ["track", "team", "condition"]
+    with pytest.raises(ParamsError, match="`survival.measures` must name measures that have a goal .*got 'hba1c'"):
+        sv.analysed_measures(make_params(tmp_path, survival={"measures": ["hba1c"]}))
+    with pytest.raises(ParamsError, match="`subgroups` for time to goal must be among .*got 'region'"):
+        sv.strata(make_params(tmp_path, subgroups=["region"]))
+
+
+def test_cumulative_incidence_on_the_cohort(rule_cohort):
+    """a1c, followed: P01 goal 120, P02 cens 90, P03 cens 60, P04 died 100 (competing), P07 goal 50, P08 cens 0.
+    AJ: t=0 censor; t=50: n=5 -> CIF_goal = 1/5, S = 4/5; t=60, 90: censored; t=100: n=2 -> CIF_comp = 4/5 * 1/2
+    = 0.4, S = 0.4; t=120: n=1 -> CIF_goal = 0.2 + 0.4 = 0.6."""
+    params, cohort = rule_cohort
+    cif = sv.cumulative_incidence(sv.time_to_goal_data(cohort, params), params, "a1c").set_index("time")
+    assert cif.loc[120, "cif_goal"] == pytest.approx(0.6)
+    assert cif.loc[120, "cif_competing"] == pytest.approx(0.4)
+
+
+# --- MTP resolution -------------------------------------------------------------------------------------
+
+def test_mtp_resolution(tmp_path, rule_cohort):
+    """MTPs: resolved the same day (0), after 10 days, unresolved and censored at the patient's exit (day 150,
+    so 140 days). S(0) = 2/3, S(10) = 1/3 -> median 10; by day 5: 33.3% resolved, by day 30: 66.7%."""
+    _, cohort = rule_cohort
+    params = make_params(tmp_path, survival={"mtp_horizons_days": [5, 30]})
+    data = sv.mtp_resolution_data(cohort, params)
+    assert sorted(data["days"]) == [0, 10, 140]
+    table = sv.mtp_resolution(data, params).set_index("group")
+    assert table.loc["all", "median_days"] == 10
+    assert table.loc["all", "pct_resolved_5d"] == pytest.approx(100 / 3)
+    assert table.loc["all", "pct_resolved_30d"] == pytest.approx(200 / 3)
+    assert table.loc["category=nonadherence", "resolved"] == 2
+
+
+# --- figures --------------------------------------------------------------------------------------------
+
+def test_figures_are_exported_with_caption_and_alt_text(rule_cohort):
+    params, cohort = rule_cohort
+    data = sv.time_to_goal_data(cohort, params)
+    assert [sv.figure_id(km) for km in sv.km_by_measure(data, params, by="track")] == [
+        "survival_km_a1c_by_track", "survival_km_bp_by_track", "survival_km_inr_by_track"]  # no LDL data: no figure
+    for km in (sv.kaplan_meier(data, params, "a1c"), sv.kaplan_meier(data, params, "a1c", by="track")):
+        fg.export_figure(fg.survival_km_chart(km), params, sv.figure_id(km), notebook="04_time_to_goal",
+                         **sv.km_text(km))
+    cif = sv.cumulative_incidence(data, params)
+    fg.export_figure(fg.survival_cif_chart(cif), params, "survival_cumulative_incidence", notebook="04_time_to_goal",
+                     **sv.cif_text(cif, sv.cumulative_incidence_by_day(data, params), params))
+    manifest = fg.read_manifest(params.figures_dir)
+    assert set(manifest["figure_id"]) == {"survival_km_a1c", "survival_km_a1c_by_track", "survival_cumulative_incidence"}
+    assert manifest["caption"].str.len().min() > 40 and manifest["alt_text"].str.len().min() > 40
+    record = json.loads((params.figures_dir / "survival_km_a1c.json").read_text())
+    assert "6 patients not at goal at baseline" in record["caption"] and "log-log" in record["caption"]
