@@ -6,6 +6,7 @@ can go straight to the cell. The data folder is only ever read.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -47,9 +48,12 @@ class Problems:
     def table(self) -> pd.DataFrame:
         df = pd.DataFrame(self._rows, columns=QUALITY_COLUMNS)
         df["row"] = df["row"].astype("Int64")
-        order = {"error": 0, "warning": 1, "note": 2}
-        df = df.assign(_sev=df["severity"].map(order)).sort_values(
-            ["_sev", "table", "row", "column"], kind="stable", na_position="first").drop(columns="_sev")
+        severity = {"error": 0, "warning": 1, "note": 2}
+        files = {spec.file: i for i, spec in enumerate(load_dictionary().values())}
+        # errors first; within them, whole-file problems first, then files in dictionary order, then rows
+        df = df.assign(_sev=df["severity"].map(severity), _whole=df["row"].notna(),
+                       _file=df["table"].map(files).fillna(len(files))).sort_values(
+            ["_sev", "_whole", "_file", "table", "row", "column"], kind="stable").drop(columns=["_sev", "_whole", "_file"])
         return df.reset_index(drop=True)
 
     def has_error(self, table: str, row=None, column: str | None = None) -> bool:
@@ -146,8 +150,9 @@ def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | 
         else:
             problems.add(file, None, None, "error", f"is not a well-formed CSV file: {exc}")
         return None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    dupes = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
+    header = [c.strip() for c in next(csv.reader(io.StringIO(text)))]  # pandas would rename a repeated name
+    raw.columns = header[: len(raw.columns)] if len(header) >= len(raw.columns) else [str(c).strip() for c in raw.columns]
+    dupes = sorted({c for c in header if header.count(c) > 1})
     for c in dupes:
         problems.add(file, 1, c, "error", "column appears more than once in the header")
     if dupes:
@@ -271,8 +276,9 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
     Every problem is collected first; then, if any is an error, :class:`DataValidationError` is raised
     carrying the whole data-quality table (unless ``raise_on_error`` is False).
     """
+    goals = None
     if isinstance(source, Params):
-        data_dir, as_of = source.data_dir, as_of or source.as_of
+        data_dir, as_of, goals = source.data_dir, as_of or source.as_of, source.goals
     else:
         data_dir = Path(source)
     data_dir = Path(data_dir)
@@ -292,6 +298,7 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         raw = read_raw(path, spec, problems)
         tables[name] = None if raw is None else parse_table(raw, spec, problems)
     validation.check_cohort(tables, problems, as_of=as_of)
+    validation.check_goals(tables, problems, goals)
     quality = problems.table()
     cohort = Cohort(data_dir=data_dir, tables=tables, quality=quality,
                     file_hashes={str(p.relative_to(data_dir)): sha256(p) for p in input_files(data_dir)})

@@ -62,12 +62,14 @@ DEFAULTS: dict[str, Any] = {
         "consensus_coder": None,
         "qdpx": None,  # a REFI-QDA project to read instead of the qualitative CSVs
         "bootstrap_samples": 1000,
+        "coder_scope": "source",  # source: a coder who coded any excerpt of a transcript read all of it | excerpt
     },
     "spc": {
         "measures": None,  # monthly_reports measures to chart; None = all
         "baseline_points": None,  # freeze the centre line on the first k points; None = all points
         "min_points": 10,  # fewer useful points: no runs verdict
         "control_chart": "p",  # p or laney (p')
+        "phases": None,  # months (YYYY-MM) that start a new phase: a list for every team, or {team_id: [months]}
     },
     "survival": {
         "competing_exit_reasons": ["died"],
@@ -81,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
         "cost_per_event": {"ed_visit": None, "admission": None, "readmission": None},  # None = mean from data
         "attribution_shares": [0.25, 0.5, 0.75, 1.0],
         "cost_multipliers": [0.5, 0.75, 1.0, 1.25, 1.5],
+        "rate_model": "poisson_robust",  # rate-ratio GLM: poisson_robust (SE clustered by patient) | poisson | negative_binomial
     },
 }
 SECTIONS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, dict) and k not in ("goals",))
@@ -288,7 +291,10 @@ def check(raw: Mapping[str, Any], path: str | None = None) -> Params:
     if not isinstance(goals_raw, Mapping):
         raise ParamsError("`goals` must map each measure to a goal such as '< 8'", path=path, key="goals")
     goals = {str(m): parse_goal(str(m), spec, path) for m, spec in goals_raw.items()}
-    combined = raw.get("combined_goals", DEFAULTS["combined_goals"]) or {}
+    if raw.get("combined_goals") is None:  # default combinations apply only where their parts have goals
+        combined = {k: v for k, v in DEFAULTS["combined_goals"].items() if all(p in goals for p in v)}
+    else:
+        combined = raw["combined_goals"]
     for name, parts in combined.items():
         missing = [p for p in parts if p not in goals]
         if missing:

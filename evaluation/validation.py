@@ -20,8 +20,11 @@ def _file(table: str) -> str:
     return load_dictionary()[table].file
 
 
-def _present(tables: Tables, *names: str) -> bool:
-    return all(tables.get(n) is not None for n in names)
+def _lookup(keys: pd.Series, table: pd.DataFrame, key: str, column: str) -> pd.Series:
+    """``table[column]`` for each of ``keys`` (first row per key; missing keys give NaT/NaN)."""
+    mapping = table.drop_duplicates(key).set_index(key)[column].to_dict()
+    values = keys.map(mapping)
+    return pd.to_datetime(values) if pd.api.types.is_datetime64_any_dtype(table[column]) else values
 
 
 def check_references(tables: Tables, problems, as_of) -> None:
@@ -39,8 +42,8 @@ def check_references(tables: Tables, problems, as_of) -> None:
             if not used.any():
                 continue
             target = tables.get(target_table)
-            if target is None and problems.has_error(_file(target_table)):
-                continue  # the target file itself is broken; that error says enough
+            if (target is None or target.empty) and problems.has_error(_file(target_table)):
+                continue  # the target file itself is broken or empty; that error says enough
             if target is None:
                 problems.add(spec.file, None, col.name, "error",
                              f"refers to {_file(target_table)}, which is missing or unreadable")
@@ -102,13 +105,13 @@ def check_patient_dates(tables: Tables, problems, as_of) -> None:
     problems.add_rows(f, p.loc[no_date, "row"], "exited_on", "warning", "patient has an exit reason but no exit date")
     teams = tables.get("teams")
     if teams is not None:
-        joined = p["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["joined_on"])
+        joined = _lookup(p["team_id"], teams, "team_id", "joined_on")
         before = p["enrolled_on"] < joined - pd.Timedelta(days=365)
         problems.add_rows(f, p.loc[before, "row"], "enrolled_on", "warning",
                           "enrolled more than a year before the team joined the collaborative")
     m = tables.get("measurements")
     if m is not None and not p.empty:
-        exits = m["patient_id"].map(p.drop_duplicates("patient_id").set_index("patient_id")["exited_on"])
+        exits = _lookup(m["patient_id"], p, "patient_id", "exited_on")
         after = m["measured_on"] > exits
         problems.add_rows(_file("measurements"), m.loc[after, "row"], "measured_on", "warning",
                           "measured after the patient's exit date")
@@ -130,7 +133,7 @@ def check_readmissions(tables: Tables, problems, as_of) -> None:
         return
     first_admission = df[df["kind"] == "admission"].groupby("patient_id")["occurred_on"].min()
     readmit = df["kind"] == "readmission"
-    prior = pd.to_datetime(df.loc[readmit, "patient_id"].map(first_admission))
+    prior = pd.to_datetime(df.loc[readmit, "patient_id"].map(first_admission.to_dict()))
     orphan = prior.isna() | (prior >= df.loc[readmit, "occurred_on"])
     rows = df.loc[readmit].loc[orphan, "row"]
     problems.add_rows(_file("utilization"), rows, "kind", "warning",
@@ -151,7 +154,7 @@ def check_milestones(tables: Tables, problems, as_of) -> None:
     teams = tables.get("teams")
     if df is None or teams is None:
         return
-    joined = df["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["joined_on"])
+    joined = _lookup(df["team_id"], teams, "team_id", "joined_on")
     early = df["completed_on"] < joined - pd.Timedelta(days=365)
     problems.add_rows(_file("milestones"), df.loc[early, "row"], "completed_on", "warning",
                       "completed more than a year before the team joined")
@@ -162,7 +165,7 @@ def check_attendance(tables: Tables, problems, as_of) -> None:
     att, events = tables.get("attendance"), tables.get("events")
     if att is None or events is None:
         return
-    owner = att["event_id"].map(events.drop_duplicates("event_id").set_index("event_id")["team_id"])
+    owner = _lookup(att["event_id"], events, "event_id", "team_id")
     other = owner.notna() & (owner != att["team_id"])
     problems.add_rows(_file("attendance"), att.loc[other, "row"], "team_id", "warning",
                       "attendance recorded for a team the event was not offered to (the event names another team)")
@@ -176,6 +179,19 @@ def check_codings(tables: Tables, problems, as_of) -> None:
     unused = book.loc[~book["code"].isin(set(codings["code"])), ["row", "code"]]
     problems.add_rows(_file("qualitative_codebook"), unused["row"], "code", "note",
                       [f"'{c}' was applied by no coder" for c in unused["code"]])
+
+
+def check_goals(tables: Tables, problems, goals) -> None:
+    """A goal in the params for a measure the data never has is almost always a typo: say so."""
+    m = tables.get("measurements")
+    if m is None or not goals:
+        return
+    present = set(m["measure"].dropna().unique())
+    for measure in goals:
+        if measure not in present:
+            problems.add(_file("measurements"), None, "measure", "warning",
+                         f"params goals name '{measure}', but no measurement has that measure "
+                         f"(measures in the data: {', '.join(sorted(present)) or 'none'})")
 
 
 RULES: tuple[Callable, ...] = (
