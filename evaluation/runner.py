@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,7 @@ class NotebookRun:
     seconds: float = 0.0
     error: dict | None = None
     input_key: str | None = None
+    peak_memory_mb: float | None = None  # the notebook kernel's peak resident memory
 
 
 @dataclass
@@ -103,6 +105,8 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
             result = {"status": "failed", "error": {"cell_index": None, "source": "", "ename": type(exc).__name__,
                                                     "evalue": str(exc)}}
     result["seconds"] = round(time.perf_counter() - started, 2)
+    # this worker runs one notebook (max_tasks_per_child=1), so its largest child is that notebook's kernel
+    result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     return result
 
 
@@ -111,7 +115,7 @@ def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ke
     (staging / "notebooks").mkdir(parents=True, exist_ok=True)
     (staging / "logs").mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(batch))), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(batch))), mp_context=ctx, max_tasks_per_child=1) as pool:
         futures = {}
         for path in batch:
             target = staging / "notebooks" / path.name
@@ -120,7 +124,8 @@ def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ke
                                         str(staging / "logs" / f"{path.stem}.log"))
         for path, future in futures.items():
             res = future.result()
-            run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
+            run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"],
+                              peak_memory_mb=res.get("peak_memory_mb"))
             done.append(run)
             mark = "done    " if run.status == "ok" else "FAILED  "
             if run.status != "ok":
@@ -181,7 +186,7 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_seconds": round(seconds, 2),
         "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
-                       "input_key": r.input_key} for r in runs],
+                       "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key} for r in runs],
         "reused_notebooks": [r.name for r in runs if r.status == "reused"],
     }
     path = staging / "provenance.json"

@@ -1,0 +1,146 @@
+"""Benchmark the workbench on three cohort sizes: the demo, 100 teams x 250 patients, 1,000 x 250.
+
+For each size: generate the synthetic cohort, run the full evaluation cold (``--force``), run it again
+unchanged (every notebook reused), then run the same notebooks' code in one Python process without
+papermill or a kernel, to show what the notebooks themselves cost. Writes
+``benchmarks/results/benchmark.csv`` (one row per size and notebook) and prints a Markdown table.
+
+Usage: ``python benchmarks/run_benchmark.py [--sizes demo medium statewide] [--jobs 2]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SIZES = {  # name: (teams, patients per team)
+    "demo": (10, None),
+    "medium": (100, 250),
+    "statewide": (1000, 250),
+}
+
+
+def generate(size: str, folder: Path) -> dict[str, int]:
+    from evaluation.synth import generate_cohort
+
+    teams, per_team = SIZES[size]
+    if per_team is None:
+        return generate_cohort(folder, seed=2015)
+    return generate_cohort(folder, seed=2015, n_teams=teams, patients_per_team=(per_team, per_team))
+
+
+def run_cli(params: Path, reports: Path, jobs: int, force: bool) -> tuple[float, dict]:
+    env = dict(os.environ, CMM_REPORTS_DIR=str(reports))
+    args = [sys.executable, "-m", "evaluation", "run", str(params), "--jobs", str(jobs)] + (["--force"] if force else [])
+    t0 = time.perf_counter()
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    cohort_id = yaml.safe_load(params.read_text())["cohort_id"]
+    return seconds, json.loads((reports / cohort_id / "provenance.json").read_text())
+
+
+def in_process(params: Path, reports: Path) -> pd.DataFrame:
+    """Execute each notebook's code cells in one child process (no kernel, no papermill); time each."""
+    script = r'''
+import json, sys, time, resource, yaml, nbformat
+from pathlib import Path
+import matplotlib
+matplotlib.use("Agg")
+params = yaml.safe_load(Path(sys.argv[1]).read_text())
+params["output_dir"] = sys.argv[2]
+rows = []
+for path in sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb")):
+    nb = nbformat.read(path, as_version=4)
+    namespace = {"__name__": "__bench__"}
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    t0 = time.perf_counter()
+    exec(compile(code[0], str(path), "exec"), namespace)   # the parameters cell
+    namespace.update(params)                              # what papermill would inject
+    for source in code[1:]:
+        lines = [l for l in source.splitlines() if not l.lstrip().startswith(("%", "!"))]
+        exec(compile("\n".join(lines), str(path), "exec"), namespace)
+    rows.append({"notebook": path.stem, "in_process_seconds": round(time.perf_counter() - t0, 2)})
+print(json.dumps(rows))
+'''
+    done = subprocess.run([sys.executable, "-c", script, str(params), str(reports / "in_process")], cwd=ROOT,
+                          capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+    if done.returncode != 0:
+        raise SystemExit(f"in-process run failed:\n{done.stderr[-3000:]}")
+    return pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def bench(size: str, jobs: int, work: Path) -> pd.DataFrame:
+    data = work / f"data_{size}"
+    t0 = time.perf_counter()
+    counts = generate(size, data)
+    gen_seconds = time.perf_counter() - t0
+    params = work / f"{size}.yaml"
+    params.write_text(yaml.safe_dump({"cohort_id": f"bench_{size}", "data_dir": str(data), "as_of": "2016-12-31"}))
+    reports = work / "reports"
+    cold, prov = run_cli(params, reports, jobs, force=True)
+    warm, prov_warm = run_cli(params, reports, jobs, force=False)
+    inproc = in_process(params, reports)
+    nb = pd.DataFrame(prov["notebooks"])[["notebook", "seconds", "peak_memory_mb"]]
+    nb["notebook"] = nb["notebook"].map(lambda p: Path(p).stem)
+    out = nb.merge(inproc, on="notebook", how="left")
+    out.insert(0, "size", size)
+    out["patients"] = counts.get("patients.csv")
+    out["measurements"] = counts.get("measurements.csv")
+    out["rows_in_cohort"] = sum(counts.values())
+    out["generate_seconds"] = round(gen_seconds, 1)
+    out["cold_run_seconds"] = round(cold, 1)
+    out["unchanged_run_seconds"] = round(warm, 1)
+    out["reused_on_rerun"] = len(prov_warm.get("reused_notebooks", []))
+    out["notebook_overhead_ratio"] = (out["seconds"] / out["in_process_seconds"]).round(2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the generated cohorts and reports")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="cmm-bench-"))
+    frames = []
+    for size in args.sizes:
+        print(f"benchmark: {size} ...", flush=True)
+        frames.append(bench(size, args.jobs, work))
+        pd.concat(frames).to_csv(RESULTS / "benchmark.csv", index=False)
+    table = pd.concat(frames, ignore_index=True)
+    summary = table.groupby("size", sort=False).agg(
+        patients=("patients", "first"), measurements=("measurements", "first"),
+        cold_run_s=("cold_run_seconds", "first"), unchanged_run_s=("unchanged_run_seconds", "first"),
+        slowest_notebook_s=("seconds", "max"), peak_memory_mb=("peak_memory_mb", "max"),
+        notebooks_s=("seconds", "sum"), in_process_s=("in_process_seconds", "sum"))
+    summary["notebook_overhead"] = (summary["notebooks_s"] / summary["in_process_s"]).round(2)
+    print(summary.to_markdown() if hasattr(summary, "to_markdown") else summary.to_string())
+    print(table.to_string(index=False))
+    print(f"\nResults: {RESULTS / 'benchmark.csv'}  (peak memory of this process tree: "
+          f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB)")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"kept: {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
