@@ -12,8 +12,9 @@ Attendance is counted per *offered* event. The rules for the awkward cases (each
   event had been missed, a lower bound. With no attendance file every offered event is not recorded.
 - **Attended nothing.** A team with recorded events but no attendance has ``attendance_rate`` 0; a team
   offered nothing, or with nothing recorded, has ``attendance_rate`` missing (unknown, not zero).
-- **No events file.** :func:`offered_events` returns None and the notebook shows
-  ``cohort.missing_note("events", "attendance")``; the engagement score then uses the milestones only.
+- **No events file.** :func:`offered_events` returns None, the event counts are missing (not 0), the
+  notebook shows :func:`attendance_note` (why the charts are skipped), and the engagement score uses the
+  milestones only.
 
 Milestones: a milestone is *due* when ``due_on`` is on or before ``as_of``; *done* when ``completed_on``
 is filled; *on time* when done on or before ``due_on``; *overdue* when due and not done. Days late are
@@ -27,7 +28,7 @@ score is always on the same 0-100 scale; ``components_used`` says how many went 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -47,9 +48,15 @@ COMPONENTS = {
     "milestones_done": "milestones_done_share",
     "milestones_on_time": "milestones_on_time_share",
 }
-MILESTONE_STATUSES = ("done on time", "done late", "overdue", "not yet due")
 TEAM_COLUMNS = ["team_id", "track", "events_offered", "events_attended", "attendance_rate", "milestones_due",
                 "milestones_done"]  # the brief's columns of tables/engagement_by_team.csv, in order
+# Views of the team table for the notebook's sections.
+ATTENDANCE_COLUMNS = ["team_id", "track", "events_offered", "events_attended", "events_absent", "events_not_recorded",
+                      "attendance_rate", "attended_of_offered", "rate_first_half", "rate_second_half"]
+MILESTONE_COLUMNS = ["team_id", "track", "milestones_listed", "milestones_due", "milestones_done",
+                     "milestones_done_on_time", "milestones_done_late", "milestones_overdue", "median_days_late"]
+SCORE_COLUMNS = ["rank", "team_id", "track", "engagement_score", "attendance_rate", "milestones_done_share",
+                 "milestones_on_time_share", "components_used"]
 
 
 # --- params -----------------------------------------------------------------------------------------
@@ -98,9 +105,11 @@ def offered_events(cohort: Cohort, params: Params) -> pd.DataFrame | None:
     teams = cohort.teams[["team_id", "track", "joined_on"]]
     events = cohort.events
     events = events.loc[events["kind"].isin(kinds), ["event_id", "event_on", "kind", "team_id"]]
-    pairs = teams.merge(events.rename(columns={"team_id": "for_team"}), how="cross")
-    open_to_team = pairs["for_team"].isna() | (pairs["for_team"] == pairs["team_id"])
-    pairs = pairs.loc[open_to_team & (pairs["event_on"] >= pairs["joined_on"])]
+    # open events go to every team, one-team events (coaching) to theirs: no teams x events cross product
+    open_pairs = teams.merge(events.loc[events["team_id"].isna()].drop(columns="team_id"), how="cross")
+    own_pairs = teams.merge(events.loc[events["team_id"].notna()], on="team_id", how="inner")
+    pairs = pd.concat([open_pairs, own_pairs], ignore_index=True)
+    pairs = pairs.loc[pairs["event_on"] >= pairs["joined_on"]]
     if cohort.has("attendance"):
         att = cohort.attendance[["event_id", "team_id", "attended"]]
         pairs = pairs.merge(att, on=["event_id", "team_id"], how="left")
@@ -108,16 +117,15 @@ def offered_events(cohort: Cohort, params: Params) -> pd.DataFrame | None:
         pairs = pairs.assign(attended=pd.Series(pd.NA, index=pairs.index, dtype="Int64"))
     status = np.select([pairs["attended"].eq(1).fillna(False), pairs["attended"].eq(0).fillna(False)],
                        [ATTENDED, ABSENT], NOT_RECORDED)
-    month = pairs["event_on"].dt.to_period("M")
-    first = month.min() if len(month) else None
+    month_number = pairs["event_on"].dt.year * 12 + pairs["event_on"].dt.month
     out = pd.DataFrame({
         "team_id": pairs["team_id"].astype(object),
         "track": pairs["track"].astype(object),
         "event_id": pairs["event_id"].astype(object),
         "event_on": pairs["event_on"],
         "kind": pairs["kind"].astype(object),
-        "month": month.dt.strftime("%Y-%m").astype(object),
-        "cycle_month": ((month - first).map(lambda d: d.n) + 1).astype("Int64") if len(month) else pd.Series(dtype="Int64"),
+        "month": pairs["event_on"].dt.strftime("%Y-%m").astype(object),
+        "cycle_month": (month_number - month_number.min() + 1).astype("Int64"),
         "status": pd.Series(status, index=pairs.index, dtype=object),
     })
     return out.sort_values(["team_id", "event_on", "event_id"], kind="stable").reset_index(drop=True)
@@ -140,6 +148,19 @@ def _add_rates(out: pd.DataFrame) -> pd.DataFrame:
     out["attendance_rate"] = (out["events_attended"] / recorded.where(recorded > 0)).astype(float)
     out["attended_of_offered"] = (out["events_attended"] / out["events_offered"].where(out["events_offered"] > 0)).astype(float)
     return out
+
+
+def attendance_note(cohort: Cohort, offered: pd.DataFrame | None) -> str | None:
+    """Why the attendance charts are skipped (a plain sentence), or None when there is attendance to show."""
+    note = cohort.missing_note("events", "attendance")
+    if note:
+        return note
+    if offered is None or offered.empty:
+        return ("Skipped: no event of the counted kinds (`engagement.event_kinds`) was held on or after a team "
+                "joined, so no event was offered.")
+    if offered["status"].eq(NOT_RECORDED).all():
+        return "Skipped: none of the offered events has an attendance record (attendance.csv has no matching rows)."
+    return None
 
 
 def attendance_by_team(offered: pd.DataFrame | None, teams: pd.DataFrame) -> pd.DataFrame:
@@ -223,11 +244,11 @@ class AttendanceTrend:
         if self.direction == "unknown":
             return "Too few months or recorded events to judge whether attendance changed across the cycle."
         level = f"{1 - self.alpha:.0%}"
-        rates = (f"{self.early_rate:.0%} of recorded events were attended in cycle months {self.early_months} "
-                 f"and {self.late_rate:.0%} in months {self.late_months}")
+        rates = (f"{self.early_rate:.0%} of recorded events were attended in cycle {_months(self.early_months)} "
+                 f"and {self.late_rate:.0%} in {_months(self.late_months)}")
         if np.isnan(self.odds_ratio):
             return f"Attendance did not change: every recorded event had the same outcome ({rates})."
-        trend = (f"odds ratio {self.odds_ratio:.2f} per month, {level} CI {self.ci_low:.2f}-{self.ci_high:.2f}, "
+        trend = (f"odds ratio {self.odds_ratio:.3f} per month, {level} CI {self.ci_low:.3f} to {self.ci_high:.3f}, "
                  f"p = {self.p_value:.3g}")
         head = {"fell": "Attendance fell across the cycle",
                 "rose": "Attendance rose across the cycle",
@@ -273,11 +294,16 @@ def attendance_trend(offered: pd.DataFrame | None, alpha: float = 0.05) -> Atten
     result.odds_ratio = float(np.exp(fit.params[1]))
     result.ci_low, result.ci_high = float(np.exp(low)), float(np.exp(high))
     result.p_value = float(fit.pvalues[1])
+    by_month["fitted"] = fit.predict(sm.add_constant(by_month["cycle_month"].astype(float).to_numpy(), has_constant="add"))
     if result.p_value < alpha:
         result.direction = "fell" if result.odds_ratio < 1 else "rose"
     else:
         result.direction = "no detectable change"
     return result
+
+
+def _months(span: str) -> str:
+    return f"months {span}" if "-" in span else f"month {span}"
 
 
 def _span(months) -> str:
@@ -404,8 +430,8 @@ def team_outcome_change(cohort: Cohort, params: Params) -> pd.DataFrame:
 
     For each measure with a goal in ``params.goals`` and each patient with at least two measurements of
     it, the first and the last measurement are compared with the goal. Per team and measure:
-    ``goal_gain_points = 100 * (at goal last - at goal first) / patients``. ``measure = all`` pools every
-    patient-measure pair of the team. Deliberately simple (no baseline window, no combined BP goal):
+    ``goal_gain_points = 100 * (at goal last - at goal first) / n_pairs``, where ``n_pairs`` counts the patients
+    with a first and a last measurement; ``measure = all`` pools every patient-measure pair of the team. Deliberately simple (no baseline window, no combined BP goal):
     the outcomes notebook holds the full analysis; this only ranks teams for the dose-response check.
     """
     teams = cohort.teams[["team_id", "track"]].astype(object)
@@ -415,16 +441,20 @@ def team_outcome_change(cohort: Cohort, params: Params) -> pd.DataFrame:
     g = m.groupby(["patient_id", "measure"], sort=True)
     pairs = pd.DataFrame({"n": g.size(), "first": g["value"].first(), "last": g["value"].last()}).reset_index()
     pairs = pairs.loc[pairs["n"] >= 2]
-    pairs["at_goal_first"] = [bool(params.goal_met(ms, [v])[0]) for ms, v in zip(pairs["measure"], pairs["first"])]
-    pairs["at_goal_last"] = [bool(params.goal_met(ms, [v])[0]) for ms, v in zip(pairs["measure"], pairs["last"])]
+    for when in ("first", "last"):
+        met = np.zeros(len(pairs), dtype=bool)
+        for measure in pairs["measure"].unique():
+            rows = (pairs["measure"] == measure).to_numpy()
+            met[rows] = params.goal_met(measure, pairs.loc[rows, when])
+        pairs[f"at_goal_{when}"] = met
     pairs["team_id"] = pairs["patient_id"].map(cohort.patients.set_index("patient_id")["team_id"])
     both = pd.concat([pairs, pairs.assign(measure="all")], ignore_index=True)
     agg = both.groupby(["team_id", "measure"]).agg(
-        n_patients=("patient_id", "size"), at_goal_first=("at_goal_first", "sum"), at_goal_last=("at_goal_last", "sum"))
+        n_pairs=("patient_id", "size"), at_goal_first=("at_goal_first", "sum"), at_goal_last=("at_goal_last", "sum"))
     measures = ["all", *sorted(set(params.goals))]
     grid = pd.MultiIndex.from_product([sorted(teams["team_id"]), measures], names=["team_id", "measure"])
     out = agg.reindex(grid).fillna(0).astype(int).reset_index()
-    n = out["n_patients"].where(out["n_patients"] > 0)
+    n = out["n_pairs"].where(out["n_pairs"] > 0)
     out["pct_at_goal_first"] = 100 * out["at_goal_first"] / n
     out["pct_at_goal_last"] = 100 * out["at_goal_last"] / n
     out["goal_gain_points"] = out["pct_at_goal_last"] - out["pct_at_goal_first"]
@@ -441,7 +471,7 @@ class EngagementVsOutcome:
     only to guide the eye. Teams without a score or without any patient pair are left out.
     """
 
-    points: pd.DataFrame  # team_id, track, engagement_score, goal_gain_points, n_patients
+    points: pd.DataFrame  # team_id, track, engagement_score, goal_gain_points, n_pairs
     measure: str = "all"
     rho: float = np.nan
     p_value: float = np.nan
@@ -465,10 +495,11 @@ class EngagementVsOutcome:
             return (f"Too few teams ({self.n_teams}) with both an engagement score and outcome data to relate "
                     "engagement to results (at least 3 are needed).")
         sign = "more" if self.rho > 0 else "less"
-        verdict = ("a detectable" if self.p_value < self.alpha else "no detectable")
-        return (f"Across {self.n_teams} teams there is {verdict} association between engagement and the change in "
-                f"patients at goal (Spearman's rho = {self.rho:.2f}, p = {self.p_value:.3g}); the direction is that "
-                f"more engaged teams gained {sign}.")
+        stat = f"Spearman's rho = {self.rho:.2f}, p = {self.p_value:.3g}"
+        if self.p_value < self.alpha:
+            return (f"Across {self.n_teams} teams, more engaged teams gained {sign} in patients at goal ({stat}).")
+        return (f"Across {self.n_teams} teams there is no detectable association between engagement and the gain in "
+                f"patients at goal ({stat}).")
 
     def __repr__(self) -> str:
         return f"{self.statement}\n{self.summary.to_string(index=False)}"
@@ -483,7 +514,7 @@ def engagement_vs_outcome(scores: pd.DataFrame, outcome: pd.DataFrame, measure: 
     known = sorted(outcome["measure"].unique())
     if measure not in known:
         raise ValueError(f"measure must be one of {', '.join(known)}; got {measure!r}")
-    out = outcome.loc[outcome["measure"] == measure, ["team_id", "goal_gain_points", "n_patients"]]
+    out = outcome.loc[outcome["measure"] == measure, ["team_id", "goal_gain_points", "n_pairs"]]
     points = scores[["team_id", "track", "engagement_score"]].merge(out, on="team_id", how="inner")
     points = points.dropna(subset=["engagement_score", "goal_gain_points"]).sort_values("team_id").reset_index(drop=True)
     result = EngagementVsOutcome(points=points, measure=measure, alpha=alpha)
@@ -547,3 +578,99 @@ def compare_tracks(team_table: pd.DataFrame, outcome: pd.DataFrame | None = None
                                   len(np.unique(np.r_[a, b])) == len(a) + len(b) else "asymptotic")
         result.u_stat, result.p_value = float(test.statistic), float(test.pvalue)
     return result
+
+
+# --- figure text (title, caption, alt text computed from the data) ----------------------------------
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{x:.0%}"
+
+
+def heatmap_text(team_table: pd.DataFrame, by_month: pd.DataFrame, threshold: float = 0.8) -> dict[str, str]:
+    """Title, caption and alt text for the attendance heatmap."""
+    rated = team_table.dropna(subset=["attendance_rate"])
+    high = int((rated["attendance_rate"] >= threshold).sum())
+    offered = int(team_table["events_offered"].fillna(0).sum())
+    unrecorded = int(team_table["events_not_recorded"].fillna(0).sum())
+    kinds = [k.replace("_", " ") for k in sorted(by_month["kind"].unique()) if k != "all"]
+    months = sorted(by_month["month"].unique())
+    best = rated.sort_values(["attendance_rate", "team_id"], ascending=[False, True]).head(1)
+    worst = rated.sort_values(["attendance_rate", "team_id"], ascending=[True, True]).head(1)
+    extremes = ""
+    if len(rated):
+        extremes = (f" Team attendance ranged from {_pct(worst['attendance_rate'].iloc[0])} ({worst['team_id'].iloc[0]}) "
+                    f"to {_pct(best['attendance_rate'].iloc[0])} ({best['team_id'].iloc[0]}).")
+    caption = (f"Each cell is one team in one month; its colour is the share of recorded events the team attended and its "
+               f"text is events attended/offered. {high} of {len(rated)} teams with recorded attendance attended at "
+               f"least {threshold:.0%} of their recorded events.{extremes} {unrecorded} of {offered} offered team-events ({_pct(unrecorded / offered if offered else np.nan)}) "
+               "have no attendance record (hatched); they are reported as not recorded, not counted as absences. "
+               "Events held before a team joined are not counted as offered to it.")
+    alt = (f"Grid of heatmaps, one for all events and one for each event kind ({', '.join(kinds)}), with "
+           f"{len(team_table)} teams as rows and {len(months)} months from {months[0] if months else '-'} to "
+           f"{months[-1] if months else '-'} as columns; darker cells mean lower attendance. {high} of "
+           f"{len(rated)} teams with recorded attendance attended at least {threshold:.0%} of their recorded "
+           f"events.{extremes}")
+    return {"title": "Attendance by team and month", "caption": caption, "alt_text": alt}
+
+
+def trend_text(trend: AttendanceTrend) -> dict[str, str]:
+    """Title, caption and alt text for the cohort attendance trend."""
+    d = trend.by_month.sort_values("cycle_month")
+    caption = (f"{trend.statement} Points are the share of recorded team-events attended in each month of the cycle "
+               "(n = recorded team-events); the dashed line is a logistic regression on the cycle month with standard "
+               "errors clustered by team. Events with no attendance record are left out.")
+    alt = (f"Line chart of the cohort's monthly attendance over {len(d)} cycle months"
+           + (f", from {_pct(d['attendance_rate'].iloc[0])} in {d['month'].iloc[0]} to "
+              f"{_pct(d['attendance_rate'].iloc[-1])} in {d['month'].iloc[-1]}" if len(d) else "")
+           + f", with a dashed trend line. {trend.statement}")
+    return {"title": "Cohort attendance across the cycle", "caption": caption, "alt_text": alt}
+
+
+def milestones_text(status: pd.DataFrame, team_table: pd.DataFrame, as_of) -> dict[str, str]:
+    """Title, caption and alt text for the accountability-pathway chart."""
+    due = int(status["is_due"].sum())
+    on_time = int((status["on_time"] & status["is_due"]).sum())
+    late = int((status["done"] & ~status["on_time"] & status["is_due"]).sum())
+    overdue = int(status["status"].eq("overdue").sum())
+    teams_due = team_table.loc[team_table["milestones_due"].fillna(0) > 0]
+    all_done = int((teams_due["milestones_done_share"] == 1).sum())
+    late_days = status.loc[status["done"] & ~status["on_time"], "days_late"]
+    median_late = f" (median {late_days.median():.0f} days late)" if len(late_days) else ""
+    as_of = pd.Timestamp(as_of).strftime("%Y-%m-%d")
+    caption = (f"Status of each team's accountability-pathway milestones on {as_of}. {all_done} of {len(teams_due)} teams "
+               f"completed every milestone due by then. Of {due} milestones due, {on_time} were done on time, {late} "
+               f"late{median_late} and {overdue} are overdue. Cells done late show the days late.")
+    milestones = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index
+    alt = (f"Grid with {status['team_id'].nunique()} teams as rows and {len(milestones)} milestones as columns "
+           f"({', '.join(m.replace('_', ' ') for m in milestones)}), each cell coloured done on time, done late, "
+           f"overdue or not yet due. {on_time} of {due} due milestones were done on time and {overdue} are overdue.")
+    return {"title": "Accountability pathway: milestone status by team", "caption": caption, "alt_text": alt}
+
+
+def score_text(team_table: pd.DataFrame, weights: Mapping[str, float]) -> dict[str, str]:
+    """Title, caption and alt text for the engagement-score ranking."""
+    scored = team_table.dropna(subset=["engagement_score"]).sort_values(["engagement_score", "team_id"],
+                                                                         ascending=[False, True])
+    w = ", ".join(f"{name.replace('_', ' ')} {weights[name]:g}" for name in COMPONENTS)
+    spread = ""
+    if len(scored):
+        spread = (f" Scores ranged from {scored['engagement_score'].iloc[-1]:.0f} ({scored['team_id'].iloc[-1]}) to "
+                  f"{scored['engagement_score'].iloc[0]:.0f} ({scored['team_id'].iloc[0]}), median "
+                  f"{scored['engagement_score'].median():.0f}.")
+    missing = len(team_table) - len(scored)
+    caption = (f"Engagement score (0-100): the weighted mean of the attendance rate, the share of due milestones done and "
+               f"the share done on time (weights: {w}); each bar is split into the points each part contributes."
+               f"{spread}" + (f" {missing} team(s) had no data for any part." if missing else ""))
+    alt = (f"Horizontal bar chart ranking {len(team_table)} teams by engagement score, each bar split into attendance, "
+           f"milestones done and milestones on time.{spread}")
+    return {"title": "Engagement score by team", "caption": caption, "alt_text": alt}
+
+
+def vs_outcome_text(result: EngagementVsOutcome) -> dict[str, str]:
+    """Title, caption and alt text for the engagement-vs-results scatter."""
+    caption = (f"{result.statement} Outcome: percentage-point change in the share of patient-measure pairs at goal, "
+               "last vs first measurement, pooled over every measure with a goal. One point per team; the dashed "
+               "least-squares line guides the eye.")
+    alt = (f"Scatter plot of {result.n_teams} teams, engagement score on the horizontal axis and change in patients at "
+           f"goal on the vertical axis, marked by track, with a dashed fitted line. {result.statement}")
+    return {"title": "Engagement and results by team", "caption": caption, "alt_text": alt}

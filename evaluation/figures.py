@@ -182,12 +182,855 @@ def follow_up_histogram(follow_up: pd.DataFrame) -> plt.Figure:
 
 # --- engagement ----------------------------------------------------------------------------------
 
+import numpy as np  # noqa: E402  (kept inside this region so other regions' edits never clash)
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+
+ENGAGEMENT_KIND_LABELS = {"all": "All events", "monthly_call": "Monthly calls", "webinar": "Webinars",
+                          "coaching_call": "Coaching calls", "learning_session": "Learning sessions",
+                          "office_hours": "Office hours", "other": "Other events"}
+MILESTONE_COLORS = {"done on time": OKABE_ITO[2], "done late": OKABE_ITO[1], "overdue": OKABE_ITO[3],
+                    "not yet due": "#dddddd"}
+TEAMS_LABELLED = 40  # above this many teams, per-team labels and cell text are left out (a statewide cohort)
+
+
+def _team_row_height(n_teams: int, per_team: float) -> float:
+    """Inches for n team rows: readable rows for a small cohort, at most ~8 inches for a large one."""
+    return per_team * n_teams if n_teams <= TEAMS_LABELLED else max(per_team * TEAMS_LABELLED, 8.0)
+
+
+def _team_ticks(ax: plt.Axes, teams: list[str], axis: str = "y") -> None:
+    if len(teams) <= TEAMS_LABELLED:
+        getattr(ax, f"set_{axis}ticks")(np.arange(len(teams)) + 0.5, teams, fontsize=7)
+    else:
+        getattr(ax, f"set_{axis}ticks")([])
+        getattr(ax, f"set_{axis}label")(f"{len(teams)} teams")
+
+
+@house_style
+def engagement_heatmap(by_month: pd.DataFrame) -> plt.Figure:
+    """Team x month heatmaps of attendance, one panel per event kind (from engagement.attendance_by_month).
+
+    Colour: attended / recorded. Text: attended/offered. Hatched grey: offered but attendance not
+    recorded. Blank: nothing offered that month.
+    """
+    kinds = ["all", *sorted(k for k in by_month["kind"].unique() if k != "all")]
+    teams = sorted(by_month["team_id"].unique())
+    months = sorted(by_month["month"].unique())
+    ncols = 2
+    nrows = int(np.ceil((len(kinds) + 1) / ncols))
+    width = max(3.2, 0.32 * len(months) + 1.2)
+    height = max(1.6, _team_row_height(len(teams), 0.24) + 0.9)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained")
+    cmap = plt.get_cmap(SEQUENTIAL).copy()
+    mesh = None
+    for ax, kind in zip(axes.flat, kinds):
+        sub = by_month[by_month["kind"] == kind]
+        rate = sub.pivot(index="team_id", columns="month", values="attendance_rate").reindex(index=teams, columns=months)
+        offered = sub.pivot(index="team_id", columns="month", values="events_offered").reindex(index=teams, columns=months)
+        attended = sub.pivot(index="team_id", columns="month", values="events_attended").reindex(index=teams, columns=months)
+        few = len(teams) <= TEAMS_LABELLED  # many teams: no cell borders, they would hide the cells
+        mesh = ax.pcolormesh(np.ma.masked_invalid(rate.to_numpy(float)), cmap=cmap, vmin=0, vmax=1,
+                             edgecolors="white" if few else "face", linewidth=0.5 if few else 0)
+        for i, team in enumerate(teams):
+            for j, month in enumerate(months):
+                n = offered.loc[team, month]
+                if pd.isna(n) or n == 0:
+                    continue
+                r = rate.loc[team, month]
+                if pd.isna(r):
+                    ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#eeeeee", edgecolor="#999999", hatch="////",
+                                           linewidth=0.3 if few else 0))
+                if few:
+                    ax.text(j + 0.5, i + 0.5, f"{int(attended.loc[team, month])}/{int(n)}", ha="center",
+                            va="center", fontsize=5.5, color="black" if pd.isna(r) or r > 0.55 else "white")
+        ax.set_xticks(np.arange(len(months)) + 0.5, [m[2:] for m in months], rotation=90, fontsize=7)
+        _team_ticks(ax, teams)
+        ax.set_xlim(0, len(months))
+        ax.set_ylim(len(teams), 0)
+        ax.grid(False)
+        ax.set_title(ENGAGEMENT_KIND_LABELS.get(kind, kind))
+    for ax in list(axes.flat)[len(kinds):]:
+        ax.axis("off")
+    legend_ax = axes.flat[-1]  # always a spare panel: "all" plus one or more kinds, one slot kept free
+    handles = [Patch(facecolor="#eeeeee", edgecolor="#999999", hatch="////", label="offered, attendance not recorded"),
+               Patch(facecolor="white", edgecolor="#999999", label="nothing offered")]
+    if mesh is not None:
+        bar = fig.colorbar(mesh, ax=axes.ravel().tolist(), shrink=0.5)
+        bar.set_label("Attended / recorded events")
+        bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    legend_ax.legend(handles=handles, loc="center", fontsize=7, title="Cell text: attended/offered",
+                     title_fontsize=7)
+    fig.suptitle("Attendance by team and month", fontweight="bold")
+    return fig
+
+
+@house_style
+def engagement_trend_chart(trend) -> plt.Figure:
+    """Cohort attendance rate per month with the fitted logistic trend (an engagement.AttendanceTrend)."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    d = trend.by_month.sort_values("cycle_month")
+    x = d["cycle_month"].astype(int).to_numpy()
+    ax.plot(x, d["attendance_rate"], marker="o", color=OKABE_ITO[0], label="attended / recorded events")
+    for xi, rate, n in zip(x, d["attendance_rate"], d["events_recorded"]):
+        if pd.notna(rate):
+            ax.annotate(f"n={int(n)}", (xi, rate), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6,
+                        color="#555555")
+    if "fitted" in d and d["fitted"].notna().any():
+        ax.plot(x, d["fitted"], linestyle="--", color=OKABE_ITO[3], label="logistic trend")
+    ax.set_ylim(0, 1.08)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xticks(x, [f"{c}\n{m[2:]}" for c, m in zip(x, d["month"])], fontsize=7)
+    ax.set_xlabel("Cycle month (year-month)")
+    ax.set_ylabel("Attendance")
+    ax.set_title("Cohort attendance across the cycle")
+    ax.legend(loc="lower left", fontsize=7)
+    return fig
+
+
+@house_style
+def engagement_milestone_chart(status: pd.DataFrame) -> plt.Figure:
+    """Accountability pathway: team x milestone grid coloured by status (from engagement.milestone_status).
+
+    Milestones run left to right by their median due date; cells show days late when done late.
+    """
+    order = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index.tolist()
+    teams = sorted(status["team_id"].unique())
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 1.5), max(2.0, _team_row_height(len(teams), 0.28) + 1.2)))
+    lookup = status.set_index(["team_id", "milestone"])
+    for i, team in enumerate(teams):
+        for j, milestone in enumerate(order):
+            if (team, milestone) not in lookup.index:
+                continue
+            row = lookup.loc[(team, milestone)]
+            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=MILESTONE_COLORS[row["status"]], edgecolor="white",
+                                   linewidth=1.5))
+            if row["status"] == "done late" and len(teams) <= TEAMS_LABELLED:
+                ax.text(j + 0.5, i + 0.5, f"+{row['days_late']:.0f} d", ha="center", va="center", fontsize=6)
+    ax.set_xlim(0, len(order))
+    ax.set_ylim(len(teams), 0)
+    ax.set_xticks(np.arange(len(order)) + 0.5, [m.replace("_", " ") for m in order], rotation=30, ha="right", fontsize=7)
+    _team_ticks(ax, teams)
+    ax.grid(False)
+    ax.set_title("Accountability pathway: milestone status by team")
+    ax.legend(handles=[Patch(facecolor=c, label=s) for s, c in MILESTONE_COLORS.items()], loc="upper left",
+              bbox_to_anchor=(1.01, 1), fontsize=7)
+    return fig
+
+
+@house_style
+def engagement_score_chart(team_table: pd.DataFrame, weights: dict | None = None) -> plt.Figure:
+    """Teams ranked by engagement score, bars split into each component's points (from engagement_by_team)."""
+    d = team_table.sort_values(["engagement_score", "team_id"], ascending=[True, True], na_position="first")
+    fig, ax = plt.subplots(figsize=(6.5, max(2.0, _team_row_height(len(d), 0.3) + 1.2)), layout="constrained")
+    labels = [f"{t} ({tr})" for t, tr in zip(d["team_id"], d["track"])]
+    few = len(d) <= TEAMS_LABELLED
+    left = np.zeros(len(d))
+    parts = [("contribution_attendance", "attendance"), ("contribution_milestones_done", "milestones done"),
+             ("contribution_milestones_on_time", "milestones on time")]
+    for color, (col, name) in zip(OKABE_ITO, parts):
+        values = d[col].fillna(0).to_numpy(float)
+        w = f" (weight {weights[col.removeprefix('contribution_')]:g})" if weights else ""
+        ax.barh(np.arange(len(d)), values, left=left, color=color, label=name + w, height=0.8 if few else 1.0)
+        left += values
+    ax.set_yticks(np.arange(len(d)), labels if few else [], fontsize=8)
+    if not few:
+        ax.set_ylabel(f"{len(d)} teams, lowest score at the bottom")
+    for y, score in enumerate(d["engagement_score"] if few else []):
+        ax.text(0 if pd.isna(score) else score, y, " no data" if pd.isna(score) else f" {score:.0f}", va="center",
+                fontsize=7)
+    ax.set_xlim(0, 108)
+    ax.set_axisbelow(True)
+    ax.set_xlabel("Engagement score (0-100)")
+    ax.grid(axis="y", visible=False)
+    ax.set_title("Engagement score by team")
+    fig.legend(loc="outside lower center", ncol=3, fontsize=7)
+    return fig
+
+
+@house_style
+def engagement_vs_outcome_chart(result) -> plt.Figure:
+    """Engagement score vs change in patients at goal, one point per team, with the least-squares line.
+
+    ``result`` is an engagement.EngagementVsOutcome (points, slope, intercept, rho, p_value).
+    """
+    points, slope, intercept = result.points, result.slope, result.intercept
+    rho, p_value = result.rho, result.p_value
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    tracks = sorted(points["track"].dropna().unique())
+    markers = ["o", "s", "^", "D"]
+    for k, track in enumerate(tracks):
+        d = points[points["track"] == track]
+        ax.scatter(d["engagement_score"], d["goal_gain_points"], s=40, color=OKABE_ITO[k], marker=markers[k % 4],
+                   label=f"{track} track", alpha=0.85, edgecolor="white")
+        for _, r in (d.iterrows() if len(points) <= TEAMS_LABELLED else []):
+            ax.annotate(r["team_id"], (r["engagement_score"], r["goal_gain_points"]), textcoords="offset points",
+                        xytext=(4, 3), fontsize=6)
+    if np.isfinite(slope):
+        xs = np.linspace(points["engagement_score"].min(), points["engagement_score"].max(), 50)
+        ax.plot(xs, intercept + slope * xs, linestyle="--", color="#555555",
+                label=f"least-squares line; Spearman rho = {rho:.2f}, p = {p_value:.2g}")
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    ax.set_xlabel("Engagement score (0-100)")
+    ax.set_ylabel("Change in patients at goal\n(percentage points, last vs first)")
+    ax.set_title("Engagement and results by team")
+    ax.legend(fontsize=7, loc="best")
+    return fig
+
+
 # --- qualitative ---------------------------------------------------------------------------------
+
+import textwrap  # noqa: E402  (kept inside this region so other regions' edits never clash)
+
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+
+def _wrap(labels, width: int = 14) -> list[str]:
+    return ["\n".join(textwrap.wrap(str(s), width)) or str(s) for s in labels]
+
+
+@house_style
+def theme_presence_heatmap(presence: pd.DataFrame) -> plt.Figure:
+    """Teams x themes: excerpts in which each team voiced each theme (from qualitative.theme_presence).
+
+    Teams keep the table's order (grouped by track); a line separates the tracks; teams that spoke in no
+    focus group or interview are marked, since their zeros mean "not asked", not "not raised".
+    """
+    teams = list(dict.fromkeys(presence["team_id"]))
+    themes = list(dict.fromkeys(presence["theme"]))
+    matrix = presence.pivot(index="team_id", columns="theme", values="n_excerpts").reindex(index=teams, columns=themes)
+    info = presence.drop_duplicates("team_id").set_index("team_id")
+    labels = []
+    for t in teams:
+        name = info.at[t, "team_name"] if pd.notna(info.at[t, "team_name"]) else t
+        track = f" ({info.at[t, 'track']})" if pd.notna(info.at[t, "track"]) else ""
+        labels.append(f"{name}{track}" + ("" if info.at[t, "spoke"] else " - did not speak"))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(themes), 1.2 + 0.34 * len(teams)))
+    sns.heatmap(matrix, annot=True, fmt=".0f", cmap=SEQUENTIAL, linewidths=0.6, linecolor="white",
+                cbar_kws={"label": "Excerpts"}, ax=ax, vmin=0)
+    tracks = info["track"].reindex(teams).to_numpy()
+    for i in range(1, len(teams)):
+        if tracks[i] != tracks[i - 1]:
+            ax.axhline(i, color="black", linewidth=1.2)
+    ax.set_yticks(np.arange(len(teams)) + 0.5, labels, rotation=0)
+    ax.set_xticks(np.arange(len(themes)) + 0.5, _wrap(themes), rotation=0)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.grid(False)
+    ax.set_title("Excerpts voicing each theme, by team")
+    return fig
+
+
+@house_style
+def theme_track_heatmap(by_track: pd.DataFrame) -> plt.Figure:
+    """Themes x groups (all teams, then each track): percent of the teams that spoke who voiced the theme."""
+    themes = list(dict.fromkeys(by_track["theme"]))
+    groups = list(dict.fromkeys(by_track["group"]))
+    pct = by_track.pivot(index="theme", columns="group", values="pct_teams").reindex(index=themes, columns=groups)
+    n = by_track.pivot(index="theme", columns="group", values="n_teams").reindex(index=themes, columns=groups)
+    total = by_track.pivot(index="theme", columns="group", values="teams_total").reindex(index=themes, columns=groups)
+    annot = pct.round(0).astype("Int64").astype(str) + "%\n(" + n.astype(int).astype(str) + " of " \
+        + total.astype(int).astype(str) + ")"
+    fig, ax = plt.subplots(figsize=(2.5 + 1.4 * len(groups), 1.0 + 0.55 * len(themes)))
+    sns.heatmap(pct.astype(float), annot=annot.to_numpy(), fmt="", cmap=SEQUENTIAL, vmin=0, vmax=100,
+                linewidths=0.6, linecolor="white", cbar_kws={"label": "% of teams"}, ax=ax)
+    ax.set_xticks(np.arange(len(groups)) + 0.5, [g.replace("track=", "") + (" track" if g.startswith("track=") else " teams")
+                                                 for g in groups], rotation=0)
+    ax.set_yticks(np.arange(len(themes)) + 0.5, themes, rotation=0)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.grid(False)
+    ax.set_title("Teams voicing each theme, by track")
+    return fig
+
+
+@house_style
+def cooccurrence_heatmap(co: pd.DataFrame) -> plt.Figure:
+    """Codes x codes: excerpts on which both count (lower triangle; the diagonal is each code's excerpts)."""
+    codes = list(dict.fromkeys(co["code_a"]))
+    matrix = co.pivot(index="code_a", columns="code_b", values="n_excerpts").reindex(index=codes, columns=codes)
+    mask = np.triu(np.ones_like(matrix, dtype=bool), k=1)
+    side = 2.5 + 0.42 * len(codes)
+    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    sns.heatmap(matrix, mask=mask, annot=len(codes) <= 24, fmt=".0f", annot_kws={"fontsize": 7}, cmap=SEQUENTIAL,
+                vmin=0, linewidths=0.4, linecolor="white", cbar_kws={"label": "Excerpts with both codes"},
+                square=True, ax=ax)
+    themes = co.drop_duplicates("code_a").set_index("code_a")["theme_a"].reindex(codes).to_numpy()
+    for i in range(1, len(codes)):
+        if themes[i] != themes[i - 1]:
+            ax.axhline(i, xmax=i / len(codes), color="black", linewidth=1)
+            ax.axvline(i, ymin=0, ymax=1 - i / len(codes), color="black", linewidth=1)
+    ax.set_xticks(np.arange(len(codes)) + 0.5, [c.replace("_", " ") for c in codes], rotation=90)
+    ax.set_yticks(np.arange(len(codes)) + 0.5, [c.replace("_", " ") for c in codes], rotation=0)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.grid(False)
+    ax.set_title("Codes applied to the same excerpt")
+    return fig
+
+
+@house_style
+def phase_comparison_chart(phases: pd.DataFrame) -> plt.Figure:
+    """Themes x phases: percent of each phase's excerpts voicing the theme, as grouped horizontal bars."""
+    from .qualitative import PHASE_LABELS
+
+    themes = list(dict.fromkeys(phases["theme"]))
+    order = [p for p in PHASE_LABELS if p in set(phases["phase"])]
+    fig, ax = plt.subplots(figsize=(7, 1.0 + 0.7 * len(themes)))
+    height = 0.8 / max(len(order), 1)
+    y = np.arange(len(themes))
+    for i, phase in enumerate(order):
+        rows = phases[phases["phase"] == phase].set_index("theme").reindex(themes)
+        pos = y - 0.4 + height * (i + 0.5)
+        ax.barh(pos, rows["pct_excerpts"], height=height * 0.92, color=OKABE_ITO[i], label=PHASE_LABELS[phase])
+        for yy, pct, n in zip(pos, rows["pct_excerpts"], rows["n_excerpts"]):
+            if pd.notna(pct):
+                ax.text(pct, yy, f" {pct:.0f}% ({n:.0f})", va="center", fontsize=8)
+    ax.set_yticks(y, themes)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(100.0, float(phases["pct_excerpts"].max() or 0) * 1.15))
+    ax.set_xlabel("% of the phase's excerpts voicing the theme (number of excerpts in brackets)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right")
+    ax.set_title("Themes at mid-cycle and at the end of the cycle")
+    return fig
+
+
+@house_style
+def irr_chart(summary: pd.DataFrame) -> plt.Figure:
+    """Per code: Krippendorff's alpha with its CI (dot and line) and Cohen's kappa (diamond); overall last."""
+    from .qualitative import ALPHA_RELIABLE, ALPHA_TENTATIVE, OVERALL
+
+    table = pd.concat([summary[summary["code"] != OVERALL], summary[summary["code"] == OVERALL]])
+    y = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.32 * len(table)))
+    alpha, low, high = (table[c].astype(float).to_numpy() for c in ("krippendorff_alpha", "alpha_ci_low", "alpha_ci_high"))
+    ok = np.isfinite(low) & np.isfinite(high)
+    ax.hlines(y[ok], low[ok], high[ok], color=OKABE_ITO[0], linewidth=1.6, label="alpha bootstrap CI" if ok.any() else None)
+    ax.plot(alpha, y, "o", color=OKABE_ITO[0], label="Krippendorff's alpha")
+    ax.plot(table["cohen_kappa"].astype(float), y, "D", color=OKABE_ITO[1], markersize=5, label="Cohen's kappa")
+    left = min(-0.1, np.nanmin(np.concatenate([low, alpha, table["cohen_kappa"].astype(float).to_numpy(), [0.0]])))
+    for yy, a in zip(y, alpha):
+        if not np.isfinite(a):
+            ax.text(left + 0.02, yy, "not computable", va="center", fontsize=8, color="#555555")
+    ax.axvline(ALPHA_TENTATIVE, color="#888888", linestyle=":", linewidth=1)
+    ax.axvline(ALPHA_RELIABLE, color="#888888", linestyle="--", linewidth=1)
+    ax.axvline(0, color="#bbbbbb", linewidth=0.8)
+    if (table["code"] == OVERALL).any():
+        ax.axhline(len(table) - 1.5, color="#bbbbbb", linewidth=0.8)
+    ax.set_yticks(y, [c.replace("_", " ") for c in table["code"]])
+    ax.invert_yaxis()
+    ax.set_xlim(left, 1.02)
+    ax.set_xlabel(f"Agreement beyond chance (dotted {ALPHA_TENTATIVE}: tentative; dashed {ALPHA_RELIABLE}: reliable)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8)
+    ax.set_title("Inter-rater reliability by code")
+    return fig
+
 
 # --- outcomes ------------------------------------------------------------------------------------
 
+@house_style
+def outcome_goal_chart(change: pd.DataFrame) -> plt.Figure:
+    """% at goal at baseline (open) and follow-up (filled) per measure, cohort rows only (``group == 'all'``)."""
+    from .outcomes import measure_label
+
+    rows = change[(change["group"] == "all") & change["pct_goal_baseline"].notna()].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.4))
+    y = range(len(rows))
+    for i, r in rows.iterrows():
+        ax.plot([r.pct_goal_baseline, r.pct_goal_followup], [i, i], color="#999999", lw=1.5, zorder=1)
+    ax.scatter(rows["pct_goal_baseline"], y, s=40, facecolor="white", edgecolor=OKABE_ITO[0], lw=1.5, zorder=2,
+               label="baseline")
+    ax.scatter(rows["pct_goal_followup"], y, s=40, color=OKABE_ITO[0], zorder=3, label="follow-up")
+    for i, r in rows.iterrows():
+        ax.text(max(r.pct_goal_baseline, r.pct_goal_followup) + 2, i, f"n = {int(r.n)}", va="center", fontsize=7)
+    ax.set_yticks(list(y), [f"{measure_label(m)}\n({g})" for m, g in zip(rows["measure"], rows["goal"])])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 110)
+    ax.set_xlabel("patients at goal (%)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title("At goal at baseline and follow-up")
+    return fig
+
+
+@house_style
+def outcome_forest_chart(team: pd.DataFrame, change: pd.DataFrame) -> plt.Figure:
+    """Forest plot: each team's mean change with its CI, one panel per measure; zero and cohort mean marked."""
+    from .outcomes import measure_label
+
+    measures = list(dict.fromkeys(team["measure"]))
+    labels = (team[["team_id", "team_name"]].drop_duplicates().sort_values("team_id")
+              if "team_name" in team else team[["team_id"]].drop_duplicates().sort_values("team_id").assign(team_name=lambda d: d["team_id"]))
+    order = {t: i for i, t in enumerate(labels["team_id"])}
+    fig, axes = plt.subplots(1, max(1, len(measures)), figsize=(2.1 * max(1, len(measures)) + 2.2, 0.32 * len(order) + 1.4),
+                             sharey=True, squeeze=False)
+    tracks = sorted(team["track"].dropna().unique()) if "track" in team else []
+    colours = {t: OKABE_ITO[i % len(OKABE_ITO)] for i, t in enumerate(tracks)}
+    for ax, measure in zip(axes[0], measures):
+        g = team[team["measure"] == measure]
+        ys = g["team_id"].map(order).to_numpy()
+        for (_, r), yy in zip(g.iterrows(), ys):
+            colour = colours.get(r.get("track"), OKABE_ITO[0])
+            if pd.notna(r["ci_low"]):
+                ax.plot([r["ci_low"], r["ci_high"]], [yy, yy], color=colour, lw=1.3)
+            ax.plot(r["mean_change"], yy, "o", color=colour, ms=4)
+        ax.axvline(0, color="black", lw=0.8)
+        overall = change[(change["measure"] == measure) & (change["group"] == "all")]["mean_change"]
+        if len(overall) and pd.notna(overall.iloc[0]):
+            ax.axvline(overall.iloc[0], color="#666666", lw=0.8, ls="--")
+        ax.set_title(measure_label(measure, unit=True))
+        ax.set_xlabel("mean change")
+        ax.grid(axis="y", visible=False)
+    axes[0][0].set_yticks(range(len(order)), labels["team_name"].tolist())
+    axes[0][0].invert_yaxis()
+    if len(tracks) > 1:
+        handles = [plt.Line2D([], [], color=colours[t], marker="o", lw=1.3, label=f"{t} track") for t in tracks]
+        fig.legend(handles=handles, loc="lower center", ncol=len(tracks), bbox_to_anchor=(0.5, -0.02), fontsize=7)
+    fig.tight_layout(rect=(0, 0.05 if len(tracks) > 1 else 0, 1, 1))
+    return fig
+
+
+@house_style
+def outcome_ttr_histogram(ttr: pd.DataFrame, goal_percent: float) -> plt.Figure:
+    """Histogram of per-patient INR time in therapeutic range with the goal marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    values = ttr["ttr_percent"].dropna()
+    ax.hist(values, bins=range(0, 101, 10), color=OKABE_ITO[0], edgecolor="white")
+    ax.axvline(goal_percent, color=OKABE_ITO[3], ls="--", lw=1, label=f"goal {goal_percent:g}%")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("time in therapeutic range (%)")
+    ax.set_ylabel("patients")
+    ax.legend(fontsize=7)
+    ax.set_title("INR time in therapeutic range")
+    return fig
+
+
 # --- spc -----------------------------------------------------------------------------------------
+
+def _spc_grid(n_panels: int) -> tuple[plt.Figure, list]:
+    ncols = 1 if n_panels == 1 else 2
+    nrows = -(-n_panels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 1.75 * nrows + 0.9), sharex=True, sharey=True, squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def _spc_annotate(ax: plt.Axes, team_id: str, measure: str, pdsa: pd.DataFrame | None, aims: pd.DataFrame | None) -> None:
+    import matplotlib.transforms as mtransforms
+
+    if aims is not None and len(aims):
+        for target in aims[(aims["team_id"] == team_id) & (aims["measure"] == measure)]["target"]:
+            ax.axhline(100 * target, color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1)
+    if pdsa is not None and len(pdsa):
+        mine = pdsa[(pdsa["team_id"] == team_id) & (pdsa["measure"].isna() | (pdsa["measure"] == measure))]
+        trans = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+        stacked: dict = {}
+        for r in mine.itertuples():
+            level = stacked[r.month] = stacked.get(r.month, -1) + 1  # labels of cycles in the same month stack
+            ax.axvline(r.month, color=OKABE_ITO[5], ls=":", lw=0.8)
+            ax.text(r.month, 1.0 - 0.11 * level, f" {r.label}", transform=trans, fontsize=6, color=OKABE_ITO[5], va="top")
+
+
+def _spc_finish(fig: plt.Figure, axes: list, handles: list, title: str) -> plt.Figure:
+    import matplotlib.dates as mdates
+
+    for ax in axes:
+        ax.set_ylim(-3, 108)
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.tick_params(labelsize=7)
+    fig.supylabel("patients (%)", fontsize=8)
+    fig.suptitle(title, fontsize=10, fontweight="bold")
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, bbox_to_anchor=(0.5, 0))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def _spc_team_names(teams: pd.DataFrame | None) -> dict[str, str]:
+    return dict(zip(teams["team_id"], teams["team_name"])) if teams is not None and "team_name" in teams else {}
+
+
+@house_style
+def spc_run_chart(points: pd.DataFrame, signals: pd.DataFrame, *, measure: str, pdsa: pd.DataFrame | None = None,
+                  aims: pd.DataFrame | None = None, teams: pd.DataFrame | None = None) -> plt.Figure:
+    """Run charts of one measure, one panel per team: monthly %, median per phase (dashed orange when the
+    Anhøj rules signal), baseline months shaded when the centre line is frozen, PDSA cycles and the aim."""
+    from .spc import measure_label
+
+    pts = points[points["measure"] == measure]
+    names = _spc_team_names(teams)
+    team_ids = sorted(pts["team_id"].unique())
+    fig, axes = _spc_grid(len(team_ids))
+    for ax, team_id in zip(axes, team_ids):
+        g = pts[pts["team_id"] == team_id]
+        ax.plot(g["month"], 100 * g["proportion"], color=OKABE_ITO[0], marker="o", ms=2.5, lw=1)
+        sig = signals[(signals["team_id"] == team_id) & (signals["measure"] == measure)]
+        for phase, seg in g.groupby("phase"):
+            row = sig[sig["phase"] == phase]
+            signal = bool(row["runs_signal"].fillna(False).iloc[0]) if len(row) else False
+            ax.plot([seg["month"].min(), seg["month"].max()], [100 * seg["centre"].iloc[0]] * 2,
+                    color=OKABE_ITO[3] if signal else "#666666", ls="--" if signal else "-", lw=1)
+            if phase > 1:
+                ax.axvline(seg["month"].min(), color="#444444", lw=0.8)
+            frozen = seg[seg["baseline"]]
+            if len(frozen) < seg["proportion"].notna().sum() and len(frozen):
+                ax.axvspan(frozen["month"].min(), frozen["month"].max(), color="#eeeeee", zorder=0)
+        verdicts = sig["runs_signal"]
+        short = ("no verdict" if verdicts.isna().all() else
+                 "signal" if verdicts.fillna(False).any() else "random")
+        ax.set_title(f"{names.get(team_id, team_id)} ({short})", fontsize=8, fontweight="normal", loc="left")
+        _spc_annotate(ax, team_id, measure, pdsa, aims)
+    handles = [plt.Line2D([], [], color=OKABE_ITO[0], marker="o", ms=2.5, lw=1, label="month"),
+               plt.Line2D([], [], color="#666666", lw=1, label="median"),
+               plt.Line2D([], [], color=OKABE_ITO[3], ls="--", lw=1, label="median, runs signal"),
+               plt.Line2D([], [], color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1, label="aim"),
+               plt.Line2D([], [], color=OKABE_ITO[5], ls=":", lw=0.8, label="PDSA cycle")]
+    return _spc_finish(fig, axes, handles, f"Run charts: {measure_label(measure)}")
+
+
+@house_style
+def spc_control_chart(limits: pd.DataFrame, *, measure: str, chart: str = "p", pdsa: pd.DataFrame | None = None,
+                      aims: pd.DataFrame | None = None, teams: pd.DataFrame | None = None) -> plt.Figure:
+    """p (or Laney p′) charts of one measure, one panel per team: monthly %, centre line, stepped 3-sigma
+    limits, points outside the limits in orange, PDSA cycles and the aim."""
+    from .spc import measure_label
+
+    lim = limits[limits["measure"] == measure]
+    names = _spc_team_names(teams)
+    team_ids = sorted(lim["team_id"].unique())
+    fig, axes = _spc_grid(len(team_ids))
+    for ax, team_id in zip(axes, team_ids):
+        g = lim[lim["team_id"] == team_id]
+        ax.plot(g["month"], 100 * g["proportion"], color=OKABE_ITO[0], marker="o", ms=2.5, lw=1)
+        out = g[g["outside"]]
+        ax.plot(out["month"], 100 * out["proportion"], "o", color=OKABE_ITO[3], ms=4, zorder=3)
+        for _, seg in g.groupby("phase"):
+            ax.plot(seg["month"], 100 * seg["cl"], color="#666666", lw=1)
+            ax.step(seg["month"], 100 * seg["ucl"], where="mid", color="#999999", lw=0.8)
+            ax.step(seg["month"], 100 * seg["lcl"], where="mid", color="#999999", lw=0.8)
+        ax.set_title(f"{names.get(team_id, team_id)}", fontsize=8, fontweight="normal", loc="left")
+        _spc_annotate(ax, team_id, measure, pdsa, aims)
+    kind = "Laney p′ charts" if chart == "laney" else "p-charts"
+    handles = [plt.Line2D([], [], color=OKABE_ITO[0], marker="o", ms=2.5, lw=1, label="month"),
+               plt.Line2D([], [], color=OKABE_ITO[3], marker="o", ls="", ms=4, label="outside limits"),
+               plt.Line2D([], [], color="#666666", lw=1, label="centre"),
+               plt.Line2D([], [], color="#999999", lw=0.8, label="3-sigma limits"),
+               plt.Line2D([], [], color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1, label="aim"),
+               plt.Line2D([], [], color=OKABE_ITO[5], ls=":", lw=0.8, label="PDSA cycle")]
+    return _spc_finish(fig, axes, handles, f"{kind}: {measure_label(measure)}")
+
 
 # --- survival ------------------------------------------------------------------------------------
 
+_SURV_STYLES = ["-", "--", ":"]  # after the 8 Okabe-Ito colours, curves differ by line style
+
+
+def _surv_color(i: int) -> tuple[str, str]:
+    return OKABE_ITO[i % len(OKABE_ITO)], _SURV_STYLES[(i // len(OKABE_ITO)) % len(_SURV_STYLES)]
+
+
+def _surv_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _surv_risk_rows(km, labels: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(group, column, row label, colour) rows of the table under the plot: at risk / events / censored."""
+    groups = list(km.summary["group"])
+    rows = []
+    for i, g in enumerate(groups):
+        colour = _surv_color(i)[0] if len(groups) > 1 else "#222222"
+        if len(groups) > 3:  # many groups: at risk only, or the table would outgrow the plot
+            rows.append((g, "at_risk", labels[g], colour))
+            continue
+        prefix = "" if len(groups) == 1 else f"{labels[g]}: "
+        rows += [(g, "at_risk", f"{prefix}at risk", colour), (g, "events", f"{prefix}events", colour),
+                 (g, "censored", f"{prefix}censored", colour)]
+    return rows
+
+
+@house_style
+def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str = "Days since enrollment",
+                      title: str | None = None) -> plt.Figure:
+    """Kaplan-Meier drawn as the cumulative % reaching the event, with a numbers table under the plot.
+
+    ``km`` is a :class:`evaluation.survival.KaplanMeierGroups` (tidy ``summary``, ``curves``, ``risk``,
+    ``logrank``). Shows the CI band (up to 3 groups), censor ticks, a dotted median line per group, the
+    log-rank p and the CI method; the table gives, at each x tick, the number at risk and the cumulative
+    events and censored (at risk only when there are more than 3 groups).
+    """
+    import numpy as np
+
+    summary = km.summary
+    groups = list(summary["group"])
+    labels = {g: (g.split("=", 1)[1] if "=" in g else g).replace("_", " ") for g in groups}
+    rows = _surv_risk_rows(km, labels)
+    ticks = sorted(km.risk["time"].unique()) if len(km.risk) else [0.0]
+    table_height = 0.17 * len(rows) + 0.35
+    fig = plt.figure(figsize=(7, 3.4 + table_height))
+    grid = fig.add_gridspec(2, 1, height_ratios=[3.4, table_height], hspace=0.45)
+    ax = fig.add_subplot(grid[0])
+    tab = fig.add_subplot(grid[1], sharex=ax)
+    bands = len(groups) <= 3
+    lr = km.logrank
+    condition_p = {}
+    if km.by == "condition" and len(lr):
+        condition_p = {c.split(" vs ")[0]: p for c, p in zip(lr["comparison"], lr["p_value"])}
+    for i, g in enumerate(groups):
+        colour, style = _surv_color(i)
+        c = km.curves[km.curves["group"] == g]
+        s = summary[summary["group"] == g].iloc[0]
+        x = np.r_[0.0, c["time"].to_numpy(float)]
+        y = 100 * (1 - np.r_[1.0, c["survival"].to_numpy(float)])
+        label = f"{labels[g]} (n = {s['n']})"
+        if g in condition_p and condition_p[g] == condition_p[g]:
+            label += f", {_surv_p(condition_p[g])} vs without"
+        ax.step(x, y, where="post", color=colour, ls=style, lw=1.4, label=label)
+        if bands:
+            low = 100 * (1 - np.r_[1.0, c["ci_high"].to_numpy(float)])
+            high = 100 * (1 - np.r_[1.0, c["ci_low"].to_numpy(float)])
+            ax.fill_between(x, low, high, step="post", color=colour, alpha=0.18, linewidth=0)
+        cens = c[c["censored"] > 0]
+        ax.plot(cens["time"], 100 * (1 - cens["survival"]), ls="none", marker="|", ms=6, mew=1, color=colour)
+        median = s["median_days"]
+        if median == median:  # reached
+            ax.plot([0, median], [50, 50], ls=":", lw=0.9, color="#555555")
+            ax.plot([median, median], [0, 50], ls=":", lw=0.9, color=colour)
+    notes = []
+    if km.by is not None and km.by != "condition" and len(lr):
+        p = lr["p_value"].iat[0]
+        notes.append(f"Log-rank {_surv_p(p)}" if p == p else f"Log-rank: {lr['note'].iat[0]}")
+    level = f"{100 * (1 - km.alpha):g}% CI"
+    notes.append(f"Shaded: {level} ({km.ci_method})" if bands else f"{level}s ({km.ci_method}) in the table")
+    notes.append("Ticks: censored; dotted: median")
+    # cumulative curves rise from the lower left to the upper right: the other two corners stay free
+    ax.text(0.99, 0.03, "\n".join(notes), transform=ax.transAxes, va="bottom", ha="right", fontsize=7.5,
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0, ticks[-1] if ticks[-1] > 0 else 1)
+    ax.set_xticks(ticks)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    if title is None:
+        from .survival import measure_label
+
+        name = "MTPs" if km.measure == "mtp_resolution" else measure_label(km.measure)
+        title = f"{name}: {km.goal}" + (f", by {km.by}" if km.by else "")
+    ax.set_title(title)
+    if len(groups) > 3:  # many curves: the legend goes beside the plot, not over it
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    elif len(groups) > 1:
+        ax.legend(loc="upper left", fontsize=7)
+    # the numbers table
+    tab.set_ylim(len(rows) - 0.5, -0.5)
+    for r, (g, column, _, colour) in enumerate(rows):
+        values = km.risk[km.risk["group"] == g].set_index("time")[column]
+        for t in ticks:
+            if t in values.index:
+                tab.text(t, r, f"{int(values[t])}", ha="center", va="center", fontsize=7, color=colour)
+    tab.set_yticks(range(len(rows)))
+    tab.set_yticklabels([label for _, _, label, _ in rows], fontsize=7)
+    for ticklabel, (_, _, _, colour) in zip(tab.get_yticklabels(), rows):
+        ticklabel.set_color(colour)
+    tab.tick_params(axis="both", length=0)
+    tab.tick_params(axis="y", pad=16)  # keep row labels clear of the day-0 numbers
+    tab.tick_params(axis="x", labelbottom=False)
+    tab.grid(False)
+    for side in ("top", "right", "bottom", "left"):
+        tab.spines[side].set_visible(False)
+    tab.set_title("Number at risk" + ("" if len(groups) > 3 else ", and events and censored so far"),
+                  fontsize=8, fontweight="normal", loc="left")
+    return fig
+
+
+@house_style
+def survival_cif_chart(curves: pd.DataFrame, goals: dict[str, str] | None = None) -> plt.Figure:
+    """Cumulative incidence of reaching goal and of a competing exit (Aalen-Johansen), one panel per measure,
+    with 1 - Kaplan-Meier (competing exits censored) dashed for comparison."""
+    measures = list(dict.fromkeys(curves["measure"]))
+    ncols = 1 if len(measures) == 1 else 2
+    nrows = max(1, -(-len(measures) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7, 2.5 * nrows + 0.6), squeeze=False, sharey=True)
+    flat = list(axes.ravel())
+    for ax in flat[len(measures):]:
+        ax.set_visible(False)
+    for ax, m in zip(flat, measures):
+        c = curves[(curves["measure"] == m) & (curves["group"] == "all")]
+        x = [0.0, *c["time"]]
+        ax.step(x, [0.0, *(100 * c["km_at_goal"])], where="post", color="#777777", ls="--", lw=1)
+        ax.step(x, [0.0, *(100 * c["cif_goal"])], where="post", color=OKABE_ITO[0], lw=1.4)
+        ax.step(x, [0.0, *(100 * c["cif_competing"])], where="post", color=OKABE_ITO[3], lw=1.4)
+        ax.set_title(f"{m}: {(goals or {}).get(m, '')}".rstrip(": "), fontsize=9, loc="left")
+        ax.set_ylim(0, 100)
+        ax.set_xlim(left=0)
+    handles = [plt.Line2D([], [], color=OKABE_ITO[0], lw=1.4, label="reached goal (Aalen-Johansen)"),
+               plt.Line2D([], [], color=OKABE_ITO[3], lw=1.4, label="competing exit (e.g. died)"),
+               plt.Line2D([], [], color="#777777", ls="--", lw=1, label="1 - Kaplan-Meier (exits censored)")]
+    fig.supxlabel("Days since enrollment", fontsize=9)
+    fig.supylabel("Cumulative incidence (%)", fontsize=9)
+    fig.suptitle("Reaching goal, with death or exit as a competing event", fontsize=10, fontweight="bold")
+    fig.legend(handles=handles, loc="upper center", ncol=3, fontsize=7, bbox_to_anchor=(0.5, 0.955))
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+@house_style
+def survival_hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
+    """Forest plot of Cox hazard ratios with CIs (log scale), one row per measure and covariate.
+
+    A hazard ratio above 1 means patients reach goal sooner."""
+    import numpy as np
+
+    d = summary.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(d) + 1.2))
+    y = np.arange(len(d))
+    measures = list(dict.fromkeys(d["measure"]))
+    colours = [OKABE_ITO[measures.index(m) % len(OKABE_ITO)] for m in d["measure"]]
+    ax.hlines(y, d["ci_low"], d["ci_high"], colors=colours, lw=1.4)
+    ax.scatter(d["hazard_ratio"], y, color=colours, s=18, zorder=3)
+    ax.axvline(1, color="#555555", lw=0.8)
+    ax.set_xscale("log")
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    low, high = float(d["ci_low"].min()), float(d["ci_high"].max())
+    ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10) if low / 1.5 <= t <= high * 1.5] or [1]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{m}: {c} ({p})" for m, c, p in zip(d["measure"], d["covariate"], d["per"])], fontsize=7)
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("Hazard ratio of reaching goal (log scale; > 1 = sooner)")
+    ax.set_title("Cox model of time to goal")
+    return fig
+
 # --- value ---------------------------------------------------------------------------------------
+
+import numpy as np  # noqa: E402  (kept inside this region so other regions' edits never clash)
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+
+VALUE_KIND_LABELS = {"ed_visit": "ED visits", "admission": "Admissions", "readmission": "Readmissions"}
+VALUE_KIND_WORDS = {"ed_visit": "ED visits", "admission": "admissions", "readmission": "readmissions"}  # mid-sentence
+
+
+def _is_small_count(n, threshold: int) -> bool:
+    return bool(n == n and 1 <= n < threshold)
+
+
+@house_style
+def value_rates_chart(rates: pd.DataFrame, *, threshold: int = 11, group: str = "all") -> plt.Figure:
+    """Grouped bars: events per 1,000 patient-months before vs after enrollment, per kind (from
+    ``ValueAnalysis.rates_``). A kind with 1 to threshold - 1 events in a window is not drawn (small cell)."""
+    r = rates[rates["group"] == group].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    x = np.arange(len(r))
+    width = 0.38
+    top = float(np.nanmax(r[["pre_rate", "post_rate"]].to_numpy())) if len(r) else 1.0
+    top = top if top > 0 else 1.0
+    for k, row in r.iterrows():
+        small = _is_small_count(row.pre_events, threshold) or _is_small_count(row.post_events, threshold)
+        if small:
+            ax.text(x[k], top * 0.05, f"fewer than {threshold}\nevents: not shown", ha="center", va="bottom", fontsize=7)
+            continue
+        for offset, col, color, label in ((-width / 2, "pre_rate", OKABE_ITO[1], "Before enrollment"),
+                                          (width / 2, "post_rate", OKABE_ITO[0], "After enrollment")):
+            ax.bar(x[k] + offset, row[col], width, color=color, label=label)
+            ax.text(x[k] + offset, row[col], f"{row[col]:.1f}", ha="center", va="bottom", fontsize=7)
+        if row.change_pct == row.change_pct:
+            ax.text(x[k], max(row.pre_rate, row.post_rate) + top * 0.09, f"{row.change_pct:+.0f}%", ha="center",
+                    fontsize=9, fontweight="bold")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), loc="upper right")
+    ax.set_xticks(x, [VALUE_KIND_LABELS.get(k, k) for k in r["kind"]])
+    ax.grid(axis="x", visible=False)
+    ax.set_ylim(0, top * 1.25)
+    ax.set_ylabel("Events per 1,000 patient-months")
+    ax.set_title("Acute-care use before and after enrollment")
+    return fig
+
+
+@house_style
+def value_roi_chart(roi: pd.DataFrame, rates: pd.DataFrame, *, group: str = "all") -> plt.Figure:
+    """Horizontal bars in dollars: cost avoided by kind, total cost avoided, program cost and net return
+    (from ``ValueAnalysis.roi_`` and ``rates_``)."""
+    row = roi.set_index("group").loc[group]
+    by_kind = rates[rates["group"] == group].set_index("kind")["cost_avoided"].dropna()
+    labels = [f"Cost avoided: {VALUE_KIND_WORDS.get(k, k)}" for k in by_kind.index]
+    values = list(by_kind.to_numpy())
+    colors = [OKABE_ITO[4]] * len(values)
+    labels += ["Cost avoided (total)", "Program cost", "Net return"]
+    values += [row.cost_avoided, row.program_cost, row.net_return]
+    colors += [OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[2] if row.net_return >= 0 else OKABE_ITO[3]]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(values) + 1.2))
+    y = np.arange(len(values))
+    ax.barh(y, values, color=colors)
+    span = max(abs(v) for v in values if v == v) or 1.0
+    for yi, v in zip(y, values):
+        text = f"-${abs(v):,.0f}" if v < 0 else f"${v:,.0f}"
+        ax.text(v + (span * 0.01 if v >= 0 else -span * 0.01), yi, f" {text} ", va="center",
+                ha="left" if v >= 0 else "right", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlim(min(0, min(values)) - span * 0.05, max(0, max(values)) + span * 0.3)
+    ax.xaxis.set_major_formatter(lambda v, _: f"${v / 1000:,.0f}k")
+    ax.set_xlabel("US dollars")
+    ax.set_title(f"Return on investment: net ROI {row.net_roi_pct:.0f}%")
+    return fig
+
+
+@house_style
+def value_sensitivity_heatmap(sens: pd.DataFrame) -> plt.Figure:
+    """Net ROI (%) for each cost multiplier (columns) x share attributed to the program (rows) (from
+    ``ValueAnalysis.sensitivity_``); blue = positive return, red = loss, white = break-even."""
+    grid = sens.pivot(index="attribution_share", columns="cost_multiplier", values="net_roi_pct").sort_index(ascending=False)
+    fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(grid) + 1.6))
+    values = grid.to_numpy(float)
+    limit = float(np.nanmax(np.abs(values))) or 1.0
+    image = ax.imshow(values, cmap=DIVERGING, norm=TwoSlopeNorm(vcenter=0, vmin=-limit, vmax=limit), aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, f"{v:.0f}%", ha="center", va="center", fontsize=8,
+                color="white" if abs(v) > 0.6 * limit else "black")
+    ax.set_xticks(range(grid.shape[1]), [f"{c:g}x" for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"{100 * s:.0f}%" for s in grid.index])
+    ax.set_xlabel("Cost per event, as a multiple of the base estimate")
+    ax.set_ylabel("Share of the change attributed to CMM")
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, label="Net ROI (%)", shrink=0.9)
+    ax.set_title("Net ROI under other assumptions")
+    return fig
+
+
+@house_style
+def value_mtp_chart(categories: pd.DataFrame, *, threshold: int = 11) -> plt.Figure:
+    """Horizontal bars: MTPs identified and resolved by category, from the *suppressed* category table
+    (``privacy.suppress``): suppressed cells are labelled, not drawn."""
+    t = categories[categories["category"].astype(str) != "all"].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 0.42 * len(t) + 1.4))
+    y = np.arange(len(t))
+    height = 0.38
+    numbers = {c: pd.to_numeric(t[c], errors="coerce") for c in ("identified", "resolved")}
+    span = float(np.nanmax(numbers["identified"].to_numpy(float))) if numbers["identified"].notna().any() else 1.0
+    for offset, col, color, label in ((-height / 2, "identified", OKABE_ITO[0], "Identified"),
+                                      (height / 2, "resolved", OKABE_ITO[2], "Confirmed resolved")):
+        vals = numbers[col]
+        ax.barh(y[vals.notna()] + offset, vals[vals.notna()], height, color=color, label=label)
+        for yi, shown, v in zip(y, t[col], vals):
+            text = f" {v:,.0f}" if v == v else f" {shown} (suppressed)"
+            ax.text(0 if v != v else v, yi + offset, text, va="center", fontsize=7)
+    ax.set_yticks(y, [str(c).replace("_", " ") for c in t["category"]])
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    ax.set_xlim(0, span * 1.2)
+    ax.set_xlabel("Medication therapy problems")
+    ax.legend(loc="lower right")
+    ax.set_title("Medication therapy problems by category")
+    return fig

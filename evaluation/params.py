@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import difflib
 import os
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -356,7 +357,9 @@ def load_params(path: str | os.PathLike, **overrides: Any) -> Params:
 
 def from_namespace(namespace: Mapping[str, Any]) -> Params:
     """Params from a notebook's variables (papermill injects one per key of the params file)."""
-    raw = {k: namespace[k] for k in DEFAULTS if namespace.get(k) is not None}
+    # a notebook may import a module under a section's name (``from evaluation import survival``): not a param
+    raw = {k: namespace[k] for k in DEFAULTS
+           if namespace.get(k) is not None and not isinstance(namespace[k], types.ModuleType)}
     return check(raw)
 
 

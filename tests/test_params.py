@@ -86,3 +86,13 @@ def test_relative_data_dir_resolves_from_repository_root(tmp_path):
 def test_reports_root_env_var(monkeypatch, tmp_path):
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path))
     assert check(base()).output_dir == tmp_path / "c1"
+
+
+def test_from_namespace_ignores_modules_named_like_sections():
+    """A notebook may `from evaluation import survival`; that module is not the `survival` param."""
+    from evaluation import params as params_module
+    from evaluation.params import from_namespace
+
+    p = from_namespace({"cohort_id": "c1", "data_dir": "data/c1", "survival": params_module,
+                        "windows": {"baseline_days": 30}})
+    assert p.survival["horizons_days"] == [90, 180, 365] and p.windows["baseline_days"] == 30
