@@ -254,7 +254,7 @@ def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, *, goals: Mapping[
             row["pct_goal_baseline"] = 100 * before.mean() if has_goal else np.nan
             row["pct_goal_followup"] = 100 * after.mean() if has_goal else np.nan
             row["mcnemar_p"] = mcnemar_exact_p(before, after) if has_goal else np.nan
-            row["note"] = _change_note(row["n"], len(sel))
+            row["note"] = _change_note(row["n"], len(sel), measure in combined)
             rows.append(row)
     out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("n", "n_no_followup", "n_no_baseline", "n_goal_baseline", "n_goal_followup"):
@@ -262,11 +262,13 @@ def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, *, goals: Mapping[
     return out
 
 
-def _change_note(n: int, n_measured: int) -> str:
+def _change_note(n: int, n_measured: int, combined: bool = False) -> str:
     if n_measured == 0:
         return "no patient has this measure"
     if n == 0:
         return "no patient has both a baseline and a follow-up"
+    if combined:
+        return "combined goal: % at goal only"
     if n == 1:
         return "one pair: no spread, so no CI or tests"
     return ""
@@ -298,7 +300,8 @@ def team_change(pairs: pd.DataFrame, teams: pd.DataFrame | None = None, *, alpha
     Teams with one pair have no CI."""
     paired = pairs[(pairs["status"] == "paired") & pairs["change"].notna()]
     if measures is not None:
-        paired = paired[paired["measure"].isin(list(measures))]
+        measures = list(measures)
+        paired = paired[paired["measure"].isin(measures)]
     rows = []
     for (measure, team_id), g in paired.groupby(["measure", "team_id"], sort=True):
         s = paired_change(g["baseline_value"], g["followup_value"], alpha)
@@ -308,6 +311,9 @@ def team_change(pairs: pd.DataFrame, teams: pd.DataFrame | None = None, *, alpha
     if teams is not None:
         out = out.merge(teams[["team_id", "team_name", "track"]], on="team_id", how="left")
     out["n"] = out["n"].astype("Int64")
+    if measures is not None:
+        rank = {m: i for i, m in enumerate(measures)}
+        out = out.sort_values(["measure", "team_id"], key=lambda c: c.map(rank) if c.name == "measure" else c, kind="stable")
     return out.reset_index(drop=True)
 
 
@@ -333,7 +339,14 @@ class RandomInterceptModel:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = smf.mixedlm(self.formula, data, groups=data[self.groups])
-            result = model.fit(reml=self.reml)
+            result = model.fit(reml=self.reml)  # statsmodels tries bfgs, lbfgs, cg in turn
+            if not (result.converged and np.isfinite(result.llf)):
+                # Derivative-free optimizers reach the REML optimum where the gradient ones stall near a
+                # small team variance; keep the converged fit with the highest REML log-likelihood.
+                tries = [model.fit(reml=self.reml, method=m) for m in ("powell", "nm")]
+                good = [r for r in tries if r.converged and np.isfinite(r.llf)]
+                if good:
+                    result = max(good, key=lambda r: r.llf)
         self.warnings_ = sorted({str(w.message) for w in caught if issubclass(w.category, (ConvergenceWarning, RuntimeWarning, UserWarning))})
         fe = result.fe_params
         bse = result.bse_fe
@@ -456,40 +469,42 @@ def time_in_therapeutic_range(measurements: pd.DataFrame, low: float, high: floa
     m = measurements
     if "measure" in m:
         m = m[m["measure"] == "inr"]
-    m = m.dropna(subset=["patient_id", "measured_on", "value"]).sort_values(["patient_id", "measured_on"], kind="stable")
-    rows = []
-    for patient_id, g in m.groupby("patient_id", sort=True):
-        days = (g["measured_on"] - g["measured_on"].iloc[0]).dt.days.to_numpy(dtype=float)
-        values = g["value"].to_numpy(dtype=float)
-        observed = in_range = skipped = 0.0
-        gaps = 0
-        for i in range(len(values) - 1):
-            span = days[i + 1] - days[i]
-            if span <= 0:
-                continue
-            if span > max_gap_days:
-                gaps += 1
-                skipped += span
-                continue
-            observed += span
-            in_range += span * _fraction_in_range(values[i], values[i + 1], low, high)
-        rows.append({"patient_id": patient_id, "n_inr": len(values), "first_on": g["measured_on"].iloc[0],
-                     "last_on": g["measured_on"].iloc[-1], "days_observed": observed, "days_in_range": in_range,
-                     "ttr_percent": 100 * in_range / observed if observed > 0 else np.nan,
-                     "gaps_skipped": gaps, "days_skipped": skipped})
-    out = pd.DataFrame(rows, columns=TTR_COLUMNS)
+    m = (m.dropna(subset=["patient_id", "measured_on", "value"])
+         .sort_values(["patient_id", "measured_on"], kind="stable").reset_index(drop=True))
+    # One row per interval between successive INRs of a patient (vectorised: cohorts can be large).
+    nxt = m.groupby("patient_id", sort=False)[["measured_on", "value"]].shift(-1)
+    span = (nxt["measured_on"] - m["measured_on"]).dt.days.astype(float)
+    v0, v1 = m["value"].to_numpy(float), nxt["value"].to_numpy(float)
+    lo, hi = np.fmin(v0, v1), np.fmax(v0, v1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overlap = np.clip(np.fmin(hi, high) - np.fmax(lo, low), 0, None)
+        fraction = np.where(hi > lo, overlap / (hi - lo), ((v0 >= low) & (v0 <= high)).astype(float))
+    used = (span > 0) & (span <= max_gap_days)
+    skipped = span > max_gap_days
+    intervals = pd.DataFrame({
+        "patient_id": m["patient_id"],
+        "days_observed": np.where(used, span, 0.0),
+        "days_in_range": np.where(used, span * fraction, 0.0),
+        "gaps_skipped": skipped.astype(int),
+        "days_skipped": np.where(skipped, span, 0.0),
+    })
+    per = intervals.groupby("patient_id", sort=True).sum()
+    dates = m.groupby("patient_id", sort=True)["measured_on"].agg(["size", "min", "max"])
+    out = pd.DataFrame({
+        "patient_id": per.index,
+        "n_inr": dates["size"].to_numpy(),
+        "first_on": dates["min"].to_numpy(),
+        "last_on": dates["max"].to_numpy(),
+        "days_observed": per["days_observed"].to_numpy(),
+        "days_in_range": per["days_in_range"].to_numpy(),
+        "ttr_percent": np.where(per["days_observed"] > 0,
+                                100 * per["days_in_range"] / per["days_observed"].where(per["days_observed"] > 0), np.nan),
+        "gaps_skipped": per["gaps_skipped"].to_numpy(),
+        "days_skipped": per["days_skipped"].to_numpy(),
+    }, columns=TTR_COLUMNS)
     out["n_inr"] = out["n_inr"].astype("Int64")
     out["gaps_skipped"] = out["gaps_skipped"].astype("Int64")
-    return out
-
-
-def _fraction_in_range(v0: float, v1: float, low: float, high: float) -> float:
-    """Share of the straight line from v0 to v1 (over unit time) that lies within [low, high]."""
-    if v0 == v1:
-        return 1.0 if low <= v0 <= high else 0.0
-    lo, hi = min(v0, v1), max(v0, v1)
-    overlap = max(0.0, min(hi, high) - max(lo, low))
-    return overlap / (hi - lo)
+    return out.reset_index(drop=True)
 
 
 def ttr_summary(ttr: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None = None, *,
@@ -511,3 +526,97 @@ def ttr_summary(ttr: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame |
                                       "pct_at_goal"])
     out[["n", "n_at_goal"]] = out[["n", "n_at_goal"]].astype("Int64")
     return out
+
+
+def ttr_after_enrollment(measurements: pd.DataFrame, patients: pd.DataFrame, goal: Goal,
+                         max_gap_days: int) -> pd.DataFrame:
+    """:func:`time_in_therapeutic_range` over each patient's INRs from enrollment on (the time under CMM)."""
+    if goal.operator is not None:
+        raise ParamsError(f"`goals.inr` must be a range such as '2-3' for time in therapeutic range; got '{goal}'",
+                          key="goals.inr")
+    m = measurements[measurements["measure"] == "inr"].merge(patients[["patient_id", "enrolled_on"]], on="patient_id")
+    m = m[m["measured_on"] >= m["enrolled_on"]]
+    return time_in_therapeutic_range(m, goal.low, goal.high, max_gap_days)
+
+
+# --- labels and figure text ----------------------------------------------------------------------
+
+def measure_label(measure: str, unit: bool = False) -> str:
+    """'a1c' -> 'HbA1c' (or 'HbA1c (%)' with ``unit``), from the data dictionary; 'bp' -> 'BP'."""
+    from .dictionary import load_dictionary
+
+    known = load_dictionary()["measurements"].measures
+    if measure in known:
+        label = known[measure].get("label", measure)
+        short = {"Systolic blood pressure": "SBP", "Diastolic blood pressure": "DBP", "LDL cholesterol": "LDL"}
+        label = short.get(label, label)
+        return f"{label} ({known[measure]['unit']})" if unit and known[measure].get("unit") else label
+    return {"bp": "BP (SBP and DBP)"}.get(measure, measure.replace("_", " "))
+
+
+def goal_chart_text(change: pd.DataFrame) -> dict[str, str]:
+    """Title, caption and alt text for the % at goal before/after chart (the ``all`` rows)."""
+    rows = change[(change["group"] == "all") & change["pct_goal_baseline"].notna()]
+    parts = [f"{measure_label(r.measure)} {r.pct_goal_baseline:.0f}% to {r.pct_goal_followup:.0f}% (n = {int(r.n)}, "
+             f"McNemar p {_p_text(r.mcnemar_p)})" for r in rows.itertuples()]
+    return {
+        "title": "Patients at goal at baseline and at follow-up",
+        "caption": ("Share of paired patients at goal at baseline and at follow-up, per measure: " + "; ".join(parts) + ". "
+                    "Goals: " + "; ".join(f"{r.goal}" for r in rows.itertuples()) + "."),
+        "alt_text": (f"Dot plot with one row per measure ({len(rows)} measures); each row joins the percentage at goal at "
+                     "baseline (open circle) to the percentage at follow-up (filled circle): " + "; ".join(parts) + "."),
+    }
+
+
+def forest_text(team: pd.DataFrame, change: pd.DataFrame, alpha: float = 0.05) -> dict[str, str]:
+    """Title, caption and alt text for the team forest plot."""
+    level = f"{100 * (1 - alpha):.0f}%"
+    parts = []
+    for measure, g in team.groupby("measure", sort=False):
+        fell = int((g["ci_high"] < 0).sum())
+        parts.append(f"{measure_label(measure)}: {fell} of {len(g)} teams improved with a CI below zero")
+    measures = list(dict.fromkeys(team["measure"]))
+    return {
+        "title": "Mean change from baseline to follow-up, by team",
+        "caption": (f"Mean change (follow-up minus baseline) per team with {level} t-based CIs; the dashed line is the "
+                    f"cohort mean change. " + "; ".join(parts) + "."),
+        "alt_text": (f"Forest plot with {len(measures)} panels ({', '.join(measure_label(m) for m in measures)}), one row per "
+                     f"team showing its mean change as a dot with a horizontal CI line, a solid line at zero and a dashed "
+                     f"line at the cohort mean. " + "; ".join(parts) + "."),
+    }
+
+
+def ttr_text(ttr: pd.DataFrame, goal: Goal, goal_percent: float) -> dict[str, str]:
+    """Title, caption and alt text for the TTR histogram."""
+    v = ttr["ttr_percent"].dropna()
+    at_goal = int((v >= goal_percent).sum())
+    med = f"{v.median():.0f}%" if len(v) else "n/a"
+    return {
+        "title": "INR time in therapeutic range per patient",
+        "caption": (f"Time in therapeutic range (INR {goal.low:g}-{goal.high:g}) from enrollment on, by Rosendaal linear "
+                    f"interpolation, for {len(v)} patients with two or more INRs; median {med}. {at_goal} of {len(v)} "
+                    f"patients reached {goal_percent:g}% (dashed line)."),
+        "alt_text": (f"Histogram of per-patient time in therapeutic range in 10-point bins, {len(v)} patients, median {med}; "
+                     f"a dashed vertical line marks the {goal_percent:g}% goal, reached by {at_goal} patients."),
+    }
+
+
+def _p_text(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def cohort_pairs(cohort, params) -> pd.DataFrame:
+    """:func:`baseline_followup` for a loaded cohort with its params (windows, goals, combined goals)."""
+    return baseline_followup(cohort.measurements, cohort.patients, cohort.teams, windows=params.windows,
+                             goals=params.goals, combined_goals=params.combined_goals)
+
+
+def cohort_ttr(cohort, params) -> pd.DataFrame:
+    """Per-patient TTR from enrollment on with the cohort's INR goal and gap limit (empty when the params
+    have no INR range goal)."""
+    goal = params.goals.get("inr")
+    if goal is None or goal.operator is not None:
+        return pd.DataFrame(columns=TTR_COLUMNS)
+    return ttr_after_enrollment(cohort.measurements, cohort.patients, goal, params.survival["inr_max_gap_days"])

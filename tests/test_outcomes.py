@@ -342,3 +342,12 @@ def test_outcome_figures_draw_from_the_tables():
     assert "HbA1c 0% to 50% (n = 2" in text["caption"]
     # each team has one HbA1c pair, so no CI, so no team counts as improved with a CI below zero
     assert "HbA1c: 0 of 2 teams improved with a CI below zero" in outcomes.forest_text(team, table)["caption"]
+
+
+def test_no_inr_at_all_gives_empty_ttr_and_a_zero_summary():
+    """A cohort without INR measurements: no TTR rows, and the summary's `all` row says n = 0."""
+    m = frame([("P1", "a1c", 0, 9.0)])
+    ttr = outcomes.time_in_therapeutic_range(m, 2.0, 3.0, 56)
+    assert ttr.empty and list(ttr.columns) == outcomes.TTR_COLUMNS
+    summary = outcomes.ttr_summary(ttr, people(["P1"]), TEAMS)
+    assert summary["group"].tolist() == ["all"] and summary["n"].iloc[0] == 0

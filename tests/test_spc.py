@@ -201,3 +201,13 @@ def test_charts_draw_and_captions_count_teams():
     text = spc.run_chart_text(result, "a1c_at_goal")
     assert "1 of 1 teams with at least 10 useful points show non-random variation; 1 of 2 teams" in text["caption"]
     assert spc.measure_label("a1c_at_goal") == "HbA1c at goal" and spc.measure_label("bp_at_goal") == "BP at goal"
+
+
+def test_signal_counts_count_teams_not_phases():
+    """T1 has two phases (signal in the first only) and counts once; T2 has one phase and too few points."""
+    signals = pd.DataFrame({"team_id": ["T1", "T1", "T2"], "measure": ["m"] * 3,
+                            "runs_signal": pd.array([True, False, pd.NA], dtype="boolean"),
+                            "n_outside_limits": pd.array([0, 2, 0], dtype="Int64")})
+    counts = spc.signal_counts(signals).iloc[0]
+    assert (counts["teams"], counts["with_verdict"], counts["runs_signal"], counts["no_verdict"],
+            counts["outside_limits"]) == (2, 1, 1, 1, 1)
