@@ -362,6 +362,10 @@ def test_time_to_goal_table_columns_and_rows(rule_cohort):
     assert a1c.loc["team=T02", "competing"] == 1
     measures = list(dict.fromkeys(table["measure"]))
     assert measures == ["a1c", "bp", "ldl", "inr"]
+    bp = table[table["measure"] == "bp"].set_index("group")  # a single patient (P09), at goal on day 60
+    assert (bp.loc["all", "n"], bp.loc["all", "events"], bp.loc["all", "median_days"]) == (1, 1, 60)
+    assert bp.loc["all", "median_text"] == "60 days (95% CI not estimable to not reached; log-log)"
+    assert np.isnan(bp.loc["track=initial", "logrank_p"])  # one track only: no test
     ldl = table[table["measure"] == "ldl"]  # no LDL readings: a row that says so
     assert ldl["n"].tolist() == [0] and ldl["median_text"].iat[0] == "none followed"
 
