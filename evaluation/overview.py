@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .loading import Cohort
+from .privacy import format_count
 
 CONDITIONS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")
 
@@ -96,25 +97,26 @@ def quality_summary(quality: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"problems": g.size(), "example": g["problem"].first()}).reset_index()
 
 
-def patients_per_team_text(table: pd.DataFrame) -> dict[str, str]:
-    """Title, caption and alt text for the patients-per-team chart."""
+def patients_per_team_text(table: pd.DataFrame, suppress_below: int = 11) -> dict[str, str]:
+    """Title, caption and alt text for the patients-per-team chart (small counts shown as <11)."""
     n, teams = int(table["patients"].sum()), len(table)
-    lo, hi = table["patients"].min(), table["patients"].max()
+    lo, hi = (format_count(v, suppress_below) for v in (table["patients"].min(), table["patients"].max()))
+    total = format_count(n, suppress_below)
     return {
         "title": "Patients in the population of focus, by team",
-        "caption": f"{n:,} patients across {teams} teams ({lo}-{hi} per team).",
-        "alt_text": f"Horizontal bar chart of patients enrolled per team; {teams} teams, from {lo} to {hi} patients each, {n:,} in all.",
+        "caption": f"{total} patients across {teams} teams ({lo} to {hi} per team).",
+        "alt_text": f"Horizontal bar chart of patients enrolled per team; {teams} teams, from {lo} to {hi} patients each, {total} in all.",
     }
 
 
-def follow_up_text(follow_up: pd.DataFrame) -> dict[str, str]:
-    """Title, caption and alt text for the follow-up histogram."""
+def follow_up_text(follow_up: pd.DataFrame, suppress_below: int = 11) -> dict[str, str]:
+    """Title, caption and alt text for the follow-up histogram (small counts shown as <11)."""
     days = follow_up["follow_up_days"].dropna()
     never = int(follow_up["follow_up_days"].isna().sum())
     med = f"{days.median():.0f}" if len(days) else "n/a"
     return {
         "title": "Follow-up per patient",
-        "caption": (f"Days from enrollment to the last measurement (or exit), {len(days):,} patients; median {med} days. "
-                    f"{never} patients have no measurement."),
+        "caption": (f"Days from enrollment to the last measurement (or exit), {format_count(len(days), suppress_below)} "
+                    f"patients; median {med} days. Patients with no measurement: {format_count(never, suppress_below)}."),
         "alt_text": f"Histogram of follow-up days per patient in 30-day bins; the median of {med} days is marked with a dashed line.",
     }

@@ -330,3 +330,9 @@ def test_missing_source_file_is_an_error(tmp_path):
 ])
 def test_name_matches(name, expected):
     assert rq.name_matches(name, "The monthly calls kept us going.", 12, 44) is expected
+
+
+def test_round_trip_table_for_the_notebook(tmp_path):
+    table = ql.qdpx_round_trip(fixture_tables(), tmp_path / "q.qdpx", QUICK)
+    assert table["identical"].all() and (table["exported"] == table["read_back"]).all()
+    assert table.set_index("item").at["excerpts rows", "exported"] == 5
