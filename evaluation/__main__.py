@@ -5,6 +5,7 @@
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
+  qdpx export|import SOURCE --out PATH      exchange focus-group coding with QDA tools (REFI-QDA)
   regold [NOTEBOOK ...]                     refresh the notebooks' stored outputs for the regression tests
 """
 from __future__ import annotations
@@ -107,6 +108,31 @@ def cmd_regold(args: argparse.Namespace) -> int:
     return regold(args.notebooks)
 
 
+def cmd_qdpx(args: argparse.Namespace) -> int:
+    from .loading import load_cohort
+    from .params import load_params
+    from .refi_qda import export_qdpx, read_qdpx, write_qualitative_csvs
+
+    if args.action == "export":
+        try:
+            source = load_params(args.source) if args.source.endswith((".yaml", ".yml")) else Path(args.source)
+            cohort = load_cohort(source)
+        except (ParamsError, DataValidationError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_PARAMS if isinstance(exc, ParamsError) else EXIT_DATA
+        path = export_qdpx(cohort, args.out)
+        print(f"Wrote {path}: open it in QualCoder, NVivo, ATLAS.ti or MAXQDA (REFI-QDA project)")
+        return 0
+    tables = read_qdpx(args.source)
+    for row in tables.problems.itertuples(index=False):
+        print(f"{row.severity:8s} {format_problem(row)}", file=sys.stderr)
+    if not tables.ok:
+        return EXIT_DATA
+    for path in write_qualitative_csvs(tables, args.out):
+        print(f"Wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description="CMM collaborative evaluation workbench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dictionary", help="regenerate data_dictionary/README.md from the YAML files")
     p.add_argument("--check", action="store_true", help="only check that it is current")
     p.set_defaults(func=cmd_dictionary)
+    p = sub.add_parser("qdpx", help="exchange focus-group coding with QDA tools (REFI-QDA .qdpx)")
+    p.add_argument("action", choices=["export", "import"],
+                   help="export: a cohort's qualitative CSVs to a .qdpx; import: a .qdpx to qualitative/*.csv")
+    p.add_argument("source", help="export: params file or data folder; import: the .qdpx file")
+    p.add_argument("--out", required=True, help="export: the .qdpx to write; import: the cohort folder to write qualitative/ into")
+    p.set_defaults(func=cmd_qdpx)
     p = sub.add_parser("regold", help="refresh the stored outputs of notebooks for the nbval regression tests")
     p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all)")
     p.set_defaults(func=cmd_regold)

@@ -270,6 +270,21 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, problems: Problems) -> pd.Da
     return df.reset_index(drop=True)
 
 
+def _check_qdpx(params: Params, tables: dict, problems: Problems) -> None:
+    """Validate the REFI-QDA project named by ``qualitative.qdpx`` with the rest of the data."""
+    from .qualitative import qdpx_path
+    from .refi_qda import read_qdpx
+
+    path, label = qdpx_path(params), str(params.qualitative["qdpx"])
+    if not path.is_file():
+        problems.add(label, None, None, "error", f"the REFI-QDA project named by qualitative.qdpx was not found ({path})")
+        return
+    teams = tables.get("teams")
+    known = set(teams["team_id"].dropna()) if teams is not None else None
+    for row in read_qdpx(path, known_teams=known, label=label).problems.itertuples(index=False):
+        problems.add(row.table, row.row, row.column, row.severity, row.problem)
+
+
 def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool = True) -> Cohort:
     """Read and validate a cohort folder (or the folder named by params).
 
@@ -299,6 +314,8 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         tables[name] = None if raw is None else parse_table(raw, spec, problems)
     validation.check_cohort(tables, problems, as_of=as_of)
     validation.check_goals(tables, problems, goals)
+    if isinstance(source, Params) and source.qualitative.get("qdpx"):
+        _check_qdpx(source, tables, problems)
     quality = problems.table()
     cohort = Cohort(data_dir=data_dir, tables=tables, quality=quality,
                     file_hashes={str(p.relative_to(data_dir)): sha256(p) for p in input_files(data_dir)})

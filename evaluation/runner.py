@@ -329,6 +329,11 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     if not params.data_dir.is_dir():
         raise DataValidationError(_folder_missing(params.data_dir), str(params.data_dir))
     file_hashes = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
+    from .qualitative import qdpx_path
+
+    qdpx = qdpx_path(params)
+    if qdpx is not None and qdpx.is_file():  # a project outside the data folder is an input too
+        file_hashes.setdefault(str(qdpx), sha256(qdpx))
     code = code_fingerprint()
     keys = {p.name: input_key(p, params, file_hashes, code) for p in every}
     report = params.output_dir

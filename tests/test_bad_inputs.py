@@ -209,3 +209,26 @@ def test_params_missing_data_folder(case, capsys, tmp_path):
     data, params, previous = case
     params.write_text(f"cohort_id: broken\ndata_dir: {tmp_path / 'no_such_folder'}\n")
     run_fails(params, previous, capsys, "no_such_folder: data folder not found")
+
+
+def test_malformed_qdpx(case, capsys):
+    data, params, previous = case
+    (data / "coding.qdpx").write_bytes(b"this is not a zip file")
+    params.write_text(params.read_text() + "qualitative:\n  qdpx: coding.qdpx\n")
+    run_fails(params, previous, capsys, "coding.qdpx: is not a .qdpx project (not a zip file)")
+
+
+def test_qdpx_with_a_broken_project_file(case, capsys):
+    data, params, previous = case
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("project.qde", "<Project xmlns='urn:QDA-XML:project:1.0'><Unclosed></Project>")
+    (data / "coding.qdpx").write_bytes(buffer.getvalue())
+    params.write_text(params.read_text() + "qualitative:\n  qdpx: coding.qdpx\n")
+    run_fails(params, previous, capsys, "coding.qdpx")
+
+
+def test_qdpx_that_does_not_exist(case, capsys):
+    data, params, previous = case
+    params.write_text(params.read_text() + "qualitative:\n  qdpx: missing.qdpx\n")
+    run_fails(params, previous, capsys, "missing.qdpx: the REFI-QDA project named by qualitative.qdpx was not found")
