@@ -1,17 +1,37 @@
-"""Write result tables and assemble the cohort report.
+"""Write result tables and assemble the cohort report: the performance story and the funder pack.
 
 Tables go to ``<report>/tables/<name>.csv``, written atomically with a fixed float format so the same
 data and params give byte-identical files.
+
+The report notebook runs after the others and works with whatever tables exist:
+
+* :func:`funder_tables` turns the analysts' tables into funder tables (``<report>/funder/<name>.csv``) with
+  small cells suppressed (:mod:`evaluation.privacy`) and no patient identifiers;
+* :func:`key_findings` writes the findings as sentences computed from the tables (an analysis that did not
+  run says so);
+* :func:`write_performance_story` writes ``<report>/performance_story.html`` (findings, every figure with its
+  caption, every funder table); :func:`write_funder_docx` the same as a Word file, and
+  :func:`write_figure_zip` a zip of every figure with the manifest, both in ``<report>/funder/``.
 """
 from __future__ import annotations
 
+import html
+import json
+import math
 import os
 import tempfile
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .params import Params
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .privacy import SuppressedTable
 
 FLOAT_FORMAT = "%.10g"
 
@@ -29,3 +49,746 @@ def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.D
         out.to_csv(fh, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
     os.replace(tmp, folder / f"{name}.csv")
     return df
+
+
+# --- funder tables -----------------------------------------------------------------------------------
+
+STORY_FILE = "performance_story.html"  # linked first from index.html by the runner
+FUNDER_DIR = "funder"
+SECTIONS = {  # section key -> heading, in report order
+    "cohort": "The cohort",
+    "engagement": "Engagement in the collaborative",
+    "themes": "What teams said: focus groups and interviews",
+    "outcomes": "Clinical outcomes",
+    "run_charts": "Monthly measures: run charts",
+    "time_to_goal": "Time to goal",
+    "value": "Value and return on investment",
+}
+
+
+@dataclass(frozen=True)
+class FunderTable:
+    """An analysts' table a funder may see, and how to make it safe.
+
+    ``columns``: the columns to show, in order (None: all but identifiers); ``counts``/``exempt``: count
+    columns, and count-like columns that do not count patients (team or excerpt counts); the rest as in
+    :class:`~evaluation.privacy.SuppressionSpec`. Columns the table lacks are ignored, extra ones pass through
+    (``derive_rest``: treated as computed from the table's first count).
+    """
+
+    name: str
+    title: str
+    section: str
+    columns: tuple[str, ...] | None = None
+    counts: tuple[str, ...] = ()
+    exempt: tuple[str, ...] = ()
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    percentages: Mapping[str, str] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+    column_totals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    block: tuple[str, ...] = ()
+    group_column: str | None = "group"
+    derive_rest: bool = True
+    note: str = ""
+
+    def spec(self, df: pd.DataFrame):
+        from .privacy import auto_spec
+
+        keys = tuple(c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]))
+        return auto_spec(df, counts=self.counts, exempt=self.exempt, keys=keys, block=self.block,
+                         derive_rest=self.derive_rest, derived=dict(self.derived), percentages=dict(self.percentages),
+                         hidden=self.hidden, column_totals=dict(self.column_totals), group_column=self.group_column)
+
+
+_BOTH = ("pre_events", "post_events")
+FUNDER_TABLES: tuple[FunderTable, ...] = (
+    FunderTable("engagement_by_team", "Engagement by team", "engagement", group_column=None, derive_rest=False,
+                exempt=("events_offered", "events_attended", "milestones_due", "milestones_done"),
+                note="Counts of collaborative events and milestones (not patients): not suppressed."),
+    FunderTable("themes", "Themes and codes from focus groups and interviews", "themes", group_column=None,
+                columns=("theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar"), derive_rest=False,
+                exempt=("n_excerpts", "n_teams"), note="Counts of excerpts and teams (not patients): not suppressed."),
+    FunderTable("outcome_change", "Change from baseline to follow-up", "outcomes", block=("measure",),
+                counts=("n",), columns=("measure", "group", "n", "baseline_mean", "followup_mean", "mean_change",
+                                        "change_ci_low", "change_ci_high", "p_value", "cohen_dz", "pct_goal_baseline",
+                                        "pct_goal_followup", "mcnemar_p")),
+    FunderTable("time_to_goal", "Time to goal among patients not at goal at baseline", "time_to_goal",
+                block=("measure",), counts=("n", "events", "censored"),
+                column_totals={"n": ("events", "censored")},  # censored includes the competing exits
+                columns=("measure", "group", "n", "events", "censored", "median_days", "median_ci_low",
+                         "median_ci_high", "ci_method", "logrank_p")),
+    FunderTable("value_utilization", "Acute-care use per 1,000 patient-months before and after enrollment", "value",
+                block=("kind",), counts=("patients", "pre_events", "post_events"),
+                columns=("kind", "group", "patients", "pre_events", "post_events", "pre_rate", "post_rate",
+                         "rate_ratio", "ci_low", "ci_high", "p_value", "change_pct", "cost_per_event", "cost_avoided"),
+                derived={"pre_rate": ("pre_events",), "post_rate": ("post_events",), "rate_ratio": _BOTH, "ci_low": _BOTH,
+                         "ci_high": _BOTH, "p_value": _BOTH, "change_pct": _BOTH, "cost_avoided": _BOTH},
+                derive_rest=False),
+    FunderTable("value_roi", "Cost avoided, program cost and return on investment", "value", counts=("patients",),
+                derived={"roi_per_patient": ("patients",)}, derive_rest=False,
+                note="Groups whose event counts are suppressed have their dollar figures suppressed too."),
+    FunderTable("value_sensitivity", "Net return under other assumptions (cohort)", "value", group_column=None,
+                derive_rest=False),
+    FunderTable("value_mtps", "Medication therapy problems per group", "value",
+                counts=("patients", "patients_with_mtp", "mtps_identified", "mtps_resolved"), hidden=("mtps_unresolved",),
+                column_totals={"mtps_identified": ("mtps_resolved", "mtps_unresolved")},
+                columns=("group", "patients", "patients_with_mtp", "mtps_identified", "mtps_resolved", "mtps_unresolved",
+                         "mtps_per_patient", "pct_resolved", "median_days_to_resolution"),
+                derived={"mtps_per_patient": ("mtps_identified", "patients"), "pct_resolved": ("mtps_resolved", "mtps_identified"),
+                         "median_days_to_resolution": ("mtps_resolved",)},
+                percentages={"pct_resolved": "mtps_identified"}, derive_rest=False),
+    FunderTable("value_mtp_categories", "Medication therapy problems by category", "value", group_column="category",
+                counts=("identified", "resolved"), hidden=("unresolved",), column_totals={"identified": ("resolved", "unresolved")},
+                derived={"pct_resolved": ("resolved", "identified")}, percentages={"pct_resolved": "identified"},
+                derive_rest=False),
+)
+
+_DECIMALS = (  # (test on the column name, decimals) for funder tables: first match wins
+    (lambda c: any(w in c for w in ("cost", "return", "amount", "roi_per_patient", "dollars")), 0),
+    (lambda c: "pct" in c or "percent" in c or c.endswith("_rate") or c.startswith("median_days"), 1),
+)
+
+
+def _round_for_funder(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers a reader can use: dollars whole, percentages and rates to 0.1, p-values as <0.001 or to three
+    places, whole numbers as integers, others to two places."""
+    out = df.copy()
+    for col in out.columns:
+        if not pd.api.types.is_float_dtype(out[col]):
+            continue
+        if str(col) == "p_value" or str(col).endswith("_p"):  # p-values as a reader writes them
+            out[col] = out[col].map(lambda p: None if pd.isna(p) else "<0.001" if p < 0.001 else f"{p:.3f}").astype(object)
+            continue
+        values = out[col]
+        if values.dropna().apply(float.is_integer).all() and values.notna().any():
+            out[col] = values.round().astype("Int64")
+            continue
+        decimals = next((d for test, d in _DECIMALS if test(str(col))), 2)
+        out[col] = values.round().astype("Int64") if decimals == 0 else values.round(decimals)
+    return out
+
+
+def _read_table(params: Params | str | Path, name: str) -> pd.DataFrame | None:
+    path = Path(params.output_dir if isinstance(params, Params) else params) / "tables" / f"{name}.csv"
+    if not path.exists():
+        return None
+    df = pd.read_csv(path)
+    return df if len(df.columns) else None
+
+
+def _hide(st, rows: np.ndarray, columns: list[str], reason: str) -> None:
+    """Hide more cells of a suppressed table (a rule that spans tables)."""
+    from .privacy import COMPLEMENT_MARK
+
+    extra = []
+    for col in columns:
+        if col not in st.table.columns:
+            continue
+        hit = rows & ~st.mask[col].to_numpy()
+        st.table.loc[hit, col] = COMPLEMENT_MARK
+        st.mask.loc[hit, col] = True
+        extra += [{"row": int(i), "column": col, "value": None, "reason": reason} for i in np.flatnonzero(hit)]
+    if extra:
+        st.reasons = pd.concat([st.reasons, pd.DataFrame(extra)], ignore_index=True).sort_values(["row", "column"]).reset_index(drop=True)
+
+
+def funder_tables(params: Params, *, write: bool = True) -> dict[str, SuppressedTable]:
+    """Suppressed funder versions of every registered table present in ``tables/`` (name -> SuppressedTable).
+
+    Identifier columns are dropped; numbers are rounded; small cells are suppressed with complementary and
+    derived suppression. With ``write``, each goes to ``funder/<name>.csv`` with ``funder/suppression.json``
+    (which columns are counts, for :func:`~evaluation.privacy.check_funder_outputs`).
+    """
+    from .dictionary import identifier_columns
+    from .privacy import SPEC_FILE, suppress
+
+    ident = identifier_columns() | {"patient_id"}
+    out = {}
+    registry = {}
+    for entry in FUNDER_TABLES:
+        df = _read_table(params, entry.name)
+        if df is None:
+            continue
+        keep = [c for c in (entry.columns or df.columns) if c in df.columns and c not in ident]
+        spec = entry.spec(df[keep])  # on the numbers, before p-values become text
+        st = suppress(_round_for_funder(df[keep]), spec, params.suppress_below)
+        out[entry.name] = st
+        registry[entry.name] = spec.to_json() | {"exempt": list(entry.exempt), "columns": list(st.table.columns),
+                                                 "title": entry.title, "section": entry.section}
+    if "value_roi" in out and "value_utilization" in out:  # money from hidden event counts is hidden too
+        util = out["value_utilization"]
+        hidden_groups = set(util.table.loc[util.mask[[c for c in ("pre_events", "post_events") if c in util.mask]].any(axis=1), "group"])
+        roi = out["value_roi"]
+        rows = roi.table["group"].isin(hidden_groups).to_numpy()
+        _hide(roi, rows, ["cost_avoided", "net_return", "net_roi_pct", "roi_per_patient"],
+              "computed from a hidden event count (value_utilization)")
+    if write:
+        folder = params.output_dir / FUNDER_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, st in out.items():
+            _atomic_write(folder / f"{name}.csv", st.table.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+        doc = {"threshold": params.suppress_below, "marks": {"small": f"<{params.suppress_below}", "complementary": "*"},
+               "tables": registry}
+        _atomic_write(folder / SPEC_FILE, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    return out
+
+
+def suppress_like(name: str, df: pd.DataFrame, threshold: int):
+    """Suppress ``df`` the way the funder table ``name`` is suppressed (e.g. before drawing a funder figure)."""
+    from .privacy import suppress
+
+    entry = next((t for t in FUNDER_TABLES if t.name == name), None)
+    if entry is None:
+        raise ValueError(f"name must be one of {', '.join(t.name for t in FUNDER_TABLES)}; got {name!r}")
+    return suppress(_round_for_funder(df), entry.spec(df), threshold)
+
+
+def funder_table_or_note(tables: Mapping[str, SuppressedTable], name: str):
+    """The funder table ``name`` for display, or a sentence saying it was not produced."""
+    return tables[name] if name in tables else f"No {name} table: tables/{name}.csv was not produced for this cohort."
+
+
+def funder_overview(tables: Mapping[str, SuppressedTable]) -> pd.DataFrame:
+    """One row per funder table: rows, cells suppressed (small / complementary / computed), file."""
+    titles = {t.name: t.title for t in FUNDER_TABLES}
+    rows = []
+    for name, st in tables.items():
+        reasons = st.reasons["reason"]
+        rows.append({"table": name, "title": titles.get(name, name), "rows": len(st.table),
+                     "small_counts": int((reasons == "small count").sum()),
+                     "complementary": int((reasons == "complementary").sum()),
+                     "computed_from_hidden": int((~reasons.isin(["small count", "complementary"])).sum()),
+                     "file": f"{FUNDER_DIR}/{name}.csv"})
+    return pd.DataFrame(rows, columns=["table", "title", "rows", "small_counts", "complementary",
+                                       "computed_from_hidden", "file"])
+
+
+def _readable(path: str | Path) -> None:
+    """mkstemp makes files only the owner can read; give them the usual permissions (umask applies)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    _readable(tmp)
+    os.replace(tmp, path)
+
+
+# --- key findings ------------------------------------------------------------------------------------
+
+def _num(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _money(x: float) -> str:
+    return "n/a" if math.isnan(x) else (f"-${abs(x):,.0f}" if x < 0 else f"${x:,.0f}")
+
+
+def _measure_label(measure: str) -> str:
+    from .dictionary import load_dictionary
+
+    info = load_dictionary().get("measurements")
+    known = (info.measures if info else {}) | {"bp": {"label": "Blood pressure (SBP and DBP)"}}
+    return str(known.get(measure, {}).get("label", measure))
+
+
+def _absent(what: str, table: str, why: str) -> str:
+    return f"{what} not analysed for this cohort: tables/{table}.csv was not produced ({why})."
+
+
+def findings_cohort(params: Params) -> list[str]:
+    from .privacy import format_count
+
+    t = _read_table(params, "patients_per_team")
+    if t is None or "patients" not in t.columns:
+        return []
+    tracks = t["track"].value_counts().sort_index() if "track" in t.columns else pd.Series(dtype=int)
+    split = ", ".join(f"{n} {k}" for k, n in tracks.items())
+    return [f"The cohort has {format_count(t['patients'].sum(), params.suppress_below)} patients in the populations "
+            f"of focus of {len(t)} teams" + (f" ({split} track)." if split else ".")]
+
+
+def findings_engagement(params: Params) -> list[str]:
+    t = _read_table(params, "engagement_by_team")
+    if t is None:
+        return [_absent("Engagement was", "engagement_by_team", "no events or attendance data, or the engagement notebook did not run")]
+    out = []
+    rate = pd.to_numeric(t.get("attendance_rate"), errors="coerce")
+    if rate is not None and rate.notna().any():
+        scale = 100 if rate.max() <= 1 else 1
+        rate = rate * scale
+        out.append(f"{int((rate >= 80).sum())} of {int(rate.notna().sum())} teams attended at least 80% of the "
+                   f"collaborative events offered (median attendance {rate.median():.0f}%).")
+    if {"milestones_due", "milestones_done"} <= set(t.columns):
+        due, done = float(t["milestones_due"].sum()), float(t["milestones_done"].sum())
+        if due:
+            out.append(f"Teams completed {done:.0f} of the {due:.0f} milestones due ({100 * done / due:.0f}%).")
+    return out or ["Engagement: the engagement table has no attendance or milestone data."]
+
+
+def findings_themes(params: Params) -> list[str]:
+    t = _read_table(params, "themes")
+    if t is None:
+        return [_absent("Focus groups and interviews were", "themes", "no qualitative data, or the qualitative notebook did not run")]
+    rows = t[t["code"].astype(str) == "all"] if "code" in t.columns else t
+    rows = rows.sort_values("n_excerpts", ascending=False, kind="stable").head(3)
+    if rows.empty:
+        return ["No theme was coded in the focus groups and interviews."]
+    parts = [f"{r.theme} ({int(r.n_excerpts)} excerpts from {int(r.n_teams)} teams)" for r in rows.itertuples()]
+    out = [f"The themes teams raised most often were {', '.join(parts[:-1]) + ' and ' if len(parts) > 1 else ''}{parts[-1]}."]
+    top = rows.iloc[0]
+    quote = top.get("exemplar")
+    if isinstance(quote, str) and quote.strip():
+        quote = quote.strip()
+        quote = quote if len(quote) <= 240 else quote[:237].rsplit(" ", 1)[0] + "..."
+        out.append(f"On {top['theme']}, one participant said: \u201c{quote}\u201d")
+    return out
+
+
+def findings_outcomes(params: Params) -> list[str]:
+    from .privacy import format_count, is_small
+
+    t = _read_table(params, "outcome_change")
+    if t is None:
+        return [_absent("Outcome change was", "outcome_change", "no paired baseline and follow-up measurements, or the outcomes notebook did not run")]
+    out = []
+    th = params.suppress_below
+    for r in t[t["group"] == "all"].itertuples(index=False):
+        n = _num(r.n)
+        label = _measure_label(r.measure)
+        if not n or math.isnan(n):
+            continue
+        if is_small([n], th)[0]:
+            out.append(f"{label}: fewer than {th} patients had a baseline and a follow-up value; not reported.")
+            continue
+        base, follow = _num(r.baseline_mean), _num(r.followup_mean)
+        if not math.isnan(base) and not math.isnan(follow):
+            change, lo, hi = _num(r.mean_change), _num(r.change_ci_low), _num(r.change_ci_high)
+            p = _num(getattr(r, "p_value", math.nan))
+            text = (f"{label}: mean {base:.1f} at baseline and {follow:.1f} at follow-up, a change of {change:+.2f} "
+                    f"(95% CI {lo:+.2f} to {hi:+.2f}")
+            out.append(text + (f"; paired t-test {_p(p)}" if not math.isnan(p) else "") + f"; n = {format_count(n, th)}).")
+        pb, pf = _num(getattr(r, "pct_goal_baseline", math.nan)), _num(getattr(r, "pct_goal_followup", math.nan))
+        if not math.isnan(pb) and not math.isnan(pf):
+            implied = [pb / 100 * n, (1 - pb / 100) * n, pf / 100 * n, (1 - pf / 100) * n]
+            if not is_small(np.round(implied), th).any():
+                out.append(f"{label} at goal: {pb:.0f}% of patients at baseline, {pf:.0f}% at follow-up (n = {format_count(n, th)}).")
+    return out or ["No measure had patients with both a baseline and a follow-up value."]
+
+
+def findings_run_charts(params: Params) -> list[str]:
+    t = _read_table(params, "run_chart_signals")
+    if t is None:
+        return [_absent("Run charts were", "run_chart_signals", "no monthly reports, or the run-chart notebook did not run")]
+    signal = t["runs_signal"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
+    judged = t["runs_signal"].notna() & (t["runs_signal"].astype(str).str.strip() != "")
+    return [f"{int(signal.sum())} of {int(judged.sum())} team run charts with enough points showed a non-random "
+            "signal (Anh\u00f8j rules: an unusually long run on one side of the median or too few crossings)."]
+
+
+def findings_time_to_goal(params: Params) -> list[str]:
+    from .privacy import format_count, is_small
+
+    t = _read_table(params, "time_to_goal")
+    if t is None:
+        return [_absent("Time to goal was", "time_to_goal", "the survival notebook did not run")]
+    out = []
+    th = params.suppress_below
+    for r in t[t["group"] == "all"].itertuples(index=False):
+        n, events = _num(r.n), _num(r.events)
+        label = _measure_label(r.measure)
+        if not n or math.isnan(n):
+            continue
+        if is_small([n, events], th).any():
+            out.append(f"{label}: fewer than {th} patients (or goals reached) to report a time to goal.")
+            continue
+        med, lo, hi = _num(r.median_days), _num(r.median_ci_low), _num(r.median_ci_high)
+        if math.isnan(med):
+            out.append(f"{label}: fewer than half of the {format_count(n, th)} patients not at goal at baseline "
+                       f"reached it during follow-up ({format_count(events, th)} did).")
+        else:
+            ci = (f" (95% CI {lo:.0f} to {hi:.0f} days, {r.ci_method})" if not math.isnan(lo) and not math.isnan(hi)
+                  else f" (upper confidence limit not reached, {r.ci_method})" if not math.isnan(lo) else "")
+            out.append(f"{label}: half of the {format_count(n, th)} patients not at goal at baseline reached it "
+                       f"within {med:.0f} days{ci}.")
+    return out or ["No patient was below goal at baseline with follow-up."]
+
+
+def findings_value(params: Params) -> list[str]:
+    from .privacy import format_count, is_small
+
+    t = _read_table(params, "value")
+    if t is None:
+        return [_absent("Value and ROI were", "value", "the value notebook did not run")]
+    th = params.suppress_below
+    v = t[t["group"] == "all"].set_index("metric")["value"].astype(float)
+    get = lambda m: float(v.get(m, math.nan))  # noqa: E731
+    out = []
+    labels = {"readmission": "Readmissions", "admission": "Admissions", "ed_visit": "ED visits"}
+    for kind, label in labels.items():
+        pre, post = get(f"{kind}_pre_events"), get(f"{kind}_post_events")
+        if math.isnan(pre):
+            continue
+        if is_small([pre, post], th).any():
+            out.append(f"{label}: fewer than {th} events in a window; not reported.")
+            continue
+        change = get(f"{kind}_change_pct")
+        if math.isnan(change):
+            continue
+        rr, lo, hi = get(f"{kind}_rate_ratio"), get(f"{kind}_rate_ratio_ci_low"), get(f"{kind}_rate_ratio_ci_high")
+        ci = f"; rate ratio {rr:.2f}, 95% CI {lo:.2f} to {hi:.2f}" if not math.isnan(lo) else ""
+        out.append(f"{label} {'fell' if change < 0 else 'rose'} {abs(change):.0f}% after enrollment, from "
+                   f"{get(f'{kind}_pre_rate_per_1000_pm'):.1f} to {get(f'{kind}_post_rate_per_1000_pm'):.1f} per 1,000 "
+                   f"patient-months{ci}.")
+    if not math.isnan(get("net_return")):
+        out.append(f"Cost avoided {_money(get('cost_avoided'))} against a program cost of {_money(get('program_cost'))}: "
+                   f"a net return of {_money(get('net_return'))} (net ROI {get('net_roi_pct'):.0f}%), or "
+                   f"{_money(get('roi_per_patient'))} per patient.")
+    elif not math.isnan(get("cost_avoided")):
+        out.append(f"Cost avoided {_money(get('cost_avoided'))}; no program costs were given, so no ROI.")
+    if not math.isnan(get("mtps_identified")):
+        ident, res = get("mtps_identified"), get("mtps_resolved")
+        pct = get("mtps_resolved_pct")
+        share = (f", {pct:.0f}% of them confirmed resolved" if not is_small([res, ident - res], th).any() else "")
+        days = get("median_days_to_resolution")
+        out.append(f"Pharmacists identified {format_count(ident, th)} medication therapy problems "
+                   f"({get('mtps_per_patient'):.1f} per patient){share}"
+                   + (f"; the median time to resolution was {days:.0f} days." if not math.isnan(days) else "."))
+    return out or ["The value analysis had no utilization, cost or MTP data."]
+
+
+FINDINGS: dict[str, Callable[[Params], list[str]]] = {
+    "cohort": findings_cohort, "engagement": findings_engagement, "themes": findings_themes,
+    "outcomes": findings_outcomes, "run_charts": findings_run_charts, "time_to_goal": findings_time_to_goal,
+    "value": findings_value,
+}
+
+
+@dataclass
+class Findings:
+    """Key findings as sentences; ``table`` has one row per sentence (section, finding).
+
+    Shown in a notebook as a list under section headings (a DataFrame would cut the sentences short).
+    """
+
+    table: pd.DataFrame
+
+    def by_section(self) -> dict[str, list[str]]:
+        return {key: self.table.loc[self.table["section"] == key, "finding"].tolist()
+                for key in dict.fromkeys(self.table["section"])}
+
+    def __repr__(self) -> str:
+        lines = []
+        for key, sentences in self.by_section().items():
+            lines.append(SECTIONS.get(key, key))
+            lines += [f"  - {s}" for s in sentences]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        return "".join(f"<p><b>{e(SECTIONS.get(k, k))}</b></p><ul>" + "".join(f"<li>{e(s)}</li>" for s in v) + "</ul>"
+                       for k, v in self.by_section().items())
+
+
+def key_findings(params: Params) -> Findings:
+    """The cohort's key findings as sentences (section, finding), computed from the tables in ``tables/``."""
+    from .privacy import suppress_text
+
+    rows = [{"section": key, "finding": suppress_text(sentence, params.suppress_below)}
+            for key, make in FINDINGS.items() for sentence in make(params)]
+    return Findings(pd.DataFrame(rows, columns=["section", "finding"]))
+
+
+def _findings_table(findings: Findings | pd.DataFrame) -> pd.DataFrame:
+    return findings.table if isinstance(findings, Findings) else findings
+
+
+# --- figures by section ------------------------------------------------------------------------------
+
+_NOTEBOOK_SECTIONS = (("data_quality", "cohort"), ("overview", "cohort"), ("engagement", "engagement"),
+                      ("qualitative", "themes"), ("focus", "themes"), ("theme", "themes"), ("outcome", "outcomes"),
+                      ("spc", "run_charts"), ("run_chart", "run_charts"), ("survival", "time_to_goal"),
+                      ("time_to_goal", "time_to_goal"), ("value", "value"))
+
+
+def section_of(notebook: str) -> str:
+    """The report section of a notebook's figures (``03_outcomes`` -> ``outcomes``); unknown -> ``other``."""
+    name = str(notebook).lower()
+    return next((section for key, section in _NOTEBOOK_SECTIONS if key in name), "other")
+
+
+def figure_manifest(params: Params, *, for_funder: bool = True) -> pd.DataFrame:
+    """Every exported figure (the manifest) with its report section and PNG file.
+
+    ``for_funder``: titles, captions and alt text with any small count of patients or events written as ``<11``
+    (a caption such as "5 patients have no measurement" must not reach a funder as it is).
+    """
+    from .figures import MANIFEST_COLUMNS, read_manifest
+    from .privacy import suppress_text
+
+    folder = params.figures_dir
+    m = read_manifest(folder) if folder.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    if for_funder:
+        for col in ("title", "caption", "alt_text"):
+            m[col] = m[col].map(lambda t: suppress_text(t, params.suppress_below))
+    m = m.assign(section=m["notebook"].map(section_of),
+                 png=m["files"].map(lambda f: next((x for x in str(f).split(";") if x.endswith(".png")), "")))
+    order = {k: i for i, k in enumerate([*SECTIONS, "other"])}
+    return m.sort_values(["section", "notebook", "figure_id"], key=lambda s: s.map(order) if s.name == "section" else s,
+                         kind="stable").reset_index(drop=True)
+
+
+# --- the performance story page ----------------------------------------------------------------------
+
+def _cell_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "\u2013"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    return str(value)
+
+
+def _table_rows(st) -> tuple[list[str], list[list[str]]]:
+    df = st.table
+    return [str(c) for c in df.columns], [[_cell_text(v) for v in row] for row in df.itertuples(index=False)]
+
+
+def _suppression_note(params: Params) -> str:
+    t = params.suppress_below
+    return (f"Counts from 1 to {t - 1} are shown as <{t} (CMS cell-size rule); * marks a cell withheld so that a "
+            f"small count cannot be worked out from totals, or computed from one. No patient identifiers are included.")
+
+
+def write_performance_story(params: Params, findings: Findings | pd.DataFrame, tables: Mapping[str, SuppressedTable]) -> Path:
+    """``<report>/performance_story.html``: key findings, then per section its figures (with captions and alt
+    text) and suppressed tables; links to the funder pack."""
+    e = html.escape
+    findings = _findings_table(findings)
+    manifest = figure_manifest(params)
+    registry = {t.name: t for t in FUNDER_TABLES}
+    parts = [f"<h1>{e(params.title)}</h1>",
+             f'<p class="muted">Performance story of cohort <code>{e(params.cohort_id)}</code>, data as of '
+             f"{params.as_of:%Y-%m-%d}. Every number is computed from the cohort's tables by the evaluation workbench.</p>",
+             "<h2>Key findings</h2><ul>"]
+    parts += [f"<li>{e(f)}</li>" for f in findings["finding"]]
+    parts.append("</ul>")
+    fig_no = table_no = 0
+    for key in [*SECTIONS, "other"]:
+        figs = manifest[manifest["section"] == key]
+        tabs = [n for n, t in registry.items() if t.section == key and n in tables]
+        if figs.empty and not tabs:
+            continue
+        parts.append(f'<section id="{e(key)}"><h2>{e(SECTIONS.get(key, "Other figures"))}</h2>')
+        for row in figs.itertuples(index=False):
+            fig_no += 1
+            files = " ".join(f'<a href="{e(f)}">{e(f.rsplit(".", 1)[-1].upper())}</a>' for f in str(row.files).split(";"))
+            parts.append(f'<figure id="{e(row.figure_id)}"><img src="{e(row.png)}" alt="{e(row.alt_text)}">'
+                         f"<figcaption><b>Figure {fig_no}. {e(row.title)}.</b> {e(row.caption)} "
+                         f'<span class="muted">[{files}]</span></figcaption></figure>')
+        for name in tabs:
+            table_no += 1
+            header, rows = _table_rows(tables[name])
+            note = registry[name].note
+            parts.append(f'<figure class="table"><figcaption><b>Table {table_no}. {e(registry[name].title)}.</b> '
+                         f'{e(note)} <a href="{FUNDER_DIR}/{e(name)}.csv">CSV</a></figcaption><div class="scroll"><table>'
+                         "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>"
+                         + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+                         + "</tbody></table></div></figure>")
+        parts.append("</section>")
+    parts.append(f'<h2>Funder pack</h2><p>{e(_suppression_note(params))}</p><ul>'
+                 f'<li><a href="{FUNDER_DIR}/{e(docx_name(params))}">Performance story (Word)</a></li>'
+                 f'<li><a href="{FUNDER_DIR}/{e(zip_name(params))}">Every figure (PNG, SVG, PDF) with the manifest (zip)</a></li>'
+                 f'<li>Tables: ' + ", ".join(f'<a href="{FUNDER_DIR}/{e(n)}.csv">{e(n)}</a>' for n in tables) + "</li></ul>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(params.title)}: performance story</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }}
+.muted {{ color: #666; font-size: 0.9em; }}
+figure {{ margin: 1.2rem 0; }} figure img {{ max-width: 100%; border: 1px solid #ddd; }}
+figcaption {{ font-size: 0.9em; margin-top: 0.3rem; }} .scroll {{ overflow-x: auto; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin-top: 0.4rem; }}
+th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }} th {{ background: #f3f3f3; }}
+td:first-child, th:first-child {{ text-align: left; }}
+</style></head><body>
+{chr(10).join(parts)}
+</body></html>
+"""
+    path = params.output_dir / STORY_FILE
+    _atomic_write(path, page.encode("utf-8"))
+    return path
+
+
+# --- the funder pack: DOCX and figure zip ------------------------------------------------------------
+
+def docx_name(params: Params) -> str:
+    return f"{params.cohort_id}_performance_story.docx"
+
+
+def zip_name(params: Params) -> str:
+    return f"{params.cohort_id}_figures.zip"
+
+
+WIDE_TABLE_COLUMNS = 9  # wider tables get a landscape page of their own in the DOCX
+
+
+def _orientation(document, *, landscape: bool) -> None:
+    """Start a new page in landscape (or back in portrait)."""
+    from docx.enum.section import WD_ORIENT, WD_SECTION
+
+    section = document.add_section(WD_SECTION.NEW_PAGE)
+    width, height = section.page_width, section.page_height
+    if (width > height) != landscape:
+        section.page_width, section.page_height = height, width
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+
+
+def write_funder_docx(params: Params, findings: Findings | pd.DataFrame, tables: Mapping[str, SuppressedTable]) -> Path:
+    """``funder/<cohort>_performance_story.docx``: findings, every figure of the manifest with its caption (and
+    alt text on the picture), and every suppressed table."""
+    findings = _findings_table(findings)
+    import datetime as dt
+
+    import docx
+    from docx.shared import Inches, Pt
+
+    document = docx.Document()
+    document.core_properties.title = f"{params.title}: performance story"
+    document.core_properties.author = "CMM evaluation workbench"
+    stamp = dt.datetime.combine(params.as_of, dt.time())
+    document.core_properties.created = stamp
+    document.core_properties.modified = stamp
+    document.styles["Normal"].font.size = Pt(10)
+    document.add_heading(params.title, level=0)
+    document.add_paragraph(f"Performance story of cohort {params.cohort_id}, data as of {params.as_of:%Y-%m-%d}.")
+    document.add_heading("Key findings", level=1)
+    for sentence in findings["finding"]:
+        document.add_paragraph(sentence, style="List Bullet")
+    manifest = figure_manifest(params)
+    registry = {t.name: t for t in FUNDER_TABLES}
+    fig_no = table_no = 0
+    for key in [*SECTIONS, "other"]:
+        figs = manifest[manifest["section"] == key]
+        tabs = [n for n, t in registry.items() if t.section == key and n in tables]
+        if figs.empty and not tabs:
+            continue
+        document.add_heading(SECTIONS.get(key, "Other figures"), level=1)
+        for row in figs.itertuples(index=False):
+            fig_no += 1
+            png = params.output_dir / row.png
+            document.add_picture(str(png), width=Inches(6.0))
+            picture = document.inline_shapes[-1]
+            picture._inline.docPr.set("descr", str(row.alt_text))  # alt text for screen readers
+            picture._inline.docPr.set("title", str(row.title))
+            caption = document.add_paragraph()
+            caption.add_run(f"Figure {fig_no}. {row.title}. ").bold = True
+            caption.add_run(str(row.caption))
+        for name in tabs:
+            table_no += 1
+            header, rows = _table_rows(tables[name])
+            wide = len(header) > WIDE_TABLE_COLUMNS
+            if wide:
+                _orientation(document, landscape=True)
+            caption = document.add_paragraph()
+            caption.add_run(f"Table {table_no}. {registry[name].title}. ").bold = True
+            caption.add_run(registry[name].note)
+            table = document.add_table(rows=1 + len(rows), cols=len(header))
+            table.style = "Table Grid"
+            for j, h in enumerate(header):
+                table.cell(0, j).text = h
+            for i, r in enumerate(rows, start=1):
+                for j, c in enumerate(r):
+                    table.cell(i, j).text = c
+            for cells in table.rows:
+                for cell in cells.cells:
+                    for p in cell.paragraphs:
+                        for run in p.runs:
+                            run.font.size = Pt(7)
+            if wide:
+                _orientation(document, landscape=False)
+    document.add_heading("About these numbers", level=1)
+    document.add_paragraph(_suppression_note(params))
+    path = params.output_dir / FUNDER_DIR / docx_name(params)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = tempfile.SpooledTemporaryFile()
+    document.save(buffer)
+    buffer.seek(0)
+    _atomic_write(path, buffer.read())
+    return path
+
+
+def write_figure_zip(params: Params) -> Path:
+    """``funder/<cohort>_figures.zip``: every figure file (PNG, SVG, PDF) and ``manifest.csv`` (fixed timestamps,
+    sorted entries: the same figures give the same zip)."""
+    manifest = figure_manifest(params)
+    path = params.output_dir / FUNDER_DIR / zip_name(params)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        entries = sorted({f for files in manifest["files"] for f in str(files).split(";") if f})
+        for name in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, (params.output_dir / name).read_bytes())
+        info = zipfile.ZipInfo("manifest.csv", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        columns = ["figure_id", "title", "caption", "alt_text", "notebook", "files"]
+        zf.writestr(info, manifest[columns].to_csv(index=False, lineterminator="\n"))
+    _readable(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def build_funder_pack(params: Params, findings: Findings | pd.DataFrame, tables: Mapping[str, SuppressedTable]) -> pd.DataFrame:
+    """Write the performance story page, the DOCX and the figure zip; return what was written (relative paths)."""
+    written = [
+        (write_performance_story(params, findings, tables), "performance story page (linked first from index.html)"),
+        (write_funder_docx(params, findings, tables), "performance story for funders (Word)"),
+        (write_figure_zip(params), "every figure (PNG 300 dpi, SVG, PDF) and manifest.csv"),
+    ]
+    written += [(params.output_dir / FUNDER_DIR / f"{name}.csv", "suppressed table") for name in tables]
+    return pd.DataFrame([{"file": str(p.relative_to(params.output_dir)), "what": what} for p, what in written])
+
+
+def verify_pack(params: Params) -> pd.DataFrame:
+    """Read the pack back: every manifest figure is in the DOCX and the zip, and every image of the page loads.
+
+    One row per check (check, expected, found, ok), so a notebook shows the acceptance of the pack.
+    """
+    import re
+
+    import docx
+
+    manifest = figure_manifest(params)
+    page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    document = docx.Document(str(params.output_dir / FUNDER_DIR / docx_name(params)))
+    with zipfile.ZipFile(params.output_dir / FUNDER_DIR / zip_name(params)) as zf:
+        names = set(zf.namelist())
+    files = {f for fs in manifest["files"] for f in str(fs).split(";") if f}
+    rows = [
+        ("figures in the manifest shown on the page", len(manifest), len(set(sources) & set(manifest["png"]))),
+        ("images on the page whose file exists", len(sources), sum((params.output_dir / s).is_file() for s in sources)),
+        ("figures in the DOCX", len(manifest), len(document.inline_shapes)),
+        ("figure files in the zip (PNG, SVG, PDF)", len(files), len(files & names)),
+        ("manifest.csv in the zip", 1, int("manifest.csv" in names)),
+    ]
+    out = pd.DataFrame(rows, columns=["check", "expected", "found"])
+    out["ok"] = out["expected"] == out["found"]
+    return out

@@ -1,0 +1,589 @@
+"""Small-cell suppression for funder-facing tables, and the check that no funder output discloses a patient.
+
+The rule is the CMS cell-size suppression policy: a count of 1 to 10 beneficiaries (or their events) is never
+shown, and no other cell may let a reader work it out. Here that means:
+
+* **primary** suppression: counts from 1 to ``threshold - 1`` are shown as ``<11`` (``threshold`` is the
+  ``suppress_below`` param; 0 is shown, as CMS allows);
+* **complementary** suppression: when a suppressed count could be recovered from a total (the ``all`` row is
+  the sum of the ``track=`` rows, a total column is the sum of its parts), further cells are hidden (shown as
+  ``*``), smallest first, until a linear program over every total confirms that no suppressed count can be
+  pinned to one value, even knowing that ``<11`` means 1 to 10 and ``*`` means a count of at least 11;
+* **derived** suppression: percentages, rates and other cells computed from a hidden count are hidden too,
+  and so is a percentage that implies a small count (5% of 100 patients is 5 patients).
+
+:func:`check_funder_outputs` is the gate the runner calls after the report notebook: it fails the run when a
+funder output (tables, DOCX, figure zip) carries a patient identifier, a date of birth or an unsuppressed small
+count, naming the file, row and column.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+
+from .errors import EvaluationError
+from .params import Params
+
+COMPLEMENT_MARK = "*"  # a cell hidden so that a small count cannot be worked out (or computed from one)
+SPEC_FILE = "suppression.json"  # funder/suppression.json: which columns of each funder table are counts
+OVERLAPPING_SUBGROUPS = ("condition",)  # a patient can have several conditions: those rows do not add up to `all`
+# Column names that count patients or their events (n, n_goal_baseline, patients, pre_events...). Count-like
+# columns that count something else (n_teams, n_excerpts, n_useful months) are exempted per table.
+PATIENT_COUNT_NAME = re.compile(r"^(n|count|patients|events|at_risk)$|^n_|^patients_|_(patients|events|count)$")
+PERCENT_NAME = re.compile(r"^(pct_.*|.*_pct|percent.*|.*_percent)$")
+BIRTH_NAME = re.compile(r"(birth|^dob$|_dob$|^dob_)", re.IGNORECASE)
+# A number followed by a word for patients or their acute-care events, in prose ("5 patients", "3 of 40 patients").
+COUNT_PHRASE = re.compile(
+    r"(?<![\d.,$%])\b(\d[\d,]*)\s+(?:(?:of|out of)\s+(?:the\s+)?[\d,]+\s+)?(?:(?!per\b|a\b|each\b)[a-z-]+\s+)?"
+    r"(patients?|people|persons?|beneficiar(?:y|ies)|deaths?|readmissions?|admissions?|ED visits?)\b", re.IGNORECASE)
+QUOTED = re.compile(r"\u201c[^\u201d]*\u201d|\"[^\"]*\"")  # quotations from focus groups are not counts
+
+
+def small_mark(threshold: int) -> str:
+    """How a small count is shown: ``<11`` for the CMS threshold of 11."""
+    return f"<{threshold}"
+
+
+def is_small(values, threshold: int) -> np.ndarray:
+    """Which values are counts from 1 to ``threshold - 1`` (NaN and 0 are not)."""
+    v = pd.to_numeric(pd.Series(np.atleast_1d(np.asarray(values, dtype=object))), errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        return (v >= 1) & (v < threshold)
+
+
+def format_count(n, threshold: int) -> str:
+    """A count as a funder may read it: ``<11`` when small, else with thousands separators."""
+    if n is None or (isinstance(n, float) and np.isnan(n)) or pd.isna(n):
+        return "n/a"
+    return small_mark(threshold) if is_small([n], threshold)[0] else f"{int(round(float(n))):,}"
+
+
+def looks_like_patient_count(column: str) -> bool:
+    """Whether a column name says it counts patients or their events (``n``, ``patients``, ``pre_events``...)."""
+    return bool(PATIENT_COUNT_NAME.match(str(column)))
+
+
+def looks_like_percentage(column: str) -> bool:
+    return bool(PERCENT_NAME.match(str(column)))
+
+
+@dataclass(frozen=True)
+class SuppressionSpec:
+    """Which columns of a table are counts, which cells are computed from them, and which cells are totals.
+
+    ``counts``: columns counting patients or their events (suppressed when 1 to threshold - 1).
+    ``derived``: shown column -> the count columns of the same row it is computed from (rates, means, ratios).
+    ``percentages``: percent column (0-100) -> its denominator count column; the implied numerator is protected.
+    ``hidden``: count columns used only for totals (e.g. unresolved = identified - resolved); never shown.
+    ``column_totals``: total column -> its part columns, in every row.
+    ``group_column`` / ``total_group``: rows whose group is ``all`` are the sum of the ``track=...`` rows (one
+    partition per subgroup variable) within each ``block`` (e.g. per measure). Plain labels without ``=`` (e.g.
+    MTP categories) form one partition of their own.
+    """
+
+    counts: tuple[str, ...] = ()
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    percentages: Mapping[str, str] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+    column_totals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    block: tuple[str, ...] = ()
+    group_column: str | None = "group"
+    total_group: str = "all"
+    overlapping: tuple[str, ...] = OVERLAPPING_SUBGROUPS
+    complement_percentages: bool = True  # 95% of 100 resolved also reveals 5 unresolved
+
+    def to_json(self) -> dict:
+        return {"counts": list(self.counts), "derived": {k: list(v) for k, v in self.derived.items()},
+                "percentages": dict(self.percentages)}
+
+
+@dataclass
+class SuppressedTable:
+    """A table ready for a funder: ``table`` holds the marks; ``reasons`` says why each cell is hidden."""
+
+    table: pd.DataFrame
+    mask: pd.DataFrame
+    reasons: pd.DataFrame
+    threshold: int
+    spec: SuppressionSpec
+
+    @property
+    def n_suppressed(self) -> int:
+        return int(self.mask.to_numpy().sum())
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.reasons
+
+    def _repr_html_(self) -> str:  # a notebook cell ending with it shows the funder table
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        return repr(self.table)
+
+
+# --- complementary suppression -----------------------------------------------------------------------
+
+Cell = tuple[int, int]  # (row position, count column position)
+
+
+@dataclass(frozen=True)
+class _Total:
+    """``cells[0]`` (the total) minus the sum of the other cells equals ``residual`` (0 when the parts add up)."""
+
+    total: Cell
+    parts: tuple[Cell, ...]
+    residual: float
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return (self.total, *self.parts)
+
+
+def _partition_key(label) -> str:
+    text = str(label)
+    return text.split("=", 1)[0] if "=" in text else ""
+
+
+def _row_totals(df: pd.DataFrame, spec: SuppressionSpec) -> list[tuple[int, list[int]]]:
+    """(total row, part rows) for every block and every non-overlapping subgroup variable."""
+    g = spec.group_column
+    if not g or g not in df.columns:
+        return []
+    out = []
+    blocks = df.groupby(list(spec.block), sort=False, dropna=False).indices.values() if spec.block else [np.arange(len(df))]
+    for rows in blocks:
+        labels = df[g].iloc[rows].astype(str).to_numpy()
+        totals = [r for r, lab in zip(rows, labels) if lab == spec.total_group]
+        if len(totals) != 1:
+            continue
+        parts: dict[str, list[int]] = {}
+        for r, lab in zip(rows, labels):
+            key = _partition_key(lab)
+            if lab != spec.total_group and key not in spec.overlapping:
+                parts.setdefault(key, []).append(int(r))
+        out += [(int(totals[0]), p) for p in parts.values() if p]
+    return out
+
+
+def _totals(values: np.ndarray, columns: list[str], df: pd.DataFrame, spec: SuppressionSpec) -> list[_Total]:
+    found = []
+    for total_row, part_rows in _row_totals(df, spec):
+        for j in range(len(columns)):
+            cells = [(total_row, j)] + [(r, j) for r in part_rows]
+            found.append(cells)
+    col_pos = {c: j for j, c in enumerate(columns)}
+    for total_col, parts in spec.column_totals.items():
+        if total_col not in col_pos or any(p not in col_pos for p in parts):
+            continue
+        for i in range(values.shape[0]):
+            found.append([(i, col_pos[total_col])] + [(i, col_pos[p]) for p in parts])
+    totals = []
+    for cells in found:
+        v = np.array([values[c] for c in cells])
+        if np.isnan(v).any():
+            continue  # a blank cell: no exact relation a reader could use
+        totals.append(_Total(cells[0], tuple(cells[1:]), float(v[0] - v[1:].sum())))
+    return totals
+
+
+def _bounds(cell: Cell, values: np.ndarray, primary: np.ndarray, threshold: int) -> tuple[float, float | None]:
+    """What a reader knows about a hidden cell: ``<11`` is 1..10; ``*`` is at least 11 (or exactly 0)."""
+    if primary[cell]:
+        return (1.0, threshold - 1.0)
+    return (0.0, 0.0) if values[cell] == 0 else (float(threshold), None)
+
+
+def _pinned(values: np.ndarray, primary: np.ndarray, mask: np.ndarray, totals: list[_Total],
+            threshold: int) -> list[Cell]:
+    """Small counts a reader could pin to one value from the totals (two linear programs per cell)."""
+    hidden = [tuple(c) for c in np.argwhere(mask)]
+    index = {c: k for k, c in enumerate(hidden)}
+    rows, rhs = [], []
+    for t in totals:
+        coef = np.zeros(len(hidden))
+        known = t.residual
+        for sign, c in [(1.0, t.total)] + [(-1.0, p) for p in t.parts]:
+            if c in index:
+                coef[index[c]] += sign
+            else:
+                known -= sign * values[c]
+        if coef.any():
+            rows.append(coef)
+            rhs.append(known)
+    if not rows:
+        return []
+    a_eq, b_eq = np.array(rows), np.array(rhs)
+    bounds = [_bounds(c, values, primary, threshold) for c in hidden]
+    pinned = []
+    for c in hidden:
+        if not primary[c]:
+            continue
+        objective = np.zeros(len(hidden))
+        objective[index[c]] = 1.0
+        low = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        high = linprog(-objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        if low.status != 0 or high.status != 0:
+            continue  # unbounded above: cannot be pinned
+        if -high.fun - low.fun < 0.5:  # integers: the cell has one possible value
+            pinned.append(c)
+    return pinned
+
+
+def _best_candidate(cells: Iterable[Cell], values: np.ndarray, mask: np.ndarray, total_cells: set[Cell]) -> Cell | None:
+    """The cell to hide next: smallest non-zero part first; zeros and totals last (they protect least/cost most)."""
+    options = [c for c in cells if not mask[c] and not np.isnan(values[c])]
+    if not options:
+        return None
+    return min(options, key=lambda c: (values[c] == 0, c in total_cells, values[c], c))
+
+
+def complementary_suppression(values: np.ndarray, primary: np.ndarray, totals: list[_Total], threshold: int,
+                              max_rounds: int = 500) -> np.ndarray:
+    """Hide more cells until no small count can be recovered from a total.
+
+    First the classic rule (no total relation may hold exactly one hidden cell), then an exact audit: for
+    each small count, a linear program finds the smallest and largest value consistent with every total and
+    with what the marks say; while one is pinned, hide the smallest cell sharing a total with it.
+    """
+    mask = primary.copy()
+    total_cells = {t.total for t in totals}
+    for _ in range(max_rounds):
+        changed = False
+        for t in totals:
+            if sum(mask[c] for c in t.cells) == 1:
+                cand = _best_candidate(t.cells, values, mask, total_cells)
+                if cand is not None:
+                    mask[cand] = True
+                    changed = True
+        if changed:
+            continue
+        pinned = _pinned(values, primary, mask, totals, threshold)
+        if not pinned:
+            return mask
+        cell = pinned[0]
+        near = [c for t in totals if cell in t.cells for c in t.cells]
+        cand = _best_candidate(near, values, mask, total_cells)
+        if cand is None:  # widen to every total touching a hidden cell
+            hidden = {tuple(c) for c in np.argwhere(mask)}
+            cand = _best_candidate([c for t in totals if hidden & set(t.cells) for c in t.cells], values, mask, total_cells)
+        if cand is None:
+            return mask  # nothing left to hide near it; the audit in check_funder_outputs still applies
+        mask[cand] = True
+    return mask
+
+
+# --- suppressing a table -----------------------------------------------------------------------------
+
+def suppress(df: pd.DataFrame, spec: SuppressionSpec, threshold: int = 11) -> SuppressedTable:
+    """Suppress small counts in ``df`` and every cell that would reveal one.
+
+    Returns the funder table (suppressed cells replaced by ``<11`` or ``*``, hidden columns dropped), a boolean
+    mask of the shown columns and a ``reasons`` table (row, column, value, reason).
+    """
+    if not isinstance(threshold, (int, np.integer)) or threshold < 1:
+        raise ValueError(f"`suppress_below` must be a whole number of at least 1; got {threshold!r}")
+    df = df.reset_index(drop=True)
+    count_cols = [c for c in dict.fromkeys((*spec.counts, *spec.hidden)) if c in df.columns]
+    values = df[count_cols].apply(pd.to_numeric, errors="coerce").to_numpy(float) if count_cols else np.zeros((len(df), 0))
+    primary = is_small(values.ravel(), threshold).reshape(values.shape) if values.size else np.zeros(values.shape, bool)
+    totals = _totals(values, count_cols, df, spec)
+    hidden_counts = complementary_suppression(values, primary, totals, threshold)
+
+    mask = pd.DataFrame(False, index=df.index, columns=df.columns)
+    reason = pd.DataFrame("", index=df.index, columns=df.columns, dtype=object)
+    for j, col in enumerate(count_cols):
+        mask[col] = hidden_counts[:, j]
+        reason.loc[primary[:, j], col] = "small count"
+        reason.loc[hidden_counts[:, j] & ~primary[:, j], col] = "complementary"
+    for col, sources in spec.derived.items():
+        if col not in df.columns:
+            continue
+        src = [s for s in sources if s in count_cols]
+        if src:
+            hit = mask[src].any(axis=1) & ~mask[col]
+            mask.loc[hit, col] = True
+            reason.loc[hit, col] = "computed from a hidden count"
+    for col, denominator in spec.percentages.items():
+        if col not in df.columns:
+            continue
+        pct = pd.to_numeric(df[col], errors="coerce")
+        hit = pd.Series(False, index=df.index)
+        if denominator in df.columns:
+            n = pd.to_numeric(df[denominator], errors="coerce")
+            implied = (pct / 100 * n).round()
+            hit |= pd.Series(is_small(implied, threshold), index=df.index)
+            if spec.complement_percentages:
+                hit |= pd.Series(is_small(n - implied, threshold), index=df.index)
+            if denominator in count_cols:
+                hit |= mask[denominator]
+        hit &= ~mask[col]
+        mask.loc[hit, col] = True
+        reason.loc[hit, col] = f"percentage implies a count below {threshold}"
+
+    shown = [c for c in df.columns if c not in spec.hidden]
+    table = df[shown].astype(object).copy()
+    for col in shown:
+        small = reason[col] == "small count"
+        table.loc[small, col] = small_mark(threshold)
+        table.loc[mask[col] & ~small, col] = COMPLEMENT_MARK
+    rows = [{"row": int(i), "column": col, "value": df.at[i, col], "reason": reason.at[i, col]}
+            for col in df.columns for i in df.index[mask[col]]]
+    reasons = pd.DataFrame(rows, columns=["row", "column", "value", "reason"]).sort_values(["row", "column"]).reset_index(drop=True)
+    return SuppressedTable(table.reset_index(drop=True), mask[shown], reasons, int(threshold), spec)
+
+
+def auto_spec(df: pd.DataFrame, *, counts: Iterable[str] = (), exempt: Iterable[str] = (), keys: Iterable[str] = (),
+              block: Iterable[str] = (), derive_rest: bool = True, **extra) -> SuppressionSpec:
+    """A spec for a table whose extra columns are not known in advance.
+
+    Count-like names (:func:`looks_like_patient_count`) and ``counts`` are counts; percent-like names are
+    percentages of the first count (its implied numerator is protected); with ``derive_rest`` every other
+    numeric column (means, CIs, p-values) is treated as computed from the first count, the table's ``n``.
+    """
+    exempt, keys = set(exempt), set(keys) | set(block) | {"group"}
+    counts = list(counts)
+    count_cols = [c for c in counts if c in df.columns and c not in exempt]
+    count_cols += [c for c in df.columns if c not in exempt and c not in count_cols and looks_like_patient_count(c)]
+    first = count_cols[0] if count_cols else None
+    percentages = {c: first for c in df.columns if first and c not in exempt and c not in count_cols and looks_like_percentage(c)}
+    derived = {}
+    if derive_rest and first:
+        for c in df.columns:
+            if c in exempt or c in keys or c in count_cols or c in percentages:
+                continue
+            if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+                derived[c] = (first,)
+    derived.update(extra.pop("derived", {}))
+    percentages.update(extra.pop("percentages", {}))
+    return SuppressionSpec(counts=tuple(count_cols), derived=derived, percentages=percentages, block=tuple(block), **extra)
+
+
+# --- the gate: no funder output may disclose a patient ------------------------------------------------
+
+class DisclosureError(EvaluationError):
+    """A funder output carries a patient identifier, a date of birth or an unsuppressed small count.
+
+    ``problems`` is a table (file, row, column, problem); the message lists the first of them.
+    """
+
+    def __init__(self, problems: pd.DataFrame, output_dir: str = "", max_lines: int = 20):
+        self.problems = problems
+        self.output_dir = output_dir
+        lines = []
+        for p in problems.head(max_lines).itertuples(index=False):
+            where = [p.file] + ([f"row {p.row}"] if p.row != "" else []) + ([f"column '{p.column}'"] if p.column else [])
+            lines.append(", ".join(where) + f": {p.problem}")
+        if len(problems) > max_lines:
+            lines.append(f"... and {len(problems) - max_lines} more")
+        super().__init__(f"{len(problems)} disclosure problem(s) in the funder outputs of {output_dir}; "
+                         "nothing may leave the team until they are fixed:\n  " + "\n  ".join(lines))
+
+
+PROBLEM_COLUMNS = ["file", "row", "column", "problem"]
+
+
+def _patient_ids(params: Params | None) -> set[str]:
+    """The cohort's patient ids (read straight from patients.csv; empty when it cannot be read)."""
+    if params is None:
+        return set()
+    path = Path(params.data_dir) / "patients.csv"
+    try:
+        ids = pd.read_csv(path, dtype=str, usecols=["patient_id"], keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError):
+        return set()
+    return {s.strip() for s in ids["patient_id"] if s and s.strip()}
+
+
+def _identifier_names() -> set[str]:
+    from .dictionary import identifier_columns
+
+    return identifier_columns() | {"patient_id"}
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9])?")
+
+
+def _ids_in_text(text: str, ids: set[str]) -> list[str]:
+    """Patient ids appearing as whole tokens in free text. All-digit ids are not looked for in text (they
+    would match counts and dollars); they are caught in identifier-like columns instead."""
+    if not ids or not text:
+        return []
+    return sorted(t for t in set(_TOKEN.findall(text)) if t in ids and not t.isdigit())
+
+
+def small_counts_in_text(text: str, threshold: int) -> list[str]:
+    """Phrases of prose that state a small count of patients or their events ("5 patients", "3 deaths").
+
+    Quotations are skipped (a focus-group participant's words are not a count from the data).
+    """
+    found = []
+    for match in COUNT_PHRASE.finditer(QUOTED.sub(" ", str(text))):
+        number = match.group(1).replace(",", "")
+        if number.isdigit() and 1 <= int(number) < threshold:
+            found.append(match.group(0))
+    return found
+
+
+def suppress_text(text: str, threshold: int) -> str:
+    """Prose made safe for a funder: a small count of patients or events becomes ``<11`` ("5 patients" ->
+    "<11 patients"); quotations are left as they are."""
+    text = str(text)
+    quoted = [(m.start(), m.end()) for m in QUOTED.finditer(text)]
+
+    def replace(match: re.Match) -> str:
+        number = match.group(1).replace(",", "")
+        inside = any(a <= match.start() < b for a, b in quoted)
+        if inside or not number.isdigit() or not 1 <= int(number) < threshold:
+            return match.group(0)
+        start = match.start(1) - match.start()
+        return match.group(0)[:start] + small_mark(threshold) + match.group(0)[start + len(match.group(1)):]
+
+    return COUNT_PHRASE.sub(replace, text)
+
+
+def _check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spec: dict | None,
+                 row_offset: int = 2) -> list[dict]:
+    """Problems in one funder table (rows numbered as a spreadsheet shows them: header = row 1)."""
+    problems = []
+    spec = spec or {}
+    ident = _identifier_names()
+    for col in df.columns:
+        name = str(col)
+        if name in ident:
+            problems.append({"file": file, "row": "", "column": name, "problem": "patient identifier column"})
+        elif BIRTH_NAME.search(name):
+            problems.append({"file": file, "row": "", "column": name, "problem": "date-of-birth column"})
+    text = df.astype(str)
+    idcol = {c for c in df.columns if "id" in str(c).lower() or "patient" in str(c).lower()}
+    for col in df.columns:
+        for i, cell in text[col].items():
+            cell = cell.strip()
+            hit = cell in ids and (not cell.isdigit() or col in idcol)
+            tokens = [] if hit else _ids_in_text(cell, ids)
+            if hit or tokens:
+                problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
+                                 "problem": f"patient identifier '{cell if hit else tokens[0]}'"})
+    exempt = set(spec.get("exempt", []))
+    counts = [c for c in df.columns if c not in exempt and (c in set(spec.get("counts", [])) or looks_like_patient_count(c))]
+    marks = {small_mark(threshold), COMPLEMENT_MARK}
+    for col in counts:
+        small = is_small(df[col].to_numpy(), threshold)
+        for i in np.flatnonzero(small):
+            problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
+                             "problem": f"unsuppressed small count {df[col].iloc[i]} (counts of 1 to {threshold - 1} must show as {small_mark(threshold)})"})
+    hidden = text.apply(lambda s: s.str.strip().isin(marks))
+    for col, sources in spec.get("derived", {}).items():
+        src = [s for s in sources if s in df.columns]
+        if col not in df.columns or not src:
+            continue
+        leak = hidden[src].any(axis=1) & ~hidden[col] & ~text[col].str.strip().isin(["", "nan", "<NA>", "None"])
+        for i in np.flatnonzero(leak.to_numpy()):
+            problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
+                             "problem": f"shows a value computed from a suppressed count ({', '.join(src)})"})
+    for col, denominator in spec.get("percentages", {}).items():
+        if col not in df.columns or denominator not in df.columns:
+            continue
+        implied = (pd.to_numeric(df[col], errors="coerce") / 100 * pd.to_numeric(df[denominator], errors="coerce")).round()
+        for i in np.flatnonzero(is_small(implied, threshold)):
+            problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
+                             "problem": f"percentage implies a small count of {int(implied.iloc[i])} {denominator}"})
+    return problems
+
+
+def _prose_problems(df: pd.DataFrame, file: str, threshold: int, columns: Iterable[str]) -> list[dict]:
+    """Small counts stated in the prose columns of a table (figure captions and alt text)."""
+    problems = []
+    for col in [c for c in columns if c in df.columns]:
+        for i, text in df[col].items():
+            for phrase in small_counts_in_text(text, threshold):
+                problems.append({"file": file, "row": int(i) + 2, "column": col,
+                                 "problem": f"unsuppressed small count in the text: '{phrase}'"})
+    return problems
+
+
+def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict) -> list[dict]:
+    import docx
+
+    problems = []
+    document = docx.Document(str(path))
+    body = "\n".join(p.text for p in document.paragraphs)
+    for token in _ids_in_text(body, ids):
+        problems.append({"file": file, "row": "", "column": "", "problem": f"patient identifier '{token}' in the text"})
+    for k, paragraph in enumerate(document.paragraphs, start=1):
+        for phrase in small_counts_in_text(paragraph.text, threshold):
+            problems.append({"file": file, "row": f"paragraph {k}", "column": "",
+                             "problem": f"unsuppressed small count in the text: '{phrase}' ({paragraph.text[:60]}...)"})
+    by_header = {tuple(s.get("columns", [])): s for s in specs.values()}
+    for k, table in enumerate(document.tables, start=1):
+        rows = [[cell.text for cell in row.cells] for row in table.rows]
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows[1:], columns=rows[0])
+        spec = by_header.get(tuple(rows[0]))
+        problems += _check_frame(frame, f"{file} (table {k})", threshold, ids, spec)
+    return problems
+
+
+def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *, raise_on_problem: bool = True) -> pd.DataFrame:
+    """Fail when a funder output carries a patient identifier, a date of birth or an unsuppressed small count.
+
+    Checks every file of ``<output_dir>/funder/`` (CSV tables against ``suppression.json``, the DOCX's text and
+    tables, the figure zip's manifest and any text file) and the column names of every analyst table in
+    ``tables/``. Returns the problems table (empty when all is well); raises :class:`DisclosureError`
+    naming file, row and column otherwise.
+    """
+    output_dir = Path(output_dir)
+    threshold = params.suppress_below if params is not None else 11
+    ids = _patient_ids(params)
+    problems: list[dict] = []
+    funder = output_dir / "funder"
+    specs: dict = {}
+    if (funder / SPEC_FILE).exists():
+        specs = json.loads((funder / SPEC_FILE).read_text(encoding="utf-8")).get("tables", {})
+    for path in sorted(funder.rglob("*")) if funder.exists() else []:
+        if not path.is_file():
+            continue
+        file = str(path.relative_to(output_dir))
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            problems += _check_frame(df, file, threshold, ids, specs.get(path.stem))
+        elif suffix == ".docx":
+            problems += _docx_problems(path, file, threshold, ids, specs)
+        elif suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    name = f"{file}:{info.filename}"
+                    for token in _ids_in_text(info.filename, ids):
+                        problems.append({"file": name, "row": "", "column": "", "problem": f"patient identifier '{token}' in a file name"})
+                    if info.filename.endswith(".csv"):
+                        df = pd.read_csv(io.BytesIO(zf.read(info)), dtype=str, keep_default_na=False)
+                        problems += _check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
+                        problems += _prose_problems(df, name, threshold, ("title", "caption", "alt_text"))
+                    elif info.filename.endswith((".svg", ".txt", ".md", ".json", ".html")):
+                        for token in _ids_in_text(zf.read(info).decode("utf-8", "replace"), ids):
+                            problems.append({"file": name, "row": "", "column": "", "problem": f"patient identifier '{token}'"})
+        elif suffix in (".json", ".txt", ".md", ".html", ".svg"):
+            for token in _ids_in_text(path.read_text(encoding="utf-8", errors="replace"), ids):
+                problems.append({"file": file, "row": "", "column": "", "problem": f"patient identifier '{token}'"})
+    ident = _identifier_names()
+    for path in sorted((output_dir / "tables").glob("*.csv")):
+        header = pd.read_csv(path, nrows=0).columns
+        for col in header:
+            if col in ident:
+                problems.append({"file": str(path.relative_to(output_dir)), "row": "", "column": col,
+                                 "problem": "patient identifier column in an analyst table (tables/ must hold none)"})
+    table = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    if raise_on_problem and len(table):
+        raise DisclosureError(table, str(output_dir))
+    return table

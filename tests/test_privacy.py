@@ -1,0 +1,283 @@
+"""Small-cell suppression and the funder-output check (evaluation/privacy.py).
+
+Reference rule: CMS cell-size suppression policy (ResDAC, "CMS Cell Size Suppression Policy"): no cell of 1 to
+10 may be shown, nor be derivable from other cells (totals, percentages). Recoverability is checked here by hand
+algebra on each table, independently of the linear programs the module uses.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import docx
+import pandas as pd
+import pytest
+
+from evaluation.errors import EvaluationError
+from evaluation.params import check
+from evaluation.privacy import (COMPLEMENT_MARK, DisclosureError, SuppressionSpec, check_funder_outputs, format_count,
+                                is_small, small_counts_in_text, suppress)
+
+
+def shown(st, row: int, col: str):
+    return st.table.at[row, col]
+
+
+# --- primary suppression -----------------------------------------------------------------------------
+
+def test_single_small_cell_is_shown_as_less_than_11():
+    df = pd.DataFrame({"group": ["condition=a", "condition=b", "condition=c"], "n": [0, 5, 25]})
+    st = suppress(df, SuppressionSpec(counts=("n",)), 11)
+    assert list(st.table["n"]) == [0, "<11", 25]  # 0 is shown (CMS suppresses 1-10 only)
+    assert st.reasons.to_dict("records") == [{"row": 1, "column": "n", "value": 5, "reason": "small count"}]
+
+
+@pytest.mark.parametrize("n, expected", [(10, "<11"), (11, 11), (1, "<11")])
+def test_the_boundaries_of_the_rule(n, expected):
+    st = suppress(pd.DataFrame({"group": ["all"], "n": [n]}), SuppressionSpec(counts=("n",)), 11)
+    assert st.table.at[0, "n"] == expected
+
+
+def test_threshold_param():
+    """suppress_below = 5: counts 1-4 are small; 7 is shown; the mark follows the threshold."""
+    df = pd.DataFrame({"group": ["condition=a", "condition=b"], "n": [4, 7]})
+    st = suppress(df, SuppressionSpec(counts=("n",)), threshold=5)
+    assert list(st.table["n"]) == ["<5", 7]
+    assert list(suppress(df, SuppressionSpec(counts=("n",)), threshold=11).table["n"]) == ["<11", "<11"]
+    with pytest.raises(ValueError, match="suppress_below"):
+        suppress(df, SuppressionSpec(counts=("n",)), threshold=0)
+    assert format_count(7, 5) == "7" and format_count(4, 5) == "<5" and format_count(1234, 11) == "1,234"
+
+
+# --- complementary suppression -----------------------------------------------------------------------
+
+def test_small_cell_recoverable_from_a_total_is_protected():
+    """all = 32 = track=a 4 + track=b 28: showing 28 would give 4 away (32 - 28), so 28 is hidden too.
+
+    By hand, a reader then knows x + y = 32 with x in 1..10 (<11) and y >= 11 (*): x can be any of 1..10.
+    """
+    df = pd.DataFrame({"group": ["all", "track=a", "track=b"], "n": [32, 4, 28]})
+    st = suppress(df, SuppressionSpec(counts=("n",)), 11)
+    assert list(st.table["n"]) == [32, "<11", COMPLEMENT_MARK]
+    feasible = [x for x in range(1, 11) if 32 - x >= 11]
+    assert len(feasible) == 10
+
+
+def test_overlapping_subgroups_are_not_totals():
+    """Condition strata overlap (a patient can have two), so all != sum: no complementary suppression."""
+    df = pd.DataFrame({"group": ["all", "condition=a", "condition=b"], "n": [30, 4, 26]})
+    st = suppress(df, SuppressionSpec(counts=("n",)), 11)
+    assert list(st.table["n"]) == [30, "<11", 26]
+
+
+def test_interval_disclosure_is_caught():
+    """Parts 1, 11, 20 of a total of 32. Hiding 1 and 11 alone fails: x + y = 12 with x in 1..10 and y >= 11
+    forces x = 1, y = 11. So 20 is hidden as well; then x + y + z = 32 with y, z >= 11 leaves x anywhere in 1..10.
+    """
+    df = pd.DataFrame({"group": ["all", "site=a", "site=b", "site=c"], "n": [32, 1, 11, 20]})
+    st = suppress(df, SuppressionSpec(counts=("n",)), 11)
+    assert list(st.table["n"]) == [32, "<11", COMPLEMENT_MARK, COMPLEMENT_MARK]
+    only_two = [x for x in range(1, 11) if 12 - x >= 11]
+    assert only_two == [1]  # what the reader would have learnt with 20 shown
+    three = {x for x in range(1, 11) for y in range(11, 32) if 32 - x - y >= 11}
+    assert three == set(range(1, 11))
+
+
+def test_two_way_table_with_margins():
+    """A 2 x 2 table with row totals (column `total`) and column totals (row `all`):
+
+                female  male  total
+        all         30    50     80
+        initial      4    20     24
+        advanced    26    30     56
+
+    4 is small. Its row (24 - 20) and its column (30 - 26) would each give it away, so a cell in each is hidden,
+    and then one more to close the rectangle. By hand, with x = initial/female: male = 24 - x, advanced/female =
+    30 - x, advanced/male = 26 + x; every x in 1..10 keeps the hidden `*` cells at 11 or more.
+    """
+    df = pd.DataFrame({"group": ["all", "track=initial", "track=advanced"], "female": [30, 4, 26],
+                       "male": [50, 20, 30], "total": [80, 24, 56]})
+    spec = SuppressionSpec(counts=("female", "male", "total"), column_totals={"total": ("female", "male")})
+    st = suppress(df, spec, 11)
+    assert st.table.at[1, "female"] == "<11"
+    hidden = {(r, c) for r in range(3) for c in ("female", "male", "total") if st.mask.at[r, c]}
+    assert (1, "female") in hidden
+    assert any(c != "female" and r == 1 for r, c in hidden)  # something else in its row
+    assert any(r != 1 and c == "female" for r, c in hidden)  # something else in its column
+    visible = lambda r, c: (r, c) not in hidden  # noqa: E731
+    assert visible(0, "female") and visible(0, "male") and visible(1, "total") and visible(2, "total")
+    consistent = [x for x in range(1, 11) if min(24 - x, 30 - x, 26 + x) >= 11]
+    assert consistent == list(range(1, 11))
+
+
+def test_blocks_have_their_own_totals():
+    df = pd.DataFrame({"measure": ["a1c"] * 3 + ["sbp"] * 3, "group": ["all", "track=i", "track=a"] * 2,
+                       "n": [40, 35, 5, 40, 20, 20]})
+    st = suppress(df, SuppressionSpec(counts=("n",), block=("measure",)), 11)
+    assert list(st.table["n"]) == [40, COMPLEMENT_MARK, "<11", 40, 20, 20]
+
+
+# --- cells computed from counts ----------------------------------------------------------------------
+
+def test_rates_and_ratios_from_a_hidden_count_are_hidden():
+    df = pd.DataFrame({"group": ["condition=a", "condition=b"], "events": [4, 40], "rate": [3.1, 31.0],
+                       "months": [1290.0, 1290.0]})
+    st = suppress(df, SuppressionSpec(counts=("events",), derived={"rate": ("events",)}), 11)
+    assert st.table.at[0, "rate"] == COMPLEMENT_MARK and st.table.at[1, "rate"] == 31.0
+    assert st.table.at[0, "months"] == 1290.0  # not computed from the count
+    assert "hidden count" in st.reasons.set_index("column").at["rate", "reason"]
+
+
+def test_percentages():
+    """A percentage is hidden when its numerator is hidden, when it implies a small count (5% of 100 = 5), when
+    its complement does (95% of 100 leaves 5), and when its denominator is small; 50% of 100 is shown."""
+    df = pd.DataFrame({"group": [f"condition={c}" for c in "abcde"], "n": [100, 100, 100, 8, 100],
+                       "at_goal": [5, 50, 95, 4, 50], "pct_at_goal": [5.0, 50.0, 95.0, 50.0, 50.0]})
+    spec = SuppressionSpec(counts=("n", "at_goal"), derived={"pct_at_goal": ("at_goal",)},
+                           percentages={"pct_at_goal": "n"})
+    st = suppress(df, spec, 11)
+    assert list(st.table["pct_at_goal"]) == [COMPLEMENT_MARK, 50.0, COMPLEMENT_MARK, COMPLEMENT_MARK, 50.0]
+    assert list(st.table["at_goal"]) == ["<11", 50, 95, "<11", 50]
+    alone = suppress(df[["group", "n", "pct_at_goal"]], SuppressionSpec(counts=("n",), percentages={"pct_at_goal": "n"}), 11)
+    assert alone.table.at[0, "pct_at_goal"] == COMPLEMENT_MARK  # 5% of 100 implies 5 even with no count column
+    loose = suppress(df[["group", "n", "pct_at_goal"]],
+                     SuppressionSpec(counts=("n",), percentages={"pct_at_goal": "n"}, complement_percentages=False), 11)
+    assert loose.table.at[2, "pct_at_goal"] == 95.0
+
+
+def test_hidden_complement_count_protects_a_share():
+    """identified 100 = resolved 95 + unresolved 5 (not shown): 5 is small, so 95 must not be shown either."""
+    df = pd.DataFrame({"group": ["all"], "identified": [100], "resolved": [95], "unresolved": [5], "pct": [95.0]})
+    spec = SuppressionSpec(counts=("identified", "resolved"), hidden=("unresolved",),
+                           column_totals={"identified": ("resolved", "unresolved")}, percentages={"pct": "identified"})
+    st = suppress(df, spec, 11)
+    assert "unresolved" not in st.table.columns
+    assert st.table.at[0, "resolved"] == COMPLEMENT_MARK and st.table.at[0, "pct"] == COMPLEMENT_MARK
+    assert st.table.at[0, "identified"] == 100
+
+
+def test_is_small_ignores_text_and_blanks():
+    assert list(is_small(["<11", None, "3", 0, 10.0, 11], 11)) == [False, False, True, False, True, False]
+
+
+def test_small_counts_in_prose():
+    assert small_counts_in_text("585 patients; 5 patients have no measurement", 11) == ["5 patients"]
+    assert small_counts_in_text("3 of 40 patients reached goal", 11) == ["3 of 40 patients"]
+    assert small_counts_in_text("7 of 10 teams; 2.1 per patient; fewer than 11 patients", 11) == []
+    assert small_counts_in_text("a pharmacist said \u201cI saw 5 patients\u201d", 11) == []
+
+
+def test_small_counts_in_prose_are_rewritten_for_funders():
+    from evaluation.privacy import suppress_text
+
+    text = "585 patients; 5 patients have no measurement; 3 of 40 patients; 2.1 per patient; \u201c5 patients\u201d"
+    assert suppress_text(text, 11) == ("585 patients; <11 patients have no measurement; <11 of 40 patients; "
+                                       "2.1 per patient; \u201c5 patients\u201d")
+    assert suppress_text("7 deaths", 5) == "7 deaths"
+
+
+# --- the gate ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def report(tmp_path, tiny_cohort):
+    """A report folder with a clean funder table, and params pointing at the tiny cohort (P001-P003)."""
+    out = tmp_path / "report"
+    (out / "funder").mkdir(parents=True)
+    (out / "tables").mkdir()
+    pd.DataFrame({"group": ["all", "track=a"], "n": [40, "<11"], "mean": [7.1, "*"]}).to_csv(out / "funder" / "outcome.csv", index=False)
+    (out / "funder" / "suppression.json").write_text(json.dumps(
+        {"tables": {"outcome": {"counts": ["n"], "derived": {"mean": ["n"]}, "percentages": {}, "columns": ["group", "n", "mean"]}}}))
+    params = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(out)})
+    return out, params
+
+
+def test_clean_outputs_pass(report):
+    out, params = report
+    assert check_funder_outputs(out, params).empty
+
+
+def test_patient_identifier_column_fails(report):
+    out, params = report
+    pd.DataFrame({"patient_id": ["X9"], "n": [50]}).to_csv(out / "funder" / "leak.csv", index=False)
+    with pytest.raises(DisclosureError) as info:
+        check_funder_outputs(out, params)
+    assert isinstance(info.value, EvaluationError)
+    assert "funder/leak.csv, column 'patient_id': patient identifier column" in str(info.value)
+
+
+def test_patient_identifier_value_fails_with_its_row(report):
+    out, params = report
+    pd.DataFrame({"team": ["T01", "T02"], "note": ["fine", "see P002"]}).to_csv(out / "funder" / "notes.csv", index=False)
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems.to_dict("records") == [{"file": "funder/notes.csv", "row": 3, "column": "note",
+                                            "problem": "patient identifier 'P002'"}]
+
+
+def test_date_of_birth_fails(report):
+    out, params = report
+    pd.DataFrame({"group": ["all"], "date_of_birth": ["1950-01-01"]}).to_csv(out / "funder" / "dob.csv", index=False)
+    with pytest.raises(DisclosureError, match="column 'date_of_birth': date-of-birth column"):
+        check_funder_outputs(out, params)
+
+
+def test_unsuppressed_small_count_fails(report):
+    out, params = report
+    pd.DataFrame({"group": ["all", "track=a"], "n": [40, 7], "mean": [7.1, 6.9]}).to_csv(out / "funder" / "outcome.csv", index=False)
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems.iloc[0].to_dict() == {"file": "funder/outcome.csv", "row": 3, "column": "n",
+                                          "problem": "unsuppressed small count 7 (counts of 1 to 10 must show as <11)"}
+    # a count-like column the writer forgot to declare is still checked
+    pd.DataFrame({"group": ["all"], "n_patients": [3]}).to_csv(out / "funder" / "other.csv", index=False)
+    assert "other.csv" in set(check_funder_outputs(out, params, raise_on_problem=False)["file"].str.replace("funder/", ""))
+
+
+def test_value_computed_from_a_hidden_count_fails(report):
+    out, params = report
+    pd.DataFrame({"group": ["all", "track=a"], "n": [40, "<11"], "mean": [7.1, 6.9]}).to_csv(out / "funder" / "outcome.csv", index=False)
+    with pytest.raises(DisclosureError, match="row 3, column 'mean': shows a value computed from a suppressed count"):
+        check_funder_outputs(out, params)
+
+
+def test_threshold_comes_from_params(report, tiny_cohort):
+    out, _ = report
+    pd.DataFrame({"group": ["all", "track=a"], "n": [40, 7]}).to_csv(out / "funder" / "outcome.csv", index=False)
+    params = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(out), "suppress_below": 5})
+    assert check_funder_outputs(out, params, raise_on_problem=False).empty
+
+
+def test_docx_and_zip_are_read(report):
+    out, params = report
+    document = docx.Document()
+    document.add_paragraph("Outcomes improved for P003 and 4 patients died.")
+    document.save(out / "funder" / "story.docx")
+    with zipfile.ZipFile(out / "funder" / "figures.zip", "w") as zf:
+        zf.writestr("manifest.csv", "figure_id,title,caption,alt_text,notebook,files\n"
+                                    "f1,Title,Of 3 patients all improved,Bars,00_x,figures/f1.png\n")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    texts = problems["problem"].tolist()
+    assert "patient identifier 'P003' in the text" in texts
+    assert any("'4 patients'" in t for t in texts)
+    zipped = problems[problems["file"] == "funder/figures.zip:manifest.csv"]
+    assert zipped[["row", "column"]].values.tolist() == [[2, "caption"]]
+
+
+def test_analyst_tables_may_not_hold_identifiers(report):
+    out, params = report
+    pd.DataFrame({"patient_id": ["P001"], "x": [1]}).to_csv(out / "tables" / "per_patient.csv", index=False)
+    with pytest.raises(DisclosureError, match="tables/per_patient.csv, column 'patient_id'"):
+        check_funder_outputs(out, params)
+
+
+def test_all_digit_ids_are_looked_for_only_in_identifier_columns(tmp_path):
+    """Patient id 1490 must not be confused with a cost of $1,490, but is caught under an id-like column."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "patients.csv").write_text("patient_id,team_id\n1490,T01\n")
+    out = tmp_path / "report"
+    (out / "funder").mkdir(parents=True)
+    pd.DataFrame({"kind": ["ed_visit"], "cost_per_event": [1490]}).to_csv(out / "funder" / "costs.csv", index=False)
+    params = check({"cohort_id": "x", "data_dir": str(data), "output_dir": str(out)})
+    assert check_funder_outputs(out, params, raise_on_problem=False).empty
+    pd.DataFrame({"patient_ref": [1490]}).to_csv(out / "funder" / "refs.csv", index=False)
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems[["file", "row", "column"]].values.tolist() == [["funder/refs.csv", 2, "patient_ref"]]

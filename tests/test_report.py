@@ -1,0 +1,177 @@
+"""The performance story and the funder pack (evaluation/report.py): findings computed from tables, funder
+tables suppressed, the HTML page, the DOCX and the figure zip."""
+from __future__ import annotations
+
+import re
+import zipfile
+
+import docx
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from evaluation import figures
+from evaluation.params import check
+from evaluation.privacy import check_funder_outputs
+from evaluation.report import (STORY_FILE, build_funder_pack, docx_name, funder_tables, key_findings, save_table,
+                               section_of, zip_name)
+from evaluation.value import ValueAnalysis
+from test_value import seed_002_cohort
+
+
+@pytest.fixture
+def params(tmp_path, tiny_cohort):
+    return check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(tmp_path / "report"),
+                  "as_of": "2016-12-31", "title": "Tiny cohort"})
+
+
+def save_seed_value_tables(params):
+    """The value notebook's tables for the seed-002 construction (see test_value.py)."""
+    patients, teams, utilization, costs = seed_002_cohort()
+    va = ValueAnalysis(as_of="2016-12-31").fit(patients, utilization=utilization, program_costs=costs, teams=teams)
+    save_table(va.summary, params, "value")
+    save_table(va.rates_, params, "value_utilization")
+    save_table(va.roi_, params, "value_roi")
+    save_table(va.sensitivity_, params, "value_sensitivity")
+    return va
+
+
+def test_findings_say_when_an_analysis_did_not_run(params):
+    f = key_findings(params).table
+    assert set(f["section"]) == {"engagement", "themes", "outcomes", "run_charts", "time_to_goal", "value"}
+    assert f["finding"].str.contains("not analysed for this cohort").all()
+    assert "tables/engagement_by_team.csv was not produced" in f["finding"].iloc[0]
+
+
+def test_value_findings_state_the_seed_002_story(params):
+    """Seed 002: readmissions down 59%, net return $486,304 (141%), computed from tables/value.csv."""
+    save_seed_value_tables(params)
+    text = " ".join(key_findings(params).table.query("section == 'value'")["finding"])
+    assert "Readmissions fell 59% after enrollment" in text
+    assert "a net return of $486,304 (net ROI 141%)" in text
+    assert "program cost of $344,896" in text and "Cost avoided $831,200" in text
+
+
+def test_outcome_and_time_to_goal_findings(params):
+    save_table(pd.DataFrame({
+        "measure": ["a1c", "a1c", "sbp"], "group": ["all", "track=a", "all"], "n": [50, 40, 6],
+        "baseline_mean": [9.0, 9.1, 150.0], "followup_mean": [8.0, 8.1, 140.0], "mean_change": [-1.0, -1.0, -10.0],
+        "change_ci_low": [-1.3, -1.4, -20.0], "change_ci_high": [-0.7, -0.6, 0.0], "t_stat": [-6.0, -5.0, -2.0],
+        "p_value": [0.0000002, 0.00001, 0.1]}), params, "outcome_change")
+    save_table(pd.DataFrame({"measure": ["a1c", "ldl"], "group": ["all", "all"], "n": [40, 30], "events": [30, 12],
+                             "median_days": [120.0, None], "median_ci_low": [98.0, None], "median_ci_high": [150.0, None],
+                             "ci_method": ["log-log", "log-log"]}), params, "time_to_goal")
+    f = key_findings(params).table.set_index("section")["finding"]
+    outcomes = " ".join(f.loc[["outcomes"]])
+    assert "HbA1c: mean 9.0 at baseline and 8.0 at follow-up, a change of -1.00 (95% CI -1.30 to -0.70; paired t-test p < 0.001; n = 50)." in outcomes
+    assert "fewer than 11 patients" in outcomes  # sbp has n = 6
+    times = " ".join(f.loc[["time_to_goal"]])
+    assert "half of the 40 patients not at goal at baseline reached it within 120 days (95% CI 98 to 150 days, log-log)" in times
+    assert "fewer than half of the 30 patients" in times
+
+
+def test_funder_tables_are_suppressed_and_carry_no_identifiers(params):
+    """Seed 002 by track: advanced has 6 readmissions after enrollment (< 11), so its counts and rates are hidden,
+    initial's counts are hidden as a complement (all = initial + advanced), and so is every dollar figure of both
+    tracks; the cohort row (136 and 56) is shown."""
+    save_seed_value_tables(params)
+    save_table(pd.DataFrame({"measure": ["a1c"], "group": ["all"], "n": [50], "patient_id": ["P001"],
+                             "mean_change": [-1.0]}), params, "outcome_change")
+    tables = funder_tables(params)
+    util = pd.read_csv(params.output_dir / "funder" / "value_utilization.csv", dtype=str).set_index(["kind", "group"])
+    assert util.loc[("readmission", "all"), ["pre_events", "post_events"]].tolist() == ["136", "56"]
+    assert util.loc[("readmission", "track=advanced"), "post_events"] == "<11"
+    assert util.loc[("readmission", "track=initial"), "post_events"] == "*"
+    assert util.loc[("readmission", "track=advanced"), "rate_ratio"] == "*"
+    roi = pd.read_csv(params.output_dir / "funder" / "value_roi.csv", dtype=str).set_index("group")
+    assert roi.at["all", "net_return"] == "486304"
+    assert roi.at["track=initial", "net_return"] == "*" and roi.at["track=advanced", "cost_avoided"] == "*"
+    assert "patient_id" not in tables["outcome_change"].table.columns
+    problems = check_funder_outputs(params.output_dir, params, raise_on_problem=False)
+    assert problems["file"].tolist() == ["tables/outcome_change.csv"]  # the funder pack is clean; the analyst table is not
+
+
+def test_funder_threshold_is_the_params_one(tmp_path, tiny_cohort):
+    params = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(tmp_path / "r"),
+                    "suppress_below": 5})
+    save_seed_value_tables(params)
+    util = funder_tables(params)["value_utilization"].table.set_index(["kind", "group"])
+    assert util.at[("readmission", "track=advanced"), "post_events"] == 6  # 6 >= 5: shown
+
+
+def _export_demo_figures(params):
+    for figure_id, notebook in (("value_demo", "05_value"), ("engagement_demo", "01_engagement")):
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3], [3, 1, 2])
+        figures.export_figure(fig, params, figure_id, title=f"{figure_id} title", caption=f"{figure_id} caption.",
+                              alt_text=f"{figure_id} alt text.", notebook=notebook)
+
+
+def test_performance_story_page_docx_and_zip(params):
+    """The page links every figure (each image file exists), the DOCX holds every figure of the manifest with its
+    caption and alt text, the zip holds every figure file and the manifest, and the pack passes the check."""
+    save_seed_value_tables(params)
+    _export_demo_figures(params)
+    findings = key_findings(params)
+    tables = funder_tables(params)
+    written = build_funder_pack(params, findings, tables)
+    assert written["file"].iloc[0] == STORY_FILE
+    manifest = figures.read_manifest(params.figures_dir)
+
+    page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', page)
+    assert sorted(s for s, _ in sources) == sorted(f"figures/{i}.png" for i in manifest["figure_id"])
+    assert all((params.output_dir / s).is_file() for s, _ in sources)
+    assert "engagement_demo caption." in page and "net return of $486,304" in page
+    assert page.index("Engagement in the collaborative") < page.index("Value and return on investment")
+
+    document = docx.Document(str(params.output_dir / "funder" / docx_name(params)))
+    assert len(document.inline_shapes) == len(manifest)
+    alt = {s._inline.docPr.get("descr") for s in document.inline_shapes}
+    assert alt == set(manifest["alt_text"])
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert all(c in text for c in manifest["caption"])
+    assert len(document.tables) == len(tables)
+
+    with zipfile.ZipFile(params.output_dir / "funder" / zip_name(params)) as zf:
+        names = set(zf.namelist())
+    files = {f for fs in manifest["files"] for f in fs.split(";")}
+    assert names == files | {"manifest.csv"}
+    assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
+    from evaluation.report import verify_pack
+
+    checks = verify_pack(params)
+    assert checks["ok"].all() and checks.loc[2, "found"] == 2  # two figures in the DOCX
+    (params.output_dir / "figures" / "value_demo.png").unlink()
+    assert not verify_pack(params)["ok"].all()  # a missing image is caught
+
+
+def test_captions_with_small_counts_reach_funders_suppressed(params):
+    """Another notebook's caption says "5 patients have no measurement": the page, the DOCX and the zip's
+    manifest say "<11 patients"; the analysts' manifest keeps the caption as written."""
+    fig, ax = plt.subplots()
+    figures.export_figure(fig, params, "overview_demo", title="Follow-up", caption="585 patients; 5 patients have no measurement.",
+                          alt_text="Histogram. 5 patients have no measurement.", notebook="00_data_quality")
+    build_funder_pack(params, key_findings(params), funder_tables(params))
+    assert "<11 patients have no measurement" in (params.output_dir / "performance_story.html").read_text(encoding="utf-8").replace("&lt;", "<")
+    text = "\n".join(p.text for p in docx.Document(str(params.output_dir / "funder" / docx_name(params))).paragraphs)
+    assert "<11 patients have no measurement" in text and not re.search(r"\b5 patients", text)
+    with zipfile.ZipFile(params.output_dir / "funder" / zip_name(params)) as zf:
+        assert not re.search(r"\b5 patients", zf.read("manifest.csv").decode())
+    assert "; 5 patients" in figures.read_manifest(params.figures_dir).at[0, "caption"]
+    assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
+
+
+def test_zip_is_the_same_for_the_same_figures(params):
+    _export_demo_figures(params)
+    from evaluation.report import write_figure_zip
+
+    first = write_figure_zip(params).read_bytes()
+    assert write_figure_zip(params).read_bytes() == first
+
+
+@pytest.mark.parametrize("notebook, section", [("03_outcomes", "outcomes"), ("02_qualitative", "themes"),
+                                               ("04_survival", "time_to_goal"), ("05_value", "value"),
+                                               ("00_data_quality", "cohort"), ("99_misc", "other")])
+def test_figures_are_placed_by_notebook(notebook, section):
+    assert section_of(notebook) == section
