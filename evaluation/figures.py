@@ -7,19 +7,23 @@ Files are written without timestamps so the same data gives the same files.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-import tempfile
+import textwrap
 from pathlib import Path
-
-import functools
 from typing import Callable, TypeVar
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import seaborn as sns
 from cycler import cycler
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.patches import Patch, Rectangle
 
 from .params import Params
+from .report import atomic_write
 
 # Okabe & Ito (2008) colour-blind-safe palette; black last.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
@@ -77,14 +81,6 @@ def _output_dir(target: Params | str | Path) -> Path:
     return Path(target.output_dir if isinstance(target, Params) else target)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, *, title: str, caption: str,
                   alt_text: str, notebook: str) -> plt.Figure:
     """Save ``fig`` as PNG/SVG/PDF with its manifest record; return it for display.
@@ -109,7 +105,7 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
             files.append(f"figures/{path.name}")
     record = {"figure_id": figure_id, "title": title, "caption": caption, "alt_text": alt_text,
               "notebook": notebook, "files": ";".join(files)}
-    _atomic_write_text(folder / f"{figure_id}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
+    atomic_write(folder / f"{figure_id}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     write_manifest(folder)
     plt.close(fig)
     return fig
@@ -127,7 +123,7 @@ def write_manifest(folder: str | Path) -> Path:
     """Rebuild ``manifest.csv`` from the sidecar records (atomic)."""
     folder = Path(folder)
     path = folder / "manifest.csv"
-    _atomic_write_text(path, read_manifest(folder).to_csv(index=False, lineterminator="\n"))
+    atomic_write(path, read_manifest(folder).to_csv(index=False, lineterminator="\n"))
     return path
 
 
@@ -182,8 +178,6 @@ def follow_up_histogram(follow_up: pd.DataFrame) -> plt.Figure:
 
 # --- engagement ----------------------------------------------------------------------------------
 
-import numpy as np  # noqa: E402  (kept inside this region so other regions' edits never clash)
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 ENGAGEMENT_KIND_LABELS = {"all": "All events", "monthly_call": "Monthly calls", "webinar": "Webinars",
                           "coaching_call": "Coaching calls", "learning_session": "Learning sessions",
@@ -379,10 +373,7 @@ def engagement_vs_outcome_chart(result) -> plt.Figure:
 
 # --- qualitative ---------------------------------------------------------------------------------
 
-import textwrap  # noqa: E402  (kept inside this region so other regions' edits never clash)
 
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 
 def _wrap(labels, width: int = 14) -> list[str]:
@@ -911,8 +902,6 @@ def survival_hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
 
 # --- value ---------------------------------------------------------------------------------------
 
-import numpy as np  # noqa: E402  (kept inside this region so other regions' edits never clash)
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
 VALUE_KIND_LABELS = {"ed_visit": "ED visits", "admission": "Admissions", "readmission": "Readmissions"}
 VALUE_KIND_WORDS = {"ed_visit": "ED visits", "admission": "admissions", "readmission": "readmissions"}  # mid-sentence

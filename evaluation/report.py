@@ -16,6 +16,7 @@ The report notebook runs after the others and works with whatever tables exist:
 from __future__ import annotations
 
 import html
+import io
 import json
 import math
 import os
@@ -39,15 +40,11 @@ FLOAT_FORMAT = "%.10g"
 def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.DataFrame:
     """Write ``df`` to ``tables/<name>.csv`` (atomic) and return it, so a notebook cell can show it."""
     folder = Path(target.output_dir if isinstance(target, Params) else target) / "tables"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        out = df.copy()
-        for col in out.columns:
-            if pd.api.types.is_datetime64_any_dtype(out[col]):
-                out[col] = out[col].dt.strftime("%Y-%m-%d")
-        out.to_csv(fh, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
-    os.replace(tmp, folder / f"{name}.csv")
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    atomic_write(folder / f"{name}.csv", out.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n"))
     return df
 
 
@@ -226,10 +223,10 @@ def funder_tables(params: Params, *, write: bool = True) -> dict[str, Suppressed
         folder = params.output_dir / FUNDER_DIR
         folder.mkdir(parents=True, exist_ok=True)
         for name, st in out.items():
-            _atomic_write(folder / f"{name}.csv", st.table.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+            atomic_write(folder / f"{name}.csv", st.table.to_csv(index=False, lineterminator="\n").encode("utf-8"))
         doc = {"threshold": params.suppress_below, "marks": {"small": f"<{params.suppress_below}", "complementary": "*"},
                "tables": registry}
-        _atomic_write(folder / SPEC_FILE, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        atomic_write(folder / SPEC_FILE, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return out
 
 
@@ -263,19 +260,19 @@ def funder_overview(tables: Mapping[str, SuppressedTable]) -> pd.DataFrame:
                                        "computed_from_hidden", "file"])
 
 
-def _readable(path: str | Path) -> None:
-    """mkstemp makes files only the owner can read; give them the usual permissions (umask applies)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file so that readers see the old or the new content, never half of it.
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
+    A temporary file in the same folder is renamed over the target; it gets the usual permissions
+    (mkstemp would leave it readable by its owner only).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    _readable(tmp)
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, path)
 
 
@@ -630,7 +627,7 @@ td:first-child, th:first-child {{ text-align: left; }}
 </body></html>
 """
     path = params.output_dir / STORY_FILE
-    _atomic_write(path, page.encode("utf-8"))
+    atomic_write(path, page.encode("utf-8"))
     return path
 
 
@@ -728,7 +725,7 @@ def write_funder_docx(params: Params, findings: Findings | pd.DataFrame, tables:
     buffer = tempfile.SpooledTemporaryFile()
     document.save(buffer)
     buffer.seek(0)
-    _atomic_write(path, buffer.read())
+    atomic_write(path, buffer.read())
     return path
 
 
@@ -737,10 +734,8 @@ def write_figure_zip(params: Params) -> Path:
     sorted entries: the same figures give the same zip)."""
     manifest = figure_manifest(params)
     path = params.output_dir / FUNDER_DIR / zip_name(params)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         entries = sorted({f for files in manifest["files"] for f in str(files).split(";") if f})
         for name in entries:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -750,8 +745,7 @@ def write_figure_zip(params: Params) -> Path:
         info.compress_type = zipfile.ZIP_DEFLATED
         columns = ["figure_id", "title", "caption", "alt_text", "notebook", "files"]
         zf.writestr(info, manifest[columns].to_csv(index=False, lineterminator="\n"))
-    _readable(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, buffer.getvalue())
     return path
 
 

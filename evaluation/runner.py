@@ -342,8 +342,9 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
         p.name for p in chosen
         if previous.get(p.name, {}).get("input_key") == keys[p.name] and (report / "notebooks" / p.name).exists()}
     stale = [p for p in chosen if p.name not in reusable]
-    if stale:  # the report notebook reads the others' tables: it reruns whenever any of them does
-        stale += [p for p in chosen if notebook_name(p) in RUNS_LAST and p not in stale]
+    if stale:  # the report notebook reads the others' tables: it reruns whenever any of them does, chosen or not
+        stale += [p for p in every if notebook_name(p) in RUNS_LAST and p not in stale]
+        chosen = chosen + [p for p in stale if p not in chosen]
     staging = _staging_dir(params)
     from .report import save_table
 
