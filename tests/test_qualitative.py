@@ -15,7 +15,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from evaluation import ParamsError, figures, load_cohort  # noqa: E402
+from evaluation import DataValidationError, ParamsError, figures, load_cohort  # noqa: E402
 from evaluation import qualitative as ql  # noqa: E402
 from evaluation.params import REPO_ROOT, check  # noqa: E402
 from evaluation.refi_qda import EXCERPT_COLUMNS, normalise  # noqa: E402
@@ -376,11 +376,14 @@ def test_missing_qualitative_files_give_the_loader_note(tiny_cohort, tmp_path):
     assert ql.theme_table(tables, QUICK).empty and ql.inter_rater_reliability(tables, QUICK).note
 
 
-def test_missing_qdpx_file_is_a_params_error(tiny_cohort, tmp_path):
+def test_missing_qdpx_file_is_a_data_error_and_a_params_error(tiny_cohort, tmp_path):
+    """Validation stops on it (naming the file); load_qualitative alone says which params key is wrong."""
     p = check({"cohort_id": "c", "data_dir": str(tiny_cohort), "as_of": "2016-12-31",
                "qualitative": {"qdpx": "coding/project.qdpx"}})
+    with pytest.raises(DataValidationError, match=r"coding/project.qdpx: the REFI-QDA project named by qualitative.qdpx was not found"):
+        load_cohort(p)
     with pytest.raises(ParamsError, match=r"`qualitative.qdpx` names a file that does not exist: .*coding/project.qdpx"):
-        ql.load_qualitative(p, load_cohort(p))
+        ql.load_qualitative(p, load_cohort(p, raise_on_error=False))
 
 
 # --- figures and notebook -------------------------------------------------------------------------------
@@ -433,9 +436,11 @@ def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_p
     refi_qda.export_qdpx(t, tiny_cohort / "coding" / "p.qdpx")
     p = check({"cohort_id": "c", "data_dir": str(tiny_cohort), "as_of": "2016-12-31",
                "output_dir": str(tmp_path / "o"), "qualitative": {"qdpx": "coding/p.qdpx"}})
-    cohort = load_cohort(p)
+    cohort = load_cohort(p, raise_on_error=False)  # validation lists the .qdpx problems with the CSVs' ...
+    qdpx_rows = cohort.quality[cohort.quality["table"] == "coding/p.qdpx"]
+    assert qdpx_rows[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
     tables = ql.load_qualitative(p, cohort)
-    problems = ql.coding_problems(tables, cohort)
+    problems = ql.coding_problems(tables, cohort)  # ... and the notebook shows them
     assert problems[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
     assert ql.theme_table(tables, QUICK).set_index("code").at["P", "n_teams"] == 1  # T09's excerpt voices no team
     assert ql.overview(tables, QUICK).set_index("item").at["read from", "value"] == "coding/p.qdpx"
