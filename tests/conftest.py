@@ -54,3 +54,29 @@ def reports_root(tmp_path: Path, monkeypatch) -> Path:
     root = tmp_path / "reports"
     monkeypatch.setenv("CMM_REPORTS_DIR", str(root))
     return root
+
+
+def run_notebook_cells(notebook: Path, **parameters) -> tuple[list, dict]:
+    """Run a notebook's code cells in this process, as papermill would with ``parameters`` injected.
+
+    Returns what each cell shows (its last expression) and the final namespace. Fast (no kernel), for
+    tests of a notebook on a small or unusual cohort.
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    namespace: dict = {"display": lambda *args, **kwargs: None}
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+        if last is not None:
+            shown.append(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
+    return shown, namespace

@@ -5,7 +5,6 @@ textbook value computed independently of the code under test.
 """
 from __future__ import annotations
 
-import ast
 import csv
 import math
 from pathlib import Path
@@ -18,6 +17,7 @@ from scipy import stats
 
 matplotlib.use("Agg")
 
+from tests.conftest import run_notebook_cells  # noqa: E402
 from evaluation import ParamsError, figures, load_cohort  # noqa: E402
 from evaluation import engagement as eng  # noqa: E402
 from evaluation.params import REPO_ROOT, check  # noqa: E402
@@ -290,21 +290,8 @@ def test_attendance_note_says_why_charts_are_skipped(tmp_path):
 def test_notebook_runs_without_events_and_says_why(tmp_path):
     """The notebook's cells, run in-process on a cohort with no events file, show the skip note and do not fail."""
     p, c = make(tmp_path, drop=("events.csv", "attendance.csv"))
-    import nbformat
-
-    nb = nbformat.read(REPO_ROOT / "notebooks" / "01_engagement.ipynb", as_version=4)
-    namespace: dict = {}
-    shown = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        tree = ast.parse(cell.source)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, "<cell>", "exec"), namespace)
-        if "parameters" in cell.metadata.get("tags", []):
-            namespace.update(data_dir=str(p.data_dir), output_dir=str(p.output_dir), as_of=AS_OF, cohort_id="tiny")
-        if last is not None:
-            shown.append(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
+    shown, _ = run_notebook_cells(REPO_ROOT / "notebooks" / "01_engagement.ipynb", data_dir=str(p.data_dir),
+                                  output_dir=str(p.output_dir), as_of=AS_OF, cohort_id="tiny")
     note = c.missing_note("events")
     assert note in shown and c.missing_note("events", "attendance") in shown
     assert (p.output_dir / "tables" / "engagement_by_team.csv").exists()

@@ -6,7 +6,6 @@ Alpha-Reliability", section C (4 observers x 12 units, missing values): nominal 
 """
 from __future__ import annotations
 
-import ast
 
 import matplotlib
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+from tests.conftest import run_notebook_cells  # noqa: E402
 from evaluation import DataValidationError, ParamsError, figures, load_cohort  # noqa: E402
 from evaluation import qualitative as ql  # noqa: E402
 from evaluation.params import REPO_ROOT, check  # noqa: E402
@@ -404,22 +404,9 @@ def test_figures_draw_and_captions_come_from_the_data(tmp_path):
 
 def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_path):
     """The notebook's cells, run in-process on a cohort with no qualitative files, show the skip note."""
-    import nbformat
-
-    nb = nbformat.read(REPO_ROOT / "notebooks" / "02_focus_groups.ipynb", as_version=4)
-    namespace: dict = {}
-    shown = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        tree = ast.parse(cell.source)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, "<cell>", "exec"), namespace)
-        if "parameters" in cell.metadata.get("tags", []):
-            namespace.update(data_dir=str(tiny_cohort), output_dir=str(tmp_path / "out"), as_of="2016-12-31",
-                             cohort_id="tiny")
-        if last is not None:
-            shown.append(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
+    shown, namespace = run_notebook_cells(REPO_ROOT / "notebooks" / "02_focus_groups.ipynb",
+                                          data_dir=str(tiny_cohort), output_dir=str(tmp_path / "out"),
+                                          as_of="2016-12-31", cohort_id="tiny")
     note = namespace["cohort"].missing_note(*ql.QUALITATIVE_TABLES)
     assert sum(isinstance(s, str) and s == note for s in shown) >= 8
     assert not (tmp_path / "out" / "tables" / "themes.csv").exists()
