@@ -14,7 +14,9 @@ import textwrap
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import matplotlib.transforms as mtransforms
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -97,10 +99,12 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     with plt.rc_context(HOUSE_STYLE):
+        # the tight bounding box once, for all three formats: computing it is a full draw of the figure
+        bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
         for fmt in FORMATS:
             path = folder / f"{figure_id}.{fmt}"
             tmp = folder / f".{figure_id}.tmp.{fmt}"
-            fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
+            fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], bbox_inches=bbox)
             os.replace(tmp, path)
             files.append(f"figures/{path.name}")
     record = {"figure_id": figure_id, "title": title, "caption": caption, "alt_text": alt_text,
@@ -128,6 +132,13 @@ def write_manifest(folder: str | Path) -> Path:
 
 
 # --- shared drawing helpers ------------------------------------------------------------------------
+
+def count_label(n, suppress_below: int | None) -> str:
+    """A count drawn on a figure: ``<11`` for 1..10 when figures may reach a funder (CMS cell-size rule)."""
+    from .privacy import format_count
+
+    return format_count(n, suppress_below) if suppress_below else f"{int(n):,}"
+
 
 @house_style
 def bar_counts(series: pd.Series, *, title: str, xlabel: str = "", ylabel: str = "", horizontal: bool = True,
@@ -522,8 +533,10 @@ def irr_chart(summary: pd.DataFrame) -> plt.Figure:
 # --- outcomes ------------------------------------------------------------------------------------
 
 @house_style
-def outcome_goal_chart(change: pd.DataFrame) -> plt.Figure:
-    """% at goal at baseline (open) and follow-up (filled) per measure, cohort rows only (``group == 'all'``)."""
+def outcome_goal_chart(change: pd.DataFrame, suppress_below: int | None = 11) -> plt.Figure:
+    """% at goal at baseline (open) and follow-up (filled) per measure, cohort rows only (``group == 'all'``).
+
+    Patient counts of 1 to ``suppress_below`` - 1 are drawn as ``<11`` (None draws them as they are)."""
     from .outcomes import measure_label
 
     rows = change[(change["group"] == "all") & change["pct_goal_baseline"].notna()].reset_index(drop=True)
@@ -535,7 +548,8 @@ def outcome_goal_chart(change: pd.DataFrame) -> plt.Figure:
                label="baseline")
     ax.scatter(rows["pct_goal_followup"], y, s=40, color=OKABE_ITO[0], zorder=3, label="follow-up")
     for i, r in rows.iterrows():
-        ax.text(max(r.pct_goal_baseline, r.pct_goal_followup) + 2, i, f"n = {int(r.n)}", va="center", fontsize=7)
+        ax.text(max(r.pct_goal_baseline, r.pct_goal_followup) + 2, i, f"n = {count_label(r.n, suppress_below)}", va="center",
+                fontsize=7)
     ax.set_yticks(list(y), [f"{measure_label(m)}\n({g})" for m, g in zip(rows["measure"], rows["goal"])])
     ax.invert_yaxis()
     ax.set_xlim(0, 110)
@@ -611,7 +625,6 @@ def _spc_grid(n_panels: int) -> tuple[plt.Figure, list]:
 
 
 def _spc_annotate(ax: plt.Axes, team_id: str, measure: str, pdsa: pd.DataFrame | None, aims: pd.DataFrame | None) -> None:
-    import matplotlib.transforms as mtransforms
 
     if aims is not None and len(aims):
         for target in aims[(aims["team_id"] == team_id) & (aims["measure"] == measure)]["target"]:
@@ -627,7 +640,6 @@ def _spc_annotate(ax: plt.Axes, team_id: str, measure: str, pdsa: pd.DataFrame |
 
 
 def _spc_finish(fig: plt.Figure, axes: list, handles: list, title: str) -> plt.Figure:
-    import matplotlib.dates as mdates
 
     for ax in axes:
         ax.set_ylim(-3, 108)
@@ -745,15 +757,15 @@ def _surv_risk_rows(km, labels: dict[str, str]) -> list[tuple[str, str, str, str
 
 @house_style
 def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str = "Days since enrollment",
-                      title: str | None = None) -> plt.Figure:
+                      title: str | None = None, suppress_below: int | None = 11) -> plt.Figure:
     """Kaplan-Meier drawn as the cumulative % reaching the event, with a numbers table under the plot.
 
     ``km`` is a :class:`evaluation.survival.KaplanMeierGroups` (tidy ``summary``, ``curves``, ``risk``,
     ``logrank``). Shows the CI band (up to 3 groups), censor ticks, a dotted median line per group, the
     log-rank p and the CI method; the table gives, at each x tick, the number at risk and the cumulative
-    events and censored (at risk only when there are more than 3 groups).
+    events and censored (at risk only when there are more than 3 groups). Counts of 1 to ``suppress_below`` - 1
+    are drawn as ``<11`` so the figure is safe for funders (None draws them as they are).
     """
-    import numpy as np
 
     summary = km.summary
     groups = list(summary["group"])
@@ -776,7 +788,7 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
         s = summary[summary["group"] == g].iloc[0]
         x = np.r_[0.0, c["time"].to_numpy(float)]
         y = 100 * (1 - np.r_[1.0, c["survival"].to_numpy(float)])
-        label = f"{labels[g]} (n = {s['n']})"
+        label = f"{labels[g]} (n = {count_label(s['n'], suppress_below)})"
         if g in condition_p and condition_p[g] == condition_p[g]:
             label += f", {_surv_p(condition_p[g])} vs without"
         ax.step(x, y, where="post", color=colour, ls=style, lw=1.4, label=label)
@@ -821,7 +833,8 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
         values = km.risk[km.risk["group"] == g].set_index("time")[column]
         for t in ticks:
             if t in values.index:
-                tab.text(t, r, f"{int(values[t])}", ha="center", va="center", fontsize=7, color=colour)
+                tab.text(t, r, count_label(values[t], suppress_below), ha="center", va="center", fontsize=7,
+                         color=colour)
     tab.set_yticks(range(len(rows)))
     tab.set_yticklabels([label for _, _, label, _ in rows], fontsize=7)
     for ticklabel, (_, _, _, colour) in zip(tab.get_yticklabels(), rows):
@@ -873,8 +886,6 @@ def survival_hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
     """Forest plot of Cox hazard ratios with CIs (log scale), one row per measure and covariate.
 
     A hazard ratio above 1 means patients reach goal sooner."""
-    import numpy as np
-
     d = summary.reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(d) + 1.2))
     y = np.arange(len(d))

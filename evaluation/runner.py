@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -112,25 +112,39 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
 
 def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str,
                say: Callable[[str], None], done: list[NotebookRun], total: int) -> None:
+    """Run notebooks, at most ``jobs`` at a time, reporting each as it starts and ends."""
     (staging / "notebooks").mkdir(parents=True, exist_ok=True)
     (staging / "logs").mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("spawn")
+    waiting = list(batch)
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(batch))), mp_context=ctx, max_tasks_per_child=1) as pool:
-        futures = {}
-        for path in batch:
-            target = staging / "notebooks" / path.name
+        running: dict = {}
+
+        def start_next() -> None:
+            path = waiting.pop(0)
             say(f"  started  {path.stem}")
-            futures[path] = pool.submit(execute_notebook, str(path), str(target), parameters, kernel,
-                                        str(staging / "logs" / f"{path.stem}.log"))
-        for path, future in futures.items():
-            res = future.result()
-            run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"],
-                              peak_memory_mb=res.get("peak_memory_mb"))
-            done.append(run)
-            mark = "done    " if run.status == "ok" else "FAILED  "
-            if run.status != "ok":
-                run.status = "failed"
-            say(f"  [{len(done)}/{total}] {mark}{path.stem} ({run.seconds:.1f} s)")
+            future = pool.submit(execute_notebook, str(path), str(staging / "notebooks" / path.name), parameters,
+                                 kernel, str(staging / "logs" / f"{path.stem}.log"))
+            running[future] = path
+
+        while waiting and len(running) < jobs:
+            start_next()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                path = running.pop(future)
+                res = future.result()
+                run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"],
+                                  res["error"], peak_memory_mb=res.get("peak_memory_mb"))
+                if run.status != "ok":
+                    run.status = "failed"
+                done.append(run)
+                mark = "done    " if run.status == "ok" else "FAILED  "
+                say(f"  [{len(done)}/{total}] {mark}{path.stem} ({run.seconds:.1f} s)")
+                if waiting and run.status == "ok":
+                    start_next()
+                elif run.status != "ok":
+                    waiting.clear()  # stop early: the run fails anyway, the others' results would be thrown away
 
 
 def _render_html(staging: Path, runs: list[NotebookRun]) -> None:
@@ -373,7 +387,10 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     runs: list[NotebookRun] = []
     if stale:
         say(f"  running {len(stale)} notebook(s), {jobs} at a time, kernel {kernel}")
-        for batch in ([p for p in stale if notebook_name(p) not in RUNS_LAST], [p for p in stale if notebook_name(p) in RUNS_LAST]):
+        # slowest first (by the last report's timings): the run ends sooner when the long ones start early
+        first = sorted((p for p in stale if notebook_name(p) not in RUNS_LAST),
+                       key=lambda p: -float(previous.get(p.name, {}).get("seconds") or 0))
+        for batch in (first, [p for p in stale if notebook_name(p) in RUNS_LAST]):
             if batch:
                 _run_batch(batch, staging, parameters, jobs, kernel, say, runs, len(stale))
             _raise_failed(runs, staging)
