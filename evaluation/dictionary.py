@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandera.pandas as pa
 import yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandera.pandas as pa
 
 from .params import REPO_ROOT
 
@@ -101,6 +103,8 @@ def identifier_columns() -> set[str]:
 
 
 def _check_for(column: ColumnSpec) -> list[pa.Check]:
+    import pandera.pandas as pa  # imported when validating: it is slow to import
+
     checks: list[pa.Check] = []
     if column.allowed:
         checks.append(pa.Check.isin(list(column.allowed), error=f"must be one of: {', '.join(column.allowed)}"))
@@ -119,6 +123,8 @@ def schema_for(spec: TableSpec, present: list[str] | None = None) -> pa.DataFram
     Types are parsed before this runs (so a bad cell can be named with its text); the schema holds the
     checks that pandera reports as one lazy ``failure_cases`` table.
     """
+    import pandera.pandas as pa  # imported when validating: it is slow to import
+
     present = spec.column_names if present is None else present
     columns = {
         c.name: pa.Column(None, checks=_check_for(c), nullable=c.nullable, required=False)
@@ -131,6 +137,8 @@ def schema_for(spec: TableSpec, present: list[str] | None = None) -> pa.DataFram
 
 def plausibility_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFrameSchema:
     """Soft ranges: values outside are warnings, not errors."""
+    import pandera.pandas as pa  # imported when validating: it is slow to import
+
     present = spec.column_names if present is None else present
     columns = {}
     for c in spec.columns:

@@ -12,10 +12,13 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandera.pandas as pa
 
 from .dictionary import ColumnSpec, TableSpec, load_dictionary, plausibility_schema, schema_for
 from .errors import DataValidationError
@@ -214,6 +217,8 @@ def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems
 def _pandera_problems(df: pd.DataFrame, schema: pa.DataFrameSchema, file: str, severity: str,
                       problems: Problems) -> None:
     """Run a pandera schema lazily and turn its failure cases into data-quality rows."""
+    import pandera.pandas as pa  # imported when validating: it is slow to import
+
     try:
         schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:

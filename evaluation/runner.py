@@ -148,6 +148,8 @@ def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ke
 
 
 def _render_html(staging: Path, runs: list[NotebookRun]) -> None:
+    if not runs:
+        return
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -406,16 +408,14 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     for r in runs:
         r.input_key = keys[Path(r.path).name] if r.status in ("ran", "reused") else previous.get(Path(r.path).name, {}).get("input_key")
 
-    try:
+    if stale and (staging / "funder").exists():  # reused outputs were checked when they were made
         from .privacy import check_funder_outputs
-    except ImportError:  # pragma: no cover - until the privacy module exists
-        check_funder_outputs = None
-    if check_funder_outputs is not None and (staging / "funder").exists():
+
         check_funder_outputs(staging, params)
     _render_html(staging, [r for r in runs if r.status == "ran"])
-    from .figures import write_manifest
+    if stale and (staging / "figures").exists():
+        from .figures import write_manifest
 
-    if (staging / "figures").exists():
         write_manifest(staging / "figures")
     write_index(staging, params, runs, counts, started)
     seconds = time.perf_counter() - t0
