@@ -29,6 +29,7 @@ QUALITY_COLUMNS = ["table", "row", "column", "severity", "problem"]
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SERIAL_DATE = re.compile(r"^\d{5}(\.\d+)?$")  # Excel/Sheets day numbers, e.g. 42005 = 2015-01-01
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} 00:00:00$")
+_PADDED = re.compile(r"[ \t](,|\r?\n|$)|(^|,)[ \t]", re.MULTILINE)  # a cell with spaces around its value
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(-01)?$")
 
 
@@ -170,7 +171,8 @@ def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | 
     if raw.empty:
         problems.add(file, None, None, "error" if spec.name in ("teams", "patients") else "warning",
                      "table has a header but no rows")
-    raw = raw.apply(lambda s: s.str.strip())
+    if _PADDED.search(text):  # strip cells only when some cell is padded: stripping is slow on big tables
+        raw = raw.apply(lambda s: s.str.strip())
     raw.index = pd.RangeIndex(2, len(raw) + 2)  # spreadsheet rows: header is row 1
     return raw
 
@@ -327,3 +329,53 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
     if raise_on_error and problems.has_errors:
         raise DataValidationError(quality, str(data_dir))
     return cohort
+
+
+# --- validated-cohort cache ---------------------------------------------------------------------------
+# The runner validates once and leaves the typed tables here for its notebooks, so a statewide cohort is
+# parsed and checked once per run instead of once per notebook. Removed before the report is published.
+CACHE_FILE = ".validated_cohort.pickle"
+_VALIDATION_CODE = ("dictionary.py", "loading.py", "validation.py", "refi_qda.py")
+
+
+def validation_key(params: Params) -> str:
+    """What a validated cohort depends on: the input files, the params validation reads, and the code."""
+    import json
+
+    here = Path(__file__).parent
+    code = hashlib.sha256()
+    for path in [here / name for name in _VALIDATION_CODE] + sorted((here.parent / "data_dictionary").glob("*.yaml")):
+        if path.exists():
+            code.update(path.read_bytes())
+    files = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
+    qdpx = params.qualitative.get("qdpx")
+    blob = json.dumps({"files": files, "as_of": str(params.as_of), "goals": sorted(map(str, params.goals.values())),
+                       "qdpx": str(qdpx), "code": code.hexdigest()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def save_validated(cohort: Cohort, params: Params, folder: Path) -> Path:
+    """Leave the validated cohort in ``folder`` for the notebooks of this run."""
+    import pickle
+
+    path = Path(folder) / CACHE_FILE
+    with open(path, "wb") as fh:
+        pickle.dump({"key": validation_key(params), "cohort": cohort}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def load_validated(params: Params) -> Cohort:
+    """The cohort validated by this run's runner when its inputs are unchanged, else :func:`load_cohort`."""
+    import pickle
+
+    path = params.output_dir / CACHE_FILE
+    if path.exists():
+        try:
+            with open(path, "rb") as fh:
+                cached = pickle.load(fh)
+            if cached.get("key") == validation_key(params):
+                return cached["cohort"]
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass  # a damaged or stale cache is ignored: validate again
+    return load_cohort(params)
+

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .loading import Cohort, load_cohort
+from .loading import Cohort, load_validated
 from .params import Params, from_namespace
 
 DISPLAY_OPTIONS = {
@@ -20,10 +20,11 @@ def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
     """Params from the notebook's variables (papermill injects them) and the validated cohort.
 
     Raises :class:`~evaluation.errors.DataValidationError` naming file, row and column when the data
-    has errors, so a notebook never analyses data that failed validation.
+    has errors, so a notebook never analyses data that failed validation. Inside a run, the cohort the
+    runner validated is reused (when its inputs are unchanged) instead of being read again.
     """
     for key, value in DISPLAY_OPTIONS.items():
         pd.set_option(key, value)
     params = from_namespace(namespace)
     params.output_dir.mkdir(parents=True, exist_ok=True)
-    return params, load_cohort(params)
+    return params, load_validated(params)

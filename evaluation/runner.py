@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import DataValidationError, EvaluationError, NotebookFailed, format_problem
-from .loading import input_files, load_cohort, sha256
+from .loading import CACHE_FILE, input_files, load_cohort, save_validated, sha256
 from .params import REPO_ROOT, Params, load_params, to_yaml_dict
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -377,6 +377,7 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
             error.staging_dir = staging
             raise error
         say(f"  data are valid ({counts.get('warning', 0)} warnings, {counts.get('note', 0)} notes)")
+        save_validated(cohort, params, staging)  # the notebooks of this run reuse it
     else:
         import pandas as pd
 
@@ -420,6 +421,7 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     write_index(staging, params, runs, counts, started)
     seconds = time.perf_counter() - t0
     write_provenance(staging, params, file_hashes, runs, started, seconds)
+    (staging / CACHE_FILE).unlink(missing_ok=True)
     publish(staging, report)
     say(f"Report: {report / 'index.html'} ({seconds:.1f} s)")
     return RunResult(params, report, runs, seconds)

@@ -219,3 +219,10 @@ def test_readmission_when_nobody_was_admitted(tmp_path):
     util = "patient_id,occurred_on,kind,cost\nP001,2015-04-01,readmission,14000\nP002,2015-04-01,ed_visit,900\n"
     p = only_problem(problems_for(tmp_path, utilization_csv=util), "warning")
     assert (p.row, p.column) == (2, "kind")
+
+
+def test_padded_cells_are_stripped(tmp_path):
+    text = TINY["teams.csv"].replace("T01,", "T01 ,").replace(",IA,", ", IA,")
+    folder = write_cohort(tmp_path / "padded", {**TINY, "teams.csv": text})
+    teams = load_cohort(folder, as_of="2016-12-31").teams
+    assert teams["team_id"].tolist() == ["T01", "T02"] and teams["state"].tolist() == ["IA", "MN"]

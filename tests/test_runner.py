@@ -48,6 +48,7 @@ def test_successful_run_publishes_the_report(tmp_path, tiny_cohort, reports_root
     assert prov["notebooks"][0]["status"] == "ran" and prov["notebooks"][0]["seconds"] > 0
     assert "pandas" in prov["packages"] and prov["params"]["cohort_id"] == "tiny"
     assert not (reports_root / ".staging").exists() or not any((reports_root / ".staging").iterdir())
+    assert not (report / ".validated_cohort.pickle").exists()  # the run's validation cache is not published
 
 
 def test_bad_data_stops_before_notebooks_and_keeps_the_last_report(tmp_path, tiny_cohort, reports_root, one_notebook, capsys):
@@ -125,3 +126,19 @@ def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, re
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
     monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v2")
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
+
+
+def test_notebooks_reuse_the_runners_validation(tmp_path, tiny_cohort, reports_root, monkeypatch):
+    """The runner leaves the validated cohort for its notebooks; it is used only while its inputs match."""
+    from evaluation import loading
+    from evaluation.params import load_params
+
+    params = load_params(params_file(tmp_path, tiny_cohort), output_dir=str(tmp_path / "out"))
+    params.output_dir.mkdir(parents=True)
+    cohort = loading.load_cohort(params)
+    cohort.tables["teams"] = cohort.teams.assign(team_name="from the cache")
+    loading.save_validated(cohort, params, params.output_dir)
+    assert loading.load_validated(params).teams["team_name"].eq("from the cache").all()
+    (tiny_cohort / "teams.csv").write_text(TINY["teams.csv"].replace("Lakeside Drug", "Lakeside Pharmacy"))
+    fresh = loading.load_validated(params)  # the data changed: validated again, not taken from the cache
+    assert fresh.teams["team_name"].tolist() == ["Prairie Creek Pharmacy", "Lakeside Pharmacy"]
