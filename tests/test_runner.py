@@ -142,3 +142,17 @@ def test_notebooks_reuse_the_runners_validation(tmp_path, tiny_cohort, reports_r
     (tiny_cohort / "teams.csv").write_text(TINY["teams.csv"].replace("Lakeside Drug", "Lakeside Pharmacy"))
     fresh = loading.load_validated(params)  # the data changed: validated again, not taken from the cache
     assert fresh.teams["team_name"].tolist() == ["Prairie Creek Pharmacy", "Lakeside Pharmacy"]
+
+
+def test_a_notebook_runs_alone_with_the_papermill_cli(tmp_path, tiny_cohort, reports_root):
+    """The README's command: `papermill notebooks/X.ipynb out.ipynb -f params/<cohort>.yaml`."""
+    import subprocess
+    import sys
+
+    params = params_file(tmp_path, tiny_cohort)
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(runner.NOTEBOOK_DIR / "00_data_quality.ipynb"),
+                           str(out), "-f", str(params)], cwd=runner.REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (reports_root / "tiny" / "tables" / "data_quality.csv").exists()
+    assert "Passed unknown parameter" not in done.stderr
