@@ -580,6 +580,85 @@ def compare_tracks(team_table: pd.DataFrame, outcome: pd.DataFrame | None = None
     return result
 
 
+# --- which teams a per-team figure draws --------------------------------------------------------------
+
+# Per-team figures (attendance heatmap, pathway grid, score ranking) draw at most this many teams: at about a
+# quarter inch a row, 30 labelled rows fill a page. A statewide cohort's 1,000 rows would be a smear of colour
+# and take many seconds to draw; the tables (tables/engagement_by_team.csv, engagement_by_month.csv) keep
+# every team, and each caption says how many teams are drawn and how they were chosen.
+TEAMS_SHOWN = 30
+
+
+@dataclass(frozen=True)
+class TeamSelection:
+    """The teams a per-team figure draws, in drawing order, and the rule that chose them.
+
+    When every team fits (``total`` <= the cap), ``teams`` is all of them and ``rule`` is empty. Otherwise
+    ``teams[:split]`` is one end of a ranking and ``teams[split:]`` the other (``split`` None: one end only).
+    """
+
+    teams: list[str]
+    total: int
+    rule: str = ""
+    split: int | None = None
+
+    @property
+    def capped(self) -> bool:
+        return len(self.teams) < self.total
+
+    def sentence(self, table: str = "engagement_by_team") -> str:
+        """' Shown: 30 of 1,000 teams, <rule>; every team is in tables/<table>.csv.' ('' when all are drawn)."""
+        if not self.capped:
+            return ""
+        return f" Shown: {len(self.teams)} of {self.total:,} teams, {self.rule}; every team is in tables/{table}.csv."
+
+
+def _both_ends(ranked: list[str], n: int) -> tuple[list[str], list[str]]:
+    return ranked[: n // 2], ranked[len(ranked) - (n - n // 2):]
+
+
+def heatmap_teams(by_month: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamSelection:
+    """Teams of the attendance heatmap: all, or the ``n // 2`` with the lowest attendance rate (teams with
+    nothing recorded first) and the ``n - n // 2`` with the highest, lowest first (ties by team id)."""
+    teams = sorted(by_month["team_id"].unique())
+    if len(teams) <= n:
+        return TeamSelection(teams, len(teams))
+    total = by_month[by_month["kind"] == "all"].groupby("team_id")[["events_attended", "events_recorded"]].sum()
+    rate = (total["events_attended"] / total["events_recorded"].where(total["events_recorded"] > 0)).reindex(teams)
+    ranked = (pd.DataFrame({"team_id": teams, "rate": rate.to_numpy(float)})
+              .sort_values(["rate", "team_id"], na_position="first", kind="stable")["team_id"].tolist())
+    low, high = _both_ends(ranked, n)
+    rule = (f"the {len(low)} with the lowest attendance rate and the {len(high)} with the highest (top row: all "
+            "teams pooled)")
+    return TeamSelection(low + high, len(teams), rule, split=len(low))
+
+
+def pathway_teams(status: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamSelection:
+    """Teams of the accountability-pathway grid: all, or the ``n`` furthest behind (most overdue milestones,
+    then most done late, then most days late; ties by team id), furthest behind first."""
+    teams = sorted(status["team_id"].unique())
+    if len(teams) <= n:
+        return TeamSelection(teams, len(teams))
+    behind = (status.assign(overdue=status["status"].eq("overdue"), late=status["status"].eq("done late"),
+                            days=status["days_late"].where(status["status"].eq("done late"), 0.0))
+              .groupby("team_id")[["overdue", "late", "days"]].sum().reindex(teams).reset_index())
+    ranked = behind.sort_values(["overdue", "late", "days", "team_id"], ascending=[False, False, False, True],
+                                kind="stable")["team_id"].tolist()
+    rule = "the teams furthest behind (most overdue milestones, then most done late, then most days late)"
+    return TeamSelection(ranked[:n], len(teams), rule)
+
+
+def score_teams(team_table: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamSelection:
+    """Teams of the score ranking, lowest score first (no score first): all, or the ``n // 2`` lowest and the
+    ``n - n // 2`` highest."""
+    ranked = team_table.sort_values(["engagement_score", "team_id"], na_position="first", kind="stable")["team_id"].tolist()
+    if len(ranked) <= n:
+        return TeamSelection(ranked, len(ranked))
+    low, high = _both_ends(ranked, n)
+    rule = f"the {len(low)} with the lowest and the {len(high)} with the highest engagement score"
+    return TeamSelection(low + high, len(ranked), rule, split=len(low))
+
+
 # --- figure text (title, caption, alt text computed from the data) ----------------------------------
 
 def _pct(x: float) -> str:
@@ -600,13 +679,16 @@ def heatmap_text(team_table: pd.DataFrame, by_month: pd.DataFrame, threshold: fl
     if len(rated):
         extremes = (f" Team attendance ranged from {_pct(worst['attendance_rate'].iloc[0])} ({worst['team_id'].iloc[0]}) "
                     f"to {_pct(best['attendance_rate'].iloc[0])} ({best['team_id'].iloc[0]}).")
+    shown = heatmap_teams(by_month)
     caption = (f"Each cell is one team in one month; its colour is the share of recorded events the team attended and its "
                f"text is events attended/offered. {high} of {len(rated)} teams with recorded attendance attended at "
                f"least {threshold:.0%} of their recorded events.{extremes} {unrecorded} of {offered} offered team-events ({_pct(unrecorded / offered if offered else np.nan)}) "
                "have no attendance record (hatched); they are reported as not recorded, not counted as absences. "
-               "Events held before a team joined are not counted as offered to it.")
+               "Events held before a team joined are not counted as offered to it." + shown.sentence("engagement_by_month"))
+    rows = (f"{len(shown.teams)} of the {shown.total:,} teams (the lowest and highest attendance) and all teams pooled"
+            if shown.capped else f"{len(team_table)} teams")
     alt = (f"Grid of heatmaps, one for all events and one for each event kind ({', '.join(kinds)}), with "
-           f"{len(team_table)} teams as rows and {len(months)} months from {months[0] if months else '-'} to "
+           f"{rows} as rows and {len(months)} months from {months[0] if months else '-'} to "
            f"{months[-1] if months else '-'} as columns; darker cells mean lower attendance. {high} of "
            f"{len(rated)} teams with recorded attendance attended at least {threshold:.0%} of their recorded "
            f"events.{extremes}")
@@ -637,11 +719,14 @@ def milestones_text(status: pd.DataFrame, team_table: pd.DataFrame, as_of) -> di
     late_days = status.loc[status["done"] & ~status["on_time"], "days_late"]
     median_late = f" (median {late_days.median():.0f} days late)" if len(late_days) else ""
     as_of = pd.Timestamp(as_of).strftime("%Y-%m-%d")
+    shown = pathway_teams(status)
     caption = (f"Status of each team's accountability-pathway milestones on {as_of}. {all_done} of {len(teams_due)} teams "
                f"completed every milestone due by then. Of {due} milestones due, {on_time} were done on time, {late} "
-               f"late{median_late} and {overdue} are overdue. Cells done late show the days late.")
+               f"late{median_late} and {overdue} are overdue. Cells done late show the days late." + shown.sentence())
     milestones = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index
-    alt = (f"Grid with {status['team_id'].nunique()} teams as rows and {len(milestones)} milestones as columns "
+    rows = (f"the {len(shown.teams)} of {shown.total:,} teams furthest behind" if shown.capped
+            else f"{status['team_id'].nunique()} teams")
+    alt = (f"Grid with {rows} as rows and {len(milestones)} milestones as columns "
            f"({', '.join(m.replace('_', ' ') for m in milestones)}), each cell coloured done on time, done late, "
            f"overdue or not yet due. {on_time} of {due} due milestones were done on time and {overdue} are overdue.")
     return {"title": "Accountability pathway: milestone status by team", "caption": caption, "alt_text": alt}
@@ -658,10 +743,13 @@ def score_text(team_table: pd.DataFrame, weights: Mapping[str, float]) -> dict[s
                   f"{scored['engagement_score'].iloc[0]:.0f} ({scored['team_id'].iloc[0]}), median "
                   f"{scored['engagement_score'].median():.0f}.")
     missing = len(team_table) - len(scored)
+    shown = score_teams(team_table)
     caption = (f"Engagement score (0-100): the weighted mean of the attendance rate, the share of due milestones done and "
                f"the share done on time (weights: {w}); each bar is split into the points each part contributes."
-               f"{spread}" + (f" {missing} team(s) had no data for any part." if missing else ""))
-    alt = (f"Horizontal bar chart ranking {len(team_table)} teams by engagement score, each bar split into attendance, "
+               f"{spread}" + (f" {missing} team(s) had no data for any part." if missing else "") + shown.sentence())
+    ranked = (f"the {len(shown.teams)} lowest- and highest-scoring of {shown.total:,} teams" if shown.capped
+              else f"{len(team_table)} teams")
+    alt = (f"Horizontal bar chart ranking {ranked} by engagement score, each bar split into attendance, "
            f"milestones done and milestones on time.{spread}")
     return {"title": "Engagement score by team", "caption": caption, "alt_text": alt}
 

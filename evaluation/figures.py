@@ -195,20 +195,10 @@ ENGAGEMENT_KIND_LABELS = {"all": "All events", "monthly_call": "Monthly calls", 
                           "office_hours": "Office hours", "other": "Other events"}
 MILESTONE_COLORS = {"done on time": OKABE_ITO[2], "done late": OKABE_ITO[1], "overdue": OKABE_ITO[3],
                     "not yet due": "#dddddd"}
-TEAMS_LABELLED = 40  # above this many teams, per-team labels and cell text are left out (a statewide cohort)
 
 
-def _team_row_height(n_teams: int, per_team: float) -> float:
-    """Inches for n team rows: readable rows for a small cohort, at most ~8 inches for a large one."""
-    return per_team * n_teams if n_teams <= TEAMS_LABELLED else max(per_team * TEAMS_LABELLED, 8.0)
-
-
-def _team_ticks(ax: plt.Axes, teams: list[str], axis: str = "y") -> None:
-    if len(teams) <= TEAMS_LABELLED:
-        getattr(ax, f"set_{axis}ticks")(np.arange(len(teams)) + 0.5, teams, fontsize=7)
-    else:
-        getattr(ax, f"set_{axis}ticks")([])
-        getattr(ax, f"set_{axis}label")(f"{len(teams)} teams")
+def _team_ticks(ax: plt.Axes, labels: list[str]) -> None:
+    ax.set_yticks(np.arange(len(labels)) + 0.5, labels, fontsize=7)
 
 
 @house_style
@@ -216,42 +206,55 @@ def engagement_heatmap(by_month: pd.DataFrame) -> plt.Figure:
     """Team x month heatmaps of attendance, one panel per event kind (from engagement.attendance_by_month).
 
     Colour: attended / recorded. Text: attended/offered. Hatched grey: offered but attendance not
-    recorded. Blank: nothing offered that month.
+    recorded. Blank: nothing offered that month. Above ``engagement.TEAMS_SHOWN`` teams it draws the
+    teams with the lowest and the highest attendance rate (:func:`evaluation.engagement.heatmap_teams`),
+    under a top row of all teams pooled (its text: the pooled rate); a dashed line parts the two ends.
     """
+    from .engagement import heatmap_teams
+
     kinds = ["all", *sorted(k for k in by_month["kind"].unique() if k != "all")]
-    teams = sorted(by_month["team_id"].unique())
+    shown = heatmap_teams(by_month)
+    teams, pooled = shown.teams, shown.capped
+    labels = ([f"All {shown.total:,} teams"] if pooled else []) + teams
     months = sorted(by_month["month"].unique())
     ncols = 2
     nrows = int(np.ceil((len(kinds) + 1) / ncols))
     width = max(3.2, 0.32 * len(months) + 1.2)
-    height = max(1.6, _team_row_height(len(teams), 0.24) + 0.9)
+    height = max(1.6, 0.24 * len(labels) + 0.9)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained")
     cmap = plt.get_cmap(SEQUENTIAL).copy()
     mesh = None
     for ax, kind in zip(axes.flat, kinds):
         sub = by_month[by_month["kind"] == kind]
-        rate = sub.pivot(index="team_id", columns="month", values="attendance_rate").reindex(index=teams, columns=months)
-        offered = sub.pivot(index="team_id", columns="month", values="events_offered").reindex(index=teams, columns=months)
-        attended = sub.pivot(index="team_id", columns="month", values="events_attended").reindex(index=teams, columns=months)
-        few = len(teams) <= TEAMS_LABELLED  # many teams: no cell borders, they would hide the cells
-        mesh = ax.pcolormesh(np.ma.masked_invalid(rate.to_numpy(float)), cmap=cmap, vmin=0, vmax=1,
-                             edgecolors="white" if few else "face", linewidth=0.5 if few else 0)
-        for i, team in enumerate(teams):
-            for j, month in enumerate(months):
-                n = offered.loc[team, month]
-                if pd.isna(n) or n == 0:
-                    continue
-                r = rate.loc[team, month]
-                if pd.isna(r):
-                    ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#eeeeee", edgecolor="#999999", hatch="////",
-                                           linewidth=0.3 if few else 0))
-                if few:
-                    ax.text(j + 0.5, i + 0.5, f"{int(attended.loc[team, month])}/{int(n)}", ha="center",
-                            va="center", fontsize=5.5, color="black" if pd.isna(r) or r > 0.55 else "white")
+
+        def grid(column: str) -> np.ndarray:
+            return sub.pivot(index="team_id", columns="month", values=column).reindex(index=teams, columns=months).to_numpy(float)
+
+        rate, offered, attended = grid("attendance_rate"), grid("events_offered"), grid("events_attended")
+        if pooled:
+            total = sub.groupby("month")[["events_attended", "events_recorded", "events_offered"]].sum().reindex(months)
+            recorded = total["events_recorded"].to_numpy(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pooled_rate = np.where(recorded > 0, total["events_attended"].to_numpy(float) / recorded, np.nan)
+            rate = np.vstack([pooled_rate, rate])
+            offered = np.vstack([total["events_offered"].to_numpy(float), offered])
+            attended = np.vstack([total["events_attended"].to_numpy(float), attended])
+        mesh = ax.pcolormesh(np.ma.masked_invalid(rate), cmap=cmap, vmin=0, vmax=1, edgecolors="white", linewidth=0.5)
+        for i, j in zip(*np.nonzero(np.nan_to_num(offered) > 0)):
+            r = rate[i, j]
+            if np.isnan(r):
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#eeeeee", edgecolor="#999999", hatch="////",
+                                       linewidth=0.3))
+            text = f"{r:.0%}" if pooled and i == 0 and not np.isnan(r) else f"{int(attended[i, j])}/{int(offered[i, j])}"
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=5.5,
+                    color="black" if np.isnan(r) or r > 0.55 else "white").set_in_layout(False)  # inside its cell
+        if pooled:
+            ax.axhline(1, color="black", linewidth=1.2)
+            ax.axhline(1 + shown.split, color="black", linewidth=0.8, linestyle="--")
         ax.set_xticks(np.arange(len(months)) + 0.5, [m[2:] for m in months], rotation=90, fontsize=7)
-        _team_ticks(ax, teams)
+        _team_ticks(ax, labels)
         ax.set_xlim(0, len(months))
-        ax.set_ylim(len(teams), 0)
+        ax.set_ylim(len(labels), 0)
         ax.grid(False)
         ax.set_title(ENGAGEMENT_KIND_LABELS.get(kind, kind))
     for ax in list(axes.flat)[len(kinds):]:
@@ -296,21 +299,23 @@ def engagement_trend_chart(trend) -> plt.Figure:
 def engagement_milestone_chart(status: pd.DataFrame) -> plt.Figure:
     """Accountability pathway: team x milestone grid coloured by status (from engagement.milestone_status).
 
-    Milestones run left to right by their median due date; cells show days late when done late.
+    Milestones run left to right by their median due date; cells show days late when done late. Above
+    ``engagement.TEAMS_SHOWN`` teams it draws the teams furthest behind, furthest first
+    (:func:`evaluation.engagement.pathway_teams`).
     """
+    from .engagement import pathway_teams
+
     order = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index.tolist()
-    teams = sorted(status["team_id"].unique())
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 1.5), max(2.0, _team_row_height(len(teams), 0.28) + 1.2)))
-    lookup = status.set_index(["team_id", "milestone"])
-    for i, team in enumerate(teams):
-        for j, milestone in enumerate(order):
-            if (team, milestone) not in lookup.index:
-                continue
-            row = lookup.loc[(team, milestone)]
-            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=MILESTONE_COLORS[row["status"]], edgecolor="white",
-                                   linewidth=1.5))
-            if row["status"] == "done late" and len(teams) <= TEAMS_LABELLED:
-                ax.text(j + 0.5, i + 0.5, f"+{row['days_late']:.0f} d", ha="center", va="center", fontsize=6)
+    teams = pathway_teams(status).teams
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 1.5), max(2.0, 0.28 * len(teams) + 1.2)))
+    cells = status[status["team_id"].isin(teams)].drop_duplicates(["team_id", "milestone"])
+    cells = cells.assign(row_i=cells["team_id"].map({t: i for i, t in enumerate(teams)}),
+                         col_j=cells["milestone"].map({m: j for j, m in enumerate(order)}))
+    for row in cells.sort_values(["row_i", "col_j"], kind="stable").itertuples(index=False):
+        ax.add_patch(Rectangle((row.col_j, row.row_i), 1, 1, facecolor=MILESTONE_COLORS[row.status], edgecolor="white",
+                               linewidth=1.5))
+        if row.status == "done late":
+            ax.text(row.col_j + 0.5, row.row_i + 0.5, f"+{row.days_late:.0f} d", ha="center", va="center", fontsize=6)
     ax.set_xlim(0, len(order))
     ax.set_ylim(len(teams), 0)
     ax.set_xticks(np.arange(len(order)) + 0.5, [m.replace("_", " ") for m in order], rotation=30, ha="right", fontsize=7)
@@ -324,25 +329,36 @@ def engagement_milestone_chart(status: pd.DataFrame) -> plt.Figure:
 
 @house_style
 def engagement_score_chart(team_table: pd.DataFrame, weights: dict | None = None) -> plt.Figure:
-    """Teams ranked by engagement score, bars split into each component's points (from engagement_by_team)."""
-    d = team_table.sort_values(["engagement_score", "team_id"], ascending=[True, True], na_position="first")
-    fig, ax = plt.subplots(figsize=(6.5, max(2.0, _team_row_height(len(d), 0.3) + 1.2)), layout="constrained")
+    """Teams ranked by engagement score, bars split into each component's points (from engagement_by_team).
+
+    Above ``engagement.TEAMS_SHOWN`` teams it draws the lowest- and the highest-scoring teams
+    (:func:`evaluation.engagement.score_teams`) with a marked gap for the teams in between.
+    """
+    from .engagement import score_teams
+
+    shown = score_teams(team_table)
+    d = team_table.set_index("team_id").loc[shown.teams].reset_index()
+    y = np.arange(len(d), dtype=float)
+    if shown.capped:  # a blank row between the two ends says how many teams lie between them
+        y[shown.split:] += 1
+    fig, ax = plt.subplots(figsize=(6.5, max(2.0, 0.3 * (y[-1] + 1 if len(y) else 0) + 1.2)), layout="constrained")
     labels = [f"{t} ({tr})" for t, tr in zip(d["team_id"], d["track"])]
-    few = len(d) <= TEAMS_LABELLED
     left = np.zeros(len(d))
     parts = [("contribution_attendance", "attendance"), ("contribution_milestones_done", "milestones done"),
              ("contribution_milestones_on_time", "milestones on time")]
     for color, (col, name) in zip(OKABE_ITO, parts):
         values = d[col].fillna(0).to_numpy(float)
         w = f" (weight {weights[col.removeprefix('contribution_')]:g})" if weights else ""
-        ax.barh(np.arange(len(d)), values, left=left, color=color, label=name + w, height=0.8 if few else 1.0)
+        ax.barh(y, values, left=left, color=color, label=name + w, height=0.8)
         left += values
-    ax.set_yticks(np.arange(len(d)), labels if few else [], fontsize=8)
-    if not few:
-        ax.set_ylabel(f"{len(d)} teams, lowest score at the bottom")
-    for y, score in enumerate(d["engagement_score"] if few else []):
-        ax.text(0 if pd.isna(score) else score, y, " no data" if pd.isna(score) else f" {score:.0f}", va="center",
+    ax.set_yticks(y, labels, fontsize=8)
+    for yy, score in zip(y, d["engagement_score"]):
+        ax.text(0 if pd.isna(score) else score, yy, " no data" if pd.isna(score) else f" {score:.0f}", va="center",
                 fontsize=7)
+    if shown.capped:
+        between = team_table["engagement_score"].median()
+        ax.text(1, shown.split, f"... {shown.total - len(d):,} teams in between (median score of all teams "
+                f"{between:.0f}) ...", va="center", fontsize=7, style="italic", color="#555555")
     ax.set_xlim(0, 108)
     ax.set_axisbelow(True)
     ax.set_xlabel("Engagement score (0-100)")
@@ -358,6 +374,8 @@ def engagement_vs_outcome_chart(result) -> plt.Figure:
 
     ``result`` is an engagement.EngagementVsOutcome (points, slope, intercept, rho, p_value).
     """
+    from .engagement import TEAMS_SHOWN
+
     points, slope, intercept = result.points, result.slope, result.intercept
     rho, p_value = result.rho, result.p_value
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -367,7 +385,7 @@ def engagement_vs_outcome_chart(result) -> plt.Figure:
         d = points[points["track"] == track]
         ax.scatter(d["engagement_score"], d["goal_gain_points"], s=40, color=OKABE_ITO[k], marker=markers[k % 4],
                    label=f"{track} track", alpha=0.85, edgecolor="white")
-        for _, r in (d.iterrows() if len(points) <= TEAMS_LABELLED else []):
+        for _, r in (d.iterrows() if len(points) <= TEAMS_SHOWN else []):  # one point per team: labels while few
             ax.annotate(r["team_id"], (r["engagement_score"], r["goal_gain_points"]), textcoords="offset points",
                         xytext=(4, 3), fontsize=6)
     if np.isfinite(slope):
@@ -396,9 +414,13 @@ def theme_presence_heatmap(presence: pd.DataFrame) -> plt.Figure:
     """Teams x themes: excerpts in which each team voiced each theme (from qualitative.theme_presence).
 
     Teams keep the table's order (grouped by track); a line separates the tracks; teams that spoke in no
-    focus group or interview are marked, since their zeros mean "not asked", not "not raised".
+    focus group or interview are marked, since their zeros mean "not asked", not "not raised". Above
+    ``qualitative.TEAMS_SHOWN`` teams it draws those with the most excerpts (:func:`~evaluation.qualitative.presence_teams`).
     """
-    teams = list(dict.fromkeys(presence["team_id"]))
+    from .qualitative import presence_teams
+
+    teams = presence_teams(presence)
+    presence = presence[presence["team_id"].isin(teams)]
     themes = list(dict.fromkeys(presence["theme"]))
     matrix = presence.pivot(index="team_id", columns="theme", values="n_excerpts").reindex(index=teams, columns=themes)
     info = presence.drop_duplicates("team_id").set_index("team_id")
@@ -560,12 +582,72 @@ def outcome_goal_chart(change: pd.DataFrame, suppress_below: int | None = 11) ->
     return fig
 
 
+def _forest_cohort_line(ax: plt.Axes, change: pd.DataFrame, measure: str) -> None:
+    ax.axvline(0, color="black", lw=0.8)
+    overall = change[(change["measure"] == measure) & (change["group"] == "all")]["mean_change"]
+    if len(overall) and pd.notna(overall.iloc[0]):
+        ax.axvline(overall.iloc[0], color="#666666", lw=0.8, ls="--")
+
+
+def _forest_selected(team: pd.DataFrame, change: pd.DataFrame, measures: list[str], max_teams: int) -> plt.Figure:
+    """The forest plot of a cohort with more than ``max_teams`` teams: per measure, its own rows from
+    ``outcomes.forest_rows`` (lowest and highest mean change) with the team names, the gap between the two
+    sets marked with how many teams are not drawn."""
+    from .outcomes import forest_rows, measure_label
+
+    rows = forest_rows(team, max_teams)
+    n_teams = team["team_id"].nunique()
+    low_n = max_teams // 2
+    ncols = min(2, len(measures))
+    nrows = -(-len(measures) // ncols)
+    panel_h = 0.17 * (max_teams + 1) + 0.9
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5 if ncols > 1 else 4.5, panel_h * nrows + 0.5), squeeze=False)
+    tracks = sorted(team["track"].dropna().unique()) if "track" in team else []
+    colours = {t: OKABE_ITO[i % len(OKABE_ITO)] for i, t in enumerate(tracks)}
+    for ax in axes.ravel()[len(measures):]:
+        ax.set_visible(False)
+    for ax, measure in zip(axes.ravel(), measures):
+        g = rows[rows["measure"] == measure]
+        measured = int(team.loc[team["measure"] == measure, "mean_change"].notna().sum())
+        colour = [colours.get(t, OKABE_ITO[0]) for t in (g["track"] if "track" in g else [None] * len(g))]
+        has_ci = g["ci_low"].notna().to_numpy()
+        ax.hlines(g["row"][has_ci], g["ci_low"][has_ci], g["ci_high"][has_ci], colors=np.asarray(colour, dtype=object)[has_ci]
+                  if len(g) else [], lw=1.3)
+        ax.scatter(g["mean_change"], g["row"], color=colour, s=14, zorder=3)
+        _forest_cohort_line(ax, change, measure)
+        names = g["team_name"].fillna("") if "team_name" in g else [""] * len(g)
+        labels = [f"{t} {textwrap.shorten(str(n), 22, placeholder='…')}".strip() for t, n in zip(g["team_id"], names)]
+        ax.set_yticks(g["row"].tolist(), labels, fontsize=6.5)  # the id finds the team in the table
+        if measured > len(g):
+            ax.axhline(low_n, color="#bbbbbb", lw=0.8, ls=":")
+            ax.text(0.5, low_n, f"{measured - len(g)} teams not drawn", transform=ax.get_yaxis_transform(),
+                    ha="center", va="center", fontsize=6.5, color="#666666", backgroundcolor="white")
+        ax.set_ylim(max_teams + 0.8, -0.8)
+        ax.set_title(measure_label(measure, unit=True))
+        ax.set_xlabel("mean change")
+        ax.grid(axis="y", visible=False)
+    fig.suptitle(f"{max_teams} of {n_teams} teams per measure: the {low_n} lowest and {max_teams - low_n} highest mean changes",
+                 fontsize=9)
+    if len(tracks) > 1:
+        handles = [plt.Line2D([], [], color=colours[t], marker="o", lw=1.3, label=f"{t} track") for t in tracks]
+        fig.legend(handles=handles, loc="lower center", ncol=len(tracks), bbox_to_anchor=(0.5, 0), fontsize=7)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight() if len(tracks) > 1 else 0, 1, 1))
+    return fig
+
+
 @house_style
-def outcome_forest_chart(team: pd.DataFrame, change: pd.DataFrame) -> plt.Figure:
-    """Forest plot: each team's mean change with its CI, one panel per measure; zero and cohort mean marked."""
-    from .outcomes import measure_label
+def outcome_forest_chart(team: pd.DataFrame, change: pd.DataFrame, max_teams: int | None = None) -> plt.Figure:
+    """Forest plot: each team's mean change with its CI, one panel per measure; zero and cohort mean marked.
+
+    Up to ``max_teams`` teams (default ``outcomes.FOREST_TEAMS_MAX`` = 30) one row per team, the same in
+    every panel; a larger cohort draws per measure the teams with the lowest and the highest mean change
+    (``outcomes.forest_rows``), and ``outcomes.forest_text`` says so in the caption."""
+    from .outcomes import FOREST_TEAMS_MAX, measure_label
 
     measures = list(dict.fromkeys(team["measure"]))
+    max_teams = FOREST_TEAMS_MAX if max_teams is None else max_teams
+    if team["team_id"].nunique() > max_teams:
+        return _forest_selected(team, change, measures, max_teams)
     labels = (team[["team_id", "team_name"]].drop_duplicates().sort_values("team_id")
               if "team_name" in team else team[["team_id"]].drop_duplicates().sort_values("team_id").assign(team_name=lambda d: d["team_id"]))
     order = {t: i for i, t in enumerate(labels["team_id"])}
@@ -615,9 +697,16 @@ def outcome_ttr_histogram(ttr: pd.DataFrame, goal_percent: float) -> plt.Figure:
 # --- spc -----------------------------------------------------------------------------------------
 
 def _spc_grid(n_panels: int) -> tuple[plt.Figure, list]:
+    """Two columns of small panels (one for a single team) with fixed margins in inches: the grid is known,
+    so no layout engine has to measure every panel's ticks and titles (slow with many panels)."""
     ncols = 1 if n_panels == 1 else 2
-    nrows = -(-n_panels // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 1.75 * nrows + 0.9), sharex=True, sharey=True, squeeze=False)
+    nrows = max(1, -(-n_panels // ncols))
+    width, height = 7.5, 1.75 * nrows + 0.9
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), sharex=True, sharey=True, squeeze=False)
+    top, bottom, gap = 0.59, 0.72 if nrows > 1 else 0.44, 0.36  # inches: title, tick labels + legend, panel title
+    panel = (height - top - bottom - gap * (nrows - 1)) / nrows
+    fig.subplots_adjust(left=0.66 / width, right=1 - 0.14 / width, top=1 - top / height, bottom=bottom / height,
+                        hspace=gap / panel, wspace=0.056)
     flat = list(axes.ravel())
     for ax in flat[n_panels:]:
         ax.set_visible(False)
@@ -640,38 +729,64 @@ def _spc_annotate(ax: plt.Axes, team_id: str, measure: str, pdsa: pd.DataFrame |
 
 
 def _spc_finish(fig: plt.Figure, axes: list, handles: list, title: str) -> plt.Figure:
+    # Quarterly date ticks worked out once and fixed on every panel (they share the x axis): a date
+    # locator and formatter per panel would be re-run on every draw, and export draws three times.
+    from matplotlib import ticker as mticker
 
+    axes[0].set_ylim(-3, 108)
+    locator = mdates.MonthLocator(bymonth=(1, 4, 7, 10))
+    locator.set_axis(axes[0].xaxis)
+    lo, hi = axes[0].get_xlim()
+    xticks = locator.tick_values(mdates.num2date(lo), mdates.num2date(hi))
+    concise = mdates.ConciseDateFormatter(locator)
+    xlabels = concise.format_ticks(xticks)
+    yticks = np.arange(0, 101, 20)  # the y range is fixed: 0-100% with a little room
     for ax in axes:
-        ax.set_ylim(-3, 108)
-        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.xaxis.set_major_locator(mticker.FixedLocator(xticks))
+        ax.xaxis.set_major_formatter(mticker.FixedFormatter(xlabels))
+        ax.yaxis.set_major_locator(mticker.FixedLocator(yticks))
         ax.tick_params(labelsize=7)
     fig.supylabel("patients (%)", fontsize=8)
-    fig.suptitle(title, fontsize=10, fontweight="bold")
+    fig.suptitle(title, fontsize=10, fontweight="bold", y=1 - 0.08 / fig.get_figheight(), va="top")
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, bbox_to_anchor=(0.5, 0))
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
-def _spc_team_names(teams: pd.DataFrame | None) -> dict[str, str]:
-    return dict(zip(teams["team_id"], teams["team_name"])) if teams is not None and "team_name" in teams else {}
+def _spc_team_names(teams: pd.DataFrame | None, team_ids: list[str], capped: bool) -> dict[str, str]:
+    """Panel titles: the team's name; with a selection of teams also its id, to find it in the table."""
+    names = dict(zip(teams["team_id"], teams["team_name"])) if teams is not None and "team_name" in teams else {}
+    if not capped:
+        return names
+    return {t: f"{t} {names[t]}" if names.get(t) and names[t] != t else t for t in team_ids}
+
+
+def _spc_title(title: str, shown: int, total: int, how: str) -> str:
+    return title if shown >= total else f"{title} ({shown} of {total} teams: {how})"
 
 
 @house_style
 def spc_run_chart(points: pd.DataFrame, signals: pd.DataFrame, *, measure: str, pdsa: pd.DataFrame | None = None,
-                  aims: pd.DataFrame | None = None, teams: pd.DataFrame | None = None) -> plt.Figure:
+                  aims: pd.DataFrame | None = None, teams: pd.DataFrame | None = None,
+                  max_teams: int | None = None) -> plt.Figure:
     """Run charts of one measure, one panel per team: monthly %, median per phase (dashed orange when the
-    Anhøj rules signal), baseline months shaded when the centre line is frozen, PDSA cycles and the aim."""
-    from .spc import measure_label
+    Anhøj rules signal), baseline months shaded when the centre line is frozen, PDSA cycles and the aim.
+
+    At most ``max_teams`` panels (default ``spc.PANELS_MAX`` = 20): a larger cohort shows the teams with
+    the strongest runs signals first (:func:`evaluation.spc.run_chart_teams`), and the title says how many
+    of how many teams are drawn; ``spc.run_chart_text`` says which in the caption."""
+    from .spc import PANELS_MAX, measure_label, run_chart_teams
 
     pts = points[points["measure"] == measure]
-    names = _spc_team_names(teams)
-    team_ids = sorted(pts["team_id"].unique())
+    sig_all = signals[signals["measure"] == measure]
+    team_ids = run_chart_teams(sig_all, measure, PANELS_MAX if max_teams is None else max_teams)
+    total = sig_all["team_id"].nunique()
+    names = _spc_team_names(teams, team_ids, len(team_ids) < total)
+    by_team = dict(tuple(pts[pts["team_id"].isin(team_ids)].groupby("team_id", sort=False)))
     fig, axes = _spc_grid(len(team_ids))
     for ax, team_id in zip(axes, team_ids):
-        g = pts[pts["team_id"] == team_id]
+        g = by_team.get(team_id, pts.iloc[:0])
         ax.plot(g["month"], 100 * g["proportion"], color=OKABE_ITO[0], marker="o", ms=2.5, lw=1)
-        sig = signals[(signals["team_id"] == team_id) & (signals["measure"] == measure)]
+        sig = sig_all[sig_all["team_id"] == team_id]
         for phase, seg in g.groupby("phase"):
             row = sig[sig["phase"] == phase]
             signal = bool(row["runs_signal"].fillna(False).iloc[0]) if len(row) else False
@@ -692,22 +807,30 @@ def spc_run_chart(points: pd.DataFrame, signals: pd.DataFrame, *, measure: str, 
                plt.Line2D([], [], color=OKABE_ITO[3], ls="--", lw=1, label="median, runs signal"),
                plt.Line2D([], [], color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1, label="aim"),
                plt.Line2D([], [], color=OKABE_ITO[5], ls=":", lw=0.8, label="PDSA cycle")]
-    return _spc_finish(fig, axes, handles, f"Run charts: {measure_label(measure)}")
+    return _spc_finish(fig, axes, handles, _spc_title(f"Run charts: {measure_label(measure)}", len(team_ids), total,
+                                                      "strongest signals first"))
 
 
 @house_style
 def spc_control_chart(limits: pd.DataFrame, *, measure: str, chart: str = "p", pdsa: pd.DataFrame | None = None,
-                      aims: pd.DataFrame | None = None, teams: pd.DataFrame | None = None) -> plt.Figure:
+                      aims: pd.DataFrame | None = None, teams: pd.DataFrame | None = None,
+                      max_teams: int | None = None) -> plt.Figure:
     """p (or Laney p′) charts of one measure, one panel per team: monthly %, centre line, stepped 3-sigma
-    limits, points outside the limits in orange, PDSA cycles and the aim."""
-    from .spc import measure_label
+    limits, points outside the limits in orange, PDSA cycles and the aim.
+
+    At most ``max_teams`` panels (default ``spc.PANELS_MAX`` = 20): a larger cohort shows the teams with
+    the most months outside their limits first (:func:`evaluation.spc.control_chart_teams`), and the title
+    says how many of how many teams are drawn."""
+    from .spc import PANELS_MAX, control_chart_teams, measure_label
 
     lim = limits[limits["measure"] == measure]
-    names = _spc_team_names(teams)
-    team_ids = sorted(lim["team_id"].unique())
+    team_ids = control_chart_teams(lim, measure, PANELS_MAX if max_teams is None else max_teams)
+    total = lim["team_id"].nunique()
+    names = _spc_team_names(teams, team_ids, len(team_ids) < total)
+    by_team = dict(tuple(lim[lim["team_id"].isin(team_ids)].groupby("team_id", sort=False)))
     fig, axes = _spc_grid(len(team_ids))
     for ax, team_id in zip(axes, team_ids):
-        g = lim[lim["team_id"] == team_id]
+        g = by_team[team_id]
         ax.plot(g["month"], 100 * g["proportion"], color=OKABE_ITO[0], marker="o", ms=2.5, lw=1)
         out = g[g["outside"]]
         ax.plot(out["month"], 100 * out["proportion"], "o", color=OKABE_ITO[3], ms=4, zorder=3)
@@ -724,7 +847,8 @@ def spc_control_chart(limits: pd.DataFrame, *, measure: str, chart: str = "p", p
                plt.Line2D([], [], color="#999999", lw=0.8, label="3-sigma limits"),
                plt.Line2D([], [], color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1, label="aim"),
                plt.Line2D([], [], color=OKABE_ITO[5], ls=":", lw=0.8, label="PDSA cycle")]
-    return _spc_finish(fig, axes, handles, f"{kind}: {measure_label(measure)}")
+    return _spc_finish(fig, axes, handles, _spc_title(f"{kind}: {measure_label(measure)}", len(team_ids), total,
+                                                      "most months outside the limits first"))
 
 
 # --- survival ------------------------------------------------------------------------------------
@@ -736,6 +860,21 @@ def _surv_color(i: int) -> tuple[str, str]:
     return OKABE_ITO[i % len(OKABE_ITO)], _SURV_STYLES[(i // len(OKABE_ITO)) % len(_SURV_STYLES)]
 
 
+def _surv_styles(km) -> list[tuple[str, str, float]]:
+    """(colour, line style, width) per group; the pooled curve of a selection (``drawn_groups``) is thick black."""
+    out, k = [], 0
+    for g in km.summary["group"]:
+        if km.selection and g == km.summary["group"].iat[0]:
+            out.append(("#000000", "-", 2.2))
+            continue
+        if km.selection:  # black is the pooled curve's: the others cycle through the seven colours
+            out.append((OKABE_ITO[k % 7], _SURV_STYLES[(k // 7) % len(_SURV_STYLES)], 1.4))
+        else:
+            out.append((*_surv_color(k), 1.4))
+        k += 1
+    return out
+
+
 def _surv_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
@@ -743,9 +882,10 @@ def _surv_p(p: float) -> str:
 def _surv_risk_rows(km, labels: dict[str, str]) -> list[tuple[str, str, str, str]]:
     """(group, column, row label, colour) rows of the table under the plot: at risk / events / censored."""
     groups = list(km.summary["group"])
+    styles = _surv_styles(km)
     rows = []
     for i, g in enumerate(groups):
-        colour = _surv_color(i)[0] if len(groups) > 1 else "#222222"
+        colour = styles[i][0] if len(groups) > 1 else "#222222"
         if len(groups) > 3:  # many groups: at risk only, or the table would outgrow the plot
             rows.append((g, "at_risk", labels[g], colour))
             continue
@@ -765,11 +905,20 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
     log-rank p and the CI method; the table gives, at each x tick, the number at risk and the cumulative
     events and censored (at risk only when there are more than 3 groups). Counts of 1 to ``suppress_below`` - 1
     are drawn as ``<11`` so the figure is safe for funders (None draws them as they are).
-    """
 
+    With more than ``survival.GROUPS_DRAWN`` groups (a statewide cohort's 1,000 teams) it draws the pooled
+    cohort and the fastest and slowest groups (:func:`evaluation.survival.drawn_groups`); the caption from
+    ``survival.km_text`` says so.
+    """
+    from .survival import drawn_groups
+
+    km = drawn_groups(km)
     summary = km.summary
     groups = list(summary["group"])
+    styles = _surv_styles(km)
     labels = {g: (g.split("=", 1)[1] if "=" in g else g).replace("_", " ") for g in groups}
+    if km.selection:
+        labels[groups[0]] = labels[groups[0]].capitalize()
     rows = _surv_risk_rows(km, labels)
     ticks = sorted(km.risk["time"].unique()) if len(km.risk) else [0.0]
     table_height = 0.17 * len(rows) + 0.35
@@ -783,7 +932,7 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
     if km.by == "condition" and len(lr):
         condition_p = {c.split(" vs ")[0]: p for c, p in zip(lr["comparison"], lr["p_value"])}
     for i, g in enumerate(groups):
-        colour, style = _surv_color(i)
+        colour, style, width = styles[i]
         c = km.curves[km.curves["group"] == g]
         s = summary[summary["group"] == g].iloc[0]
         x = np.r_[0.0, c["time"].to_numpy(float)]
@@ -791,13 +940,14 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
         label = f"{labels[g]} (n = {count_label(s['n'], suppress_below)})"
         if g in condition_p and condition_p[g] == condition_p[g]:
             label += f", {_surv_p(condition_p[g])} vs without"
-        ax.step(x, y, where="post", color=colour, ls=style, lw=1.4, label=label)
+        ax.step(x, y, where="post", color=colour, ls=style, lw=width, label=label)
         if bands:
             low = 100 * (1 - np.r_[1.0, c["ci_high"].to_numpy(float)])
             high = 100 * (1 - np.r_[1.0, c["ci_low"].to_numpy(float)])
             ax.fill_between(x, low, high, step="post", color=colour, alpha=0.18, linewidth=0)
         cens = c[c["censored"] > 0]
-        ax.plot(cens["time"], 100 * (1 - cens["survival"]), ls="none", marker="|", ms=6, mew=1, color=colour)
+        if not (km.selection and i == 0):  # the pooled curve of a statewide cohort would be all ticks
+            ax.plot(cens["time"], 100 * (1 - cens["survival"]), ls="none", marker="|", ms=6, mew=1, color=colour)
         median = s["median_days"]
         if median == median:  # reached
             ax.plot([0, median], [50, 50], ls=":", lw=0.9, color="#555555")
@@ -840,7 +990,8 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
     for ticklabel, (_, _, _, colour) in zip(tab.get_yticklabels(), rows):
         ticklabel.set_color(colour)
     tab.tick_params(axis="both", length=0)
-    tab.tick_params(axis="y", pad=16)  # keep row labels clear of the day-0 numbers
+    day0 = [count_label(v, suppress_below) for v in km.risk.loc[km.risk["time"] == ticks[0], "at_risk"]]
+    tab.tick_params(axis="y", pad=max(16, 2.6 * max(map(len, day0), default=0) + 4))  # row labels clear of day-0 numbers
     tab.tick_params(axis="x", labelbottom=False)
     tab.grid(False)
     for side in ("top", "right", "bottom", "left"):

@@ -36,40 +36,79 @@ CHANGE_COLUMNS = [
     "t_stat", "p_value", "wilcoxon_p", "cohen_dz", "sd_change", "n_no_followup", "n_no_baseline",
     "goal", "n_goal_baseline", "n_goal_followup", "pct_goal_baseline", "pct_goal_followup", "mcnemar_p", "note",
 ]
+PAIR_COLUMNS = ["patient_id", "measure", "team_id", "track", "enrolled_on", "baseline_on", "baseline_value",
+                "baseline_at_goal", "followup_on", "followup_value", "followup_at_goal", "change", "status"]
 
 
 # --- baseline and follow-up ----------------------------------------------------------------------
 
-def _readings(measurements: pd.DataFrame, goals: Mapping[str, Goal],
-              combined_goals: Mapping[str, list[str]] | None) -> pd.DataFrame:
-    """Measurements with an ``at_goal`` column (NA when the measure has no goal), plus one row per day on
-    which every part of a combined goal was measured (value NaN, at_goal = all parts at goal)."""
+def _first_per_key(keys: np.ndarray, *order: np.ndarray, last: bool = False) -> np.ndarray:
+    """Positions (into ``keys``) of the first (or last) row of each key when rows are sorted by the key,
+    then by ``order`` (most significant first), ties kept in row order (np.lexsort is stable)."""
+    idx = np.lexsort(tuple(reversed(order)) + (keys,))
+    k = keys[idx]
+    if last:
+        edge = np.r_[k[1:] != k[:-1], True] if len(k) else np.zeros(0, bool)
+    else:
+        edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+    return idx[edge]
+
+
+def _readings(measurements: pd.DataFrame, person: pd.Index, goals: Mapping[str, Goal],
+              combined_goals: Mapping[str, list[str]] | None) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The measurements of the patients in ``person`` as arrays (cohorts can be large, so everything is
+    integer-coded once): ``person`` (position in the index), ``measure`` (code into the returned sorted
+    list of names), ``measured_on``, ``value``, ``at_goal`` (-1 when the measure has no goal, else 0/1).
+    Each combined goal adds one row per patient and day on which every part was measured (the first
+    reading of each part that day; value NaN, at goal when every part is)."""
     m = measurements[["patient_id", "measure", "measured_on", "value"]].dropna(subset=["patient_id", "measure", "measured_on"])
-    at_goal = pd.Series(pd.NA, index=m.index, dtype="boolean")
+    pos = person.get_indexer(m["patient_id"])
+    keep = pos >= 0  # an inner join on patient_id
+    codes, names = pd.factorize(m["measure"].to_numpy()[keep])
+    names = [str(n) for n in names]
+    cols = {"person": pos[keep].astype(np.int64), "measure": codes.astype(np.int64),
+            "measured_on": m["measured_on"].to_numpy()[keep], "value": m["value"].to_numpy(dtype=float)[keep]}
+    at_goal = np.full(len(codes), -1, dtype=np.int8)
     for measure, goal in goals.items():
-        rows = m["measure"] == measure
-        if rows.any():
-            at_goal[rows] = goal.met(m.loc[rows, "value"]) & m.loc[rows, "value"].notna().to_numpy()
-    m = m.assign(at_goal=at_goal)
-    parts_frames = [m]
-    for name, parts in (combined_goals or {}).items():
-        wide = (m[m["measure"].isin(parts)]
-                .pivot_table(index=["patient_id", "measured_on"], columns="measure", values="at_goal",
-                             aggfunc="first", observed=True))
-        if wide.empty or any(p not in wide.columns for p in parts):
-            continue
-        wide = wide[list(parts)].dropna()
-        if wide.empty:
-            continue
-        combined = wide.astype(bool).all(axis=1)
-        parts_frames.append(pd.DataFrame({
-            "patient_id": combined.index.get_level_values("patient_id"),
-            "measure": name,
-            "measured_on": combined.index.get_level_values("measured_on"),
-            "value": np.nan,
-            "at_goal": pd.array(combined.to_numpy(), dtype="boolean"),
-        }))
-    return pd.concat(parts_frames, ignore_index=True)
+        if measure in names:
+            rows = cols["measure"] == names.index(measure)
+            at_goal[rows] = goal.met(cols["value"][rows]) & ~np.isnan(cols["value"][rows])
+    cols["at_goal"] = at_goal
+    extra = []
+    if combined_goals and len(codes):
+        day_code, days = pd.factorize(cols["measured_on"])
+        day_key = cols["person"] * max(len(days), 1) + day_code  # one key per patient and exact date
+        for name, parts in combined_goals.items():
+            if any(p not in names for p in parts):
+                continue
+            common, met = None, None
+            for part in parts:
+                rows = np.flatnonzero((cols["measure"] == names.index(part)) & (at_goal >= 0))
+                uniq, first = np.unique(day_key[rows], return_index=True)  # first reading of the part that day
+                part_met = at_goal[rows[first]] == 1
+                if common is None:
+                    common, met = uniq, part_met
+                else:
+                    common, i_prev, i_part = np.intersect1d(common, uniq, assume_unique=True, return_indices=True)
+                    met = met[i_prev] & part_met[i_part]
+            if common is None or len(common) == 0:
+                continue
+            extra.append((name, common // max(len(days), 1), np.asarray(days)[common % max(len(days), 1)], met))
+    if extra:
+        names = names + [name for name, *_ in extra if name not in names]
+        for name, person_pos, on, met in extra:
+            n = len(person_pos)
+            cols["person"] = np.concatenate([cols["person"], person_pos])
+            cols["measure"] = np.concatenate([cols["measure"], np.full(n, names.index(name), dtype=np.int64)])
+            cols["measured_on"] = np.concatenate([cols["measured_on"], on])
+            cols["value"] = np.concatenate([cols["value"], np.full(n, np.nan)])
+            cols["at_goal"] = np.concatenate([cols["at_goal"], met.astype(np.int8)])
+    # recode measures so that codes sort as the names do
+    ranked = sorted(names)
+    recode = np.array([ranked.index(n) for n in names], dtype=np.int64)
+    if len(cols["measure"]):
+        cols["measure"] = recode[cols["measure"]]
+    return cols, ranked
 
 
 def baseline_followup(measurements: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None = None, *,
@@ -77,41 +116,66 @@ def baseline_followup(measurements: pd.DataFrame, patients: pd.DataFrame, teams:
                       combined_goals: Mapping[str, list[str]] | None = None) -> pd.DataFrame:
     """One row per patient and measure measured at least once: baseline and follow-up (date, value, at goal),
     the change, and ``status`` (paired / no_followup / no_baseline / neither). See the module docstring for
-    the rule. Patients' ``team_id`` and the team's ``track`` are carried along for grouping."""
+    the rule. Patients' ``team_id`` and the team's ``track`` are carried along for grouping.
+
+    ``patients`` has one row per patient_id (the data contract's key; a repeated id keeps its first row).
+    Vectorised over integer codes: 250,000 patients with 4.3 million measurements take a few seconds."""
     for key in ("baseline_days", "grace_days", "followup_min_days", "followup_max_days"):
         if key not in windows:
             raise ParamsError(f"`windows.{key}` is needed for baseline and follow-up; got windows={dict(windows)!r}")
-    readings = _readings(measurements, goals, combined_goals)
-    people = patients[["patient_id", "team_id", "enrolled_on"]]
+    people = patients[["patient_id", "team_id", "enrolled_on"]].drop_duplicates("patient_id")
     if teams is not None and "track" in teams:
-        people = people.merge(teams[["team_id", "track"]], on="team_id", how="left")
+        track = people["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["track"]).astype(teams["track"].dtype)
     else:
-        people = people.assign(track=None)
-    r = readings.merge(people, on="patient_id", how="inner")
-    r["offset"] = (r["measured_on"] - r["enrolled_on"]).dt.days
-    keys = ["patient_id", "measure"]
+        track = pd.Series(None, index=people.index, dtype=object)
+    ids = people["patient_id"].to_numpy()
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))  # patients sort as their ids do
+    r, names = _readings(measurements, pd.Index(ids), goals, combined_goals)
+    n_meas = max(len(names), 1)
+    key = rank[r["person"]] * n_meas + r["measure"]  # sorts as (patient_id, measure)
+    enrolled = people["enrolled_on"].to_numpy()
+    offset = (pd.Series(r["measured_on"]) - pd.Series(enrolled[r["person"]])).dt.days.to_numpy(dtype=float)
 
-    in_base = r["offset"].between(-windows["baseline_days"], windows["grace_days"])
-    base = r[in_base].assign(_after=lambda d: d["offset"] > 0, _dist=lambda d: d["offset"].abs())
-    base = (base.sort_values(keys + ["_after", "_dist"], kind="stable")
-            .drop_duplicates(keys)[keys + ["measured_on", "value", "at_goal"]]
-            .rename(columns={"measured_on": "baseline_on", "value": "baseline_value", "at_goal": "baseline_at_goal"}))
+    with np.errstate(invalid="ignore"):
+        in_base = (offset >= -windows["baseline_days"]) & (offset <= windows["grace_days"])
+        in_follow = (offset >= windows["followup_min_days"]) & (offset <= windows["followup_max_days"])
+    b_rows = np.flatnonzero(in_base)
+    # the latest on/before enrollment, else the earliest after it: sort by (after, distance)
+    b_rows = b_rows[_first_per_key(key[b_rows], offset[b_rows] > 0, np.abs(offset[b_rows]))]
+    b_key = key[b_rows]  # sorted, unique
 
-    in_follow = r["offset"].between(windows["followup_min_days"], windows["followup_max_days"])
-    follow = r[in_follow].merge(base[keys + ["baseline_on"]], on=keys, how="left")
-    follow = follow[follow["baseline_on"].isna() | (follow["measured_on"] > follow["baseline_on"])]
-    follow = (follow.sort_values(keys + ["offset"], kind="stable").drop_duplicates(keys, keep="last")
-              [keys + ["measured_on", "value", "at_goal"]]
-              .rename(columns={"measured_on": "followup_on", "value": "followup_value", "at_goal": "followup_at_goal"}))
+    f_rows = np.flatnonzero(in_follow)
+    at = np.minimum(np.searchsorted(b_key, key[f_rows]), max(len(b_key) - 1, 0))
+    has_base = (at < len(b_key)) & (b_key[at] == key[f_rows]) if len(b_key) else np.zeros(len(f_rows), bool)
+    after_base = ~has_base | (r["measured_on"][f_rows] > r["measured_on"][b_rows[at]] if len(b_key) else True)
+    f_rows = f_rows[after_base]
+    f_rows = f_rows[_first_per_key(key[f_rows], offset[f_rows], last=True)]  # the last in the window
 
-    out = (r[keys + ["team_id", "track", "enrolled_on"]].drop_duplicates(keys)
-           .merge(base, on=keys, how="left").merge(follow, on=keys, how="left"))
+    out_key, first_row = np.unique(key, return_index=True)
+    person = r["person"][first_row]
+    out = pd.DataFrame({
+        "patient_id": people["patient_id"].take(person).reset_index(drop=True),
+        "measure": pd.Series(np.asarray(names, dtype=object)[out_key % n_meas] if len(names) else [], dtype=object),
+        "team_id": people["team_id"].take(person).reset_index(drop=True),
+        "track": track.take(person).reset_index(drop=True),
+        "enrolled_on": enrolled[person],
+    })
+    for when, rows in (("baseline", b_rows), ("followup", f_rows)):
+        where = np.searchsorted(out_key, key[rows])
+        on = np.full(len(out), np.datetime64("NaT"), dtype=r["measured_on"].dtype)
+        value = np.full(len(out), np.nan)
+        goal = np.full(len(out), -1, dtype=np.int8)
+        on[where], value[where], goal[where] = r["measured_on"][rows], r["value"][rows], r["at_goal"][rows]
+        out[f"{when}_on"] = on
+        out[f"{when}_value"] = value
+        out[f"{when}_at_goal"] = pd.arrays.BooleanArray(goal == 1, goal < 0)  # NA: no reading or no goal
+    if not isinstance(measurements["measure"].dtype, pd.CategoricalDtype):
+        out["measure"] = out["measure"].astype(measurements["measure"].dtype)  # as given (object or str)
     out["change"] = out["followup_value"] - out["baseline_value"]
     has_b, has_f = out["baseline_on"].notna(), out["followup_on"].notna()
     out["status"] = np.select([has_b & has_f, has_b, has_f], ["paired", "no_followup", "no_baseline"], "neither")
-    for col in ("baseline_at_goal", "followup_at_goal"):
-        out[col] = out[col].astype("boolean")
-    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+    return out[PAIR_COLUMNS]
 
 
 def pairing_counts(pairs: pd.DataFrame, measures: Iterable[str] | None = None) -> pd.DataFrame:
@@ -147,10 +211,15 @@ def _wilcoxon_p(diff: np.ndarray) -> float:
     return float(res.pvalue)
 
 
+def _array(values: Iterable, dtype) -> np.ndarray:
+    """Values (an array, Series, list or any iterable) as a numpy array, without a Python-level copy."""
+    return np.asarray(values if hasattr(values, "__len__") else list(values), dtype=dtype)
+
+
 def mcnemar_exact_p(before: Iterable[bool], after: Iterable[bool]) -> float:
     """Exact (binomial) McNemar p for paired yes/no outcomes; 1 when no pair changed."""
-    b = np.asarray(list(before), dtype=bool)
-    a = np.asarray(list(after), dtype=bool)
+    b = _array(before, bool)
+    a = _array(after, bool)
     table = [[int((b & a).sum()), int((b & ~a).sum())], [int((~b & a).sum()), int((~b & ~a).sum())]]
     if table[0][1] + table[1][0] == 0:
         return 1.0
@@ -160,8 +229,8 @@ def mcnemar_exact_p(before: Iterable[bool], after: Iterable[bool]) -> float:
 def paired_change(baseline: Iterable[float], followup: Iterable[float], alpha: float = 0.05) -> dict[str, float]:
     """Mean change (follow-up minus baseline) with its t-based CI, paired t, Wilcoxon p and Cohen's d_z
     (mean change / SD of change). Statistics that need two or more pairs (or a non-zero SD) are NaN."""
-    b = np.asarray(list(baseline), dtype=float)
-    f = np.asarray(list(followup), dtype=float)
+    b = _array(baseline, float)
+    f = _array(followup, float)
     keep = ~(np.isnan(b) | np.isnan(f))
     b, f = b[keep], f[keep]
     d = f - b
@@ -193,24 +262,27 @@ def subgroup_masks(pairs: pd.DataFrame, patients: pd.DataFrame, subgroups: Itera
     ``condition`` gives one stratum per condition flag set to 1 (a patient can be in several); any other
     name must be a column of ``pairs`` (e.g. track, team_id) or of ``patients`` (e.g. sex)."""
     out = [("all", pd.Series(True, index=pairs.index))]
+    where = None  # each pair's row in `patients` (-1: not there), looked up once
     for name in subgroups:
+        if name == "condition" or (name not in pairs and name in patients):
+            if where is None:
+                where = pd.Index(patients["patient_id"]).get_indexer(pairs["patient_id"])
         if name == "condition":
-            flags = [c for c in CONDITION_FLAGS if c in patients]
-            flagged = pairs[["patient_id"]].merge(patients[["patient_id", *flags]], on="patient_id", how="left")
-            flagged.index = pairs.index
-            for flag in flags:
-                out.append((f"condition={flag}", flagged[flag].fillna(0).astype(int).eq(1)))
+            for flag in (c for c in CONDITION_FLAGS if c in patients):
+                values = patients[flag].to_numpy(dtype=float, na_value=np.nan)
+                out.append((f"condition={flag}", pd.Series((where >= 0) & (values[where] == 1), index=pairs.index)))
             continue
         if name in pairs:
             column = pairs[name]
         elif name in patients:
-            column = pairs[["patient_id"]].merge(patients[["patient_id", name]], on="patient_id", how="left")[name]
+            column = patients[name].take(np.maximum(where, 0)).where(where >= 0)  # a left join on patient_id
             column.index = pairs.index
         else:
             allowed = sorted({"condition", "track", "team_id", *patients.columns} - {"row", "patient_id"})
             raise ParamsError(f"`subgroups` entries must be one of {', '.join(allowed)}; got {name!r}", key="subgroups")
-        for value in sorted(column.dropna().astype(str).unique()):
-            out.append((f"{name}={value}", column.astype(str).eq(value) & column.notna()))
+        codes, values = pd.factorize(column.astype(str).where(column.notna()), sort=True)
+        for code, value in enumerate(values):
+            out.append((f"{name}={value}", pd.Series(codes == code, index=pairs.index)))
     return out
 
 
@@ -227,34 +299,41 @@ def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, *, goals: Mapping[
     if measures is None:
         measures = default_change_measures(pairs, goals, combined_goals)
     combined = set((combined_goals or {}).keys())
-    masks = subgroup_masks(pairs, patients, subgroups)
+    masks = [(group, mask.to_numpy(dtype=bool)) for group, mask in subgroup_masks(pairs, patients, subgroups)]
+    # plain arrays, compared once: a statewide cohort has millions of pairs and ~100 measure x group cells
+    measure_of = pairs["measure"].to_numpy()
+    status = pairs["status"].to_numpy()
+    is_paired, no_followup, no_baseline = (status == "paired"), (status == "no_followup"), (status == "no_baseline")
+    base_value, follow_value = pairs["baseline_value"].to_numpy(dtype=float), pairs["followup_value"].to_numpy(dtype=float)
+    base_goal = pairs["baseline_at_goal"].fillna(False).to_numpy(dtype=bool)
+    follow_goal = pairs["followup_at_goal"].fillna(False).to_numpy(dtype=bool)
     rows = []
     for measure in measures:
-        of_measure = pairs["measure"] == measure
+        of_measure = measure_of == measure
         goal_text = _goal_text(measure, goals, combined_goals)
         for group, mask in masks:
-            sel = pairs[of_measure & mask]
-            if group != "all" and len(sel) == 0:
+            sel = of_measure & mask
+            n_sel = int(sel.sum())
+            if group != "all" and n_sel == 0:
                 continue
-            paired = sel[sel["status"] == "paired"]
+            paired = sel & is_paired
             row = {"measure": measure, "group": group}
             if measure in combined:
                 row.update(paired_change([], []))
-                row["n"] = len(paired)
+                row["n"] = int(paired.sum())
             else:
-                row.update(paired_change(paired["baseline_value"], paired["followup_value"], alpha))
-            row["n_no_followup"] = int((sel["status"] == "no_followup").sum())
-            row["n_no_baseline"] = int((sel["status"] == "no_baseline").sum())
+                row.update(paired_change(base_value[paired], follow_value[paired], alpha))
+            row["n_no_followup"] = int((sel & no_followup).sum())
+            row["n_no_baseline"] = int((sel & no_baseline).sum())
             row["goal"] = goal_text
-            has_goal = goal_text is not None and len(paired) > 0
-            before = paired["baseline_at_goal"].fillna(False).astype(bool)
-            after = paired["followup_at_goal"].fillna(False).astype(bool)
+            has_goal = goal_text is not None and paired.any()
+            before, after = base_goal[paired], follow_goal[paired]
             row["n_goal_baseline"] = int(before.sum()) if has_goal else pd.NA
             row["n_goal_followup"] = int(after.sum()) if has_goal else pd.NA
             row["pct_goal_baseline"] = 100 * before.mean() if has_goal else np.nan
             row["pct_goal_followup"] = 100 * after.mean() if has_goal else np.nan
             row["mcnemar_p"] = mcnemar_exact_p(before, after) if has_goal else np.nan
-            row["note"] = _change_note(row["n"], len(sel), measure in combined)
+            row["note"] = _change_note(row["n"], n_sel, measure in combined)
             rows.append(row)
     out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     for col in ("n", "n_no_followup", "n_no_baseline", "n_goal_baseline", "n_goal_followup"):
@@ -302,11 +381,15 @@ def team_change(pairs: pd.DataFrame, teams: pd.DataFrame | None = None, *, alpha
     if measures is not None:
         measures = list(measures)
         paired = paired[paired["measure"].isin(measures)]
-    rows = []
-    for (measure, team_id), g in paired.groupby(["measure", "team_id"], sort=True):
-        s = paired_change(g["baseline_value"], g["followup_value"], alpha)
-        rows.append({"measure": measure, "team_id": team_id, "n": s["n"], "mean_change": s["mean_change"],
-                     "ci_low": s["change_ci_low"], "ci_high": s["change_ci_high"]})
+    # one pass per statistic over every team at once (a statewide cohort has thousands of team x measure cells)
+    per = paired.groupby(["measure", "team_id"], sort=True)["change"].agg(["size", "mean", "std"])
+    n = per["size"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(1 - alpha / 2, n - 1) * per["std"].to_numpy() / np.sqrt(n)  # NaN for one pair
+    rows = pd.DataFrame({"measure": per.index.get_level_values("measure").astype(str),
+                         "team_id": per.index.get_level_values("team_id"), "n": n,
+                         "mean_change": per["mean"].to_numpy(), "ci_low": per["mean"].to_numpy() - half,
+                         "ci_high": per["mean"].to_numpy() + half})
     out = pd.DataFrame(rows, columns=["measure", "team_id", "n", "mean_change", "ci_low", "ci_high"])
     if teams is not None:
         out = out.merge(teams[["team_id", "team_name", "track"]], on="team_id", how="left")
@@ -315,6 +398,33 @@ def team_change(pairs: pd.DataFrame, teams: pd.DataFrame | None = None, *, alpha
         rank = {m: i for i, m in enumerate(measures)}
         out = out.sort_values(["measure", "team_id"], key=lambda c: c.map(rank) if c.name == "measure" else c, kind="stable")
     return out.reset_index(drop=True)
+
+
+FOREST_TEAMS_MAX = 30  # team rows per forest-plot panel: readable labels on one page
+
+
+def forest_rows(team: pd.DataFrame, max_teams: int = FOREST_TEAMS_MAX) -> pd.DataFrame:
+    """The rows of :func:`team_change` a forest plot draws, with ``row`` (0 at the top) per measure.
+
+    Up to ``max_teams`` teams: every team, by team_id, on the same row in every panel. Above (a statewide
+    cohort): per measure, the ``max_teams // 2`` teams with the lowest mean change (the largest fall, most
+    negative first) and the rest of ``max_teams`` with the highest, ordered by mean change, the two sets
+    one row apart; teams without a mean change are left out. The table itself keeps every team."""
+    ids = sorted(team["team_id"].unique())
+    if len(ids) <= max_teams:
+        order = {t: i for i, t in enumerate(ids)}
+        return team.assign(row=team["team_id"].map(order).astype(int))
+    low_n = max_teams // 2
+    parts = []
+    for _, g in team.groupby("measure", sort=False):
+        g = g.dropna(subset=["mean_change"]).sort_values(["mean_change", "team_id"], kind="stable")
+        if len(g) <= max_teams:
+            parts.append(g.assign(row=np.arange(len(g))))
+            continue
+        low, high = g.head(low_n), g.tail(max_teams - low_n)
+        parts.append(pd.concat([low.assign(row=np.arange(low_n)),
+                                high.assign(row=np.arange(low_n + 1, max_teams + 1))]))
+    return pd.concat(parts, ignore_index=True) if parts else team.assign(row=pd.Series(dtype=int))
 
 
 # --- mixed model ---------------------------------------------------------------------------------
@@ -339,11 +449,14 @@ class RandomInterceptModel:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = smf.mixedlm(self.formula, data, groups=data[self.groups])
-            result = model.fit(reml=self.reml)  # statsmodels tries bfgs, lbfgs, cg in turn
+            # Start statsmodels at the optimum of the profiled likelihood, found in one dimension (below):
+            # from its default start every step loops over the groups in Python (5-10 s per measure with
+            # 1,000 teams), and it can stop short of the optimum when the team variance is small.
+            result = model.fit(reml=self.reml, start_params=_variance_ratio_start(model, self.reml))
             if not (result.converged and np.isfinite(result.llf)):
                 # Derivative-free optimizers reach the REML optimum where the gradient ones stall near a
                 # small team variance; keep the converged fit with the highest REML log-likelihood.
-                tries = [model.fit(reml=self.reml, method=m) for m in ("powell", "nm")]
+                tries = [model.fit(reml=self.reml, method=m) for m in ("bfgs", "powell", "nm")]
                 good = [r for r in tries if r.converged and np.isfinite(r.llf)]
                 if good:
                     result = max(good, key=lambda r: r.llf)
@@ -374,6 +487,56 @@ class RandomInterceptModel:
 
     def __repr__(self) -> str:
         return f"<RandomInterceptModel {self.formula} | {self.groups}>\n{self.summary.to_string(index=False)}"
+
+
+def _variance_ratio_start(model, reml: bool = True):
+    """Start values for statsmodels' MixedLM with one random intercept: the group-to-residual variance
+    ratio gamma that maximises the (REML) likelihood with beta and sigma^2 profiled out.
+
+    With V = sigma^2 (I + gamma Z Z'), each group's inverse is I - c_i 11' with c_i = gamma / (1 + n_i gamma), so
+    X'V^-1 X, X'V^-1 y and y'V^-1 y need only per-group sums: minus twice the profile log-likelihood is
+    (N - p) log RSS(gamma) + sum log(1 + n_i gamma) + log det X'V^-1 X under REML (Harville 1977; N log RSS and no
+    determinant under ML), a smooth function of one variable: a grid over gamma = 0, 1e-8 .. 1e6, then
+    Brent's method between the grid neighbours of the best point."""
+    from scipy import optimize
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    X = np.asarray(model.exog, dtype=float)
+    y = np.asarray(model.endog, dtype=float)
+    group = np.empty(len(y), dtype=np.int64)
+    for k, label in enumerate(model.group_labels):
+        group[model.row_indices[label]] = k
+    n_groups, (n_obs, p) = len(model.group_labels), X.shape
+    n = np.bincount(group, minlength=n_groups).astype(float)
+    sx = np.column_stack([np.bincount(group, X[:, j], minlength=n_groups) for j in range(p)])
+    sy = np.bincount(group, y, minlength=n_groups)
+    xtx, xty, yty = X.T @ X, X.T @ y, y @ y
+
+    def deviance(gamma: float) -> float:
+        c = gamma / (1 + n * gamma)
+        a = xtx - (sx * c[:, None]).T @ sx
+        b = xty - sx.T @ (c * sy)
+        sign, logdet = np.linalg.slogdet(a)
+        try:
+            rss = yty - c @ (sy * sy) - b @ np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:  # a huge gamma absorbs the intercept into the groups
+            return np.inf
+        if sign <= 0 or rss <= 0:
+            return np.inf
+        return (n_obs - p if reml else n_obs) * np.log(rss) + np.log1p(n * gamma).sum() + (logdet if reml else 0.0)
+
+    grid = np.concatenate([[0.0], 10.0 ** np.arange(-8, 6.5, 0.5)])
+    values = np.array([deviance(g) for g in grid])
+    best = int(np.argmin(values))
+    gamma = grid[best]
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    if np.isfinite(values[best]) and hi > lo:
+        found = optimize.minimize_scalar(deviance, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10 * hi})
+        if found.fun <= values[best]:
+            gamma = float(found.x)
+    # statsmodels cannot start on the boundary (its likelihood needs cov_re invertible): a zero team
+    # variance starts just above it
+    return MixedLMParams.from_components(fe_params=np.zeros(model.k_fe), cov_re=np.array([[max(gamma, 1e-8)]]))
 
 
 def change_model_data(pairs: pd.DataFrame, measure: str) -> pd.DataFrame:
@@ -568,20 +731,29 @@ def goal_chart_text(change: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def forest_text(team: pd.DataFrame, change: pd.DataFrame, alpha: float = 0.05) -> dict[str, str]:
-    """Title, caption and alt text for the team forest plot."""
+def forest_text(team: pd.DataFrame, change: pd.DataFrame, alpha: float = 0.05,
+                max_teams: int = FOREST_TEAMS_MAX) -> dict[str, str]:
+    """Title, caption and alt text for the team forest plot (every team's count in the sentences; above
+    ``max_teams`` teams the caption says which rows are drawn: see :func:`forest_rows`)."""
     level = f"{100 * (1 - alpha):.0f}%"
     parts = []
     for measure, g in team.groupby("measure", sort=False):
         fell = int((g["ci_high"] < 0).sum())
         parts.append(f"{measure_label(measure)}: {fell} of {len(g)} teams improved with a CI below zero")
     measures = list(dict.fromkeys(team["measure"]))
+    n_teams = team["team_id"].nunique()
+    capped = n_teams > max_teams
+    low_n = max_teams // 2
+    shown = (f" With {n_teams} teams, each panel draws the {low_n} teams with the lowest and the {max_teams - low_n} with "
+             f"the highest mean change, ordered by it; every team is in tables/outcome_change_by_team.csv." if capped else "")
+    rows = (f"rows for the {low_n} teams with the lowest and the {max_teams - low_n} with the highest mean change "
+            f"of {n_teams} teams, each" if capped else "one row per team")
     return {
         "title": "Mean change from baseline to follow-up, by team",
         "caption": (f"Mean change (follow-up minus baseline) per team with {level} t-based CIs; the dashed line is the "
-                    f"cohort mean change. " + "; ".join(parts) + "."),
-        "alt_text": (f"Forest plot with {len(measures)} panels ({', '.join(measure_label(m) for m in measures)}), one row per "
-                     f"team showing its mean change as a dot with a horizontal CI line, a solid line at zero and a dashed "
+                    f"cohort mean change. " + "; ".join(parts) + "." + shown),
+        "alt_text": (f"Forest plot with {len(measures)} panels ({', '.join(measure_label(m) for m in measures)}), {rows} "
+                     f"showing its mean change as a dot with a horizontal CI line, a solid line at zero and a dashed "
                      f"line at the cohort mean. " + "; ".join(parts) + "."),
     }
 

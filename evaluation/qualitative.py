@@ -49,6 +49,11 @@ LANDIS_KOCH = ((0.0, "poor"), (0.20, "slight"), (0.40, "fair"), (0.60, "moderate
 # for tentative conclusions.
 ALPHA_RELIABLE, ALPHA_TENTATIVE = 0.800, 0.667
 
+# The theme-by-team heatmap draws at most this many teams (about a third of an inch a row: 30 rows fill a page).
+# A statewide cohort has 1,000 teams, most of which took part in no focus group; the figure then draws the
+# teams with the most excerpts and its caption says so; tables/themes_by_team.csv keeps every team.
+TEAMS_SHOWN = 30
+
 THEME_COLUMNS = ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar", "exemplar_id", "exemplar_team"]
 IRR_COLUMNS = ["code", "theme", "n_excerpts", "n_coders", "percent_agreement", "cohen_kappa", "landis_koch",
                "krippendorff_alpha", "alpha_ci_low", "alpha_ci_high", "alpha_verdict", "note"]
@@ -365,6 +370,19 @@ def theme_presence(tables: QualitativeTables, settings: CodingSettings = CodingS
     return out[["team_id", "team_name", "track", "theme", "n_excerpts", "voiced", "spoke"]].reset_index(drop=True)
 
 
+def presence_teams(presence: pd.DataFrame, n: int = TEAMS_SHOWN) -> list[str]:
+    """The teams the theme-by-team heatmap draws, in the table's order (by track, then team): every team when
+    there are at most ``n``; else the ``n`` with the most excerpts over all themes (ties by team id)."""
+    teams = list(dict.fromkeys(presence["team_id"]))
+    if len(teams) <= n:
+        return teams
+    excerpts = presence.groupby("team_id", sort=False)["n_excerpts"].sum().reindex(teams)
+    ranked = pd.DataFrame({"team_id": teams, "n": excerpts.to_numpy()}).sort_values(
+        ["n", "team_id"], ascending=[False, True], kind="stable")
+    chosen = set(ranked["team_id"].iloc[:n])
+    return [t for t in teams if t in chosen]
+
+
 def theme_by_track(presence: pd.DataFrame) -> pd.DataFrame:
     """Per theme: teams that voiced it, overall (``group = all``) and per track, among teams that spoke."""
     spoke = presence[presence["spoke"]]
@@ -481,6 +499,31 @@ def _alpha_from_counts(value_counts: np.ndarray) -> float:
     return float(krippendorff.alpha(value_counts=pairable, level_of_measurement="nominal"))
 
 
+def _bootstrap_alphas(counts: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """Nominal alpha of ``n_boot`` resamples of excerpts (with all their codes), all at once.
+
+    ``counts`` is excerpts x codes x 2 (decisions 0 and 1 per unit). For two values alpha is
+    1 - (n - 1) o01 / (n0 n1) over pairable units (two or more decisions), with o01 = sum n_u0 n_u1 / (m_u - 1)
+    the disagreeing pairs (Krippendorff 2011, "Computing Krippendorff's alpha-reliability", nominal data);
+    a resample's totals are its excerpts' totals times how often each was drawn, so 1,000 resamples are one
+    matrix product instead of 1,000 calls. The draws are the loop's (``rng.integers(0, E, E)`` per resample).
+    """
+    n_excerpts = counts.shape[0]
+    m = counts.sum(axis=2)
+    pairable = m >= 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disagree = np.where(pairable, counts[..., 0] * counts[..., 1] / (m - 1), 0.0).sum(axis=1)
+    zeros = np.where(pairable, counts[..., 0], 0).sum(axis=1)
+    ones = np.where(pairable, counts[..., 1], 0).sum(axis=1)
+    drawn = rng.integers(0, n_excerpts, (n_boot, n_excerpts))
+    cell = (np.arange(n_boot)[:, None] * n_excerpts + drawn).ravel()
+    times = np.bincount(cell, minlength=n_boot * n_excerpts).reshape(n_boot, n_excerpts).astype(float)
+    o01, n0, n1 = times @ disagree, times @ zeros, times @ ones
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = 1 - (n0 + n1 - 1) * o01 / (n0 * n1)
+    return np.where((n0 > 0) & (n1 > 0), alpha, np.nan)
+
+
 def landis_koch(kappa: float) -> str:
     """Landis & Koch (1977) label for a kappa: poor (< 0), slight, fair, moderate, substantial, almost perfect."""
     if kappa is None or not np.isfinite(kappa):
@@ -532,13 +575,9 @@ def _reliability(cube: np.ndarray, rng: np.random.Generator, n_boot: int, level:
     if np.isnan(alpha):
         notes.append("alpha not computable: every coder made the same decision on every excerpt (no variation)")
     elif n_boot > 0:
-        draws = []
-        for _ in range(n_boot):
-            idx = rng.integers(0, n_excerpts, n_excerpts)
-            value = _alpha_from_counts(counts[idx].reshape(-1, 2))
-            if not np.isnan(value):
-                draws.append(value)
-        if draws:
+        draws = _bootstrap_alphas(counts, rng, n_boot)
+        draws = draws[~np.isnan(draws)]
+        if len(draws):
             low, high = (float(v) for v in np.quantile(draws, [level / 2, 1 - level / 2]))
         if len(draws) < n_boot:
             notes.append(f"{n_boot - len(draws)} of {n_boot} bootstrap samples had no variation and were dropped")
@@ -648,10 +687,16 @@ def presence_text(presence: pd.DataFrame) -> dict[str, str]:
         lead = f"every theme was voiced by {hi} of the {teams} teams that spoke"
     else:
         lead = f"themes were voiced by {lo} to {hi} of the {teams} teams that spoke, '{top.index[0]}' by the most"
+    shown = presence_teams(presence)
+    note, rows = "", f"one row per team ({total}, grouped by track)"
+    if len(shown) < total:
+        note = (f" Shown: the {len(shown)} of {total:,} teams with the most excerpts; every team is in "
+                "tables/themes_by_team.csv.")
+        rows = f"one row for each of the {len(shown)} of {total:,} teams with the most excerpts (grouped by track)"
     return {
         "title": "Themes voiced by each team",
-        "caption": f"Excerpts per team and theme. {teams} of {total} teams spoke in a focus group or interview; {lead}.",
-        "alt_text": (f"Heatmap with one row per team ({total}, grouped by track) and one column per theme "
+        "caption": f"Excerpts per team and theme. {teams} of {total} teams spoke in a focus group or interview; {lead}.{note}",
+        "alt_text": (f"Heatmap with {rows} and one column per theme "
                      f"({presence['theme'].nunique()}); each cell gives the number of excerpts in which the team voiced "
                      f"the theme, darker for more. {lead}."),
     }

@@ -22,6 +22,7 @@ every month.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -45,6 +46,7 @@ def longest_run_limit(n_useful: int) -> int:
     return int(round(math.log2(n_useful))) + 3  # Schilling 2012; Anhøj & Olesen 2014 (qicharts2)
 
 
+@functools.lru_cache(maxsize=None)  # called once per team, measure and phase: thousands of times statewide
 def crossings_limit(n_useful: int) -> int:
     """Fewest median crossings expected by chance; fewer signals a shift or trend."""
     return int(stats.binom.ppf(0.05, n_useful - 1, 0.5))  # Chen 2010; qicharts2: qbinom(0.05, n - 1, 0.5)
@@ -137,19 +139,35 @@ def prepare_points(monthly_reports: pd.DataFrame, *, measures: Iterable[str] | N
     d["denominator"] = d["denominator"].astype("Int64")
     d["proportion"] = np.where(den > 0, num / den.where(den > 0), np.nan)
     starts = parse_phases(phases, sorted(d["team_id"].unique()))
-    d["phase"] = [1 + sum(month >= s for s in starts[t]) for t, month in zip(d["team_id"], d["month"])]
-    d["phase"] = d["phase"].astype("Int64")
+    phase = np.ones(len(d), dtype=np.int64)
+    months = d["month"].to_numpy()
+    for team_id, rows in d.groupby("team_id", sort=False).indices.items():
+        if starts[team_id]:  # phase = 1 + the number of phase starts on or before the month
+            phase[rows] += np.searchsorted(np.array(starts[team_id], dtype=months.dtype), months[rows], side="right")
+    d["phase"] = pd.array(phase, dtype="Int64")
     return d
 
 
-def _baseline_mask(series: pd.DataFrame, baseline_points: int | None) -> np.ndarray:
-    """Which points of one phase set its centre line: the first ``baseline_points`` points with a
-    proportion in phase 1 (all points when None or in later phases)."""
-    has_value = series["proportion"].notna().to_numpy()
-    if baseline_points is None or int(series["phase"].iloc[0]) != 1:
+SERIES_KEYS = ["team_id", "measure", "phase"]  # one series (one median, one runs analysis) per key
+
+
+def _series(points: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """``points`` sorted by series (stable, so months stay in order), each row's series number, and where
+    each series starts (plus the end): every per-series step below works on these slices."""
+    pts = points.sort_values(SERIES_KEYS, kind="stable").reset_index(drop=True)
+    gid = pts.groupby(SERIES_KEYS, sort=True, dropna=False).ngroup().to_numpy()
+    bounds = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1], True]) if len(gid) else np.array([0])
+    return pts, gid, bounds
+
+
+def _baseline_mask(points: pd.DataFrame, gid: np.ndarray, baseline_points: int | None) -> np.ndarray:
+    """Which points set their series' centre line: the first ``baseline_points`` points with a proportion
+    in phase 1 (all points with a proportion when None, and in later phases)."""
+    has_value = points["proportion"].notna().to_numpy()
+    if baseline_points is None:
         return has_value
-    order = np.cumsum(has_value)
-    return has_value & (order <= baseline_points)
+    order = pd.Series(has_value).groupby(gid).cumsum().to_numpy()
+    return has_value & ((points["phase"].to_numpy(dtype=float) != 1) | (order <= baseline_points))
 
 
 def run_charts(points: pd.DataFrame, *, baseline_points: int | None = None, min_points: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -159,17 +177,20 @@ def run_charts(points: pd.DataFrame, *, baseline_points: int | None = None, min_
     if baseline_points is not None and (not isinstance(baseline_points, (int, np.integer)) or baseline_points < 1):
         raise ParamsError(f"`spc.baseline_points` must be a whole number of months of at least 1, or null; "
                           f"got {baseline_points!r}", key="spc.baseline_points")
-    out, rows = [], []
-    for (team_id, measure, phase), g in points.groupby(["team_id", "measure", "phase"], sort=True):
-        base = _baseline_mask(g, baseline_points)
-        centre = float(np.median(g.loc[base, "proportion"])) if base.any() else np.nan
-        out.append(g.assign(centre=centre, baseline=base))
-        res = runs_analysis(g["proportion"], centre, min_points=min_points)
+    pts, gid, bounds = _series(points)
+    base = _baseline_mask(pts, gid, baseline_points)
+    centre = pts["proportion"].where(base).groupby(gid).transform("median").to_numpy(dtype=float)
+    pts = pts.assign(centre=centre, baseline=base)
+    proportion = pts["proportion"].to_numpy(dtype=float)
+    first = pts.iloc[bounds[:-1]]
+    rows = []
+    for (lo, hi), team_id, measure, phase in zip(zip(bounds[:-1], bounds[1:]), first["team_id"], first["measure"],
+                                                  first["phase"]):
+        res = runs_analysis(proportion[lo:hi], centre[lo], min_points=min_points)
         if res["n_points"] == 1:
             res["verdict"] = "one month of data: no runs verdict"
-        rows.append({"team_id": team_id, "measure": measure, "phase": int(phase), "centre_line": centre,
-                     "baseline_points": int(base.sum()), **res})
-    pts = pd.concat(out, ignore_index=True) if out else points.assign(centre=np.nan, baseline=False)
+        rows.append({"team_id": team_id, "measure": measure, "phase": int(phase), "centre_line": float(centre[lo]),
+                     "baseline_points": int(base[lo:hi].sum()), **res})
     signals = pd.DataFrame(rows, columns=[c for c in SIGNAL_COLUMNS if c not in ("chart", "n_outside_limits")])
     for col in ("n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min", "phase", "n_points",
                 "baseline_points"):
@@ -201,27 +222,28 @@ def control_limits(points: pd.DataFrame, *, chart: str = "p", baseline_points: i
     if chart not in CONTROL_CHARTS:
         raise ParamsError(f"`spc.control_chart` must be one of {', '.join(CONTROL_CHARTS)}; got {chart!r}",
                           key="spc.control_chart")
-    out = []
-    for _, g in points.groupby(["team_id", "measure", "phase"], sort=True):
-        base = _baseline_mask(g, baseline_points)
-        num = g["numerator"].astype(float).to_numpy()
-        den = g["denominator"].astype(float).to_numpy()
-        cl = num[base].sum() / den[base].sum() if base.any() and den[base].sum() > 0 else np.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sd = np.sqrt(cl * (1 - cl) / np.where(den > 0, den, np.nan))
-            sigma_z = 1.0
-            if chart == "laney":
-                z = (g["proportion"].to_numpy()[base] - cl) / sd[base]
-                sigma_z = laney_sigma_z(z)
-            sd = sd * sigma_z
-        lcl = np.clip(cl - 3 * sd, 0, 1)
-        ucl = np.clip(cl + 3 * sd, 0, 1)
-        p = g["proportion"].to_numpy()
-        outside = (p > ucl) | (p < lcl)
-        out.append(g.assign(cl=cl, lcl=lcl, ucl=ucl, outside=outside, sigma_z=sigma_z))
-    if not out:
+    if points.empty:
         return points.assign(cl=np.nan, lcl=np.nan, ucl=np.nan, outside=False, sigma_z=np.nan)
-    return pd.concat(out, ignore_index=True)
+    pts, gid, bounds = _series(points)
+    base = _baseline_mask(pts, gid, baseline_points)
+    num = pts["numerator"].to_numpy(dtype=float, na_value=np.nan)
+    den = pts["denominator"].to_numpy(dtype=float, na_value=np.nan)
+    p = pts["proportion"].to_numpy(dtype=float)
+    base_num = np.bincount(gid, np.where(base, num, 0.0))
+    base_den = np.bincount(gid, np.where(base, den, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cl = np.where(base_den > 0, base_num / base_den, np.nan)[gid]  # pooled proportion of the baseline points
+        sd = np.sqrt(cl * (1 - cl) / np.where(den > 0, den, np.nan))
+        sigma_z = np.ones(len(pts))
+        if chart == "laney":
+            z = (p - cl) / sd
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                sigma_z[lo:hi] = laney_sigma_z(z[lo:hi][base[lo:hi]])
+        sd = sd * sigma_z
+    lcl = np.clip(cl - 3 * sd, 0, 1)
+    ucl = np.clip(cl + 3 * sd, 0, 1)
+    outside = (p > ucl) | (p < lcl)
+    return pts.assign(cl=cl, lcl=lcl, ucl=ucl, outside=outside, sigma_z=sigma_z)
 
 
 # --- annotations ---------------------------------------------------------------------------------
@@ -303,15 +325,35 @@ def analyse(monthly_reports: pd.DataFrame, spc: Mapping[str, Any], *, teams: pd.
                           aims=aims(teams), chart=chart, min_points=min_points)
 
 
+def _per_team(signals: pd.DataFrame) -> pd.DataFrame:
+    """One row per measure and team (a team with phases counts once): ``verdict`` (a runs verdict in any
+    phase), ``signal`` (a runs signal in any phase), ``outside`` (any month outside the limits), and for
+    ordering teams by strength of signal ``run_excess`` (longest run minus its limit) and
+    ``crossings_short`` (crossings limit minus crossings), their maxima over the phases with a verdict."""
+    d = pd.DataFrame({
+        "measure": signals["measure"].to_numpy(), "team_id": signals["team_id"].to_numpy(),
+        "verdict": signals["runs_signal"].notna().to_numpy(),
+        "signal": signals["runs_signal"].fillna(False).to_numpy(dtype=bool),
+    })
+    outside = signals["n_outside_limits"] if "n_outside_limits" in signals else pd.Series(0, index=signals.index)
+    d["outside"] = outside.fillna(0).to_numpy(dtype=float) > 0
+    d["n_outside"] = outside.fillna(0).to_numpy(dtype=float)
+    for name, a, b in (("run_excess", "longest_run", "longest_run_max"), ("crossings_short", "n_crossings_min", "n_crossings")):
+        if a in signals and b in signals:
+            diff = (signals[a].astype("Float64") - signals[b].astype("Float64")).to_numpy(dtype=float, na_value=np.nan)
+            d[name] = np.where(d["verdict"], diff, np.nan)
+        else:
+            d[name] = np.nan
+    return (d.groupby(["measure", "team_id"], sort=True)
+            .agg(verdict=("verdict", "max"), signal=("signal", "max"), outside=("outside", "max"),
+                 n_outside=("n_outside", "sum"), run_excess=("run_excess", "max"),
+                 crossings_short=("crossings_short", "max")))
+
+
 def signal_counts(signals: pd.DataFrame) -> pd.DataFrame:
     """Per measure, counting teams (a team with phases counts once): teams charted, teams with a runs
     verdict in any phase, with a signal in any phase, with none, and with any month outside the limits."""
-    per_team = signals.groupby(["measure", "team_id"], sort=True).agg(
-        verdict=("runs_signal", lambda s: bool(s.notna().any())),
-        signal=("runs_signal", lambda s: bool(s.fillna(False).any())),
-        outside=("n_outside_limits", lambda s: bool((s.fillna(0) > 0).any())),
-    )
-    g = per_team.groupby("measure", sort=True)
+    g = _per_team(signals).groupby("measure", sort=True)
     return pd.DataFrame({
         "teams": g.size(),
         "with_verdict": g["verdict"].sum().astype(int),
@@ -319,6 +361,39 @@ def signal_counts(signals: pd.DataFrame) -> pd.DataFrame:
         "no_verdict": (g.size() - g["verdict"].sum()).astype(int),
         "outside_limits": g["outside"].sum().astype(int),
     }).reset_index()
+
+
+# --- which teams a chart draws -------------------------------------------------------------------
+
+PANELS_MAX = 20  # team panels per run chart or control chart figure: 10 rows of 2, readable on one page
+
+
+def run_chart_teams(signals: pd.DataFrame, measure: str, max_teams: int = PANELS_MAX) -> list[str]:
+    """Teams drawn in one measure's run charts, in panel order.
+
+    Up to ``max_teams`` teams: all of them, by team_id. Above (a statewide cohort): the teams with a runs
+    signal first, strongest first (the longest run furthest beyond its limit, then the median crossings
+    furthest below theirs, then team_id), then teams with random variation only, then teams without a
+    verdict, each by team_id; the first ``max_teams`` are drawn. Every team's verdict stays in the signals
+    table."""
+    per = _per_team(signals[signals["measure"] == measure]).reset_index()
+    if len(per) <= max_teams:
+        return per["team_id"].tolist()
+    per["rank"] = np.select([per["signal"], per["verdict"]], [0, 1], 2)
+    per = per.sort_values(["rank", "run_excess", "crossings_short", "team_id"], ascending=[True, False, False, True],
+                          na_position="last", kind="stable")
+    return per["team_id"].head(max_teams).tolist()
+
+
+def control_chart_teams(limits: pd.DataFrame, measure: str, max_teams: int = PANELS_MAX) -> list[str]:
+    """Teams drawn in one measure's control charts, in panel order: all of them by team_id up to
+    ``max_teams``; above, the teams with the most months outside their limits first (then by team_id)."""
+    lim = limits[limits["measure"] == measure]
+    outside = lim.groupby("team_id", sort=True)["outside"].sum()
+    if len(outside) <= max_teams:
+        return outside.index.tolist()
+    order = outside.reset_index().sort_values(["outside", "team_id"], ascending=[False, True], kind="stable")
+    return order["team_id"].head(max_teams).tolist()
 
 
 # --- labels and figure text ----------------------------------------------------------------------
@@ -340,45 +415,66 @@ def _month_span(points: pd.DataFrame) -> str:
     return f"{first:%b %Y} to {last:%b %Y}"
 
 
-def run_chart_text(result: RunChartResult, measure: str) -> dict[str, str]:
-    """Title, caption and alt text for one measure's run charts (one panel per team)."""
+def _shown_text(shown: int, teams: int, how: str, table: str) -> str:
+    """The caption sentence of a capped chart: how many teams are drawn, which, and where the rest are."""
+    if shown >= teams:
+        return ""
+    return f" {shown} of the {teams} teams are drawn: {how}; every team is in {table}."
+
+
+def run_chart_text(result: RunChartResult, measure: str, max_teams: int = PANELS_MAX) -> dict[str, str]:
+    """Title, caption and alt text for one measure's run charts (one panel per team, at most ``max_teams``
+    panels: see :func:`run_chart_teams`)."""
     sig = result.signals[result.signals["measure"] == measure]
     pts = result.points[result.points["measure"] == measure]
-    teams = sig["team_id"].nunique()
-    by_team = sig.groupby("team_id")["runs_signal"]
-    signal = int(by_team.apply(lambda s: bool(s.fillna(False).any())).sum())
-    verdict = int(by_team.apply(lambda s: bool(s.notna().any())).sum())
+    per = _per_team(sig)
+    teams = len(per)
+    signal = int(per["signal"].sum())
+    verdict = int(per["verdict"].sum())
     label = measure_label(measure)
     aims = result.aims[result.aims["measure"] == measure]
     n_pdsa = len(result.pdsa[result.pdsa["team_id"].isin(sig["team_id"])
                              & (result.pdsa["measure"].isna() | (result.pdsa["measure"] == measure))])
+    shown = len(run_chart_teams(sig, measure, max_teams))
+    how = (f"the {shown} with the strongest runs signals (the longest run furthest beyond its limit, then the fewest "
+           f"median crossings against the expected)" if signal >= shown else
+           f"the {signal} with a runs signal, strongest first, then {shown - signal} without one, by team id")
     return {
         "title": f"Run charts: {label}, by team",
         "caption": (f"Monthly percentage of patients with {label} per team ({_month_span(pts)}), with the median as centre "
                     f"line (dashed orange when the Anhøj rules signal non-random variation), {n_pdsa} PDSA cycles marked "
                     f"P1, P2, ... and {len(aims)} team aim(s) as green dashed lines. {signal} of {verdict} teams with at "
                     f"least {result.min_points} useful points show non-random variation; {teams - verdict} of {teams} teams "
-                    f"have too few points for a verdict."),
-        "alt_text": (f"Grid of {teams} small line charts, one per team, of the monthly percentage with {label} from "
+                    f"have too few points for a verdict."
+                    + _shown_text(shown, teams, how, "tables/run_chart_signals.csv")),
+        "alt_text": (f"Grid of {shown} small line charts, one per team"
+                     + (f" ({shown} of {teams} teams, the strongest runs signals first)" if shown < teams else "")
+                     + f", of the monthly percentage with {label} from "
                      f"{_month_span(pts)}, each with a horizontal median line. {signal} teams show a shift or too few median "
                      f"crossings; {verdict - signal} show only random variation; {teams - verdict} have no verdict."),
     }
 
 
-def control_chart_text(result: RunChartResult, measure: str) -> dict[str, str]:
-    """Title, caption and alt text for one measure's p (or p′) charts."""
+def control_chart_text(result: RunChartResult, measure: str, max_teams: int = PANELS_MAX) -> dict[str, str]:
+    """Title, caption and alt text for one measure's p (or p′) charts (at most ``max_teams`` panels: see
+    :func:`control_chart_teams`)."""
     lim = result.limits[result.limits["measure"] == measure]
     teams = lim["team_id"].nunique()
     n_out = int(lim["outside"].sum())
     teams_out = int(lim.groupby("team_id")["outside"].any().sum())
     label = measure_label(measure)
     kind = "Laney p′ chart" if result.chart == "laney" else "p-chart"
+    shown = len(control_chart_teams(lim, measure, max_teams))
+    how = "the teams with the most months outside their limits (ties by team id)"
     return {
         "title": f"{kind.capitalize() if kind == 'p-chart' else kind}s: {label}, by team",
         "caption": (f"{kind} of the monthly percentage with {label} per team ({_month_span(lim)}): centre line at the pooled "
                     f"proportion and 3-sigma limits that widen in months with fewer patients. {n_out} month(s) in "
-                    f"{teams_out} of {teams} teams fall outside the limits (orange)."),
-        "alt_text": (f"Grid of {teams} small control charts, one per team, of the monthly percentage with {label}, each with "
+                    f"{teams_out} of {teams} teams fall outside the limits (orange)."
+                    + _shown_text(shown, teams, how, "tables/run_chart_signals.csv (n_outside_limits)")),
+        "alt_text": (f"Grid of {shown} small control charts, one per team"
+                     + (f" ({shown} of {teams} teams, the most months outside the limits first)" if shown < teams else "")
+                     + f", of the monthly percentage with {label}, each with "
                      f"a centre line and stepped upper and lower limits; {n_out} points in {teams_out} teams lie outside "
                      f"their limits."),
     }

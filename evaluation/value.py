@@ -77,7 +77,7 @@ def patient_groups(patients: pd.DataFrame, teams: pd.DataFrame | None, subgroups
 
 def _group_order(groups: pd.Series) -> list[str]:
     """``all`` first, then strata in the order of the subgroups, each sorted."""
-    labels = list(dict.fromkeys(groups))
+    labels = list(pd.unique(pd.Series(groups, dtype=object)))
     prefixes = list(dict.fromkeys(g.split("=", 1)[0] for g in labels if g != "all"))
     return ["all"] * ("all" in labels) + [g for p in prefixes for g in sorted(x for x in labels if x.startswith(p + "="))]
 
@@ -144,38 +144,94 @@ def rate_ratio(pre_events, post_events, pre_months, post_months, *, model: str =
     ``poisson_robust``: the same estimate with standard errors clustered by patient (sandwich), which allows
     for overdispersion and for a patient's two windows being related.
     ``negative_binomial``: NB2 GLM with the dispersion estimated by maximum likelihood.
+
+    The two Poisson models are computed in closed form (:func:`rate_ratios`): with one binary covariate
+    and an exposure offset the GLM's estimate is the ratio of the two rates, and its model-based and
+    clustered variances are sums over patients.
     """
     if model not in RATE_MODELS:
         raise ParamsError(f"`value.rate_model` must be one of {', '.join(RATE_MODELS)}; got {model!r}", key="value.rate_model")
     pre, post = np.asarray(pre_events, float), np.asarray(post_events, float)
     e_pre, e_post = np.asarray(pre_months, float), np.asarray(post_months, float)
+    if model != "negative_binomial":
+        r = rate_ratios(pre, post, e_pre, e_post, np.zeros(len(pre), dtype=int), 1, model=model, alpha=alpha)
+        return RateRatio(float(r["rate_ratio"][0]), float(r["ci_low"][0]), float(r["ci_high"][0]),
+                         float(r["p_value"][0]), model, str(r["note"][0]))
     a, b = pre[e_pre > 0].sum(), post[e_post > 0].sum()
     ta, tb = e_pre.sum(), e_post.sum()
     if ta <= 0 or tb <= 0:
-        return RateRatio(np.nan, np.nan, np.nan, np.nan, model, "no patient-months in one window")
+        return RateRatio(np.nan, np.nan, np.nan, np.nan, model, NOTE_NO_TIME)
     if a == 0 or b == 0:
         rr = (b / tb) / (a / ta) if a > 0 else np.nan
-        return RateRatio(rr, np.nan, np.nan, np.nan, model, "no events in one window: no confidence interval")
+        return RateRatio(rr, np.nan, np.nan, np.nan, model, NOTE_NO_EVENTS)
     n = len(pre)
     y = np.concatenate([pre, post])
     exposure = np.concatenate([e_pre, e_post])
     period = np.concatenate([np.zeros(n), np.ones(n)])
-    patient = np.concatenate([np.arange(n), np.arange(n)])
     keep = exposure > 0
     X = sm.add_constant(period[keep], has_constant="add")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if model == "negative_binomial":
-            fit = sm.NegativeBinomial(y[keep], X, exposure=exposure[keep], loglike_method="nb2").fit(disp=0, maxiter=200)
-            beta, se, dispersion = fit.params[1], fit.bse[1], float(fit.params[-1])
-        else:
-            glm = sm.GLM(y[keep], X, family=sm.families.Poisson(), exposure=exposure[keep])
-            fit = glm.fit(cov_type="cluster", cov_kwds={"groups": patient[keep]}) if model == "poisson_robust" else glm.fit()
-            beta, se, dispersion = fit.params[1], fit.bse[1], float("nan")
+        fit = sm.NegativeBinomial(y[keep], X, exposure=exposure[keep], loglike_method="nb2").fit(disp=0, maxiter=200)
+        beta, se, dispersion = fit.params[1], fit.bse[1], float(fit.params[-1])
     z = stats.norm.ppf(1 - alpha / 2)
     p = 2 * stats.norm.sf(abs(beta / se)) if se > 0 else np.nan
     return RateRatio(float(np.exp(beta)), float(np.exp(beta - z * se)), float(np.exp(beta + z * se)), float(p), model,
                      dispersion=dispersion)
+
+
+NOTE_NO_TIME = "no patient-months in one window"
+NOTE_NO_EVENTS = "no events in one window: no confidence interval"
+
+
+def rate_ratios(pre, post, e_pre, e_post, group, n_groups: int, *, model: str = "poisson_robust",
+                alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """Poisson rate ratios (post / pre) of many groups at once, one row per (patient, group) membership.
+
+    ``group`` holds each row's group number (0 to ``n_groups`` - 1). With a log link, an exposure offset and
+    the window as the only covariate, the Poisson GLM's estimate is exact: r0 = a / ta, r1 = b / tb and
+    RR = r1 / r0 (a, b events and ta, tb patient-months before and after). Its model-based variance of
+    log RR is 1/a + 1/b; clustered by patient (``poisson_robust``) it is the sandwich
+    sum_i (d_post,i / b - d_pre,i / a)^2 with d = y - r * exposure (Cameron & Miller 2015, eq. 11), times
+    G/(G-1) x (N-1)/(N-2) for G patients and N patient-windows (Stata's and statsmodels' small-sample
+    factor). Exact, where a GLM fit per group iterates: for 1,000 teams x 3 kinds that was 3,000 fits.
+    Returns arrays rate_ratio, ci_low, ci_high, p_value, note (one per group).
+    """
+    if model not in ("poisson", "poisson_robust"):
+        raise ValueError(f"model must be poisson or poisson_robust; got {model!r}")
+    pre, post = np.asarray(pre, float), np.asarray(post, float)
+    e_pre, e_post = np.asarray(e_pre, float), np.asarray(e_post, float)
+    group = np.asarray(group, dtype=int)
+    seen_pre, seen_post = e_pre > 0, e_post > 0
+
+    def total(values) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=n_groups)
+
+    a, b = total(np.where(seen_pre, pre, 0.0)), total(np.where(seen_post, post, 0.0))
+    ta, tb = total(e_pre), total(e_post)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r0, r1 = a / ta, b / tb
+        beta = np.log(r1 / r0)
+        if model == "poisson":
+            var = 1 / a + 1 / b
+        else:
+            d_pre = np.where(seen_pre, pre - r0[group] * e_pre, 0.0)
+            d_post = np.where(seen_post, post - r1[group] * e_post, 0.0)
+            meat = total((d_post / b[group] - d_pre / a[group]) ** 2)
+            clusters = total((seen_pre | seen_post).astype(float))
+            nobs = total(seen_pre.astype(float) + seen_post.astype(float))
+            var = meat * clusters / (clusters - 1) * (nobs - 1) / (nobs - 2)
+        se = np.sqrt(var)
+        z = stats.norm.ppf(1 - alpha / 2)
+        p = np.where(se > 0, 2 * stats.norm.sf(np.abs(beta / se)), np.nan)
+        rr, low, high = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
+    no_time = (ta <= 0) | (tb <= 0)
+    no_events = ~no_time & ((a == 0) | (b == 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = np.where(no_time, np.nan, np.where(no_events, np.where(a > 0, r1 / r0, np.nan), rr))
+    low, high, p = (np.where(no_time | no_events, np.nan, v) for v in (low, high, p))
+    note = np.where(no_time, NOTE_NO_TIME, np.where(no_events, NOTE_NO_EVENTS, "")).astype(object)
+    return {"rate_ratio": rr, "ci_low": low, "ci_high": high, "p_value": p, "note": note}
 
 
 # --- costs and return --------------------------------------------------------------------------------
@@ -212,17 +268,25 @@ def program_cost_by_group(program_costs: pd.DataFrame, patients: pd.DataFrame, g
     team_of = patients.set_index("patient_id")["team_id"]
     n_all = patients["patient_id"].nunique()
     team_sizes = patients.groupby("team_id")["patient_id"].nunique()
-    rows = []
-    for group, members in groups.groupby("group", sort=False)["patient_id"]:
-        teams = team_of.reindex(members.unique()).value_counts()
-        whole = bool((teams == team_sizes.reindex(teams.index)).all())
-        if group != "all" and not whole:
-            continue
-        team_cost = float(by_team.reindex(teams.index).fillna(0).sum())
-        share = members.nunique() / n_all if n_all else np.nan
-        rows.append({"group": group, "team_costs": team_cost, "shared_costs": shared * share,
-                     "program_cost": team_cost + shared * share})
-    return pd.DataFrame(rows, columns=["group", "team_costs", "shared_costs", "program_cost"])
+    # every group at once (1,000 team groups): patients per group and team, against the team's size
+    members = groups.drop_duplicates(["group", "patient_id"])
+    pairs = pd.DataFrame({"group": members["group"].to_numpy(object),
+                          "team": members["patient_id"].map(team_of).to_numpy(object)}).dropna(subset=["team"])
+    per_team = pairs.groupby(["group", "team"], sort=False).size()
+    team = per_team.index.get_level_values("team")
+    complete = pd.Series((per_team.to_numpy() == team_sizes.reindex(team).to_numpy()), index=per_team.index)
+    whole = complete.groupby(level="group", sort=False).all()
+    team_cost = pd.Series(by_team.reindex(team).fillna(0).to_numpy(), index=per_team.index).groupby(
+        level="group", sort=False).sum()
+    size = members.groupby("group", sort=False).size()
+    out = pd.DataFrame({"group": size.index.to_numpy(object)})
+    keep = (out["group"] == "all") | out["group"].map(whole).fillna(True).astype(bool)
+    out = out[keep].reset_index(drop=True)
+    share = out["group"].map(size).to_numpy(float) / n_all if n_all else np.nan
+    out["team_costs"] = out["group"].map(team_cost).fillna(0.0).astype(float)
+    out["shared_costs"] = shared * share
+    out["program_cost"] = out["team_costs"] + out["shared_costs"]
+    return out[["group", "team_costs", "shared_costs", "program_cost"]]
 
 
 def net_return(cost_avoided: float, program_cost: float, patients: int) -> dict[str, float]:
@@ -409,37 +473,70 @@ class ValueAnalysis:
 
     # -- pieces --
     def _rates(self, utilization: pd.DataFrame | None) -> pd.DataFrame:
+        """One row per kind and group (kinds in report order, groups in :func:`_group_order`), every group at
+        once: counts and exposure are summed by group number, never by filtering the patients group by group
+        (1,000 teams made that 3,000 scans of 250,000 patients)."""
         columns = ["kind", "group", "patients", "pre_events", "post_events", "pre_patient_months", "post_patient_months",
                    "pre_rate", "post_rate", "rate_ratio", "ci_low", "ci_high", "p_value", "change_pct",
                    "events_avoided", "cost_per_event", "cost_avoided", "model", "note"]
         if utilization is None:
             return pd.DataFrame(columns=columns)
-        counts = count_events(utilization, self.windows_).merge(self.windows_[["patient_id", "pre_months", "post_months"]],
-                                                                 on="patient_id")
-        cost = self.costs_.set_index("kind")["cost_per_event"]
-        rows = []
-        for kind in EVENT_KINDS:
-            k = counts[counts["kind"] == kind]
-            for group in _group_order(self.groups_["group"]):
-                members = self.groups_.loc[self.groups_["group"] == group, "patient_id"]
-                g = k[k["patient_id"].isin(members)]
-                rows.append(self._rate_row(kind, group, g, cost.get(kind, np.nan)))
-        return pd.DataFrame(rows, columns=columns)
+        kinds = list(EVENT_KINDS)
+        counts = count_events(utilization, self.windows_, kinds)
+        windows = self.windows_.drop_duplicates("patient_id")
+        ids = pd.Index(windows["patient_id"])
+        shape = (len(ids), len(kinds))  # count_events' grid: patient-major, kinds in order
+        pre_all = counts["pre_events"].to_numpy(float).reshape(shape)
+        post_all = counts["post_events"].to_numpy(float).reshape(shape)
+        order = _group_order(self.groups_["group"])
+        member = ids.get_indexer(self.groups_["patient_id"])
+        found = member >= 0
+        group = pd.Categorical(self.groups_["group"], categories=order).codes[found]
+        member = member[found]
+        e_pre = windows["pre_months"].to_numpy(float)[member]
+        e_post = windows["post_months"].to_numpy(float)[member]
+        n_groups = len(order)
 
-    def _rate_row(self, kind: str, group: str, g: pd.DataFrame, cost: float) -> dict:
-        a, b = int(g["pre_events"].sum()), int(g["post_events"].sum())
-        ta, tb = float(g["pre_months"].sum()), float(g["post_months"].sum())
-        pre_rate = PER * a / ta if ta else np.nan
-        post_rate = PER * b / tb if tb else np.nan
-        rr = rate_ratio(g["pre_events"], g["post_events"], g["pre_months"], g["post_months"],
-                        model=self.rate_model, alpha=self.alpha)
-        avoided = (pre_rate - post_rate) / PER * tb  # (pre rate - post rate) x post patient-months
-        return {"kind": kind, "group": group, "patients": int(g["patient_id"].nunique()), "pre_events": a,
-                "post_events": b, "pre_patient_months": ta, "post_patient_months": tb, "pre_rate": pre_rate,
-                "post_rate": post_rate, "rate_ratio": rr.rate_ratio, "ci_low": rr.ci_low, "ci_high": rr.ci_high,
-                "p_value": rr.p_value, "change_pct": 100 * (post_rate / pre_rate - 1) if pre_rate else np.nan,
-                "events_avoided": avoided, "cost_per_event": cost, "cost_avoided": 0.0 if avoided == 0 else avoided * cost,
-                "model": rr.model, "note": rr.note}
+        def total(values) -> np.ndarray:
+            return np.bincount(group, weights=values, minlength=n_groups)
+
+        patients = np.bincount(group, minlength=n_groups)
+        ta, tb = total(e_pre), total(e_post)
+        cost = self.costs_.set_index("kind")["cost_per_event"]
+        frames = []
+        for j, kind in enumerate(kinds):
+            pre, post = pre_all[member, j], post_all[member, j]
+            a, b = total(pre), total(post)
+            if self.rate_model == "negative_binomial":
+                rr = self._rate_ratios_one_by_one(pre, post, e_pre, e_post, group, n_groups)
+            else:
+                rr = rate_ratios(pre, post, e_pre, e_post, group, n_groups, model=self.rate_model, alpha=self.alpha)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pre_rate = np.where(ta != 0, PER * a / ta, np.nan)
+                post_rate = np.where(tb != 0, PER * b / tb, np.nan)
+                change = np.where(pre_rate != 0, 100 * (post_rate / pre_rate - 1), np.nan)
+            avoided = (pre_rate - post_rate) / PER * tb  # (pre rate - post rate) x post patient-months
+            per_event = float(cost.get(kind, np.nan))
+            frames.append(pd.DataFrame({
+                "kind": kind, "group": order, "patients": patients.astype(int), "pre_events": a.astype(int),
+                "post_events": b.astype(int), "pre_patient_months": ta, "post_patient_months": tb,
+                "pre_rate": pre_rate, "post_rate": post_rate, "rate_ratio": rr["rate_ratio"], "ci_low": rr["ci_low"],
+                "ci_high": rr["ci_high"], "p_value": rr["p_value"], "change_pct": change, "events_avoided": avoided,
+                "cost_per_event": per_event, "cost_avoided": np.where(avoided == 0, 0.0, avoided * per_event),
+                "model": self.rate_model, "note": rr["note"]}, columns=columns))
+        return pd.concat(frames, ignore_index=True)
+
+    def _rate_ratios_one_by_one(self, pre, post, e_pre, e_post, group, n_groups: int) -> dict[str, list]:
+        """:func:`rate_ratio` per group (the negative binomial has no closed form)."""
+        out: dict[str, list] = {"rate_ratio": [], "ci_low": [], "ci_high": [], "p_value": [], "note": []}
+        by_group = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[by_group], np.arange(n_groups + 1))
+        for g in range(n_groups):
+            rows = by_group[bounds[g]:bounds[g + 1]]
+            r = rate_ratio(pre[rows], post[rows], e_pre[rows], e_post[rows], model=self.rate_model, alpha=self.alpha)
+            for key in out:
+                out[key].append(getattr(r, key))
+        return out
 
     def _roi(self, rates: pd.DataFrame, program: pd.DataFrame | None, groups: pd.DataFrame) -> pd.DataFrame:
         columns = ["group", "patients", "cost_avoided", "program_cost", "net_return", "net_roi_pct", "roi_per_patient"]
@@ -447,11 +544,10 @@ class ValueAnalysis:
             return pd.DataFrame(columns=columns)
         avoided = rates.groupby("group", sort=False)["cost_avoided"].sum(min_count=1)
         sizes = groups.groupby("group")["patient_id"].nunique()
+        program_cost = program.drop_duplicates("group").set_index("group")["program_cost"] if program is not None else {}
         rows = []
         for group in avoided.index:
-            cost = np.nan
-            if program is not None and group in set(program["group"]):
-                cost = float(program.set_index("group").at[group, "program_cost"])
+            cost = float(program_cost[group]) if group in program_cost else np.nan
             rows.append({"group": group, "patients": int(sizes.get(group, 0))}
                         | net_return(float(avoided[group]), cost, int(sizes.get(group, 0))))
         return pd.DataFrame(rows, columns=columns)

@@ -351,3 +351,139 @@ def test_no_inr_at_all_gives_empty_ttr_and_a_zero_summary():
     assert ttr.empty and list(ttr.columns) == outcomes.TTR_COLUMNS
     summary = outcomes.ttr_summary(ttr, people(["P1"]), TEAMS)
     assert summary["group"].tolist() == ["all"] and summary["n"].iloc[0] == 0
+
+
+# --- statewide scale: vectorised rules agree with a plain reading; capped forest plot ---------------
+
+def _rule_by_hand(m: pd.DataFrame, patients: pd.DataFrame, windows, goals, combined) -> dict:
+    """The baseline/follow-up rule read literally, one patient and measure at a time (slow, obvious):
+    {(patient, measure): (baseline_on, baseline_value, followup_on, followup_value)}."""
+    enrolled = dict(zip(patients["patient_id"], patients["enrolled_on"]))
+    rows = [r for r in m.itertuples(index=False) if r.patient_id in enrolled]
+    readings = {}
+    for i, r in enumerate(rows):
+        readings.setdefault((r.patient_id, r.measure), []).append((i, r.measured_on, r.value))
+    for name, parts in combined.items():  # a day on which every part was measured (first reading of each)
+        by_day: dict = {}
+        for r in rows:
+            if r.measure in parts:
+                by_day.setdefault((r.patient_id, r.measured_on), {}).setdefault(r.measure, r.value)
+        for (pid, on), got in by_day.items():
+            if len(got) == len(parts):
+                readings.setdefault((pid, name), []).append((len(rows), on, np.nan))
+    out = {}
+    for (pid, measure), rs in readings.items():
+        off = [(i, on, v, (on - enrolled[pid]).days) for i, on, v in rs]
+        base = [x for x in off if -windows["baseline_days"] <= x[3] <= windows["grace_days"]]
+        before = [x for x in base if x[3] <= 0]
+        b = (max(before, key=lambda x: (x[3], -x[0])) if before else min(base, key=lambda x: (x[3], x[0]))) if base else None
+        follow = [x for x in off if windows["followup_min_days"] <= x[3] <= windows["followup_max_days"]
+                  and (b is None or x[1] > b[1])]
+        f = max(follow, key=lambda x: (x[3], x[0])) if follow else None
+        out[(pid, measure)] = (b[1] if b else pd.NaT, b[2] if b else np.nan, f[1] if f else pd.NaT, f[2] if f else np.nan)
+    return out
+
+
+def test_vectorised_pairing_agrees_with_the_rule_read_patient_by_patient():
+    """Random readings with same-day repeats (the first on/before, the last in follow-up win), missing
+    values, a patient not in patients.csv and partial BP days: the integer-coded pairing gives exactly
+    what a literal per-patient reading of the rule gives."""
+    rng = np.random.default_rng(11)
+    ids = [f"P{i:02d}" for i in range(40)]
+    rows = []
+    for pid in ids + ["P99"]:  # P99 is not a patient
+        for _ in range(rng.integers(1, 12)):
+            measure = str(rng.choice(["a1c", "sbp", "dbp", "ldl"]))
+            offset = int(rng.choice([-95, -90, -40, -40, 0, 0, 12, 30, 31, 60, 90, 200, 200, 365, 366]))
+            value = np.nan if rng.random() < 0.08 else float(rng.normal({"a1c": 8, "sbp": 140, "dbp": 88, "ldl": 110}[measure], 5))
+            rows.append((pid, measure, offset, value))
+            if measure == "sbp" and rng.random() < 0.7:
+                rows.append((pid, "dbp", offset, float(rng.normal(88, 5))))
+    m = frame(rows)
+    patients = people(ids, teams=[["T1", "T2", "T3"][i % 3] for i in range(len(ids))])
+    pairs = pairs_for(m, patients)
+    expected = _rule_by_hand(m, patients, PARAMS.windows, PARAMS.goals, PARAMS.combined_goals)
+    assert set(zip(pairs["patient_id"], pairs["measure"])) == set(expected)
+    assert list(pairs["patient_id"] + "/" + pairs["measure"]) == sorted(pairs["patient_id"] + "/" + pairs["measure"])
+    got = {(r.patient_id, r.measure): (r.baseline_on, r.baseline_value, r.followup_on, r.followup_value)
+           for r in pairs.itertuples()}
+    for key, want in expected.items():
+        assert all((pd.isna(a) and pd.isna(b)) or a == b for a, b in zip(got[key], want)), (key, got[key], want)
+    assert "P99" not in set(pairs["patient_id"])
+
+
+def test_team_change_matches_paired_change_team_by_team():
+    """The one-pass team statistics equal :func:`paired_change` run on each team's pairs."""
+    rng = np.random.default_rng(5)
+    rows, ids, teams = [], [], []
+    for i in range(60):
+        pid = f"P{i:02d}"
+        base = float(rng.normal(8, 1))
+        rows += [(pid, "a1c", 0, base), (pid, "a1c", 180, base + float(rng.normal(-0.5, 0.4)))]
+        ids.append(pid)
+        teams.append(["T1", "T2", "T3"][min(i // 25, 2)] if i != 59 else "T3")
+    pairs = pairs_for(frame(rows), people(ids, teams=teams))
+    team = outcomes.team_change(pairs, TEAMS, measures=["a1c"], alpha=0.1).set_index("team_id")
+    for team_id, g in pairs.groupby("team_id"):
+        s = outcomes.paired_change(g["baseline_value"], g["followup_value"], alpha=0.1)
+        assert team.loc[team_id, "n"] == s["n"]
+        assert team.loc[team_id, ["mean_change", "ci_low", "ci_high"]].tolist() == pytest.approx(
+            [s["mean_change"], s["change_ci_low"], s["change_ci_high"]], rel=1e-12)
+
+
+def test_variance_ratio_start_is_the_reml_optimum():
+    """dietox (lme4 REML): pig variance / residual variance = 40.39395 / 11.36692 = 3.553617, found by the
+    one-dimensional search alone. Three one-track teams whose REML optimum is a zero team variance: the
+    fit lands on the boundary, with a REML log-likelihood at least statsmodels' own default fit's."""
+    import statsmodels.formula.api as smf
+
+    model = smf.mixedlm("Weight ~ Time", dietox(), groups=dietox()["Pig"])
+    assert outcomes._variance_ratio_start(model).cov_re[0, 0] == pytest.approx(40.39395 / 11.36692, rel=1e-5)
+    d = outcomes.change_model_data(_change_cohort(3, tracks=("initial",)), "a1c")
+    fit = outcomes.RandomInterceptModel("change ~ baseline_centred", "team_id").fit(d)
+    with pytest.warns(Warning):
+        default = smf.mixedlm("change ~ baseline_centred", d, groups=d["team_id"]).fit(reml=True)
+    assert fit.converged_ and fit.group_variance_ < 1e-6 and fit.icc_ < 1e-4
+    assert fit.result_.llf >= default.llf - 1e-9
+
+
+def _many_teams(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A team_change-shaped table of n teams for two measures (team Tk's mean change is -k / 10) and the
+    matching cohort rows of the change table."""
+    team = pd.DataFrame([{"measure": m, "team_id": f"T{k:03d}", "n": 20, "mean_change": -k / 10 * s,
+                          "ci_low": -k / 10 * s - 0.2, "ci_high": -k / 10 * s + 0.2, "team_name": f"Team {k}",
+                          "track": "initial" if k % 3 else "advanced"}
+                         for m, s in (("a1c", 1), ("sbp", 10)) for k in range(1, n + 1)])
+    change = pd.DataFrame({"measure": ["a1c", "sbp"], "group": "all", "mean_change": [-3.0, -30.0]})
+    return team, change
+
+
+def test_forest_plot_of_many_teams_draws_the_extremes_and_says_so():
+    """60 teams, cap 30: each panel has the 15 lowest mean changes (T060 .. T046, the largest falls) and
+    the 15 highest (T015 .. T001); the caption and alt text say how many of how many and where the rest are."""
+    team, change = _many_teams(60)
+    rows = outcomes.forest_rows(team)
+    a1c = rows[rows["measure"] == "a1c"].sort_values("row")
+    assert len(a1c) == outcomes.FOREST_TEAMS_MAX == 30
+    assert a1c["team_id"].head(15).tolist() == [f"T{k:03d}" for k in range(60, 45, -1)]
+    assert a1c["team_id"].tail(15).tolist() == [f"T{k:03d}" for k in range(15, 0, -1)]
+    assert a1c["row"].tolist() == list(range(15)) + list(range(16, 31))  # one empty row between the two sets
+    fig = figures.outcome_forest_chart(team, change)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 2 and all(len(ax.get_yticks()) == 30 for ax in panels)
+    assert panels[0].get_yticklabels()[0].get_text() == "T060 Team 60"
+    assert any("30 teams not drawn" in t.get_text() for t in panels[0].texts)
+    plt.close(fig)
+    text = outcomes.forest_text(team, change)
+    assert ("With 60 teams, each panel draws the 15 teams with the lowest and the 15 with the highest mean change, "
+            "ordered by it; every team is in tables/outcome_change_by_team.csv.") in text["caption"]
+    assert "HbA1c: 58 of 60 teams improved with a CI below zero" in text["caption"]  # all teams: T001, T002 reach 0
+    assert "rows for the 15 teams with the lowest and the 15 with the highest mean change of 60 teams" in text["alt_text"]
+
+
+def test_forest_plot_up_to_the_cap_keeps_one_row_per_team():
+    team, change = _many_teams(30)
+    assert "draws" not in outcomes.forest_text(team, change)["caption"]
+    fig = figures.outcome_forest_chart(team, change)
+    assert len(fig.axes[0].get_yticks()) == 30 and fig.axes[0].get_yticklabels()[0].get_text() == "Team 1"
+    plt.close(fig)

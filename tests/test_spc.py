@@ -211,3 +211,73 @@ def test_signal_counts_count_teams_not_phases():
     counts = spc.signal_counts(signals).iloc[0]
     assert (counts["teams"], counts["with_verdict"], counts["runs_signal"], counts["no_verdict"],
             counts["outside_limits"]) == (2, 1, 1, 1, 1)
+
+
+# --- statewide scale ---------------------------------------------------------------------------------
+
+def _many_team_reports(n_teams: int) -> pd.DataFrame:
+    """n teams. Every fifth team (T000, T005, ...) has 8 low months then 8 high ones (runs of 8 on either
+    side of the median, limit round(log2 16) + 3 = 7: a shift signal); the others zigzag around their median
+    for 14 months (random variation)."""
+    data = {}
+    for t in range(n_teams):
+        if t % 5 == 0:
+            data[f"T{t:03d}"] = [(2, 20)] * 8 + [(12 + (t % 3), 20)] * 8
+        else:
+            data[f"T{t:03d}"] = [((5 if i % 2 else 8) + (i % 3), 20) for i in range(14)]
+    return reports(data)
+
+
+def test_vectorised_series_match_runs_analysis_series_by_series():
+    """Centre lines, baseline flags, runs verdicts and Laney limits computed for all series at once equal
+    those of runs_analysis / laney_sigma_z applied to each team's series alone (phases and a frozen
+    baseline included)."""
+    data = _many_team_reports(12)
+    opts = {"baseline_points": 4, "phases": {"T003": ["2015-08"]}, "min_points": 5, "control_chart": "laney"}
+    result = spc.analyse(data, opts)
+    for (team_id, phase), g in result.limits.groupby(["team_id", "phase"]):
+        p = g["proportion"].to_numpy()
+        base = np.arange(len(p)) < 4 if phase == 1 else np.ones(len(p), bool)
+        centre = np.median(p[base])
+        assert (g["centre"] == centre).all() and g["baseline"].tolist() == base.tolist()
+        row = result.signals[(result.signals["team_id"] == team_id) & (result.signals["phase"] == phase)].iloc[0]
+        expected = spc.runs_analysis(p, centre, min_points=5)
+        assert (row["longest_run"], row["n_crossings"], row["verdict"]) == (
+            expected["longest_run"], expected["n_crossings"], expected["verdict"])
+        cl = g["numerator"][base].sum() / g["denominator"][base].sum()
+        sd = np.sqrt(cl * (1 - cl) / 20)
+        sigma_z = spc.laney_sigma_z((p[base] - cl) / sd)
+        assert g["cl"].iloc[0] == pytest.approx(cl) and g["sigma_z"].iloc[0] == pytest.approx(sigma_z, nan_ok=True)
+
+
+def test_charts_of_many_teams_draw_at_most_the_cap_and_say_so():
+    """60 teams, 12 with a shift: the run charts draw PANELS_MAX (20) panels, the 12 teams with a signal
+    first; the title and caption say 20 of 60 and where every team's verdict is. The control charts
+    draw 20 panels too, teams with the most months outside the limits first."""
+    result = spc.analyse(_many_team_reports(60), {"min_points": 10})
+    signalling = [f"T{t:03d}" for t in range(0, 60, 5)]
+    chosen = spc.run_chart_teams(result.signals, "a1c_at_goal")
+    assert len(chosen) == spc.PANELS_MAX == 20
+    assert sorted(chosen[:12]) == signalling and chosen[12:] == [f"T{t:03d}" for t in range(1, 16) if t % 5][:8]
+    run = figures.spc_run_chart(result.points, result.signals, measure="a1c_at_goal")
+    panels = [a for a in run.axes if a.get_visible()]
+    assert len(panels) == 20 and panels[0].get_title(loc="left").endswith("(signal)")
+    assert "(20 of 60 teams: strongest signals first)" in run._suptitle.get_text()
+    plt.close(run)
+    text = spc.run_chart_text(result, "a1c_at_goal")
+    assert ("20 of the 60 teams are drawn: the 12 with a runs signal, strongest first, then 8 without one, by team id; "
+            "every team is in tables/run_chart_signals.csv.") in text["caption"]
+    assert text["alt_text"].startswith("Grid of 20 small line charts, one per team (20 of 60 teams")
+    ctl = figures.spc_control_chart(result.limits, measure="a1c_at_goal")
+    assert len([a for a in ctl.axes if a.get_visible()]) == 20
+    plt.close(ctl)
+    outside = result.limits.groupby("team_id")["outside"].sum()
+    chosen = spc.control_chart_teams(result.limits, "a1c_at_goal")
+    assert outside[chosen].min() >= outside.drop(chosen).max()
+    assert "20 of the 60 teams are drawn" in spc.control_chart_text(result, "a1c_at_goal")["caption"]
+
+
+def test_charts_up_to_the_cap_draw_every_team_in_team_order():
+    result = spc.analyse(_many_team_reports(20), {"min_points": 10})
+    assert spc.run_chart_teams(result.signals, "a1c_at_goal") == [f"T{t:03d}" for t in range(20)]
+    assert "drawn" not in spc.run_chart_text(result, "a1c_at_goal")["caption"]

@@ -442,3 +442,165 @@ def test_figures_are_exported_with_caption_and_alt_text(rule_cohort):
     assert manifest["caption"].str.len().min() > 40 and manifest["alt_text"].str.len().min() > 40
     record = json.loads((params.figures_dir / "survival_km_a1c.json").read_text())
     assert "6 patients not at goal at baseline" in record["caption"] and "log-log" in record["caption"]
+
+
+# --- statewide scale: the same numbers, fast --------------------------------------------------------------
+
+def test_logrank_test_matches_lifelines_including_empty_groups():
+    """lifelines' multivariate_logrank_test is the reference (R survdiff's statistic), on random data with ties,
+    a group censored at day 0 (nobody at risk at any event time: a zero row, handled as the pseudo-inverse does)
+    and up to 12 groups."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    rng = np.random.default_rng(2015)
+    for trial in range(25):
+        n, k = int(rng.integers(8, 300)), int(rng.integers(2, 12))
+        days = rng.integers(0, 60, n).astype(float)
+        event = rng.random(n) < 0.6
+        group = rng.integers(0, k, n)
+        if trial % 5 == 0:
+            days[group == 0], event[group == 0] = 0.0, False
+        if not event.any():
+            continue
+        ref = multivariate_logrank_test(days, group, event)
+        stat, df, p = sv.logrank_test(days, group, event)
+        assert stat == pytest.approx(ref.test_statistic, rel=1e-8)
+        assert df == ref.degrees_of_freedom
+        assert p == pytest.approx(ref.p_value, rel=1e-6, abs=1e-12)
+
+
+def test_ph_test_matches_lifelines_on_rossi():
+    """lifelines' proportional_hazard_test(cph, rossi, time_transform="km") is the reference; ours is the
+    same statistic without lifelines' quadratic residual loop."""
+    from lifelines import CoxPHFitter
+    from lifelines.datasets import load_rossi
+    from lifelines.statistics import proportional_hazard_test
+
+    rossi = load_rossi()
+    cph = CoxPHFitter().fit(rossi, "week", "arrest")
+    ref = proportional_hazard_test(cph, rossi, time_transform="km").summary
+    covariates = list(cph.params_.index)
+    ours = sv.ph_test(rossi["week"], rossi["arrest"], rossi[covariates], cph.params_, cph.variance_matrix_,
+                      cph.standard_errors_).reindex(ref.index)
+    assert np.allclose(ours["test_statistic"], ref["test_statistic"], rtol=1e-9)
+    assert np.allclose(ours["p"], ref["p"], rtol=1e-9)
+
+
+def _reference_time_to_goal_data(cohort, params) -> pd.DataFrame:
+    """The follow-up rule written plainly with pandas (the workbench's first version, kept as the reference
+    for the vectorised one)."""
+    patients = sv._patients(cohort)
+    competing = set(params.survival["competing_exit_reasons"] or [])
+    before, after = params.windows["baseline_days"], params.windows["grace_days"]
+    frames = []
+    for measure in sv.analysed_measures(params):
+        if measure in params.combined_goals:
+            parts = params.combined_goals[measure]
+            m = cohort.measurements[cohort.measurements["measure"].isin(parts)]
+            wide = m.pivot_table(index=["patient_id", "measured_on"], columns="measure", values="value",
+                                 aggfunc="first").reindex(columns=parts).dropna().reset_index()
+            r = pd.DataFrame({"patient_id": wide["patient_id"], "measured_on": wide["measured_on"],
+                              "value": wide[parts[0]], "at_goal": np.logical_and.reduce(
+                                  [params.goal_met(p, wide[p]) for p in parts])})
+        else:
+            m = cohort.measurements[cohort.measurements["measure"] == measure]
+            r = pd.DataFrame({"patient_id": m["patient_id"], "measured_on": m["measured_on"], "value": m["value"],
+                              "at_goal": params.goal_met(measure, m["value"])})
+        r = r.dropna(subset=["value"]).sort_values(["patient_id", "measured_on"]).reset_index(drop=True)
+        r = r.merge(patients[["patient_id", "enrolled_on", "exited_on"]], on="patient_id", how="inner")
+        r = r[r["exited_on"].isna() | (r["measured_on"] <= r["exited_on"])]
+        r = r.assign(day=(r["measured_on"] - r["enrolled_on"]).dt.days)
+        window = r[(r["day"] >= -before) & (r["day"] <= after)]
+        base = (window.assign(after=window["day"] > 0, distance=window["day"].abs())
+                .sort_values(["patient_id", "after", "distance"]).drop_duplicates("patient_id")
+                .rename(columns={"measured_on": "baseline_on", "value": "baseline_value", "at_goal": "at_goal_baseline"})
+                [["patient_id", "baseline_on", "baseline_value", "at_goal_baseline"]])
+        later = r.merge(base[["patient_id", "baseline_on"]], on="patient_id")
+        later = later[later["measured_on"] > later["baseline_on"]]
+        follow = pd.DataFrame({"n_followup": later.groupby("patient_id").size(),
+                               "goal_on": later[later["at_goal"]].groupby("patient_id")["measured_on"].min(),
+                               "last_on": later.groupby("patient_id")["measured_on"].max()})
+        d = patients[patients["patient_id"].isin(r["patient_id"])].merge(base, on="patient_id", how="left")
+        d = d.merge(follow, left_on="patient_id", right_index=True, how="left")
+        d["measure"] = measure
+        d["has_baseline"] = d["baseline_on"].notna()
+        d["at_goal_baseline"] = d["at_goal_baseline"].astype("boolean")
+        d["followed"] = d["has_baseline"] & ~d["at_goal_baseline"].fillna(True).astype(bool)
+        d["n_followup"] = d["n_followup"].fillna(0).astype(int)
+        reached = d["goal_on"].notna()
+        last_seen = d["last_on"].fillna(d["baseline_on"])
+        end = last_seen.where(d["exited_on"].isna() | (last_seen <= d["exited_on"]), d["exited_on"])
+        end = d["goal_on"].where(reached, end)
+        d["days"] = (end - d["enrolled_on"]).dt.days.clip(lower=0).astype(float)
+        d["event"] = reached.astype(int)
+        exit_competing = ~reached & d["exited_on"].notna() & d["exit_reason"].isin(competing)
+        d["cause"] = np.select([reached, exit_competing], [sv.GOAL, sv.COMPETING], sv.CENSORED).astype(int)
+        exit_days = (d["exited_on"] - d["enrolled_on"]).dt.days.clip(lower=0).astype(float)
+        d["cause_days"] = exit_days.where(exit_competing, d["days"])
+        d.loc[~d["followed"], ["days", "cause_days"]] = np.nan
+        frames.append(d[sv.DATA_COLUMNS])
+    order = {m: i for i, m in enumerate(sv.analysed_measures(params))}
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["measure", "patient_id"], key=lambda s: s.map(order) if s.name == "measure" else s)
+    return out.reset_index(drop=True)
+
+
+def test_time_to_goal_data_equals_the_plain_pandas_rule(tmp_path):
+    """Random cohort with same-day repeats, missing values, a part of bp missing on some days, readings after
+    exit, unknown patients and deaths: the vectorised follow-up data equals the plain pandas version."""
+    from evaluation.loading import Cohort
+
+    rng = np.random.default_rng(7)
+    n = 300
+    ids = [f"P{i:04d}" for i in rng.permutation(n)]
+    enrolled = pd.Timestamp("2015-03-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+    exited = pd.Series(enrolled + pd.to_timedelta(rng.integers(30, 400, n), unit="D")).where(rng.random(n) < 0.3)
+    patients = pd.DataFrame({"patient_id": ids, "team_id": rng.choice(["T01", "T02", "T03"], n),
+                             "enrolled_on": enrolled, "sex": "F", "birth_year": 1950, "exited_on": exited,
+                             "exit_reason": np.where(exited.notna(), rng.choice(["died", "moved"], n), None),
+                             "diabetes": 1})
+    teams = pd.DataFrame({"team_id": ["T01", "T02", "T03"], "team_name": ["A", "B", "C"], "state": "IA",
+                          "setting": "community_pharmacy", "track": ["initial", "advanced", "initial"]})
+    rows = 6000
+    who = rng.integers(0, n + 5, rows)  # a few readings of patients not in patients.csv
+    pid = np.array(ids + ["X1", "X2", "X3", "X4", "X5"], dtype=object)[who]
+    base = np.r_[enrolled.to_numpy(), np.repeat(np.datetime64("2015-03-01"), 5)][who]
+    measure = rng.choice(["a1c", "sbp", "dbp", "ldl", "inr"], rows)
+    value = np.select([measure == "a1c", measure == "sbp", measure == "dbp", measure == "ldl"],
+                      [rng.uniform(6, 11, rows), rng.uniform(110, 170, rows), rng.uniform(70, 100, rows),
+                       rng.uniform(60, 160, rows)], rng.uniform(1, 4, rows))
+    value[rng.random(rows) < 0.03] = np.nan
+    measurements = pd.DataFrame({"patient_id": pid, "measure": measure,
+                                 "measured_on": base + pd.to_timedelta(rng.integers(-100, 400, rows) // 15 * 15, unit="D").to_numpy(),
+                                 "value": value})
+    cohort = Cohort(data_dir=tmp_path, tables={"patients": patients, "teams": teams, "measurements": measurements},
+                    quality=pd.DataFrame())
+    params = make_params(tmp_path)
+    pd.testing.assert_frame_equal(sv.time_to_goal_data(cohort, params), _reference_time_to_goal_data(cohort, params))
+
+
+def test_km_by_team_above_the_cap_draws_the_pooled_cohort_and_the_extremes(tmp_path):
+    """60 teams: the figure draws the pooled cohort and the 5 fastest and 5 slowest teams; the caption says
+    so and where every team is; the log-rank test is still across all 60; 10 teams are drawn as they are."""
+    rng = np.random.default_rng(3)
+    teams = np.repeat([f"T{i:02d}" for i in range(60)], 20)
+    speed = np.repeat(np.arange(60) * 4.0 + 20, 20)  # T00 fastest, T59 slowest
+    data = pd.DataFrame({"measure": "lung", "followed": True, "team_id": teams,
+                         "days": np.round(rng.exponential(speed)), "event": (rng.random(len(teams)) < 0.8).astype(int),
+                         "cause": 1, "track": "initial"})
+    params = make_params(tmp_path, goals={"lung": "< 1"}, combined_goals={}, subgroups=["track"])
+    km = sv.kaplan_meier(data, params, "lung", by="team")
+    assert len(km.fitters) == 60 and km.logrank["groups"].iat[0] == 60
+    shown = sv.drawn_groups(km)
+    assert len(shown.fitters) == 1 + sv.GROUPS_DRAWN
+    assert list(shown.summary["group"])[0] == "all 60 teams" and shown.summary["n"].iat[0] == len(data)
+    assert shown.n_groups == 60 and set(shown.curves["group"]) == set(shown.summary["group"])
+    fast = list(shown.summary["group"])[1:6]
+    assert all(int(g[-2:]) < 20 for g in fast)  # the fastest come from the fast end
+    text = sv.km_text(km)
+    assert "all 60 teams pooled, then the 5 teams with the shortest and the 5 with the longest median" in text["caption"]
+    assert "every one of the 60 is in tables/time_to_goal.csv" in text["caption"]
+    fig = fg.survival_km_chart(km)
+    assert len([line for line in fig.axes[0].get_lines() if line.get_label().startswith(("All 60", "team=", "T"))]) == 11
+    few = sv.kaplan_meier(data[data["team_id"] < "T10"], params, "lung", by="team")
+    assert sv.drawn_groups(few) is few and "Drawn:" not in sv.km_text(few)["caption"]
