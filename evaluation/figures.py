@@ -100,6 +100,7 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
     files = []
     with plt.rc_context(HOUSE_STYLE):
         # the tight bounding box once, for all three formats: computing it is a full draw of the figure
+        fig.draw_without_rendering()  # let a layout engine (constrained layout) place everything first
         bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
         for fmt in FORMATS:
             path = folder / f"{figure_id}.{fmt}"
