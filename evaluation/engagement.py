@@ -437,10 +437,20 @@ def team_outcome_change(cohort: Cohort, params: Params) -> pd.DataFrame:
     teams = cohort.teams[["team_id", "track"]].astype(object)
     m = cohort.measurements[["patient_id", "measure", "measured_on", "value"]]
     m = m.loc[m["measure"].isin(list(params.goals)) & m["value"].notna()]
-    m = m.sort_values(["patient_id", "measure", "measured_on"], kind="stable")
-    g = m.groupby(["patient_id", "measure"], sort=True)
-    pairs = pd.DataFrame({"n": g.size(), "first": g["value"].first(), "last": g["value"].last()}).reset_index()
-    pairs = pairs.loc[pairs["n"] >= 2]
+    # first and last reading per patient and measure (ties: file order), on integer keys: a statewide cohort's
+    # 4 million readings sort in a second this way, not by their text ids
+    patient, patient_ids = pd.factorize(m["patient_id"])
+    measure, measure_names = pd.factorize(m["measure"])
+    day = m["measured_on"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((day, measure, patient))
+    key = patient[order].astype(np.int64) * max(len(measure_names), 1) + measure[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=int)
+    ends = np.r_[starts[1:], len(key)] - 1
+    value = m["value"].to_numpy(float)[order]
+    pairs = pd.DataFrame({"patient_id": np.asarray(patient_ids, dtype=object)[patient[order][starts]],
+                          "measure": np.asarray(measure_names, dtype=object)[measure[order][starts]],
+                          "n": ends - starts + 1, "first": value[starts], "last": value[ends]})
+    pairs = pairs.loc[pairs["n"] >= 2].reset_index(drop=True)
     for when in ("first", "last"):
         met = np.zeros(len(pairs), dtype=bool)
         for measure in pairs["measure"].unique():

@@ -560,8 +560,31 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _table_rows(st) -> tuple[list[str], list[list[str]]]:
+# A funder table longer than this shows its summary rows on the page and in the DOCX (team rows left out, then
+# the first rows); the CSV in funder/ keeps every row. A statewide cohort's 1,000 teams would otherwise make
+# a Word table of a hundred pages (and python-docx takes minutes to write it); the demo's 68-row time-to-goal
+# table (10 teams) is shown whole.
+PACK_ROWS = 200
+
+
+def _shown(name: str, st) -> tuple[pd.DataFrame, str]:
+    """The rows of a funder table the page and the DOCX show, and a sentence saying what was left out ('' if nothing)."""
     df = st.table
+    if len(df) <= PACK_ROWS:
+        return df, ""
+    shown, why = df, ""
+    if "group" in df.columns:
+        teams = df["group"].astype(str).str.startswith("team=")
+        if teams.any():
+            shown, why = df[~teams], f"the {int(teams.sum()):,} team rows are left out"
+    if len(shown) > PACK_ROWS:
+        shown = shown.head(PACK_ROWS)
+        why = (why + " and " if why else "") + f"only the first {PACK_ROWS} rows are shown"
+    return shown, f"{why[:1].upper()}{why[1:]} ({len(shown)} of {len(df):,} rows); every row is in {FUNDER_DIR}/{name}.csv."
+
+
+def _table_rows(st) -> tuple[list[str], list[list[str]]]:
+    df = st if isinstance(st, pd.DataFrame) else st.table
     return [str(c) for c in df.columns], [[_cell_text(v) for v in row] for row in df.itertuples(index=False)]
 
 
@@ -599,8 +622,9 @@ def write_performance_story(params: Params, findings: Findings | pd.DataFrame, t
                          f'<span class="muted">[{files}]</span></figcaption></figure>')
         for name in tabs:
             table_no += 1
-            header, rows = _table_rows(tables[name])
-            note = registry[name].note
+            shown, left_out = _shown(name, tables[name])
+            header, rows = _table_rows(shown)
+            note = " ".join(t for t in (registry[name].note, left_out) if t)
             parts.append(f'<figure class="table"><figcaption><b>Table {table_no}. {e(registry[name].title)}.</b> '
                          f'{e(note)} <a href="{FUNDER_DIR}/{e(name)}.csv">CSV</a></figcaption><div class="scroll"><table>'
                          "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>"
@@ -697,22 +721,20 @@ def write_funder_docx(params: Params, findings: Findings | pd.DataFrame, tables:
             caption.add_run(str(row.caption))
         for name in tabs:
             table_no += 1
-            header, rows = _table_rows(tables[name])
+            shown, left_out = _shown(name, tables[name])
+            header, rows = _table_rows(shown)
             wide = len(header) > WIDE_TABLE_COLUMNS
             if wide:
                 _orientation(document, landscape=True)
             caption = document.add_paragraph()
             caption.add_run(f"Table {table_no}. {registry[name].title}. ").bold = True
-            caption.add_run(registry[name].note)
+            caption.add_run(" ".join(t for t in (registry[name].note, left_out) if t))
             table = document.add_table(rows=1 + len(rows), cols=len(header))
             table.style = "Table Grid"
-            for j, h in enumerate(header):
-                table.cell(0, j).text = h
-            for i, r in enumerate(rows, start=1):
-                for j, c in enumerate(r):
-                    table.cell(i, j).text = c
-            for cells in table.rows:
-                for cell in cells.cells:
+            # row by row: table.cell(i, j) rebuilds the whole grid on every call (quadratic in the rows)
+            for row, texts in zip(table.rows, [header, *rows]):
+                for cell, text in zip(row.cells, texts):
+                    cell.text = text
                     for p in cell.paragraphs:
                         for run in p.runs:
                             run.font.size = Pt(7)

@@ -355,7 +355,11 @@ class _Readings:
         self.code = pd.Index(patients["patient_id"]).get_indexer(measurements["patient_id"])
         self.day = _day_numbers(measurements["measured_on"])
         self.value = measurements["value"].to_numpy(float)
-        self.rows = {k: v for k, v in measurements.groupby("measure", sort=False, observed=True).indices.items()}
+        self.rows = dict(measurements.groupby("measure", sort=False, observed=True).indices)  # measure -> rows
+
+    def patient_day(self, rows: np.ndarray) -> np.ndarray:
+        """One integer per (patient, day) of the given rows (days within +-1,000 years of 1970)."""
+        return self.code[rows].astype(np.int64) * 1_000_000 + (self.day[rows] + 500_000)
 
     def measure(self, params: Params, measure: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, at goal) of one measure's readings, sorted by patient and day (file order within a day);
@@ -367,14 +371,13 @@ class _Readings:
             rows = rows[(self.code[rows] >= 0) & ~np.isnan(self.value[rows])]
             if len(parts) > 1:  # one reading per patient-day and part: the first in the file
                 rows = rows[np.lexsort((self.day[rows], self.code[rows]))]
-                rows = rows[_first_per_key(self.code[rows] * 100_000 + self.day[rows])]
+                rows = rows[_first_per_key(self.patient_day(rows))]
             kept.append(rows)
         rows, at_goal = kept[0], params.goal_met(parts[0], self.value[kept[0]])
         if len(parts) > 1:
-            key = self.code[rows] * 100_000 + self.day[rows]
+            key = self.patient_day(rows)
             for part, other in zip(parts[1:], kept[1:]):
-                _, mine, theirs = np.intersect1d(key, self.code[other] * 100_000 + self.day[other],
-                                                 assume_unique=True, return_indices=True)
+                _, mine, theirs = np.intersect1d(key, self.patient_day(other), assume_unique=True, return_indices=True)
                 rows, key = rows[mine], key[mine]
                 at_goal = at_goal[mine] & params.goal_met(part, self.value[other[theirs]])
         order = np.lexsort((self.day[rows], self.code[rows]))
@@ -382,9 +385,8 @@ class _Readings:
 
 
 def _day_numbers(dates: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as integers (missing: the smallest int64)."""
-    values = pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
-    return values
+    """Days since 1970-01-01 as integers (missing: the smallest int64, ``_NO_DAY``)."""
+    return pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 _NO_DAY = np.iinfo(np.int64).min  # NaT as a day number

@@ -529,3 +529,70 @@ def test_demo_table_matches_recount_for_two_teams(tmp_path):
         assert got["attendance_rate"] == pytest.approx(came / recorded)
         assert got["milestones_due"] == sum(m["due_on"] <= "2016-12-31" for m in miles)
         assert got["milestones_done"] == sum(m["completed_on"] != "" for m in miles)
+
+
+# --- a statewide cohort: per-team figures draw at most TEAMS_SHOWN teams ----------------------------
+
+def _many_teams(n: int = 60):
+    """n teams over 4 months: team k attends k of every 60 recorded events' worth (rate k / n), T00 records nothing
+    in month 1; milestone lateness grows with k."""
+    months = ["2015-02", "2015-03", "2015-04", "2015-05"]
+    rows = []
+    for k in range(n):
+        team = f"T{k:02d}"
+        for c, month in enumerate(months, start=1):
+            recorded = 0 if (k == 0 and c == 1) else 10
+            attended = round(recorded * k / n)
+            rows.append({"team_id": team, "track": "initial", "month": month, "cycle_month": c, "kind": "all",
+                         "events_offered": 10, "events_attended": attended, "events_absent": recorded - attended,
+                         "events_not_recorded": 10 - recorded, "events_recorded": recorded,
+                         "attendance_rate": attended / recorded if recorded else np.nan,
+                         "attended_of_offered": attended / 10})
+    by_month = pd.DataFrame(rows)
+    due = pd.Timestamp("2015-06-01")
+    status = pd.DataFrame({"team_id": [f"T{k:02d}" for k in range(n)], "track": "initial", "milestone": "plan",
+                           "due_on": due, "completed_on": [due + pd.Timedelta(days=k) for k in range(n)],
+                           "is_due": True, "done": True, "on_time": [k == 0 for k in range(n)],
+                           "days_late": [float(k) for k in range(n)],
+                           "status": ["done on time" if k == 0 else "done late" for k in range(n)]})
+    table = pd.DataFrame({"team_id": [f"T{k:02d}" for k in range(n)], "track": "initial",
+                          "engagement_score": [100.0 * k / n for k in range(n)], "attendance_rate": 0.5,
+                          "milestones_done_share": 1.0, "milestones_on_time_share": 0.5,
+                          "contribution_attendance": 10.0, "contribution_milestones_done": 10.0,
+                          "contribution_milestones_on_time": 10.0, "events_offered": 40, "events_not_recorded": 0,
+                          "milestones_due": 1})
+    return by_month, status, table
+
+
+def test_per_team_figures_draw_at_most_the_cap_and_say_so():
+    """60 teams: each per-team figure draws TEAMS_SHOWN (30) of them and its caption says which and where every
+    team is; the heatmap adds a pooled row; the tables stay whole."""
+    by_month, status, table = _many_teams(60)
+    cap = eng.TEAMS_SHOWN
+
+    heat = eng.heatmap_teams(by_month)
+    assert len(heat.teams) == cap and heat.total == 60 and heat.capped
+    assert heat.teams[:2] == ["T00", "T01"] and heat.teams[-1] == "T59"  # lowest rates first, highest last
+    fig = figures.engagement_heatmap(by_month)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "All 60 teams" and len(labels) == cap + 1
+    text = eng.heatmap_text(table, by_month)
+    assert "Shown: 30 of 60 teams, the 15 with the lowest attendance rate and the 15 with the highest" in text["caption"]
+    assert "every team is in tables/engagement_by_month.csv" in text["caption"]
+
+    path = eng.pathway_teams(status)
+    assert path.teams[:3] == ["T59", "T58", "T57"] and len(path.teams) == cap  # most days late first
+    fig = figures.engagement_milestone_chart(status)
+    assert len(fig.axes[0].get_yticklabels()) == cap
+    assert "Shown: 30 of 60 teams, the teams furthest behind" in eng.milestones_text(status, table, "2016-12-31")["caption"]
+
+    ranked = eng.score_teams(table)
+    assert ranked.teams[:15] == [f"T{k:02d}" for k in range(15)] and ranked.teams[15:] == [f"T{k:02d}" for k in range(45, 60)]
+    fig = figures.engagement_score_chart(table, eng.score_weights(check({"cohort_id": "x", "data_dir": "."})))
+    assert len(fig.axes[0].get_yticklabels()) == cap
+    assert any("30 teams in between" in t.get_text() for t in fig.axes[0].texts)
+    assert "Shown: 30 of 60 teams, the 15 with the lowest and the 15 with the highest engagement score" in \
+        eng.score_text(table, {"attendance": 1, "milestones_done": 1, "milestones_on_time": 1})["caption"]
+
+    few = _many_teams(8)
+    assert not eng.heatmap_teams(few[0]).capped and "Shown:" not in eng.heatmap_text(few[2], few[0])["caption"]

@@ -431,3 +431,46 @@ def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_p
     assert problems[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
     assert ql.theme_table(tables, QUICK).set_index("code").at["P", "n_teams"] == 1  # T09's excerpt voices no team
     assert ql.overview(tables, QUICK).set_index("item").at["read from", "value"] == "coding/p.qdpx"
+
+
+# --- a statewide cohort ---------------------------------------------------------------------------------
+
+def test_bootstrap_alphas_equal_the_krippendorff_package_draw_by_draw():
+    """The resampled alphas computed all at once equal krippendorff.alpha on each resample (same draws),
+    including resamples with no variation (NaN)."""
+    import krippendorff
+
+    rng_data = np.random.default_rng(4)
+    for trial in range(6):
+        n_excerpts, n_codes = int(rng_data.integers(3, 40)), int(rng_data.integers(1, 5))
+        decisions = (rng_data.random((n_excerpts, n_codes, 3)) < rng_data.uniform(0.05, 0.6)).astype(float)
+        decisions[rng_data.random(decisions.shape) < 0.2] = np.nan  # coders who did not read an excerpt
+        counts = np.stack([(decisions == 0).sum(axis=2), (decisions == 1).sum(axis=2)], axis=-1)
+        fast = ql._bootstrap_alphas(counts, np.random.default_rng([2015, trial]), 50)
+        rng = np.random.default_rng([2015, trial])
+        for b in range(50):
+            units = counts[rng.integers(0, n_excerpts, n_excerpts)].reshape(-1, 2)
+            units = units[units.sum(axis=1) >= 2]
+            if len(units) == 0 or (units.sum(axis=0) > 0).sum() < 2:
+                assert np.isnan(fast[b])
+            else:
+                assert fast[b] == pytest.approx(krippendorff.alpha(value_counts=units, level_of_measurement="nominal"),
+                                                rel=1e-9, abs=1e-12)
+
+
+def test_theme_presence_heatmap_draws_the_teams_with_most_excerpts_above_the_cap():
+    """60 teams, of which T00-T39 spoke (T39 the most): the heatmap draws the 30 with the most excerpts, the caption
+    says so and where every team is; the presence table keeps all 60."""
+    rows = []
+    for k in range(60):
+        for theme in ("Benefits", "Barriers"):
+            rows.append({"team_id": f"T{k:02d}", "team_name": f"Team {k}", "track": "initial", "theme": theme,
+                         "n_excerpts": k if k < 40 else 0, "voiced": 0 < k < 40, "spoke": k < 40})
+    presence = pd.DataFrame(rows)
+    shown = ql.presence_teams(presence)
+    assert shown == [f"T{k:02d}" for k in range(10, 40)]
+    fig = figures.theme_presence_heatmap(presence)
+    assert len(fig.axes[0].get_yticklabels()) == ql.TEAMS_SHOWN
+    text = ql.presence_text(presence)
+    assert "Shown: the 30 of 60 teams with the most excerpts; every team is in tables/themes_by_team.csv." in text["caption"]
+    assert "Shown:" not in ql.presence_text(presence[presence["team_id"] < "T20"])["caption"]

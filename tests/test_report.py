@@ -175,3 +175,27 @@ def test_zip_is_the_same_for_the_same_figures(params):
                                                ("00_data_quality", "cohort"), ("99_misc", "other")])
 def test_figures_are_placed_by_notebook(notebook, section):
     assert section_of(notebook) == section
+
+
+def test_long_funder_tables_show_summary_rows_in_the_pack(params):
+    """A statewide time-to-goal table (1,000 team rows per measure): the funder CSV keeps every row; the page and
+    the DOCX show the cohort and track rows and say where the team rows are; the pack is written in seconds."""
+    import time
+
+    teams = [f"team=T{k:04d}" for k in range(1000)]
+    groups = ["all", "track=advanced", "track=initial"] + teams
+    n = [100_000, 40_000, 60_000] + [100] * 1000
+    events = [50_000, 20_000, 30_000] + [50] * 1000
+    save_table(pd.DataFrame({"measure": "a1c", "group": groups, "n": n, "events": events,
+                             "censored": [a - b for a, b in zip(n, events)], "median_days": 120.0,
+                             "median_ci_low": 100.0, "median_ci_high": 140.0, "ci_method": "log-log",
+                             "logrank_p": 0.01}), params, "time_to_goal")
+    tables = funder_tables(params)
+    build_funder_pack(params, key_findings(params), tables)
+    assert len(pd.read_csv(params.output_dir / "funder" / "time_to_goal.csv")) == 1003
+    page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
+    assert "The 1,000 team rows are left out (3 of 1,003 rows); every row is in funder/time_to_goal.csv." in page
+    assert "team=T0001" not in page
+    document = docx.Document(str(params.output_dir / "funder" / docx_name(params)))
+    assert [len(t.rows) for t in document.tables] == [1 + 3]
+    assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
