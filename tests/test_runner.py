@@ -156,3 +156,34 @@ def test_a_notebook_runs_alone_with_the_papermill_cli(tmp_path, tiny_cohort, rep
     assert done.returncode == 0, done.stderr[-2000:]
     assert (reports_root / "tiny" / "tables" / "data_quality.csv").exists()
     assert "Passed unknown parameter" not in done.stderr
+
+
+@pytest.mark.parametrize("user_setting", [None, "3"])
+def test_kernels_get_their_share_of_the_cores_for_linear_algebra(tmp_path, tiny_cohort, reports_root, monkeypatch,
+                                                                 user_setting):
+    """Each kernel's OpenBLAS/OpenMP/MKL threads are cores // notebooks at once (two kernels each starting one
+    thread per core oversubscribe a 2-core machine); a value the user set is left alone."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("cohort_id = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import os\nprint([os.environ.get(v) for v in "
+                                          "('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')])")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "00_threads.ipynb")
+    monkeypatch.setattr(runner, "NOTEBOOK_DIR", folder)
+    for name in runner.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    if user_setting:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", user_setting)
+    runner.run(params_file(tmp_path, tiny_cohort), say=lambda s: None)
+    printed = nbformat.read(reports_root / "tiny" / "notebooks" / "00_threads.ipynb", as_version=4).cells[-1].outputs
+    share = str(runner.kernel_threads(1))  # one notebook: one worker
+    assert printed[0]["text"].strip() == str([user_setting or share, share, share])
+
+
+def test_kernel_threads_divides_the_cores(monkeypatch):
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    assert [runner.kernel_threads(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: None)
+    assert runner.kernel_threads(2) == 1
