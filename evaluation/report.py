@@ -302,6 +302,17 @@ def _measure_label(measure: str) -> str:
     return str(known.get(measure, {}).get("label", measure))
 
 
+def _cohort_rows(t: pd.DataFrame, counts: tuple[str, ...], suppress_below: int):
+    """Per measure, the whole cohort's row (group ``all``) with the measure's label and whether any of its
+    ``counts`` is too small to report; measures with no patients (first count 0 or blank) are skipped."""
+    from .privacy import is_small
+
+    for r in t[t["group"] == "all"].itertuples(index=False):
+        values = [_num(getattr(r, c)) for c in counts]
+        if values[0] and not math.isnan(values[0]):
+            yield _measure_label(r.measure), r, bool(is_small(values, suppress_below).any())
+
+
 def _absent(what: str, table: str, why: str) -> str:
     return f"{what} not analysed for this cohort: tables/{table}.csv was not produced ({why})."
 
@@ -363,14 +374,11 @@ def findings_outcomes(params: Params) -> list[str]:
         return [_absent("Outcome change was", "outcome_change", "no paired baseline and follow-up measurements, or the outcomes notebook did not run")]
     out = []
     th = params.suppress_below
-    for r in t[t["group"] == "all"].itertuples(index=False):
-        n = _num(r.n)
-        label = _measure_label(r.measure)
-        if not n or math.isnan(n):
-            continue
-        if is_small([n], th)[0]:
+    for label, r, too_few in _cohort_rows(t, ("n",), th):
+        if too_few:
             out.append(f"{label}: fewer than {th} patients had a baseline and a follow-up value; not reported.")
             continue
+        n = _num(r.n)
         base, follow = _num(r.baseline_mean), _num(r.followup_mean)
         if not math.isnan(base) and not math.isnan(follow):
             change, lo, hi = _num(r.mean_change), _num(r.change_ci_low), _num(r.change_ci_high)
@@ -397,21 +405,18 @@ def findings_run_charts(params: Params) -> list[str]:
 
 
 def findings_time_to_goal(params: Params) -> list[str]:
-    from .privacy import format_count, is_small
+    from .privacy import format_count
 
     t = _read_table(params, "time_to_goal")
     if t is None:
         return [_absent("Time to goal was", "time_to_goal", "the survival notebook did not run")]
     out = []
     th = params.suppress_below
-    for r in t[t["group"] == "all"].itertuples(index=False):
-        n, events = _num(r.n), _num(r.events)
-        label = _measure_label(r.measure)
-        if not n or math.isnan(n):
-            continue
-        if is_small([n, events], th).any():
+    for label, r, too_few in _cohort_rows(t, ("n", "events"), th):
+        if too_few:
             out.append(f"{label}: fewer than {th} patients (or goals reached) to report a time to goal.")
             continue
+        n, events = _num(r.n), _num(r.events)
         med, lo, hi = _num(r.median_days), _num(r.median_ci_low), _num(r.median_ci_high)
         if math.isnan(med):
             out.append(f"{label}: fewer than half of the {format_count(n, th)} patients not at goal at baseline "
