@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         slowest_notebook_s=("seconds", "max"), notebook_peak_memory_mb=("peak_memory_mb", "max"),
         notebooks_s=("seconds", "sum"), in_process_s=("in_process_seconds", "sum"))
     summary["notebook_overhead"] = (summary["notebooks_s"] / summary["in_process_s"]).round(2)
+    summary[["notebooks_s", "in_process_s"]] = summary[["notebooks_s", "in_process_s"]].round(1)
     print(markdown(summary.reset_index()))
     print(table.to_string(index=False))
     print(f"\nResults: {RESULTS / 'benchmark.csv'}")

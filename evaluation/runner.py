@@ -20,14 +20,13 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 from .errors import DataValidationError, EvaluationError, NotebookFailed, format_problem
-from .loading import CACHE_FILE, input_files, load_cohort, save_validated, sha256
 from .params import REPO_ROOT, Params, load_params, to_yaml_dict
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -101,6 +100,9 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
     The kernel inherits this worker's environment, where the thread variables are set to ``threads`` unless the
     user has set them.
     """
+    # jsonschema, under nbformat, compiles an IRI grammar on import (0.7 s in every worker) that notebook
+    # validation never uses; this process only runs papermill, so it goes without
+    sys.modules.setdefault("rfc3987_syntax", None)
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -163,6 +165,12 @@ def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ke
                     start_next()
                 elif run.status != "ok":
                     waiting.clear()  # stop early: the run fails anyway, the others' results would be thrown away
+
+
+def expected_cost(notebook: Path, previous: dict[str, dict]) -> tuple[float, int]:
+    """How long a notebook is expected to take, to start the slowest first (the run ends sooner): its time in
+    the last report, and before any report the size of the stored notebook (its outputs are mostly figures)."""
+    return float(previous.get(notebook.name, {}).get("seconds") or 0), notebook.stat().st_size
 
 
 def _render_html(staging: Path, runs: list[NotebookRun]) -> None:
@@ -362,6 +370,8 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     chosen = discover_notebooks(only)
     if not params.data_dir.is_dir():
         raise DataValidationError(_folder_missing(params.data_dir), str(params.data_dir))
+    from .loading import CACHE_FILE, input_files, load_cohort, save_validated, sha256  # here: workers need no pandas
+
     file_hashes = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
     from .qualitative import qdpx_path
 
@@ -408,13 +418,20 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     runs: list[NotebookRun] = []
     if stale:
         say(f"  running {len(stale)} notebook(s), {jobs} at a time, kernel {kernel}")
-        # slowest first (by the last report's timings): the run ends sooner when the long ones start early
         first = sorted((p for p in stale if notebook_name(p) not in RUNS_LAST),
-                       key=lambda p: -float(previous.get(p.name, {}).get("seconds") or 0))
-        for batch in (first, [p for p in stale if notebook_name(p) in RUNS_LAST]):
-            if batch:
-                _run_batch(batch, staging, parameters, jobs, kernel, say, runs, len(stale))
+                       key=lambda p: expected_cost(p, previous), reverse=True)
+        last = [p for p in stale if notebook_name(p) in RUNS_LAST]
+        if first:
+            _run_batch(first, staging, parameters, jobs, kernel, say, runs, len(stale))
             _raise_failed(runs, staging)
+        # the report notebook runs alone, so a core is free: the others' HTML pages are rendered meanwhile
+        with ThreadPoolExecutor(max_workers=1) as background:
+            pages = background.submit(_render_html, staging, list(runs))
+            if last:
+                _run_batch(last, staging, parameters, jobs, kernel, say, runs, len(stale))
+            pages.result()
+        _raise_failed(runs, staging)
+        _render_html(staging, runs[len(first):])
         for r in runs:
             r.status = "ran"
     for p in every:
@@ -431,7 +448,6 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
         from .privacy import check_funder_outputs
 
         check_funder_outputs(staging, params)
-    _render_html(staging, [r for r in runs if r.status == "ran"])
     if stale and (staging / "figures").exists():
         from .figures import write_manifest
 

@@ -187,3 +187,13 @@ def test_kernel_threads_divides_the_cores(monkeypatch):
     assert [runner.kernel_threads(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
     monkeypatch.setattr(runner.os, "cpu_count", lambda: None)
     assert runner.kernel_threads(2) == 1
+
+
+def test_the_slowest_notebooks_start_first(tmp_path):
+    """By the last report's timings; before any report, by stored notebook size (mostly its figures)."""
+    small, big = tmp_path / "01_small.ipynb", tmp_path / "02_big.ipynb"
+    small.write_text("x" * 10)
+    big.write_text("x" * 1000)
+    first = lambda previous: sorted([small, big], key=lambda p: runner.expected_cost(p, previous), reverse=True)  # noqa: E731
+    assert first({}) == [big, small]
+    assert first({"01_small.ipynb": {"seconds": 30.0}, "02_big.ipynb": {"seconds": 5.0}}) == [small, big]
