@@ -397,7 +397,11 @@ def engagement_vs_outcome_chart(result) -> plt.Figure:
     ax.set_xlabel("Engagement score (0-100)")
     ax.set_ylabel("Change in patients at goal\n(percentage points, last vs first)")
     ax.set_title("Engagement and results by team")
-    ax.legend(fontsize=7, loc="best")
+    if len(points):
+        ax.legend(fontsize=7, loc="best")
+    else:
+        ax.text(0.5, 0.5, "No team has patients with a first and a last reading\nof a measure with a goal",
+                transform=ax.transAxes, ha="center", va="center", color="#555555")
     return fig
 
 

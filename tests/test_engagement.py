@@ -596,3 +596,17 @@ def test_per_team_figures_draw_at_most_the_cap_and_say_so():
 
     few = _many_teams(8)
     assert not eng.heatmap_teams(few[0]).capped and "Shown:" not in eng.heatmap_text(few[2], few[0])["caption"]
+
+
+def test_engagement_vs_outcome_chart_without_pairs_says_so():
+    """No team has a first and a last reading: the chart says so instead of an empty legend."""
+    import warnings
+
+    empty = eng.EngagementVsOutcome(points=pd.DataFrame(columns=["team_id", "track", "engagement_score",
+                                                                 "goal_gain_points", "n_pairs"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = figures.engagement_vs_outcome_chart(empty)
+    ax = fig.axes[0]
+    assert ax.get_legend() is None
+    assert any("No team has patients with a first and a last reading" in t.get_text() for t in ax.texts)
