@@ -588,8 +588,8 @@ def _shown(name: str, st) -> tuple[pd.DataFrame, str]:
     return shown, f"{why[:1].upper()}{why[1:]} ({len(shown)} of {len(df):,} rows); every row is in {FUNDER_DIR}/{name}.csv."
 
 
-def _table_rows(st) -> tuple[list[str], list[list[str]]]:
-    df = st if isinstance(st, pd.DataFrame) else st.table
+def _table_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The header and the cells of a table as text, for the page and the DOCX."""
     return [str(c) for c in df.columns], [[_cell_text(v) for v in row] for row in df.itertuples(index=False)]
 
 
