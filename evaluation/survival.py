@@ -96,6 +96,16 @@ def _risk_counts(durations: np.ndarray, events: np.ndarray) -> tuple[np.ndarray,
     return times, at_risk, events_at, counts - events_at
 
 
+def _checked_durations(durations, outcomes, name: str) -> np.ndarray:
+    """Durations as floats, after checking they are non-negative, present and as many as their ``name``."""
+    d = np.asarray(durations, dtype=float)
+    if len(d) != len(outcomes):
+        raise ValueError(f"durations and {name} must have the same length; got {len(d)} and {len(outcomes)}")
+    if np.isnan(d).any() or (d < 0).any():
+        raise ValueError("durations must be non-negative numbers (days); found a negative or missing value")
+    return d
+
+
 class KaplanMeier:
     """Kaplan-Meier estimate with Greenwood CIs on the ``log-log`` or ``log`` scale (lifelines-like API).
 
@@ -110,12 +120,8 @@ class KaplanMeier:
         self.alpha = alpha
 
     def fit(self, durations, events, label: str = "all") -> "KaplanMeier":
-        d = np.asarray(durations, dtype=float)
+        d = _checked_durations(durations, events, "events")
         e = np.asarray(events, dtype=float)
-        if len(d) != len(e):
-            raise ValueError(f"durations and events must have the same length; got {len(d)} and {len(e)}")
-        if np.isnan(d).any() or (d < 0).any():
-            raise ValueError("durations must be non-negative numbers (days); found a negative or missing value")
         e = e.astype(bool)
         self.label = label
         self.durations, self.events = d, e
@@ -203,12 +209,8 @@ class AalenJohansen:
     """
 
     def fit(self, durations, causes, label: str = "all") -> "AalenJohansen":
-        d = np.asarray(durations, dtype=float)
+        d = _checked_durations(durations, causes, "causes")
         c = np.asarray(causes, dtype=int)
-        if len(d) != len(c):
-            raise ValueError(f"durations and causes must have the same length; got {len(d)} and {len(c)}")
-        if np.isnan(d).any() or (d < 0).any():
-            raise ValueError("durations must be non-negative numbers (days); found a negative or missing value")
         if (c < 0).any():
             raise ValueError("causes must be 0 (censored) or a positive event type")
         self.label = label

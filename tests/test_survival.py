@@ -604,3 +604,12 @@ def test_km_by_team_above_the_cap_draws_the_pooled_cohort_and_the_extremes(tmp_p
     assert len([line for line in fig.axes[0].get_lines() if line.get_label().startswith(("All 60", "team=", "T"))]) == 11
     few = sv.kaplan_meier(data[data["team_id"] < "T10"], params, "lung", by="team")
     assert sv.drawn_groups(few) is few and "Drawn:" not in sv.km_text(few)["caption"]
+
+
+@pytest.mark.parametrize("estimator, outcome", [(sv.KaplanMeier, "events"), (sv.AalenJohansen, "causes")])
+def test_estimators_refuse_bad_durations(estimator, outcome):
+    with pytest.raises(ValueError, match=f"durations and {outcome} must have the same length; got 2 and 3"):
+        estimator().fit([1, 2], [1, 0, 1])
+    for bad in ([1, -2], [1, np.nan]):
+        with pytest.raises(ValueError, match="durations must be non-negative numbers"):
+            estimator().fit(bad, [1, 0])
