@@ -53,7 +53,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Check the params (every key and value), then the data, then the settings that name things in the data:
+    everything `run` would stop on, in one list."""
     from .loading import load_cohort
+    from .notebook import resolve_with_data
     from .params import load_params
 
     try:
@@ -71,6 +74,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     n_err = int((q["severity"] == "error").sum())
     print(f"{n_err} error(s), {int((q['severity'] == 'warning').sum())} warning(s), "
           f"{int((q['severity'] == 'note').sum())} note(s) in {cohort.data_dir}")
+    if not isinstance(source, Path):
+        try:
+            resolve_with_data(source, cohort)
+        except ParamsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_PARAMS
     return EXIT_DATA if n_err else 0
 
 
@@ -138,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run every notebook for a cohort and publish reports/<cohort_id>/")
     p.add_argument("params", help="params file, e.g. params/demo.yaml")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement survival)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement time_to_goal)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time (default 2)")
     p.add_argument("--force", action="store_true", help="run every notebook, even those whose inputs are unchanged")
     p.set_defaults(func=cmd_run)

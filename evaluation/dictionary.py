@@ -15,7 +15,7 @@ import yaml
 if TYPE_CHECKING:  # pragma: no cover
     import pandera.pandas as pa
 
-from .params import REPO_ROOT
+from .paths import REPO_ROOT
 
 DICTIONARY_DIR = REPO_ROOT / "data_dictionary"
 TYPES = ("string", "integer", "number", "date", "month", "category", "flag")

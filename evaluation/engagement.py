@@ -262,14 +262,18 @@ class AttendanceTrend:
         return f"<p>{self.statement}</p>" + self.summary.to_html(index=False)
 
 
+TREND_COLUMNS = ["month", "cycle_month", "teams_offered", "events_offered", "events_attended", "events_absent",
+                 "events_not_recorded", "events_recorded", "attendance_rate", "attended_of_offered"]
+
+
 def attendance_trend(offered: pd.DataFrame | None, alpha: float = 0.05) -> AttendanceTrend:
     """Cohort attendance per month and whether it fell (see :class:`AttendanceTrend`).
 
     The early and late rates pool the first and last quarter of the cycle's months (at least one month
     each): months 1-3 and 10-12 of a 12-month cycle.
     """
-    if offered is None or offered.empty:
-        return AttendanceTrend(by_month=pd.DataFrame(), alpha=alpha)
+    if offered is None or offered.empty:  # no events: the table keeps its header
+        return AttendanceTrend(by_month=pd.DataFrame(columns=TREND_COLUMNS), alpha=alpha)
     by_month = _counts(offered, ["month", "cycle_month"])
     by_month.insert(2, "teams_offered", offered.groupby("month")["team_id"].nunique().reindex(by_month["month"]).to_numpy())
     rec = offered.loc[offered["status"] != NOT_RECORDED]

@@ -17,11 +17,22 @@ class EvaluationError(Exception):
 class ParamsError(EvaluationError):
     """A params file is missing, malformed, or has a bad key or value."""
 
-    def __init__(self, message: str, *, path: str | None = None, key: str | None = None):
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None,
+                 problems: list[tuple[str, str]] | None = None):
         self.path = path
         self.key = key
+        self.problems = problems if problems is not None else [(key or "", message)]  # (key, message) pairs
         where = f"{path}: " if path else ""
         super().__init__(f"{where}{message}")
+
+    @classmethod
+    def many(cls, problems: list[tuple[str, str]], path: str | None = None) -> "ParamsError":
+        """One error listing every problem found (key, message), so all are fixed in one go."""
+        if len(problems) == 1:
+            return cls(problems[0][1], path=path, key=problems[0][0], problems=problems)
+        lines = "\n  - ".join(message for _, message in problems)
+        return cls(f"{len(problems)} problems in the params:\n  - {lines}", path=path, key=problems[0][0],
+                   problems=problems)
 
 
 class DataValidationError(EvaluationError):

@@ -33,6 +33,16 @@ SEQUENTIAL = "cividis"  # perceptually uniform and readable with colour-vision d
 DIVERGING = "RdBu"
 MANIFEST_COLUMNS = ["figure_id", "title", "caption", "alt_text", "notebook", "files"]
 FORMATS = ("png", "svg", "pdf")
+FORMATS_ENV = "CMM_FIGURE_FORMATS"  # e.g. "svg": a draft run that skips the slow formats (the cohort-shape tests)
+
+
+def figure_formats() -> tuple[str, ...]:
+    """The formats figures are exported in: all three, unless $CMM_FIGURE_FORMATS names fewer."""
+    chosen = tuple(f.strip() for f in os.environ.get(FORMATS_ENV, "").split(",") if f.strip())
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad:
+        raise ValueError(f"${FORMATS_ENV} may name only {', '.join(FORMATS)}; got {', '.join(bad)}")
+    return chosen or FORMATS
 
 HOUSE_STYLE = {
     "font.family": "DejaVu Sans",  # ships with matplotlib, so every machine draws the same glyphs
@@ -102,7 +112,7 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
         # the tight bounding box once, for all three formats: computing it is a full draw of the figure
         fig.draw_without_rendering()  # let a layout engine (constrained layout) place everything first
         bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
-        for fmt in FORMATS:
+        for fmt in figure_formats():
             path = folder / f"{figure_id}.{fmt}"
             tmp = folder / f".{figure_id}.tmp.{fmt}"
             fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], bbox_inches=bbox)

@@ -1,12 +1,14 @@
-"""What every notebook does first: check params, set display options, load and validate the cohort."""
+"""What every notebook does first: resolve params, set display options, load and validate the cohort."""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 import pandas as pd
 
+from .errors import ParamsError
 from .loading import Cohort, load_validated
-from .params import Params, from_namespace
+from .params import Params, check_against_data, from_namespace
+from .validation import last_recorded_date
 
 DISPLAY_OPTIONS = {
     "display.precision": 3,  # stable, readable numbers (and stable nbval outputs)
@@ -16,15 +18,26 @@ DISPLAY_OPTIONS = {
 }
 
 
+def resolve_with_data(params: Params, cohort: Cohort) -> Params:
+    """The params once the data are read: settings that name things in the data are checked (every problem at
+    once, as a :class:`ParamsError`), and ``as_of`` left out of the params becomes the last recorded date."""
+    problems = check_against_data(params, cohort.tables)
+    if problems:
+        raise ParamsError.many(problems, path=params.source)
+    return params.with_data_dates(last_recorded_date(cohort.tables))
+
+
 def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
     """Params from the notebook's variables (papermill injects them) and the validated cohort.
 
-    Raises :class:`~evaluation.errors.DataValidationError` naming file, row and column when the data
-    has errors, so a notebook never analyses data that failed validation. Inside a run, the cohort the
-    runner validated is reused (when its inputs are unchanged) instead of being read again.
+    The params resolve exactly as the runner resolves them (:func:`evaluation.params.from_namespace`, then
+    :func:`resolve_with_data`). Raises :class:`~evaluation.errors.DataValidationError` naming file, row and
+    column when the data has errors, so a notebook never analyses data that failed validation. Inside a run,
+    the cohort the runner validated is reused (when its inputs are unchanged) instead of being read again.
     """
     for key, value in DISPLAY_OPTIONS.items():
         pd.set_option(key, value)
     params = from_namespace(namespace)
     params.output_dir.mkdir(parents=True, exist_ok=True)
-    return params, load_validated(params)
+    cohort = load_validated(params)
+    return resolve_with_data(params, cohort), cohort

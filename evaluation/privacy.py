@@ -576,6 +576,14 @@ def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: 
     return problems
 
 
+def _read_text_table(source) -> pd.DataFrame:
+    """A CSV as text cells; an empty file is an empty table (nothing in it to disclose)."""
+    try:
+        return pd.read_csv(source, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *, raise_on_problem: bool = True) -> pd.DataFrame:
     """Fail when a funder output carries a patient identifier, a date of birth or an unsuppressed small count.
 
@@ -598,7 +606,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
         file = str(path.relative_to(output_dir))
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            df = _read_text_table(path)
             problems += _check_frame(df, file, threshold, ids, specs.get(path.stem))
         elif suffix == ".docx":
             problems += _docx_problems(path, file, threshold, ids, specs)
@@ -609,7 +617,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
                     for token in _ids_in_text(info.filename, ids):
                         problems.append({"file": name, "row": "", "column": "", "problem": f"patient identifier '{token}' in a file name"})
                     if info.filename.endswith(".csv"):
-                        df = pd.read_csv(io.BytesIO(zf.read(info)), dtype=str, keep_default_na=False)
+                        df = _read_text_table(io.BytesIO(zf.read(info)))
                         problems += _check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
                         problems += _prose_problems(df, name, threshold, ("title", "caption", "alt_text"))
                     elif info.filename.endswith((".svg", ".txt", ".md", ".json", ".html")):
@@ -620,7 +628,10 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
                 problems.append({"file": file, "row": "", "column": "", "problem": f"patient identifier '{token}'"})
     ident = _identifier_names()
     for path in sorted((output_dir / "tables").glob("*.csv")):
-        header = pd.read_csv(path, nrows=0).columns
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+        except pd.errors.EmptyDataError:  # no header at all: nothing it could identify
+            continue
         for col in header:
             if col in ident:
                 problems.append({"file": str(path.relative_to(output_dir)), "row": "", "column": col,

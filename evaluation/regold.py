@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .params import REPO_ROOT, REPORTS_ENV
+from .paths import REPO_ROOT, REPORTS_ENV
 from .runner import NOTEBOOK_DIR, _kernel_name
 
 

@@ -38,7 +38,13 @@ FLOAT_FORMAT = "%.10g"
 
 
 def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.DataFrame:
-    """Write ``df`` to ``tables/<name>.csv`` (atomic) and return it, so a notebook cell can show it."""
+    """Write ``df`` to ``tables/<name>.csv`` (atomic) and return it, so a notebook cell can show it.
+
+    A table with no rows is written with its header; one with no columns is a mistake in the analysis
+    (readers could not tell what it was), so it is refused.
+    """
+    if len(df.columns) == 0:
+        raise ValueError(f"table {name!r} has no columns: an analysis must write its header even when it has no rows")
     folder = Path(target.output_dir if isinstance(target, Params) else target) / "tables"
     out = df.copy()
     for col in out.columns:
@@ -169,7 +175,10 @@ def _read_table(params: Params | str | Path, name: str) -> pd.DataFrame | None:
     path = Path(params.output_dir if isinstance(params, Params) else params) / "tables" / f"{name}.csv"
     if not path.exists():
         return None
-    df = pd.read_csv(path)
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:  # a table written before headers were required
+        return None
     return df if len(df.columns) else None
 
 

@@ -26,8 +26,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from .errors import DataValidationError, EvaluationError, NotebookFailed, format_problem
-from .params import REPO_ROOT, Params, load_params, to_yaml_dict
+from .errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
+from .params import Params, load_params, to_dict
+from .paths import REPO_ROOT, shown_path
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 KERNEL_NAME = "cmm-evaluation"
@@ -129,11 +130,60 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
     return result
 
 
-def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str,
+def execute_in_process(source: str, target: str, parameters: dict) -> dict:
+    """Run one notebook's code cells in this process, as papermill would with ``parameters`` injected after the
+    ``parameters`` cell; write the notebook (without outputs) to ``target``; return its status, never raise.
+
+    No kernel and no figures kept: for the cohort-shape tests and the benchmark's in-process floor.
+    """
+    import ast
+    import traceback
+
+    import nbformat
+
+    started = time.perf_counter()
+    nb = nbformat.read(source, as_version=4)
+    namespace: dict = {"__name__": "__main__"}
+    result: dict = {"status": "ok", "error": None}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            exec(compile(ast.parse(cell.source), f"<{Path(source).stem} cell {index}>", "exec"), namespace)
+        except Exception as exc:  # a notebook error is reported like papermill's, with the cell and the traceback
+            result = {"status": "failed", "error": {"cell_index": index, "source": cell.source, "ename": type(exc).__name__,
+                                                    "evalue": str(exc), "traceback": traceback.format_exc()}}
+            break
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    nbformat.write(nb, target)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _run_in_process(batch: list[Path], staging: Path, parameters: dict, say: Callable[[str], None],
+                    done: list[NotebookRun], total: int) -> None:
+    """Run notebooks one after another in this process (``run(..., in_process=True)``)."""
+    for path in batch:
+        res = execute_in_process(str(path), str(staging / "notebooks" / path.name), parameters)
+        run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
+        done.append(run)
+        say(f"  [{len(done)}/{total}] {'done    ' if run.status == 'ok' else 'FAILED  '}{path.stem} ({run.seconds:.1f} s)")
+        if run.status != "ok":
+            break
+
+
+def _run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str | None,
                say: Callable[[str], None], done: list[NotebookRun], total: int) -> None:
-    """Run notebooks, at most ``jobs`` at a time, reporting each as it starts and ends."""
+    """Run notebooks, at most ``jobs`` at a time, reporting each as it starts and ends (in this process, one
+    after another, when ``kernel`` is None)."""
     (staging / "notebooks").mkdir(parents=True, exist_ok=True)
     (staging / "logs").mkdir(parents=True, exist_ok=True)
+    if kernel is None:
+        return _run_in_process(batch, staging, parameters, say, done, total)
     ctx = multiprocessing.get_context("spawn")
     waiting = list(batch)
     workers = max(1, min(jobs, len(batch)))
@@ -215,10 +265,13 @@ def code_version() -> dict[str, str | bool | None]:
 
 def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
                      started: dt.datetime, seconds: float) -> Path:
+    """The provenance record: the resolved params (every key, as the notebooks received them), input hashes,
+    code and package versions, and each notebook's timing and peak memory."""
     record = {
         "cohort_id": params.cohort_id,
         "params_file": params.source,
-        "params": to_yaml_dict(params) | {"output_dir": f"reports/{params.cohort_id}"},
+        "params_as_written": _plain(params.raw),
+        "params": to_dict(params) | {"output_dir": f"reports/{params.cohort_id}"},
         "data_dir": str(params.data_dir),
         "input_files_sha256": file_hashes,
         "code": code_version(),
@@ -329,18 +382,27 @@ def input_key(notebook: Path, params: Params, file_hashes: dict[str, str], code:
 
     When it matches the key recorded in the last report, the notebook's outputs are reused.
     """
-    settings = {k: v for k, v in to_yaml_dict(params).items() if k != "output_dir"}
+    settings = {k: v for k, v in to_dict(params).items() if k != "output_dir"}
     blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(), "code": code,
                        "params": settings, "files": file_hashes}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _previous_runs(report: Path) -> dict[str, dict]:
-    """Notebook records of the published report, by notebook file name ({} when there is none)."""
+def _plain(raw: dict) -> dict:
+    """The params as written, with dates as text (for the JSON record)."""
+    return json.loads(json.dumps(raw, default=str))
+
+
+def _previous_record(report: Path) -> dict:
+    """The published report's provenance record ({} when there is none)."""
     try:
-        record = json.loads((report / "provenance.json").read_text(encoding="utf-8"))
+        return json.loads((report / "provenance.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _previous_runs(record: dict) -> dict[str, dict]:
+    """Notebook records of a provenance record, by notebook file name."""
     return {Path(n["notebook"]).name: n for n in record.get("notebooks", []) if n.get("status") in ("ran", "reused", "kept")}
 
 
@@ -352,16 +414,19 @@ def _raise_failed(runs: list[NotebookRun], staging: Path) -> None:
         error = NotebookFailed(f"notebooks/{Path(r.path).name}", err.get("cell_index"), err.get("ename", "Error"),
                                err.get("evalue", ""), err.get("source", ""), str(staging / r.path))
         error.staging_dir = staging
+        error.traceback = err.get("traceback")  # in-process runs keep it here (a kernel's is in the notebook)
         raise error
 
 
 def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
-        say: Callable[[str], None] = print) -> RunResult:
+        say: Callable[[str], None] = print, in_process: bool = False) -> RunResult:
     """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails.
 
     A notebook whose inputs (see :func:`input_key`) are unchanged since the published report is not
     executed again: its outputs are reused. ``force`` executes every chosen notebook. ``only`` limits the
-    run to some notebooks; the others' outputs are kept from the last report.
+    run to some notebooks; the others' outputs are kept from the last report. ``in_process`` runs the
+    notebooks' code in this process instead of kernels (fast, for tests: the executed notebooks keep no
+    outputs and no HTML pages are rendered); everything else, publishing included, is the same.
     """
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
@@ -381,7 +446,8 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     code = code_fingerprint()
     keys = {p.name: input_key(p, params, file_hashes, code) for p in every}
     report = params.output_dir
-    previous = _previous_runs(report)
+    record = _previous_record(report)
+    previous = _previous_runs(record)
     reusable = set() if force else {
         p.name for p in chosen
         if previous.get(p.name, {}).get("input_key") == keys[p.name] and (report / "notebooks" / p.name).exists()}
@@ -405,19 +471,31 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
             error.staging_dir = staging
             raise error
         say(f"  data are valid ({counts.get('warning', 0)} warnings, {counts.get('note', 0)} notes)")
+        from .notebook import resolve_with_data
+
+        try:
+            params = resolve_with_data(params, cohort)  # settings naming things in the data; as_of from the data
+        except ParamsError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         save_validated(cohort, params, staging)  # the notebooks of this run reuse it
     else:
         import pandas as pd
 
         counts = pd.read_csv(staging / "tables" / "data_quality.csv")["severity"].value_counts().to_dict()
+        # nothing runs: the params resolve as they did for the published report (same inputs, same data)
+        as_of = (record.get("params") or {}).get("as_of")
+        if params.as_of is None and as_of:
+            params = params.with_data_dates(dt.date.fromisoformat(as_of))
     if reusable:
         say(f"  unchanged since the last report, reused: {', '.join(Path(n).stem for n in sorted(reusable))}")
 
-    parameters = to_yaml_dict(params) | {"output_dir": str(staging)}
-    kernel = _kernel_name()
+    # every notebook receives every resolved param, so it cannot fall back on a value of its own
+    parameters = to_dict(params) | {"output_dir": str(staging), "params_file": shown_path(params.source) if params.source else None}
+    kernel = None if in_process else _kernel_name()
     runs: list[NotebookRun] = []
     if stale:
-        say(f"  running {len(stale)} notebook(s), {jobs} at a time, kernel {kernel}")
+        say(f"  running {len(stale)} notebook(s), " + (f"{jobs} at a time, kernel {kernel}" if kernel else "in this process"))
         first = sorted((p for p in stale if notebook_name(p) not in RUNS_LAST),
                        key=lambda p: expected_cost(p, previous), reverse=True)
         last = [p for p in stale if notebook_name(p) in RUNS_LAST]
@@ -426,12 +504,12 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
             _raise_failed(runs, staging)
         # the report notebook runs alone, so a core is free: the others' HTML pages are rendered meanwhile
         with ThreadPoolExecutor(max_workers=1) as background:
-            pages = background.submit(_render_html, staging, list(runs))
+            pages = background.submit(_render_html, staging, list(runs) if kernel else [])
             if last:
                 _run_batch(last, staging, parameters, jobs, kernel, say, runs, len(stale))
             pages.result()
         _raise_failed(runs, staging)
-        _render_html(staging, runs[len(first):])
+        _render_html(staging, runs[len(first):] if kernel else [])
         for r in runs:
             r.status = "ran"
     for p in every:

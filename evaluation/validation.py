@@ -53,23 +53,36 @@ def check_references(tables: Tables, problems, as_of) -> None:
                               [f"'{v}' is not a {target_col} in {_file(target_table)}" for v in values[unknown]])
 
 
-def check_future_dates(tables: Tables, problems, as_of) -> None:
-    """No date may lie after the as-of date (today unless the params say otherwise)."""
-    if as_of is None:
-        as_of = dt.date.today()
-    limit = pd.Timestamp(as_of)
+PLANNED_DATES = ("due_on", "aim_by")  # dates of plans, which may lie ahead of the data
+
+
+def _recorded_dates(tables: Tables):
+    """(file, column, dates) for every date column that records something that happened."""
     for name, spec in load_dictionary().items():
         df = tables.get(name)
         if df is None:
             continue
         for col in spec.columns:
-            if col.type not in ("date", "month") or col.name not in df.columns:
-                continue
-            if col.name in ("due_on", "aim_by"):  # planned dates may lie ahead
-                continue
-            future = df[col.name] > limit
-            problems.add_rows(spec.file, df.loc[future, "row"], col.name, "error",
-                              [f"'{v:%Y-%m-%d}' is in the future (after {limit:%Y-%m-%d})" for v in df.loc[future, col.name]])
+            if col.type in ("date", "month") and col.name in df.columns and col.name not in PLANNED_DATES:
+                yield spec.file, col.name, df
+
+
+def last_recorded_date(tables: Tables) -> dt.date | None:
+    """The latest date anything in the cohort was recorded on: the default ``as_of`` (follow-up ends there)."""
+    latest = [df[column].max() for _, column, df in _recorded_dates(tables) if len(df)]
+    latest = [d for d in latest if not pd.isna(d)]
+    return max(latest).date() if latest else None
+
+
+def check_future_dates(tables: Tables, problems, as_of) -> None:
+    """No date may lie after the as-of date (today unless the params set one)."""
+    if as_of is None:
+        as_of = dt.date.today()
+    limit = pd.Timestamp(as_of)
+    for file, column, df in _recorded_dates(tables):
+        future = df[column] > limit
+        problems.add_rows(file, df.loc[future, "row"], column, "error",
+                          [f"'{v:%Y-%m-%d}' is in the future (after {limit:%Y-%m-%d})" for v in df.loc[future, column]])
 
 
 def check_measurement_values(tables: Tables, problems, as_of) -> None:

@@ -318,20 +318,18 @@ def test_by_month_counts(tiny):
 # --- params -----------------------------------------------------------------------------------------
 
 def test_bad_weight_names_the_parameter(tiny):
+    """Weights are checked with the params, before any data is read."""
     p, _ = tiny
-    bad = check({**p.raw, "engagement": {"weights": {"attendance": -1}}})
     with pytest.raises(ParamsError, match=r"engagement\.weights\.attendance` must be a number of 0 or more; got -1"):
-        eng.score_weights(bad)
-    zero = check({**p.raw, "engagement": {"weights": {"attendance": 0, "milestones_done": 0, "milestones_on_time": 0}}})
+        check({**p.raw, "engagement": {"weights": {"attendance": -1}}})
     with pytest.raises(ParamsError, match="at least one weight above 0"):
-        eng.score_weights(zero)
+        check({**p.raw, "engagement": {"weights": {"attendance": 0, "milestones_done": 0, "milestones_on_time": 0}}})
 
 
 def test_bad_event_kind_names_allowed_values(tiny):
     p, _ = tiny
-    bad = check({**p.raw, "engagement": {"event_kinds": ["monthly_call", "town_hall"]}})
-    with pytest.raises(ParamsError, match=r"event_kinds` must hold only monthly_call, .*other; got 'town_hall'"):
-        eng.event_kinds(bad)
+    with pytest.raises(ParamsError, match=r"event_kinds` item 2 must be one of monthly_call, .*other; got 'town_hall'"):
+        check({**p.raw, "engagement": {"event_kinds": ["monthly_call", "town_hall"]}})
 
 
 def test_weights_change_the_score(tmp_path):
@@ -360,6 +358,8 @@ def test_trend_odds_ratio_matches_closed_form():
     Analysis, 3rd ed., 2013, section 5.1: the logit model with one binary predictor reproduces the sample odds ratio).
     a=18, b=2, c=10, d=10: OR = (10/10) / (18/2) = 1/9 = 0.1111."""
     trend = eng.attendance_trend(two_month_pairs(18, 2, 10, 10))
+    # the logistic GLM iterates (IRLS, statsmodels' deviance tol 1e-8): its last Newton step is at most ~1e-4,
+    # leaving the slope good to ~1e-8; 1e-6 relative leaves margin (1e-15 seen)
     assert trend.odds_ratio == pytest.approx(1 / 9, rel=1e-6)
     assert (trend.early_rate, trend.late_rate) == (pytest.approx(0.9), pytest.approx(0.5))
     assert trend.by_month["fitted"].tolist() == pytest.approx([0.9, 0.5], rel=1e-6)
@@ -383,6 +383,7 @@ def test_trend_cluster_standard_error_matches_hand_sandwich():
     n, k, groups = len(y), 2, 4
     se = math.sqrt((groups / (groups - 1) * (n - 1) / (n - k) * bread @ meat @ bread)[1, 1])
     z = stats.norm.ppf(0.975)
+    # the sandwich here is at the exact MLE, the module's at the GLM's last iterate (slope to ~1e-8, above)
     assert trend.ci_low == pytest.approx(math.exp(math.log(1 / 9) - z * se), rel=1e-5)
     assert trend.ci_high == pytest.approx(math.exp(math.log(1 / 9) + z * se), rel=1e-5)
     assert trend.p_value == pytest.approx(2 * stats.norm.sf(abs(math.log(1 / 9)) / se), rel=1e-5)
@@ -431,7 +432,7 @@ def test_spearman_matches_hand_formula():
     result = eng.engagement_vs_outcome(scores, outcome)
     assert result.rho == pytest.approx(0.7)
     t = 0.7 * math.sqrt(3 / 0.51)
-    assert result.p_value == pytest.approx(2 * stats.t.sf(t, 3), rel=1e-9)
+    assert result.p_value == pytest.approx(2 * stats.t.sf(t, 3), rel=1e-9)  # closed form: rounding only
     assert (result.slope, result.intercept) == (pytest.approx(0.15), pytest.approx(0.9))
     assert "no detectable association" in result.statement
 

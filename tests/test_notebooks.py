@@ -22,10 +22,10 @@ def test_notebook_parameters_cells_name_every_params_key():
     """papermill injects each key of a params file; every notebook declares all of them."""
     import nbformat
 
-    from evaluation.params import DEFAULTS
+    from evaluation.params import SCHEMA
 
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         declared = {line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")}
-        assert declared == set(DEFAULTS), f"{path.name}: {set(DEFAULTS) ^ declared}"
+        assert declared == {"params_file", *SCHEMA}, f"{path.name}: {({'params_file', *SCHEMA}) ^ declared}"

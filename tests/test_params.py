@@ -53,13 +53,13 @@ def test_section_values_merge_with_defaults():
 
 @pytest.mark.parametrize("raw, text", [
     (base(ci_method="plain"), "`ci_method` must be one of log-log, log; got 'plain'"),
-    (base(alpha=1.5), "`alpha` must be a number between"),
+    (base(alpha=1.5), "`alpha` must be a number above 0 and at most 0.5; got 1.5"),
     (base(suppress_below=2.5), "`suppress_below` must be a whole number"),
     ({"data_dir": "x"}, "`cohort_id` is required"),
     (base(as_of="31/12/2016"), "`as_of` must be a date written YYYY-MM-DD"),
     (base(qualitative={"code_rule": "consensus"}), "`qualitative.consensus_coder` must name the coder"),
     (base(combined_goals={"bp": ["sbp", "map"]}), "`combined_goals.bp` needs a goal for map"),
-    (base(windows={"followup_min_days": 400}), "followup_min_days` must not exceed"),
+    (base(windows={"followup_min_days": 400}), "`windows.followup_min_days` (400) must not exceed `windows.followup_max_days` (365)"),
 ])
 def test_mistakes_are_named(raw, text):
     with pytest.raises(ParamsError, match=text.replace("(", r"\(").replace(")", r"\)")):

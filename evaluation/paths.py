@@ -1,0 +1,33 @@
+"""Where things are: the repository root, the reports root, and how a path written in params resolves.
+
+A leaf module (no imports from the package), so every layer can ask for a path without import cycles.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPORTS_ENV = "CMM_REPORTS_DIR"  # overrides the reports root (tests point it at a temporary folder)
+DEMO_PARAMS = "params/demo.yaml"  # what a notebook opened with no params at all runs on
+
+
+def resolve_path(value: str | os.PathLike) -> Path:
+    """A path as written in params: absolute, or relative to the repository root."""
+    p = Path(os.path.expanduser(str(value)))
+    return p if p.is_absolute() else (REPO_ROOT / p)
+
+
+def reports_root() -> Path:
+    """Where cohort reports go: ``reports/`` in the repository, or $CMM_REPORTS_DIR."""
+    env = os.environ.get(REPORTS_ENV)
+    return Path(env) if env else REPO_ROOT / "reports"
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a reader should see it: relative to the repository root when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
