@@ -34,7 +34,8 @@ import pandas as pd
 from scipy import stats
 
 from .dictionary import load_dictionary
-from .errors import EvaluationError, ParamsError
+from .engagement import engagement_scores, score_weights
+from .errors import ParamsError
 from .loading import Cohort
 from .params import CI_METHODS, Params
 
@@ -44,6 +45,8 @@ STRATA = ("track", "team", "condition", "sex", "setting", "state")  # what `subg
 TIME_TO_GOAL_COLUMNS = ["measure", "group", "n", "events", "median_days", "median_ci_low", "median_ci_high",
                         "ci_method"]
 _TOLERANCE = math.sqrt(np.finfo(float).eps)  # R's quantile.survfit tolerance for "exactly 50%"
+NONE_FOLLOWED = "not estimable (none followed)"  # a median or share of a group nobody was followed in: never 0
+TOO_SHORT = "not estimable (no one followed that long)"  # a share at a day beyond everyone's follow-up
 
 
 def _check_ci_method(ci_method: str) -> str:
@@ -190,7 +193,14 @@ class KaplanMeier:
         low, high = self.median_ci_
         return pd.DataFrame([{"group": self.label, "n": self.n_, "events": self.events_, "median": self.median_,
                               "median_ci_low": low, "median_ci_high": high, "ci_method": self.ci_method,
-                              "median_text": median_text(self.median_, low, high, self.ci_method, self.alpha)}])
+                              "median_text": self.median_text}])
+
+    @property
+    def median_text(self) -> str:
+        """:func:`median_text` of this fit; ``not estimable (none followed)`` when it has no one."""
+        if not self.n_:
+            return NONE_FOLLOWED
+        return median_text(self.median_, *self.median_ci_, self.ci_method, self.alpha)
 
     def __repr__(self) -> str:
         return f"<KaplanMeier {self.label!r}: n={self.n_}, events={self.events_}, ci_method={self.ci_method}>"
@@ -204,8 +214,9 @@ class AalenJohansen:
 
     ``causes``: 0 = censored, 1, 2, ... = the event types. At each distinct time t with n at risk,
     CIF_k(t) = CIF_k(t-) + S(t-) * d_k(t) / n and S(t) = S(t-) * (1 - d(t) / n), S being the all-cause
-    event-free curve. Written by hand because lifelines 0.30's AalenJohansenFitter drops events at time 0
-    and breaks ties with random jitter (on this module's test data it gives 0.208 instead of 0.375).
+    event-free curve. Fitted on nobody, every cumulative incidence is NaN (not estimable), never 0. Written by
+    hand because lifelines 0.30's AalenJohansenFitter drops events at time 0 and breaks ties with random
+    jitter (on this module's test data it gives 0.208 instead of 0.375).
     """
 
     def fit(self, durations, causes, label: str = "all") -> "AalenJohansen":
@@ -214,6 +225,7 @@ class AalenJohansen:
         if (c < 0).any():
             raise ValueError("causes must be 0 (censored) or a positive event type")
         self.label = label
+        self.n_ = len(d)
         self.causes_ = sorted(int(k) for k in np.unique(c) if k > 0)
         times, at_risk, _, censored = _risk_counts(d, c > 0)
         inverse = np.unique(d, return_inverse=True)[1]
@@ -231,8 +243,13 @@ class AalenJohansen:
         return self
 
     def cumulative_incidence(self, cause: int, times) -> np.ndarray:
-        """CIF of ``cause`` at the given times (0 before the first time; last value after the end)."""
+        """CIF of ``cause`` at the given times (0 before the first time; last value after the end).
+
+        NaN at every time when the fit had no one: with nobody followed, the share is not estimable, not 0.
+        """
         t = np.asarray(times, dtype=float)
+        if not self.n_:
+            return np.full(len(t), np.nan)
         column = f"cif_{cause}"
         if column not in self.table_:
             return np.zeros(len(t))
@@ -663,7 +680,7 @@ def _km_groups(d: pd.DataFrame, by: str | None, ci_method: str, alpha: float, na
         if comp is not None:
             row["competing"] = int(comp[at].sum())
         row |= {"median_days": km.median_, "median_ci_low": low, "median_ci_high": high, "ci_method": ci_method,
-                "median_text": median_text(km.median_, low, high, ci_method, alpha) if len(at) else "none followed"}
+                "median_text": km.median_text}
         rows.append(row)
         curves.append(km._columns)
         risks.append(km._at(ticks))
@@ -799,8 +816,10 @@ def at_goal_by_day(data: pd.DataFrame, params: Params) -> pd.DataFrame:
                 for i, time in enumerate(at["time"]):
                     survival = at["survival"][i]
                     pct, low, high = 100 * (1 - survival), 100 * (1 - at["ci_high"][i]), 100 * (1 - at["ci_low"][i])
-                    if np.isnan(pct):
-                        text = "not estimable (no one followed that long)"
+                    if not fitter.n_:
+                        text = NONE_FOLLOWED
+                    elif np.isnan(pct):
+                        text = TOO_SHORT
                     elif survival <= 0:
                         text = "100.0% (the Kaplan-Meier curve reaches 100%; no CI)"
                     else:
@@ -840,19 +859,37 @@ def logrank_tests(data: pd.DataFrame, params: Params) -> pd.DataFrame:
 
 # --- Cox proportional hazards -------------------------------------------------------------------------
 
-def engagement_covariate(cohort: Cohort, params: Params) -> pd.DataFrame | None:
-    """Team engagement scores (``team_id, engagement_score``) when the engagement module and its data exist."""
-    try:
-        from .engagement import engagement_scores  # written by the engagement analysis; optional here
-    except ImportError:
-        return None
-    try:
-        scores = engagement_scores(cohort, params)
-    except EvaluationError:
-        return None
-    if scores is None or not {"team_id", "engagement_score"} <= set(scores.columns):
-        return None
-    return scores[["team_id", "engagement_score"]].drop_duplicates("team_id")
+# The tables each component of the engagement score is computed from (see engagement.engagement_by_team):
+# the attendance rate needs the events offered and their attendance records; the milestone shares, milestones.
+SCORE_TABLES = {"attendance": ("events", "attendance"), "milestones_done": ("milestones",),
+                "milestones_on_time": ("milestones",)}
+
+
+@dataclass(frozen=True)
+class EngagementCovariate:
+    """The team engagement score for the Cox model: ``scores`` (``team_id, engagement_score``), or None with
+    ``note`` saying why the cohort has none."""
+
+    scores: pd.DataFrame | None
+    note: str | None = None
+
+
+def engagement_covariate(cohort: Cohort, params: Params) -> EngagementCovariate:
+    """Team engagement scores for :func:`cox_models`; none only when the tables the score needs are absent.
+
+    Each weighted component (``engagement.weights``) needs its tables (:data:`SCORE_TABLES`); when not one
+    component has them, no team can have a score and the note names the missing files. Any error of the
+    engagement analysis (a bad weight, say) is raised, not taken for missing data.
+    """
+    weights = score_weights(params)
+    needed = sorted({SCORE_TABLES[k] for k, w in weights.items() if w > 0})
+    if not any(cohort.has(*tables) for tables in needed):
+        files = load_dictionary()
+        absent = [" or ".join(files[t].file for t in tables if not cohort.has(t)) for tables in needed]
+        return EngagementCovariate(None, "team engagement score left out of the Cox model: this cohort has no "
+                                   + ", and no ".join(absent) + " (or the file is empty), which the score needs.")
+    scores = engagement_scores(cohort, params)
+    return EngagementCovariate(scores[["team_id", "engagement_score"]].drop_duplicates("team_id"))
 
 
 @dataclass
@@ -954,6 +991,34 @@ def ph_test(durations, events, covariates: pd.DataFrame, coefficients, variance,
     return pd.DataFrame({"test_statistic": stat, "p": stats.chi2.sf(stat, 1)}, index=covariates.columns)
 
 
+def _usable_covariates(x: pd.DataFrame, notes: list[str]) -> list[str]:
+    """The covariates of ``x`` (all but days, event) the model can use, with a note for each left out.
+
+    A covariate missing for every patient (a team engagement score in a cohort without its tables) or with a
+    single value (one track) is left out, so that it neither drops every patient nor makes the fit singular.
+    A covariate that keeps a single value only among the patients complete on the others is left out too.
+    """
+    covariates = [c for c in x.columns if c not in ("days", "event")]
+    for c in list(covariates):
+        values = x[c].dropna()
+        if values.empty:
+            covariates.remove(c)
+            notes.append(f"{COVARIATE_LABELS[c]} left out of the Cox model: no patient has a value.")
+        elif values.nunique() < 2:
+            covariates.remove(c)
+            notes.append(f"{COVARIATE_LABELS[c]} left out of the Cox model: it has one value only.")
+    while covariates:
+        complete = x[covariates].notna().all(axis=1)
+        constant = [c for c in covariates if x.loc[complete, c].nunique() < 2]
+        if not constant or not complete.any():
+            break
+        for c in constant:
+            covariates.remove(c)
+            notes.append(f"{COVARIATE_LABELS[c]} left out of the Cox model: it has one value only among the "
+                         f"{int(complete.sum())} patient(s) with every covariate.")
+    return covariates
+
+
 def cox_model(data: pd.DataFrame, params: Params, measure: str,
               engagement: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Cox PH (Efron ties, as R's coxph) of time to goal ~ track + baseline value + age (+ engagement score).
@@ -973,16 +1038,17 @@ def cox_model(data: pd.DataFrame, params: Params, measure: str,
     if engagement is not None:
         score = d["team_id"].map(engagement.set_index("team_id")["engagement_score"]).astype(float)
         x["engagement_score"] = score / ENGAGEMENT_STEP
-    dropped = int(x.isna().any(axis=1).sum())
-    x = x.dropna()
-    if dropped:
-        notes.append(f"{dropped} patient(s) left out for a missing covariate.")
-    covariates = [c for c in x.columns if c not in ("days", "event")]
-    for c in list(covariates):
-        if x[c].nunique() < 2:
-            covariates.remove(c)
-            notes.append(f"{COVARIATE_LABELS[c]} left out: it has one value only.")
+    if x.empty:
+        notes.append("No Cox model: no patient was followed for this measure.")
+        return pd.DataFrame(), pd.DataFrame(), notes
+    covariates = _usable_covariates(x, notes)
     x = x[["days", "event", *covariates]]
+    missing = x[covariates].isna()
+    if missing.to_numpy().any():
+        counts = "; ".join(f"{int(n)} with no {COVARIATE_LABELS[c]}" for c, n in missing.sum().items() if n)
+        notes.append(f"{int(missing.any(axis=1).sum())} patient(s) left out of the Cox model for a missing "
+                     f"covariate ({counts}).")
+        x = x[~missing.any(axis=1)]
     events = int(x["event"].sum())
     empty = (pd.DataFrame(), pd.DataFrame(), notes)
     if not covariates or events < 2 or len(x) <= len(covariates) + 1:
@@ -1014,17 +1080,27 @@ def cox_model(data: pd.DataFrame, params: Params, measure: str,
     return hr, check, notes
 
 
-def cox_models(data: pd.DataFrame, params: Params, engagement: pd.DataFrame | None = None) -> CoxResult:
-    """Cox model per analysed measure; with a team engagement score as a covariate when one is given."""
+def cox_models(data: pd.DataFrame, params: Params,
+               engagement: EngagementCovariate | pd.DataFrame | None = None) -> CoxResult:
+    """Cox model per analysed measure; with a team engagement score as a covariate when one is given.
+
+    ``engagement``: :func:`engagement_covariate` (its note, when it has no scores, goes into ``notes``), or
+    the scores themselves (``team_id, engagement_score``), or None.
+    """
+    if isinstance(engagement, EngagementCovariate):
+        scores, why = engagement.scores, engagement.note
+    else:
+        scores, why = engagement, None
+    if scores is None and why is None:
+        why = "team engagement score left out of the Cox model: no engagement scores were given."
     his, checks, notes = [], [], []
     for m in analysed_measures(params):
-        hr, check, n = cox_model(data, params, m, engagement)
+        hr, check, n = cox_model(data, params, m, scores)
         his.append(hr)
         checks.append(check)
         notes += [{"measure": m, "note": t} for t in n]
-    if engagement is None:
-        notes.append({"measure": "all", "note": "No team engagement score: the engagement analysis or its data "
-                                                "is absent, so the model leaves it out."})
+    if why:
+        notes.append({"measure": "all", "note": why})
     hr_cols = ["measure", "covariate", "per", "hazard_ratio", "ci_low", "ci_high", "p_value", "n", "events"]
     ph_cols = ["measure", "covariate", "test_statistic", "p_value", "verdict"]
     summary = pd.concat([h for h in his if len(h)], ignore_index=True) if any(len(h) for h in his) else pd.DataFrame(columns=hr_cols)
@@ -1062,7 +1138,11 @@ def cumulative_incidence(data: pd.DataFrame, params: Params, measure: str | None
 
 
 def cumulative_incidence_by_day(data: pd.DataFrame, params: Params, by: str | None = None) -> pd.DataFrame:
-    """% reaching goal and % exiting for a competing reason by each horizon, beside the 1 - KM figure."""
+    """% reaching goal and % exiting for a competing reason by each horizon, beside the 1 - KM figure.
+
+    Not estimable (NaN, never 0) for a measure nobody was followed for, and at a horizon beyond everyone's
+    follow-up (unless every patient had already reached goal or exited by then).
+    """
     horizons = [float(h) for h in params.survival["horizons_days"]]
     rows = []
     for m in analysed_measures(params):
@@ -1075,7 +1155,7 @@ def cumulative_incidence_by_day(data: pd.DataFrame, params: Params, by: str | No
             goal, comp = aj.cumulative_incidence(GOAL, horizons), aj.cumulative_incidence(COMPETING, horizons)
             at = km.at(horizons)
             for i, h in enumerate(horizons):
-                late = h > last and aj.table_["event_free"].iat[-1] > 0
+                late = not len(g) or (h > last and aj.table_["event_free"].iat[-1] > 0)
                 rows.append({"measure": m, "group": label, "days": int(h), "n": len(g),
                              "competing_exits": int((g["cause"] == COMPETING).sum()),
                              "pct_goal": np.nan if late else 100 * goal[i],
@@ -1126,7 +1206,7 @@ def mtp_resolution(mtp_data: pd.DataFrame, params: Params) -> pd.DataFrame:
             row = {"group": label, "category": label.split("=", 1)[1] if "=" in label else "all",
                    "n": fitter.n_, "resolved": fitter.events_, "median_days": fitter.median_,
                    "median_ci_low": low, "median_ci_high": high, "ci_method": params.ci_method,
-                   "median_text": median_text(fitter.median_, low, high, params.ci_method, params.alpha)}
+                   "median_text": fitter.median_text}
             at = fitter.at(horizons)
             for h, r in zip(horizons, at.itertuples(index=False)):
                 row[f"pct_resolved_{h:g}d"] = 100 * (1 - r.survival)
@@ -1156,13 +1236,16 @@ def km_text(km: KaplanMeierGroups, horizon: float = 365, what: str = "reached th
     for g, fitter in km.fitters.items():
         at = fitter.at([horizon]).iloc[0]
         name = _group_name(g)
+        if not fitter.n_:
+            parts.append(f"{name} (n = 0): median and share at {horizon:g} days {NONE_FOLLOWED}.")
+            continue
         if at["survival"] == at["survival"]:
             share = f"an estimated {100 * (1 - at['survival']):.0f}% {what} within {horizon:g} days"
             if at["ci_low"] == at["ci_low"]:
                 share += f" ({level} {100 * (1 - at['ci_high']):.0f} to {100 * (1 - at['ci_low']):.0f}%)"
         else:
-            share = f"follow-up too short to estimate the share at {horizon:g} days"
-        parts.append(f"{name} (n = {fitter.n_}): median {median_text(fitter.median_, *fitter.median_ci_, km.ci_method, km.alpha)}; {share}.")
+            share = f"the share at {horizon:g} days is {TOO_SHORT}"
+        parts.append(f"{name} (n = {fitter.n_}): median {fitter.median_text}; {share}.")
     lead = (f"Cumulative percentage of the {km.n_patients} {who} {'who' if 'patient' in who else 'that'} {what}, "
             f"by days since {since} "
             f"(Kaplan-Meier; CI method {km.ci_method}). ")
@@ -1177,7 +1260,7 @@ def km_text(km: KaplanMeierGroups, horizon: float = 365, what: str = "reached th
     caption = lead + " ".join(parts) + tail
     medians = {g: f.median_ for g, f in km.fitters.items()}
     reached = {g: m for g, m in medians.items() if m == m}
-    if not km.fitters:
+    if not km.fitters or not km.n_patients:
         alt = f"An empty chart: no {who}."
     elif len(km.fitters) == 1:
         f = next(iter(km.fitters.values()))
@@ -1206,17 +1289,24 @@ def cif_text(curves: pd.DataFrame, by_day: pd.DataFrame, params: Params) -> dict
     competing = ", ".join(params.survival["competing_exit_reasons"] or []) or "none"
     parts = []
     for r in rows.itertuples(index=False):
-        if r.pct_goal == r.pct_goal:
+        if not r.n:
+            parts.append(f"{r.measure}: {NONE_FOLLOWED}")
+        elif r.pct_goal == r.pct_goal:
+            km = (f"{r.pct_goal_ignoring_competing:.0f}% by 1 - Kaplan-Meier"
+                  if r.pct_goal_ignoring_competing == r.pct_goal_ignoring_competing
+                  else "1 - Kaplan-Meier not estimable: no one followed that long")
             parts.append(f"{r.measure}: {r.pct_goal:.0f}% reached goal and {r.pct_competing_exit:.0f}% exited first "
-                         f"({r.pct_goal_ignoring_competing:.0f}% by 1 - Kaplan-Meier)")
+                         f"({km})")
         else:
-            parts.append(f"{r.measure}: follow-up too short for {horizon} days")
+            parts.append(f"{r.measure}: {TOO_SHORT}")
     caption = (f"Cumulative incidence of reaching goal with exits for a competing reason ({competing}) as competing "
                f"events (Aalen-Johansen), among patients not at goal at baseline. By day {horizon}: "
                + "; ".join(parts) + ". The dashed 1 - Kaplan-Meier curve treats those exits as censored and so "
                "overstates the share reaching goal when exits are common.")
-    alt = (f"{len(rows)} panels, one per measure, each with a rising blue curve for reaching goal, a low orange "
-           f"curve for competing exits and a dashed grey 1 - Kaplan-Meier curve just above the blue one.")
+    panels = curves["measure"].nunique()  # the chart draws the measures with followed patients
+    alt = (f"{panels} panel{'s' if panels != 1 else ''}, one per measure, each with a rising blue curve for reaching "
+           f"goal, a low orange curve for competing exits and a dashed grey 1 - Kaplan-Meier curve just above the "
+           f"blue one.")
     return {"title": "Reaching goal with death or exit as a competing event", "caption": caption, "alt_text": alt}
 
 

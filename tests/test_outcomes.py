@@ -140,7 +140,7 @@ def test_paired_change_against_hand_arithmetic():
     s = outcomes.paired_change([8, 9, 7.5, 10], [7, 8.5, 7.5, 8])
     assert s["n"] == 4
     assert s["mean_change"] == pytest.approx(-0.875)
-    assert s["sd_change"] == pytest.approx(0.853913, abs=1e-6)
+    assert s["sd_change"] == pytest.approx(0.853913, abs=1e-6)  # hand values printed to 6 decimals
     assert s["t_stat"] == pytest.approx(-2.049390, abs=1e-6)
     assert (s["change_ci_low"], s["change_ci_high"]) == pytest.approx((-2.233766, 0.483766), abs=1e-6)
     u = -2.049390 / math.sqrt(3)
@@ -209,7 +209,7 @@ def test_team_change_orders_measures_as_given_and_has_t_cis():
     team = outcomes.team_change(pairs_for(m, people(["P1", "P2"])), TEAMS, measures=["a1c", "sbp"])
     assert team["measure"].tolist() == ["a1c", "sbp"]
     sbp = team.set_index("measure").loc["sbp"]
-    assert sbp["mean_change"] == -2 and sbp["ci_high"] == pytest.approx(-2 + 12.706205, abs=1e-5)
+    assert sbp["mean_change"] == -2 and sbp["ci_high"] == pytest.approx(-2 + 12.706205, abs=1e-5)  # t to 6 decimals
     assert np.isnan(team.set_index("measure").loc["a1c", "ci_low"])  # one pair: no CI
 
 
@@ -224,6 +224,8 @@ def test_random_intercept_model_matches_lme4_on_dietox():
     regression/tests/test_lme.py::test_dietox: fixef 15.723523, 6.942505; pig variance 40.39395;
     residual variance 11.36692; so ICC = 40.39395 / (40.39395 + 11.36692) = 0.780397."""
     fit = outcomes.RandomInterceptModel("Weight ~ Time", "Pig").fit(dietox())
+    # lme4's REML optimum, quoted to 7 significant digits; both fits are optimisers and agree to ~4e-7 relative
+    # on the variances here, so 1e-5 leaves room for where each one stops
     assert fit.fixed_effects_["estimate"].to_numpy() == pytest.approx([15.723523, 6.942505], rel=1e-5)
     assert fit.group_variance_ == pytest.approx(40.39395, rel=1e-5)
     assert fit.residual_variance_ == pytest.approx(11.36692, rel=1e-5)
@@ -231,7 +233,7 @@ def test_random_intercept_model_matches_lme4_on_dietox():
     assert fit.converged_ and fit.n_groups_ == 72 and fit.n_obs_ == 861
     assert list(fit.summary.columns) == ["term", "estimate", "std_error", "ci_low", "ci_high", "p_value"]
     # Wald CI = estimate -/+ 1.959964 * SE; lme4's SEs 0.78805374, 0.03338727
-    assert fit.summary["ci_low"].iloc[0] == pytest.approx(15.723523 - 1.959964 * 0.78805374, rel=1e-5)
+    assert fit.summary["ci_low"].iloc[0] == pytest.approx(15.723523 - 1.959964 * 0.78805374, rel=1e-5)  # as above
 
 
 def _change_cohort(n_teams: int, tracks=("initial", "advanced")):
@@ -427,6 +429,7 @@ def test_team_change_matches_paired_change_team_by_team():
     for team_id, g in pairs.groupby("team_id"):
         s = outcomes.paired_change(g["baseline_value"], g["followup_value"], alpha=0.1)
         assert team.loc[team_id, "n"] == s["n"]
+        # the same closed form, summed in one pass rather than per team: rounding only
         assert team.loc[team_id, ["mean_change", "ci_low", "ci_high"]].tolist() == pytest.approx(
             [s["mean_change"], s["change_ci_low"], s["change_ci_high"]], rel=1e-12)
 
@@ -438,13 +441,14 @@ def test_variance_ratio_start_is_the_reml_optimum():
     import statsmodels.formula.api as smf
 
     model = smf.mixedlm("Weight ~ Time", dietox(), groups=dietox()["Pig"])
+    # lme4's optimum at 7 significant digits; the search stops within ~6e-7 of it here
     assert outcomes._variance_ratio_start(model).cov_re[0, 0] == pytest.approx(40.39395 / 11.36692, rel=1e-5)
     d = outcomes.change_model_data(_change_cohort(3, tracks=("initial",)), "a1c")
     fit = outcomes.RandomInterceptModel("change ~ baseline_centred", "team_id").fit(d)
     with pytest.warns(Warning):
         default = smf.mixedlm("change ~ baseline_centred", d, groups=d["team_id"]).fit(reml=True)
     assert fit.converged_ and fit.group_variance_ < 1e-6 and fit.icc_ < 1e-4
-    assert fit.result_.llf >= default.llf - 1e-9
+    assert fit.result_.llf >= default.llf - 1e-9  # rounding slack only: the default fit stops 0.07 lower here
 
 
 def _many_teams(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:

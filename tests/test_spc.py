@@ -140,6 +140,7 @@ def test_p_chart_limits_by_hand():
     data = reports({"T1": [(10, 50), (20, 50), (15, 100), (45, 100)]})
     lim = spc.control_limits(spc.prepare_points(data), chart="p", baseline_points=3)
     assert lim["cl"].iloc[0] == pytest.approx(0.225)
+    # hand values printed to 8 decimals
     assert lim["lcl"].tolist() == pytest.approx([0.04783482, 0.04783482, 0.09972530, 0.09972530], abs=1e-8)
     assert lim["ucl"].tolist() == pytest.approx([0.40216518, 0.40216518, 0.35027470, 0.35027470], abs=1e-8)
     assert lim["outside"].tolist() == [False, False, False, True]
@@ -152,7 +153,7 @@ def test_laney_limits_by_hand():
     UCL for n = 50: 0.225 + 3 * 0.05905506 * 3.6108419 = 0.8647154; LCL clipped at 0."""
     data = reports({"T1": [(10, 50), (20, 50), (15, 100)]})
     lim = spc.control_limits(spc.prepare_points(data), chart="laney")
-    assert lim["sigma_z"].iloc[0] == pytest.approx(3.6108419, abs=1e-6)
+    assert lim["sigma_z"].iloc[0] == pytest.approx(3.6108419, abs=1e-6)  # hand values to 7 decimals, chained
     assert lim["ucl"].iloc[0] == pytest.approx(0.8647154, abs=1e-6)
     assert lim["lcl"].iloc[0] == 0
 

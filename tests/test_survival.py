@@ -75,9 +75,10 @@ def test_km_log_log_band_matches_lifelines(lung):
     ours = sv.KaplanMeier("log-log").fit(lung["time"], lung["status"]).table_.set_index("time")
     theirs = KaplanMeierFitter().fit(lung["time"], lung["status"])
     ci = theirs.confidence_interval_.loc[ours.index]
-    assert np.allclose(ours["survival"], theirs.survival_function_.loc[ours.index].iloc[:, 0])
-    assert np.allclose(ours["ci_low"], ci.iloc[:, 0], atol=1e-10)
-    assert np.allclose(ours["ci_high"], ci.iloc[:, 1], atol=1e-10)
+    # closed form in both (products and Greenwood sums): they differ by rounding only, ~1e-15 here
+    assert np.allclose(ours["survival"], theirs.survival_function_.loc[ours.index].iloc[:, 0], rtol=0, atol=1e-12)
+    assert np.allclose(ours["ci_low"], ci.iloc[:, 0], rtol=0, atol=1e-12)
+    assert np.allclose(ours["ci_high"], ci.iloc[:, 1], rtol=0, atol=1e-12)
 
 
 def test_km_log_ci_by_hand():
@@ -91,7 +92,7 @@ def test_km_log_ci_by_hand():
     row = km.table_.set_index("time").loc[3]
     assert row["survival"] == pytest.approx(0.375)
     assert row["ci_low"] == pytest.approx(0.375 * math.exp(-Z * math.sqrt(7 / 12)))
-    assert row["ci_low"] == pytest.approx(0.08393, abs=1e-5)
+    assert row["ci_low"] == pytest.approx(0.08393, abs=5e-6)  # printed to 5 decimals
     assert row["ci_high"] == 1.0
     assert list(km.table_["at_risk"]) == [4, 3, 2, 1]
 
@@ -152,9 +153,9 @@ def test_logrank_by_sex_matches_r(lung, lung_params):
     """R: survdiff(Surv(time, status) ~ sex, data = lung) -> Chisq = 10.3267 on 1 df, p = 0.00131."""
     km = sv.kaplan_meier(lung_data(lung), lung_params, "lung", by="sex")
     lr = km.logrank.iloc[0]
-    assert lr["test_statistic"] == pytest.approx(10.3267, abs=1e-4)
+    assert lr["test_statistic"] == pytest.approx(10.3267, abs=5e-5)  # survdiff's $chisq to 6 significant digits
     assert lr["df"] == 1
-    assert lr["p_value"] == pytest.approx(0.001311, abs=1e-6)
+    assert lr["p_value"] == pytest.approx(0.001311, abs=5e-7)  # 4 significant digits
     assert set(km.summary["group"]) == {"sex=F", "sex=M"}
 
 
@@ -203,7 +204,8 @@ def test_aalen_johansen_single_cause_equals_one_minus_km(lung):
     aj = sv.AalenJohansen().fit(lung["time"], lung["status"])
     km = sv.KaplanMeier().fit(lung["time"], lung["status"])
     t = km.table_["time"].to_numpy()
-    assert np.allclose(aj.cumulative_incidence(1, t), 1 - km.table_["survival"].to_numpy())
+    # two closed forms (a sum and 1 - a product): rounding only, ~1e-15 here
+    assert np.allclose(aj.cumulative_incidence(1, t), 1 - km.table_["survival"].to_numpy(), rtol=0, atol=1e-12)
 
 
 def test_aalen_johansen_everybody_censored():
@@ -214,16 +216,19 @@ def test_aalen_johansen_everybody_censored():
 # --- Cox ------------------------------------------------------------------------------------------------
 
 def test_cox_matches_r_coxph(lung, lung_params):
-    """R: coxph(Surv(time, status) ~ age + sex, data = lung): coef age 0.017045 (HR 1.01719), sex -0.513219
-    (HR 0.59857, 95% CI 0.4311 to 0.8311). Here sex 2 is `track = advanced`, lung age is the baseline value
-    (step 1), and our constant age is left out with a note."""
+    """R: coxph(Surv(time, status) ~ age + sex, data = lung): coef age 0.017045 (HR 1.01719, se 0.009223),
+    sex -0.513219 (HR 0.59857, 95% CI 0.4311 to 0.8311). Here sex 2 is `track = advanced`, lung age is the
+    baseline value (step 1), and our constant age is left out with a note. Both fits iterate Newton-Raphson
+    to far below the printed digits (R: relative change in log-likelihood < 1e-9), so R's rounding sets the
+    tolerances."""
     hr, check_ph, notes = sv.cox_model(lung_data(lung), lung_params, "lung")
     hr = hr.set_index("covariate")
-    assert hr.loc["track", "hazard_ratio"] == pytest.approx(0.59857, abs=1e-5)
-    assert hr.loc["track", "ci_low"] == pytest.approx(0.4311, abs=1e-4)
-    assert hr.loc["track", "ci_high"] == pytest.approx(0.8311, abs=1e-4)
+    assert hr.loc["track", "hazard_ratio"] == pytest.approx(0.59857, abs=1e-5)  # R prints 5 significant digits
+    assert hr.loc["track", "ci_low"] == pytest.approx(0.4311, abs=5e-5)  # R prints 4 decimals
+    assert hr.loc["track", "ci_high"] == pytest.approx(0.8311, abs=5e-5)
     assert hr.loc["baseline value", "hazard_ratio"] == pytest.approx(1.01719, abs=1e-5)
-    assert hr.loc["baseline value", "p_value"] == pytest.approx(0.0645, abs=1e-3)
+    # p = 2 * pnorm(-0.017045 / 0.009223) = 0.06459 from R's printed coef and se, which pin it to ~2e-5
+    assert hr.loc["baseline value", "p_value"] == pytest.approx(0.06459, abs=5e-5)
     assert any("age left out" in n for n in notes)
     assert list(check_ph["covariate"]) == ["track", "baseline value"]
 
@@ -367,7 +372,8 @@ def test_time_to_goal_table_columns_and_rows(rule_cohort):
     assert bp.loc["all", "median_text"] == "60 days (95% CI not estimable to not reached; log-log)"
     assert np.isnan(bp.loc["track=initial", "logrank_p"])  # one track only: no test
     ldl = table[table["measure"] == "ldl"]  # no LDL readings: a row that says so
-    assert ldl["n"].tolist() == [0] and ldl["median_text"].iat[0] == "none followed"
+    assert ldl["n"].tolist() == [0] and ldl["median_text"].iat[0] == "not estimable (none followed)"
+    assert np.isnan(ldl["median_days"].iat[0])
 
 
 def test_at_goal_by_day_texts_and_ci_method(tmp_path, rule_cohort):
@@ -394,7 +400,7 @@ def test_strata_and_measures_params(tmp_path):
     assert sv.strata(make_params(tmp_path)) == ["track", "team", "condition"]
     with pytest.raises(ParamsError, match="`survival.measures` must name measures that have a goal .*got 'hba1c'"):
         sv.analysed_measures(make_params(tmp_path, survival={"measures": ["hba1c"]}))
-    with pytest.raises(ParamsError, match="`subgroups` for time to goal must be among .*got 'region'"):
+    with pytest.raises(ParamsError, match="`subgroups`.* must be .*got 'region'"):  # by the params check or strata
         sv.strata(make_params(tmp_path, subgroups=["region"]))
 
 
@@ -464,9 +470,11 @@ def test_logrank_test_matches_lifelines_including_empty_groups():
             continue
         ref = multivariate_logrank_test(days, group, event)
         stat, df, p = sv.logrank_test(days, group, event)
+        # closed form in both, by Cholesky here and a pseudo-inverse there: rounding times the covariance's
+        # condition number, far below 1e-8
         assert stat == pytest.approx(ref.test_statistic, rel=1e-8)
         assert df == ref.degrees_of_freedom
-        assert p == pytest.approx(ref.p_value, rel=1e-6, abs=1e-12)
+        assert p == pytest.approx(ref.p_value, rel=1e-6, abs=1e-12)  # a tiny p magnifies the statistic's rounding
 
 
 def test_ph_test_matches_lifelines_on_rossi():
@@ -482,6 +490,7 @@ def test_ph_test_matches_lifelines_on_rossi():
     covariates = list(cph.params_.index)
     ours = sv.ph_test(rossi["week"], rossi["arrest"], rossi[covariates], cph.params_, cph.variance_matrix_,
                       cph.standard_errors_).reindex(ref.index)
+    # the same fitted model and the same closed-form statistic, summed in another order: rounding only
     assert np.allclose(ours["test_statistic"], ref["test_statistic"], rtol=1e-9)
     assert np.allclose(ours["p"], ref["p"], rtol=1e-9)
 
@@ -613,3 +622,220 @@ def test_estimators_refuse_bad_durations(estimator, outcome):
     for bad in ([1, -2], [1, np.nan]):
         with pytest.raises(ValueError, match="durations must be non-negative numbers"):
             estimator().fit(bad, [1, 0])
+
+
+# --- Cox: covariates missing for everyone, constant, or for some ----------------------------------------------
+
+def lung_by_sex(lung: pd.DataFrame) -> pd.DataFrame:
+    """lung_data with a constant baseline value and age: the model is time to goal ~ track (sex 2 = advanced)."""
+    return lung_data(lung).assign(baseline_value=1.0)
+
+
+def test_cox_leaves_out_a_covariate_nobody_has_and_keeps_everyone(lung, lung_params):
+    """R: coxph(Surv(time, status) ~ sex, data = lung) prints exp(coef) 0.588, lower .95 0.4237, upper .95 0.816
+    (coef -0.5310, 165 events in 228). An engagement score missing for every team must give that same fit,
+    bit for bit, with a note, instead of dropping all 228 patients for a missing covariate."""
+    alone, _, alone_notes = sv.cox_model(lung_by_sex(lung), lung_params, "lung")
+    nobody = pd.DataFrame({"team_id": ["T01"], "engagement_score": [np.nan]})
+    hr, ph, notes = sv.cox_model(lung_by_sex(lung), lung_params, "lung", nobody)
+    track = hr.set_index("covariate").loc["track"]
+    assert track["hazard_ratio"] == pytest.approx(0.588, abs=5e-4)  # R prints 3 decimals
+    assert track["ci_low"] == pytest.approx(0.4237, abs=5e-5)  # R prints 4 decimals
+    assert track["ci_high"] == pytest.approx(0.816, abs=5e-4)
+    assert (track["n"], track["events"]) == (228, 165)
+    pd.testing.assert_frame_equal(hr, alone)  # the same fit, exactly
+    assert list(hr["covariate"]) == ["track"] and list(ph["covariate"]) == ["track"]
+    assert "team engagement score left out of the Cox model: no patient has a value." in notes
+    assert not any("missing covariate" in n for n in notes)
+    assert notes == alone_notes + ["team engagement score left out of the Cox model: no patient has a value."]
+
+
+def test_cox_with_one_track_leaves_track_out(lung, lung_params):
+    """One track for everyone: track is left out (a constant covariate makes the fit singular), the rest fitted.
+    R: coxph(Surv(time, status) ~ age, data = lung) prints exp(coef) 1.0189, 95% CI 1.0007 to 1.0374, p 0.0419."""
+    data = lung_data(lung).assign(track="initial")
+    hr, _, notes = sv.cox_model(data, lung_params, "lung")
+    age = hr.set_index("covariate").loc["baseline value"]  # lung's age is the baseline value here (step 1)
+    assert age["hazard_ratio"] == pytest.approx(1.0189, abs=5e-5)  # R prints 4 decimals
+    assert age["ci_low"] == pytest.approx(1.0007, abs=5e-5)
+    assert age["ci_high"] == pytest.approx(1.0374, abs=5e-5)
+    assert age["p_value"] == pytest.approx(0.0419, abs=1e-4)  # R prints 3 significant digits (lifelines: 0.04185)
+    assert list(hr["covariate"]) == ["baseline value"]
+    assert "track left out of the Cox model: it has one value only." in notes
+    assert "age left out of the Cox model: it has one value only." in notes
+
+
+def test_cox_drops_only_the_patients_missing_a_kept_covariate_and_counts_them(lung, lung_params):
+    """Three teams by row (0, 1, 2, 0, ...): T01 and T02 have scores, T03 (76 of the 228 rows) has none; 3 other
+    patients lack a baseline value, one of them in T03. Left out: 76 + 2 = 78 patients. The fit equals
+    lifelines' on the 150 complete rows, fitted directly."""
+    from lifelines import CoxPHFitter
+
+    data = lung_data(lung).assign(team_id=np.array(["T01", "T02", "T03"])[np.arange(228) % 3])
+    data.loc[[0, 1, 2], "baseline_value"] = np.nan  # rows 0 (T01), 1 (T02), 2 (T03)
+    scores = pd.DataFrame({"team_id": ["T01", "T02"], "engagement_score": [40.0, 60.0]})
+    hr, _, notes = sv.cox_model(data, lung_params, "lung", scores)
+    assert "78 patient(s) left out of the Cox model for a missing covariate (3 with no baseline value; "\
+           "76 with no team engagement score)." in notes
+    assert set(hr["n"]) == {150}
+    complete = data[data["team_id"] != "T03"].dropna(subset=["baseline_value"])
+    x = pd.DataFrame({"days": complete["days"], "event": complete["event"],
+                      "track_advanced": (complete["track"] == "advanced").astype(float),
+                      "baseline_value": complete["baseline_value"],
+                      "engagement_score": complete["team_id"].map({"T01": 4.0, "T02": 6.0})})
+    ref = CoxPHFitter().fit(x, "days", "event").summary["exp(coef)"]
+    ours = hr.set_index("covariate")["hazard_ratio"]
+    # the same fitter on the same rows: equal to rounding of the Newton steps' arithmetic
+    assert ours["track"] == pytest.approx(ref["track_advanced"], rel=1e-12)
+    assert ours["team engagement score"] == pytest.approx(ref["engagement_score"], rel=1e-12)
+
+
+def test_cox_measure_nobody_was_followed_for(lung_params):
+    data = pd.DataFrame({"measure": "lung", "followed": [False, False], "days": np.nan, "event": 0,
+                         "track": "initial", "baseline_value": 1.0, "age": 60.0, "team_id": "T01"})
+    hr, ph, notes = sv.cox_model(data, lung_params, "lung")
+    assert hr.empty and ph.empty
+    assert notes == ["No Cox model: no patient was followed for this measure."]
+
+
+# --- the engagement covariate ---------------------------------------------------------------------------------
+
+ENGAGEMENT_FILES = {
+    "events.csv": "event_id,event_on,kind,team_id\nE1,2015-02-01,monthly_call,\nE2,2015-03-01,webinar,\n",
+    "attendance.csv": "event_id,team_id,attended\nE1,T01,1\nE2,T01,1\nE1,T02,1\nE2,T02,0\n",
+}
+
+
+def with_files(tmp_path, params, files: dict[str, str]):
+    """The rule cohort's folder with more files, loaded again."""
+    write_cohort(tmp_path / "data", files)
+    return load_cohort(params)
+
+
+def test_engagement_covariate_absent_only_without_its_tables(rule_cohort):
+    """The rule cohort has no events, attendance or milestones: no covariate, and the note says which files."""
+    params, cohort = rule_cohort
+    covariate = sv.engagement_covariate(cohort, params)
+    assert covariate.scores is None
+    note = ("team engagement score left out of the Cox model: this cohort has no events.csv or attendance.csv, "
+            "and no milestones.csv (or the file is empty), which the score needs.")
+    assert covariate.note == note
+    cox = sv.cox_models(sv.time_to_goal_data(cohort, params), params, covariate)
+    assert cox.notes[cox.notes["measure"] == "all"]["note"].tolist() == [note]
+    assert not cox.notes["note"].str.contains("engagement score left out of the Cox model: no patient").any()
+
+
+def test_engagement_covariate_from_attendance(tmp_path, rule_cohort):
+    """T01 attended 2 of 2 recorded events (score 100), T02 1 of 2 (50): only attendance counts, milestones absent."""
+    params, _ = rule_cohort
+    cohort = with_files(tmp_path, params, ENGAGEMENT_FILES)
+    covariate = sv.engagement_covariate(cohort, params)
+    assert covariate.note is None
+    scores = covariate.scores.set_index("team_id")["engagement_score"].to_dict()
+    assert scores == pytest.approx({"T01": 100.0, "T02": 50.0})
+    only_events = with_files(tmp_path, params, {"attendance.csv": "event_id,team_id,attended\n"})
+    note = sv.engagement_covariate(only_events, params).note
+    assert note.startswith("team engagement score left out of the Cox model: this cohort has no attendance.csv, "
+                           "and no milestones.csv")
+
+
+def test_engagement_covariate_raises_the_engagement_analysis_errors(tmp_path, rule_cohort, monkeypatch):
+    """A bad weight (params that skipped the check) or any other error of the engagement analysis is raised, not
+    taken for absent data."""
+    import dataclasses
+
+    from evaluation import EvaluationError
+
+    params, _ = rule_cohort
+    cohort = with_files(tmp_path, params, ENGAGEMENT_FILES)
+    zero = dataclasses.replace(params, engagement={**params.engagement, "weights": {
+        "attendance": 0, "milestones_done": 0, "milestones_on_time": 0}})
+    with pytest.raises(ParamsError, match="at least one weight above 0"):
+        sv.engagement_covariate(cohort, zero)
+
+    def broken(cohort, params):
+        raise EvaluationError("events.csv: something the engagement analysis refuses")
+
+    monkeypatch.setattr(sv, "engagement_scores", broken)
+    with pytest.raises(EvaluationError, match="something the engagement analysis refuses"):
+        sv.engagement_covariate(cohort, params)
+
+
+def test_score_tables_cover_every_component_of_the_score():
+    from evaluation import engagement as eng
+
+    assert set(sv.SCORE_TABLES) == set(eng.COMPONENTS)
+
+
+# --- not estimable, never 0: nobody followed, or no one followed that long ----------------------------------
+
+def test_aalen_johansen_of_nobody_is_not_estimable():
+    """Fitted on no one, the cumulative incidence is NaN (0 would say that 0% reached goal)."""
+    aj = sv.AalenJohansen().fit([], [])
+    assert np.isnan(aj.cumulative_incidence(1, [0, 365])).all()
+    assert np.isnan(aj.cumulative_incidence(2, [365])).all()
+
+
+def test_measure_nobody_was_followed_for_is_not_estimable(rule_cohort):
+    """No LDL readings at all, and a1c kept to P05 (at goal at baseline, so not followed): both measures have
+    nobody followed. Every share and median is NaN, and every text built from them says "not estimable"."""
+    params, cohort = rule_cohort
+    data = sv.time_to_goal_data(cohort, params)
+    data = data[(data["measure"] != "a1c") | (data["patient_id"] == "P05")]
+    assert not data[data["measure"].isin(["a1c", "ldl"])]["followed"].any()
+    competing = sv.cumulative_incidence_by_day(data, params)
+    for m in ("a1c", "ldl"):
+        rows = competing[(competing["measure"] == m) & (competing["group"] == "all")]
+        assert len(rows) == 3 and (rows["n"] == 0).all()
+        assert rows[["pct_goal", "pct_competing_exit", "pct_goal_ignoring_competing"]].isna().all(axis=None)
+    caption = sv.cif_text(sv.cumulative_incidence(data, params), competing, params)["caption"]
+    assert "a1c: not estimable (none followed)" in caption and "ldl: not estimable (none followed)" in caption
+    assert "a1c: 0%" not in caption and "nan" not in caption.lower()
+    by_day = sv.at_goal_by_day(data, params)
+    a1c = by_day[(by_day["measure"] == "a1c") & (by_day["group"] == "all")]
+    assert a1c["pct_at_goal"].isna().all() and (a1c["text"] == "not estimable (none followed)").all()
+    table = sv.time_to_goal_table(data, params).set_index(["measure", "group"])
+    assert np.isnan(table.loc[("a1c", "all"), "median_days"])
+    assert table.loc[("a1c", "all"), "median_text"] == "not estimable (none followed)"
+    text = sv.km_text(sv.kaplan_meier(data, params, "a1c"))
+    assert "All (n = 0): median and share at 365 days not estimable (none followed)." in text["caption"]
+    assert "0%" not in text["caption"] and text["alt_text"] == "An empty chart: no patients not at goal at baseline."
+    empty_mtps = sv.mtp_resolution(sv.mtp_resolution_data(cohort, params).iloc[:0], params).set_index("group")
+    assert empty_mtps.loc["all", "median_text"] == "not estimable (none followed)"
+    assert np.isnan(empty_mtps.loc["all", "pct_resolved_30d"])
+
+
+def test_horizon_beyond_follow_up_is_not_estimable_in_the_cumulative_incidence(rule_cohort):
+    """a1c without P01 and P04: P08 censored at 0; t=50: 3 at risk (P02, P03, P07), P07 at goal -> 1/3; P03
+    censored at 60, P02 at 90. By day 365 no one is still followed and 2 of the 3 left without an outcome: not
+    estimable, not the 1/3 reached by day 90.
+
+    Without P01 only (P04 kept, died on day 100): at 100 the one patient at risk exits, so everyone has an
+    outcome: CIF_goal(365) = 1/4 (t=50: 4 at risk), CIF_competing = 3/4 * 1/1 = 3/4; 1 - Kaplan-Meier censors
+    P04 and is beyond its last time (S = 3/4 > 0): not estimable."""
+    params, cohort = rule_cohort
+    data = sv.time_to_goal_data(cohort, params)
+    a1c = data["measure"] == "a1c"
+    short = data[~(a1c & data["patient_id"].isin(["P01", "P04"]))]
+    competing = sv.cumulative_incidence_by_day(short, params).set_index(["measure", "group", "days"])
+    assert np.isnan(competing.loc[("a1c", "all", 365), "pct_goal"])
+    assert competing.loc[("a1c", "all", 90), "pct_goal"] == pytest.approx(100 / 3)
+    caption = sv.cif_text(sv.cumulative_incidence(short, params), competing.reset_index(), params)["caption"]
+    assert "a1c: not estimable (no one followed that long)" in caption
+    done = data[~(a1c & (data["patient_id"] == "P01"))]
+    competing = sv.cumulative_incidence_by_day(done, params).set_index(["measure", "group", "days"])
+    row = competing.loc[("a1c", "all", 365)]
+    assert (row["pct_goal"], row["pct_competing_exit"]) == pytest.approx((25.0, 75.0))
+    assert np.isnan(row["pct_goal_ignoring_competing"])
+    caption = sv.cif_text(sv.cumulative_incidence(done, params), competing.reset_index(), params)["caption"]
+    assert "a1c: 25% reached goal and 75% exited first (1 - Kaplan-Meier not estimable: no one followed that long)" \
+        in caption
+    assert "nan" not in caption.lower()
+
+
+def test_km_caption_beyond_follow_up_says_not_estimable(rule_cohort):
+    """a1c without P01: the last follow-up is P02's censoring on day 90, so the share at 365 days is not estimable."""
+    params, cohort = rule_cohort
+    data = sv.time_to_goal_data(cohort, params)
+    km = sv.kaplan_meier(data[data["patient_id"] != "P01"], params, "a1c")
+    assert "the share at 365 days is not estimable (no one followed that long)." in sv.km_text(km)["caption"]
