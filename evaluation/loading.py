@@ -37,6 +37,9 @@ class Problems:
 
     def __init__(self) -> None:
         self._rows: list[dict] = []
+        # A table's file -> the workbook and sheet it was read from: rows are filed under the file (so every
+        # rule finds them) and shown under the workbook.
+        self.labels: dict[str, str] = {}
 
     def add(self, table: str, row, column: str | None, severity: str, problem: str) -> None:
         self._rows.append({"table": table, "row": row, "column": column or "", "severity": severity, "problem": problem})
@@ -57,6 +60,8 @@ class Problems:
         df = df.assign(_sev=df["severity"].map(severity), _whole=df["row"].notna(),
                        _file=df["table"].map(files).fillna(len(files))).sort_values(
             ["_sev", "_whole", "_file", "table", "row", "column"], kind="stable").drop(columns=["_sev", "_whole", "_file"])
+        if self.labels:
+            df["table"] = df["table"].replace(self.labels)
         return df.reset_index(drop=True)
 
     def has_error(self, table: str, row=None, column: str | None = None) -> bool:
@@ -75,12 +80,15 @@ class Cohort:
     """A loaded, validated cohort: one typed DataFrame per present table, plus the data-quality table.
 
     Absent optional tables are ``None``. Each DataFrame keeps a ``row`` column: its row in the file.
+    ``sources`` names where each present table was read from, as the ``table`` column of ``quality`` does
+    (``patients.csv``, or ``cohort.xlsx [sheet patients]`` for a workbook).
     """
 
     data_dir: Path
     tables: dict[str, pd.DataFrame | None]
     quality: pd.DataFrame
     file_hashes: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         tables = self.__dict__.get("tables", {})
@@ -111,8 +119,11 @@ def sha256(path: Path) -> str:
 
 def input_files(data_dir: Path) -> list[Path]:
     """Every file of the cohort folder that the workbench reads (for hashes in the provenance record)."""
+    from .readers import workbook_files
+
     specs = load_dictionary()
     files = [data_dir / s.file for s in specs.values() if (data_dir / s.file).exists()]
+    files += workbook_files(data_dir)
     files += sorted(p for p in data_dir.rglob("*.qdpx"))
     return files
 
@@ -161,6 +172,16 @@ def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | 
         return None
     header = [c.strip() for c in next(csv.reader(io.StringIO(text)))]  # pandas would rename a repeated name
     raw.columns = header[: len(raw.columns)] if len(header) >= len(raw.columns) else [str(c).strip() for c in raw.columns]
+    raw = check_header(raw, header, spec, problems)
+    if raw is not None and _is_padded(text):  # strip cells only when some cell is padded: stripping is slow on big tables
+        raw = raw.apply(lambda s: s.str.strip())
+    return raw
+
+
+def check_header(raw: pd.DataFrame, header: list[str], spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
+    """Checks every reader shares: no repeated column, every required column, some rows. Numbers the rows
+    as a spreadsheet shows them (header = row 1)."""
+    file = spec.file
     dupes = sorted({c for c in header if header.count(c) > 1})
     for c in dupes:
         problems.add(file, 1, c, "error", "column appears more than once in the header")
@@ -176,8 +197,6 @@ def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | 
     if raw.empty:
         problems.add(file, None, None, "error" if spec.name in ("teams", "patients") else "warning",
                      "table has a header but no rows")
-    if _is_padded(text):  # strip cells only when some cell is padded: stripping is slow on big tables
-        raw = raw.apply(lambda s: s.str.strip())
     raw.index = pd.RangeIndex(2, len(raw) + 2)  # spreadsheet rows: header is row 1
     return raw
 
@@ -315,14 +334,15 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         problems.add(str(data_dir), None, None, "error", "data folder not found")
         quality = problems.table()
         raise DataValidationError(quality, str(data_dir))
+    from .readers import find_sources, read_sheet
+
+    sources = find_sources(data_dir, problems)  # a CSV or a workbook's sheet per table; reports absent ones
     for name, spec in load_dictionary().items():
-        path = data_dir / spec.file
-        if not path.exists():
-            if spec.required:
-                problems.add(spec.file, None, None, "error", "required file is missing from the data folder")
+        found = sources[name]
+        if found is None:
             tables[name] = None
             continue
-        raw = read_raw(path, spec, problems)
+        raw = read_raw(found.path, spec, problems) if found.sheet is None else read_sheet(found, spec, problems)
         tables[name] = None if raw is None else parse_table(raw, spec, problems)
     validation.check_cohort(tables, problems, as_of=as_of)
     validation.check_goals(tables, problems, goals)
@@ -330,7 +350,8 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         _check_qdpx(source, tables, problems)
     quality = problems.table()
     cohort = Cohort(data_dir=data_dir, tables=tables, quality=quality,
-                    file_hashes={str(p.relative_to(data_dir)): sha256(p) for p in input_files(data_dir)})
+                    file_hashes={str(p.relative_to(data_dir)): sha256(p) for p in input_files(data_dir)},
+                    sources={name: s.label for name, s in sources.items() if s is not None and tables[name] is not None})
     if raise_on_error and problems.has_errors:
         raise DataValidationError(quality, str(data_dir))
     return cohort
@@ -340,7 +361,7 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
 # The runner validates once and leaves the typed tables here for its notebooks, so a statewide cohort is
 # parsed and checked once per run instead of once per notebook. Removed before the report is published.
 CACHE_FILE = ".validated_cohort.pickle"
-_VALIDATION_CODE = ("dictionary.py", "loading.py", "validation.py", "refi_qda.py")
+_VALIDATION_CODE = ("dictionary.py", "loading.py", "readers.py", "validation.py", "refi_qda.py")
 
 
 def validation_key(params: Params) -> str:
