@@ -213,6 +213,8 @@ class AttendanceTrend:
     The trend is a binomial GLM (logit) of attended (1/0) on ``cycle_month`` over every recorded
     team-event pair, with standard errors clustered by team (teams differ in how often they come, so
     pairs of one team are not independent). ``odds_ratio`` is per month: below 1 means attendance fell.
+    A cohort of one team has no clusters to compare: its standard errors are the model's own
+    (``standard_errors`` says which).
     """
 
     by_month: pd.DataFrame
@@ -228,6 +230,7 @@ class AttendanceTrend:
     n_teams: int = 0
     alpha: float = 0.05
     direction: str = "unknown"  # fell | rose | no detectable change | unknown
+    standard_errors: str = "clustered by team"  # or "model-based (one team)"
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -293,7 +296,12 @@ def attendance_trend(offered: pd.DataFrame | None, alpha: float = 0.05) -> Atten
         return result
     x = sm.add_constant(rec["cycle_month"].astype(float).to_numpy())
     groups = pd.factorize(rec["team_id"])[0]
-    fit = sm.GLM(y, x, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    model = sm.GLM(y, x, family=sm.families.Binomial())
+    if groups.max() >= 1:
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    else:  # the cluster correction needs two teams at least (it divides by teams - 1)
+        fit = model.fit()
+        result.standard_errors = "model-based (one team)"
     low, high = fit.conf_int(alpha=alpha)[1]
     result.odds_ratio = float(np.exp(fit.params[1]))
     result.ci_low, result.ci_high = float(np.exp(low)), float(np.exp(high))
@@ -714,7 +722,7 @@ def trend_text(trend: AttendanceTrend) -> dict[str, str]:
     d = trend.by_month.sort_values("cycle_month")
     caption = (f"{trend.statement} Points are the share of recorded team-events attended in each month of the cycle "
                "(n = recorded team-events); the dashed line is a logistic regression on the cycle month with standard "
-               "errors clustered by team. Events with no attendance record are left out.")
+               f"errors {trend.standard_errors}. Events with no attendance record are left out.")
     alt = (f"Line chart of the cohort's monthly attendance over {len(d)} cycle months"
            + (f", from {_pct(d['attendance_rate'].iloc[0])} in {d['month'].iloc[0]} to "
               f"{_pct(d['attendance_rate'].iloc[-1])} in {d['month'].iloc[-1]}" if len(d) else "")

@@ -725,11 +725,11 @@ def write_funder_docx(params: Params, findings: Findings | pd.DataFrame, tables:
         document.add_heading(SECTIONS.get(key, "Other figures"), level=1)
         for row in figs.itertuples(index=False):
             fig_no += 1
-            png = params.output_dir / row.png
-            document.add_picture(str(png), width=Inches(6.0))
-            picture = document.inline_shapes[-1]
-            picture._inline.docPr.set("descr", str(row.alt_text))  # alt text for screen readers
-            picture._inline.docPr.set("title", str(row.title))
+            if row.png:  # a draft run may export no PNG ($CMM_FIGURE_FORMATS): the caption still goes in
+                document.add_picture(str(params.output_dir / row.png), width=Inches(6.0))
+                picture = document.inline_shapes[-1]
+                picture._inline.docPr.set("descr", str(row.alt_text))  # alt text for screen readers
+                picture._inline.docPr.set("title", str(row.title))
             caption = document.add_paragraph()
             caption.add_run(f"Figure {fig_no}. {row.title}. ").bold = True
             caption.add_run(str(row.caption))

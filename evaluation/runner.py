@@ -137,19 +137,23 @@ def execute_in_process(source: str, target: str, parameters: dict) -> dict:
     No kernel and no figures kept: for the cohort-shape tests and the benchmark's in-process floor.
     """
     import ast
+    import contextlib
+    import io
     import traceback
 
     import nbformat
+    from IPython.display import display
 
     started = time.perf_counter()
     nb = nbformat.read(source, as_version=4)
-    namespace: dict = {"__name__": "__main__"}
+    namespace: dict = {"__name__": "__main__", "display": display}  # what a kernel provides as a builtin
     result: dict = {"status": "ok", "error": None}
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         try:
-            exec(compile(ast.parse(cell.source), f"<{Path(source).stem} cell {index}>", "exec"), namespace)
+            with contextlib.redirect_stdout(io.StringIO()):  # what cells print is a kernel's output, not ours
+                exec(compile(ast.parse(cell.source), f"<{Path(source).stem} cell {index}>", "exec"), namespace)
         except Exception as exc:  # a notebook error is reported like papermill's, with the cell and the traceback
             result = {"status": "failed", "error": {"cell_index": index, "source": cell.source, "ename": type(exc).__name__,
                                                     "evalue": str(exc), "traceback": traceback.format_exc()}}
