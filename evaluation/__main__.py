@@ -5,6 +5,7 @@
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
+  params                                    every params key: default, allowed values, meaning
   qdpx export|import SOURCE --out PATH      exchange focus-group coding with QDA tools (REFI-QDA)
   regold [NOTEBOOK ...]                     refresh the notebooks' stored outputs for the regression tests
 """
@@ -111,6 +112,13 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_params(args: argparse.Namespace) -> int:
+    from .params import settings_markdown
+
+    print(settings_markdown(), end="")
+    return 0
+
+
 def cmd_regold(args: argparse.Namespace) -> int:
     from .regold import regold
 
@@ -164,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dictionary", help="regenerate data_dictionary/README.md from the YAML files")
     p.add_argument("--check", action="store_true", help="only check that it is current")
     p.set_defaults(func=cmd_dictionary)
+    p = sub.add_parser("params", help="list every params key with its default, allowed values and meaning")
+    p.set_defaults(func=cmd_params)
     p = sub.add_parser("qdpx", help="exchange focus-group coding with QDA tools (REFI-QDA .qdpx)")
     p.add_argument("action", choices=["export", "import"],
                    help="export: a cohort's qualitative CSVs to a .qdpx; import: a .qdpx to qualitative/*.csv")

@@ -664,3 +664,13 @@ def settings_table() -> list[dict[str, str]]:
                              "allowed": getattr(s.check, "describe", "") if s.check else "", "meaning": s.doc})
     walk("", SCHEMA)
     return rows
+
+
+def settings_markdown() -> str:
+    """:func:`settings_table` as a Markdown table (README's Params section is this text)."""
+    lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for row in settings_table():
+        default = f"`{row['default']}`" if row["default"] else "—"
+        cells = [f"`{row['key']}`", default, row["allowed"], row["meaning"]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -176,7 +176,10 @@ def coding_problems(tables: QualitativeTables, cohort: Cohort | None = None) -> 
     """Data-quality rows about the qualitative data: from the .qdpx read, else the CSVs' rows in ``cohort.quality``."""
     frames = [tables.problems]
     if cohort is not None and len(cohort.quality) and qdpx_origin(tables) is None:
-        frames.append(cohort.quality[cohort.quality["table"].astype(str).str.startswith("qualitative/")])
+        # a qualitative table's rows are filed under where it was read from: its CSV or a workbook's sheet
+        labels = {"qualitative/"} | {label for name, label in cohort.sources.items() if name in QUALITATIVE_TABLES}
+        table = cohort.quality["table"].astype(str)
+        frames.append(cohort.quality[table.str.startswith("qualitative/") | table.isin(labels)])
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=QUALITY_COLUMNS)

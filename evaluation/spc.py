@@ -32,8 +32,8 @@ import pandas as pd
 from scipy import stats
 
 from .errors import ParamsError
+from .params import CONTROL_CHARTS
 
-CONTROL_CHARTS = ("p", "laney")
 SIGNAL_COLUMNS = ["team_id", "measure", "n_useful", "longest_run", "longest_run_max", "n_crossings",
                   "n_crossings_min", "runs_signal", "phase", "n_points", "centre_line", "baseline_points",
                   "verdict", "chart", "n_outside_limits"]

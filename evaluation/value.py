@@ -31,14 +31,13 @@ import statsmodels.api as sm
 from scipy import stats
 
 from .errors import ParamsError
-from .params import Params
+from .params import RATE_MODELS, Params
 
 DAYS_PER_MONTH = 365.25 / 12  # average Gregorian month: patient-months = days / 30.4375
 PER = 1000  # rates per 1,000 patient-months
 EVENT_KINDS = ("ed_visit", "admission", "readmission")  # utilization.csv `kind`, in report order
 KIND_LABELS = {"ed_visit": "ED visits", "admission": "Admissions", "readmission": "Readmissions"}
 KIND_WORDS = {"ed_visit": "ED visits", "admission": "admissions", "readmission": "readmissions"}  # mid-sentence
-RATE_MODELS = ("poisson_robust", "poisson", "negative_binomial")
 CONDITIONS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")  # patients.csv flags
 VALUE_COLUMNS = ["metric", "group", "value", "unit"]
 

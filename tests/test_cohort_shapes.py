@@ -3,7 +3,7 @@
 The shapes are what users bring: only the required tables, each optional table absent, one team, a team with
 no patients, a patient with no measurements, a dozen patients, another date era, each written with a params
 file of two keys (``cohort_id`` and ``data_dir``). Each runs the whole evaluation with the runner (notebooks
-executed in this process, figures as PNG and SVG only, to keep the matrix fast) and publishes its report.
+executed in this process, figures as SVG only, to keep the matrix fast) and publishes its report.
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def _published(report: Path) -> None:
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_every_cohort_shape_publishes_a_report(shape, source, tmp_path, monkeypatch):
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("CMM_FIGURE_FORMATS", "png,svg")
+    monkeypatch.setenv("CMM_FIGURE_FORMATS", "svg")
     folder = tmp_path / "data"
     shutil.copytree(source, folder)
     SHAPES[shape](folder)
@@ -222,7 +222,7 @@ def _as_one_workbook(folder: Path, target: Path) -> None:
 def test_one_workbook_gives_the_same_report_as_the_csv_files(source, tmp_path, monkeypatch):
     """Done when: the cohort as one .xlsx workbook publishes tables identical to the CSV run's."""
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("CMM_FIGURE_FORMATS", "png,svg")
+    monkeypatch.setenv("CMM_FIGURE_FORMATS", "svg")
     _as_one_workbook(source, tmp_path / "excel")
     reports = {}
     for name, folder in (("csv", source), ("excel", tmp_path / "excel")):
@@ -233,3 +233,22 @@ def test_one_workbook_gives_the_same_report_as_the_csv_files(source, tmp_path, m
     assert csv_tables == sorted(p.name for p in (reports["excel"] / "tables").glob("*.csv")) and len(csv_tables) > 20
     for table in csv_tables:
         assert (reports["csv"] / "tables" / table).read_bytes() == (reports["excel"] / "tables" / table).read_bytes(), table
+
+
+def test_focus_groups_from_a_qdpx_project_instead_of_the_csvs(source, tmp_path, monkeypatch):
+    """The qualitative folder replaced by a REFI-QDA project: the report publishes with the same themes."""
+    from evaluation.loading import load_cohort
+    from evaluation.refi_qda import export_qdpx
+
+    monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("CMM_FIGURE_FORMATS", "svg")
+    folder = tmp_path / "data"
+    shutil.copytree(source, folder)
+    export_qdpx(load_cohort(source), folder / "coding.qdpx")
+    shutil.rmtree(folder / "qualitative")
+    params = tmp_path / "qdpx.yaml"
+    params.write_text(f"cohort_id: qdpx\ndata_dir: {folder}\nqualitative: {{qdpx: coding.qdpx}}\n", encoding="utf-8")
+    report = run(params, force=True, in_process=True, say=lambda line: None).report_dir
+    _published(report)
+    themes = pd.read_csv(report / "tables" / "themes.csv")
+    assert len(themes) > 5 and themes["n_excerpts"].sum() > 0

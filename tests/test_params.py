@@ -96,3 +96,94 @@ def test_from_namespace_ignores_modules_named_like_sections():
     p = from_namespace({"cohort_id": "c1", "data_dir": "data/c1", "survival": params_module,
                         "windows": {"baseline_days": 30}})
     assert p.survival["horizons_days"] == [90, 180, 365] and p.windows["baseline_days"] == 30
+
+
+# --- one schema, every problem at once ---------------------------------------------------------------
+
+BAD_SETTINGS = {  # each a setting the first round accepted and then tripped on minutes into a run
+    "spc": {"control_chart": "lanney"},
+    "value": {"rate_model": "poison"},
+    "engagement": {"weights": {"attendance": -1}},
+    "survival": {"measures": ["a1x"]},
+    "subgroups": ["track", "region"],
+    "suppress_below": 0,
+}
+
+
+def test_every_bad_setting_is_reported_at_once():
+    with pytest.raises(ParamsError) as err:
+        check(base(**BAD_SETTINGS))
+    keys = [key for key, _ in err.value.problems]
+    assert keys == ["suppress_below", "subgroups", "engagement.weights.attendance", "spc.control_chart",
+                    "value.rate_model", "survival.measures"]
+    text = str(err.value)
+    assert text.startswith("6 problems in the params:")
+    assert "`spc.control_chart` must be one of p, laney; got 'lanney'; did you mean 'laney'?" in text
+    assert "`value.rate_model` must be one of poisson_robust, poisson, negative_binomial; got 'poison'; did you mean 'poisson'?" in text
+    assert "`subgroups` item 2 must be one of track, condition, setting, state, sex; got 'region'" in text
+    assert "`suppress_below` must be a whole number between 2 and 1000; got 0" in text
+    assert "got 'a1x'; did you mean 'a1c'?" in text
+
+
+def test_validate_exits_2_with_every_bad_setting(tmp_path, tiny_cohort, capsys):
+    import yaml
+
+    from evaluation.__main__ import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(base(data_dir=str(tiny_cohort), **BAD_SETTINGS)))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: 6 problems in the params:" in err and err.count("\n  - ") == 6
+
+
+def test_settings_naming_the_data_are_checked_once_it_is_read(tmp_path, tiny_cohort, capsys):
+    """The tiny cohort has no monthly reports, so phases for a team cannot apply: validate says so, exit 2."""
+    import yaml
+
+    from evaluation.__main__ import main
+
+    path = tmp_path / "phases.yaml"
+    path.write_text(yaml.safe_dump(base(data_dir=str(tiny_cohort), spc={"phases": {"T01": ["2015-06"]}})))
+    assert main(["validate", str(path)]) == 2
+    assert "`spc.phases` names teams that have no monthly reports: T01; this cohort has no monthly_reports.csv" in capsys.readouterr().err
+
+
+def test_resolved_params_round_trip():
+    """What the runner hands a notebook (every key) resolves to the same params again."""
+    from evaluation.params import to_dict
+
+    p = check(base(goals={"a1c": "<= 7.5", "inr": {"between": [2, 3]}}, windows={"baseline_days": 60}, as_of="2024-06-30"))
+    again = check(to_dict(p))
+    assert again == p and to_dict(again) == to_dict(p)
+    assert to_dict(p)["goals"] == {"a1c": "<= 7.5", "inr": "2-3"} and to_dict(p)["as_of"] == "2024-06-30"
+
+
+def test_a_notebook_resolves_like_the_runner(tmp_path):
+    """`-p params_file`, `-f` (the file's keys injected) and the runner's every-key injection agree; with no
+    params at all, the demo's."""
+    import yaml
+
+    from evaluation.params import from_namespace, to_dict
+
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(base()))
+    by_file = from_namespace({"params_file": str(path), "cohort_id": None})
+    by_keys = from_namespace(base())
+    by_runner = from_namespace({"params_file": str(path), **to_dict(by_file)})
+    assert by_file == by_keys == by_runner and by_file.as_of is None
+    assert from_namespace({"params_file": str(path), "ci_method": "log"}).ci_method == "log"  # a key overrides the file
+    assert from_namespace({}).cohort_id == "demo"
+
+
+def test_as_of_defaults_to_the_last_recorded_date(tiny_cohort):
+    """The tiny cohort's latest recorded date is P002's exit on 2015-09-01 (its readings end 2015-06-01)."""
+    import datetime as dt
+
+    from evaluation.loading import load_cohort
+    from evaluation.notebook import resolve_with_data
+
+    p = check(base(data_dir=str(tiny_cohort)))
+    assert resolve_with_data(p, load_cohort(p)).as_of == dt.date(2015, 9, 1)
+    given = check(base(data_dir=str(tiny_cohort), as_of="2016-12-31"))
+    assert resolve_with_data(given, load_cohort(given)).as_of == dt.date(2016, 12, 31)
