@@ -79,26 +79,24 @@ def run_cli(params: Path, reports: Path, jobs: int, force: bool) -> tuple[float,
 
 
 def in_process(params: Path, reports: Path) -> pd.DataFrame:
-    """Execute each notebook's code cells in one child process (no kernel, no papermill); time each."""
+    """Execute each notebook's code cells in one child process (no kernel, no papermill), as the runner's
+    in-process mode does; time each."""
     script = r'''
-import json, sys, time, yaml, nbformat
+import json, sys
 from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
-params = yaml.safe_load(Path(sys.argv[1]).read_text())
-params["output_dir"] = sys.argv[2]
+from evaluation.params import load_params, to_dict
+from evaluation.runner import discover_notebooks, execute_in_process
+out = Path(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+params = to_dict(load_params(sys.argv[1])) | {"output_dir": str(out), "params_file": sys.argv[1]}  # as the runner passes
 rows = []
-for path in sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb")):
-    nb = nbformat.read(path, as_version=4)
-    namespace = {"__name__": "__bench__", "display": lambda *a, **k: None}  # IPython's display, a no-op here
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    t0 = time.perf_counter()
-    exec(compile(code[0], str(path), "exec"), namespace)   # the parameters cell
-    namespace.update(params)                              # what papermill would inject
-    for source in code[1:]:
-        lines = [l for l in source.splitlines() if not l.lstrip().startswith(("%", "!"))]
-        exec(compile("\n".join(lines), str(path), "exec"), namespace)
-    rows.append({"notebook": path.stem, "in_process_seconds": round(time.perf_counter() - t0, 2)})
+for path in discover_notebooks():
+    result = execute_in_process(str(path), str(out / path.name), params)
+    if result["status"] != "ok":
+        raise SystemExit(f"{path.stem}: {result['error']['ename']}: {result['error']['evalue']}")
+    rows.append({"notebook": path.stem, "in_process_seconds": result["seconds"]})
 print(json.dumps(rows))
 '''
     done = subprocess.run([sys.executable, "-c", script, str(params), str(reports / "in_process")], cwd=ROOT,
