@@ -187,3 +187,30 @@ def test_as_of_defaults_to_the_last_recorded_date(tiny_cohort):
     assert resolve_with_data(p, load_cohort(p)).as_of == dt.date(2015, 9, 1)
     given = check(base(data_dir=str(tiny_cohort), as_of="2016-12-31"))
     assert resolve_with_data(given, load_cohort(given)).as_of == dt.date(2016, 12, 31)
+
+
+def test_params_are_data_never_code(tmp_path):
+    """A `!!binary` title (bytes that papermill would write unescaped into the parameters cell) is refused with
+    its key named, and what the runner hands papermill is plain text, numbers, lists and maps only."""
+    import base64
+
+    from evaluation.params import to_dict
+
+    payload = base64.b64encode(b'"+str(__import__("os").system("touch X"))+"').decode()
+    path = tmp_path / "payload.yaml"
+    path.write_text(f"cohort_id: c1\ndata_dir: data/c1\ntitle: !!binary {payload}\n")
+    with pytest.raises(ParamsError, match=r"`title` must be a piece of text; got b'"):
+        load_params(path)
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text("cohort_id: c1\ndata_dir: !!python/object/apply:os.system ['touch X']\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(tagged)
+
+    def plain(value) -> bool:
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (str, int, float, bool))
+
+    assert plain(to_dict(check(base(spc={"phases": {"T01": ["2015-06"]}}, as_of="2016-12-31"))))
