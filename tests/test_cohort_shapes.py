@@ -67,6 +67,14 @@ def _both(*shapes: Callable[[Path], None]) -> Callable[[Path], None]:
     return shape
 
 
+def _tables(folder: Path):
+    """(spec, path, text cells) for every table present in ``folder``."""
+    for spec in load_dictionary().values():
+        path = folder / spec.file
+        if path.exists():
+            yield spec, path, pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def _one_team(folder: Path) -> None:
     """Only team T01 and what belongs to it."""
     teams = pd.read_csv(folder / "teams.csv", dtype=str, keep_default_na=False)
@@ -74,11 +82,7 @@ def _one_team(folder: Path) -> None:
     patients = pd.read_csv(folder / "patients.csv", dtype=str, keep_default_na=False)
     ids = set(patients.loc[patients["team_id"] == keep, "patient_id"])
     events = set()
-    for spec in load_dictionary().values():
-        path = folder / spec.file
-        if not path.exists():
-            continue
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for spec, path, df in _tables(folder):
         if "team_id" in df and spec.name not in ("qualitative_sources", "qualitative_excerpts", "events"):
             df = df[df["team_id"] == keep]
         elif "team_id" in df:
@@ -123,11 +127,7 @@ def _dozen_patients(folder: Path) -> None:
 def _shift_years(years: int) -> Callable[[Path], None]:
     """Every date and month of every table moved by ``years`` (another era of data)."""
     def shape(folder: Path) -> None:
-        for spec in load_dictionary().values():
-            path = folder / spec.file
-            if not path.exists():
-                continue
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for spec, path, df in _tables(folder):
             for col in spec.columns:
                 if col.name in df and col.type in ("date", "month"):
                     text = df[col.name]
@@ -204,11 +204,7 @@ def _as_one_workbook(folder: Path, target: Path) -> None:
     export writes them)."""
     target.mkdir(parents=True)
     with pd.ExcelWriter(target / "cohort.xlsx", engine="openpyxl") as book:
-        for spec in load_dictionary().values():
-            path = folder / spec.file
-            if not path.exists():
-                continue
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for spec, _, df in _tables(folder):
             for col in spec.columns:
                 if col.name not in df:
                     continue
