@@ -91,6 +91,29 @@ def score_weights(params: Params) -> dict[str, float]:
     return out
 
 
+# The tables each component of the engagement score is computed from (see engagement_by_team): the attendance
+# rate needs the events offered and their attendance records; the milestone shares, milestones.
+SCORE_TABLES = {"attendance": ("events", "attendance"), "milestones_done": ("milestones",),
+                "milestones_on_time": ("milestones",)}
+
+
+def score_missing_tables(cohort: Cohort, params: Params) -> str | None:
+    """None when some weighted part of the engagement score has its tables; else the files that are missing
+    ("events.csv or attendance.csv, and no milestones.csv"), since then no team can have a score."""
+    needed = sorted({SCORE_TABLES[k] for k, w in score_weights(params).items() if w > 0})
+    if any(cohort.has(*tables) for tables in needed):
+        return None
+    files = load_dictionary()
+    return ", and no ".join(" or ".join(files[t].file for t in tables if not cohort.has(t)) for tables in needed)
+
+
+def score_note(cohort: Cohort, params: Params) -> str | None:
+    """A sentence when the cohort has no data for the engagement score (its sections are skipped), else None."""
+    missing = score_missing_tables(cohort, params)
+    return None if missing is None else (f"Skipped: this cohort has no {missing} (or the file is empty), which the "
+                                         "engagement score needs.")
+
+
 # --- attendance -------------------------------------------------------------------------------------
 
 def offered_events(cohort: Cohort, params: Params) -> pd.DataFrame | None:

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from .dictionary import load_dictionary
-from .engagement import engagement_scores, score_weights
+from .engagement import engagement_scores, score_missing_tables
 from .errors import ParamsError
 from .loading import Cohort
 from .params import CI_METHODS, Params
@@ -859,12 +859,6 @@ def logrank_tests(data: pd.DataFrame, params: Params) -> pd.DataFrame:
 
 # --- Cox proportional hazards -------------------------------------------------------------------------
 
-# The tables each component of the engagement score is computed from (see engagement.engagement_by_team):
-# the attendance rate needs the events offered and their attendance records; the milestone shares, milestones.
-SCORE_TABLES = {"attendance": ("events", "attendance"), "milestones_done": ("milestones",),
-                "milestones_on_time": ("milestones",)}
-
-
 @dataclass(frozen=True)
 class EngagementCovariate:
     """The team engagement score for the Cox model: ``scores`` (``team_id, engagement_score``), or None with
@@ -877,17 +871,14 @@ class EngagementCovariate:
 def engagement_covariate(cohort: Cohort, params: Params) -> EngagementCovariate:
     """Team engagement scores for :func:`cox_models`; none only when the tables the score needs are absent.
 
-    Each weighted component (``engagement.weights``) needs its tables (:data:`SCORE_TABLES`); when not one
-    component has them, no team can have a score and the note names the missing files. Any error of the
+    Each weighted component (``engagement.weights``) needs its tables (:data:`engagement.SCORE_TABLES`); when
+    not one component has them, no team can have a score and the note names the missing files. Any error of the
     engagement analysis (a bad weight, say) is raised, not taken for missing data.
     """
-    weights = score_weights(params)
-    needed = sorted({SCORE_TABLES[k] for k, w in weights.items() if w > 0})
-    if not any(cohort.has(*tables) for tables in needed):
-        files = load_dictionary()
-        absent = [" or ".join(files[t].file for t in tables if not cohort.has(t)) for tables in needed]
-        return EngagementCovariate(None, "team engagement score left out of the Cox model: this cohort has no "
-                                   + ", and no ".join(absent) + " (or the file is empty), which the score needs.")
+    missing = score_missing_tables(cohort, params)
+    if missing is not None:
+        return EngagementCovariate(None, f"team engagement score left out of the Cox model: this cohort has no "
+                                   f"{missing} (or the file is empty), which the score needs.")
     scores = engagement_scores(cohort, params)
     return EngagementCovariate(scores[["team_id", "engagement_score"]].drop_duplicates("team_id"))
 

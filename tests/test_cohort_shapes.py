@@ -179,6 +179,9 @@ def test_every_cohort_shape_publishes_a_report(shape, source, tmp_path, monkeypa
         pytest.fail(f"{shape}: {exc}\n{getattr(exc, 'traceback', '') or ''}")
     assert result.ok
     _published(result.report_dir)
+    figures = set(pd.read_csv(result.report_dir / "figures" / "manifest.csv")["figure_id"])
+    if not (folder / "milestones.csv").exists() and not (folder / "attendance.csv").exists():
+        assert not {"engagement_score", "engagement_vs_outcome"} & figures, "an engagement chart with no data was drawn"
     import json
 
     record = json.loads((result.report_dir / "provenance.json").read_text())

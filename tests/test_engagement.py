@@ -611,3 +611,32 @@ def test_engagement_vs_outcome_chart_without_pairs_says_so():
     ax = fig.axes[0]
     assert ax.get_legend() is None
     assert any("No team has patients with a first and a last reading" in t.get_text() for t in ax.texts)
+
+
+def test_score_tables_cover_every_component_of_the_score():
+    assert set(eng.SCORE_TABLES) == set(eng.COMPONENTS)
+
+
+def test_a_cohort_without_engagement_data_has_no_score(tiny_cohort):
+    """Only the required tables: no part of the score has data, so the score sections are skipped with the files named."""
+    from evaluation.loading import load_cohort
+
+    p = check({"cohort_id": "t", "data_dir": str(tiny_cohort)})
+    assert eng.score_note(load_cohort(p), p) == ("Skipped: this cohort has no events.csv or attendance.csv, and no "
+                                                 "milestones.csv (or the file is empty), which the engagement score needs.")
+    milestones_only = check({"cohort_id": "t", "data_dir": str(tiny_cohort),
+                             "engagement": {"weights": {"attendance": 1, "milestones_done": 0, "milestones_on_time": 0}}})
+    assert "no events.csv or attendance.csv (or" in eng.score_note(load_cohort(milestones_only), milestones_only)
+
+
+def test_attendance_trend_of_one_team_uses_model_based_errors():
+    """One team is one cluster: the cluster correction (teams / (teams - 1)) is undefined, so the GLM's own SEs are
+    used. With attendance 1,1,0 / 1,0,0 in months 1 and 2 (logit fit by hand: OR = exp(-1.386) = 0.25)."""
+    import pandas as pd
+
+    offered = pd.DataFrame({"team_id": "T1", "month": ["2015-01"] * 3 + ["2015-02"] * 3, "cycle_month": [1] * 3 + [2] * 3,
+                            "status": [eng.ATTENDED, eng.ATTENDED, eng.ABSENT, eng.ATTENDED, eng.ABSENT, eng.ABSENT]})
+    trend = eng.attendance_trend(offered)
+    assert trend.standard_errors == "model-based (one team)"
+    assert trend.odds_ratio == pytest.approx(0.25, rel=1e-6)  # IRLS converges to ~1e-8 on this two-point fit
+    assert "errors model-based (one team)" in eng.trend_text(trend)["caption"]

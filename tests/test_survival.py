@@ -761,12 +761,6 @@ def test_engagement_covariate_raises_the_engagement_analysis_errors(tmp_path, ru
         sv.engagement_covariate(cohort, params)
 
 
-def test_score_tables_cover_every_component_of_the_score():
-    from evaluation import engagement as eng
-
-    assert set(sv.SCORE_TABLES) == set(eng.COMPONENTS)
-
-
 # --- not estimable, never 0: nobody followed, or no one followed that long ----------------------------------
 
 def test_aalen_johansen_of_nobody_is_not_estimable():
