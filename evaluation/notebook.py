@@ -24,7 +24,8 @@ def resolve_with_data(params: Params, cohort: Cohort) -> Params:
     problems = check_against_data(params, cohort.tables)
     if problems:
         raise ParamsError.many(problems, path=params.source)
-    return params.with_data_dates(last_recorded_date(cohort.tables))
+    # inside a run the runner has resolved as_of already: the data are scanned for their last date only once
+    return params if params.as_of is not None else params.with_data_dates(last_recorded_date(cohort.tables))
 
 
 def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
