@@ -125,27 +125,26 @@ def test_every_bad_setting_is_reported_at_once():
     assert "got 'a1x'; did you mean 'a1c'?" in text
 
 
-def test_validate_exits_2_with_every_bad_setting(tmp_path, tiny_cohort, capsys):
+def _validate(path, raw) -> int:
+    """`python -m evaluation validate` on ``raw`` written as a params file at ``path``."""
     import yaml
 
     from evaluation.__main__ import main
 
+    path.write_text(yaml.safe_dump(raw))
+    return main(["validate", str(path)])
+
+
+def test_validate_exits_2_with_every_bad_setting(tmp_path, tiny_cohort, capsys):
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(base(data_dir=str(tiny_cohort), **BAD_SETTINGS)))
-    assert main(["validate", str(path)]) == 2
+    assert _validate(path, base(data_dir=str(tiny_cohort), **BAD_SETTINGS)) == 2
     err = capsys.readouterr().err
     assert f"{path}: 6 problems in the params:" in err and err.count("\n  - ") == 6
 
 
 def test_settings_naming_the_data_are_checked_once_it_is_read(tmp_path, tiny_cohort, capsys):
     """The tiny cohort has no monthly reports, so phases for a team cannot apply: validate says so, exit 2."""
-    import yaml
-
-    from evaluation.__main__ import main
-
-    path = tmp_path / "phases.yaml"
-    path.write_text(yaml.safe_dump(base(data_dir=str(tiny_cohort), spc={"phases": {"T01": ["2015-06"]}})))
-    assert main(["validate", str(path)]) == 2
+    assert _validate(tmp_path / "phases.yaml", base(data_dir=str(tiny_cohort), spc={"phases": {"T01": ["2015-06"]}})) == 2
     assert "`spc.phases` names teams that have no monthly reports: T01; this cohort has no monthly_reports.csv" in capsys.readouterr().err
 
 
