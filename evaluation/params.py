@@ -28,7 +28,7 @@ import yaml
 
 from .dictionary import load_dictionary
 from .errors import ParamsError
-from .paths import DEMO_PARAMS, REPO_ROOT, REPORTS_ENV, reports_root, resolve_path, shown_path
+from .paths import DEMO_PARAMS, REPO_ROOT, REPORTS_ENV, reports_root, resolve_path, shown_path, within_reports_root
 
 __all__ = ["Params", "Goal", "SCHEMA", "DEFAULTS", "check", "load_params", "from_namespace", "to_dict",
            "check_against_data", "resolve_path", "reports_root", "REPO_ROOT", "REPORTS_ENV"]
@@ -196,14 +196,16 @@ SCHEMA: dict[str, Any] = {
     "cohort_id": Setting(None, text, "the cohort's name (letters, digits, - and _); the report goes to reports/<cohort_id>/ (required)"),
     "data_dir": Setting(None, text, "the cohort's data folder, relative to the repository root or absolute (required)"),
     "title": Setting(None, optional(text), "report title; default `Cohort <cohort_id>`"),
-    "output_dir": Setting(None, optional(text), "where the report is written; default reports/<cohort_id>"),
+    "output_dir": Setting(None, optional(text), "where the report is written, inside the reports folder; default reports/<cohort_id>"),
     "as_of": Setting(None, optional(date), "the date the data were extracted: later dates are errors, milestones due "
                      "by it count as due, follow-up ends at it; default the last date recorded in the data"),
     "seed": Setting(2015, whole(0, 2**32 - 1), "seed for bootstraps and anything random"),
     "alpha": Setting(0.05, number(0, 0.5, above=True), "significance level; CIs are 1 − alpha"),
     "ci_method": Setting("log-log", one_of(*CI_METHODS), "Kaplan–Meier CI transform: log-log (lifelines) or log (R survival)"),
     "suppress_below": Setting(11, whole(2, 1000), "funder outputs show counts 1 to suppress_below − 1 as `<N` "
-                              "(CMS cell-size rule: 11)"),
+                              "(CMS cell-size rule: 11); below 11 needs `suppress_below_reason`"),
+    "suppress_below_reason": Setting(None, optional(text), "why funder outputs may show counts below 11 (e.g. the data use "
+                                     "agreement that allows it); stated on every funder output"),
     "goals": Setting({"a1c": "< 8", "sbp": "< 140", "dbp": "< 90", "ldl": "< 100", "inr": "2-3"}, goal_text,
                      "goal per measure: `\"< 8\"`, `\"<= 8\"`, `\">= 60\"`, `\"2-3\"`"),
     "combined_goals": Setting({"bp": ["sbp", "dbp"]}, list_of(text, min_items=2, single=False),
@@ -231,6 +233,10 @@ SCHEMA: dict[str, Any] = {
         "consensus_coder": Setting(None, optional(text), "the coder whose codes count when code_rule is consensus"),
         "qdpx": Setting(None, optional(text), "a REFI-QDA project (relative to the data folder) read instead of the qualitative CSVs"),
         "bootstrap_samples": Setting(1000, whole(0, 100_000), "bootstrap samples for Krippendorff's α CI (0: none)"),
+        "approved_quotes": Setting([], list_of(text), "excerpt_ids of quotes the evaluator has read and cleared for funders "
+                                   "although the identifier screen held them back"),
+        "deny_terms": Setting([], list_of(text), "words that must never appear in a quote for funders (staff or patient "
+                              "names, places); a quote holding one is held back"),
         "coder_scope": Setting("source", one_of(*CODER_SCOPES), "source: a coder who coded any excerpt of a transcript read all of it; excerpt: only those coded"),
     },
     "spc": {
@@ -259,6 +265,7 @@ SCHEMA: dict[str, Any] = {
         "rate_model": Setting("poisson_robust", one_of(*RATE_MODELS), "rate-ratio GLM: Poisson with SEs clustered by patient, plain Poisson, or negative binomial"),
     },
 }
+CMS_THRESHOLD = 11  # the CMS cell-size rule: counts of 1 to 10 are never shown
 OPEN_KEYS = ("goals", "combined_goals")  # their keys are measure names: any name is allowed
 
 
@@ -373,6 +380,7 @@ class Params:
     alpha: float
     ci_method: str
     suppress_below: int
+    suppress_below_reason: str | None
     goals: dict[str, Goal]
     combined_goals: dict[str, list[str]]
     subgroups: list[str]
@@ -514,9 +522,17 @@ def check(raw: Mapping[str, Any], path: str | None = None) -> Params:
     sections["spc"]["phases"] = _check_phases(sections["spc"]["phases"], found)
     _cross_checks(sections, goals, combined, found)
 
+    output_dir = top.get("output_dir")
+    if output_dir and not within_reports_root(resolve_path(output_dir)):
+        found.add("output_dir", f"`output_dir` must be a folder inside the reports folder ({shown_path(reports_root())}); "
+                  f"got {_show(output_dir)}: the workbench writes nowhere else")
+    threshold = top.get("suppress_below", DEFAULTS["suppress_below"])
+    if isinstance(threshold, int) and threshold < CMS_THRESHOLD and not top.get("suppress_below_reason"):
+        found.add("suppress_below", f"`suppress_below` is {threshold}, below the CMS cell-size rule of {CMS_THRESHOLD}: "
+                  "say why in `suppress_below_reason` (e.g. the data use agreement that allows it); it is stated on "
+                  "every funder output")
     if found.problems:
         raise ParamsError.many(found.problems, path=path)
-    output_dir = top.get("output_dir")
     return Params(
         cohort_id=cohort_id,
         data_dir=resolve_path(top["data_dir"]),
@@ -526,7 +542,8 @@ def check(raw: Mapping[str, Any], path: str | None = None) -> Params:
         seed=top.get("seed", DEFAULTS["seed"]),
         alpha=top.get("alpha", DEFAULTS["alpha"]),
         ci_method=top.get("ci_method", DEFAULTS["ci_method"]),
-        suppress_below=top.get("suppress_below", DEFAULTS["suppress_below"]),
+        suppress_below=threshold,
+        suppress_below_reason=top.get("suppress_below_reason"),
         goals=goals,
         combined_goals=combined,
         subgroups=list(top.get("subgroups", DEFAULTS["subgroups"])),
@@ -608,6 +625,7 @@ def to_dict(params: Params) -> dict[str, Any]:
         "alpha": params.alpha,
         "ci_method": params.ci_method,
         "suppress_below": params.suppress_below,
+        "suppress_below_reason": params.suppress_below_reason,
         "goals": {m: g.spec for m, g in params.goals.items()},
         "combined_goals": {k: list(v) for k, v in params.combined_goals.items()},
         "subgroups": list(params.subgroups),

@@ -24,6 +24,13 @@ def reports_root() -> Path:
     return Path(env) if env else REPO_ROOT / "reports"
 
 
+def within_reports_root(path: str | os.PathLike) -> bool:
+    """Whether ``path`` lies strictly inside the reports root (``..`` resolved; the last part may be a link)."""
+    root = Path(os.path.abspath(reports_root()))
+    target = Path(os.path.abspath(path))
+    return target != root and root in target.parents
+
+
 def shown_path(path: str | os.PathLike) -> str:
     """A path as a reader should see it: relative to the repository root when inside it."""
     p = Path(path)
