@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .params import Params
+from .params import CMS_THRESHOLD, Params
+from .spreadsheet import neutralise_formulas
 
 if TYPE_CHECKING:  # pragma: no cover
     from .privacy import SuppressedTable
@@ -50,6 +51,8 @@ def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.D
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
+    # a team named "=HYPERLINK(...)" must not run when the table is opened in a spreadsheet
+    out = neutralise_formulas(out)
     atomic_write(folder / f"{name}.csv", out.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n"))
     return df
 
@@ -57,6 +60,7 @@ def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.D
 # --- funder tables -----------------------------------------------------------------------------------
 
 STORY_FILE = "performance_story.html"  # linked first from index.html by the runner
+README_FILE = "README.txt"  # funder/README.txt and the zip's: the disclosure rule the pack follows
 FUNDER_DIR = "funder"
 SECTIONS = {  # section key -> heading, in report order
     "cohort": "The cohort",
@@ -232,10 +236,11 @@ def funder_tables(params: Params, *, write: bool = True) -> dict[str, Suppressed
         folder = params.output_dir / FUNDER_DIR
         folder.mkdir(parents=True, exist_ok=True)
         for name, st in out.items():
-            atomic_write(folder / f"{name}.csv", st.table.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-        doc = {"threshold": params.suppress_below, "marks": {"small": f"<{params.suppress_below}", "complementary": "*"},
-               "tables": registry}
+            atomic_write(folder / f"{name}.csv", neutralise_formulas(st.table).to_csv(index=False, lineterminator="\n").encode("utf-8"))
+        doc = {"threshold": params.suppress_below, "threshold_reason": params.suppress_below_reason,
+               "marks": {"small": f"<{params.suppress_below}", "complementary": "*"}, "tables": registry}
         atomic_write(folder / SPEC_FILE, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        atomic_write(folder / README_FILE, (suppression_note(params) + "\n").encode("utf-8"))
     return out
 
 
@@ -602,9 +607,13 @@ def _table_rows(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return [str(c) for c in df.columns], [[_cell_text(v) for v in row] for row in df.itertuples(index=False)]
 
 
-def _suppression_note(params: Params) -> str:
+def suppression_note(params: Params) -> str:
+    """The disclosure rule these outputs follow, stated on every funder output (page, DOCX, zip, funder folder)."""
     t = params.suppress_below
-    return (f"Counts from 1 to {t - 1} are shown as <{t} (CMS cell-size rule); * marks a cell withheld so that a "
+    rule = ("the CMS cell-size rule" if t == CMS_THRESHOLD else
+            f"a threshold stricter than the CMS cell-size rule of {CMS_THRESHOLD}" if t > CMS_THRESHOLD else
+            f"a threshold BELOW the CMS cell-size rule of {CMS_THRESHOLD}, because: {params.suppress_below_reason}")
+    return (f"Counts from 1 to {t - 1} are shown as <{t} ({rule}); * marks a cell withheld so that a "
             f"small count cannot be worked out from totals, or computed from one. No patient identifiers are included.")
 
 
@@ -618,6 +627,7 @@ def write_performance_story(params: Params, findings: Findings | pd.DataFrame, t
     parts = [f"<h1>{e(params.title)}</h1>",
              f'<p class="muted">Performance story of cohort <code>{e(params.cohort_id)}</code>, data as of '
              f"{params.as_of:%Y-%m-%d}. Every number is computed from the cohort's tables by the evaluation workbench.</p>",
+             f'<p class="muted">{e(suppression_note(params))}</p>',
              "<h2>Key findings</h2><ul>"]
     parts += [f"<li>{e(f)}</li>" for f in findings["finding"]]
     parts.append("</ul>")
@@ -645,7 +655,7 @@ def write_performance_story(params: Params, findings: Findings | pd.DataFrame, t
                          + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
                          + "</tbody></table></div></figure>")
         parts.append("</section>")
-    parts.append(f'<h2>Funder pack</h2><p>{e(_suppression_note(params))}</p><ul>'
+    parts.append(f'<h2>Funder pack</h2><p>{e(suppression_note(params))}</p><ul>'
                  f'<li><a href="{FUNDER_DIR}/{e(docx_name(params))}">Performance story (Word)</a></li>'
                  f'<li><a href="{FUNDER_DIR}/{e(zip_name(params))}">Every figure (PNG, SVG, PDF) with the manifest (zip)</a></li>'
                  f'<li>Tables: ' + ", ".join(f'<a href="{FUNDER_DIR}/{e(n)}.csv">{e(n)}</a>' for n in tables) + "</li></ul>")
@@ -711,6 +721,7 @@ def write_funder_docx(params: Params, findings: Findings | pd.DataFrame, tables:
     document.styles["Normal"].font.size = Pt(10)
     document.add_heading(params.title, level=0)
     document.add_paragraph(f"Performance story of cohort {params.cohort_id}, data as of {params.as_of:%Y-%m-%d}.")
+    document.add_paragraph(suppression_note(params))
     document.add_heading("Key findings", level=1)
     for sentence in findings["finding"]:
         document.add_paragraph(sentence, style="List Bullet")
@@ -755,7 +766,7 @@ def write_funder_docx(params: Params, findings: Findings | pd.DataFrame, tables:
             if wide:
                 _orientation(document, landscape=False)
     document.add_heading("About these numbers", level=1)
-    document.add_paragraph(_suppression_note(params))
+    document.add_paragraph(suppression_note(params))
     path = params.output_dir / FUNDER_DIR / docx_name(params)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = tempfile.SpooledTemporaryFile()
@@ -780,7 +791,9 @@ def write_figure_zip(params: Params) -> Path:
         info = zipfile.ZipInfo("manifest.csv", date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
         columns = ["figure_id", "title", "caption", "alt_text", "notebook", "files"]
-        zf.writestr(info, manifest[columns].to_csv(index=False, lineterminator="\n"))
+        zf.writestr(info, neutralise_formulas(manifest[columns]).to_csv(index=False, lineterminator="\n"))
+        info = zipfile.ZipInfo(README_FILE, date_time=(1980, 1, 1, 0, 0, 0))
+        zf.writestr(info, suppression_note(params) + "\n")
     atomic_write(path, buffer.getvalue())
     return path
 

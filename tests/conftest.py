@@ -48,6 +48,13 @@ def tiny_cohort(tmp_path: Path) -> Path:
     return write_cohort(tmp_path / "tiny", TINY)
 
 
+@pytest.fixture(autouse=True)
+def _reports_in_tmp(tmp_path: Path, monkeypatch) -> None:
+    """Every test's reports root is its own temporary folder: the workbench writes nowhere else, so a test's
+    ``output_dir`` under ``tmp_path`` lies inside it."""
+    monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path))
+
+
 @pytest.fixture
 def reports_root(tmp_path: Path, monkeypatch) -> Path:
     """Point the reports root at a temporary folder for the test."""

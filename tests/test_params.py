@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from evaluation import ParamsError, load_params
-from evaluation.params import check, parse_goal
+from evaluation.params import check, parse_goal, to_dict
 
 
 def base(**extra):
@@ -213,3 +213,24 @@ def test_params_are_data_never_code(tmp_path):
         return value is None or isinstance(value, (str, int, float, bool))
 
     assert plain(to_dict(check(base(spc={"phases": {"T01": ["2015-06"]}}, as_of="2016-12-31"))))
+
+
+def test_output_dir_outside_the_reports_folder_is_refused(tmp_path, monkeypatch):
+    """The reports folder is the only place the workbench writes: elsewhere, the folder itself and ``..`` tricks
+    are refused; a folder inside it is accepted."""
+    root = tmp_path / "reports"
+    monkeypatch.setenv("CMM_REPORTS_DIR", str(root))
+    for bad in (str(tmp_path / "elsewhere"), str(root), str(root / ".." / "escaped"), "/"):
+        with pytest.raises(ParamsError, match="`output_dir` must be a folder inside the reports folder"):
+            check({"cohort_id": "c", "data_dir": "data/demo", "output_dir": bad})
+    assert check({"cohort_id": "c", "data_dir": "data/demo", "output_dir": str(root / "c-rerun")}).output_dir == root / "c-rerun"
+
+
+def test_threshold_below_cms_rule_needs_a_reason():
+    with pytest.raises(ParamsError, match="`suppress_below` is 5, below the CMS cell-size rule of 11: say why in "
+                                          "`suppress_below_reason`"):
+        check({"cohort_id": "c", "data_dir": "data/demo", "suppress_below": 5})
+    p = check({"cohort_id": "c", "data_dir": "data/demo", "suppress_below": 5, "suppress_below_reason": "DUA 7"})
+    assert (p.suppress_below, p.suppress_below_reason) == (5, "DUA 7")
+    assert check(to_dict(p)) == p
+    assert check({"cohort_id": "c", "data_dir": "data/demo", "suppress_below": 20}).suppress_below == 20  # stricter: fine

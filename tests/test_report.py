@@ -2,6 +2,8 @@
 tables suppressed, the HTML page, the DOCX and the figure zip."""
 from __future__ import annotations
 
+import html
+import json
 import re
 import zipfile
 
@@ -95,11 +97,43 @@ def test_funder_tables_are_suppressed_and_carry_no_identifiers(params):
 
 
 def test_funder_threshold_is_the_params_one(tmp_path, tiny_cohort):
+    """A threshold below 11 needs its reason, and the reason is stated on every funder output."""
+    reason = "data use agreement 2016-07 with the funder allows counts of 5 or more"
     params = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(tmp_path / "r"),
-                    "suppress_below": 5})
+                    "as_of": "2016-12-31", "suppress_below": 5, "suppress_below_reason": reason})
     save_seed_value_tables(params)
-    util = funder_tables(params)["value_utilization"].table.set_index(["kind", "group"])
+    tables = funder_tables(params)
+    util = tables["value_utilization"].table.set_index(["kind", "group"])
     assert util.at[("readmission", "track=advanced"), "post_events"] == 6  # 6 >= 5: shown
+    _export_demo_figures(params)
+    build_funder_pack(params, key_findings(params), tables)
+    stated = f"Counts from 1 to 4 are shown as <5 (a threshold BELOW the CMS cell-size rule of 11, because: {reason})"
+    funder = params.output_dir / "funder"
+    assert stated in html.unescape((params.output_dir / STORY_FILE).read_text(encoding="utf-8"))
+    assert stated in (funder / "README.txt").read_text(encoding="utf-8")
+    assert any(stated in p.text for p in docx.Document(str(funder / docx_name(params))).paragraphs[:4])  # up front
+    with zipfile.ZipFile(funder / zip_name(params)) as zf:
+        assert stated in zf.read("README.txt").decode("utf-8")
+    assert json.loads((funder / "suppression.json").read_text(encoding="utf-8"))["threshold_reason"] == reason
+
+
+def test_default_threshold_is_stated_as_the_cms_rule(params):
+    save_seed_value_tables(params)
+    funder_tables(params)
+    assert (params.output_dir / "funder" / "README.txt").read_text(encoding="utf-8").startswith(
+        "Counts from 1 to 10 are shown as <11 (the CMS cell-size rule)")
+
+
+def test_text_that_a_spreadsheet_would_run_is_made_inert(params):
+    """Team names typed as formulas reach tables/ and funder/ with a leading apostrophe; numbers keep their sign."""
+    names = ["=HYPERLINK(\"http://x\",\"a\")", "+1+1", "-2+3", "@SUM(A1)", "\tT05", "North"]
+    df = pd.DataFrame({"team_name": names, "change": [-1.5, 2.0, -0.25, 0.0, 1.0, -4.0],
+                       "ci": ["-1.2 to -0.3", "-0.5", "x", "y", "z", "v"]})
+    save_table(df, params, "teams_typed")
+    back = pd.read_csv(params.tables_dir / "teams_typed.csv", keep_default_na=False)
+    assert back["team_name"].tolist() == ["'" + n for n in names[:-1]] + ["North"]
+    assert back["change"].tolist() == [-1.5, 2.0, -0.25, 0.0, 1.0, -4.0]
+    assert back["ci"].tolist()[:2] == ["'-1.2 to -0.3", "-0.5"]  # text a spreadsheet would evaluate; a plain number
 
 
 def _export_demo_figures(params):
@@ -139,7 +173,7 @@ def test_performance_story_page_docx_and_zip(params):
     with zipfile.ZipFile(params.output_dir / "funder" / zip_name(params)) as zf:
         names = set(zf.namelist())
     files = {f for fs in manifest["files"] for f in fs.split(";")}
-    assert names == files | {"manifest.csv"}
+    assert names == files | {"manifest.csv", "README.txt"}
     assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
     from evaluation.report import verify_pack
 
