@@ -310,7 +310,8 @@ def test_value_computed_from_a_hidden_count_fails(report):
 def test_threshold_comes_from_params(report, tiny_cohort):
     out, _ = report
     pd.DataFrame({"group": ["all", "track=a"], "n": [40, 7]}).to_csv(out / "funder" / "outcome.csv", index=False)
-    params = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(out), "suppress_below": 5})
+    params = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(out), "suppress_below": 5,
+                    "suppress_below_reason": "a test of the threshold"})
     assert check_funder_outputs(out, params, raise_on_problem=False).empty
 
 
