@@ -29,3 +29,23 @@ def test_qdpx_import_of_a_broken_file_exits_non_zero(tmp_path, capsys):
 
 def test_dictionary_check_passes_on_the_committed_readme(capsys):
     assert main(["dictionary", "--check"]) == 0
+
+
+def test_a_params_file_carrying_code_runs_nothing(tmp_path, capsys, monkeypatch):
+    """The payload from the safety audit: a `!!binary` title that papermill would have written unescaped into the
+    parameters cell. `validate` and `run` stop at the params (exit 2, the key named); no file is created and no
+    folder is written, in the working folder or the reports root."""
+    import base64
+
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "X"
+    payload = base64.b64encode(f'"+str(__import__("os").system("touch {marker}"))+"'.encode()).decode()
+    params = tmp_path / "payload.yaml"
+    params.write_text(f"cohort_id: c1\ndata_dir: data/demo\ntitle: !!binary {payload}\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("validate", "run"):
+        assert main([command, str(params)]) == 2
+        err = capsys.readouterr().err
+        assert "`title` must be a piece of text" in err and "Traceback" not in err
+    assert not marker.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # the reports root (tmp_path) holds nothing new
