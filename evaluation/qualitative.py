@@ -11,6 +11,11 @@ Two ideas run through the module:
 * **Which codings count** for the theme tables is ``code_rule``: a code counts on an excerpt when *any*
   coder who reviewed it applied it, *all* did, a *majority* (more than half) did, or the named *consensus*
   coder did.
+* **Which quotes may reach a funder.** An exemplar quote goes into the theme table, and from there into
+  ``funder/themes.csv``, the performance story and the DOCX, so a quote in which the identifier screen
+  (:mod:`.identifiers`) finds a name, a date, a phone or record number or a ``qualitative.deny_terms`` word
+  is passed over for the next best quote, unless the evaluator cleared its ``excerpt_id`` in
+  ``qualitative.approved_quotes``. :func:`held_back_quotes` lists what was passed over and how to clear it.
 
 Inter-rater reliability is computed per code as a yes/no decision per excerpt and coder, over the excerpts
 reviewed by two or more coders: percent agreement, Cohen's kappa by the standard formula
@@ -30,6 +35,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 
+from . import identifiers
 from .errors import ParamsError
 from .loading import QUALITY_COLUMNS, Cohort
 from .params import Params
@@ -54,7 +60,10 @@ ALPHA_RELIABLE, ALPHA_TENTATIVE = 0.800, 0.667
 # teams with the most excerpts and its caption says so; tables/themes_by_team.csv keeps every team.
 TEAMS_SHOWN = 30
 
-THEME_COLUMNS = ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar", "exemplar_id", "exemplar_team"]
+THEME_COLUMNS = ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar", "exemplar_id", "exemplar_team",
+                 "exemplar_note"]
+HELD_BACK_COLUMNS = ["excerpt_id", "team_id", "theme", "code", "kinds", "found", "approve"]
+NO_QUOTE_CLEARED = "no quote cleared for funders"
 IRR_COLUMNS = ["code", "theme", "n_excerpts", "n_coders", "percent_agreement", "cohen_kappa", "landis_koch",
                "krippendorff_alpha", "alpha_ci_low", "alpha_ci_high", "alpha_verdict", "note"]
 
@@ -63,7 +72,8 @@ IRR_COLUMNS = ["code", "theme", "n_excerpts", "n_coders", "percent_agreement", "
 
 @dataclass(frozen=True)
 class CodingSettings:
-    """How codings are counted and reliability is estimated (checked once, from ``params.qualitative``)."""
+    """How codings are counted, reliability is estimated and exemplar quotes are screened (checked once, from
+    ``params.qualitative``)."""
 
     code_rule: str = "any"
     consensus_coder: str | None = None
@@ -71,8 +81,13 @@ class CodingSettings:
     bootstrap_samples: int = 1000
     seed: int = 2015
     alpha: float = 0.05  # 1 - confidence level of the bootstrap CI
+    approved_quotes: tuple[str, ...] = ()  # excerpt_ids the evaluator cleared although the screen held them back
+    deny_terms: tuple[str, ...] = ()  # words no funder quote may hold (names, places)
 
     def __post_init__(self) -> None:
+        for name in ("approved_quotes", "deny_terms"):  # a list or a single value, kept as a tuple of text
+            value = getattr(self, name) or ()
+            object.__setattr__(self, name, (str(value),) if isinstance(value, str) else tuple(str(x) for x in value))
         if self.code_rule not in CODE_RULES:
             raise ParamsError(f"`qualitative.code_rule` must be one of {', '.join(CODE_RULES)}; got {self.code_rule!r}",
                               key="qualitative.code_rule")
@@ -92,7 +107,8 @@ class CodingSettings:
         q = params.qualitative
         return cls(code_rule=q.get("code_rule", "any"), consensus_coder=q.get("consensus_coder"),
                    coder_scope=q.get("coder_scope", "source"), bootstrap_samples=q.get("bootstrap_samples", 1000),
-                   seed=params.seed, alpha=params.alpha)
+                   seed=params.seed, alpha=params.alpha, approved_quotes=tuple(q.get("approved_quotes") or ()),
+                   deny_terms=tuple(q.get("deny_terms") or ()))
 
     def describe(self) -> str:
         rule = {"any": "any coder applied it", "all": "every coder who read the excerpt applied it",
@@ -271,17 +287,85 @@ def _team_attribute(tables: QualitativeTables, column: str) -> pd.Series:
 
 # --- theme table -----------------------------------------------------------------------------------
 
-def _pick_exemplar(rows: pd.DataFrame) -> pd.Series | None:
-    """The exemplar quote among ``rows`` (excerpts): the one the analysts flagged, else a deterministic pick.
+class _Screen:
+    """The identifier screen as the theme table applies it: findings per excerpt (each text screened once)."""
 
-    Order: flagged as exemplar; applied by the most coders (the clearest instance); about this code alone
-    (fewest other codes); spoken by a team member; then the first by excerpt id.
-    """
-    if rows.empty:
-        return None
+    def __init__(self, settings: CodingSettings) -> None:
+        self.approved = set(settings.approved_quotes)
+        self.deny_terms = settings.deny_terms
+        self._seen: dict = {}
+
+    def findings(self, excerpt_id, text) -> list[identifiers.Finding]:
+        if excerpt_id not in self._seen:
+            self._seen[excerpt_id] = identifiers.screen_quote(text, self.deny_terms)
+        return self._seen[excerpt_id]
+
+    def cleared(self, excerpt_id) -> bool:
+        return str(excerpt_id) in self.approved
+
+
+def _ranked(rows: pd.DataFrame) -> pd.DataFrame:
+    """Candidate exemplars, best first: flagged as exemplar; applied by the most coders (the clearest
+    instance); about this code alone (fewest other codes); spoken by a team member; then by excerpt id."""
     ranked = rows.assign(_flag=-rows["exemplar"].fillna(0).astype(int), _agree=-rows["n_applied"],
                          _others=rows["n_codes"], _noteam=rows["team_id"].isna().astype(int))
-    return ranked.sort_values(["_flag", "_agree", "_others", "_noteam", "excerpt_id"], kind="stable").iloc[0]
+    return ranked.sort_values(["_flag", "_agree", "_others", "_noteam", "excerpt_id"], kind="stable")
+
+
+def _pick_exemplar(rows: pd.DataFrame, screen: _Screen) -> tuple[pd.Series | None, list, str | None]:
+    """The exemplar quote among ``rows`` (excerpts): the best ranked (see :func:`_ranked`) that the identifier
+    screen passes or the evaluator cleared; with the quotes passed over (row, findings) and a note saying
+    what the screen did (None when it held nothing back)."""
+    if rows.empty:
+        return None, [], None
+    held = []
+    for _, row in _ranked(rows).iterrows():
+        found = screen.findings(row["excerpt_id"], row["text"])
+        if not found or screen.cleared(row["excerpt_id"]):
+            notes = [f"{len(held)} better-ranked quote{'s' if len(held) > 1 else ''} held back by the identifier "
+                     "screen"] if held else []
+            if found:
+                notes.append("cleared by the evaluator (qualitative.approved_quotes) although the screen found "
+                             + ", ".join(dict.fromkeys(f.kind for f in found)))
+            return row, held, "; ".join(notes) or None
+        held.append((row, found))
+    which = "the only quote" if len(held) == 1 else f"all {len(held)} quotes"
+    return None, held, (f"{NO_QUOTE_CLEARED}: the identifier screen held back {which} "
+                        "(see tables/quotes_held_back.csv)")
+
+
+def _theme_rows(tables: QualitativeTables, settings: CodingSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The theme table and the quotes its exemplar picks passed over (:data:`HELD_BACK_COLUMNS`)."""
+    counted = counted_codings(tables, settings)
+    teams_total = tables.excerpts["team_id"].dropna().nunique()
+    n_codes = counted.groupby("excerpt_id")["code"].nunique()
+    counted = counted.assign(n_codes=counted["excerpt_id"].map(n_codes))
+    screen = _Screen(settings)
+    rows, held = [], []
+    book = tables.codebook.dropna(subset=["code"]).drop_duplicates("code")
+    for theme, codes in book.groupby("theme", sort=False, dropna=False):
+        in_theme = counted[counted["theme"] == theme]
+        per_excerpt = (in_theme.sort_values("n_applied", ascending=False, kind="stable")
+                       .drop_duplicates("excerpt_id"))
+        subsets = [(THEME_ROW, per_excerpt)] + [(c, in_theme[in_theme["code"] == c]) for c in codes["code"]]
+        for code, subset in subsets:
+            row, passed_over = _theme_row(theme, code, subset, teams_total, screen)
+            rows.append(row)
+            held += [_held_row(theme, code, r, found) for r, found in passed_over]
+    table = pd.DataFrame(rows, columns=THEME_COLUMNS)
+    held = pd.DataFrame(held, columns=HELD_BACK_COLUMNS)
+    if table.empty:
+        return table, held
+    theme_size = table[table["code"] == THEME_ROW].set_index("theme")["n_excerpts"]
+    table["_theme_n"] = table["theme"].map(theme_size)
+    table["_is_code"] = (table["code"] != THEME_ROW).astype(int)
+    table = table.sort_values(["_theme_n", "theme", "_is_code", "n_excerpts", "code"],
+                              ascending=[False, True, True, False, True], kind="stable")
+    table = table.drop(columns=["_theme_n", "_is_code"]).reset_index(drop=True)
+    order = {key: i for i, key in enumerate(zip(table["theme"], table["code"]))}
+    held["_order"] = [order[key] for key in zip(held["theme"], held["code"])]
+    held = held.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    return table, held
 
 
 def theme_table(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> pd.DataFrame:
@@ -290,42 +374,42 @@ def theme_table(tables: QualitativeTables, settings: CodingSettings = CodingSett
     One row per theme (``code`` = ``all``: excerpts with any of its codes) followed by one row per code.
     ``pct_teams`` is the share of the teams that spoke in any focus group or interview; excerpts without a
     team count toward ``n_excerpts`` but voice no team. Codes that count for no excerpt are listed with 0.
-    Themes are ordered by excerpts (most first), codes likewise within their theme.
+    Themes are ordered by excerpts (most first), codes likewise within their theme. The exemplar is the
+    best-ranked quote the identifier screen passes (or the evaluator cleared); when none does, it is empty
+    and ``exemplar_note`` says "no quote cleared for funders".
     """
-    counted = counted_codings(tables, settings)
-    teams_total = tables.excerpts["team_id"].dropna().nunique()
-    n_codes = counted.groupby("excerpt_id")["code"].nunique()
-    counted = counted.assign(n_codes=counted["excerpt_id"].map(n_codes))
-    rows = []
-    book = tables.codebook.dropna(subset=["code"]).drop_duplicates("code")
-    for theme, codes in book.groupby("theme", sort=False, dropna=False):
-        in_theme = counted[counted["theme"] == theme]
-        per_excerpt = (in_theme.sort_values("n_applied", ascending=False, kind="stable")
-                       .drop_duplicates("excerpt_id"))
-        rows.append(_theme_row(theme, THEME_ROW, per_excerpt, teams_total))
-        for code in codes["code"]:
-            rows.append(_theme_row(theme, code, in_theme[in_theme["code"] == code], teams_total))
-    table = pd.DataFrame(rows, columns=THEME_COLUMNS)
-    if table.empty:
-        return table
-    theme_size = table[table["code"] == THEME_ROW].set_index("theme")["n_excerpts"]
-    table["_theme_n"] = table["theme"].map(theme_size)
-    table["_is_code"] = (table["code"] != THEME_ROW).astype(int)
-    table = table.sort_values(["_theme_n", "theme", "_is_code", "n_excerpts", "code"],
-                              ascending=[False, True, True, False, True], kind="stable")
-    return table.drop(columns=["_theme_n", "_is_code"]).reset_index(drop=True)
+    return _theme_rows(tables, settings)[0]
 
 
-def _theme_row(theme: str, code: str, rows: pd.DataFrame, teams_total: int) -> dict:
+def held_back_quotes(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> pd.DataFrame:
+    """The quotes the identifier screen kept out of the theme table, for the evaluator to read.
+
+    One row per quote and theme-table row (theme, code) it would have illustrated, in the theme table's
+    order: what the screen found (``kinds``; ``found``: kind and matched text) and how to clear it after
+    reading it (``approve``). Empty when nothing was held back. An analysts' table: it holds the identifiers
+    it found, so it never goes to a funder.
+    """
+    return _theme_rows(tables, settings)[1]
+
+
+def _held_row(theme: str, code: str, row: pd.Series, found: list[identifiers.Finding]) -> dict:
+    return {"excerpt_id": row["excerpt_id"], "team_id": None if pd.isna(row["team_id"]) else row["team_id"],
+            "theme": theme, "code": code, "kinds": ", ".join(dict.fromkeys(f.kind for f in found)),
+            "found": identifiers.describe(found),
+            "approve": f"add {row['excerpt_id']} to qualitative.approved_quotes"}
+
+
+def _theme_row(theme: str, code: str, rows: pd.DataFrame, teams_total: int, screen: _Screen) -> tuple[dict, list]:
     n_teams = rows["team_id"].dropna().nunique()
-    pick = _pick_exemplar(rows)
+    pick, held, note = _pick_exemplar(rows, screen)
     return {
         "theme": theme, "code": code, "n_excerpts": int(rows["excerpt_id"].nunique()), "n_teams": int(n_teams),
         "pct_teams": 100.0 * n_teams / teams_total if teams_total else np.nan,
         "exemplar": None if pick is None else pick["text"],
         "exemplar_id": None if pick is None else pick["excerpt_id"],
         "exemplar_team": None if pick is None or pd.isna(pick["team_id"]) else pick["team_id"],
-    }
+        "exemplar_note": note,
+    }, held
 
 
 def codebook_table(tables: QualitativeTables) -> pd.DataFrame:

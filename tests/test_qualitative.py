@@ -279,6 +279,87 @@ def test_exemplar_prefers_the_flag_then_agreement():
     assert table.at["P", "exemplar_id"] == "E3" and table.at["P", "exemplar"] == "Calls."
 
 
+def with_text(tables, excerpt_id, text):
+    tables.excerpts.loc[tables.excerpts["excerpt_id"] == excerpt_id, "text"] = text
+    return tables
+
+
+def test_exemplar_passes_over_a_quote_with_an_identifier_for_the_next_clean_one():
+    """E1 (3 coders) would be P's and Design's exemplar; it names a patient, so the next best is used.
+
+    Next for P by rank: E4 and E2 both have 2 coders; E4 has one code (P), E2 two (P, Q): E4. The theme row
+    (excerpts ranked by their best code's coders) falls the same way. E1 is listed for both rows it would have
+    illustrated, with what was found and how to clear it.
+    """
+    t = with_text(rule_example(), "E1", "Mrs. Alvarez said her sugar was better.")
+    themes = ql.theme_table(t, QUICK)
+    table = themes.set_index("code")
+    assert list(ql.THEME_COLUMNS[:8]) == ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar",
+                                          "exemplar_id", "exemplar_team"] and ql.THEME_COLUMNS[-1] == "exemplar_note"
+    assert (table.at["P", "exemplar_id"], table.at["P", "exemplar"]) == ("E4", "Coach: let us hear from everyone.")
+    assert themes.set_index(["theme", "code"]).at[("Design", "all"), "exemplar_id"] == "E4"
+    assert pd.isna(table.at["P", "exemplar_team"])
+    assert table.at["P", "exemplar_note"] == "1 better-ranked quote held back by the identifier screen"
+    assert pd.isna(table.at["Q", "exemplar_note"]) and table.at["Q", "exemplar_id"] == "E2"
+    held = ql.held_back_quotes(t, QUICK)
+    assert list(held.columns) == ql.HELD_BACK_COLUMNS
+    assert held.values.tolist() == [
+        ["E1", "T1", "Design", "all", "name", "name 'Mrs. Alvarez'", "add E1 to qualitative.approved_quotes"],
+        ["E1", "T1", "Design", "P", "name", "name 'Mrs. Alvarez'", "add E1 to qualitative.approved_quotes"]]
+
+
+def test_an_approved_quote_is_used_though_the_screen_flags_it():
+    t = with_text(rule_example(), "E1", "Mrs. Alvarez said her sugar was better.")
+    cleared = ql.CodingSettings(bootstrap_samples=0, approved_quotes=["E1"])
+    row = ql.theme_table(t, cleared).set_index("code").loc["P"]
+    assert (row["exemplar_id"], row["exemplar"]) == ("E1", "Mrs. Alvarez said her sugar was better.")
+    assert row["exemplar_note"] == ("cleared by the evaluator (qualitative.approved_quotes) although the screen "
+                                    "found name")
+    assert ql.held_back_quotes(t, cleared).empty
+
+
+def test_no_clean_quote_leaves_the_exemplar_empty_with_a_note():
+    """Q has one excerpt, E2; a deny term in it leaves Q without a quote. P then skips E2 too (E1, E4 clean)."""
+    t = rule_example()  # E2: "The calls keep us on track."
+    settings = ql.CodingSettings(bootstrap_samples=0, deny_terms=["TRACK"])
+    table = ql.theme_table(t, settings).set_index("code")
+    q = table.loc["Q"]
+    assert pd.isna(q["exemplar"]) and pd.isna(q["exemplar_id"]) and pd.isna(q["exemplar_team"])
+    assert q["exemplar_note"] == ("no quote cleared for funders: the identifier screen held back the only quote "
+                                  "(see tables/quotes_held_back.csv)")
+    assert q["n_excerpts"] == 1  # the counts do not change
+    assert table.at["P", "exemplar_id"] == "E1" and pd.isna(table.at["P", "exemplar_note"])  # E2 ranked below E1
+    held = ql.held_back_quotes(t, settings)
+    assert held[["excerpt_id", "team_id", "code", "found"]].values.tolist() == [["E2", "T2", "Q", "deny_term 'track'"]]
+    two = with_text(t, "E3", "Call 555-201-3344.")  # two excerpts for P held back, then the next clean one
+    denied = ql.CodingSettings(bootstrap_samples=0, deny_terms=["track", "share"])
+    p = ql.theme_table(two, denied).set_index("code").loc["P"]
+    # P's rank: E1 (3 coders, "share"), E4 (2 coders, 1 code), E2 (2 coders, "track"), E3 (phone): E4
+    assert p["exemplar_id"] == "E4" and p["exemplar_note"] == "1 better-ranked quote held back by the identifier screen"
+
+
+def test_quotes_settings_come_from_params(tmp_path):
+    p = check({"cohort_id": "c", "data_dir": str(tmp_path),
+               "qualitative": {"approved_quotes": ["X0007"], "deny_terms": ["Ames", "Lincoln Way"]}})
+    s = ql.CodingSettings.from_params(p)
+    assert (s.approved_quotes, s.deny_terms) == (("X0007",), ("Ames", "Lincoln Way"))
+
+
+def test_a_held_back_quote_never_reaches_the_funder_table_or_the_findings(tmp_path):
+    """The theme table written to tables/ is what report.py turns into funder/themes.csv and the quoted finding."""
+    from evaluation import report
+
+    excerpts = [("E1", "S1", "T1", "Call Mrs. Alvarez at (555) 201-3344 about her MRN 00482913.", 1),
+                ("E2", "S1", "T2", "Coaching calls helped us get the pharmacist into huddles.", 0)]
+    t = make_tables(excerpts, [("E1", "A", "P"), ("E2", "A", "P")], [("P", "Design", "d")])
+    p = check({"cohort_id": "c", "data_dir": str(tmp_path), "as_of": "2016-12-31", "output_dir": str(tmp_path / "out")})
+    report.save_table(ql.theme_table(t, QUICK), p, "themes")
+    funder = report.funder_tables(p)["themes"].table
+    assert set(funder["exemplar"]) == {"Coaching calls helped us get the pharmacist into huddles."}
+    said = " ".join(report.findings_themes(p))
+    assert "huddles" in said and "Alvarez" not in said and "201-3344" not in said
+
+
 def test_codings_to_unknown_excerpts_or_codes_are_errors_and_not_counted(tmp_path):
     """check_references reports them naming file, row and column; the analysis leaves them out."""
     files = {**TINY,
