@@ -97,6 +97,7 @@ class FunderTable:
     group_column: str | None = "group"
     derive_rest: bool = True
     note: str = ""
+    blank_as: Mapping[str, str] = field(default_factory=dict)  # what an empty text cell says to a funder
 
     def spec(self, df: pd.DataFrame):
         from .privacy import auto_spec
@@ -114,7 +115,9 @@ FUNDER_TABLES: tuple[FunderTable, ...] = (
                 note="Counts of collaborative events and milestones (not patients): not suppressed."),
     FunderTable("themes", "Themes and codes from focus groups and interviews", "themes", group_column=None,
                 columns=("theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar"), derive_rest=False,
-                exempt=("n_excerpts", "n_teams"), note="Counts of excerpts and teams (not patients): not suppressed."),
+                exempt=("n_excerpts", "n_teams"), note="Counts of excerpts and teams (not patients): not suppressed. "
+                "Quotes passed an identifier screen (names, dates, phone numbers, e-mail, record numbers) or were "
+                "cleared by the evaluator.", blank_as={"exemplar": "no quote cleared for funders"}),
     FunderTable("outcome_change", "Change from baseline to follow-up", "outcomes", block=("measure",),
                 counts=("n",), columns=("measure", "group", "n", "baseline_mean", "followup_mean", "mean_change",
                                         "change_ci_low", "change_ci_high", "p_value", "cohen_dz", "pct_goal_baseline",
@@ -220,6 +223,9 @@ def funder_tables(params: Params, *, write: bool = True) -> dict[str, Suppressed
         if df is None:
             continue
         keep = [c for c in (entry.columns or df.columns) if c in df.columns and c not in ident]
+        for col, text in entry.blank_as.items():
+            if col in df.columns:
+                df[col] = df[col].where(df[col].notna() & (df[col].astype(str).str.strip() != ""), text)
         spec = entry.spec(df[keep])  # on the numbers, before p-values become text
         st = suppress(_round_for_funder(df[keep]), spec, params.suppress_below)
         out[entry.name] = st

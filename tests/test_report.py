@@ -236,3 +236,13 @@ def test_long_funder_tables_show_summary_rows_in_the_pack(params):
     document = docx.Document(str(params.output_dir / "funder" / docx_name(params)))
     assert [len(t.rows) for t in document.tables] == [1 + 3]
     assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
+
+
+def test_a_theme_without_a_cleared_quote_says_so_to_funders(params):
+    save_table(pd.DataFrame({"theme": ["Barriers", "Barriers"], "code": ["all", "time"], "n_excerpts": [12, 12],
+                             "n_teams": [4, 4], "pct_teams": [40.0, 40.0], "exemplar": [None, "We ran out of time."],
+                             "exemplar_id": [None, "E7"], "exemplar_team": [None, "T02"],
+                             "exemplar_note": ["no quote cleared for funders: 3 held back", ""]}), params, "themes")
+    themes = pd.read_csv(params.output_dir / "funder" / "themes.csv", keep_default_na=False) if funder_tables(params) else None
+    assert themes["exemplar"].tolist() == ["no quote cleared for funders", "We ran out of time."]
+    assert "exemplar_id" not in themes.columns and "exemplar_note" not in themes.columns
