@@ -4,10 +4,21 @@ Catch :class:`EvaluationError` to catch anything the workbench raises on purpose
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+SHOWN_LIMIT = 80  # characters of a data value a message echoes
+# Characters escaped when a value is echoed: the C0 controls (tab, newline and carriage return too: a message
+# is one line), the other invisible ones (DEL, the C1 controls, line and paragraph separators) and the
+# noncharacters U+FFFE and U+FFFF.
+_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+_C0_NAMES = ("NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "bell", "backspace", "tab", "newline",
+             "vertical tab", "form feed", "carriage return", "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
+             "SYN", "ETB", "CAN", "EM", "SUB", "escape", "file separator", "group separator", "record separator",
+             "unit separator")
 
 
 class EvaluationError(Exception):
@@ -67,16 +78,51 @@ class NotebookFailed(EvaluationError):
         super().__init__(f"{notebook} failed in {cell}: {error_name}: {error_value}")
 
 
+def code_point(char: str) -> str:
+    """A character as ``U+000B``, the way a message names an invisible character."""
+    return f"U+{ord(char):04X}"
+
+
+def character_name(char: str) -> str:
+    """``U+000B (vertical tab)``: the code point and, for a control character, its name."""
+    code = ord(char)
+    name = _C0_NAMES[code] if code < 32 else {0x7F: "DEL", 0xFFFE: "noncharacter", 0xFFFF: "noncharacter"}.get(code)
+    return f"{code_point(char)} ({name})" if name else code_point(char)
+
+
+def shown_value(value, limit: int = SHOWN_LIMIT) -> str:
+    """A data value as a message echoes it: at most ``limit`` characters, then "…", with control characters
+    written as ``[U+000B]``.
+
+    Every value from the data that goes into a message passes here, so a 10-MB cell or an invisible
+    character can never make a message unreadable or break the report that shows it.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit and not _ESCAPED.search(text):
+        return text
+    head = text[: limit + 1]  # each character shows as at least one: no need to look further
+    out: list[str] = []
+    size = 0
+    for char in head:
+        piece = f"[{code_point(char)}]" if _ESCAPED.match(char) else char
+        if size + len(piece) > limit:
+            return "".join(out) + "…"
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
 def format_problem(row, data_dir: str = "") -> str:
     """One data-quality row as 'file, row N, column C: problem'."""
     from .dictionary import table_file  # local import: avoid a cycle at import time
 
     file = table_file(row.table)
+    file = shown_value(file, limit=200)  # a workbook's label holds a sheet name from the file
     parts = [f"{data_dir.rstrip('/')}/{file}" if data_dir and not file.startswith("/") else file]
     import pandas as pd
 
     if not pd.isna(row.row) and str(row.row) != "":
         parts.append(f"row {int(row.row)}")
     if row.column:
-        parts.append(f"column '{row.column}'")
+        parts.append(f"column '{shown_value(row.column, limit=200)}'")  # a REFI-QDA locator is longer than 80
     return ", ".join(parts) + f": {row.problem}"

@@ -21,15 +21,19 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandera.pandas as pa
 
 from .dictionary import ColumnSpec, TableSpec, load_dictionary, plausibility_schema, schema_for
-from .errors import DataValidationError
+from .errors import DataValidationError, character_name, shown_value
 from .params import Params
 from . import validation
+from .readers import FORBIDDEN_CHARACTERS, WHITESPACE
 
 QUALITY_COLUMNS = ["table", "row", "column", "severity", "problem"]
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SERIAL_DATE = re.compile(r"^\d{5}(\.\d+)?$")  # Excel/Sheets day numbers, e.g. 42005 = 2015-01-01
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} 00:00:00$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(-01)?$")
+_NOT_FINITE = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan")
+MESSAGE_LIMIT = 400  # a message longer than this was built from an unbounded value: cut it (a backstop)
+COLUMN_LIMIT = 200  # the same for the column field (a REFI-QDA element's locator is longer than a cell's echo)
 
 
 class Problems:
@@ -42,7 +46,11 @@ class Problems:
         self.labels: dict[str, str] = {}
 
     def add(self, table: str, row, column: str | None, severity: str, problem: str) -> None:
-        self._rows.append({"table": table, "row": row, "column": column or "", "severity": severity, "problem": problem})
+        """One data-quality row. The column (a header cell of the file, for a repeated one) and the message
+        are bounded here too, whatever built them."""
+        self._rows.append({"table": table, "row": row,
+                           "column": shown_value(column, limit=COLUMN_LIMIT) if column else "",
+                           "severity": severity, "problem": shown_value(problem, limit=MESSAGE_LIMIT)})
 
     def add_rows(self, table: str, rows, column: str | None, severity: str, problems) -> None:
         """Add one problem per row; ``problems`` is one string or one per row."""
@@ -69,6 +77,12 @@ class Problems:
         return any(r["severity"] == "error" and r["table"] == table
                    and (row is None or r["row"] == row) and (column is None or r["column"] == column)
                    for r in self._rows)
+
+    def error_rows(self, table: str, column: str) -> set[int]:
+        """The rows of this file whose cell in ``column`` already has an error (to avoid a second error
+        about the same mistake)."""
+        return {int(r["row"]) for r in self._rows if r["severity"] == "error" and r["table"] == table
+                and r["column"] == column and r["row"] is not None and not pd.isna(r["row"])}
 
     @property
     def has_errors(self) -> bool:
@@ -168,13 +182,14 @@ def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | 
             problems.add(file, line, None, "error", f"row has {saw} fields but the header has {expected} "
                          "(a value holding a comma must be in double quotes)")
         else:
-            problems.add(file, None, None, "error", f"is not a well-formed CSV file: {exc}")
+            problems.add(file, None, None, "error", f"is not a well-formed CSV file: {shown_value(exc, limit=200)}")
         return None
-    header = [c.strip() for c in next(csv.reader(io.StringIO(text)))]  # pandas would rename a repeated name
-    raw.columns = header[: len(raw.columns)] if len(header) >= len(raw.columns) else [str(c).strip() for c in raw.columns]
+    header = [c.strip(WHITESPACE) for c in next(csv.reader(io.StringIO(text)))]  # pandas would rename a repeated name
+    raw.columns = (header[: len(raw.columns)] if len(header) >= len(raw.columns)
+                   else [str(c).strip(WHITESPACE) for c in raw.columns])
     raw = check_header(raw, header, spec, problems)
     if raw is not None and _is_padded(text):  # strip cells only when some cell is padded: stripping is slow on big tables
-        raw = raw.apply(lambda s: s.str.strip())
+        raw = raw.apply(lambda s: s.str.strip(WHITESPACE))  # spaces, not control characters: those are reported
     return raw
 
 
@@ -182,21 +197,27 @@ def check_header(raw: pd.DataFrame, header: list[str], spec: TableSpec, problems
     """Checks every reader shares: no repeated column, every required column, some rows. Numbers the rows
     as a spreadsheet shows them (header = row 1)."""
     file = spec.file
+    for name in header:
+        found = FORBIDDEN_CHARACTERS.search(name)
+        if found:
+            problems.add(file, 1, shown_value(name), "error", f"header cell '{shown_value(name)}' contains the control "
+                         f"character {character_name(found.group())}; delete it (it is invisible in most editors)")
     dupes = sorted({c for c in header if header.count(c) > 1})
     for c in dupes:
-        problems.add(file, 1, c, "error", "column appears more than once in the header")
+        problems.add(file, 1, shown_value(c), "error", "column appears more than once in the header")
     if dupes:
         return None
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     for name in missing:
         close = [c for c in raw.columns if c.lower().replace(" ", "_") == name]
-        hint = f" (found '{close[0]}': rename it)" if close else ""
+        hint = f" (found '{shown_value(close[0])}': rename it)" if close else ""
         problems.add(file, 1, name, "error", f"required column is missing from the header{hint}")
     if missing:
         return None
-    if raw.empty:
-        problems.add(file, None, None, "error" if spec.name in ("teams", "patients") else "warning",
-                     "table has a header but no rows")
+    if raw.empty:  # a required table must have records; an optional one without any is as good as absent
+        problems.add(file, None, None, "error" if spec.required else "warning",
+                     "table has no rows, only a header; " + ("it is required: export it again with its records"
+                                                             if spec.required else "the analyses that need it are skipped"))
     raw.index = pd.RangeIndex(2, len(raw) + 2)  # spreadsheet rows: header is row 1
     return raw
 
@@ -213,19 +234,21 @@ def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems
         if bad.any():
             texts = raw[bad]
             serial = texts.str.match(_SERIAL_DATE)
-            msgs = [f"'{t}' looks like a spreadsheet serial date; write dates as YYYY-MM-DD" if s
-                    else f"'{t}' is not a date written YYYY-MM-DD" for t, s in zip(texts, serial)]
+            msgs = [f"'{shown_value(t)}' looks like a spreadsheet serial date; write dates as YYYY-MM-DD" if s
+                    else f"'{shown_value(t)}' is not a date written YYYY-MM-DD" for t, s in zip(texts, serial)]
             problems.add_rows(file, texts.index, col.name, "error", msgs)
         return parsed
     if kind == "month":
         m = raw.str.extract(_MONTH)
         parsed = pd.to_datetime(m[0] + "-" + m[1] + "-01", format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna() & ~blank
-        problems.add_rows(file, raw.index[bad], col.name, "error", [f"'{t}' is not a month written YYYY-MM" for t in raw[bad]])
+        problems.add_rows(file, raw.index[bad], col.name, "error",
+                          [f"'{shown_value(t)}' is not a month written YYYY-MM" for t in raw[bad]])
         return parsed
     if kind == "flag":
         ok = raw.isin(["0", "1"]) | blank
-        problems.add_rows(file, raw.index[~ok], col.name, "error", [f"'{t}' is not a 0/1 flag" for t in raw[~ok]])
+        problems.add_rows(file, raw.index[~ok], col.name, "error",
+                          [f"'{shown_value(t)}' is not a 0/1 flag" for t in raw[~ok]])
         return pd.to_numeric(raw.where(ok & ~blank), errors="coerce").astype("Int64")
     numbers = pd.to_numeric(raw.where(~blank), errors="coerce")
     bad = numbers.isna() & ~blank
@@ -234,9 +257,19 @@ def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems
         what = "a whole number"
     else:
         what = "a number"
+    # inf, -inf, infinity and nan parse as floats (nan as a missing one) but are no measurement: every
+    # mean, rate and range check would silently turn on them
+    endless = ~blank & (numbers.isin([np.inf, -np.inf]) | raw.str.strip().str.lower().isin(_NOT_FINITE))
+    bad &= ~endless
     if bad.any():
-        problems.add_rows(file, raw.index[bad], col.name, "error", [f"'{t}' is not {what}" for t in raw[bad]])
-    numbers = numbers.where(~bad)
+        problems.add_rows(file, raw.index[bad], col.name, "error",
+                          [f"'{shown_value(t)}' is not {what}" for t in raw[bad]])
+    if endless.any():
+        fix = ("leave the cell blank when the value is unknown" if col.nullable
+               else "write the actual value (leave out a row that has none)")
+        problems.add_rows(file, raw.index[endless], col.name, "error",
+                          [f"'{shown_value(t)}' must be a finite number; {fix}" for t in raw[endless]])
+    numbers = numbers.where(~bad & ~endless)
     return numbers.astype("Int64") if kind == "integer" else numbers.astype(float)
 
 
@@ -274,17 +307,48 @@ def _pandera_problems(df: pd.DataFrame, schema: pa.DataFrameSchema, file: str, s
 
 
 def _fmt(value) -> str:
+    """A parsed value as a message shows it: whole floats without ".0", dates YYYY-MM-DD, then bounded."""
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, str) and _ISO_TIMESTAMP.match(value):
-        return value[:10]
-    return str(value)
+        value = int(value)  # 1e300 has 301 digits: bounded below like any value
+    elif isinstance(value, pd.Timestamp):
+        value = value.strftime("%Y-%m-%d")
+    elif isinstance(value, str) and _ISO_TIMESTAMP.match(value):
+        value = value[:10]
+    return shown_value(value)
+
+
+def _control_characters(raw: pd.DataFrame, file: str, problems: Problems) -> pd.DataFrame:
+    """Report every cell holding a character a report cannot hold (NUL, vertical tab, form feed and the other
+    C0 controls except tab, newline and carriage return), and return the cells without them.
+
+    The error stops the run; parsing the cleaned cells keeps it the only error about that cell.
+    """
+    cleaned = {}
+    for column in raw.columns:
+        cells = raw[column]
+        if not FORBIDDEN_CHARACTERS.search("\n".join(cells.tolist())):  # one scan: most columns have none
+            continue
+        found = cells.str.contains(FORBIDDEN_CHARACTERS)
+        messages = []
+        for text in cells[found]:
+            at = FORBIDDEN_CHARACTERS.search(text).start()
+            every = FORBIDDEN_CHARACTERS.findall(text)
+            kinds, many = sorted(set(every)), len(every) > 1
+            what = (f"the control character {character_name(kinds[0])}" if len(kinds) == 1 else
+                    "the control characters " + ", ".join(character_name(k) for k in kinds))
+            start = max(0, at - 30)  # show where it is, even deep in a long text
+            messages.append(f"contains {what} {'first ' if many else ''}at character {at + 1}: "
+                            f"'{'…' if start else ''}{shown_value(text[start:])}'; delete {'them' if many else 'it'} "
+                            "(only tab, newline and carriage return may appear in a cell: the others are invisible "
+                            "and break the reports)")
+        problems.add_rows(file, cells.index[found], column, "error", messages)
+        cleaned[column] = cells.str.replace(FORBIDDEN_CHARACTERS, "", regex=True)
+    return raw.assign(**cleaned) if cleaned else raw
 
 
 def parse_table(raw: pd.DataFrame, spec: TableSpec, problems: Problems) -> pd.DataFrame:
     """Typed table from text cells, checked against the dictionary with pandera."""
+    raw = _control_characters(raw, spec.file, problems)
     typed = {}
     for col in spec.columns:
         if col.name in raw.columns:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .dictionary import TableSpec, load_dictionary
+from .errors import shown_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loading import Problems
@@ -27,6 +28,12 @@ if TYPE_CHECKING:  # pragma: no cover
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 EXPORT_HINT = "export it as CSV UTF-8 or .xlsx"
 _EXACT_INT = 2 ** 53  # whole floats below this are written as integers ("12", not "12.0")
+# Characters no cell may hold (XML 1.0 forbids them, so no report can show them): the C0 controls except tab,
+# newline and carriage return, and the noncharacters U+FFFE and U+FFFF.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# What stripping a cell removes: white space, but not the control characters above (they are reported, not
+# dropped, wherever they stand in the cell).
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and not FORBIDDEN_CHARACTERS.match(c))
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,12 @@ class Source:
 
 
 def _rel(path: Path, data_dir: Path) -> str:
-    return path.relative_to(data_dir).as_posix()
+    return shown_value(path.relative_to(data_dir).as_posix(), limit=200)
+
+
+def _sheet_label(path: Path, data_dir: Path, sheet: str) -> str:
+    """A sheet as messages name it: ``cohort.xlsx [sheet patients]`` (the sheet name is from the file: bounded)."""
+    return f"{_rel(path, data_dir)} [sheet {shown_value(sheet)}]"
 
 
 def _visible_file(path: Path) -> bool:
@@ -142,8 +154,8 @@ def _pick_sheet(book: Any, spec: TableSpec, specs: dict[str, TableSpec]) -> tupl
     filled = [n for n in names if _sheet_height(book, n) > 0]
     if len(filled) <= 1:
         return (filled or names)[0], None
-    return None, (f"has {len(filled)} sheets with data ({', '.join(filled)}); name the one to read "
-                  f"'{spec.name}' or delete the others")
+    return None, (f"has {len(filled)} sheets with data ({shown_value(', '.join(filled), limit=200)}); name the one to "
+                  f"read '{spec.name}' or delete the others")
 
 
 def _join(labels: list[str]) -> str:
@@ -168,7 +180,7 @@ def find_sources(data_dir: Path, problems: Problems) -> dict[str, Source | None]
             if tables:
                 in_books[tables[0]].append((path, sheet))
             elif _sheet_height(book, sheet) > 0:
-                problems.add(f"{label} [sheet {sheet}]", None, None, "note",
+                problems.add(_sheet_label(path, data_dir, sheet), None, None, "note",
                              "sheet is not a table of the data dictionary; not read")
     sources: dict[str, Source | None] = {}
     for name, spec in specs.items():
@@ -183,7 +195,7 @@ def _source_for(data_dir: Path, spec: TableSpec, specs: dict[str, TableSpec], bo
     named = _named_like(csv_path.parent, spec)
     own_books = [p for p in named if _is_spreadsheet(p)]
     found = (([spec.file] if csv_path.is_file() else []) + [_rel(p, data_dir) for p in own_books]
-             + [f"{_rel(p, data_dir)} [sheet {s}]" for p, s in sheets])
+             + [_sheet_label(p, data_dir, s) for p, s in sheets])
     if len(found) > 1:
         problems.add(spec.file, None, None, "error", f"this table is in both {_join(found)}; keep only one of them")
         return None
@@ -203,8 +215,8 @@ def _source_for(data_dir: Path, spec: TableSpec, specs: dict[str, TableSpec], bo
                 else f"found {_join([_rel(p, data_dir) for p in others])}: {EXPORT_HINT}")
         problems.add(spec.file, None, None, "error", ("required file is missing; " if spec.required else "not read; ") + hint)
     elif spec.required:
-        hint = "".join(f" ({_rel(p, data_dir)} has no sheet named {spec.name}; its sheets: {', '.join(_worksheets(b))})"
-                       for p, b in books.items())
+        hint = "".join(f" ({_rel(p, data_dir)} has no sheet named {spec.name}; its sheets: "
+                       f"{shown_value(', '.join(_worksheets(b)), limit=200)})" for p, b in books.items())
         problems.add(spec.file, None, None, "error", "required file is missing from the data folder" + hint)
     return None
 
@@ -221,7 +233,7 @@ def _own_book_source(path: Path, data_dir: Path, spec: TableSpec, specs: dict[st
     if sheet is None:
         problems.add(spec.file, None, None, "error", why)
         return None
-    source = Source(path, f"{label} [sheet {sheet}]", sheet, book)
+    source = Source(path, _sheet_label(path, data_dir, sheet), sheet, book)
     problems.labels[spec.file] = source.label
     return source
 
@@ -240,7 +252,7 @@ def cell_text(value: Any) -> str:
     """A spreadsheet cell as the text a CSV export would hold: dates YYYY-MM-DD, whole numbers without
     ".0", other numbers in their shortest form, booleans 1/0, blanks "", text stripped."""
     if isinstance(value, str):
-        return value.strip()
+        return value.strip(WHITESPACE)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
@@ -253,7 +265,7 @@ def cell_text(value: Any) -> str:
         return value.isoformat()
     if value is None:
         return ""
-    return str(value).strip()
+    return str(value).strip(WHITESPACE)
 
 
 def read_sheet(source: Source, spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
@@ -269,7 +281,7 @@ def read_sheet(source: Source, spec: TableSpec, problems: Problems) -> pd.DataFr
     try:
         cells = source.book.get_sheet_by_name(source.sheet).to_python(skip_empty_area=False)
     except (CalamineError, OSError, ValueError) as exc:
-        problems.add(file, None, None, "error", f"sheet cannot be read ({exc}); {EXPORT_HINT}")
+        problems.add(file, None, None, "error", f"sheet cannot be read ({shown_value(exc, limit=200)}); {EXPORT_HINT}")
         return None
     rows = [[cell_text(v) for v in row] for row in cells]
     while rows and not any(rows[-1]):

@@ -12,6 +12,7 @@ from typing import Callable
 import pandas as pd
 
 from .dictionary import load_dictionary
+from .errors import shown_value
 
 Tables = dict[str, "pd.DataFrame | None"]
 
@@ -50,7 +51,7 @@ def check_references(tables: Tables, problems, as_of) -> None:
                 continue
             unknown = used & ~values.isin(set(target[target_col].dropna()))
             problems.add_rows(spec.file, df.loc[unknown, "row"], col.name, "error",
-                              [f"'{v}' is not a {target_col} in {_file(target_table)}" for v in values[unknown]])
+                              [f"'{shown_value(v)}' is not a {target_col} in {_file(target_table)}" for v in values[unknown]])
 
 
 PLANNED_DATES = ("due_on", "aim_by")  # dates of plans, which may lie ahead of the data
@@ -95,7 +96,8 @@ def check_measurement_values(tables: Tables, problems, as_of) -> None:
     unknown = ~df["measure"].isin(list(known)) & df["measure"].notna()
     for code, rows in df.loc[unknown].groupby("measure")["row"]:
         problems.add(spec.file, int(rows.iloc[0]), "measure", "warning",
-                     f"measure '{code}' is not in the data dictionary ({len(rows)} rows); it is kept but has no plausible-range check")
+                     f"measure '{shown_value(code)}' is not in the data dictionary ({len(rows)} rows); it is kept but has "
+                     "no plausible-range check")
     for code, info in known.items():
         low, high = info["plausible"]
         rows = df["measure"].eq(code) & ((df["value"] < low) | (df["value"] > high))
@@ -130,6 +132,84 @@ def check_patient_dates(tables: Tables, problems, as_of) -> None:
                           "measured after the patient's exit date")
 
 
+MAX_LOOKBACK_DAYS = 3650  # the longest look-back any params window allows (windows.*: at most 3650 days)
+
+
+def _as_of(as_of) -> tuple[pd.Timestamp, str]:
+    """The as-of date (today unless the params set one) and how a message names its year."""
+    if as_of is None:
+        today = pd.Timestamp(dt.date.today())
+        return today, f"this year ({today.year})"
+    limit = pd.Timestamp(as_of)
+    return limit, f"{limit.year}, the year of the as-of date ({limit:%Y-%m-%d}, when the data were extracted)"
+
+
+def check_birth_years(tables: Tables, problems, as_of) -> None:
+    """No patient is born after the year the data were extracted (the dictionary's fixed range cannot know it)."""
+    p = tables.get("patients")
+    if p is None:
+        return
+    f = _file("patients")
+    limit, when = _as_of(as_of)
+    years = p["birth_year"].astype(float)
+    future = (years > limit.year) & ~p["row"].isin(problems.error_rows(f, "birth_year"))
+    problems.add_rows(f, p.loc[future, "row"], "birth_year", "error",
+                      [f"'{int(y)}' is a year of birth in the future: after {when}; check it" for y in years[future]])
+
+
+def _patient_dated_columns():
+    """(table, date column) of every table about patients (it refers to patients.patient_id): measurements,
+    mtps, utilization, ... as the dictionary has them."""
+    for name, spec in load_dictionary().items():
+        if any(c.references == "patients.patient_id" for c in spec.columns):
+            for col in spec.columns:
+                if col.type == "date" and col.name not in PLANNED_DATES:
+                    yield name, col.name
+
+
+def check_patient_timeline(tables: Tables, problems, as_of) -> None:
+    """Nothing happens to a patient before the year of birth, and nothing is dated more than
+    :data:`MAX_LOOKBACK_DAYS` before enrollment: no analysis window reaches that far, so such a date is a
+    typo (a wrong year) or a row of another patient.
+
+    A patient whose birth year or enrollment date is itself an error is skipped: that error says enough.
+    """
+    p = tables.get("patients")
+    if p is None or p.empty:
+        return
+    f = _file("patients")
+    births = p["birth_year"].astype(float)
+    bad_birth = set(p.loc[p["row"].isin(problems.error_rows(f, "birth_year")), "patient_id"])
+    bad_enrolled = set(p.loc[p["row"].isin(problems.error_rows(f, "enrolled_on")), "patient_id"])
+    early = (p["enrolled_on"].dt.year < births) & ~p["patient_id"].isin(bad_birth | bad_enrolled)
+    problems.add_rows(f, p.loc[early, "row"], "enrolled_on", "error",
+                      [f"'{d:%Y-%m-%d}' is before the patient's birth year ({int(y)}); check the enrollment date "
+                       "and the birth year" for d, y in zip(p.loc[early, "enrolled_on"], births[early])])
+    bad_birth |= set(p.loc[early, "patient_id"])  # born after enrollment: that one error covers the patient's dates
+    first = p.assign(_birth=births).drop_duplicates("patient_id").set_index("patient_id")
+    birth_of, enrolled_of, row_of = first["_birth"].to_dict(), first["enrolled_on"].to_dict(), first["row"].to_dict()
+    for name, column in _patient_dated_columns():
+        df = tables.get(name)
+        if df is None or df.empty or column not in df.columns:
+            continue
+        file, ids, dates = _file(name), df["patient_id"], df[column]
+        open_cells = ~df["row"].isin(problems.error_rows(file, column))
+        birth = ids.map(birth_of).astype(float)
+        before_birth = (dates.dt.year < birth) & ~ids.isin(bad_birth) & open_cells
+        problems.add_rows(file, df.loc[before_birth, "row"], column, "error", [
+            f"'{d:%Y-%m-%d}' is before the patient's birth year ({int(y)}, {f} row {row_of[i]}); check this date "
+            "and the birth year"
+            for d, y, i in zip(dates[before_birth], birth[before_birth], ids[before_birth])])
+        enrolled = pd.to_datetime(ids.map(enrolled_of))
+        gap = (enrolled - dates).dt.days
+        too_early = (gap > MAX_LOOKBACK_DAYS) & ~before_birth & ~ids.isin(bad_enrolled) & open_cells
+        problems.add_rows(file, df.loc[too_early, "row"], column, "error", [
+            f"'{d:%Y-%m-%d}' is {int(g)} days ({g / 365.25:.1f} years) before the patient's enrollment on "
+            f"{e:%Y-%m-%d}; no analysis looks back more than {MAX_LOOKBACK_DAYS} days (10 years): correct the date "
+            "(or the patient_id), or leave the row out"
+            for d, g, e in zip(dates[too_early], gap[too_early], enrolled[too_early])])
+
+
 def check_mtp_dates(tables: Tables, problems, as_of) -> None:
     df = tables.get("mtps")
     if df is None:
@@ -154,11 +234,18 @@ def check_readmissions(tables: Tables, problems, as_of) -> None:
 
 
 def check_monthly_reports(tables: Tables, problems, as_of) -> None:
+    """Numerator within the denominator; no month with a denominator of 0 (it has no rate: a run chart would
+    plot a division by zero)."""
     df = tables.get("monthly_reports")
     if df is None:
         return
-    bad = df["numerator"] > df["denominator"]
-    problems.add_rows(_file("monthly_reports"), df.loc[bad, "row"], "numerator", "error",
+    file = _file("monthly_reports")
+    zero = df["denominator"].eq(0).fillna(False).astype(bool)
+    problems.add_rows(file, df.loc[zero, "row"], "denominator", "error",
+                      "denominator is 0: a month with no eligible patients has no rate; leave that month's row out "
+                      "(a team with nobody to report on reports nothing)")
+    bad = (df["numerator"] > df["denominator"]).fillna(False).astype(bool) & ~zero
+    problems.add_rows(file, df.loc[bad, "row"], "numerator", "error",
                       "numerator is larger than the denominator")
 
 
@@ -191,7 +278,7 @@ def check_codings(tables: Tables, problems, as_of) -> None:
         return
     unused = book.loc[~book["code"].isin(set(codings["code"])), ["row", "code"]]
     problems.add_rows(_file("qualitative_codebook"), unused["row"], "code", "note",
-                      [f"'{c}' was applied by no coder" for c in unused["code"]])
+                      [f"'{shown_value(c)}' was applied by no coder" for c in unused["code"]])
 
 
 def check_goals(tables: Tables, problems, goals) -> None:
@@ -202,13 +289,16 @@ def check_goals(tables: Tables, problems, goals) -> None:
     present = set(m["measure"].dropna().unique())
     for measure in goals:
         if measure not in present:
+            listed = ", ".join(shown_value(code, limit=30) for code in sorted(present)[:8])
+            more = f" and {len(present) - 8} more" if len(present) > 8 else ""
             problems.add(_file("measurements"), None, "measure", "warning",
-                         f"params goals name '{measure}', but no measurement has that measure "
-                         f"(measures in the data: {', '.join(sorted(present)) or 'none'})")
+                         f"params goals name '{shown_value(measure)}', but no measurement has that measure "
+                         f"(measures in the data: {listed + more or 'none'})")
 
 
 RULES: tuple[Callable, ...] = (
-    check_references, check_future_dates, check_measurement_values, check_patient_dates, check_mtp_dates,
+    check_references, check_future_dates, check_measurement_values, check_patient_dates, check_birth_years,
+    check_patient_timeline, check_mtp_dates,
     check_readmissions, check_monthly_reports, check_milestones, check_attendance, check_codings,
 )
 

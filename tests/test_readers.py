@@ -267,7 +267,8 @@ def test_repeated_and_missing_columns_as_for_a_csv(tmp_path):
 
 
 def test_empty_sheet_and_header_only_sheet(tmp_path):
-    folder = save_books(tmp_path / "c", one_book(TINY))
+    mtps = "patient_id,identified_on,category,resolved_on\n"
+    folder = save_books(tmp_path / "c", one_book({**TINY, "mtps.csv": mtps}))
     wb = openpyxl.load_workbook(folder / "cohort.xlsx")
     wb.remove(wb["teams"])
     wb.create_sheet("teams")
@@ -275,8 +276,12 @@ def test_empty_sheet_and_header_only_sheet(tmp_path):
     wb.save(folder / "cohort.xlsx")
     q = load(folder).quality
     rows = q[q["table"].str.startswith("cohort.xlsx")][["table", "severity", "problem"]].values.tolist()
-    assert rows == [["cohort.xlsx [sheet teams]", "error", "sheet is empty (no header row)"],
-                    ["cohort.xlsx [sheet measurements]", "warning", "table has a header but no rows"]]
+    assert rows == [
+        ["cohort.xlsx [sheet teams]", "error", "sheet is empty (no header row)"],
+        ["cohort.xlsx [sheet measurements]", "error",  # required: an error
+         "table has no rows, only a header; it is required: export it again with its records"],
+        ["cohort.xlsx [sheet mtps]", "warning",  # optional: as good as absent
+         "table has no rows, only a header; the analyses that need it are skipped"]]
 
 
 # --- which file holds a table ------------------------------------------------------------------------------
