@@ -4,6 +4,12 @@ Each exported figure is written as PNG (300 dpi), SVG and PDF (TrueType fonts em
 ``<report>/figures/`` with a sidecar record; ``figures/manifest.csv`` (figure_id, title, caption,
 alt_text, notebook, files) is rebuilt from the sidecars so notebooks running in parallel never clash.
 Files are written without timestamps so the same data gives the same files.
+
+Figures may reach a funder, so no small count of patients is drawn or written (the CMS cell-size rule,
+:mod:`evaluation.privacy`): titles, captions, alt text and every text drawn are passed through
+:func:`~evaluation.privacy.suppress_text` on export; a figure that draws counts (the Kaplan-Meier numbers
+table, bars of patients) hides the ones a reader could work out and records what it shows, with the facts
+that tie its numbers together, in ``figures/<id>.counts.json`` for the gate to check.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import functools
 import json
 import os
 import textwrap
+import weakref
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -23,9 +30,12 @@ import seaborn as sns
 from cycler import cycler
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 
+from . import privacy
 from .params import Params
 from .report import atomic_write
+from .spreadsheet import neutralise_formulas
 
 # Okabe & Ito (2008) colour-blind-safe palette; black last.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
@@ -93,22 +103,78 @@ def _output_dir(target: Params | str | Path) -> Path:
     return Path(target.output_dir if isinstance(target, Params) else target)
 
 
+COUNTS_SUFFIX = ".counts.json"  # figures/<id>.counts.json: the counts a figure draws, for the gate
+COUNT_GID = privacy.COUNT_GID  # SVG id prefix of a text drawing one recorded count
+_COUNTS: "weakref.WeakKeyDictionary[plt.Figure, dict]" = weakref.WeakKeyDictionary()
+_RESTATE: "weakref.WeakKeyDictionary[plt.Figure, dict]" = weakref.WeakKeyDictionary()
+
+
+def attach_counts(fig: plt.Figure, cells: list[dict], relations: list, threshold: int | None,
+                  mentions: list[dict] = (), note: str = "", restate: dict[str, str] | None = None) -> None:
+    """Record on ``fig`` the counts it draws, for :func:`export_figure` to write as ``<id>.counts.json``.
+
+    ``cells``: {id, shown, gid, label} (``gid``: the SVG id of the text drawing it, or None when it is not
+    drawn as text, e.g. a total stated in the caption); ``mentions``: {gid, cell, contains}, texts that
+    state a cell inside other words (a legend's "(n = 22)"); ``relations``: the
+    :class:`~evaluation.privacy.Relation` facts a reader knows. No hidden value is recorded. ``restate``:
+    phrases of the figure's title, caption or alt text that state a count the figure hides, and what to
+    say instead; applied by :func:`export_figure` and never written.
+    """
+    _COUNTS[fig] = {"threshold": threshold, "note": note, "cells": list(cells), "mentions": list(mentions),
+                    "relations": [r.to_json() for r in relations]}
+    _RESTATE[fig] = dict(restate or {})
+
+
+def figure_counts(fig: plt.Figure) -> dict | None:
+    """The counts record :func:`attach_counts` put on ``fig`` (None for a figure that draws no counts)."""
+    return _COUNTS.get(fig)
+
+
+def _threshold(target: Params | str | Path, suppress_below: int | None) -> int:
+    """The cohort's threshold; the CMS rule of 11 when the figure is written to a bare folder."""
+    if suppress_below is not None:
+        return int(suppress_below)
+    return int(target.suppress_below) if isinstance(target, Params) else 11
+
+
+def _suppress_drawn_text(fig: plt.Figure, threshold: int) -> None:
+    """Every text drawn on the figure (titles, labels, legends, notes) with small counts written as <11."""
+    for artist in fig.findobj(Text):
+        text = artist.get_text()
+        if text and any(ch.isdigit() for ch in text):
+            safe = privacy.suppress_text(text, threshold)
+            if safe != text:
+                artist.set_text(safe)
+
+
 def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, *, title: str, caption: str,
-                  alt_text: str, notebook: str) -> plt.Figure:
+                  alt_text: str, notebook: str, suppress_below: int | None = None) -> plt.Figure:
     """Save ``fig`` as PNG/SVG/PDF with its manifest record; return it for display.
 
     ``title``, ``caption`` and ``alt_text`` are required: a grant writer must be able to use the figure
-    without opening the notebook. The figure is closed so Jupyter shows it once (as the cell's result).
+    without opening the notebook. They, and every text on the figure, are written with small counts of
+    patients as ``<11`` (``suppress_below``, by default the cohort's ``params.suppress_below``), so the
+    manifest, the pages, the DOCX and the notebook say the same. A figure that records its counts
+    (:func:`attach_counts`) also gets ``<id>.counts.json``, listed with its files. The figure is closed so
+    Jupyter shows it once (as the cell's result).
     """
     for name, text in (("title", title), ("caption", caption), ("alt_text", alt_text)):
         if not text or not str(text).strip():
             raise ValueError(f"figure {figure_id!r} needs a non-empty {name}")
     if not figure_id.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"figure_id may hold only letters, digits, - and _; got {figure_id!r}")
+    threshold = _threshold(target, suppress_below)
+    texts = []
+    for text in (str(title), str(caption), str(alt_text)):
+        for said, safe in _RESTATE.get(fig, {}).items():  # a count the figure hides is not in its caption either
+            text = text.replace(said, safe)
+        texts.append(privacy.suppress_text(text, threshold))
+    title, caption, alt_text = texts
     folder = _output_dir(target) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     with plt.rc_context(HOUSE_STYLE):
+        _suppress_drawn_text(fig, threshold)
         # the tight bounding box once, for all three formats: computing it is a full draw of the figure
         fig.draw_without_rendering()  # let a layout engine (constrained layout) place everything first
         bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
@@ -118,6 +184,13 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
             fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], bbox_inches=bbox)
             os.replace(tmp, path)
             files.append(f"figures/{path.name}")
+    counts = figure_counts(fig)
+    counts_path = folder / f"{figure_id}{COUNTS_SUFFIX}"
+    if counts is not None:
+        atomic_write(counts_path, json.dumps({"figure_id": figure_id, **counts}, indent=1, sort_keys=True) + "\n")
+        files.append(f"figures/{counts_path.name}")
+    elif counts_path.exists():
+        counts_path.unlink()  # a record left from an earlier drawing of the figure would not match it
     record = {"figure_id": figure_id, "title": title, "caption": caption, "alt_text": alt_text,
               "notebook": notebook, "files": ";".join(files)}
     atomic_write(folder / f"{figure_id}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -129,16 +202,17 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
 def read_manifest(folder: str | Path) -> pd.DataFrame:
     """Every figure's record, sorted by notebook then figure id."""
     folder = Path(folder)
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
+               if not p.name.endswith(COUNTS_SUFFIX)]
     df = pd.DataFrame(records, columns=MANIFEST_COLUMNS)
     return df.sort_values(["notebook", "figure_id"], kind="stable").reset_index(drop=True)
 
 
 def write_manifest(folder: str | Path) -> Path:
-    """Rebuild ``manifest.csv`` from the sidecar records (atomic)."""
+    """Rebuild ``manifest.csv`` from the sidecar records (atomic); no cell would run as a spreadsheet formula."""
     folder = Path(folder)
     path = folder / "manifest.csv"
-    atomic_write(path, read_manifest(folder).to_csv(index=False, lineterminator="\n"))
+    atomic_write(path, neutralise_formulas(read_manifest(folder)).to_csv(index=False, lineterminator="\n"))
     return path
 
 
@@ -176,25 +250,171 @@ def bar_counts(series: pd.Series, *, title: str, xlabel: str = "", ylabel: str =
 
 # --- overview ------------------------------------------------------------------------------------
 
-@house_style
-def patients_per_team_chart(table: pd.DataFrame) -> plt.Figure:
-    """Horizontal bars: patients enrolled per team (from overview.patients_per_team)."""
-    series = table.set_index("team_name")["patients"]
-    return bar_counts(series, title="Patients in the population of focus, by team", xlabel="Patients")
+def hidden_note(threshold: int | None) -> str:
+    """The note under a figure that hides counts."""
+    return f"<{threshold or 11}: fewer than {threshold or 11}; * hidden so that a small count cannot be worked out"
+
+
+def _protected_counts(values: dict[str, float], relations: list[privacy.Relation], suppress_below: int | None,
+                      locked: set[str] = frozenset()) -> dict[str, str]:
+    """What a figure shows of each count: :func:`evaluation.privacy.protect_cells` (or every count as it is
+    when ``suppress_below`` is None)."""
+    if not suppress_below:
+        return {c: f"{int(v):,}" for c, v in values.items()}
+    return privacy.protect_cells(values, relations, suppress_below, locked=locked)
+
+
+def _record_bars(fig: plt.Figure, values: dict[str, float], labels: dict[str, str], shown: dict[str, str],
+                 gids: dict[str, str], relations: list[privacy.Relation], suppress_below: int | None) -> None:
+    cells = [{"id": c, "label": labels[c], "shown": shown[c], "gid": gids.get(c)} for c in values]
+    hidden = any(v in (privacy.COMPLEMENT_MARK, privacy.UNDRAWN) for v in shown.values())
+    attach_counts(fig, cells, relations, suppress_below, note=hidden_note(suppress_below) if hidden else "")
 
 
 @house_style
-def follow_up_histogram(follow_up: pd.DataFrame) -> plt.Figure:
-    """Histogram of days of follow-up per patient (from overview.follow_up_days)."""
+def patients_per_team_chart(table: pd.DataFrame, suppress_below: int | None = 11) -> plt.Figure:
+    """Horizontal bars: patients enrolled per team (from overview.patients_per_team), each labelled.
+
+    The caption (``overview.patients_per_team_text``) states the total and the smallest and largest team,
+    so a team of 1 to ``suppress_below`` - 1 patients is not drawn (labelled ``<11``) and, when the others
+    would give it away, neither is the next smallest (``*``); bars of hidden counts are not drawn."""
+    names = table["team_name"].astype(str).tolist()
+    counts = pd.to_numeric(table["patients"], errors="coerce").fillna(0).to_numpy(float)
+    ids = [f"team:{i}" for i in range(len(names))]
+    values = {"total": float(counts.sum()), **dict(zip(ids, counts))}
+    labels = {"total": "patients in the caption", **{c: f"{n}: patients" for c, n in zip(ids, names)}}
+    locked = {"total"}
+    if len(counts):  # the caption states the largest and (when not small) the smallest team
+        locked |= {c for c, v in zip(ids, counts) if v in (counts.max(), counts.min())
+                   and not (suppress_below and 1 <= v < suppress_below)}
+    relations = [privacy.Relation({**{c: 1.0 for c in ids}, "total": -1.0}, "==", 0.0,
+                                  "the teams add up to the patients in the caption")] if ids else []
+    shown = _protected_counts(values, relations, suppress_below, locked)
+    fig, ax = plt.subplots(figsize=(6, max(2.0, 0.3 * len(names) + 1)))
+    drawn = np.array([_shown_number_or_nan(shown[c]) for c in ids], float)
+    y = np.arange(len(names))
+    ax.barh(y[~np.isnan(drawn)], drawn[~np.isnan(drawn)], color=OKABE_ITO[0])
+    gids = {}
+    for yy, c, v in zip(y, ids, drawn):
+        if shown[c] != privacy.UNDRAWN:  # each label is exactly what the counts record says it shows
+            gids[c] = f"{COUNT_GID}{len(gids)}"
+            ax.text(0 if v != v else v, yy, f" {shown[c]}", va="center", fontsize=8, gid=gids[c])
+    ax.set_yticks(y, names)
+    ax.set_ylim(len(names) - 0.5, -0.5)  # every team's row, drawn or not, top to bottom
+    ax.grid(axis="y", visible=False)
+    ax.set_title("Patients in the population of focus, by team")
+    ax.set_xlabel("Patients" + (f"\n({hidden_note(suppress_below)})" if any(v != v for v in drawn) else ""))
+    _record_bars(fig, values, labels, shown, gids, relations, suppress_below)
+    return fig
+
+
+def _shown_number_or_nan(text: str) -> float:
+    try:
+        return float(str(text).replace(",", ""))
+    except ValueError:
+        return float("nan")
+
+
+def merge_small_bins(counts, edges, threshold: int, fixed: tuple[float, ...] = ()) -> tuple[list[int], list[float]]:
+    """Histogram bins with 1 to ``threshold`` - 1 counts merged into a neighbour until none is small.
+
+    A small bin joins its small neighbour first, else its smaller non-empty one, else an empty one; never
+    across an edge in ``fixed`` (a goal line the caption counts patients on either side of). Bins left small
+    (a whole side of a fixed edge holds fewer than ``threshold``) stay: the figure hides them."""
+    counts, edges = [int(c) for c in counts], [float(e) for e in edges]
+
+    def small(c: int) -> bool:
+        return 1 <= c < threshold
+
+    merged = True
+    while merged:
+        merged = False
+        for i, c in enumerate(counts):
+            if not small(c):
+                continue
+            options = [j for j, edge in ((i - 1, edges[i]), (i + 1, edges[i + 1]))
+                       if 0 <= j < len(counts) and edge not in fixed]
+            if not options:
+                continue
+            j = min(options, key=lambda j: (not small(counts[j]), counts[j] == 0, counts[j], j))
+            lo, hi = min(i, j), max(i, j)
+            counts[lo:hi + 1] = [counts[lo] + counts[hi]]
+            del edges[hi]
+            merged = True
+            break
+    return counts, edges
+
+
+def _safe_histogram(ax: plt.Axes, values, edges, suppress_below: int | None, *, per: float, fixed: tuple[float, ...] = (),
+                    unit: str = "patients") -> tuple[dict[str, float], dict[str, str], dict[str, str], dict[str, str], list]:
+    """Draw a histogram of patients whose bins hold no small count: small bins merged with a neighbour
+    (:func:`merge_small_bins`), and any bin still small hidden (with one more when the total in the caption
+    would give it away). A bar's height is its patients per ``per`` units of x (so a merged, wider bin is not
+    drawn taller than its share) and its label the patients in it. Returns what :func:`_record_bars` needs."""
+    values = np.asarray(values, float)
+    counts, _ = np.histogram(values, bins=edges)
+    if suppress_below:
+        counts, edges = merge_small_bins(counts, edges, suppress_below, fixed)
+    ids = [f"bin:{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:])]
+    cells = {"total": float(len(values)), **{c: float(n) for c, n in zip(ids, counts)}}
+    labels = {"total": f"{unit} in the caption", **{c: f"{unit} from {a:g} to {b:g}" for c, a, b in
+                                                    zip(ids, edges[:-1], edges[1:])}}
+    relations = [privacy.Relation({**{c: 1.0 for c in ids}, "total": -1.0}, "==", 0.0,
+                                  f"the bins add up to the {unit} in the caption")] if ids else []
+    locked = {"total"}
+    for k, edge in enumerate(fixed):  # the caption counts those at or above the line
+        above = [c for c, a in zip(ids, edges[:-1]) if a >= edge]
+        if above:
+            cells[f"above:{k}"] = float((values >= edge).sum())
+            labels[f"above:{k}"] = f"{unit} at or above {edge:g} (in the caption)"
+            locked.add(f"above:{k}")
+            relations.append(privacy.Relation({**{c: 1.0 for c in above}, f"above:{k}": -1.0}, "==", 0.0,
+                                              f"the bins from {edge:g} up add up to the {unit} the caption counts there"))
+    shown = _protected_counts(cells, relations, suppress_below, locked)
+    gids = {}
+    top = max([float(n) * per / (b - a) for n, a, b in zip(counts, edges[:-1], edges[1:])] + [1.0])
+    for c, a, b in zip(ids, edges[:-1], edges[1:]):
+        v = _shown_number_or_nan(shown[c])
+        if v == v:
+            if v > 0:  # an empty bin has no bar and no label
+                height = v * per / (b - a)
+                ax.bar(a, height, width=b - a, align="edge", color=OKABE_ITO[0], edgecolor="white")
+                gids[c] = f"{COUNT_GID}{len(gids)}"
+                ax.text((a + b) / 2, height, shown[c], ha="center", va="bottom", fontsize=6, gid=gids[c])
+            continue
+        ax.bar(a, top * 0.04, width=b - a, align="edge", color="#eeeeee", edgecolor="#999999", hatch="////",
+               linewidth=0.3)  # a hidden count: a flat hatched box, its height says nothing
+        if shown[c] != privacy.UNDRAWN:
+            gids[c] = f"{COUNT_GID}{len(gids)}"
+            ax.text((a + b) / 2, top * 0.04, shown[c], ha="center", va="bottom", fontsize=6, gid=gids[c])
+    return cells, labels, shown, gids, relations
+
+
+def _histogram_note(shown: dict[str, str], suppress_below: int | None) -> str:
+    if not suppress_below:
+        return ""
+    note = f"\n(bins of fewer than {suppress_below} patients merged; labels: patients in the bar)"
+    hidden = any(v in (privacy.COMPLEMENT_MARK, privacy.small_mark(suppress_below), privacy.UNDRAWN) for v in shown.values())
+    return note + (f"\n({hidden_note(suppress_below)})" if hidden else "")
+
+
+@house_style
+def follow_up_histogram(follow_up: pd.DataFrame, suppress_below: int | None = 11) -> plt.Figure:
+    """Histogram of days of follow-up per patient (from overview.follow_up_days), 30-day bins.
+
+    Bins with 1 to ``suppress_below`` - 1 patients are merged with a neighbour (wider bars), so no bar is a
+    small count; each bar is labelled with its patients."""
     days = follow_up["follow_up_days"].dropna()
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.hist(days, bins=range(0, int(days.max() if len(days) else 0) + 31, 30), color=OKABE_ITO[0], edgecolor="white")
+    edges = list(range(0, int(days.max() if len(days) else 0) + 31, 30))
+    values, labels, shown, gids, relations = _safe_histogram(ax, days, edges, suppress_below, per=30)
     if len(days):
         ax.axvline(days.median(), color=OKABE_ITO[3], linestyle="--", label=f"median {days.median():.0f} days")
         ax.legend()
     ax.set_title("Follow-up per patient: enrollment to last measurement")
-    ax.set_xlabel("Days after enrollment")
-    ax.set_ylabel("Patients")
+    ax.set_xlabel("Days after enrollment" + _histogram_note(shown, suppress_below))
+    ax.set_ylabel("Patients per 30 days")
+    _record_bars(fig, values, labels, shown, gids, relations, suppress_below)
     return fig
 
 
@@ -292,8 +512,8 @@ def engagement_trend_chart(trend) -> plt.Figure:
     ax.plot(x, d["attendance_rate"], marker="o", color=OKABE_ITO[0], label="attended / recorded events")
     for xi, rate, n in zip(x, d["attendance_rate"], d["events_recorded"]):
         if pd.notna(rate):
-            ax.annotate(f"n={int(n)}", (xi, rate), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6,
-                        color="#555555")
+            ax.annotate(f"{int(n)}", (xi, rate), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6,
+                        color="#555555")  # recorded team-events (the caption says so): not a count of patients
     if "fitted" in d and d["fitted"].notna().any():
         ax.plot(x, d["fitted"], linestyle="--", color=OKABE_ITO[3], label="logistic trend")
     ax.set_ylim(0, 1.08)
@@ -569,14 +789,29 @@ def irr_chart(summary: pd.DataFrame) -> plt.Figure:
 
 # --- outcomes ------------------------------------------------------------------------------------
 
+def _goal_share(rows: pd.DataFrame, column: str, suppress_below: int | None) -> pd.Series:
+    """A % at goal as drawn: NaN (not drawn) when n is small, or when the patients it implies at goal or not
+    at goal are 1 to ``suppress_below`` - 1 (5% of 100 is 5 patients)."""
+    pct = pd.to_numeric(rows[column], errors="coerce")
+    if not suppress_below:
+        return pct
+    n = pd.to_numeric(rows["n"], errors="coerce")
+    at_goal = (pct / 100 * n).round()
+    hide = privacy.is_small(n, suppress_below) | privacy.is_small(at_goal, suppress_below) | privacy.is_small(n - at_goal, suppress_below)
+    return pct.mask(pd.Series(hide, index=rows.index))
+
+
 @house_style
 def outcome_goal_chart(change: pd.DataFrame, suppress_below: int | None = 11) -> plt.Figure:
     """% at goal at baseline (open) and follow-up (filled) per measure, cohort rows only (``group == 'all'``).
 
-    Patient counts of 1 to ``suppress_below`` - 1 are drawn as ``<11`` (None draws them as they are)."""
+    Patient counts of 1 to ``suppress_below`` - 1 are drawn as ``<11`` (None draws them as they are), and a % is
+    not drawn when it implies 1 to ``suppress_below`` - 1 patients at goal or not at goal."""
     from .outcomes import measure_label
 
     rows = change[(change["group"] == "all") & change["pct_goal_baseline"].notna()].reset_index(drop=True)
+    rows = rows.assign(pct_goal_baseline=_goal_share(rows, "pct_goal_baseline", suppress_below),
+                       pct_goal_followup=_goal_share(rows, "pct_goal_followup", suppress_below))
     fig, ax = plt.subplots(figsize=(6, 0.5 * len(rows) + 1.4))
     y = range(len(rows))
     for i, r in rows.iterrows():
@@ -585,8 +820,10 @@ def outcome_goal_chart(change: pd.DataFrame, suppress_below: int | None = 11) ->
                label="baseline")
     ax.scatter(rows["pct_goal_followup"], y, s=40, color=OKABE_ITO[0], zorder=3, label="follow-up")
     for i, r in rows.iterrows():
-        ax.text(max(r.pct_goal_baseline, r.pct_goal_followup) + 2, i, f"n = {count_label(r.n, suppress_below)}", va="center",
-                fontsize=7)
+        hidden = r.pct_goal_baseline != r.pct_goal_baseline or r.pct_goal_followup != r.pct_goal_followup
+        at = np.nanmax([r.pct_goal_baseline, r.pct_goal_followup, 0.0])
+        ax.text(at + 2, i, f"n = {count_label(r.n, suppress_below)}" + ("; a % hidden: small count" if hidden else ""),
+                va="center", fontsize=7)
     ax.set_yticks(list(y), [f"{measure_label(m)}\n({g})" for m, g in zip(rows["measure"], rows["goal"])])
     ax.invert_yaxis()
     ax.set_xlim(0, 110)
@@ -695,17 +932,24 @@ def outcome_forest_chart(team: pd.DataFrame, change: pd.DataFrame, max_teams: in
 
 
 @house_style
-def outcome_ttr_histogram(ttr: pd.DataFrame, goal_percent: float) -> plt.Figure:
-    """Histogram of per-patient INR time in therapeutic range with the goal marked."""
+def outcome_ttr_histogram(ttr: pd.DataFrame, goal_percent: float, suppress_below: int | None = 11) -> plt.Figure:
+    """Histogram of per-patient INR time in therapeutic range (10-point bins) with the goal marked.
+
+    The caption counts the patients reaching the goal, so bins never straddle it; bins with 1 to
+    ``suppress_below`` - 1 patients are merged with a neighbour on the same side, and a side still small is
+    hidden (:func:`_safe_histogram`)."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     values = ttr["ttr_percent"].dropna()
-    ax.hist(values, bins=range(0, 101, 10), color=OKABE_ITO[0], edgecolor="white")
+    edges = sorted({*range(0, 101, 10), *([float(goal_percent)] if 0 < goal_percent < 100 else [])})
+    fixed = (float(goal_percent),) if 0 < goal_percent < 100 else ()
+    cells, labels, shown, gids, relations = _safe_histogram(ax, values, edges, suppress_below, per=10, fixed=fixed)
     ax.axvline(goal_percent, color=OKABE_ITO[3], ls="--", lw=1, label=f"goal {goal_percent:g}%")
     ax.set_xlim(0, 100)
-    ax.set_xlabel("time in therapeutic range (%)")
-    ax.set_ylabel("patients")
+    ax.set_xlabel("time in therapeutic range (%)" + _histogram_note(shown, suppress_below))
+    ax.set_ylabel("patients per 10 points")
     ax.legend(fontsize=7)
     ax.set_title("INR time in therapeutic range")
+    _record_bars(fig, cells, labels, shown, gids, relations, suppress_below)
     return fig
 
 
@@ -910,6 +1154,87 @@ def _surv_risk_rows(km, labels: dict[str, str]) -> list[tuple[str, str, str, str
     return rows
 
 
+KM_HIDDEN_NOTE = "* hidden so that a small count cannot be worked out"
+_KM_WORDS = {"at_risk": "at risk", "events": "events", "censored": "censored"}
+
+
+def _surv_cell(gi: int, column: str, t: float) -> str:
+    return f"{gi}:{column}:{t:g}"
+
+
+def _surv_counts(km, rows: list[tuple[str, str, str, str]], ticks: list[float], labels: dict[str, str],
+                 suppress_below: int | None) -> tuple[dict[str, str], list[dict], list[privacy.Relation], dict[str, str]]:
+    """What the numbers table and the legend show of each count, the facts a reader knows about them, and
+    how the caption must state the n's the figure hides.
+
+    Per group and tick, a reader takes n (the legend's, = at risk at day 0) = at risk + events + censored (the
+    sum is larger by the patients whose day is the tick: ``~=``); cumulative events and censored never fall
+    and at risk never rises; the groups of a partition add up to the patients in the caption; with a
+    selection of groups, the drawn groups are part of the pooled one. Small counts show as ``<11`` and
+    further cells as ``*`` until no hidden count can be pinned (:func:`evaluation.privacy.protect_cells`);
+    the caption's total is never hidden. Returns (cell -> shown, cell records, relations, caption phrase ->
+    safe phrase).
+    """
+    from .survival import _group_name
+
+    groups = list(km.summary["group"])
+    risk = {g: frame.set_index("time") for g, frame in km.risk.groupby("group", sort=False)}
+    values: dict[str, float] = {"total": float(km.n_patients)}
+    info = [{"id": "total", "label": "patients in the caption", "gid": None}]
+    relations: list[privacy.Relation] = []
+    n_cells = []
+    for gi, g in enumerate(groups):
+        n = float(km.summary.loc[km.summary["group"] == g, "n"].iat[0])
+        columns = [column for gg, column, _, _ in rows if gg == g]
+        for column in columns:
+            for t in ticks:
+                if g in risk and t in risk[g].index:
+                    cell = _surv_cell(gi, column, t)
+                    values[cell] = float(risk[g].at[t, column])
+                    info.append({"id": cell, "label": f"{labels[g]}: {_KM_WORDS[column]}, day {t:g}", "gid": None})
+            present = [t for t in ticks if _surv_cell(gi, column, t) in values]
+            sign = 1.0 if column == "at_risk" else -1.0  # at risk never rises; events and censored never fall
+            for a, b in zip(present, present[1:]):
+                relations.append(privacy.Relation({_surv_cell(gi, column, b): sign, _surv_cell(gi, column, a): -sign},
+                                                  "<=", 0.0, f"{labels[g]}: {_KM_WORDS[column]} by day {b:g} and by day {a:g}"))
+        n_cell = _surv_cell(gi, "at_risk", 0.0)  # the legend's n is the number at risk at day 0
+        if values.get(n_cell) != n:
+            n_cell = f"{gi}:n"
+            values[n_cell] = n
+            info.append({"id": n_cell, "label": f"{labels[g]}: n", "gid": None})
+        n_cells.append(n_cell)
+        if {"events", "censored"} <= set(columns):
+            for t in ticks:
+                cells = [_surv_cell(gi, c, t) for c in ("at_risk", "events", "censored")]
+                if all(c in values for c in cells):
+                    terms = {c: 1.0 for c in cells}
+                    terms[n_cell] = terms.get(n_cell, 0.0) - 1.0
+                    relations.append(privacy.Relation({c: v for c, v in terms.items() if v}, "~=", 0.0,
+                                                      f"{labels[g]}: at risk + events + censored = n at day {t:g}"))
+    if km.selection:  # the pooled curve first, then some of its groups: those are part of it
+        for t in ticks:
+            for column in ("at_risk", "events", "censored"):
+                whole, pieces = _surv_cell(0, column, t), [_surv_cell(gi, column, t) for gi in range(1, len(groups))]
+                if whole in values and all(c in values for c in pieces):
+                    relations.append(privacy.Relation({**{c: 1.0 for c in pieces}, whole: -1.0}, "<=", 0.0,
+                                                      f"the groups drawn are part of the pooled cohort ({_KM_WORDS[column]}, day {t:g})"))
+    elif km.by != "condition":  # groups of one partition (conditions overlap)
+        op = "==" if sum(values[c] for c in n_cells) == values["total"] else "<="
+        relations.append(privacy.Relation({**{c: 1.0 for c in n_cells}, "total": -1.0}, op, 0.0,
+                                          "the groups' n add up to the patients in the caption"))
+    if suppress_below:
+        shown = privacy.protect_cells(values, relations, suppress_below, locked={"total"})
+    else:
+        shown = {c: f"{int(v):,}" for c, v in values.items()}
+    for gi in range(len(groups)):
+        shown[f"{gi}:n"] = shown[n_cells[gi]]
+    restate = {}
+    for gi, g in enumerate(groups):  # the caption (survival.km_text) states each n as "<name> (n = <n>)"
+        if shown[n_cells[gi]] == privacy.COMPLEMENT_MARK:
+            restate[f"{_group_name(g)} (n = {int(values[n_cells[gi]])})"] = f"{_group_name(g)} (n = {privacy.COMPLEMENT_MARK})"
+    return shown, info, relations, restate
+
+
 @house_style
 def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str = "Days since enrollment",
                       title: str | None = None, suppress_below: int | None = 11) -> plt.Figure:
@@ -936,6 +1261,7 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
         labels[groups[0]] = labels[groups[0]].capitalize()
     rows = _surv_risk_rows(km, labels)
     ticks = sorted(km.risk["time"].unique()) if len(km.risk) else [0.0]
+    shown, cells, relations, restate = _surv_counts(km, rows, ticks, labels, suppress_below)
     table_height = 0.17 * len(rows) + 0.35
     fig = plt.figure(figsize=(7, 3.4 + table_height))
     grid = fig.add_gridspec(2, 1, height_ratios=[3.4, table_height], hspace=0.45)
@@ -952,7 +1278,7 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
         s = summary[summary["group"] == g].iloc[0]
         x = np.r_[0.0, c["time"].to_numpy(float)]
         y = 100 * (1 - np.r_[1.0, c["survival"].to_numpy(float)])
-        label = f"{labels[g]} (n = {count_label(s['n'], suppress_below)})"
+        label = f"{labels[g]} (n = {shown[f'{i}:n']})"
         if g in condition_p and condition_p[g] == condition_p[g]:
             label += f", {_surv_p(condition_p[g])} vs without"
         ax.step(x, y, where="post", color=colour, ls=style, lw=width, label=label)
@@ -992,27 +1318,43 @@ def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str =
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     elif len(groups) > 1:
         ax.legend(loc="upper left", fontsize=7)
+    mentions = []
+    if ax.get_legend() is not None:
+        for i, text in enumerate(ax.get_legend().get_texts()):
+            gid = f"{COUNT_GID}legend-{i}"
+            text.set_gid(gid)
+            n_cell = next((c["id"] for c in cells if c["id"] in (_surv_cell(i, "at_risk", 0.0), f"{i}:n")), f"{i}:n")
+            mentions.append({"gid": gid, "cell": n_cell, "contains": f"(n = {shown[f'{i}:n']})"})
     # the numbers table
     tab.set_ylim(len(rows) - 0.5, -0.5)
+    index = {g: i for i, g in enumerate(groups)}
+    gids = {}
     for r, (g, column, _, colour) in enumerate(rows):
-        values = km.risk[km.risk["group"] == g].set_index("time")[column]
         for t in ticks:
-            if t in values.index:
-                tab.text(t, r, count_label(values[t], suppress_below), ha="center", va="center", fontsize=7,
-                         color=colour)
+            cell = _surv_cell(index[g], column, t)
+            if shown.get(cell, privacy.UNDRAWN) != privacy.UNDRAWN:
+                gids[cell] = f"{COUNT_GID}{len(gids)}"
+                tab.text(t, r, shown[cell], ha="center", va="center", fontsize=7, color=colour, gid=gids[cell])
+    for cell in cells:
+        cell["shown"] = shown[cell["id"]]
+        cell["gid"] = gids.get(cell["id"])  # None: not drawn as a text of its own (the caption's total)
     tab.set_yticks(range(len(rows)))
     tab.set_yticklabels([label for _, _, label, _ in rows], fontsize=7)
     for ticklabel, (_, _, _, colour) in zip(tab.get_yticklabels(), rows):
         ticklabel.set_color(colour)
     tab.tick_params(axis="both", length=0)
-    day0 = [count_label(v, suppress_below) for v in km.risk.loc[km.risk["time"] == ticks[0], "at_risk"]]
+    day0 = [shown.get(_surv_cell(i, "at_risk", ticks[0]), "") for i in range(len(groups))]
     tab.tick_params(axis="y", pad=max(16, 2.6 * max(map(len, day0), default=0) + 4))  # row labels clear of day-0 numbers
     tab.tick_params(axis="x", labelbottom=False)
     tab.grid(False)
     for side in ("top", "right", "bottom", "left"):
         tab.spines[side].set_visible(False)
-    tab.set_title("Number at risk" + ("" if len(groups) > 3 else ", and events and censored so far"),
-                  fontsize=8, fontweight="normal", loc="left")
+    hidden = any(v == privacy.COMPLEMENT_MARK for v in shown.values())
+    left_out = any(v == privacy.UNDRAWN for c, v in shown.items() if c.count(":") == 2)
+    note = "; ".join([KM_HIDDEN_NOTE] * hidden + ["blank: left out for the same reason"] * left_out)
+    tab.set_title("Number at risk" + ("" if len(groups) > 3 else ", and events and censored so far")
+                  + (f" ({note})" if note else ""), fontsize=8, fontweight="normal", loc="left")
+    attach_counts(fig, cells, relations, suppress_below, mentions, note, restate=restate)
     return fig
 
 

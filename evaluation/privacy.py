@@ -12,19 +12,27 @@ shown, and no other cell may let a reader work it out. Here that means:
 * **derived** suppression: percentages, rates and other cells computed from a hidden count are hidden too,
   and so is a percentage that implies a small count (5% of 100 patients is 5 patients).
 
+The same rule holds in prose ("T01 (n = 7)", "7 of 40 patients": :func:`suppress_text` writes "n < 11",
+"<11 of 40 patients") and in figures: a figure that draws counts hides the ones a reader could work out from
+the facts that tie them together (:func:`protect_cells`) and records what it shows (``<id>.counts.json``).
+
 :func:`check_funder_outputs` is the gate the runner calls after the report notebook: it fails the run when a
-funder output (tables, DOCX, figure zip) carries a patient identifier, a date of birth or an unsuppressed small
-count, naming the file, row and column.
+funder output (tables, DOCX, figure zip with each SVG's text and numbers, the index and performance-story
+pages) carries a patient identifier, a date of birth, an unsuppressed small count or a count that can be worked
+out, or a quote the identifier screen holds back, naming the file, row (paragraph, line, SVG element) and
+column.
 """
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
 import zipfile
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -41,10 +49,23 @@ OVERLAPPING_SUBGROUPS = ("condition",)  # a patient can have several conditions:
 PATIENT_COUNT_NAME = re.compile(r"^(n|count|patients|events|at_risk)$|^n_|^patients_|_(patients|events|count)$")
 PERCENT_NAME = re.compile(r"^(pct_.*|.*_pct|percent.*|.*_percent)$")
 BIRTH_NAME = re.compile(r"(birth|^dob$|_dob$|^dob_)", re.IGNORECASE)
-# A number followed by a word for patients or their acute-care events, in prose ("5 patients", "3 of 40 patients").
+# Words for patients or their acute-care events (and the MTPs found in their medicines): a number before one
+# of them in prose is a count of patients. Teams, coders, months, excerpts, codes, points and PDSA cycles are not.
+PATIENT_NOUN = (r"(?:patients?|people|persons?|individuals?|beneficiar(?:y|ies)|enrollees?|deaths?|"
+                r"(?:re-?)?admissions?|hospitali[sz]ations?|(?:ED|emergency(?:[- ]department)?|ER)[- ]visits?|"
+                r"MTPs?|medication[- ]therapy[- ]problems?|(?:patient|acute[- ]care|adverse)[- ]events?)(?![\w-])")
+_COUNT = r"\d+(?:,\d{3})*"
+# "5 patients", "3 of 40 patients", "3 out of the 40 patients", "3/40 patients", "5 paired patients"
 COUNT_PHRASE = re.compile(
-    r"(?<![\d.,$%])\b(\d[\d,]*)\s+(?:(?:of|out of)\s+(?:the\s+)?[\d,]+\s+)?(?:(?!per\b|a\b|each\b)[a-z-]+\s+)?"
-    r"(patients?|people|persons?|beneficiar(?:y|ies)|deaths?|readmissions?|admissions?|ED visits?)\b", re.IGNORECASE)
+    rf"(?<![\w.,$%/])(?P<n>{_COUNT})(?![.,]\d)"
+    rf"(?:\s*/\s*(?P<slash>{_COUNT})|\s+(?:of|out\s+of)\s+(?:the\s+)?(?P<of>{_COUNT}))?(?![.,]\d)"
+    rf"\s+(?:(?!(?:per|a|an|each|of|in|to|and|or|than)\b)[a-z-]+\s+)?{PATIENT_NOUN}", re.IGNORECASE)
+# Units of an "n = 7" that are not patients ("n = 7 teams").
+NOT_PATIENTS = (r"teams?|coders?|months?|weeks?|days?|years?|excerpts?|codes?|themes?|points?|PDSA|cycles?|"
+                r"sites?|pharmac(?:y|ies)|practices?|clinics?|milestones?|calls?|sessions?|webinars?|team-events?")
+# "n = 7", "n=7", "N = 7" (a sample size is a count of patients unless it names another unit)
+N_EQUALS = re.compile(rf"(?<![\w.])(?P<lead>[nN]\s*=\s*)(?P<n>{_COUNT})(?![.,]?\d)"
+                      rf"(?!\s*(?:[a-z-]+\s+)?(?:{NOT_PATIENTS})(?![\w]))")
 QUOTED = re.compile(r"\u201c[^\u201d]*\u201d|\"[^\"]*\"")  # quotations from focus groups are not counts
 
 
@@ -410,6 +431,279 @@ def auto_spec(df: pd.DataFrame, *, counts: Iterable[str] = (), exempt: Iterable[
     return SuppressionSpec(counts=tuple(count_cols), derived=derived, percentages=percentages, block=tuple(block), **extra)
 
 
+# --- counts drawn in a figure --------------------------------------------------------------------------
+#
+# A figure's numbers (a Kaplan-Meier numbers table, bars labelled with counts) come with facts any reader
+# knows: at risk + events + censored = n at every tick, cumulative counts never fall, the groups add up to
+# the cohort. Each figure records its cells (what it shows) and those facts in a counts record
+# (figures/<id>.counts.json, see :func:`evaluation.figures.export_figure`); the same integer programs decide
+# what the figure hides (:func:`protect_cells`) and check what it shows (:func:`pinned_cells`, in the gate).
+
+UNDRAWN = ""  # a cell left out of the figure altogether: a reader knows only that it is a count
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A fact a reader knows about the numbers of one figure: ``sum(coef * cell) <op> rhs``.
+
+    ``op`` is ``==``, ``<=`` or ``~=``: a reader takes ``~=`` for ``==``, but the left side may exceed ``rhs``
+    (at risk at day t + events and censored by day t count patients whose day is t twice). ``why`` says in
+    words what the fact is, for the gate's message.
+    """
+
+    terms: Mapping[str, float]
+    op: str = "=="
+    rhs: float = 0.0
+    why: str = ""
+
+    def to_json(self) -> dict:
+        return {"terms": {k: float(v) for k, v in self.terms.items()}, "op": self.op, "rhs": float(self.rhs),
+                "why": self.why}
+
+    @classmethod
+    def from_json(cls, record: Mapping) -> "Relation":
+        return cls({str(k): float(v) for k, v in record["terms"].items()}, str(record.get("op", "==")),
+                   float(record.get("rhs", 0.0)), str(record.get("why", "")))
+
+
+def _shown_number(shown: str) -> float | None:
+    text = str(shown).strip().replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def reader_bounds(shown: str, threshold: int) -> tuple[float, float | None]:
+    """What a reader knows of a cell from what it shows: a number exactly; ``<11`` is 1 to 10; ``*`` is at
+    least 11 (a figure never hides a 0 or a small count behind it); a cell left out is any count."""
+    text = str(shown).strip()
+    number = _shown_number(text)
+    if number is not None:
+        return (number, number)
+    if text == small_mark(threshold):
+        return (1.0, threshold - 1.0)
+    if text == COMPLEMENT_MARK:
+        return (float(threshold), None)
+    return (0.0, None)
+
+
+def _solve(c: np.ndarray, a_eq, b_eq, a_ub, b_ub, bounds):
+    """An integer program over the hidden cells: the values of x (None when infeasible), and whether the
+    objective is unbounded."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    constraints = []
+    if len(b_eq):
+        constraints.append(LinearConstraint(a_eq, b_eq, b_eq))
+    if len(b_ub):
+        constraints.append(LinearConstraint(a_ub, -np.inf, b_ub))
+    lo = np.array([b[0] for b in bounds], float)
+    hi = np.array([np.inf if b[1] is None else b[1] for b in bounds], float)
+    res = milp(c, constraints=constraints, integrality=np.ones(len(c)), bounds=Bounds(lo, hi))
+    if res.status == 0:
+        return res.x, False
+    return None, res.status == 3  # 3: unbounded (2: infeasible)
+
+
+def _programs(shown: Mapping[str, str], relations: list[Relation], threshold: int):
+    """Unknown cells, their bounds, and the linear system a reader holds, as a function of which ``~=``
+    relations the reader takes as ``==`` (the others: the left side is at least the right)."""
+    cells = list(dict.fromkeys([*shown, *(c for r in relations for c in r.terms)]))
+    known = {c: _shown_number(shown[c]) for c in cells if c in shown and _shown_number(shown[c]) is not None}
+    unknown = [c for c in cells if c not in known]
+    index = {c: k for k, c in enumerate(unknown)}
+    bounds = [reader_bounds(shown.get(c, UNDRAWN), threshold) for c in unknown]
+
+    def system(equal: set[int]):
+        eq, ub = [], []
+        for i, r in enumerate(relations):
+            row = np.zeros(len(unknown))
+            rhs = r.rhs
+            for c, coef in r.terms.items():
+                if c in index:
+                    row[index[c]] += coef
+                else:
+                    rhs -= coef * known[c]
+            if not row.any():
+                continue
+            if r.op == "<=":
+                ub.append((row, rhs))
+            elif r.op == "==" or i in equal:
+                eq.append((row, rhs))
+            else:  # the left side is rhs or more
+                ub.append((-row, -rhs))
+
+        def as_arrays(rows):
+            return (np.array([r for r, _ in rows], float).reshape(len(rows), len(unknown)),
+                    np.array([b for _, b in rows], float))
+
+        return (*as_arrays(eq), *as_arrays(ub))
+
+    return unknown, bounds, system
+
+
+def _feasible(program, bounds) -> bool:
+    a_eq, b_eq, a_ub, b_ub = program
+    x, unbounded = _solve(np.zeros(len(bounds)), a_eq, b_eq, a_ub, b_ub, bounds)
+    return x is not None or unbounded
+
+
+def _reader_ties(relations: list[Relation], system, bounds) -> set[int]:
+    """The ``~=`` relations a reader takes as ``==``: all of them when that has a solution; else, in order,
+    each one that still leaves a solution (a reader assumes no ties wherever the numbers allow it)."""
+    loose = [i for i, r in enumerate(relations) if r.op == "~="]
+    if not loose or _feasible(system(set(loose)), bounds):
+        return set(loose)
+    equal: set[int] = set()
+    for i in loose:
+        if _feasible(system(equal | {i}), bounds):
+            equal.add(i)
+    return equal
+
+
+def _pins_in(unknown: list[str], bounds, program, candidates: list[int]):
+    """Candidates (positions in ``unknown``) that take one value in every solution of ``program``: (k, value).
+    None when the program has no solution. From one solution, pushing all open candidates down, then up,
+    clears at once every candidate that moves; the ones left get a pair of programs of their own each."""
+    a_eq, b_eq, a_ub, b_ub = program
+    n = len(unknown)
+    start, _ = _solve(np.zeros(n), a_eq, b_eq, a_ub, b_ub, bounds)
+    if start is None:
+        return None
+    moved: set[int] = set()
+    idle = 0
+    for step in range(4 * len(candidates) + 2):
+        left = [k for k in candidates if k not in moved]
+        if not left or idle >= 2:
+            break
+        c = np.zeros(n)
+        c[left] = 1.0 if step % 2 == 0 else -1.0
+        x, unbounded = _solve(c, a_eq, b_eq, a_ub, b_ub, bounds)
+        if unbounded:  # some open candidate can grow without end: find which, one by one below
+            idle += 1
+            continue
+        cleared = {k for k in left if x is not None and abs(x[k] - start[k]) >= 0.5}
+        moved |= cleared
+        idle = 0 if cleared else idle + 1
+    pins = []
+    for k in candidates:
+        if k in moved:
+            continue
+        c = np.zeros(n)
+        c[k] = 1.0
+        low, _ = _solve(c, a_eq, b_eq, a_ub, b_ub, bounds)
+        high, unbounded = _solve(-c, a_eq, b_eq, a_ub, b_ub, bounds)
+        if low is None or high is None or unbounded:
+            continue
+        if high[k] - low[k] < 0.5:
+            pins.append((k, int(round(low[k]))))
+    return pins
+
+
+def pinned_cells(shown: Mapping[str, str], relations: Iterable[Relation], threshold: int,
+                 truth: Mapping[str, float] | None = None) -> list[tuple[str, int]]:
+    """Hidden small counts of a figure that a reader can work out exactly: (cell, value) pairs.
+
+    ``shown``: cell -> what the figure shows (a number, ``<11``, ``*``, or ``""`` when left out). A reader is
+    assumed to know every relation and to reason in whole numbers (an integer program per cell: the
+    smallest and the largest value the relations allow). A ``~=`` relation (a sum that patients tied at a
+    tick make larger) is taken as ``==`` wherever the numbers allow it (:func:`_reader_ties`); a value
+    pinned that way is reported even when ties make it wrong: a reader would take it for the count.
+
+    Without ``truth`` (the gate: only what the figure shows), the cells shown ``<11`` are checked, and the
+    cells left out whose one possible value is small. With ``truth`` (the figure deciding what to hide),
+    every hidden cell whose true value is small, also against a reader who guesses right where there are
+    no ties (every ``~=`` that truly holds as ``==``).
+    """
+    relations = list(relations)
+    unknown, bounds, system = _programs(shown, relations, threshold)
+    if not unknown:
+        return []
+    mark = small_mark(threshold)
+    if truth is None:
+        candidates = [k for k, c in enumerate(unknown) if str(shown.get(c, UNDRAWN)).strip() in (mark, UNDRAWN)]
+    else:
+        candidates = [k for k, c in enumerate(unknown) if c in truth and 1 <= truth[c] < threshold]
+    if not candidates:
+        return []
+    models = [_reader_ties(relations, system, bounds)]
+    if truth is not None:
+        exact = {i for i, r in enumerate(relations) if r.op == "~=" and all(c in truth for c in r.terms)
+                 and abs(sum(v * truth[c] for c, v in r.terms.items()) - r.rhs) < 0.5}
+        if exact != models[0]:
+            models.append(exact)
+    found: dict[str, int] = {}
+    for equal in models:
+        for k, value in _pins_in(unknown, bounds, system(equal), candidates) or []:
+            c = unknown[k]
+            if truth is None and str(shown.get(c, UNDRAWN)).strip() == UNDRAWN and not 1 <= value < threshold:
+                continue  # a left-out cell that is 0 or large: nothing small to disclose
+            found.setdefault(c, value)
+    return [(c, found[c]) for c in unknown if c in found]
+
+
+def protect_cells(values: Mapping[str, float], relations: Iterable[Relation], threshold: int, *,
+                  locked: Iterable[str] = (), max_rounds: int = 500) -> dict[str, str]:
+    """What a figure shows of each of its counts so that no small one can be worked out.
+
+    Counts of 1 to ``threshold - 1`` show as ``<11`` (primary suppression). While :func:`pinned_cells` finds
+    a hidden count a reader could pin, one more cell sharing a relation with it is hidden as ``*``, the
+    smallest first; ``locked`` cells are never hidden (they are stated elsewhere, e.g. a total in the
+    caption), and neither are zeros and small counts (``*`` means at least 11). When no such cell is left, the cells of
+    the relations the pinned count is in are left out of the figure (``""``). A NaN value is not drawn.
+    """
+    relations = list(relations)
+    locked = set(locked)
+    mark = small_mark(threshold)
+    truth = {c: float(v) for c, v in values.items() if v == v}
+    shown = {c: (UNDRAWN if v != v else mark if 1 <= v < threshold else f"{int(round(v)):,}") for c, v in values.items()}
+    linked: dict[str, list[Relation]] = {}
+    for r in relations:
+        for c in r.terms:
+            linked.setdefault(c, []).append(r)
+
+    order = {c: i for i, c in enumerate(values)}
+
+    def component(cell: str) -> list[str]:
+        seen, todo = {cell}, [cell]
+        while todo:
+            for r in linked.get(todo.pop(), []):
+                for c in r.terms:
+                    if c not in seen:
+                        seen.add(c)
+                        todo.append(c)
+        return sorted(seen, key=lambda c: order.get(c, len(order)))
+
+    for _ in range(max_rounds):
+        pins = pinned_cells(shown, relations, threshold, truth)
+        if not pins:
+            return shown
+        cell = pins[0][0]
+        near_eq = [c for r in linked.get(cell, []) if r.op != "<=" for c in r.terms]
+        near = [c for r in linked.get(cell, []) for c in r.terms]
+        hidden = False
+        for pool in (near_eq, near, component(cell)):
+            options = [c for c in dict.fromkeys(pool) if c in truth and c not in locked
+                       and _shown_number(shown[c]) is not None and truth[c] >= threshold]
+            if options:
+                shown[min(options, key=lambda c: (truth[c], order[c]))] = COMPLEMENT_MARK
+                hidden = True
+                break
+        if hidden:
+            continue
+        for pool in (near_eq or near, component(cell)):
+            options = [c for c in dict.fromkeys(pool) if c in shown and c not in locked and shown[c] != UNDRAWN]
+            if options:
+                for c in options:
+                    shown[c] = UNDRAWN
+                hidden = True
+                break
+        if not hidden:
+            return shown  # nothing left to hide: the gate names what is still pinned
+    return shown
+
+
 # --- the gate: no funder output may disclose a patient ------------------------------------------------
 
 class DisclosureError(EvaluationError):
@@ -463,34 +757,62 @@ def _ids_in_text(text: str, ids: set[str]) -> list[str]:
     return sorted(t for t in set(_TOKEN.findall(text)) if t in ids and not t.isdigit())
 
 
-def small_counts_in_text(text: str, threshold: int) -> list[str]:
-    """Phrases of prose that state a small count of patients or their events ("5 patients", "3 deaths").
+def _number(text: str | None) -> int | None:
+    return int(text.replace(",", "")) if text else None
 
+
+def _count_phrases(text: str, threshold: int) -> list[tuple[int, int, str]]:
+    """(start, end, safe replacement) of every phrase of ``text`` that states or implies a small count.
+
+    "n = 7" becomes "n < 11"; "7 patients" becomes "<11 patients"; "3 of 7 patients" hides both numbers;
+    "20 of 25 patients" also gives away the 5 who are not counted, and becomes "all but <11 of 25 patients".
     Quotations are skipped (a focus-group participant's words are not a count from the data).
     """
+    def small(n: int | None) -> bool:
+        return n is not None and 1 <= n < threshold
+
+    plain = QUOTED.sub(lambda m: " " * len(m.group(0)), text)  # blanked in place: positions still match
+    mark = small_mark(threshold)
     found = []
-    for match in COUNT_PHRASE.finditer(QUOTED.sub(" ", str(text))):
-        number = match.group(1).replace(",", "")
-        if number.isdigit() and 1 <= int(number) < threshold:
-            found.append(match.group(0))
-    return found
+    for m in N_EQUALS.finditer(plain):
+        if small(_number(m.group("n"))):
+            found.append((m.start(), m.end(), m.group("lead").replace("=", "<") + str(threshold)))
+    for m in COUNT_PHRASE.finditer(plain):
+        n = _number(m.group("n"))
+        whole = _number(m.group("slash") or m.group("of"))
+        if small(n) or small(whole):
+            out = m.group(0)
+            spans = [(m.start("n"), m.end("n"), small(n))]
+            spans += [(m.start(g), m.end(g), small(whole)) for g in ("slash", "of") if m.group(g)]
+            for a, b, hide in sorted(spans, reverse=True):
+                if hide:
+                    out = out[:a - m.start()] + mark + out[b - m.start():]
+            found.append((m.start(), m.end(), out))
+        elif whole is not None and n is not None and small(whole - n):
+            rest = m.group(0)[(m.end("slash") if m.group("slash") else m.end("of")) - m.start():]
+            found.append((m.start(), m.end(), f"all but {mark} of {whole:,}{rest}"))
+    found.sort()
+    kept: list[tuple[int, int, str]] = []
+    for item in found:  # an "n = 7 patients" is one phrase
+        if not kept or item[0] >= kept[-1][1]:
+            kept.append(item)
+    return kept
+
+
+def small_counts_in_text(text: str, threshold: int) -> list[str]:
+    """Phrases of prose that state a small count of patients or their events ("5 patients", "3 deaths",
+    "n = 7", "3/40 patients"), or give one away ("20 of 25 patients" leaves 5). Quotations are skipped."""
+    text = str(text)
+    return [text[a:b] for a, b, _ in _count_phrases(text, threshold)]
 
 
 def suppress_text(text: str, threshold: int) -> str:
     """Prose made safe for a funder: a small count of patients or events becomes ``<11`` ("5 patients" ->
-    "<11 patients"); quotations are left as they are."""
+    "<11 patients", "n = 7" -> "n < 11"); quotations are left as they are."""
     text = str(text)
-    quoted = [(m.start(), m.end()) for m in QUOTED.finditer(text)]
-
-    def replace(match: re.Match) -> str:
-        number = match.group(1).replace(",", "")
-        inside = any(a <= match.start() < b for a, b in quoted)
-        if inside or not number.isdigit() or not 1 <= int(number) < threshold:
-            return match.group(0)
-        start = match.start(1) - match.start()
-        return match.group(0)[:start] + small_mark(threshold) + match.group(0)[start + len(match.group(1)):]
-
-    return COUNT_PHRASE.sub(replace, text)
+    for a, b, safe in reversed(_count_phrases(text, threshold)):
+        text = text[:a] + safe + text[b:]
+    return text
 
 
 def _check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spec: dict | None,
@@ -542,38 +864,288 @@ def _check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spe
     return problems
 
 
+def _problem(file: str, row, column: str, problem: str) -> dict:
+    return {"file": file, "row": row, "column": column, "problem": problem}
+
+
+def _text_problems(text: str, file: str, row, column: str, threshold: int, ids: set[str], what: str = "the text") -> list[dict]:
+    """Small counts and patient identifiers in one piece of prose a funder reads."""
+    problems = [_problem(file, row, column, f"unsuppressed small count in {what}: '{phrase}'")
+                for phrase in small_counts_in_text(text, threshold)]
+    problems += [_problem(file, row, column, f"patient identifier '{token}' in {what}") for token in _ids_in_text(text, ids)]
+    return problems
+
+
 def _prose_problems(df: pd.DataFrame, file: str, threshold: int, columns: Iterable[str]) -> list[dict]:
     """Small counts stated in the prose columns of a table (figure captions and alt text)."""
     problems = []
     for col in [c for c in columns if c in df.columns]:
         for i, text in df[col].items():
             for phrase in small_counts_in_text(text, threshold):
-                problems.append({"file": file, "row": int(i) + 2, "column": col,
-                                 "problem": f"unsuppressed small count in the text: '{phrase}'"})
+                problems.append(_problem(file, int(i) + 2, col, f"unsuppressed small count in the text: '{phrase}'"))
     return problems
 
 
-def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict) -> list[dict]:
+# --- quotes: the identifier screen ---------------------------------------------------------------------
+
+QUOTE_COLUMNS = ("exemplar", "quote")  # columns of funder tables that hold what a participant said
+ScreenQuote = Callable[..., list]  # evaluation.identifiers.screen_quote(text, deny_terms=()) -> findings
+
+
+def _quote_screen() -> ScreenQuote | None:
+    """The identifier screen for quotes (:func:`evaluation.identifiers.screen_quote`), when it is installed."""
+    try:
+        from .identifiers import screen_quote
+    except ImportError:
+        return None
+    return screen_quote
+
+
+def _approved_quotes(params: Params | None) -> list[str]:
+    """The texts of the excerpts the evaluator cleared for funders (``qualitative.approved_quotes``)."""
+    approved = set((params.qualitative or {}).get("approved_quotes") or []) if params is not None else set()
+    if not approved:
+        return []
+    try:
+        excerpts = pd.read_csv(Path(params.data_dir) / "qualitative" / "excerpts.csv", dtype=str,
+                               keep_default_na=False, encoding="utf-8-sig", usecols=["excerpt_id", "text"])
+    except (OSError, ValueError):
+        return []
+    return [" ".join(t.split()) for i, t in zip(excerpts["excerpt_id"], excerpts["text"]) if i in approved]
+
+
+def quote_problems(quotes: Iterable[tuple[str, object, str, str]], screen: ScreenQuote, *, deny_terms: Iterable[str] = (),
+                   approved: Iterable[str] = ()) -> list[dict]:
+    """Identifiers the quote screen finds in quotes a funder reads: (file, row, column, quote) in, problems out.
+
+    ``screen`` is :func:`evaluation.identifiers.screen_quote` (any callable ``screen(text, deny_terms=...)``
+    returning a list of findings). A quote that is part of an excerpt the evaluator approved is let through
+    (a quote cut short ends in "...").
+    """
+    deny_terms, approved = tuple(deny_terms), list(approved)
+    problems = []
+    for file, row, column, quote in quotes:
+        text = " ".join(str(quote).split())
+        if not text or any(text.removesuffix("...").strip() in a for a in approved):
+            continue
+        for finding in screen(text, deny_terms=deny_terms):
+            problems.append(_problem(file, row, column, f"quote held back by the identifier screen: {finding} "
+                                                        f"(\u201c{text[:60]}{'...' if len(text) > 60 else ''}\u201d)"))
+    return problems
+
+
+def _quoted_spans(text: str) -> list[str]:
+    return [m.group(0)[1:-1] for m in QUOTED.finditer(str(text))]
+
+
+# --- what a funder reads: DOCX, HTML pages, SVG figures ---------------------------------------------------
+
+def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict,
+                   quotes: list | None = None) -> list[dict]:
+    """The DOCX's paragraphs, tables (cells against the table's spec, and each cell's prose), image alt text
+    and headers and footers."""
     import docx
 
     problems = []
     document = docx.Document(str(path))
-    body = "\n".join(p.text for p in document.paragraphs)
-    for token in _ids_in_text(body, ids):
-        problems.append({"file": file, "row": "", "column": "", "problem": f"patient identifier '{token}' in the text"})
     for k, paragraph in enumerate(document.paragraphs, start=1):
-        for phrase in small_counts_in_text(paragraph.text, threshold):
-            problems.append({"file": file, "row": f"paragraph {k}", "column": "",
-                             "problem": f"unsuppressed small count in the text: '{phrase}' ({paragraph.text[:60]}...)"})
+        text = paragraph.text
+        problems += [_problem(file, f"paragraph {k}", "", f"unsuppressed small count in the text: '{phrase}' ({text[:60]}...)")
+                     for phrase in small_counts_in_text(text, threshold)]
+        problems += [_problem(file, f"paragraph {k}", "", f"patient identifier '{token}' in the text")
+                     for token in _ids_in_text(text, ids)]
+        if quotes is not None:
+            quotes += [(file, f"paragraph {k}", "", q) for q in _quoted_spans(text)]
     by_header = {tuple(s.get("columns", [])): s for s in specs.values()}
     for k, table in enumerate(document.tables, start=1):
         rows = [[cell.text for cell in row.cells] for row in table.rows]
         if not rows:
             continue
+        name = f"{file} (table {k})"
         frame = pd.DataFrame(rows[1:], columns=rows[0])
-        spec = by_header.get(tuple(rows[0]))
-        problems += _check_frame(frame, f"{file} (table {k})", threshold, ids, spec)
+        problems += _check_frame(frame, name, threshold, ids, by_header.get(tuple(rows[0])))
+        for r, cells in enumerate(rows[1:], start=2):
+            for header, text in zip(rows[0], cells):
+                problems += [p for p in _text_problems(text, name, r, header, threshold, set())]
+                if quotes is not None and str(header) in QUOTE_COLUMNS:
+                    quotes.append((name, r, header, text))
+    for k, shape in enumerate(document.inline_shapes, start=1):
+        alt = shape._inline.docPr.get("descr") or ""
+        problems += _text_problems(alt, file, f"image {k}", "alt text", threshold, ids)
+    for section in document.sections:
+        for part, where in ((section.header, "header"), (section.footer, "footer")):
+            for paragraph in part.paragraphs:
+                problems += _text_problems(paragraph.text, file, where, "", threshold, ids)
     return problems
+
+
+_BLOCK_TAGS = {"p", "li", "figcaption", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "title", "div", "section",
+               "figure", "tr", "table", "ul", "ol", "body", "head", "caption", "dt", "dd", "pre", "blockquote", "br",
+               "thead", "tbody", "header", "footer", "main", "nav", "article", "aside"}
+
+
+class _PageText(HTMLParser):
+    """The text of an HTML page as a reader sees it: one item per block of text (a paragraph, a list item, a
+    table cell), plus every alt and title attribute; table cells know their column's header."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.items: list[tuple[int, str, str, str]] = []  # (line, element, text, column header)
+        self._buffer: list[str] = []
+        self._where = ("body", 1)
+        self._skip = 0
+        self._headers: list[list[str]] = []
+        self._column = -1
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self._buffer).split())
+        self._buffer = []
+        if not text:
+            return
+        tag, line = self._where
+        header = ""
+        if tag == "td" and self._headers and 0 <= self._column < len(self._headers[-1]):
+            header = self._headers[-1][self._column]
+        if tag == "th" and self._headers:
+            self._headers[-1].append(text)
+        self.items.append((line, tag, text, header))
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        for name, value in attrs:
+            if name in ("alt", "title", "aria-label") and value:
+                self.items.append((self.getpos()[0], f"{tag} {name}", " ".join(value.split()), ""))
+        if tag in _BLOCK_TAGS:
+            self._flush()
+            self._where = (tag, self.getpos()[0])
+        if tag == "table":
+            self._headers.append([])
+        elif tag == "tr":
+            self._column = -1
+        elif tag in ("td", "th"):
+            self._column += 1
+
+    def handle_endtag(self, tag) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        if tag in _BLOCK_TAGS:
+            self._flush()
+            self._where = ("body", self.getpos()[0])
+        if tag == "table" and self._headers:
+            self._headers.pop()
+
+    def handle_data(self, data) -> None:
+        if not self._skip:
+            self._buffer.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def page_text(page: str) -> list[tuple[int, str, str, str]]:
+    """(line, element, text, column header) of every block of text and alt/title attribute of an HTML page."""
+    parser = _PageText()
+    parser.feed(page)
+    parser.close()
+    return parser.items
+
+
+def _html_problems(page: str, file: str, threshold: int, ids: set[str], quotes: list | None = None) -> list[dict]:
+    """Small counts and patient identifiers in the text of a page (tags stripped, alt text included)."""
+    problems = []
+    for line, element, text, header in page_text(page):
+        problems += _text_problems(text, file, f"line {line}", f"<{element}>", threshold, ids)
+        if quotes is not None:
+            quotes += [(file, f"line {line}", f"<{element}>", q) for q in _quoted_spans(text)]
+            if header in QUOTE_COLUMNS:
+                quotes.append((file, f"line {line}", header, text))
+    return problems
+
+
+COUNT_GID = "cmm-count-"  # the SVG id of a text that draws one count recorded in figures/<id>.counts.json
+_SVG_COMMENT_TEXT = re.compile(r'<g id="(?P<id>[^"]+)">\s*<!--(?P<text>.*?)-->', re.S)  # svg.fonttype "path"
+_SVG_TEXT_ELEMENT = re.compile(r"<text\b(?P<attrs>[^>]*)>(?P<text>.*?)</text>", re.S)  # svg.fonttype "none"
+NUMBERS_TABLE_TITLE = "Number at risk"  # the title of the Kaplan-Meier numbers table
+
+
+def svg_texts(svg: str) -> list[tuple[str, str]]:
+    """(element id, text) of every text an SVG draws: matplotlib writes each string as an XML comment before
+    its glyphs (or as a ``<text>`` element), which is what a reader's tools extract."""
+    out = [(m["id"], html.unescape(m["text"]).strip()) for m in _SVG_COMMENT_TEXT.finditer(svg)]
+    for m in _SVG_TEXT_ELEMENT.finditer(svg):
+        found = re.search(r'\bid="([^"]+)"', m["attrs"])
+        out.append((found.group(1) if found else "text", html.unescape(re.sub(r"<[^>]+>", "", m["text"])).strip()))
+    return out
+
+
+def _relations_of(cell: str, relations: list[Relation]) -> str:
+    return "; ".join(r.why for r in relations if cell in r.terms and r.why) or "the figure's totals"
+
+
+def figure_count_problems(svg: str, counts: Mapping | None, file: str, threshold: int) -> list[dict]:
+    """Problems in the numbers an SVG figure draws, checked against its counts record.
+
+    The record (``figures/<id>.counts.json``) lists each count's cell, what it shows and the SVG id of the
+    text drawing it, and the relations a reader knows (:class:`Relation`). The SVG must show what the record
+    says (the SVG wins: it is what a reader reads); no shown count may be small; and no hidden count may be
+    pinned to one value (:func:`pinned_cells`). A figure drawing a numbers table without a record fails:
+    its hidden counts cannot be checked.
+    """
+    texts = svg_texts(svg)
+    by_id = dict(texts)
+    if counts is None:
+        if any(NUMBERS_TABLE_TITLE in t for _, t in texts) or any(i.startswith(COUNT_GID) for i in by_id):
+            return [_problem(file, "", "", "a numbers table without its counts record (<figure>.counts.json): "
+                                           "whether a hidden count can be worked out cannot be checked")]
+        return []
+    problems = []
+    relations = [Relation.from_json(r) for r in counts.get("relations", [])]
+    shown, labels, drawn = {}, {}, set()
+    for cell in counts.get("cells", []):
+        cid, gid, recorded = str(cell["id"]), cell.get("gid"), str(cell.get("shown", ""))
+        labels[cid] = str(cell.get("label") or cid)
+        shown[cid] = recorded
+        if gid:
+            drawn.add(gid)
+            if gid not in by_id:
+                problems.append(_problem(file, f"element {gid}", "", f"'{labels[cid]}' is in the counts record but not in the SVG"))
+                continue
+            if by_id[gid] != recorded:
+                problems.append(_problem(file, f"element {gid}", "", f"'{labels[cid]}' shows '{by_id[gid]}' where the "
+                                                                     f"counts record says '{recorded}'"))
+            shown[cid] = by_id[gid]
+    for mention in counts.get("mentions", []):
+        gid = mention.get("gid")
+        drawn.add(gid)
+        if gid in by_id and str(mention.get("contains", "")) not in by_id[gid]:
+            problems.append(_problem(file, f"element {gid}", "", f"'{by_id[gid]}' does not show "
+                                                                 f"'{mention.get('contains')}' as the counts record says"))
+    for gid in by_id:
+        if gid.startswith(COUNT_GID) and gid not in drawn:
+            problems.append(_problem(file, f"element {gid}", "", f"a count ('{by_id[gid]}') that is not in the counts record"))
+    for cid, text in shown.items():
+        number = _shown_number(text)
+        if number is not None and 1 <= number < threshold:
+            problems.append(_problem(file, "", labels[cid], f"unsuppressed small count {text} in the figure"))
+    for cid, value in pinned_cells(shown, relations, threshold):
+        problems.append(_problem(file, "", labels[cid], f"the hidden count '{labels[cid]}' ({shown[cid] or 'left out'}) "
+                                                        f"can be worked out: it must be {value}, from: "
+                                                        f"{_relations_of(cid, relations)}"))
+    return problems
+
+
+def _svg_problems(svg: str, counts: Mapping | None, file: str, threshold: int, ids: set[str]) -> list[dict]:
+    """An SVG figure as a reader's tools extract it: each text's prose, and its numbers against the record."""
+    problems = []
+    texts = svg_texts(svg)
+    for element, text in texts:
+        problems += _text_problems(text, file, f"element {element}", "", threshold, ids, "the figure's text")
+    in_texts = {t for _, text in texts for t in _ids_in_text(text, ids)}
+    problems += [_problem(file, "", "", f"patient identifier '{token}'") for token in _ids_in_text(svg, ids)
+                 if token not in in_texts]  # anywhere else in the file (metadata, ids)
+    return problems + figure_count_problems(svg, counts, file, threshold)
 
 
 def _read_text_table(source) -> pd.DataFrame:
@@ -584,17 +1156,53 @@ def _read_text_table(source) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *, raise_on_problem: bool = True) -> pd.DataFrame:
+def _zip_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict) -> list[dict]:
+    """The figure zip: file names, CSVs (the manifest's prose too), every SVG's text and numbers (with its
+    counts record from the zip), and any other text file. PDFs are drawn from the same figure objects as the
+    SVGs (same texts, same numbers); no PDF text extractor is installed, so the SVG stands for both."""
+    problems = []
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        for info in zf.infolist():
+            name = f"{file}:{info.filename}"
+            for token in _ids_in_text(info.filename, ids):
+                problems.append(_problem(name, "", "", f"patient identifier '{token}' in a file name"))
+            if info.filename.endswith(".csv"):
+                df = _read_text_table(io.BytesIO(zf.read(info)))
+                problems += _check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
+                problems += _prose_problems(df, name, threshold, ("title", "caption", "alt_text"))
+            elif info.filename.endswith(".svg"):
+                record = info.filename[:-len(".svg")] + ".counts.json"
+                counts = json.loads(zf.read(record)) if record in names else None
+                problems += _svg_problems(zf.read(info).decode("utf-8", "replace"), counts, name, threshold, ids)
+            elif info.filename.endswith((".txt", ".md", ".json", ".html")):
+                for token in _ids_in_text(zf.read(info).decode("utf-8", "replace"), ids):
+                    problems.append(_problem(name, "", "", f"patient identifier '{token}'"))
+    return problems
+
+
+PAGES = ("index.html", "performance_story.html")  # pages at the top of a report a funder may be sent
+
+
+def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *, raise_on_problem: bool = True,
+                         screen: ScreenQuote | None = None) -> pd.DataFrame:
     """Fail when a funder output carries a patient identifier, a date of birth or an unsuppressed small count.
 
-    Checks every file of ``<output_dir>/funder/`` (CSV tables against ``suppression.json``, the DOCX's text and
-    tables, the figure zip's manifest and any text file) and the column names of every analyst table in
-    ``tables/``. Returns the problems table (empty when all is well); raises :class:`DisclosureError`
-    naming file, row and column otherwise.
+    Reads what a funder reads: every file of ``<output_dir>/funder/`` (CSV tables against ``suppression.json``
+    and their quotes; the DOCX's paragraphs, tables, alt text, headers and footers; the figure zip's manifest
+    and each SVG's text and numbers against its counts record, see :func:`figure_count_problems`), and
+    ``index.html`` and ``performance_story.html`` at the top of the output folder (text with the tags
+    stripped, alt text included); and the column names of every analyst table in ``tables/``. Quotes (the
+    ``exemplar`` column, quoted speech in the DOCX and the pages) go through the identifier screen
+    (``screen``; by default :func:`evaluation.identifiers.screen_quote` with ``qualitative.deny_terms``),
+    except those the evaluator approved. Returns the problems table (empty when all is well); raises
+    :class:`DisclosureError` naming file, row (paragraph, line or SVG element) and column otherwise.
     """
     output_dir = Path(output_dir)
     threshold = params.suppress_below if params is not None else 11
     ids = _patient_ids(params)
+    screen = screen or _quote_screen()
+    quotes: list | None = [] if screen is not None else None
     problems: list[dict] = []
     funder = output_dir / "funder"
     specs: dict = {}
@@ -608,24 +1216,24 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
         if suffix == ".csv":
             df = _read_text_table(path)
             problems += _check_frame(df, file, threshold, ids, specs.get(path.stem))
+            if quotes is not None:
+                quotes += [(file, int(i) + 2, c, q) for c in df.columns if c in QUOTE_COLUMNS for i, q in df[c].items()]
         elif suffix == ".docx":
-            problems += _docx_problems(path, file, threshold, ids, specs)
+            problems += _docx_problems(path, file, threshold, ids, specs, quotes)
         elif suffix == ".zip":
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    name = f"{file}:{info.filename}"
-                    for token in _ids_in_text(info.filename, ids):
-                        problems.append({"file": name, "row": "", "column": "", "problem": f"patient identifier '{token}' in a file name"})
-                    if info.filename.endswith(".csv"):
-                        df = _read_text_table(io.BytesIO(zf.read(info)))
-                        problems += _check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
-                        problems += _prose_problems(df, name, threshold, ("title", "caption", "alt_text"))
-                    elif info.filename.endswith((".svg", ".txt", ".md", ".json", ".html")):
-                        for token in _ids_in_text(zf.read(info).decode("utf-8", "replace"), ids):
-                            problems.append({"file": name, "row": "", "column": "", "problem": f"patient identifier '{token}'"})
-        elif suffix in (".json", ".txt", ".md", ".html", ".svg"):
+            problems += _zip_problems(path, file, threshold, ids, specs)
+        elif suffix == ".html":
+            problems += _html_problems(path.read_text(encoding="utf-8", errors="replace"), file, threshold, ids, quotes)
+        elif suffix in (".json", ".txt", ".md", ".svg"):
             for token in _ids_in_text(path.read_text(encoding="utf-8", errors="replace"), ids):
-                problems.append({"file": file, "row": "", "column": "", "problem": f"patient identifier '{token}'"})
+                problems.append(_problem(file, "", "", f"patient identifier '{token}'"))
+    for name in PAGES:
+        if (output_dir / name).is_file():
+            problems += _html_problems((output_dir / name).read_text(encoding="utf-8", errors="replace"), name,
+                                       threshold, ids, quotes)
+    if quotes:
+        deny = (params.qualitative or {}).get("deny_terms") or () if params is not None else ()
+        problems += quote_problems(quotes, screen, deny_terms=deny, approved=_approved_quotes(params))
     ident = _identifier_names()
     for path in sorted((output_dir / "tables").glob("*.csv")):
         try:
@@ -634,8 +1242,8 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
             continue
         for col in header:
             if col in ident:
-                problems.append({"file": str(path.relative_to(output_dir)), "row": "", "column": col,
-                                 "problem": "patient identifier column in an analyst table (tables/ must hold none)"})
+                problems.append(_problem(str(path.relative_to(output_dir)), "", col,
+                                         "patient identifier column in an analyst table (tables/ must hold none)"))
     table = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
     if raise_on_problem and len(table):
         raise DisclosureError(table, str(output_dir))

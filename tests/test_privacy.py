@@ -15,8 +15,9 @@ import pytest
 
 from evaluation.errors import EvaluationError
 from evaluation.params import check
-from evaluation.privacy import (COMPLEMENT_MARK, DisclosureError, SuppressionSpec, check_funder_outputs, format_count,
-                                is_small, small_counts_in_text, suppress)
+from evaluation.privacy import (COMPLEMENT_MARK, DisclosureError, Relation, SuppressionSpec, check_funder_outputs,
+                                format_count, is_small, pinned_cells, protect_cells, small_counts_in_text, suppress,
+                                suppress_text)
 
 
 def shown(st, row: int, col: str):
@@ -245,6 +246,81 @@ def test_small_counts_in_prose_are_rewritten_for_funders():
     assert suppress_text("7 deaths", 5) == "7 deaths"
 
 
+@pytest.mark.parametrize("text, phrases, safe", [
+    ("T01 (n = 7): median 20 days", ["n = 7"], "T01 (n < 11): median 20 days"),
+    ("T01 (n=7)", ["n=7"], "T01 (n<11)"),
+    ("N = 7 in all", ["N = 7"], "N < 11 in all"),
+    ("Of them (7 patients) died", ["7 patients"], "Of them (<11 patients) died"),
+    ("7 of 40 patients reached goal", ["7 of 40 patients"], "<11 of 40 patients reached goal"),
+    ("7/40 patients reached goal", ["7/40 patients"], "<11/40 patients reached goal"),
+    ("3 of 7 patients", ["3 of 7 patients"], "<11 of <11 patients"),  # the 7 is a small count too
+    ("0 of 7 paired patients", ["0 of 7 paired patients"], "0 of <11 paired patients"),
+    ("20 of 25 patients reached goal", ["20 of 25 patients"], "all but <11 of 25 patients reached goal"),  # 5 did not
+    ("2 deaths, 3 readmissions, 4 admissions and 5 ED visits", ["2 deaths", "3 readmissions", "4 admissions", "5 ED visits"],
+     "<11 deaths, <11 readmissions, <11 admissions and <11 ED visits"),
+    ("6 hospitalisations; 8 MTPs; 9 medication therapy problems; 1 beneficiary; 2 people",
+     ["6 hospitalisations", "8 MTPs", "9 medication therapy problems", "1 beneficiary", "2 people"],
+     "<11 hospitalisations; <11 MTPs; <11 medication therapy problems; <11 beneficiary; <11 people"),
+    ("n = 7 patients", ["n = 7"], "n < 11 patients"),  # one phrase, rewritten once
+])
+def test_small_counts_in_prose_new_phrases(text, phrases, safe):
+    assert small_counts_in_text(text, 11) == phrases
+    assert suppress_text(text, 11) == safe
+    assert small_counts_in_text(safe, 11) == []  # the rewritten text passes the gate
+
+
+@pytest.mark.parametrize("text", [
+    "4 of 10 teams with recorded attendance", "3 month(s) in 2 of 10 teams fall outside the limits",
+    "n = 7 teams", "n = 3 coders", "(5 excerpts)", "2 coders", "4 of 16 codes", "10 points", "36 PDSA cycles",
+    "7 of 282 offered team-events (2%)", "5 patient-months", "n = 7.5", "T01 (n = <11)", "(n = recorded team-events)",
+    "22 of 83 patients reached 60%", "n = 1,234", "fewer than 11 patients", "a pharmacist said \u201cn = 7 of us\u201d",
+])
+def test_what_is_not_a_small_count_of_patients(text):
+    assert small_counts_in_text(text, 11) == []
+    assert suppress_text(text, 11) == text
+
+
+# --- counts drawn in a figure -----------------------------------------------------------------------------
+
+def test_a_count_recovered_from_the_numbers_table_is_protected():
+    """The audit's example: n = 22 (in the legend), and at the last tick at risk 0, events 17, censored 5.
+
+    Primary suppression only: 22 = 0 + 17 + censored, so censored = 5. After protection events shows "*"
+    (a count of at least 11; zeros are never hidden) and censored "<11" (1 to 10): 22 = 0 + e + c with e >= 11
+    and 1 <= c <= 10 allows c = 1 (e = 21) ... c = 10 (e = 12), so neither is pinned.
+    """
+    at_last_tick = [Relation({"ar": 1, "ev": 1, "ce": 1, "n": -1}, "~=", 0.0, "at risk + events + censored = n")]
+    truth = {"n": 22, "ar": 0, "ev": 17, "ce": 5}
+    assert pinned_cells({"n": "22", "ar": "0", "ev": "17", "ce": "<11"}, at_last_tick, 11) == [("ce", 5)]
+    shown = protect_cells(truth, at_last_tick, 11, locked={"n"})
+    assert shown == {"n": "22", "ar": "0", "ev": COMPLEMENT_MARK, "ce": "<11"}
+    assert pinned_cells(shown, at_last_tick, 11) == []
+    assert pinned_cells(shown, at_last_tick, 11, truth) == []
+
+
+def test_a_tie_at_one_tick_does_not_hide_a_recovery_at_another():
+    """The demo's blood-pressure advanced track: 22 patients, one censored at day 0 (at risk 22 + censored 1 = 23,
+    not 22: a tie), and at day 450 at risk 0, events 17, censored <11. A reader drops the day-0 sum (it cannot
+    hold) but still takes 22 = 0 + 17 + c at day 450: c = 5."""
+    relations = [Relation({"ar0": 1, "ev0": 1, "ce0": 1, "n": -1}, "~="),
+                 Relation({"ar450": 1, "ev450": 1, "ce450": 1, "n": -1}, "~="),
+                 Relation({"ce0": 1, "ce450": -1}, "<=")]
+    shown = {"n": "22", "ar0": "22", "ev0": "0", "ce0": "<11", "ar450": "0", "ev450": "17", "ce450": "<11"}
+    assert pinned_cells(shown, relations, 11) == [("ce450", 5)]
+    # with events at day 450 hidden: 22 = 0 + e + c, e >= 11, c >= ce0 >= 1 leaves c anywhere in 1..10
+    assert pinned_cells({**shown, "ev450": COMPLEMENT_MARK}, relations, 11) == []
+
+
+def test_a_left_out_cell_between_equal_neighbours_is_pinned():
+    """A cell drawn blank still obeys the figure's facts: with a <= b <= c (cumulative counts never fall),
+    3 <= b <= 3 puts b at 3, a small count; between 0 and 12 it can be 0 to 12; between 12 and 12 it is 12,
+    which is no small count."""
+    relations = [Relation({"a": 1, "b": -1}, "<="), Relation({"b": 1, "c": -1}, "<=")]
+    assert pinned_cells({"a": "3", "b": "", "c": "3"}, relations, 11) == [("b", 3)]
+    assert pinned_cells({"a": "0", "b": "", "c": "12"}, relations, 11) == []
+    assert pinned_cells({"a": "12", "b": "", "c": "12"}, relations, 11) == []
+
+
 # --- the gate ----------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -351,3 +427,71 @@ def test_all_digit_ids_are_looked_for_only_in_identifier_columns(tmp_path):
     pd.DataFrame({"patient_ref": [1490]}).to_csv(out / "funder" / "refs.csv", index=False)
     problems = check_funder_outputs(out, params, raise_on_problem=False)
     assert problems[["file", "row", "column"]].values.tolist() == [["funder/refs.csv", 2, "patient_ref"]]
+
+
+# --- the gate reads what a funder reads: pages, DOCX, figure texts, quotes -------------------------------
+
+def test_index_page_with_a_small_n_fails(report):
+    out, params = report
+    (out / "index.html").write_text('<html><body><figure><img src="a.png" alt="Curves of T02 (n = 6)">\n'
+                                    "<figcaption><b>Time to goal.</b> T01 (n = 7): median 20 days; T03 (n = 30)."
+                                    "</figcaption></figure></body></html>")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems.to_dict("records") == [
+        {"file": "index.html", "row": "line 1", "column": "<img alt>", "problem": "unsuppressed small count in the text: 'n = 6'"},
+        {"file": "index.html", "row": "line 2", "column": "<figcaption>", "problem": "unsuppressed small count in the text: 'n = 7'"}]
+    (out / "index.html").write_text("<p>T01 (n &lt; 11): median 20 days; 4 of 10 teams</p>")
+    assert check_funder_outputs(out, params, raise_on_problem=False).empty
+
+
+def test_performance_story_is_read_too(report):
+    out, params = report
+    (out / "performance_story.html").write_text("<ul><li>HbA1c at goal: <b>3 of 40</b> patients</li></ul>")
+    with pytest.raises(DisclosureError, match=r"performance_story.html, row line 1, column '<li>': .*'3 of 40 patients'"):
+        check_funder_outputs(out, params)
+
+
+def test_docx_paragraph_and_table_cell_with_a_small_n_fail(report):
+    out, params = report
+    document = docx.Document()
+    document.add_paragraph("Fine: 4 of 10 teams.")
+    document.add_paragraph("T01 (n = 7): median 20 days.")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "measure", "note"
+    table.cell(1, 0).text, table.cell(1, 1).text = "a1c", "paired: 5 patients"
+    document.save(out / "funder" / "story.docx")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems[["file", "row", "column"]].values.tolist() == [["funder/story.docx", "paragraph 2", ""],
+                                                                   ["funder/story.docx (table 1)", 2, "note"]]
+    assert "'n = 7'" in problems.at[0, "problem"] and "'5 patients'" in problems.at[1, "problem"]
+
+
+def test_figure_text_in_the_zip_is_read(report):
+    """matplotlib writes each text of an SVG as a comment before its glyphs: that is what a reader extracts."""
+    out, params = report
+    svg = ('<svg><g id="legend_1"><g id="text_3">\n <!-- T01 (n = 7) -->\n <g transform="scale(0.1)"/></g>'
+           '<g id="text_4"><!-- T02 (n = &lt;11) --></g></g></svg>')
+    with zipfile.ZipFile(out / "funder" / "figures.zip", "w") as zf:
+        zf.writestr("figures/km.svg", svg)
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems.to_dict("records") == [{"file": "funder/figures.zip:figures/km.svg", "row": "element text_3", "column": "",
+                                            "problem": "unsuppressed small count in the figure's text: 'n = 7'"}]
+
+
+def test_quotes_go_through_the_identifier_screen(report, tiny_cohort):
+    """The screen is passed in (any callable like identifiers.screen_quote); the evaluator's approved quotes pass."""
+    out, params = report
+    pd.DataFrame({"theme": ["Barriers", "Benefits"],
+                  "exemplar": ["Mrs. Alvarez could not come in.", "It saved us time."]}).to_csv(out / "funder" / "themes.csv", index=False)
+
+    def screen(text, deny_terms=()):
+        return ["name 'Mrs. Alvarez'"] if "Alvarez" in text else []
+
+    problems = check_funder_outputs(out, params, raise_on_problem=False, screen=screen)
+    assert problems[["file", "row", "column"]].values.tolist() == [["funder/themes.csv", 2, "exemplar"]]
+    assert problems.at[0, "problem"].startswith("quote held back by the identifier screen: name 'Mrs. Alvarez'")
+    (tiny_cohort / "qualitative").mkdir()
+    (tiny_cohort / "qualitative" / "excerpts.csv").write_text("excerpt_id,text\nX9,Mrs. Alvarez could not come in.\n")
+    cleared = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(out),
+                     "qualitative": {"approved_quotes": ["X9"]}})
+    assert check_funder_outputs(out, cleared, raise_on_problem=False, screen=screen).empty
