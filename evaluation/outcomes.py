@@ -28,6 +28,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 
 from .errors import ParamsError
 from .params import Goal
+from .privacy import format_count, is_small
 
 CONDITION_FLAGS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")
 PAIR_STATUSES = ("paired", "no_followup", "no_baseline", "neither")
@@ -717,11 +718,21 @@ def measure_label(measure: str, unit: bool = False) -> str:
     return {"bp": "BP (SBP and DBP)"}.get(measure, measure.replace("_", " "))
 
 
-def goal_chart_text(change: pd.DataFrame) -> dict[str, str]:
-    """Title, caption and alt text for the % at goal before/after chart (the ``all`` rows)."""
+def goal_chart_text(change: pd.DataFrame, suppress_below: int = 11) -> dict[str, str]:
+    """Title, caption and alt text for the % at goal before/after chart (the ``all`` rows).
+
+    A % is left out, as in the chart, when it implies 1 to ``suppress_below`` - 1 patients at goal or not at goal
+    (5% of 100 is 5 patients)."""
     rows = change[(change["group"] == "all") & change["pct_goal_baseline"].notna()]
-    parts = [f"{measure_label(r.measure)} {r.pct_goal_baseline:.0f}% to {r.pct_goal_followup:.0f}% (n = {int(r.n)}, "
-             f"McNemar p {_p_text(r.mcnemar_p)})" for r in rows.itertuples()]
+
+    def share(pct: float, n: float) -> str:
+        at_goal = round(pct / 100 * n)
+        if is_small([n, at_goal, n - at_goal], suppress_below).any():
+            return "a % hidden (small count)"
+        return f"{pct:.0f}%"
+
+    parts = [f"{measure_label(r.measure)} {share(r.pct_goal_baseline, r.n)} to {share(r.pct_goal_followup, r.n)} "
+             f"(n = {format_count(r.n, suppress_below)}, McNemar p {_p_text(r.mcnemar_p)})" for r in rows.itertuples()]
     return {
         "title": "Patients at goal at baseline and at follow-up",
         "caption": ("Share of paired patients at goal at baseline and at follow-up, per measure: " + "; ".join(parts) + ". "
@@ -768,8 +779,9 @@ def ttr_text(ttr: pd.DataFrame, goal: Goal, goal_percent: float) -> dict[str, st
         "caption": (f"Time in therapeutic range (INR {goal.low:g}-{goal.high:g}) from enrollment on, by Rosendaal linear "
                     f"interpolation, for {len(v)} patients with two or more INRs; median {med}. {at_goal} of {len(v)} "
                     f"patients reached {goal_percent:g}% (dashed line)."),
-        "alt_text": (f"Histogram of per-patient time in therapeutic range in 10-point bins, {len(v)} patients, median {med}; "
-                     f"a dashed vertical line marks the {goal_percent:g}% goal, reached by {at_goal} patients."),
+        "alt_text": (f"Histogram of per-patient time in therapeutic range in 10-point bins (a bin of few patients merged "
+                     f"with its neighbour on the same side of the goal), {len(v)} patients, median {med}; a dashed vertical "
+                     f"line marks the {goal_percent:g}% goal, reached by {at_goal} of {len(v)} patients."),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .loading import Cohort
-from .privacy import format_count
+from .privacy import format_count, is_small
 
 CONDITIONS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")
 
@@ -110,13 +110,23 @@ def patients_per_team_text(table: pd.DataFrame, suppress_below: int = 11) -> dic
 
 
 def follow_up_text(follow_up: pd.DataFrame, suppress_below: int = 11) -> dict[str, str]:
-    """Title, caption and alt text for the follow-up histogram (small counts shown as <11)."""
+    """Title, caption and alt text for the follow-up histogram (small counts shown as <11).
+
+    The cohort's total is stated elsewhere (the patients-per-team caption), so the patients with a measurement
+    are given as "all but <11 of N" when those without one are few: their difference would give them away."""
     days = follow_up["follow_up_days"].dropna()
     never = int(follow_up["follow_up_days"].isna().sum())
+    total = format_count(len(follow_up), suppress_below)
     med = f"{days.median():.0f}" if len(days) else "n/a"
+    if never == 0:
+        who = f"all {total} patients"
+    elif is_small([never], suppress_below)[0]:
+        who = f"all but {format_count(never, suppress_below)} of the {total} patients (the others have no measurement)"
+    else:
+        who = f"{format_count(len(days), suppress_below)} of the {total} patients ({format_count(never, suppress_below)} have no measurement)"
     return {
         "title": "Follow-up per patient",
-        "caption": (f"Days from enrollment to the last measurement (or exit), {format_count(len(days), suppress_below)} "
-                    f"patients; median {med} days. Patients with no measurement: {format_count(never, suppress_below)}."),
-        "alt_text": f"Histogram of follow-up days per patient in 30-day bins; the median of {med} days is marked with a dashed line.",
+        "caption": f"Days from enrollment to the last measurement (or exit), {who}; median {med} days.",
+        "alt_text": (f"Histogram of follow-up days per patient in 30-day bins (a bin of fewer than {suppress_below} patients "
+                     f"is merged with its neighbour); the median of {med} days is marked with a dashed line."),
     }

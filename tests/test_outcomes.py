@@ -341,9 +341,19 @@ def test_outcome_figures_draw_from_the_tables():
         assert fig.axes
         plt.close(fig)
     text = outcomes.goal_chart_text(table)
-    assert "HbA1c 0% to 50% (n = 2" in text["caption"]
+    assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = <11" in text["caption"]  # 2 patients
+    assert "HbA1c 0% to a % hidden (small count) (n = 2" in outcomes.goal_chart_text(table, suppress_below=2)["caption"]  # 1 of 2
     # each team has one HbA1c pair, so no CI, so no team counts as improved with a CI below zero
     assert "HbA1c: 0 of 2 teams improved with a CI below zero" in outcomes.forest_text(team, table)["caption"]
+
+
+def test_goal_chart_text_leaves_out_a_share_that_implies_a_small_count():
+    """Of 100 patients, 5% at goal is 5 patients and 96% leaves 4 not at goal: both hidden; 40% (40 and 60) shown."""
+    table = pd.DataFrame({"measure": ["a1c", "ldl"], "group": "all", "n": [100, 100], "goal": ["a1c < 8", "ldl < 100"],
+                          "pct_goal_baseline": [5.0, 40.0], "pct_goal_followup": [96.0, 60.0], "mcnemar_p": [0.001, 0.2]})
+    caption = outcomes.goal_chart_text(table)["caption"]
+    assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = 100" in caption
+    assert "40% to 60% (n = 100, McNemar p 0.200)" in caption
 
 
 def test_no_inr_at_all_gives_empty_ttr_and_a_zero_summary():

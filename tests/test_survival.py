@@ -447,7 +447,7 @@ def test_figures_are_exported_with_caption_and_alt_text(rule_cohort):
     assert set(manifest["figure_id"]) == {"survival_km_a1c", "survival_km_a1c_by_track", "survival_cumulative_incidence"}
     assert manifest["caption"].str.len().min() > 40 and manifest["alt_text"].str.len().min() > 40
     record = json.loads((params.figures_dir / "survival_km_a1c.json").read_text())
-    assert "6 patients not at goal at baseline" in record["caption"] and "log-log" in record["caption"]
+    assert "<11 patients not at goal at baseline" in record["caption"] and "log-log" in record["caption"]  # 6: suppressed
 
 
 # --- statewide scale: the same numbers, fast --------------------------------------------------------------
