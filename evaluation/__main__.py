@@ -8,6 +8,9 @@
   params                                    every params key: default, allowed values, meaning
   qdpx export|import SOURCE --out PATH      exchange focus-group coding with QDA tools (REFI-QDA)
   regold [NOTEBOOK ...]                     refresh the notebooks' stored outputs for the regression tests
+
+Exit codes of run and validate: 0 done, 1 data errors, 2 a params mistake, 3 a notebook failed, 4 the reports
+folder cannot be written (read-only, full, or no permission; the message names the path).
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from pathlib import Path
 
 from .errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
 
-EXIT_DATA, EXIT_PARAMS, EXIT_NOTEBOOK = 1, 2, 3
+EXIT_DATA, EXIT_PARAMS, EXIT_NOTEBOOK, EXIT_STORAGE = 1, 2, 3, 4
+EXIT_CODES = ("exit codes: 0 done, 1 data errors, 2 a params mistake, 3 a notebook failed, "
+              "4 the reports folder cannot be written (read-only, full, or no permission)")
 
 
 def _print_problems(exc: DataValidationError) -> None:
@@ -29,10 +34,13 @@ def _print_problems(exc: DataValidationError) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run
+    from .runner import ReportsNotWritable, run
 
     try:
         result = run(args.params, only=args.only, jobs=args.jobs, force=args.force)
+    except ReportsNotWritable as exc:  # one line naming the path: what to fix is the disk, not the data
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PARAMS
@@ -59,7 +67,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .loading import load_cohort
     from .notebook import resolve_with_data
     from .params import load_params
+    from .runner import ReportsNotWritable, repair_reports
 
+    try:
+        for line in repair_reports():  # a publish a killed run left half done is finished first
+            print(line)
+    except ReportsNotWritable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     try:
         source = load_params(args.target) if args.target.endswith((".yaml", ".yml")) else Path(args.target)
         cohort = load_cohort(source, raise_on_error=False)
@@ -153,13 +168,13 @@ def cmd_qdpx(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description="CMM collaborative evaluation workbench")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run every notebook for a cohort and publish reports/<cohort_id>/")
+    p = sub.add_parser("run", help="run every notebook for a cohort and publish reports/<cohort_id>/", epilog=EXIT_CODES)
     p.add_argument("params", help="params file, e.g. params/demo.yaml")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement time_to_goal)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time (default 2)")
     p.add_argument("--force", action="store_true", help="run every notebook, even those whose inputs are unchanged")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)")
+    p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)", epilog=EXIT_CODES)
     p.add_argument("target", help="params file or data folder")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("synth", help="write a synthetic cohort")

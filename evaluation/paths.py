@@ -10,6 +10,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPORTS_ENV = "CMM_REPORTS_DIR"  # overrides the reports root (tests point it at a temporary folder)
 DEMO_PARAMS = "params/demo.yaml"  # what a notebook opened with no params at all runs on
+# the workbench's own folders inside the reports root: runs being built (and failed runs kept for inspection),
+# replaced reports on their way out, and the journal of publishes in progress; never a report's output_dir
+STAGING_DIR, TRASH_DIR, JOURNAL_DIR = ".staging", ".trash", ".publishing"
+WORKBENCH_DIRS = (STAGING_DIR, TRASH_DIR, JOURNAL_DIR)
 
 
 def resolve_path(value: str | os.PathLike) -> Path:
@@ -29,6 +33,17 @@ def within_reports_root(path: str | os.PathLike) -> bool:
     root = Path(os.path.abspath(reports_root()))
     target = Path(os.path.abspath(path))
     return target != root and root in target.parents
+
+
+def workbench_dir(path: str | os.PathLike) -> str | None:
+    """The workbench folder of the reports root (``.staging``, ``.trash``, ``.publishing``) that ``path`` is or
+    lies in, else None."""
+    root = Path(os.path.abspath(reports_root()))
+    target = Path(os.path.abspath(path))
+    if target == root or root not in target.parents:
+        return None
+    first = target.relative_to(root).parts[0]
+    return first if first in WORKBENCH_DIRS else None
 
 
 def shown_path(path: str | os.PathLike) -> str:

@@ -5,21 +5,33 @@ file, row and column when it has errors), executes the notebooks with papermill 
 parallel up to ``--jobs``; the ``*_report`` notebook last), renders HTML, writes the provenance record,
 and only then swaps the staging folder in for ``reports/<cohort_id>/``. A failed or interrupted run leaves
 the previous report exactly as it was; its staging folder is kept for inspection.
+
+Everything is written inside the reports root: staging folders in ``<root>/.staging/``, replaced reports in
+``<root>/.trash/``, the journal of a publish in progress in ``<root>/.publishing/``. A folder at
+``output_dir`` that is not a report this runner published is never moved, replaced or deleted. Publishing
+exchanges the two folders in one step where the system can, so a killed run leaves one complete report, and
+the next run (or ``validate``) finishes any publish a killed run left half done.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import errno
+import functools
 import hashlib
 import html
 import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -28,7 +40,13 @@ from typing import Callable
 
 from .errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
 from .params import Params, load_params, to_dict
-from .paths import REPO_ROOT, shown_path
+from .paths import (JOURNAL_DIR, REPO_ROOT, STAGING_DIR, TRASH_DIR, reports_root, shown_path, within_reports_root,
+                    workbench_dir)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not a POSIX system: publishes are not locked against each other
+    fcntl = None
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 KERNEL_NAME = "cmm-evaluation"
@@ -350,22 +368,408 @@ figure img {{ width: 100%; border: 1px solid #ddd; }} figcaption {{ font-size: 0
     return path
 
 
-def publish(staging: Path, final: Path) -> None:
-    """Swap the staging folder in for the report; the old report is removed only after the swap."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if final.exists():
-        old = final.parent / ".trash" / f"{final.name}-{time.time_ns()}"
-        old.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(final, old)
-    os.replace(staging, final)
+# --- writing only inside the reports root, never over a folder the runner did not publish ----------------------
+
+# the errors of a file system that refuses a write: one line naming the path, never a traceback
+WRITE_ERRORS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on device",
+                getattr(errno, "EDQUOT", -1): "disk quota exceeded"}
+NOTHING_CHANGED = "nothing was changed; the last report is as it was"
+REPAIR_PENDING = "nothing was changed; an interrupted publish is finished once the folder is writable"
+
+
+class ReportsNotWritable(EvaluationError):
+    """The reports folder (or a file a run reads) cannot be written: read-only, full, or no permission."""
+
+    def __init__(self, path: str | os.PathLike, code: int, outcome: str = NOTHING_CHANGED):
+        self.path = str(path)
+        self.errno = code
+        inside = within_reports_root(path) or os.path.abspath(path) == os.path.abspath(reports_root())
+        verb = "write to" if inside else "read"  # the workbench writes only inside the reports root
+        reason = WRITE_ERRORS.get(code) or os.strerror(code).lower()
+        super().__init__(f"cannot {verb} {shown_path(path)}: {reason} ({outcome})")
+
+
+def _refused_write(exc: OSError) -> tuple[int, str | None] | None:
+    """(errno, path) of a refused write when ``exc`` is one, else None; a copytree's collected errors included."""
+    if isinstance(exc, shutil.Error):  # copytree gathers (source, target, "[Errno N] ...") for every file it failed
+        for entry in exc.args[0] if exc.args and isinstance(exc.args[0], list) else []:
+            found = re.search(r"\[Errno (\d+)\]", str(entry[-1])) if isinstance(entry, tuple) else None
+            if found and int(found.group(1)) in WRITE_ERRORS:
+                return int(found.group(1)), str(entry[1]) if len(entry) == 3 else None
+        return None
+    if exc.errno in WRITE_ERRORS:
+        return exc.errno, os.fsdecode(exc.filename) if exc.filename else None
+    return None
+
+
+def _write_errno(exc: OSError) -> int | None:
+    refused = _refused_write(exc)
+    return refused[0] if refused else None
+
+
+def _storage_error(exc: OSError, fallback: Path) -> ReportsNotWritable:
+    """``exc`` (a refused write) as the one-line error, naming its file, or ``fallback`` when the system named
+    none (a write that found the disk full)."""
+    code, path = _refused_write(exc) or (exc.errno or errno.EIO, None)
+    return ReportsNotWritable(path or fallback, code)
+
+
+def check_output_dir(params: Params) -> None:
+    """Refuse (ParamsError on ``output_dir``, before anything is written) a report folder that is not a folder
+    of its own inside the reports root: the root itself, the workbench's own folders, a place a link leads out
+    of the root to, or a folder inside another report."""
+    root, out = Path(os.path.abspath(reports_root())), Path(os.path.abspath(params.output_dir))
+
+    def refuse(message: str) -> None:
+        raise ParamsError(message, path=params.source, key="output_dir")
+
+    if out == root:
+        refuse(f"`output_dir` is the reports folder itself ({shown_path(root)}): a report needs a folder of its own "
+               f"inside it, such as {shown_path(root / params.cohort_id)}")
+    if root not in out.parents:
+        refuse(f"`output_dir` must be a folder inside the reports folder ({shown_path(root)}); got {shown_path(out)}: "
+               "the workbench writes nowhere else")
+    own = workbench_dir(out)
+    if own:
+        refuse(f"`output_dir` {shown_path(out)} is inside the workbench's own {own} folder: choose another folder "
+               f"inside {shown_path(root)}")
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(out.parent)]) != real_root:
+        refuse(f"`output_dir` {shown_path(out)} leads out of the reports folder through a link: the workbench "
+               "writes nowhere else")
+    for above in out.parents:
+        if above == root:
+            break
+        if _provenance(above) is not None:
+            refuse(f"`output_dir` {shown_path(out)} is inside the report {shown_path(above)}: give it a folder of "
+                   "its own")
+
+
+# A report is recognised by its provenance.json naming the cohort (rather than by a marker file of its own):
+# the runner writes it into every report it publishes, last, and has always done so, so reports published
+# before this check keep being updated; the journal tells the new report from the old by its hash.
+PROVENANCE = "provenance.json"
+
+
+def _provenance(folder: Path) -> dict | None:
+    """The provenance record of a real (not linked) report folder, else None."""
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        return None
+    try:
+        record = json.loads((Path(folder) / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _provenance_digest(folder: Path) -> str | None:
+    """sha256 of a folder's provenance.json (None when it has none): which run's report the folder holds."""
+    if os.path.islink(folder):
+        return None
+    try:
+        return hashlib.sha256((Path(folder) / PROVENANCE).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def is_report(folder: Path, cohort_id: str) -> bool:
+    """Whether ``folder`` is a report the runner published for ``cohort_id`` (so it may replace it)."""
+    record = _provenance(folder)
+    return record is not None and record.get("cohort_id") == cohort_id
+
+
+def _is_empty(folder: Path) -> bool:
+    with os.scandir(folder) as found:
+        return next(found, None) is None
+
+
+def check_replaceable(final: Path, cohort_id: str, source: str | None = None) -> None:
+    """Refuse to publish over anything at ``final`` but a report of this cohort (or an empty folder, which holds
+    nothing to lose): a user's folder is never moved, replaced or deleted."""
+    if not os.path.lexists(final):
+        return
+    shown = shown_path(final)
+    if os.path.islink(final) or not os.path.isdir(final):
+        what = "a link" if os.path.islink(final) else "a file"
+        problem = f"`output_dir` {shown} is {what}, not a report folder"
+    elif _is_empty(final) or is_report(final, cohort_id):
+        return
+    else:
+        other = (_provenance(final) or {}).get("cohort_id")
+        problem = (f"`output_dir` {shown} holds the report of cohort {other}, not {cohort_id}" if other else
+                   f"`output_dir` {shown} is a folder the workbench did not publish (it has no {PROVENANCE} of "
+                   f"cohort {cohort_id})")
+    raise ParamsError(f"{problem}: nothing was touched; move it away or set `output_dir` to another folder",
+                      path=source, key="output_dir")
+
+
+def check_writable(final: Path) -> None:
+    """Stop before the notebooks run (not minutes later, at publishing) when the report or a folder the publish
+    moves things in is read-only or not ours to write: raise the OSError the publish would meet."""
+    root = reports_root()
+    for path in (final, final.parent, root / STAGING_DIR, root / TRASH_DIR, root / JOURNAL_DIR, root):
+        if not os.path.isdir(path) or os.path.islink(path):
+            continue
+        if hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+
+# --- publishing: at every instant reports/<cohort>/ is one complete report, the old or the new (where the
+# system cannot exchange two folders, the instant between two renames is covered by the journal) ------------
+
+AT_FDCWD = -100  # <fcntl.h> on Linux
+RENAME_EXCHANGE = 2  # renameat2 flag, <linux/fs.h>
+RENAME_SWAP = 2  # renamex_np flag, <stdio.h> on macOS
+# what a system or file system answers when it cannot exchange two directories: two renames do instead
+NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+@functools.lru_cache(maxsize=1)
+def _exchange_call() -> Callable[[bytes, bytes], int] | None:
+    """The C library's directory exchange as ``call(a, b) -> 0 | -1`` (errno set), or None where there is none
+    (renameat2 is in glibc from 2.28; macOS has renamex_np)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        func = libc.renameat2
+        func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        func.restype = ctypes.c_int
+        return lambda a, b: func(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)
+    if sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        func = libc.renamex_np
+        func.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]
+        func.restype = ctypes.c_int
+        return lambda a, b: func(a, b, RENAME_SWAP)
+    return None
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two existing directories in one step; False when this system or file system cannot (the caller
+    then moves them with two renames). Any other refusal raises the OSError."""
+    call = _exchange_call()
+    if call is None:
+        return False
+    ctypes.set_errno(0)
+    if call(os.fsencode(a), os.fsencode(b)) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def _publish_lock(root: Path):
+    """Hold the reports root's publish lock: a run publishing and another repairing never move the same
+    folders at once. The system drops it when the holder dies, so a killed run never leaves it taken."""
+    folder = root / JOURNAL_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a", encoding="utf-8") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _journal_path(root: Path, final: Path) -> Path:
+    """``<root>/.publishing/<report folder>.json``: one journal per report folder."""
+    name = urllib.parse.quote(os.path.relpath(os.path.abspath(final), os.path.abspath(root)), safe="")
+    return root / JOURNAL_DIR / f"{name}.json"
+
+
+def _write_journal(path: Path, record: dict) -> None:
+    """Write a journal whole or not at all (a temporary file synced, then renamed over), before any move."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except OSError:  # a full disk: no journal, nothing moved
+        partial.unlink(missing_ok=True)
+        raise
+    _sync_dir(path.parent)
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (the journal must be on disk before the first move)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the rename still happened
+    finally:
+        os.close(fd)
+
+
+def _put_in_place(new: Path, final: Path, trash: Path) -> Path | None:
+    """Move the report ``new`` to ``final``; return where the old report went (None when there was none).
+
+    Exchanged in one step where the system can; else ``final`` goes to ``trash`` and ``new`` to ``final``, the
+    journal saying where each is meanwhile. Raises OSError with nothing moved (or, if even putting the old
+    report back failed, with the journal left for :func:`repair_reports`).
+    """
+    if not os.path.lexists(final):  # the first publish: one rename
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(new, final)
+        return None
+    if exchange_dirs(new, final):
+        return new  # the old report is where the new one was
+    trash.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(final, trash)
+    try:
+        os.replace(new, final)
+    except OSError:
+        os.replace(trash, final)  # put the old report back: nothing changed
+        raise
+    return trash
+
+
+def _trash_path(root: Path, final: Path) -> Path:
+    return root / TRASH_DIR / f"{final.name}-{time.time_ns()}-{os.getpid()}"
+
+
+def publish(staging: Path, final: Path, cohort_id: str | None = None) -> None:
+    """Put the staged report in place of ``final``: the old report stays whole until the new one is in place.
+
+    A journal in ``<root>/.publishing/`` records the new report's folder and hash and where the old one goes
+    before anything moves; then the two folders are exchanged in one step (or moved by two renames where the
+    system cannot), the old report goes to ``<root>/.trash/``, the journal is removed, and the old report is
+    deleted last. A run killed at any step leaves a complete report (or, between two renames, both reports
+    whole where the journal says), and the next run or ``validate`` finishes the publish
+    (:func:`repair_reports`). Anything at ``final`` but a report of this cohort is refused.
+    """
+    root = reports_root()
+    cohort_id = cohort_id or (_provenance(staging) or {}).get("cohort_id", "")
+    trash = _trash_path(root, final)
+    with _publish_lock(root):
+        check_replaceable(final, cohort_id)  # again: a folder may have appeared there while the notebooks ran
+        journal = _journal_path(root, final)
+        relative = lambda p: os.path.relpath(os.path.abspath(p), os.path.abspath(root))  # noqa: E731
+        _write_journal(journal, {"cohort_id": cohort_id, "final": relative(final), "new": relative(staging),
+                                 "old": relative(trash), "new_provenance_sha256": _provenance_digest(staging),
+                                 "started_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        try:
+            old = _put_in_place(staging, final, trash)
+        except OSError as exc:
+            if not os.path.lexists(final):  # even the old report could not be put back: the journal stays
+                code = _write_errno(exc) or errno.EIO
+                raise ReportsNotWritable(exc.filename or final, code, f"{shown_path(final)} is missing until the "
+                                         "next run or validate puts a complete report back") from exc
+            journal.unlink(missing_ok=True)
+            raise
+        # the new report is in place; what follows only tidies up, and the next run's repair finishes it if cut short
+        try:
+            if old == staging:
+                trash.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging, trash)  # out of .staging in one step, so a half-deleted report never lies there
+                old = trash
+            journal.unlink()
+        except OSError:
+            return
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)  # outside the lock: a large old report takes a while
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(folder))
+    except OSError:
+        return []
+
+
+def repair_reports() -> list[str]:
+    """Finish every publish a killed run left half done and delete the trash of completed ones; one line per
+    report repaired. Writes nothing when there is nothing to repair (a read-only reports folder is fine)."""
+    root = reports_root()
+    try:
+        return _repair(root)
+    except OSError as exc:
+        refused = _refused_write(exc)
+        if refused is None:
+            raise
+        raise ReportsNotWritable(refused[1] or root, refused[0], REPAIR_PENDING) from None
+
+
+def _repair(root: Path) -> list[str]:
+    journals = [p for p in _entries(root / JOURNAL_DIR) if p.name != LOCK_FILE]
+    if not journals:
+        if _entries(root / TRASH_DIR):
+            with contextlib.suppress(OSError):  # only trash: nothing is at risk, so a read-only root may keep it
+                _repair_locked(root)
+        return []
+    return _repair_locked(root)
+
+
+def _repair_locked(root: Path) -> list[str]:
+    lines: list[str] = []
+    with _publish_lock(root):
+        unresolved = False
+        for path in _entries(root / JOURNAL_DIR):
+            if path.name == LOCK_FILE:
+                continue
+            if path.name.endswith(".tmp"):  # a journal write cut short: nothing had moved yet
+                path.unlink(missing_ok=True)
+                continue
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                lines.append(f"cannot read the publish journal {shown_path(path)}; left it and the trash as they are")
+                unresolved = True
+                continue
+            lines.append(_repair_one(root, path, record))
+        garbage = [] if unresolved else _entries(root / TRASH_DIR)  # no journal points into the trash any more
+    for folder in garbage:
+        shutil.rmtree(folder, ignore_errors=True)
+    return lines
+
+
+def _repair_one(root: Path, journal: Path, record: dict) -> str:
+    """Settle one interrupted publish: the newest complete report ends at its folder (the new one, when it is
+    whole, else the old one), the other goes to the trash, the journal is removed."""
+    final, new, old = (root / record[key] for key in ("final", "new", "old"))
+    cohort, digest = record.get("cohort_id", ""), record.get("new_provenance_sha256")
+    shown = shown_path(final)
+    if digest and _provenance_digest(final) != digest and _provenance_digest(new) == digest:
+        if os.path.lexists(final) and not is_report(final, cohort) and not _is_empty(final):
+            journal.unlink()
+            return (f"an interrupted publish of {shown} left its new report in {shown_path(new)}: {shown} is not "
+                    "a report the workbench published, so it was left as it is")
+        _put_in_place(new, final, old if not os.path.lexists(old) else _trash_path(root, final))
+    if digest and _provenance_digest(final) == digest:
+        which = "the new report"
+        if os.path.lexists(new):  # the old report, exchanged out of its place
+            trash = _trash_path(root, final)
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(new, trash)
+    elif not os.path.lexists(final) and is_report(old, cohort):
+        os.replace(old, final)
+        which = "the new report was incomplete, so the previous report"
+    elif os.path.lexists(final):
+        which = "the new report was incomplete, so the previous report"
+    else:
+        journal.unlink()
+        return f"an interrupted publish of {shown} left no complete report: run again to make one"
+    journal.unlink()
+    started = (_provenance(final) or {}).get("started_utc", "at an unknown time")
+    return f"repaired an interrupted publish of {shown}: {which} (run started {started}) is in place"
 
 
 def _staging_dir(params: Params) -> Path:
+    """A new staging folder, inside the reports root (``<root>/.staging/``) whatever ``output_dir`` is."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    folder = params.output_dir.parent / ".staging" / f"{params.cohort_id}-{stamp}-{os.getpid()}"
+    folder = reports_root() / STAGING_DIR / f"{params.cohort_id}-{stamp}-{os.getpid()}"
     folder.mkdir(parents=True)
     return folder
 
@@ -415,6 +819,10 @@ def _raise_failed(runs: list[NotebookRun], staging: Path) -> None:
     if failed:
         r = failed[0]
         err = r.error or {}
+        # a notebook stopped by a full or read-only disk is that, not a bug in the notebook: "[Errno 28] ...: 'path'"
+        refused = re.match(r"\[Errno (\d+)\] ([^:]*)(?:: '(.*)')?", str(err.get("evalue", "")))
+        if err.get("ename") in ("OSError", "PermissionError") and refused and int(refused.group(1)) in WRITE_ERRORS:
+            raise OSError(int(refused.group(1)), refused.group(2), refused.group(3) or str(staging))
         error = NotebookFailed(f"notebooks/{Path(r.path).name}", err.get("cell_index"), err.get("ename", "Error"),
                                err.get("evalue", ""), err.get("source", ""), str(staging / r.path))
         error.staging_dir = staging
@@ -431,10 +839,35 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     run to some notebooks; the others' outputs are kept from the last report. ``in_process`` runs the
     notebooks' code in this process instead of kernels (fast, for tests: the executed notebooks keep no
     outputs and no HTML pages are rendered); everything else, publishing included, is the same.
+
+    Nothing is written outside the reports root, and nothing at ``output_dir`` but a report of this cohort is
+    replaced. A write the file system refuses (read-only, full, no permission) raises
+    :class:`ReportsNotWritable` naming the path, with the last report as it was.
     """
+    made: list[Path] = []  # the staging folder, once there is one
+    try:
+        return _run(params_path, only, jobs, force, say, in_process, made)
+    except OSError as exc:
+        if _write_errno(exc) is None:
+            raise
+        # a refused write leaves a partial staging folder that cannot be inspected usefully and, on a full
+        # disk, takes the space the next run needs: it goes, so "nothing was changed" holds
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise _storage_error(exc, made[0] if made else reports_root()) from None
+
+
+def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool, say: Callable[[str], None],
+         in_process: bool, made: list[Path]) -> RunResult:
+    """:func:`run`'s work; the staging folder is appended to ``made`` as soon as it exists."""
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
     params = load_params(params_path)
+    check_output_dir(params)  # before anything is written
+    check_replaceable(params.output_dir, params.cohort_id, params.source)
+    for line in repair_reports():
+        say(line)
+    check_writable(params.output_dir)
     every = discover_notebooks()
     chosen = discover_notebooks(only)
     if not params.data_dir.is_dir():
@@ -460,6 +893,7 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
         stale += [p for p in every if notebook_name(p) in RUNS_LAST and p not in stale]
         chosen = chosen + [p for p in stale if p not in chosen]
     staging = _staging_dir(params)
+    made.append(staging)
     from .report import save_table
 
     if previous and report.exists() and (reusable or only or len(stale) < len(every)):
