@@ -133,7 +133,7 @@ def test_notebooks_reuse_the_runners_validation(tmp_path, tiny_cohort, reports_r
     from evaluation import loading
     from evaluation.params import load_params
 
-    params = load_params(params_file(tmp_path, tiny_cohort), output_dir=str(tmp_path / "out"))
+    params = load_params(params_file(tmp_path, tiny_cohort), output_dir=str(reports_root / "out"))
     params.output_dir.mkdir(parents=True)
     cohort = loading.load_cohort(params)
     cohort.tables["teams"] = cohort.teams.assign(team_name="from the cache")
