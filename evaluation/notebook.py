@@ -1,6 +1,7 @@
 """What every notebook does first: resolve params, set display options, load and validate the cohort."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 import pandas as pd
@@ -8,6 +9,7 @@ import pandas as pd
 from .errors import ParamsError
 from .loading import Cohort, load_validated
 from .params import Params, check_against_data, from_namespace
+from .paths import scratch_dir
 from .validation import last_recorded_date
 
 DISPLAY_OPTIONS = {
@@ -33,12 +35,15 @@ def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
 
     The params resolve exactly as the runner resolves them (:func:`evaluation.params.from_namespace`, then
     :func:`resolve_with_data`). Raises :class:`~evaluation.errors.DataValidationError` naming file, row and
-    column when the data has errors, so a notebook never analyses data that failed validation. Inside a run,
+    column when the data has errors, so a notebook never analyses data that failed validation. Run on its own
+    (no ``output_dir`` injected), a notebook writes to ``reports/scratch/<cohort_id>/``. Inside a run,
     the cohort the runner validated is reused (when its inputs are unchanged) instead of being read again.
     """
     for key, value in DISPLAY_OPTIONS.items():
         pd.set_option(key, value)
     params = from_namespace(namespace)
+    if namespace.get("output_dir") is None:  # run alone (JupyterLab, papermill): the published report is the runner's
+        params = dataclasses.replace(params, output_dir=scratch_dir(params.cohort_id))
     params.output_dir.mkdir(parents=True, exist_ok=True)
     cohort = load_validated(params)
     return resolve_with_data(params, cohort), cohort

@@ -14,6 +14,7 @@ DEMO_PARAMS = "params/demo.yaml"  # what a notebook opened with no params at all
 # replaced reports on their way out, and the journal of publishes in progress; never a report's output_dir
 STAGING_DIR, TRASH_DIR, JOURNAL_DIR = ".staging", ".trash", ".publishing"
 WORKBENCH_DIRS = (STAGING_DIR, TRASH_DIR, JOURNAL_DIR)
+SCRATCH_DIR = "scratch"  # reports/scratch/<cohort_id>/: what a notebook run alone (Lab, papermill) writes
 
 
 def resolve_path(value: str | os.PathLike) -> Path:
@@ -26,6 +27,11 @@ def reports_root() -> Path:
     """Where cohort reports go: ``reports/`` in the repository, or $CMM_REPORTS_DIR."""
     env = os.environ.get(REPORTS_ENV)
     return Path(env) if env else REPO_ROOT / "reports"
+
+
+def scratch_dir(cohort_id: str) -> Path:
+    """Where a notebook run on its own writes: never the published report, which belongs to the runner."""
+    return reports_root() / SCRATCH_DIR / cohort_id
 
 
 def within_reports_root(path: str | os.PathLike) -> bool:

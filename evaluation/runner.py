@@ -960,15 +960,15 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     for r in runs:
         r.input_key = keys[Path(r.path).name] if r.status in ("ran", "reused") else previous.get(Path(r.path).name, {}).get("input_key")
 
-    if stale and (staging / "funder").exists():  # reused outputs were checked when they were made
-        from .privacy import check_funder_outputs
-
-        check_funder_outputs(staging, params)
     if stale and (staging / "figures").exists():
         from .figures import write_manifest
 
         write_manifest(staging / "figures")
     write_index(staging, params, runs, counts, started)
+    if (staging / "funder").exists():  # last, so it reads every page a funder may be sent, the index included
+        from .privacy import check_funder_outputs
+
+        check_funder_outputs(staging, params)
     seconds = time.perf_counter() - t0
     write_provenance(staging, params, file_hashes, runs, started, seconds)
     (staging / CACHE_FILE).unlink(missing_ok=True)

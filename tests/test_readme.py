@@ -83,3 +83,6 @@ def test_readme_papermill_command_runs(tmp_path):
     done = subprocess.run(words, cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Passed unknown parameter" not in done.stderr
+    # run alone, the notebook writes to the scratch folder: the published report (the runner's) is not created
+    assert (tmp_path / "scratch" / "demo" / "tables" / "outcome_change.csv").is_file()
+    assert not (tmp_path / "demo").exists()
