@@ -55,5 +55,7 @@ dictionary: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmark.py
 
+# An interrupted publish is finished first: its journal in reports/.publishing points into .staging and .trash.
 clean:
-	rm -rf reports/.staging reports/.trash
+	if test -x $(PY); then $(PY) -c "from evaluation.runner import repair_reports; [print(line) for line in repair_reports()]"; fi
+	test -n "$$(ls -A reports/.publishing 2>/dev/null | grep -v '^.lock$$')" || rm -rf reports/.staging reports/.trash

@@ -67,7 +67,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .loading import load_cohort
     from .notebook import resolve_with_data
     from .params import load_params
-    from .runner import ReportsNotWritable, repair_reports
+    from .runner import ReportsNotWritable, check_output_dir, check_replaceable, repair_reports
 
     try:
         for line in repair_reports():  # a publish a killed run left half done is finished first
@@ -77,6 +77,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_STORAGE
     try:
         source = load_params(args.target) if args.target.endswith((".yaml", ".yml")) else Path(args.target)
+        if not isinstance(source, Path):  # the report folder `run` would publish to, checked as `run` checks it
+            check_output_dir(source)
+            check_replaceable(source.output_dir, source.cohort_id, source.source)
         cohort = load_cohort(source, raise_on_error=False)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -49,3 +49,15 @@ def test_a_params_file_carrying_code_runs_nothing(tmp_path, capsys, monkeypatch)
         assert "`title` must be a piece of text" in err and "Traceback" not in err
     assert not marker.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # the reports root (tmp_path) holds nothing new
+
+
+def test_validate_refuses_a_report_folder_run_would_refuse(tmp_path, capsys):
+    """A user's own folder as output_dir: `validate` says what `run` would (exit 2), and touches nothing."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "precious.txt").write_text("keep me")
+    params = tmp_path / "p.yaml"
+    params.write_text(f"cohort_id: demo\ndata_dir: data/demo\noutput_dir: {folder}\n")
+    assert main(["validate", str(params)]) == 2
+    assert "is a folder the workbench did not publish" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["precious.txt"] and (folder / "precious.txt").read_text() == "keep me"
