@@ -39,6 +39,7 @@ import pandas as pd
 from scipy.optimize import linprog
 
 from .errors import EvaluationError
+from .identifiers import screen_quote
 from .params import Params
 
 COMPLEMENT_MARK = "*"  # a cell hidden so that a small count cannot be worked out (or computed from one)
@@ -892,26 +893,18 @@ QUOTE_COLUMNS = ("exemplar", "quote")  # columns of funder tables that hold what
 ScreenQuote = Callable[..., list]  # evaluation.identifiers.screen_quote(text, deny_terms=()) -> findings
 
 
-def _quote_screen() -> ScreenQuote | None:
-    """The identifier screen for quotes (:func:`evaluation.identifiers.screen_quote`), when it is installed."""
-    try:
-        from .identifiers import screen_quote
-    except ImportError:
-        return None
-    return screen_quote
-
-
-def _approved_quotes(params: Params | None) -> list[str]:
-    """The texts of the excerpts the evaluator cleared for funders (``qualitative.approved_quotes``)."""
+def _approved_quotes(params: Params | None, output_dir: Path) -> list[str]:
+    """The texts of the quotes the evaluator cleared for funders (``qualitative.approved_quotes``), from the
+    analysts' theme table: it holds each exemplar's excerpt_id and text whatever the input (CSV, workbook,
+    REFI-QDA project)."""
     approved = set((params.qualitative or {}).get("approved_quotes") or []) if params is not None else set()
     if not approved:
         return []
-    try:
-        excerpts = pd.read_csv(Path(params.data_dir) / "qualitative" / "excerpts.csv", dtype=str,
-                               keep_default_na=False, encoding="utf-8-sig", usecols=["excerpt_id", "text"])
-    except (OSError, ValueError):
+    themes = _read_text_table(output_dir / "tables" / "themes.csv") if (output_dir / "tables" / "themes.csv").is_file() else None
+    if themes is None or not {"exemplar_id", "exemplar"} <= set(themes.columns):
         return []
-    return [" ".join(t.split()) for i, t in zip(excerpts["excerpt_id"], excerpts["text"]) if i in approved]
+    chosen = themes[themes["exemplar_id"].isin(approved)]
+    return [" ".join(t.split()) for t in dict.fromkeys(chosen["exemplar"]) if t]
 
 
 def quote_problems(quotes: Iterable[tuple[str, object, str, str]], screen: ScreenQuote, *, deny_terms: Iterable[str] = (),
@@ -966,7 +959,7 @@ def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: 
         problems += _check_frame(frame, name, threshold, ids, by_header.get(tuple(rows[0])))
         for r, cells in enumerate(rows[1:], start=2):
             for header, text in zip(rows[0], cells):
-                problems += [p for p in _text_problems(text, name, r, header, threshold, set())]
+                problems += _text_problems(text, name, r, header, threshold, set())
                 if quotes is not None and str(header) in QUOTE_COLUMNS:
                     quotes.append((name, r, header, text))
     for k, shape in enumerate(document.inline_shapes, start=1):
@@ -1201,8 +1194,8 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     output_dir = Path(output_dir)
     threshold = params.suppress_below if params is not None else 11
     ids = _patient_ids(params)
-    screen = screen or _quote_screen()
-    quotes: list | None = [] if screen is not None else None
+    screen = screen or screen_quote
+    quotes: list = []
     problems: list[dict] = []
     funder = output_dir / "funder"
     specs: dict = {}
@@ -1216,8 +1209,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
         if suffix == ".csv":
             df = _read_text_table(path)
             problems += _check_frame(df, file, threshold, ids, specs.get(path.stem))
-            if quotes is not None:
-                quotes += [(file, int(i) + 2, c, q) for c in df.columns if c in QUOTE_COLUMNS for i, q in df[c].items()]
+            quotes += [(file, int(i) + 2, c, q) for c in df.columns if c in QUOTE_COLUMNS for i, q in df[c].items()]
         elif suffix == ".docx":
             problems += _docx_problems(path, file, threshold, ids, specs, quotes)
         elif suffix == ".zip":
@@ -1233,7 +1225,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
                                        threshold, ids, quotes)
     if quotes:
         deny = (params.qualitative or {}).get("deny_terms") or () if params is not None else ()
-        problems += quote_problems(quotes, screen, deny_terms=deny, approved=_approved_quotes(params))
+        problems += quote_problems(quotes, screen, deny_terms=deny, approved=_approved_quotes(params, output_dir))
     ident = _identifier_names()
     for path in sorted((output_dir / "tables").glob("*.csv")):
         try:

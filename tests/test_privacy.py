@@ -490,8 +490,10 @@ def test_quotes_go_through_the_identifier_screen(report, tiny_cohort):
     problems = check_funder_outputs(out, params, raise_on_problem=False, screen=screen)
     assert problems[["file", "row", "column"]].values.tolist() == [["funder/themes.csv", 2, "exemplar"]]
     assert problems.at[0, "problem"].startswith("quote held back by the identifier screen: name 'Mrs. Alvarez'")
-    (tiny_cohort / "qualitative").mkdir()
-    (tiny_cohort / "qualitative" / "excerpts.csv").write_text("excerpt_id,text\nX9,Mrs. Alvarez could not come in.\n")
+    # the analysts' theme table says which excerpt each exemplar is (for any input: CSV, workbook or REFI-QDA)
+    (out / "tables").mkdir(exist_ok=True)
+    pd.DataFrame({"theme": ["Barriers", "Benefits"], "exemplar_id": ["X9", "X2"],
+                  "exemplar": ["Mrs. Alvarez could not come in.", "It saved us time."]}).to_csv(out / "tables" / "themes.csv", index=False)
     cleared = check({"cohort_id": "tiny", "data_dir": str(tiny_cohort), "output_dir": str(out),
                      "qualitative": {"approved_quotes": ["X9"]}})
     assert check_funder_outputs(out, cleared, raise_on_problem=False, screen=screen).empty
