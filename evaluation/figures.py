@@ -309,10 +309,9 @@ def patients_per_team_chart(table: pd.DataFrame, suppress_below: int | None = 11
 
 
 def _shown_number_or_nan(text: str) -> float:
-    try:
-        return float(str(text).replace(",", ""))
-    except ValueError:
-        return float("nan")
+    """What a bar is drawn to: the number its label shows, or NaN (not drawn) for a mark."""
+    number = privacy.shown_number(text)
+    return float("nan") if number is None else number
 
 
 def merge_small_bins(counts, edges, threshold: int, fixed: tuple[float, ...] = ()) -> tuple[list[int], list[float]]:

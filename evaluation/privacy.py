@@ -467,7 +467,8 @@ class Relation:
                    float(record.get("rhs", 0.0)), str(record.get("why", "")))
 
 
-def _shown_number(shown: str) -> float | None:
+def shown_number(shown: str) -> float | None:
+    """The number a cell of a figure shows ("1,234" -> 1234.0), or None for a mark (``<11``, ``*``) or a blank."""
     text = str(shown).strip().replace(",", "")
     try:
         return float(text)
@@ -479,7 +480,7 @@ def reader_bounds(shown: str, threshold: int) -> tuple[float, float | None]:
     """What a reader knows of a cell from what it shows: a number exactly; ``<11`` is 1 to 10; ``*`` is at
     least 11 (a figure never hides a 0 or a small count behind it); a cell left out is any count."""
     text = str(shown).strip()
-    number = _shown_number(text)
+    number = shown_number(text)
     if number is not None:
         return (number, number)
     if text == small_mark(threshold):
@@ -511,7 +512,7 @@ def _programs(shown: Mapping[str, str], relations: list[Relation], threshold: in
     """Unknown cells, their bounds, and the linear system a reader holds, as a function of which ``~=``
     relations the reader takes as ``==`` (the others: the left side is at least the right)."""
     cells = list(dict.fromkeys([*shown, *(c for r in relations for c in r.terms)]))
-    known = {c: _shown_number(shown[c]) for c in cells if c in shown and _shown_number(shown[c]) is not None}
+    known = {c: shown_number(shown[c]) for c in cells if c in shown and shown_number(shown[c]) is not None}
     unknown = [c for c in cells if c not in known]
     index = {c: k for k, c in enumerate(unknown)}
     bounds = [reader_bounds(shown.get(c, UNDRAWN), threshold) for c in unknown]
@@ -686,7 +687,7 @@ def protect_cells(values: Mapping[str, float], relations: Iterable[Relation], th
         hidden = False
         for pool in (near_eq, near, component(cell)):
             options = [c for c in dict.fromkeys(pool) if c in truth and c not in locked
-                       and _shown_number(shown[c]) is not None and truth[c] >= threshold]
+                       and shown_number(shown[c]) is not None and truth[c] >= threshold]
             if options:
                 shown[min(options, key=lambda c: (truth[c], order[c]))] = COMPLEMENT_MARK
                 hidden = True
@@ -1119,7 +1120,7 @@ def figure_count_problems(svg: str, counts: Mapping | None, file: str, threshold
         if gid.startswith(COUNT_GID) and gid not in drawn:
             problems.append(_problem(file, f"element {gid}", "", f"a count ('{by_id[gid]}') that is not in the counts record"))
     for cid, text in shown.items():
-        number = _shown_number(text)
+        number = shown_number(text)
         if number is not None and 1 <= number < threshold:
             problems.append(_problem(file, "", labels[cid], f"unsuppressed small count {text} in the figure"))
     for cid, value in pinned_cells(shown, relations, threshold):
