@@ -32,7 +32,7 @@ SIZES = {  # name: (teams, patients per team)
 
 
 def generate(size: str, folder: Path) -> dict[str, int]:
-    from evaluation.synth import generate_cohort
+    from evaluation.data.synth import generate_cohort
 
     teams, per_team = SIZES[size]
     if per_team is None:
@@ -86,8 +86,8 @@ import json, sys
 from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
-from evaluation.params import load_params, to_dict
-from evaluation.runner import discover_notebooks, execute_in_process
+from evaluation.core.params import load_params, to_dict
+from evaluation.run.runner import discover_notebooks, execute_in_process
 out = Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 params = to_dict(load_params(sys.argv[1])) | {"output_dir": str(out), "params_file": sys.argv[1]}  # as the runner passes

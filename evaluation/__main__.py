@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
+from .core.errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
 
 EXIT_DATA, EXIT_PARAMS, EXIT_NOTEBOOK, EXIT_STORAGE = 1, 2, 3, 4
 EXIT_CODES = ("exit codes: 0 done, 1 data errors, 2 a params mistake, 3 a notebook failed, "
@@ -34,7 +34,7 @@ def _print_problems(exc: DataValidationError) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import ReportsNotWritable, run
+    from .run.runner import ReportsNotWritable, run
 
     try:
         result = run(args.params, only=args.only, jobs=args.jobs, force=args.force)
@@ -64,10 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check the params (every key and value), then the data, then the settings that name things in the data:
     everything `run` would stop on, in one list."""
-    from .loading import load_cohort
-    from .notebook import resolve_with_data
-    from .params import load_params
-    from .runner import ReportsNotWritable, check_output_dir, check_replaceable, repair_reports
+    from .data.loading import load_cohort
+    from .data.start import resolve_with_data
+    from .core.params import load_params
+    from .run.runner import ReportsNotWritable, check_output_dir, check_replaceable, repair_reports
 
     try:
         for line in repair_reports():  # a publish a killed run left half done is finished first
@@ -103,7 +103,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import generate_cohort
+    from .data.synth import generate_cohort
 
     low, _, high = args.patients_per_team.partition("-")
     counts = generate_cohort(args.out, seed=args.seed, n_teams=args.teams,
@@ -115,7 +115,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_dictionary(args: argparse.Namespace) -> int:
-    from .dictionary import DICTIONARY_DIR, render_markdown
+    from .core.dictionary import DICTIONARY_DIR, render_markdown
 
     path = DICTIONARY_DIR / "README.md"
     text = render_markdown()
@@ -131,22 +131,22 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from .params import settings_markdown
+    from .core.params import settings_markdown
 
     print(settings_markdown(), end="")
     return 0
 
 
 def cmd_regold(args: argparse.Namespace) -> int:
-    from .regold import regold
+    from .run.regold import regold
 
     return regold(args.notebooks)
 
 
 def cmd_qdpx(args: argparse.Namespace) -> int:
-    from .loading import load_cohort
-    from .params import load_params
-    from .refi_qda import export_qdpx, read_qdpx, write_qualitative_csvs
+    from .data.loading import load_cohort
+    from .core.params import load_params
+    from .data.refi_qda import export_qdpx, read_qdpx, write_qualitative_csvs
 
     if args.action == "export":
         try:

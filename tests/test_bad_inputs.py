@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from evaluation.__main__ import main
-from evaluation.dictionary import load_dictionary
-from evaluation.synth import generate_cohort
+from evaluation.core.dictionary import load_dictionary
+from evaluation.data.synth import generate_cohort
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 
-from evaluation.params import REPO_ROOT
+from evaluation.core.paths import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location("run_benchmark", REPO_ROOT / "benchmarks" / "run_benchmark.py")
 bench = importlib.util.module_from_spec(spec)

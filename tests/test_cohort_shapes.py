@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from evaluation import DataValidationError
-from evaluation.dictionary import load_dictionary
-from evaluation.runner import run
-from evaluation.synth import generate_cohort
+from evaluation.core.dictionary import load_dictionary
+from evaluation.run.runner import run
+from evaluation.data.synth import generate_cohort
 
 OPTIONAL_FILES = [spec.file for spec in load_dictionary().values() if not spec.required]
 # files another optional file refers to: without them the referring file is a data error, not a skipped analysis
@@ -236,8 +236,8 @@ def test_one_workbook_gives_the_same_report_as_the_csv_files(source, tmp_path, m
 
 def test_focus_groups_from_a_qdpx_project_instead_of_the_csvs(source, tmp_path, monkeypatch):
     """The qualitative folder replaced by a REFI-QDA project: the report publishes with the same themes."""
-    from evaluation.loading import load_cohort
-    from evaluation.refi_qda import export_qdpx
+    from evaluation.data.loading import load_cohort
+    from evaluation.data.refi_qda import export_qdpx
 
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("CMM_FIGURE_FORMATS", "svg")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from evaluation import runner
-from evaluation.params import REPO_ROOT
+from evaluation.run import runner
+from evaluation.core.paths import REPO_ROOT
 
 
 def test_two_demo_runs_give_identical_tables_and_manifest(tmp_path, monkeypatch):

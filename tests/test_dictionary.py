@@ -1,7 +1,7 @@
 """The data dictionary: machine-readable, complete for the brief's contract, and its README current."""
 from __future__ import annotations
 
-from evaluation.dictionary import DICTIONARY_DIR, load_dictionary, render_markdown
+from evaluation.core.dictionary import DICTIONARY_DIR, load_dictionary, render_markdown
 
 # The brief's contract (DESIGN.md 3.1): these columns must exist with these names.
 CONTRACT = {

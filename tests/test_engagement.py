@@ -18,9 +18,12 @@ from scipy import stats
 matplotlib.use("Agg")
 
 from tests.conftest import run_notebook_cells  # noqa: E402
-from evaluation import ParamsError, figures, load_cohort  # noqa: E402
-from evaluation import engagement as eng  # noqa: E402
-from evaluation.params import REPO_ROOT, check  # noqa: E402
+from evaluation import ParamsError, load_cohort
+from evaluation.analyses.engagement import compute as engagement_compute
+from evaluation.analyses.engagement import figures as engagement_figures
+from evaluation.core import figures as figure_io
+from evaluation.core.paths import REPO_ROOT
+from evaluation.core.params import check
 from tests.conftest import write_cohort  # noqa: E402
 
 # Four teams. T1 joined mid-January, T2 on 1 March (the day of E4), T3 attends nothing, T4 joined after every event.
@@ -133,7 +136,7 @@ def test_team_table_matches_hand_count(tiny):
     Ranks: T2 (62.5) 1, T1 (58.3) 2, T3 (0) 3.
     """
     p, c = tiny
-    table = eng.engagement_by_team(c, p)
+    table = engagement_compute.engagement_by_team(c, p)
     assert list(table.columns[:7]) == ["team_id", "track", "events_offered", "events_attended", "attendance_rate",
                                        "milestones_due", "milestones_done"]
     assert list(table["team_id"]) == ["T1", "T2", "T3", "T4"]
@@ -185,7 +188,7 @@ def test_team_table_matches_hand_count(tiny):
 def test_scores_for_other_analyses(tiny):
     """engagement_scores has one row per team with the columns the survival model imports; values as above."""
     p, c = tiny
-    scores = eng.engagement_scores(c, p)
+    scores = engagement_compute.engagement_scores(c, p)
     assert list(scores.columns) == ["team_id", "track", "engagement_score", "attendance_rate", "milestones_done_share",
                                     "milestones_on_time_share", "components_used", "rank"]
     assert scores.set_index("team_id")["engagement_score"].round(3).to_dict() == pytest.approx(
@@ -199,7 +202,7 @@ def test_event_before_joining_is_not_offered(tiny):
 
     E4 is held on T2's joining day, so it is offered (on or after joining)."""
     p, c = tiny
-    offered = eng.offered_events(c, p)
+    offered = engagement_compute.offered_events(c, p)
     assert "E1" not in set(offered.loc[offered["team_id"] == "T1", "event_id"])
     assert "E1" in set(offered.loc[offered["team_id"] == "T3", "event_id"])
     assert set(offered.loc[offered["team_id"] == "T2", "event_id"]) == {"E4", "E5"}
@@ -207,32 +210,32 @@ def test_event_before_joining_is_not_offered(tiny):
 
 def test_one_team_event_is_offered_to_that_team_only(tiny):
     p, c = tiny
-    offered = eng.offered_events(c, p)
+    offered = engagement_compute.offered_events(c, p)
     assert set(offered.loc[offered["event_id"] == "E3", "team_id"]) == {"T1"}
 
 
 def test_missing_attendance_row_is_not_recorded_not_absent(tiny):
     """T1 has no row for E5: status "not recorded"; the rate is 2 attended / 3 recorded, not 2 / 4."""
     p, c = tiny
-    offered = eng.offered_events(c, p)
+    offered = engagement_compute.offered_events(c, p)
     status = offered.set_index(["team_id", "event_id"])["status"]
     assert status[("T1", "E5")] == "not recorded"
     assert status[("T1", "E3")] == "absent"
-    t1 = row(eng.engagement_by_team(c, p), "T1")
+    t1 = row(engagement_compute.engagement_by_team(c, p), "T1")
     assert (t1["events_not_recorded"], t1["events_absent"]) == (1, 1)
     assert t1["attendance_rate"] == pytest.approx(2 / 3)
 
 
 def test_team_that_attended_nothing_has_rate_zero(tiny):
     p, c = tiny
-    t3 = row(eng.engagement_by_team(c, p), "T3")
+    t3 = row(engagement_compute.engagement_by_team(c, p), "T3")
     assert (t3["events_attended"], t3["attendance_rate"], t3["engagement_score"]) == (0, 0.0, 0.0)
 
 
 def test_team_offered_nothing_has_no_rate(tiny):
     """T4 joined after the last event: rate unknown (missing), not 0."""
     p, c = tiny
-    t4 = row(eng.engagement_by_team(c, p), "T4")
+    t4 = row(engagement_compute.engagement_by_team(c, p), "T4")
     assert t4["events_offered"] == 0 and pd.isna(t4["attendance_rate"])
 
 
@@ -240,7 +243,7 @@ def test_event_kinds_param_decides_what_counts(tmp_path):
     """Counting office hours too adds E6 for T1 (attended) and T3 (not recorded): T1 3 / 4 recorded."""
     p, c = make(tmp_path, engagement={"event_kinds": ["monthly_call", "webinar", "coaching_call",
                                                       "learning_session", "office_hours"]})
-    t1 = row(eng.engagement_by_team(c, p), "T1")
+    t1 = row(engagement_compute.engagement_by_team(c, p), "T1")
     assert (t1["events_offered"], t1["events_attended"]) == (5, 3)
     assert t1["attendance_rate"] == pytest.approx(3 / 4)
 
@@ -250,18 +253,18 @@ def test_no_events_file(tmp_path):
 
     T1: 100 * (0.25 * 2/3 + 0.25 * 1/3) / 0.5 = 50."""
     p, c = make(tmp_path, drop=("events.csv", "attendance.csv"))
-    assert eng.offered_events(c, p) is None
-    table = eng.engagement_by_team(c, p)
+    assert engagement_compute.offered_events(c, p) is None
+    table = engagement_compute.engagement_by_team(c, p)
     assert table["events_offered"].isna().all() and table["attendance_rate"].isna().all()
     assert row(table, "T1")["engagement_score"] == pytest.approx(50.0)
     assert c.missing_note("events").startswith("Skipped")
-    assert eng.attendance_by_month(None).empty
-    assert eng.attendance_trend(None).direction == "unknown"
+    assert engagement_compute.attendance_by_month(None).empty
+    assert engagement_compute.attendance_trend(None).direction == "unknown"
 
 
 def test_no_attendance_file_makes_every_event_not_recorded(tmp_path):
     p, c = make(tmp_path, drop=("attendance.csv",))
-    t1 = row(eng.engagement_by_team(c, p), "T1")
+    t1 = row(engagement_compute.engagement_by_team(c, p), "T1")
     assert (t1["events_offered"], t1["events_not_recorded"], t1["events_attended"]) == (4, 4, 0)
     assert pd.isna(t1["attendance_rate"])
 
@@ -269,22 +272,22 @@ def test_no_attendance_file_makes_every_event_not_recorded(tmp_path):
 def test_no_milestones_file(tmp_path):
     """Milestone counts missing; the score is the attendance rate alone (T1: 100 * 2/3)."""
     p, c = make(tmp_path, drop=("milestones.csv",))
-    table = eng.engagement_by_team(c, p)
+    table = engagement_compute.engagement_by_team(c, p)
     assert table["milestones_due"].isna().all()
     assert row(table, "T1")["engagement_score"] == pytest.approx(200 / 3)
-    assert eng.milestone_status(c, p) is None
+    assert engagement_compute.milestone_status(c, p) is None
 
 
 def test_attendance_note_says_why_charts_are_skipped(tmp_path):
     """No files: the loader's note. No counted kind: says so. Events but no matching attendance rows: says so."""
     p, c = make(tmp_path / "a", drop=("attendance.csv",))
-    assert eng.attendance_note(c, eng.offered_events(c, p)) == c.missing_note("events", "attendance")
+    assert engagement_compute.attendance_note(c, engagement_compute.offered_events(c, p)) == c.missing_note("events", "attendance")
     p, c = make(tmp_path / "b", engagement={"event_kinds": ["other"]})
-    assert "no event of the counted kinds" in eng.attendance_note(c, eng.offered_events(c, p))
+    assert "no event of the counted kinds" in engagement_compute.attendance_note(c, engagement_compute.offered_events(c, p))
     p, c = make(tmp_path / "c")
-    offered = eng.offered_events(c, p)
-    assert eng.attendance_note(c, offered) is None
-    assert "none of the offered events" in eng.attendance_note(c, offered.assign(status="not recorded"))
+    offered = engagement_compute.offered_events(c, p)
+    assert engagement_compute.attendance_note(c, offered) is None
+    assert "none of the offered events" in engagement_compute.attendance_note(c, offered.assign(status="not recorded"))
 
 
 def test_notebook_runs_without_events_and_says_why(tmp_path):
@@ -304,7 +307,7 @@ def test_by_month_counts(tiny):
     """T1 in February: E2 (webinar, attended) and E3 (coaching, absent): all 1/2; each kind 1 offered.
     T1 in April: E5 not recorded: offered 1, recorded 0, rate missing."""
     p, c = tiny
-    by_month = eng.attendance_by_month(eng.offered_events(c, p)).set_index(["team_id", "month", "kind"])
+    by_month = engagement_compute.attendance_by_month(engagement_compute.offered_events(c, p)).set_index(["team_id", "month", "kind"])
     feb = by_month.loc[("T1", "2015-02", "all")]
     assert (feb["events_offered"], feb["events_attended"], feb["attendance_rate"]) == (2, 1, 0.5)
     assert by_month.loc[("T1", "2015-02", "webinar"), "events_attended"] == 1
@@ -335,7 +338,7 @@ def test_bad_event_kind_names_allowed_values(tiny):
 def test_weights_change_the_score(tmp_path):
     """Attendance weight 1, others 0: T2's score is its attendance rate, 100 * 0.5 = 50."""
     p, c = make(tmp_path, engagement={"weights": {"attendance": 1, "milestones_done": 0, "milestones_on_time": 0}})
-    assert row(eng.engagement_scores(c, p), "T2")["engagement_score"] == pytest.approx(50.0)
+    assert row(engagement_compute.engagement_scores(c, p), "T2")["engagement_score"] == pytest.approx(50.0)
 
 
 # --- trend ------------------------------------------------------------------------------------------
@@ -357,7 +360,7 @@ def test_trend_odds_ratio_matches_closed_form():
     """With two months, the logistic slope is the log odds ratio (c/d) / (a/b) (Agresti, Categorical Data
     Analysis, 3rd ed., 2013, section 5.1: the logit model with one binary predictor reproduces the sample odds ratio).
     a=18, b=2, c=10, d=10: OR = (10/10) / (18/2) = 1/9 = 0.1111."""
-    trend = eng.attendance_trend(two_month_pairs(18, 2, 10, 10))
+    trend = engagement_compute.attendance_trend(two_month_pairs(18, 2, 10, 10))
     # the logistic GLM iterates (IRLS, statsmodels' deviance tol 1e-8): its last Newton step is at most ~1e-4,
     # leaving the slope good to ~1e-8; 1e-6 relative leaves margin (1e-15 seen)
     assert trend.odds_ratio == pytest.approx(1 / 9, rel=1e-6)
@@ -369,7 +372,7 @@ def test_trend_cluster_standard_error_matches_hand_sandwich():
     """The CI and p use the cluster-robust (Liang-Zeger) sandwich with Stata's small-sample factor
     G/(G-1) * (N-1)/(N-K) (Cameron & Miller 2015, J Human Resources 50:317, eq. 11), computed here by hand."""
     pairs = two_month_pairs(18, 2, 10, 10)
-    trend = eng.attendance_trend(pairs)
+    trend = engagement_compute.attendance_trend(pairs)
     x = np.column_stack([np.ones(len(pairs)), pairs["cycle_month"].to_numpy(float)])
     y = pairs["status"].eq("attended").to_numpy(float)
     beta = np.array([math.log(9) - math.log(1 / 9), math.log(1 / 9)])  # month 1 logit log(9) = b0 + b1
@@ -392,10 +395,10 @@ def test_trend_cluster_standard_error_matches_hand_sandwich():
 
 def test_trend_flat_and_too_short():
     """Everyone attended every event: no change, no model. A single month: unknown."""
-    flat = eng.attendance_trend(two_month_pairs(5, 0, 5, 0))
+    flat = engagement_compute.attendance_trend(two_month_pairs(5, 0, 5, 0))
     assert flat.direction == "no detectable change" and np.isnan(flat.odds_ratio)
     assert "did not change" in flat.statement
-    one = eng.attendance_trend(two_month_pairs(5, 5, 0, 0))
+    one = engagement_compute.attendance_trend(two_month_pairs(5, 5, 0, 0))
     assert one.direction == "unknown" and one.statement.startswith("Too few")
 
 
@@ -409,7 +412,7 @@ def test_team_outcome_change_by_hand(tiny):
     T2: P3 a1c 9.0 -> 9.5 (no -> no), P3 ldl 120 -> 90 (no -> yes); P4 has one a1c only (left out):
         2 pairs, 0 -> 1: 50 points. T3, T4: no pairs, gain missing."""
     p, c = tiny
-    out = eng.team_outcome_change(c, p).set_index(["team_id", "measure"])
+    out = engagement_compute.team_outcome_change(c, p).set_index(["team_id", "measure"])
     t1 = out.loc[("T1", "all")]
     assert (t1["n_pairs"], t1["at_goal_first"], t1["at_goal_last"]) == (3, 1, 2)
     assert t1["goal_gain_points"] == pytest.approx(100 / 3)
@@ -429,7 +432,7 @@ def test_spearman_matches_hand_formula():
     scores = pd.DataFrame({"team_id": list("ABCDE"), "track": "initial", "engagement_score": [10, 20, 30, 40, 50.0]})
     outcome = pd.DataFrame({"team_id": list("ABCDE"), "measure": "all", "goal_gain_points": [5, 1, 4, 8, 9.0],
                             "n_pairs": 12})
-    result = eng.engagement_vs_outcome(scores, outcome)
+    result = engagement_compute.engagement_vs_outcome(scores, outcome)
     assert result.rho == pytest.approx(0.7)
     t = 0.7 * math.sqrt(3 / 0.51)
     assert result.p_value == pytest.approx(2 * stats.t.sf(t, 3), rel=1e-9)  # closed form: rounding only
@@ -439,7 +442,7 @@ def test_spearman_matches_hand_formula():
 
 def test_too_few_teams_for_a_correlation(tiny):
     p, c = tiny
-    result = eng.engagement_vs_outcome(eng.engagement_scores(c, p), eng.team_outcome_change(c, p))
+    result = engagement_compute.engagement_vs_outcome(engagement_compute.engagement_scores(c, p), engagement_compute.team_outcome_change(c, p))
     assert result.n_teams == 2 and np.isnan(result.rho) and result.statement.startswith("Too few teams (2)")
 
 
@@ -449,7 +452,7 @@ def test_compare_tracks_exact_mann_whitney():
     table = pd.DataFrame({"team_id": list("ABCDE"), "track": ["initial"] * 2 + ["advanced"] * 3,
                           "engagement_score": [1, 2, 3, 4, 5.0], "attendance_rate": [0.1, 0.2, 0.3, 0.4, 0.5],
                           "milestones_done_share": 1.0})
-    result = eng.compare_tracks(table)
+    result = engagement_compute.compare_tracks(table)
     assert result.p_value == pytest.approx(0.2)
     s = result.summary.set_index("group")
     assert list(s.index) == ["all", "track=advanced", "track=initial"]
@@ -459,7 +462,7 @@ def test_compare_tracks_exact_mann_whitney():
 
 def test_compare_tracks_one_advanced_team_is_descriptive(tiny):
     p, c = tiny
-    result = eng.compare_tracks(eng.engagement_by_team(c, p), eng.team_outcome_change(c, p))
+    result = engagement_compute.compare_tracks(engagement_compute.engagement_by_team(c, p), engagement_compute.team_outcome_change(c, p))
     assert np.isnan(result.p_value) and "descriptively" in result.statement
     assert result.summary.set_index("group").loc["track=advanced", "mean_goal_gain_points"] == pytest.approx(50.0)
 
@@ -468,30 +471,30 @@ def test_compare_tracks_one_advanced_team_is_descriptive(tiny):
 
 def test_every_figure_exports_with_caption_and_alt_text(tiny):
     p, c = tiny
-    offered = eng.offered_events(c, p)
-    table = eng.engagement_by_team(c, p)
-    by_month = eng.attendance_by_month(offered)
-    trend = eng.attendance_trend(offered)
-    status = eng.milestone_status(c, p)
+    offered = engagement_compute.offered_events(c, p)
+    table = engagement_compute.engagement_by_team(c, p)
+    by_month = engagement_compute.attendance_by_month(offered)
+    trend = engagement_compute.attendance_trend(offered)
+    status = engagement_compute.milestone_status(c, p)
     scores = pd.concat([table, table.assign(team_id=table["team_id"] + "b")])  # 8 teams for the correlation
-    outcome = eng.team_outcome_change(c, p)
+    outcome = engagement_compute.team_outcome_change(c, p)
     outcome = pd.concat([outcome, outcome.assign(team_id=outcome["team_id"] + "b",
                                                  goal_gain_points=outcome["goal_gain_points"] + 5)])
-    vs = eng.engagement_vs_outcome(scores, outcome)
-    weights = eng.score_weights(p)
+    vs = engagement_compute.engagement_vs_outcome(scores, outcome)
+    weights = engagement_compute.score_weights(p)
     drawn = {
-        "engagement_heatmap": (figures.engagement_heatmap(by_month), eng.heatmap_text(table, by_month)),
-        "engagement_trend": (figures.engagement_trend_chart(trend), eng.trend_text(trend)),
-        "engagement_milestones": (figures.engagement_milestone_chart(status),
-                                  eng.milestones_text(status, table, p.as_of)),
-        "engagement_score": (figures.engagement_score_chart(table, weights), eng.score_text(table, weights)),
-        "engagement_vs_outcome": (figures.engagement_vs_outcome_chart(vs), eng.vs_outcome_text(vs)),
+        "engagement_heatmap": (engagement_figures.engagement_heatmap(by_month), engagement_figures.heatmap_text(table, by_month)),
+        "engagement_trend": (engagement_figures.engagement_trend_chart(trend), engagement_figures.trend_text(trend)),
+        "engagement_milestones": (engagement_figures.engagement_milestone_chart(status),
+                                  engagement_figures.milestones_text(status, table, p.as_of)),
+        "engagement_score": (engagement_figures.engagement_score_chart(table, weights), engagement_figures.score_text(table, weights)),
+        "engagement_vs_outcome": (engagement_figures.engagement_vs_outcome_chart(vs), engagement_figures.vs_outcome_text(vs)),
     }
     hatched = [patch for patch in drawn["engagement_heatmap"][0].axes[0].patches if patch.get_hatch()]
     assert len(hatched) == 2  # T1 and T3 in April: offered, not recorded
     for figure_id, (fig, text) in drawn.items():
-        figures.export_figure(fig, p, figure_id, notebook="01_engagement", **text)
-    manifest = figures.read_manifest(p.figures_dir)
+        figure_io.export_figure(fig, p, figure_id, notebook="01_engagement", **text)
+    manifest = figure_io.read_manifest(p.figures_dir)
     assert sorted(manifest["figure_id"]) == sorted(drawn)
     assert manifest["title"].str.len().gt(0).all()
     assert manifest[["caption", "alt_text"]].map(lambda s: len(s) > 80).all().all()
@@ -510,7 +513,7 @@ def test_demo_table_matches_recount_for_two_teams(tmp_path):
     folder = tmp_path / "demo"
     synth.generate_cohort(folder)
     p = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
-    table = eng.engagement_by_team(load_cohort(p), p).set_index("team_id")
+    table = engagement_compute.engagement_by_team(load_cohort(p), p).set_index("team_id")
 
     def read(name):
         with open(folder / name, newline="", encoding="utf-8") as fh:
@@ -569,64 +572,64 @@ def test_per_team_figures_draw_at_most_the_cap_and_say_so():
     """60 teams: each per-team figure draws TEAMS_SHOWN (30) of them and its caption says which and where every
     team is; the heatmap adds a pooled row; the tables stay whole."""
     by_month, status, table = _many_teams(60)
-    cap = eng.TEAMS_SHOWN
+    cap = engagement_figures.TEAMS_SHOWN
 
-    heat = eng.heatmap_teams(by_month)
+    heat = engagement_figures.heatmap_teams(by_month)
     assert len(heat.teams) == cap and heat.total == 60 and heat.capped
     assert heat.teams[:2] == ["T00", "T01"] and heat.teams[-1] == "T59"  # lowest rates first, highest last
-    fig = figures.engagement_heatmap(by_month)
+    fig = engagement_figures.engagement_heatmap(by_month)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[0] == "All 60 teams" and len(labels) == cap + 1
-    text = eng.heatmap_text(table, by_month)
+    text = engagement_figures.heatmap_text(table, by_month)
     assert "Shown: 30 of 60 teams, the 15 with the lowest attendance rate and the 15 with the highest" in text["caption"]
     assert "every team is in tables/engagement_by_month.csv" in text["caption"]
 
-    path = eng.pathway_teams(status)
+    path = engagement_figures.pathway_teams(status)
     assert path.teams[:3] == ["T59", "T58", "T57"] and len(path.teams) == cap  # most days late first
-    fig = figures.engagement_milestone_chart(status)
+    fig = engagement_figures.engagement_milestone_chart(status)
     assert len(fig.axes[0].get_yticklabels()) == cap
-    assert "Shown: 30 of 60 teams, the teams furthest behind" in eng.milestones_text(status, table, "2016-12-31")["caption"]
+    assert "Shown: 30 of 60 teams, the teams furthest behind" in engagement_figures.milestones_text(status, table, "2016-12-31")["caption"]
 
-    ranked = eng.score_teams(table)
+    ranked = engagement_figures.score_teams(table)
     assert ranked.teams[:15] == [f"T{k:02d}" for k in range(15)] and ranked.teams[15:] == [f"T{k:02d}" for k in range(45, 60)]
-    fig = figures.engagement_score_chart(table, eng.score_weights(check({"cohort_id": "x", "data_dir": "."})))
+    fig = engagement_figures.engagement_score_chart(table, engagement_compute.score_weights(check({"cohort_id": "x", "data_dir": "."})))
     assert len(fig.axes[0].get_yticklabels()) == cap
     assert any("30 teams in between" in t.get_text() for t in fig.axes[0].texts)
     assert "Shown: 30 of 60 teams, the 15 with the lowest and the 15 with the highest engagement score" in \
-        eng.score_text(table, {"attendance": 1, "milestones_done": 1, "milestones_on_time": 1})["caption"]
+        engagement_figures.score_text(table, {"attendance": 1, "milestones_done": 1, "milestones_on_time": 1})["caption"]
 
     few = _many_teams(8)
-    assert not eng.heatmap_teams(few[0]).capped and "Shown:" not in eng.heatmap_text(few[2], few[0])["caption"]
+    assert not engagement_figures.heatmap_teams(few[0]).capped and "Shown:" not in engagement_figures.heatmap_text(few[2], few[0])["caption"]
 
 
 def test_engagement_vs_outcome_chart_without_pairs_says_so():
     """No team has a first and a last reading: the chart says so instead of an empty legend."""
     import warnings
 
-    empty = eng.EngagementVsOutcome(points=pd.DataFrame(columns=["team_id", "track", "engagement_score",
+    empty = engagement_compute.EngagementVsOutcome(points=pd.DataFrame(columns=["team_id", "track", "engagement_score",
                                                                  "goal_gain_points", "n_pairs"]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fig = figures.engagement_vs_outcome_chart(empty)
+        fig = engagement_figures.engagement_vs_outcome_chart(empty)
     ax = fig.axes[0]
     assert ax.get_legend() is None
     assert any("No team has patients with a first and a last reading" in t.get_text() for t in ax.texts)
 
 
 def test_score_tables_cover_every_component_of_the_score():
-    assert set(eng.SCORE_TABLES) == set(eng.COMPONENTS)
+    assert set(engagement_compute.SCORE_TABLES) == set(engagement_compute.COMPONENTS)
 
 
 def test_a_cohort_without_engagement_data_has_no_score(tiny_cohort):
     """Only the required tables: no part of the score has data, so the score sections are skipped with the files named."""
-    from evaluation.loading import load_cohort
+    from evaluation.data.loading import load_cohort
 
     p = check({"cohort_id": "t", "data_dir": str(tiny_cohort)})
-    assert eng.score_note(load_cohort(p), p) == ("Skipped: this cohort has no events.csv or attendance.csv, and no "
+    assert engagement_compute.score_note(load_cohort(p), p) == ("Skipped: this cohort has no events.csv or attendance.csv, and no "
                                                  "milestones.csv (or the file is empty), which the engagement score needs.")
     milestones_only = check({"cohort_id": "t", "data_dir": str(tiny_cohort),
                              "engagement": {"weights": {"attendance": 1, "milestones_done": 0, "milestones_on_time": 0}}})
-    assert "no events.csv or attendance.csv (or" in eng.score_note(load_cohort(milestones_only), milestones_only)
+    assert "no events.csv or attendance.csv (or" in engagement_compute.score_note(load_cohort(milestones_only), milestones_only)
 
 
 def test_attendance_trend_of_one_team_uses_model_based_errors():
@@ -635,8 +638,8 @@ def test_attendance_trend_of_one_team_uses_model_based_errors():
     import pandas as pd
 
     offered = pd.DataFrame({"team_id": "T1", "month": ["2015-01"] * 3 + ["2015-02"] * 3, "cycle_month": [1] * 3 + [2] * 3,
-                            "status": [eng.ATTENDED, eng.ATTENDED, eng.ABSENT, eng.ATTENDED, eng.ABSENT, eng.ABSENT]})
-    trend = eng.attendance_trend(offered)
+                            "status": [engagement_compute.ATTENDED, engagement_compute.ATTENDED, engagement_compute.ABSENT, engagement_compute.ATTENDED, engagement_compute.ABSENT, engagement_compute.ABSENT]})
+    trend = engagement_compute.attendance_trend(offered)
     assert trend.standard_errors == "model-based (one team)"
     assert trend.odds_ratio == pytest.approx(0.25, rel=1e-6)  # IRLS converges to ~1e-8 on this two-point fit
-    assert "errors model-based (one team)" in eng.trend_text(trend)["caption"]
+    assert "errors model-based (one team)" in engagement_figures.trend_text(trend)["caption"]

@@ -20,10 +20,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation import figures as fg
-from evaluation import survival as sv
-from evaluation.params import check
-from evaluation.privacy import check_funder_outputs
+from evaluation.analyses import charts
+from evaluation.analyses.outcomes import figures as outcomes_figures
+from evaluation.analyses.overview import figures as overview_figures
+from evaluation.analyses.time_to_goal import compute as ttg_compute
+from evaluation.analyses.time_to_goal import figures as ttg_figures
+from evaluation.core import figures as figure_io
+from evaluation.core.params import check
+from evaluation.report.gate import check_funder_outputs
 
 EVENT_DAYS = [10, 20, 30, 40, 50, 60, 70, 80, 85, 100, 110, 120, 130, 140, 150, 160, 170]
 CENSOR_DAYS = [25, 75, 95, 125, 155]
@@ -31,18 +35,18 @@ CENSOR_DAYS = [25, 75, 95, 125, 155]
 
 @pytest.fixture
 def params(tmp_path, monkeypatch):
-    monkeypatch.setenv(fg.FORMATS_ENV, "svg")  # the gate reads the SVG; PNG and PDF are drawn from the same figure
+    monkeypatch.setenv(figure_io.FORMATS_ENV, "svg")  # the gate reads the SVG; PNG and PDF are drawn from the same figure
     return check({"cohort_id": "km", "data_dir": str(tmp_path), "output_dir": str(tmp_path / "report")})
 
 
 def hand_made_km(params):
     data = pd.DataFrame({"measure": "a1c", "followed": True, "days": EVENT_DAYS + CENSOR_DAYS,
                          "event": [True] * 17 + [False] * 5, "cause": [1] * 17 + [0] * 5})
-    return sv.kaplan_meier(data, params, "a1c")
+    return ttg_compute.kaplan_meier(data, params, "a1c")
 
 
 def shown_cells(fig) -> dict[str, str]:
-    return {c["id"]: c["shown"] for c in fg.figure_counts(fig)["cells"]}
+    return {c["id"]: c["shown"] for c in figure_io.figure_counts(fig)["cells"]}
 
 
 def funder_zip(params, figure_id: str, svg: str | None = None, counts: str | None = None) -> None:
@@ -61,7 +65,7 @@ def test_the_numbers_table_hides_what_would_give_a_small_count_away(params):
     """With primary suppression only, day 180 reads 22 = 0 + 17 + censored: censored = 5. The table hides the
     17 as well ("*", at least 11): 22 = 0 + e + c with e >= 11 and 1 <= c <= 10 lets c be anything from 1 to 10.
     Day 90 needs nothing more: 22 = 11 + e + c with both 1..10 allows e = 1..10."""
-    fig = fg.survival_km_chart(hand_made_km(params), suppress_below=11)
+    fig = ttg_figures.survival_km_chart(hand_made_km(params), suppress_below=11)
     shown = shown_cells(fig)
     assert [shown[f"0:{c}:180"] for c in ("at_risk", "events", "censored")] == ["0", "*", "<11"]
     assert [shown[f"0:{c}:90"] for c in ("at_risk", "events", "censored")] == ["11", "<11", "<11"]
@@ -73,12 +77,12 @@ def test_the_numbers_table_hides_what_would_give_a_small_count_away(params):
 
 def test_the_gate_passes_the_protected_figure_and_names_the_recovery_in_the_old_one(params):
     km = hand_made_km(params)
-    fg.export_figure(fg.survival_km_chart(km, suppress_below=11), params, "survival_km_a1c", notebook="04_time_to_goal",
-                     **sv.km_text(km))
+    figure_io.export_figure(ttg_figures.survival_km_chart(km, suppress_below=11), params, "survival_km_a1c", notebook="04_time_to_goal",
+                     **ttg_figures.km_text(km))
     folder = params.output_dir / "figures"
     svg = (folder / "survival_km_a1c.svg").read_text()
     counts = json.loads((folder / "survival_km_a1c.counts.json").read_text())
-    assert "figures/survival_km_a1c.counts.json" in fg.read_manifest(folder).at[0, "files"]
+    assert "figures/survival_km_a1c.counts.json" in figure_io.read_manifest(folder).at[0, "files"]
     assert not any(c["id"] == "0:events:180" and c["shown"] == "17" for c in counts["cells"])  # no hidden value kept
     funder_zip(params, "survival_km_a1c")
     assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
@@ -112,13 +116,13 @@ def test_a_hidden_n_is_hidden_in_the_legend_and_the_caption_too(params):
     days = EVENT_DAYS + CENSOR_DAYS
     data = pd.DataFrame({"measure": "a1c", "followed": True, "days": days, "event": [True] * 17 + [False] * 5,
                          "cause": [1] * 17 + [0] * 5, "track": ["advanced"] * 6 + ["initial"] * 16})
-    km = sv.kaplan_meier(data, params, "a1c", by="track")
-    fig = fg.survival_km_chart(km, suppress_below=11)
+    km = ttg_compute.kaplan_meier(data, params, "a1c", by="track")
+    fig = ttg_figures.survival_km_chart(km, suppress_below=11)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["advanced (n = <11)", "initial (n = *)"]
     assert shown_cells(fig)["1:at_risk:0"] == "*"
-    fg.export_figure(fig, params, "survival_km_a1c_by_track", notebook="04_time_to_goal", **sv.km_text(km))
-    caption = fg.read_manifest(params.figures_dir).at[0, "caption"]
+    figure_io.export_figure(fig, params, "survival_km_a1c_by_track", notebook="04_time_to_goal", **ttg_figures.km_text(km))
+    caption = figure_io.read_manifest(params.figures_dir).at[0, "caption"]
     assert "advanced (n < 11)" in caption and "initial (n = *)" in caption and "(n = 16)" not in caption
     assert "the 22 patients" in caption
     funder_zip(params, "survival_km_a1c_by_track")
@@ -130,9 +134,9 @@ def test_export_writes_captions_and_drawn_text_with_small_counts_suppressed(para
     ax.set_title("T01 (n = 7)")
     ax.plot([0, 1], label="5 patients")
     ax.legend()
-    fg.export_figure(fig, params, "demo_fig", title="=HYPERLINK(\"x\") 3 deaths", caption="T01 (n = 7): median 20 days.",
+    figure_io.export_figure(fig, params, "demo_fig", title="=HYPERLINK(\"x\") 3 deaths", caption="T01 (n = 7): median 20 days.",
                      alt_text="Bars of 4 of 10 teams and 2/40 patients.", notebook="00_data_quality")
-    record = fg.read_manifest(params.figures_dir).iloc[0]
+    record = figure_io.read_manifest(params.figures_dir).iloc[0]
     assert record["caption"] == "T01 (n < 11): median 20 days."
     assert record["alt_text"] == "Bars of 4 of 10 teams and <11/40 patients."
     assert ax.get_title() == "T01 (n < 11)" and ax.get_legend().get_texts()[0].get_text() == "<11 patients"
@@ -143,28 +147,28 @@ def test_export_writes_captions_and_drawn_text_with_small_counts_suppressed(para
 
 def test_a_stale_counts_record_is_removed_and_never_read_as_a_figure(params):
     km = hand_made_km(params)
-    fg.export_figure(fg.survival_km_chart(km), params, "fig_a", title="t", caption="c", alt_text="a", notebook="04")
+    figure_io.export_figure(ttg_figures.survival_km_chart(km), params, "fig_a", title="t", caption="c", alt_text="a", notebook="04")
     assert (params.figures_dir / "fig_a.counts.json").exists()
-    assert list(fg.read_manifest(params.figures_dir)["figure_id"]) == ["fig_a"]
+    assert list(figure_io.read_manifest(params.figures_dir)["figure_id"]) == ["fig_a"]
     fig, _ = plt.subplots()
-    fg.export_figure(fig, params, "fig_a", title="t", caption="c", alt_text="a", notebook="04")
+    figure_io.export_figure(fig, params, "fig_a", title="t", caption="c", alt_text="a", notebook="04")
     assert not (params.figures_dir / "fig_a.counts.json").exists()
 
 
 def test_small_bins_are_merged_with_a_neighbour():
     """[3, 20, 4, 5, 30]: the 3 joins the 20 (its only neighbour); the 4 joins the 5 (a small neighbour first);
     the 9 they make joins the 23 (the smaller of 23 and 30)."""
-    assert fg.merge_small_bins([3, 20, 4, 5, 30], [0, 1, 2, 3, 4, 5], 11) == ([32, 30], [0, 4, 5])
+    assert charts.merge_small_bins([3, 20, 4, 5, 30], [0, 1, 2, 3, 4, 5], 11) == ([32, 30], [0, 4, 5])
     # a goal line at 1 the caption counts patients on either side of: the 3 cannot cross it and stays
-    assert fg.merge_small_bins([3, 20, 4, 5, 30], [0, 1, 2, 3, 4, 5], 11, fixed=(1.0,)) == ([3, 29, 30], [0, 1, 4, 5])
-    assert fg.merge_small_bins([0, 12, 0], [0, 1, 2, 3], 11) == ([0, 12, 0], [0, 1, 2, 3])
+    assert charts.merge_small_bins([3, 20, 4, 5, 30], [0, 1, 2, 3, 4, 5], 11, fixed=(1.0,)) == ([3, 29, 30], [0, 1, 4, 5])
+    assert charts.merge_small_bins([0, 12, 0], [0, 1, 2, 3], 11) == ([0, 12, 0], [0, 1, 2, 3])
 
 
 def test_histogram_bins_hold_no_small_count(params):
     """30-day bins of 12, 3, 0 and 20 patients: the 3 has no small neighbour and joins the 12 (the non-empty one),
     making one bin of 15 over 60 days, drawn 7.5 patients per 30 days high."""
     follow_up = pd.DataFrame({"follow_up_days": [5.0] * 12 + [40.0] * 3 + [100.0] * 20})
-    fig = fg.follow_up_histogram(follow_up)
+    fig = overview_figures.follow_up_histogram(follow_up)
     assert shown_cells(fig) == {"total": "35", "bin:0-60": "15", "bin:60-90": "0", "bin:90-120": "20"}
     assert sorted(p.get_height() for p in fig.axes[0].patches) == [7.5, 20.0]
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["15", "20"]
@@ -175,7 +179,7 @@ def test_patients_per_team_hides_a_small_team_and_the_one_that_would_give_it_awa
     """Teams of 7, 30 and 45 patients; the caption states 82 in all and the largest (45). Showing 30 would leave
     82 - 45 - 30 = 7, so it is hidden too: x + y = 37 with x in 1..10 and y >= 11 leaves x anywhere in 1..10."""
     table = pd.DataFrame({"team_name": ["A", "B", "C"], "patients": [7, 30, 45]})
-    fig = fg.patients_per_team_chart(table)
+    fig = overview_figures.patients_per_team_chart(table)
     shown = shown_cells(fig)
     assert [shown[f"team:{i}"] for i in range(3)] == ["<11", "*", "45"]
     assert [round(p.get_width()) for p in fig.axes[0].patches] == [45]  # no bar for a hidden count
@@ -186,7 +190,7 @@ def test_a_share_at_goal_implying_a_small_count_is_not_drawn():
     """5% of 100 paired patients at goal is 5 patients: the baseline dot is not drawn; 50% (50 patients) is."""
     change = pd.DataFrame({"measure": ["a1c"], "goal": ["a1c < 8"], "group": ["all"], "n": [100],
                            "pct_goal_baseline": [5.0], "pct_goal_followup": [50.0]})
-    fig = fg.outcome_goal_chart(change)
+    fig = outcomes_figures.outcome_goal_chart(change)
     ax = fig.axes[0]
     baseline, followup = (c.get_offsets() for c in ax.collections)
     assert np.ma.getmaskarray(baseline).all()

@@ -10,12 +10,12 @@ import string
 import pandas as pd
 import pytest
 
-from evaluation import identifiers as idf
-from evaluation import synth
+from evaluation.core import identifiers
+from evaluation.data import synth
 
 
 def found(text: str, deny_terms=()) -> list[tuple[str, str]]:
-    return [(f.kind, f.text) for f in idf.screen_quote(text, deny_terms)]
+    return [(f.kind, f.text) for f in identifiers.screen_quote(text, deny_terms)]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -78,13 +78,13 @@ def test_each_kind_is_caught_in_a_realistic_sentence(text, expected):
 def test_findings_give_the_kind_the_text_and_its_place():
     """Positions are offsets into the quote; a number inside a longer number is not reported twice."""
     text = "call me at (555) 201-3344"
-    (f,) = idf.screen_quote(text)
+    (f,) = identifiers.screen_quote(text)
     assert (f.kind, f.text, f.start, f.end) == ("phone", "(555) 201-3344", 11, 25)
     assert text[f.start:f.end] == f.text
     assert str(f) == "phone '(555) 201-3344'"
-    both = idf.screen_quote("Mrs. Alvarez, (555) 201-3344")
-    assert idf.describe(both) == "name 'Mrs. Alvarez'; phone '(555) 201-3344'"
-    assert set(idf.KINDS) >= {k for k, _ in idf.PATTERNS}
+    both = identifiers.screen_quote("Mrs. Alvarez, (555) 201-3344")
+    assert identifiers.describe(both) == "name 'Mrs. Alvarez'; phone '(555) 201-3344'"
+    assert set(identifiers.KINDS) >= {k for k, _ in identifiers.PATTERNS}
 
 
 ORDINARY = [
@@ -136,7 +136,7 @@ def test_no_sentence_of_the_synthetic_demo_is_flagged():
     """The demo's quotes are ordinary speech (its one name is already redacted as Dr. [name]): none is held back."""
     sentences = synthetic_sentences()
     assert len(sentences) > 500
-    flagged = {s: idf.describe(idf.screen_quote(s)) for s in sentences if idf.screen_quote(s)}
+    flagged = {s: identifiers.describe(identifiers.screen_quote(s)) for s in sentences if identifiers.screen_quote(s)}
     assert flagged == {}
 
 
@@ -151,13 +151,13 @@ def test_deny_terms_are_whole_words_in_any_case():
 
 
 def test_empty_and_missing_text_give_no_findings():
-    assert idf.screen_quote(None) == [] and idf.screen_quote("") == [] and idf.screen_quote(float("nan")) == []
+    assert identifiers.screen_quote(None) == [] and identifiers.screen_quote("") == [] and identifiers.screen_quote(float("nan")) == []
 
 
 def test_screen_texts_lists_every_finding_with_its_key():
     texts = pd.Series({"X1": "All fine here.", "X2": "Mrs. Alvarez at (555) 201-3344", "X3": None})
-    table = idf.screen_texts(texts, deny_terms=["fine"])
-    assert list(table.columns) == idf.FINDING_COLUMNS
+    table = identifiers.screen_texts(texts, deny_terms=["fine"])
+    assert list(table.columns) == identifiers.FINDING_COLUMNS
     assert table[["key", "kind", "matched"]].values.tolist() == [
         ["X1", "deny_term", "fine"], ["X2", "name", "Mrs. Alvarez"], ["X2", "phone", "(555) 201-3344"]]
-    assert idf.screen_texts([]).empty
+    assert identifiers.screen_texts([]).empty

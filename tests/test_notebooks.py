@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.runner import NOTEBOOK_DIR
+from evaluation.run.runner import NOTEBOOK_DIR
 from tests.conftest import run_notebook_cells
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -22,7 +22,7 @@ def test_notebook_parameters_cells_name_every_params_key():
     """papermill injects each key of a params file; every notebook declares all of them."""
     import nbformat
 
-    from evaluation.params import SCHEMA
+    from evaluation.core.params import SCHEMA
 
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)

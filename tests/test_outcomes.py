@@ -14,9 +14,13 @@ import pandas as pd
 import pytest
 import statsmodels
 
-from evaluation import figures, outcomes
-from evaluation.errors import ParamsError
-from evaluation.params import check
+from evaluation.analyses.outcomes import compute as outcomes_compute
+from evaluation.analyses.outcomes import figures as outcomes_figures
+from evaluation.stats import mixed_model
+from evaluation.stats import paired
+from evaluation.stats import ttr as ttr_stats
+from evaluation.core.errors import ParamsError
+from evaluation.core.params import check
 
 PARAMS = check({"cohort_id": "t", "data_dir": "/tmp"})
 ENROLLED = pd.Timestamp("2015-03-01")
@@ -45,7 +49,7 @@ TEAMS = pd.DataFrame({"team_id": ["T1", "T2", "T3"], "team_name": ["One", "Two",
 
 
 def pairs_for(measurements, patients, teams=TEAMS):
-    return outcomes.baseline_followup(measurements, patients, teams, windows=PARAMS.windows, goals=PARAMS.goals,
+    return outcomes_compute.baseline_followup(measurements, patients, teams, windows=PARAMS.windows, goals=PARAMS.goals,
                                       combined_goals=PARAMS.combined_goals)
 
 
@@ -82,9 +86,9 @@ def test_patient_without_followup_is_excluded_and_counted():
     patients = people(["P1", "P2", "P3"])
     pairs = pairs_for(m, patients)
     assert pairs.set_index("patient_id").loc["P2", "status"] == "no_followup"
-    counts = outcomes.pairing_counts(pairs, ["a1c"]).set_index("measure")
+    counts = outcomes_compute.pairing_counts(pairs, ["a1c"]).set_index("measure")
     assert counts.loc["a1c", "paired"] == 2 and counts.loc["a1c", "excluded_no_followup"] == 1
-    table = outcomes.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals,
+    table = outcomes_compute.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals,
                                   subgroups=[])
     row = table.set_index("measure").loc["a1c"]
     assert row["n"] == 2 and row["n_no_followup"] == 1
@@ -96,12 +100,12 @@ def test_measure_nobody_has_keeps_a_row_with_n_zero():
     m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0)])
     patients = people(["P1"], diabetes=[1])
     pairs = pairs_for(m, patients)
-    table = outcomes.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals)
+    table = outcomes_compute.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals)
     ldl = table[table["measure"] == "ldl"]
     assert ldl["group"].tolist() == ["all"]
     assert ldl["n"].iloc[0] == 0 and np.isnan(ldl["mean_change"].iloc[0])
     assert ldl["note"].iloc[0] == "no patient has this measure"
-    assert outcomes.pairing_counts(pairs, ["a1c", "ldl"]).set_index("measure").loc["ldl", "patients_measured"] == 0
+    assert outcomes_compute.pairing_counts(pairs, ["a1c", "ldl"]).set_index("measure").loc["ldl", "patients_measured"] == 0
 
 
 def test_bp_goal_needs_sbp_and_dbp_at_goal_on_the_same_day():
@@ -118,7 +122,7 @@ def test_bp_goal_needs_sbp_and_dbp_at_goal_on_the_same_day():
     assert bool(bp.loc["P2", "baseline_at_goal"]) and not bool(bp.loc["P2", "followup_at_goal"])
     sbp = pairs[pairs["measure"] == "sbp"].set_index("patient_id")
     assert sbp.loc["P1", "followup_on"] == day(300)
-    table = outcomes.change_table(pairs, people(["P1", "P2"]), goals=PARAMS.goals,
+    table = outcomes_compute.change_table(pairs, people(["P1", "P2"]), goals=PARAMS.goals,
                                   combined_goals=PARAMS.combined_goals, subgroups=[]).set_index("measure")
     assert table.loc["bp", "n_goal_baseline"] == 1 and table.loc["bp", "n_goal_followup"] == 1
     assert table.loc["bp", "goal"] == "sbp < 140 and dbp < 90"
@@ -137,7 +141,7 @@ def test_paired_change_against_hand_arithmetic():
     Wilcoxon (as R's wilcox.test(paired = TRUE)): the zero is dropped, so the normal approximation with
     continuity correction: V = 0, n = 3, E = 3, Var = 3*4*7/24 = 3.5, z = (0 - 3 + 0.5)/sqrt(3.5)
     = -1.336306, p = 2 * Phi(-1.336306) = 0.181449."""
-    s = outcomes.paired_change([8, 9, 7.5, 10], [7, 8.5, 7.5, 8])
+    s = paired.paired_change([8, 9, 7.5, 10], [7, 8.5, 7.5, 8])
     assert s["n"] == 4
     assert s["mean_change"] == pytest.approx(-0.875)
     assert s["sd_change"] == pytest.approx(0.853913, abs=1e-6)  # hand values printed to 6 decimals
@@ -155,14 +159,14 @@ def test_paired_change_against_hand_arithmetic():
 
 def test_wilcoxon_exact_without_ties_or_zeros():
     """Changes 1..5, all positive, no ties: exact two-sided p = 2 * (1/2^5) = 0.0625 (R: wilcox.test)."""
-    s = outcomes.paired_change([0, 0, 0, 0, 0], [1, 2, 3, 4, 5])
+    s = paired.paired_change([0, 0, 0, 0, 0], [1, 2, 3, 4, 5])
     assert s["wilcoxon_p"] == pytest.approx(0.0625)
 
 
 def test_one_pair_and_no_spread_give_nan_tests_not_errors():
-    one = outcomes.paired_change([9.0], [8.0])
+    one = paired.paired_change([9.0], [8.0])
     assert one["mean_change"] == -1.0 and np.isnan(one["change_ci_low"]) and np.isnan(one["p_value"])
-    same = outcomes.paired_change([9.0, 8.0], [9.0, 8.0])
+    same = paired.paired_change([9.0, 8.0], [9.0, 8.0])
     assert same["mean_change"] == 0 and np.isnan(same["t_stat"]) and np.isnan(same["wilcoxon_p"])
 
 
@@ -171,9 +175,9 @@ def test_mcnemar_exact_hand_values():
     5 reach goal, none fall out: p = 2 * (1/2)^5 = 0.0625. Nobody changes: p = 1."""
     before = [False, False, False, False, True, True]
     after = [True, True, True, False, True, False]
-    assert outcomes.mcnemar_exact_p(before, after) == pytest.approx(0.625)
-    assert outcomes.mcnemar_exact_p([False] * 5, [True] * 5) == pytest.approx(0.0625)
-    assert outcomes.mcnemar_exact_p([True, False], [True, False]) == 1.0
+    assert paired.mcnemar_exact_p(before, after) == pytest.approx(0.625)
+    assert paired.mcnemar_exact_p([False] * 5, [True] * 5) == pytest.approx(0.0625)
+    assert paired.mcnemar_exact_p([True, False], [True, False]) == 1.0
 
 
 def test_change_table_groups_and_columns():
@@ -181,7 +185,7 @@ def test_change_table_groups_and_columns():
     m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0), ("P2", "a1c", 0, 10.0), ("P2", "a1c", 180, 7.0),
                ("P3", "a1c", 0, 8.4), ("P3", "a1c", 180, 7.9)])
     patients = people(["P1", "P2", "P3"], teams=["T1", "T1", "T2"], diabetes=[1, 1, 1], hypertension=[1, 0, 0])
-    table = outcomes.change_table(pairs_for(m, patients), patients, goals=PARAMS.goals,
+    table = outcomes_compute.change_table(pairs_for(m, patients), patients, goals=PARAMS.goals,
                                   combined_goals=PARAMS.combined_goals, subgroups=["track", "condition"])
     brief = ["measure", "group", "n", "baseline_mean", "followup_mean", "mean_change", "change_ci_low",
              "change_ci_high", "t_stat", "p_value"]
@@ -199,14 +203,14 @@ def test_unknown_subgroup_names_the_allowed_values():
     m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0)])
     patients = people(["P1"])
     with pytest.raises(ParamsError, match=r"`subgroups` entries must be one of .*condition.*got 'colour'"):
-        outcomes.change_table(pairs_for(m, patients), patients, goals=PARAMS.goals, subgroups=["colour"])
+        outcomes_compute.change_table(pairs_for(m, patients), patients, goals=PARAMS.goals, subgroups=["colour"])
 
 
 def test_team_change_orders_measures_as_given_and_has_t_cis():
     """Team T1: changes -1 and -3 -> mean -2, SD sqrt(2), SE 1, t(0.975, 1) = 12.706205 -> CI -2 -/+ 12.706205."""
     m = frame([("P1", "sbp", 0, 150), ("P1", "sbp", 180, 149), ("P2", "sbp", 0, 150), ("P2", "sbp", 180, 147),
                ("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0)])
-    team = outcomes.team_change(pairs_for(m, people(["P1", "P2"])), TEAMS, measures=["a1c", "sbp"])
+    team = outcomes_compute.team_change(pairs_for(m, people(["P1", "P2"])), TEAMS, measures=["a1c", "sbp"])
     assert team["measure"].tolist() == ["a1c", "sbp"]
     sbp = team.set_index("measure").loc["sbp"]
     assert sbp["mean_change"] == -2 and sbp["ci_high"] == pytest.approx(-2 + 12.706205, abs=1e-5)  # t to 6 decimals
@@ -223,7 +227,7 @@ def test_random_intercept_model_matches_lme4_on_dietox():
     """lme4: lmer(Weight ~ Time + (1 | Pig), data = dietox) (REML), as quoted in statsmodels'
     regression/tests/test_lme.py::test_dietox: fixef 15.723523, 6.942505; pig variance 40.39395;
     residual variance 11.36692; so ICC = 40.39395 / (40.39395 + 11.36692) = 0.780397."""
-    fit = outcomes.RandomInterceptModel("Weight ~ Time", "Pig").fit(dietox())
+    fit = mixed_model.RandomInterceptModel("Weight ~ Time", "Pig").fit(dietox())
     # lme4's REML optimum, quoted to 7 significant digits; both fits are optimisers and agree to ~4e-7 relative
     # on the variances here, so 1e-5 leaves room for where each one stops
     assert fit.fixed_effects_["estimate"].to_numpy() == pytest.approx([15.723523, 6.942505], rel=1e-5)
@@ -253,27 +257,27 @@ def _change_cohort(n_teams: int, tracks=("initial", "advanced")):
 
 def test_change_model_terms_and_too_few_teams():
     """Three teams on two tracks: intercept, baseline and track terms. Two teams: not modelled, said so."""
-    effects, models = outcomes.fit_change_models(_change_cohort(3), ["a1c"])
+    effects, models = outcomes_compute.fit_change_models(_change_cohort(3), ["a1c"])
     assert effects["term"].tolist() == ["intercept (change at mean baseline)", "track=advanced",
                                         "baseline (per unit above mean)"]
     # the simulated slope on baseline is -0.3: the estimate lands near it
     slope = effects.set_index("term").loc["baseline (per unit above mean)"]
     assert slope["ci_low"] < -0.3 < slope["ci_high"]
     assert models["in_words"].iloc[0].startswith("a1c:")
-    effects, models = outcomes.fit_change_models(_change_cohort(2), ["a1c"])
+    effects, models = outcomes_compute.fit_change_models(_change_cohort(2), ["a1c"])
     assert effects.empty and models["in_words"].iloc[0].startswith("Not modelled: 16 paired patients in 2 team(s)")
 
 
 def test_one_track_drops_the_track_term():
-    effects, _ = outcomes.fit_change_models(_change_cohort(3, tracks=("initial",)), ["a1c"])
+    effects, _ = outcomes_compute.fit_change_models(_change_cohort(3, tracks=("initial",)), ["a1c"])
     assert not any(effects["term"].str.startswith("track="))
 
 
 def test_icc_in_words():
-    assert outcomes.icc_in_words("a1c", 0.18, 10) == (
+    assert outcomes_compute.icc_in_words("a1c", 0.18, 10) == (
         "a1c: 18% of the variation in change left after baseline and track lies between teams rather than "
         "between patients of the same team (ICC 0.18, 10 teams).")
-    assert "hardly at all" in outcomes.icc_in_words("sbp", 0.0, 10)
+    assert "hardly at all" in outcomes_compute.icc_in_words("sbp", 0.0, 10)
 
 
 # --- INR time in therapeutic range (Rosendaal) -----------------------------------------------------
@@ -290,39 +294,39 @@ def test_rosendaal_hand_example():
     P3: 2.5 -> 2.5 over 14 days: 100%. P4: one INR: no TTR."""
     m = inr([("P1", 0, 1.5), ("P1", 10, 2.5), ("P1", 20, 3.5), ("P1", 100, 2.5),
              ("P2", 0, 1.0), ("P2", 30, 4.0), ("P3", 0, 2.5), ("P3", 14, 2.5), ("P4", 0, 2.2)])
-    ttr = outcomes.time_in_therapeutic_range(m, 2.0, 3.0, 56).set_index("patient_id")
+    ttr = ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 56).set_index("patient_id")
     assert ttr.loc["P1", "days_observed"] == 20 and ttr.loc["P1", "days_in_range"] == pytest.approx(10)
     assert ttr.loc["P1", "ttr_percent"] == pytest.approx(50.0)
     assert ttr.loc["P1", "gaps_skipped"] == 1 and ttr.loc["P1", "days_skipped"] == 80
     assert ttr.loc["P2", "ttr_percent"] == pytest.approx(100 / 3)
     assert ttr.loc["P3", "ttr_percent"] == 100.0
     assert np.isnan(ttr.loc["P4", "ttr_percent"]) and ttr.loc["P4", "n_inr"] == 1
-    assert list(ttr.reset_index().columns) == outcomes.TTR_COLUMNS
+    assert list(ttr.reset_index().columns) == ttr_stats.TTR_COLUMNS
 
 
 def test_rosendaal_gap_limit_is_a_parameter():
     """With a 90-day limit P1's 80-day gap from 3.5 to 2.5 is interpolated: in range from 3.0 down, i.e.
     the last half, 40 days. TTR = (5 + 5 + 40) / 100 = 50%; nothing skipped."""
     m = inr([("P1", 0, 1.5), ("P1", 10, 2.5), ("P1", 20, 3.5), ("P1", 100, 2.5)])
-    ttr = outcomes.time_in_therapeutic_range(m, 2.0, 3.0, 90).iloc[0]
+    ttr = ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 90).iloc[0]
     assert ttr["days_observed"] == 100 and ttr["days_in_range"] == pytest.approx(50) and ttr["gaps_skipped"] == 0
 
 
 def test_rosendaal_rejects_bad_params():
     m = inr([("P1", 0, 2.5)])
     with pytest.raises(ParamsError, match="inr_max_gap_days"):
-        outcomes.time_in_therapeutic_range(m, 2.0, 3.0, 0)
+        ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 0)
     with pytest.raises(ParamsError, match="low must not exceed high"):
-        outcomes.time_in_therapeutic_range(m, 3.0, 2.0, 56)
+        ttr_stats.time_in_therapeutic_range(m, 3.0, 2.0, 56)
 
 
 def test_ttr_after_enrollment_and_summary():
     """INRs before enrollment are left out; the summary counts patients at the 60% goal."""
     m = inr([("P1", -20, 1.0), ("P1", 0, 2.5), ("P1", 14, 2.5), ("P2", 0, 1.0), ("P2", 30, 4.0)])
     patients = people(["P1", "P2"], teams=["T1", "T2"])
-    ttr = outcomes.ttr_after_enrollment(m, patients, PARAMS.goals["inr"], 56)
+    ttr = outcomes_compute.ttr_after_enrollment(m, patients, PARAMS.goals["inr"], 56)
     assert ttr.set_index("patient_id").loc["P1", "ttr_percent"] == 100.0
-    summary = outcomes.ttr_summary(ttr, patients, TEAMS, goal_percent=60).set_index("group")
+    summary = outcomes_compute.ttr_summary(ttr, patients, TEAMS, goal_percent=60).set_index("group")
     assert summary.loc["all", "n"] == 2 and summary.loc["all", "n_at_goal"] == 1
     assert summary.loc["all", "mean_ttr"] == pytest.approx((100 + 100 / 3) / 2)
     assert summary.loc["track=initial", "n_at_goal"] == 1
@@ -335,23 +339,23 @@ def test_outcome_figures_draw_from_the_tables():
                ("P1", "sbp", 0, 150), ("P1", "dbp", 0, 95), ("P1", "sbp", 180, 135), ("P1", "dbp", 180, 85)])
     patients = people(["P1", "P2"], teams=["T1", "T2"])
     pairs = pairs_for(m, patients)
-    table = outcomes.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals, subgroups=[])
-    team = outcomes.team_change(pairs, TEAMS, measures=["a1c", "sbp"])
-    for fig in (figures.outcome_goal_chart(table), figures.outcome_forest_chart(team, table)):
+    table = outcomes_compute.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals, subgroups=[])
+    team = outcomes_compute.team_change(pairs, TEAMS, measures=["a1c", "sbp"])
+    for fig in (outcomes_figures.outcome_goal_chart(table), outcomes_figures.outcome_forest_chart(team, table)):
         assert fig.axes
         plt.close(fig)
-    text = outcomes.goal_chart_text(table)
+    text = outcomes_figures.goal_chart_text(table)
     assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = <11" in text["caption"]  # 2 patients
-    assert "HbA1c 0% to a % hidden (small count) (n = 2" in outcomes.goal_chart_text(table, suppress_below=2)["caption"]  # 1 of 2
+    assert "HbA1c 0% to a % hidden (small count) (n = 2" in outcomes_figures.goal_chart_text(table, suppress_below=2)["caption"]  # 1 of 2
     # each team has one HbA1c pair, so no CI, so no team counts as improved with a CI below zero
-    assert "HbA1c: 0 of 2 teams improved with a CI below zero" in outcomes.forest_text(team, table)["caption"]
+    assert "HbA1c: 0 of 2 teams improved with a CI below zero" in outcomes_figures.forest_text(team, table)["caption"]
 
 
 def test_goal_chart_text_leaves_out_a_share_that_implies_a_small_count():
     """Of 100 patients, 5% at goal is 5 patients and 96% leaves 4 not at goal: both hidden; 40% (40 and 60) shown."""
     table = pd.DataFrame({"measure": ["a1c", "ldl"], "group": "all", "n": [100, 100], "goal": ["a1c < 8", "ldl < 100"],
                           "pct_goal_baseline": [5.0, 40.0], "pct_goal_followup": [96.0, 60.0], "mcnemar_p": [0.001, 0.2]})
-    caption = outcomes.goal_chart_text(table)["caption"]
+    caption = outcomes_figures.goal_chart_text(table)["caption"]
     assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = 100" in caption
     assert "40% to 60% (n = 100, McNemar p 0.200)" in caption
 
@@ -359,9 +363,9 @@ def test_goal_chart_text_leaves_out_a_share_that_implies_a_small_count():
 def test_no_inr_at_all_gives_empty_ttr_and_a_zero_summary():
     """A cohort without INR measurements: no TTR rows, and the summary's `all` row says n = 0."""
     m = frame([("P1", "a1c", 0, 9.0)])
-    ttr = outcomes.time_in_therapeutic_range(m, 2.0, 3.0, 56)
-    assert ttr.empty and list(ttr.columns) == outcomes.TTR_COLUMNS
-    summary = outcomes.ttr_summary(ttr, people(["P1"]), TEAMS)
+    ttr = ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 56)
+    assert ttr.empty and list(ttr.columns) == ttr_stats.TTR_COLUMNS
+    summary = outcomes_compute.ttr_summary(ttr, people(["P1"]), TEAMS)
     assert summary["group"].tolist() == ["all"] and summary["n"].iloc[0] == 0
 
 
@@ -435,9 +439,9 @@ def test_team_change_matches_paired_change_team_by_team():
         ids.append(pid)
         teams.append(["T1", "T2", "T3"][min(i // 25, 2)] if i != 59 else "T3")
     pairs = pairs_for(frame(rows), people(ids, teams=teams))
-    team = outcomes.team_change(pairs, TEAMS, measures=["a1c"], alpha=0.1).set_index("team_id")
+    team = outcomes_compute.team_change(pairs, TEAMS, measures=["a1c"], alpha=0.1).set_index("team_id")
     for team_id, g in pairs.groupby("team_id"):
-        s = outcomes.paired_change(g["baseline_value"], g["followup_value"], alpha=0.1)
+        s = paired.paired_change(g["baseline_value"], g["followup_value"], alpha=0.1)
         assert team.loc[team_id, "n"] == s["n"]
         # the same closed form, summed in one pass rather than per team: rounding only
         assert team.loc[team_id, ["mean_change", "ci_low", "ci_high"]].tolist() == pytest.approx(
@@ -452,9 +456,9 @@ def test_variance_ratio_start_is_the_reml_optimum():
 
     model = smf.mixedlm("Weight ~ Time", dietox(), groups=dietox()["Pig"])
     # lme4's optimum at 7 significant digits; the search stops within ~6e-7 of it here
-    assert outcomes._variance_ratio_start(model).cov_re[0, 0] == pytest.approx(40.39395 / 11.36692, rel=1e-5)
-    d = outcomes.change_model_data(_change_cohort(3, tracks=("initial",)), "a1c")
-    fit = outcomes.RandomInterceptModel("change ~ baseline_centred", "team_id").fit(d)
+    assert mixed_model._variance_ratio_start(model).cov_re[0, 0] == pytest.approx(40.39395 / 11.36692, rel=1e-5)
+    d = outcomes_compute.change_model_data(_change_cohort(3, tracks=("initial",)), "a1c")
+    fit = mixed_model.RandomInterceptModel("change ~ baseline_centred", "team_id").fit(d)
     with pytest.warns(Warning):
         default = smf.mixedlm("change ~ baseline_centred", d, groups=d["team_id"]).fit(reml=True)
     assert fit.converged_ and fit.group_variance_ < 1e-6 and fit.icc_ < 1e-4
@@ -476,19 +480,19 @@ def test_forest_plot_of_many_teams_draws_the_extremes_and_says_so():
     """60 teams, cap 30: each panel has the 15 lowest mean changes (T060 .. T046, the largest falls) and
     the 15 highest (T015 .. T001); the caption and alt text say how many of how many and where the rest are."""
     team, change = _many_teams(60)
-    rows = outcomes.forest_rows(team)
+    rows = outcomes_figures.forest_rows(team)
     a1c = rows[rows["measure"] == "a1c"].sort_values("row")
-    assert len(a1c) == outcomes.FOREST_TEAMS_MAX == 30
+    assert len(a1c) == outcomes_figures.FOREST_TEAMS_MAX == 30
     assert a1c["team_id"].head(15).tolist() == [f"T{k:03d}" for k in range(60, 45, -1)]
     assert a1c["team_id"].tail(15).tolist() == [f"T{k:03d}" for k in range(15, 0, -1)]
     assert a1c["row"].tolist() == list(range(15)) + list(range(16, 31))  # one empty row between the two sets
-    fig = figures.outcome_forest_chart(team, change)
+    fig = outcomes_figures.outcome_forest_chart(team, change)
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert len(panels) == 2 and all(len(ax.get_yticks()) == 30 for ax in panels)
     assert panels[0].get_yticklabels()[0].get_text() == "T060 Team 60"
     assert any("30 teams not drawn" in t.get_text() for t in panels[0].texts)
     plt.close(fig)
-    text = outcomes.forest_text(team, change)
+    text = outcomes_figures.forest_text(team, change)
     assert ("With 60 teams, each panel draws the 15 teams with the lowest and the 15 with the highest mean change, "
             "ordered by it; every team is in tables/outcome_change_by_team.csv.") in text["caption"]
     assert "HbA1c: 58 of 60 teams improved with a CI below zero" in text["caption"]  # all teams: T001, T002 reach 0
@@ -497,7 +501,7 @@ def test_forest_plot_of_many_teams_draws_the_extremes_and_says_so():
 
 def test_forest_plot_up_to_the_cap_keeps_one_row_per_team():
     team, change = _many_teams(30)
-    assert "draws" not in outcomes.forest_text(team, change)["caption"]
-    fig = figures.outcome_forest_chart(team, change)
+    assert "draws" not in outcomes_figures.forest_text(team, change)["caption"]
+    fig = outcomes_figures.outcome_forest_chart(team, change)
     assert len(fig.axes[0].get_yticks()) == 30 and fig.axes[0].get_yticklabels()[0].get_text() == "Team 1"
     plt.close(fig)

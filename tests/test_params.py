@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from evaluation import ParamsError, load_params
-from evaluation.params import check, parse_goal, to_dict
+from evaluation.core.params import check, parse_goal, to_dict
 
 
 def base(**extra):
@@ -77,7 +77,7 @@ def test_params_file_errors_name_the_file(tmp_path):
 
 
 def test_relative_data_dir_resolves_from_repository_root(tmp_path):
-    from evaluation.params import REPO_ROOT
+    from evaluation.core.paths import REPO_ROOT
 
     assert check(base()).data_dir == REPO_ROOT / "data" / "c1"
     assert check(base(data_dir=str(tmp_path))).data_dir == tmp_path
@@ -90,8 +90,8 @@ def test_reports_root_env_var(monkeypatch, tmp_path):
 
 def test_from_namespace_ignores_modules_named_like_sections():
     """A notebook may `from evaluation import survival`; that module is not the `survival` param."""
-    from evaluation import params as params_module
-    from evaluation.params import from_namespace
+    from evaluation.core import params as params_module
+    from evaluation.core.params import from_namespace
 
     p = from_namespace({"cohort_id": "c1", "data_dir": "data/c1", "survival": params_module,
                         "windows": {"baseline_days": 30}})
@@ -150,7 +150,7 @@ def test_settings_naming_the_data_are_checked_once_it_is_read(tmp_path, tiny_coh
 
 def test_resolved_params_round_trip():
     """What the runner hands a notebook (every key) resolves to the same params again."""
-    from evaluation.params import to_dict
+    from evaluation.core.params import to_dict
 
     p = check(base(goals={"a1c": "<= 7.5", "inr": {"between": [2, 3]}}, windows={"baseline_days": 60}, as_of="2024-06-30"))
     again = check(to_dict(p))
@@ -163,7 +163,7 @@ def test_a_notebook_resolves_like_the_runner(tmp_path):
     params at all, the demo's."""
     import yaml
 
-    from evaluation.params import from_namespace, to_dict
+    from evaluation.core.params import from_namespace, to_dict
 
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(base()))
@@ -179,8 +179,8 @@ def test_as_of_defaults_to_the_last_recorded_date(tiny_cohort):
     """The tiny cohort's latest recorded date is P002's exit on 2015-09-01 (its readings end 2015-06-01)."""
     import datetime as dt
 
-    from evaluation.loading import load_cohort
-    from evaluation.notebook import resolve_with_data
+    from evaluation.data.loading import load_cohort
+    from evaluation.data.start import resolve_with_data
 
     p = check(base(data_dir=str(tiny_cohort)))
     assert resolve_with_data(p, load_cohort(p)).as_of == dt.date(2015, 9, 1)
@@ -193,7 +193,7 @@ def test_params_are_data_never_code(tmp_path):
     its key named, and what the runner hands papermill is plain text, numbers, lists and maps only."""
     import base64
 
-    from evaluation.params import to_dict
+    from evaluation.core.params import to_dict
 
     payload = base64.b64encode(b'"+str(__import__("os").system("touch X"))+"').decode()
     path = tmp_path / "payload.yaml"

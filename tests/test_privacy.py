@@ -1,4 +1,4 @@
-"""Small-cell suppression and the funder-output check (evaluation/privacy.py).
+"""Small-cell suppression and the funder-output check (evaluation/stats/cell_suppression.py, evaluation/report/gate.py).
 
 Reference rule: CMS cell-size suppression policy (ResDAC, "CMS Cell Size Suppression Policy"): no cell of 1 to
 10 may be shown, nor be derivable from other cells (totals, percentages). Recoverability is checked here by hand
@@ -13,11 +13,11 @@ import docx
 import pandas as pd
 import pytest
 
-from evaluation.errors import EvaluationError
-from evaluation.params import check
-from evaluation.privacy import (COMPLEMENT_MARK, DisclosureError, Relation, SuppressionSpec, check_funder_outputs,
-                                format_count, is_small, pinned_cells, protect_cells, small_counts_in_text, suppress,
-                                suppress_text)
+from evaluation.core.errors import EvaluationError
+from evaluation.core.params import check
+from evaluation.core.disclosure import COMPLEMENT_MARK, format_count, is_small, small_counts_in_text, suppress_text
+from evaluation.report.gate import DisclosureError, check_funder_outputs
+from evaluation.stats.cell_suppression import Relation, SuppressionSpec, pinned_cells, protect_cells, suppress
 
 
 def shown(st, row: int, col: str):
@@ -124,7 +124,7 @@ def _pinned_one_by_one(values, primary, mask, totals, threshold):
     import numpy as np
     from scipy.optimize import linprog
 
-    from evaluation import privacy
+    from evaluation.stats import cell_suppression
 
     hidden = [tuple(c) for c in np.argwhere(mask)]
     index = {c: k for k, c in enumerate(hidden)}
@@ -141,7 +141,7 @@ def _pinned_one_by_one(values, primary, mask, totals, threshold):
             rhs.append(known)
     if not rows:
         return []
-    bounds = [privacy._bounds(c, values, primary, threshold) for c in hidden]
+    bounds = [cell_suppression._bounds(c, values, primary, threshold) for c in hidden]
     pinned = []
     for c in hidden:
         if primary[c]:
@@ -160,7 +160,7 @@ def test_fast_audit_hides_the_same_cells_as_one_program_per_cell(monkeypatch):
     (two linear programs per small count over every hidden cell) hides."""
     import numpy as np
 
-    from evaluation import privacy
+    from evaluation.stats import cell_suppression
 
     rng = np.random.default_rng(5)
     spec = SuppressionSpec(counts=("n", "events", "censored"), column_totals={"n": ("events", "censored")},
@@ -182,7 +182,7 @@ def test_fast_audit_hides_the_same_cells_as_one_program_per_cell(monkeypatch):
         df = pd.DataFrame(rows)
         fast = suppress(df, spec, 11)
         with monkeypatch.context() as m:
-            m.setattr(privacy, "_pinned", _pinned_one_by_one)
+            m.setattr(cell_suppression, "_pinned", _pinned_one_by_one)
             plain = suppress(df, spec, 11)
         assert fast.mask.equals(plain.mask)
 
@@ -238,7 +238,7 @@ def test_small_counts_in_prose():
 
 
 def test_small_counts_in_prose_are_rewritten_for_funders():
-    from evaluation.privacy import suppress_text
+    from evaluation.core.disclosure import suppress_text
 
     text = "585 patients; 5 patients have no measurement; 3 of 40 patients; 2.1 per patient; \u201c5 patients\u201d"
     assert suppress_text(text, 11) == ("585 patients; <11 patients have no measurement; <11 of 40 patients; "

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from evaluation import ParamsError, runner
+from evaluation import ParamsError
+from evaluation.run import runner
 from evaluation.__main__ import EXIT_PARAMS, EXIT_STORAGE, main
 from tests.conftest import TINY, write_cohort
 
@@ -85,7 +86,7 @@ def test_output_dir_equal_to_the_root_or_outside_it_is_refused(small_run, report
 
 def test_the_runner_refuses_the_root_even_when_params_came_another_way(small_run, reports_root, monkeypatch):
     """The runner's own check, whatever made the params (here: the root moved after the params were read)."""
-    from evaluation.params import load_params
+    from evaluation.core.params import load_params
 
     params = load_params(small_run())
     monkeypatch.setenv("CMM_REPORTS_DIR", str(params.output_dir))
@@ -202,7 +203,7 @@ def report_pair(root: Path, first: bool = False) -> tuple[Path, Path]:
 KILL_SCRIPT = r"""
 import json, os, shutil, sys
 from pathlib import Path
-from evaluation import runner
+from evaluation.run import runner
 
 mode, action, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 steps, exchanged = [], []

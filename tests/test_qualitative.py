@@ -15,13 +15,24 @@ import pytest
 matplotlib.use("Agg")
 
 from tests.conftest import run_notebook_cells  # noqa: E402
-from evaluation import DataValidationError, ParamsError, figures, load_cohort  # noqa: E402
-from evaluation import qualitative as ql  # noqa: E402
-from evaluation.params import REPO_ROOT, check  # noqa: E402
-from evaluation.refi_qda import EXCERPT_COLUMNS, normalise  # noqa: E402
+from evaluation import DataValidationError, ParamsError, load_cohort
+from evaluation.analyses.focus_groups import compute as fg_compute
+from evaluation.analyses.focus_groups import figures as fg_figures
+from evaluation.analyses.focus_groups import findings as fg_findings
+from evaluation.core import figures as figure_io
+from evaluation.core import outputs
+from evaluation.data import loading
+from evaluation.data import qualitative
+from evaluation.data import refi_qda
+from evaluation.report import pack
+from evaluation.stats import agreement
+from evaluation.core.paths import REPO_ROOT
+from evaluation.core.params import check
+from evaluation.data.qualitative import EXCERPT_COLUMNS
+from evaluation.data.qualitative import normalise
 from tests.conftest import TINY, write_cohort  # noqa: E402
 
-QUICK = ql.CodingSettings(bootstrap_samples=0)  # no bootstrap where only point estimates are checked
+QUICK = fg_compute.CodingSettings(bootstrap_samples=0)  # no bootstrap where only point estimates are checked
 
 
 def make_tables(excerpts, codings, codebook, sources=None, teams=None):
@@ -58,7 +69,7 @@ def test_kappa_two_coders_fifty_excerpts():
     Alpha by hand: n = 100 values, n1 = 55, n0 = 45, 15 disagreeing units give o01 = o10 = 15;
     Do = 30/100 = 0.3, De = 2 * 45 * 55 / (100 * 99) = 0.5, alpha = 1 - 0.3/0.5 = 0.40.
     """
-    irr = ql.inter_rater_reliability(two_coder_example(), QUICK)
+    irr = fg_compute.inter_rater_reliability(two_coder_example(), QUICK)
     row = irr.summary.set_index("code").loc["X"]
     assert row["n_excerpts"] == 50 and row["n_coders"] == 2
     assert row["percent_agreement"] == pytest.approx(70.0)
@@ -67,7 +78,7 @@ def test_kappa_two_coders_fifty_excerpts():
     assert row["landis_koch"] == "fair"
     a = [1] * 25 + [0] * 25
     b = [1] * 20 + [0] * 5 + [1] * 10 + [0] * 15
-    assert ql.cohen_kappa(a, b) == (pytest.approx(0.40), None)
+    assert agreement.cohen_kappa(a, b) == (pytest.approx(0.40), None)
 
 
 def test_krippendorff_2011_worked_example():
@@ -77,7 +88,7 @@ def test_krippendorff_2011_worked_example():
             [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
             [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
             [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]]
-    assert ql.krippendorff_alpha_nominal(data) == pytest.approx(0.743, abs=5e-4)  # published to 3 decimals
+    assert agreement.krippendorff_alpha_nominal(data) == pytest.approx(0.743, abs=5e-4)  # published to 3 decimals
 
 
 def test_three_coders_mean_pairwise_kappa_and_alpha():
@@ -94,7 +105,7 @@ def test_three_coders_mean_pairwise_kappa_and_alpha():
     excerpts = [(f"E{i}", "S1", "T1", f"turn {i}") for i in range(1, 7)]
     codings = [(f"E{i + 1}", c, "X") for c, m in marks.items() for i, v in enumerate(m) if v == "1"]
     codings += [(f"E{i}", c, "Y") for c in marks for i in range(1, 7)]  # Y: everybody, everywhere
-    irr = ql.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d"), ("Y", "T", "d")]), QUICK)
+    irr = fg_compute.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d"), ("Y", "T", "d")]), QUICK)
     row = irr.summary.set_index("code").loc["X"]
     assert row["cohen_kappa"] == pytest.approx(1 / 3)
     assert row["percent_agreement"] == pytest.approx(50.0)
@@ -118,7 +129,7 @@ def test_three_coders_with_missing_decisions():
     excerpts = [(f"E{i}", "S1" if i <= 3 else "S2", "T1", "t") for i in range(1, 6)]
     codings = [("E1", "A", "X"), ("E4", "A", "X"), ("E1", "B", "X"), ("E2", "B", "X"), ("E4", "B", "X"),
                ("E5", "B", "X"), ("E1", "C", "X")]
-    row = ql.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d")]), QUICK).summary.iloc[0]
+    row = fg_compute.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d")]), QUICK).summary.iloc[0]
     assert (row["code"], row["n_excerpts"], row["n_coders"]) == ("X", 5, 3)
     assert row["krippendorff_alpha"] == pytest.approx(3 / 7)
     assert row["cohen_kappa"] == pytest.approx((2 / 7 + 1 + 0.4) / 3)
@@ -127,7 +138,7 @@ def test_three_coders_with_missing_decisions():
 
 def test_alpha_verdict_thresholds():
     """Krippendorff (2004, p. 241): rely on alpha >= .800; .667 to .800 for tentative conclusions only."""
-    got = [ql.alpha_verdict(a) for a in (0.8, 0.7999, 0.667, 0.6669, np.nan)]
+    got = [agreement.alpha_verdict(a) for a in (0.8, 0.7999, 0.667, 0.6669, np.nan)]
     assert got == ["reliable", "tentative", "tentative", "unreliable", "not computable"]
 
 
@@ -140,7 +151,7 @@ def test_overall_row_pools_every_decision():
     t = two_coder_example()
     t = normalise(t.sources, t.excerpts, t.codings, pd.DataFrame([("X", "Theme", "d"), ("Z", "Theme", "d")],
                                                                columns=["code", "theme", "definition"]), t.teams)
-    overall = ql.inter_rater_reliability(t, QUICK).summary.set_index("code").loc["overall"]
+    overall = fg_compute.inter_rater_reliability(t, QUICK).summary.set_index("code").loc["overall"]
     assert overall["cohen_kappa"] == pytest.approx(0.625)
     assert overall["percent_agreement"] == pytest.approx(85.0)
 
@@ -150,15 +161,15 @@ def test_consensus_coder_is_not_a_rater():
     t = two_coder_example()
     extra = pd.DataFrame([(f"E{i:02d}", "CONS", "X") for i in range(0, 50, 2)], columns=["excerpt_id", "coder", "code"])
     t = normalise(t.sources, t.excerpts, pd.concat([t.codings, extra]), t.codebook, t.teams)
-    s = ql.CodingSettings(code_rule="consensus", consensus_coder="CONS", bootstrap_samples=0)
-    row = ql.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    s = fg_compute.CodingSettings(code_rule="consensus", consensus_coder="CONS", bootstrap_samples=0)
+    row = fg_compute.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
     assert row["n_coders"] == 2 and row["cohen_kappa"] == pytest.approx(0.40)
-    assert ql.inter_rater_reliability(t, QUICK).summary.set_index("code").at["X", "n_coders"] == 3
+    assert fg_compute.inter_rater_reliability(t, QUICK).summary.set_index("code").at["X", "n_coders"] == 3
 
 
 def test_landis_koch_bands():
     """Landis & Koch (1977): <0 poor, .00-.20 slight, .21-.40 fair, .41-.60 moderate, .61-.80 substantial, .81-1 almost perfect."""
-    got = [ql.landis_koch(k) for k in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.41, 0.6, 0.61, 0.8, 0.81, 1.0, np.nan)]
+    got = [agreement.landis_koch(k) for k in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.41, 0.6, 0.61, 0.8, 0.81, 1.0, np.nan)]
     assert got == ["poor", "slight", "slight", "fair", "fair", "moderate", "moderate", "substantial", "substantial",
                    "almost perfect", "almost perfect", "not computable"]
 
@@ -166,10 +177,10 @@ def test_landis_koch_bands():
 def test_bootstrap_ci_is_seeded_and_brackets_the_estimate():
     """The alpha CI is a percentile bootstrap over excerpts: same seed, same CI; it contains the estimate."""
     t = two_coder_example()
-    s = ql.CodingSettings(bootstrap_samples=200, seed=7)
-    a = ql.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
-    b = ql.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
-    c = ql.inter_rater_reliability(t, ql.CodingSettings(bootstrap_samples=200, seed=8)).summary.set_index("code").loc["X"]
+    s = fg_compute.CodingSettings(bootstrap_samples=200, seed=7)
+    a = fg_compute.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    b = fg_compute.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    c = fg_compute.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=200, seed=8)).summary.set_index("code").loc["X"]
     assert (a["alpha_ci_low"], a["alpha_ci_high"]) == (b["alpha_ci_low"], b["alpha_ci_high"])
     assert (a["alpha_ci_low"], a["alpha_ci_high"]) != (c["alpha_ci_low"], c["alpha_ci_high"])
     assert a["alpha_ci_low"] < 0.40 < a["alpha_ci_high"]
@@ -182,20 +193,20 @@ def test_code_applied_by_nobody_or_everybody_is_not_computable():
     excerpts = [(f"E{i}", "S1", "T1", "t") for i in range(4)]
     codings = [(f"E{i}", c, "ALL") for i in range(4) for c in ("A", "B")]
     t = make_tables(excerpts, codings, [("ALL", "T", "d"), ("NONE", "T", "d")])
-    table = ql.inter_rater_reliability(t, ql.CodingSettings(bootstrap_samples=20)).summary.set_index("code")
+    table = fg_compute.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=20)).summary.set_index("code")
     for code, why in (("ALL", "every coder applied this code to every excerpt"), ("NONE", "no coder applied this code")):
         assert np.isnan(table.at[code, "cohen_kappa"]) and np.isnan(table.at[code, "krippendorff_alpha"])
         assert why in table.at[code, "note"] and "alpha not computable" in table.at[code, "note"]
         assert table.at[code, "landis_koch"] == "not computable"
         assert table.at[code, "percent_agreement"] == 100.0
-    assert ql.cohen_kappa([0, 0], [0, 0])[1].startswith("no coder applied")
+    assert agreement.cohen_kappa([0, 0], [0, 0])[1].startswith("no coder applied")
 
 
 def test_single_coder_skips_reliability_with_a_note():
     t = make_tables([("E1", "S1", "T1", "t")], [("E1", "A", "X")], [("X", "T", "d")])
-    irr = ql.inter_rater_reliability(t, QUICK)
+    irr = fg_compute.inter_rater_reliability(t, QUICK)
     assert irr.note == "Inter-rater reliability skipped: only one coder (A) coded the excerpts; it needs two or more."
-    assert list(irr.summary.columns) == ql.IRR_COLUMNS and irr.summary.empty and not irr.computable
+    assert list(irr.summary.columns) == fg_compute.IRR_COLUMNS and irr.summary.empty and not irr.computable
     assert "only one coder" in irr._repr_html_()
 
 
@@ -203,7 +214,7 @@ def test_coders_who_never_read_the_same_transcript():
     """A coded S1, B coded S2: no excerpt has two coders, so reliability is skipped with that reason."""
     t = make_tables([("E1", "S1", "T1", "t"), ("E2", "S2", "T1", "t")], [("E1", "A", "X"), ("E2", "B", "X")],
                     [("X", "T", "d")])
-    assert ql.inter_rater_reliability(t, QUICK).note.endswith("no excerpt was coded by two or more coders.")
+    assert fg_compute.inter_rater_reliability(t, QUICK).note.endswith("no excerpt was coded by two or more coders.")
 
 
 def test_coder_scope_excerpt_counts_only_excerpts_both_coders_coded():
@@ -213,7 +224,7 @@ def test_coder_scope_excerpt_counts_only_excerpts_both_coders_coded():
     reviewer; 'neither' excerpts none), on which both said yes: kappa is 0/0, not computable. This is why
     the default scope is the transcript (source).
     """
-    irr = ql.inter_rater_reliability(two_coder_example(), ql.CodingSettings(coder_scope="excerpt", bootstrap_samples=0))
+    irr = fg_compute.inter_rater_reliability(two_coder_example(), fg_compute.CodingSettings(coder_scope="excerpt", bootstrap_samples=0))
     row = irr.summary.set_index("code").loc["X"]
     assert row["n_excerpts"] == 20
     assert np.isnan(row["cohen_kappa"]) and "every coder applied this code to every excerpt" in row["note"]
@@ -240,8 +251,8 @@ def rule_example():
     ("consensus", "C", {"P": 1, "Q": 1}),   # C applied P to E1 and Q to E2
 ])
 def test_code_rule_decides_what_counts(rule, coder, expected):
-    t = ql.theme_table(rule_example(), ql.CodingSettings(code_rule=rule, consensus_coder=coder))
-    got = t[t["code"] != ql.THEME_ROW].set_index("code")["n_excerpts"]
+    t = fg_compute.theme_table(rule_example(), fg_compute.CodingSettings(code_rule=rule, consensus_coder=coder))
+    got = t[t["code"] != fg_compute.THEME_ROW].set_index("code")["n_excerpts"]
     assert got.to_dict() == {**expected, "R": 0}
 
 
@@ -250,7 +261,7 @@ def test_theme_table_counts_excerpts_and_teams():
 
     Codes are listed under their theme, most excerpts first; a code nobody applied has 0 and no exemplar.
     """
-    t = ql.theme_table(rule_example(), QUICK)
+    t = fg_compute.theme_table(rule_example(), QUICK)
     assert list(t.columns[:5]) == ["theme", "code", "n_excerpts", "n_teams", "pct_teams"]
     assert list(zip(t["theme"], t["code"])) == [("Design", "all"), ("Design", "P"), ("Design", "Q"),
                                                 ("Benefits", "all"), ("Benefits", "R")]
@@ -266,16 +277,16 @@ def test_excerpt_without_team_counts_for_excerpts_not_teams():
     """Only E4 (no team) has code P: 1 excerpt, 0 teams."""
     t = make_tables([("E1", "S1", "T1", "a b"), ("E4", "S1", None, "coach")], [("E4", "A", "P"), ("E1", "A", "Q")],
                     [("P", "X", "d"), ("Q", "X", "d")])
-    row = ql.theme_table(t, QUICK).set_index("code").loc["P"]
+    row = fg_compute.theme_table(t, QUICK).set_index("code").loc["P"]
     assert (row["n_excerpts"], row["n_teams"]) == (1, 0) and pd.isna(row["exemplar_team"])
 
 
 def test_exemplar_prefers_the_flag_then_agreement():
     """E3 is flagged: it is P's exemplar though one coder applied it. Without flags: E1, applied by all three."""
     t = rule_example()
-    assert ql.theme_table(t, QUICK).set_index("code").at["P", "exemplar_id"] == "E1"
+    assert fg_compute.theme_table(t, QUICK).set_index("code").at["P", "exemplar_id"] == "E1"
     t.excerpts.loc[t.excerpts["excerpt_id"] == "E3", "exemplar"] = 1
-    table = ql.theme_table(t, QUICK).set_index("code")
+    table = fg_compute.theme_table(t, QUICK).set_index("code")
     assert table.at["P", "exemplar_id"] == "E3" and table.at["P", "exemplar"] == "Calls."
 
 
@@ -292,17 +303,17 @@ def test_exemplar_passes_over_a_quote_with_an_identifier_for_the_next_clean_one(
     illustrated, with what was found and how to clear it.
     """
     t = with_text(rule_example(), "E1", "Mrs. Alvarez said her sugar was better.")
-    themes = ql.theme_table(t, QUICK)
+    themes = fg_compute.theme_table(t, QUICK)
     table = themes.set_index("code")
-    assert list(ql.THEME_COLUMNS[:8]) == ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar",
-                                          "exemplar_id", "exemplar_team"] and ql.THEME_COLUMNS[-1] == "exemplar_note"
+    assert list(fg_compute.THEME_COLUMNS[:8]) == ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar",
+                                          "exemplar_id", "exemplar_team"] and fg_compute.THEME_COLUMNS[-1] == "exemplar_note"
     assert (table.at["P", "exemplar_id"], table.at["P", "exemplar"]) == ("E4", "Coach: let us hear from everyone.")
     assert themes.set_index(["theme", "code"]).at[("Design", "all"), "exemplar_id"] == "E4"
     assert pd.isna(table.at["P", "exemplar_team"])
     assert table.at["P", "exemplar_note"] == "1 better-ranked quote held back by the identifier screen"
     assert pd.isna(table.at["Q", "exemplar_note"]) and table.at["Q", "exemplar_id"] == "E2"
-    held = ql.held_back_quotes(t, QUICK)
-    assert list(held.columns) == ql.HELD_BACK_COLUMNS
+    held = fg_compute.held_back_quotes(t, QUICK)
+    assert list(held.columns) == fg_compute.HELD_BACK_COLUMNS
     assert held.values.tolist() == [
         ["E1", "T1", "Design", "all", "name", "name 'Mrs. Alvarez'", "add E1 to qualitative.approved_quotes"],
         ["E1", "T1", "Design", "P", "name", "name 'Mrs. Alvarez'", "add E1 to qualitative.approved_quotes"]]
@@ -310,30 +321,30 @@ def test_exemplar_passes_over_a_quote_with_an_identifier_for_the_next_clean_one(
 
 def test_an_approved_quote_is_used_though_the_screen_flags_it():
     t = with_text(rule_example(), "E1", "Mrs. Alvarez said her sugar was better.")
-    cleared = ql.CodingSettings(bootstrap_samples=0, approved_quotes=["E1"])
-    row = ql.theme_table(t, cleared).set_index("code").loc["P"]
+    cleared = fg_compute.CodingSettings(bootstrap_samples=0, approved_quotes=["E1"])
+    row = fg_compute.theme_table(t, cleared).set_index("code").loc["P"]
     assert (row["exemplar_id"], row["exemplar"]) == ("E1", "Mrs. Alvarez said her sugar was better.")
     assert row["exemplar_note"] == ("cleared by the evaluator (qualitative.approved_quotes) although the screen "
                                     "found name")
-    assert ql.held_back_quotes(t, cleared).empty
+    assert fg_compute.held_back_quotes(t, cleared).empty
 
 
 def test_no_clean_quote_leaves_the_exemplar_empty_with_a_note():
     """Q has one excerpt, E2; a deny term in it leaves Q without a quote. P then skips E2 too (E1, E4 clean)."""
     t = rule_example()  # E2: "The calls keep us on track."
-    settings = ql.CodingSettings(bootstrap_samples=0, deny_terms=["TRACK"])
-    table = ql.theme_table(t, settings).set_index("code")
+    settings = fg_compute.CodingSettings(bootstrap_samples=0, deny_terms=["TRACK"])
+    table = fg_compute.theme_table(t, settings).set_index("code")
     q = table.loc["Q"]
     assert pd.isna(q["exemplar"]) and pd.isna(q["exemplar_id"]) and pd.isna(q["exemplar_team"])
     assert q["exemplar_note"] == ("no quote cleared for funders: the identifier screen held back the only quote "
                                   "(see tables/quotes_held_back.csv)")
     assert q["n_excerpts"] == 1  # the counts do not change
     assert table.at["P", "exemplar_id"] == "E1" and pd.isna(table.at["P", "exemplar_note"])  # E2 ranked below E1
-    held = ql.held_back_quotes(t, settings)
+    held = fg_compute.held_back_quotes(t, settings)
     assert held[["excerpt_id", "team_id", "code", "found"]].values.tolist() == [["E2", "T2", "Q", "deny_term 'track'"]]
     two = with_text(t, "E3", "Call 555-201-3344.")  # two excerpts for P held back, then the next clean one
-    denied = ql.CodingSettings(bootstrap_samples=0, deny_terms=["track", "share"])
-    p = ql.theme_table(two, denied).set_index("code").loc["P"]
+    denied = fg_compute.CodingSettings(bootstrap_samples=0, deny_terms=["track", "share"])
+    p = fg_compute.theme_table(two, denied).set_index("code").loc["P"]
     # P's rank: E1 (3 coders, "share"), E4 (2 coders, 1 code), E2 (2 coders, "track"), E3 (phone): E4
     assert p["exemplar_id"] == "E4" and p["exemplar_note"] == "1 better-ranked quote held back by the identifier screen"
 
@@ -341,22 +352,21 @@ def test_no_clean_quote_leaves_the_exemplar_empty_with_a_note():
 def test_quotes_settings_come_from_params(tmp_path):
     p = check({"cohort_id": "c", "data_dir": str(tmp_path),
                "qualitative": {"approved_quotes": ["X0007"], "deny_terms": ["Ames", "Lincoln Way"]}})
-    s = ql.CodingSettings.from_params(p)
+    s = fg_compute.CodingSettings.from_params(p)
     assert (s.approved_quotes, s.deny_terms) == (("X0007",), ("Ames", "Lincoln Way"))
 
 
 def test_a_held_back_quote_never_reaches_the_funder_table_or_the_findings(tmp_path):
-    """The theme table written to tables/ is what report.py turns into funder/themes.csv and the quoted finding."""
-    from evaluation import report
+    """The theme table written to tables/ is what the report turns into funder/themes.csv and the quoted finding."""
 
     excerpts = [("E1", "S1", "T1", "Call Mrs. Alvarez at (555) 201-3344 about her MRN 00482913.", 1),
                 ("E2", "S1", "T2", "Coaching calls helped us get the pharmacist into huddles.", 0)]
     t = make_tables(excerpts, [("E1", "A", "P"), ("E2", "A", "P")], [("P", "Design", "d")])
     p = check({"cohort_id": "c", "data_dir": str(tmp_path), "as_of": "2016-12-31", "output_dir": str(tmp_path / "out")})
-    report.save_table(ql.theme_table(t, QUICK), p, "themes")
-    funder = report.funder_tables(p)["themes"].table
+    outputs.save_table(fg_compute.theme_table(t, QUICK), p, "themes")
+    funder = pack.funder_tables(p)["themes"].table
     assert set(funder["exemplar"]) == {"Coaching calls helped us get the pharmacist into huddles."}
-    said = " ".join(report.findings_themes(p))
+    said = " ".join(fg_findings.findings_themes(p))
     assert "huddles" in said and "Alvarez" not in said and "201-3344" not in said
 
 
@@ -374,9 +384,9 @@ def test_codings_to_unknown_excerpts_or_codes_are_errors_and_not_counted(tmp_pat
     assert sorted(zip(bad["row"], bad["column"])) == [(3, "excerpt_id"), (4, "code")]
     assert "'E9' is not a excerpt_id in qualitative/excerpts.csv" in set(bad["problem"])
     p = check({"cohort_id": "c", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "out")})
-    tables = ql.load_qualitative(p, cohort)
-    assert ql.theme_table(tables, QUICK).set_index("code").at["P", "n_excerpts"] == 1
-    assert len(ql.coding_problems(tables, cohort)) == 2
+    tables = loading.load_qualitative(p, cohort)
+    assert fg_compute.theme_table(tables, QUICK).set_index("code").at["P", "n_excerpts"] == 1
+    assert len(fg_compute.coding_problems(tables, cohort)) == 2
 
 
 # --- presence, track, co-occurrence, phases --------------------------------------------------------------
@@ -399,21 +409,21 @@ def test_theme_presence_by_team_and_track():
     By track, among teams that spoke: initial has T1 and T2 (T3 is advanced and silent), so Design 2/2 = 100%;
     advanced has no team that spoke: 0 of 0, no percentage.
     """
-    presence = ql.theme_presence(presence_example(), QUICK)
+    presence = fg_compute.theme_presence(presence_example(), QUICK)
     cell = presence.set_index(["team_id", "theme"])
     assert cell.at[("T1", "Benefits"), "n_excerpts"] == 1 and cell.at[("T3", "Design"), "n_excerpts"] == 0
     assert not cell.at[("T3", "Design"), "spoke"] and cell.at[("T2", "Design"), "voiced"]
-    by_track = ql.theme_by_track(presence).set_index(["theme", "group"])
+    by_track = fg_compute.theme_by_track(presence).set_index(["theme", "group"])
     assert by_track.at[("Design", "all"), "pct_teams"] == 100.0
     assert by_track.at[("Design", "track=initial"), "n_teams"] == 2
     assert "track=advanced" not in {g for _, g in by_track.index}  # no advanced team spoke
-    fig = figures.theme_presence_heatmap(presence)
+    fig = fg_figures.theme_presence_heatmap(presence)
     assert "did not speak" in " ".join(t.get_text() for t in fig.axes[0].get_yticklabels())
 
 
 def test_cooccurrence_counts_pairs_on_the_same_excerpt():
     """P and R share E2 only: 1 excerpt; Jaccard 1 / (2 + 2 - 1) = 1/3. Diagonal: P on 2 excerpts."""
-    co = ql.code_cooccurrence(presence_example(), QUICK).set_index(["code_a", "code_b"])
+    co = fg_compute.code_cooccurrence(presence_example(), QUICK).set_index(["code_a", "code_b"])
     assert co.at[("P", "R"), "n_excerpts"] == 1 == co.at[("R", "P"), "n_excerpts"]
     assert co.at[("P", "R"), "jaccard"] == pytest.approx(1 / 3)
     assert co.at[("P", "P"), "n_excerpts"] == 2 and co.at[("Q", "P"), "n_excerpts"] == 0
@@ -425,7 +435,7 @@ def test_phase_comparison_uses_the_default_phase_of_each_kind():
 
     Design mid: 2 of 2 excerpts = 100%, teams T1, T2 of 2; end: 0 of 2. Benefits mid 1/2 = 50%; end 1/2 = 50%.
     """
-    ph = ql.phase_comparison(presence_example(), QUICK).set_index(["theme", "phase"])
+    ph = fg_compute.phase_comparison(presence_example(), QUICK).set_index(["theme", "phase"])
     assert ph.at[("Design", "mid_cycle"), "pct_excerpts"] == 100.0 and ph.at[("Design", "mid_cycle"), "n_teams"] == 2
     assert ph.at[("Design", "end_of_cycle"), "n_excerpts"] == 0
     assert ph.at[("Benefits", "end_of_cycle"), "pct_excerpts"] == 50.0
@@ -436,25 +446,25 @@ def test_phase_comparison_uses_the_default_phase_of_each_kind():
 
 def test_bad_settings_name_the_parameter_allowed_values_and_bad_value():
     with pytest.raises(ParamsError, match=r"`qualitative.code_rule` must be one of any, all, majority, consensus; got 'most'"):
-        ql.CodingSettings(code_rule="most")
+        fg_compute.CodingSettings(code_rule="most")
     with pytest.raises(ParamsError, match=r"`qualitative.coder_scope` must be one of source, excerpt; got 'team'"):
-        ql.CodingSettings(coder_scope="team")
+        fg_compute.CodingSettings(coder_scope="team")
     with pytest.raises(ParamsError, match=r"consensus_coder` must be one of the coders in the codings \(A, B, C\); got 'Z'"):
-        ql.theme_table(rule_example(), ql.CodingSettings(code_rule="consensus", consensus_coder="Z"))
+        fg_compute.theme_table(rule_example(), fg_compute.CodingSettings(code_rule="consensus", consensus_coder="Z"))
 
 
 def test_settings_from_params(tmp_path):
     p = check({"cohort_id": "c", "data_dir": str(tmp_path), "seed": 11, "alpha": 0.1,
                "qualitative": {"code_rule": "majority", "coder_scope": "excerpt", "bootstrap_samples": 50}})
-    assert ql.CodingSettings.from_params(p) == ql.CodingSettings("majority", None, "excerpt", 50, 11, 0.1)
+    assert fg_compute.CodingSettings.from_params(p) == fg_compute.CodingSettings("majority", None, "excerpt", 50, 11, 0.1)
 
 
 def test_missing_qualitative_files_give_the_loader_note(tiny_cohort, tmp_path):
     p = check({"cohort_id": "c", "data_dir": str(tiny_cohort), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
     cohort = load_cohort(p)
-    tables = ql.load_qualitative(p, cohort)
-    assert not tables.ok and tables.note == cohort.missing_note(*ql.QUALITATIVE_TABLES)
-    assert ql.theme_table(tables, QUICK).empty and ql.inter_rater_reliability(tables, QUICK).note
+    tables = loading.load_qualitative(p, cohort)
+    assert not tables.ok and tables.note == cohort.missing_note(*qualitative.QUALITATIVE_TABLES)
+    assert fg_compute.theme_table(tables, QUICK).empty and fg_compute.inter_rater_reliability(tables, QUICK).note
 
 
 def test_missing_qdpx_file_is_a_data_error_and_a_params_error(tiny_cohort, tmp_path):
@@ -464,23 +474,23 @@ def test_missing_qdpx_file_is_a_data_error_and_a_params_error(tiny_cohort, tmp_p
     with pytest.raises(DataValidationError, match=r"coding/project.qdpx: the REFI-QDA project named by qualitative.qdpx was not found"):
         load_cohort(p)
     with pytest.raises(ParamsError, match=r"`qualitative.qdpx` names a file that does not exist: .*coding/project.qdpx"):
-        ql.load_qualitative(p, load_cohort(p, raise_on_error=False))
+        loading.load_qualitative(p, load_cohort(p, raise_on_error=False))
 
 
 # --- figures and notebook -------------------------------------------------------------------------------
 
 def test_figures_draw_and_captions_come_from_the_data(tmp_path):
     t = presence_example()
-    phases = ql.phase_comparison(t, QUICK)
-    text = ql.phase_text(phases)
+    phases = fg_compute.phase_comparison(t, QUICK)
+    text = fg_figures.phase_text(phases)
     # Design: 100% -> 0% (fell most); Benefits: 50% -> 50%
     assert "'Benefits' rose most (50% to 50% of excerpts) and 'Design' fell most (100% to 0%)" in text["caption"]
-    out = figures.export_figure(figures.phase_comparison_chart(phases), tmp_path, "qualitative_phases",
+    out = figure_io.export_figure(fg_figures.phase_comparison_chart(phases), tmp_path, "qualitative_phases",
                                 notebook="02_focus_groups", **text)
     assert out is not None and (tmp_path / "figures" / "qualitative_phases.svg").exists()
-    irr = ql.inter_rater_reliability(two_coder_example(), ql.CodingSettings(bootstrap_samples=20))
-    assert "0 of 1 codes reach alpha >= 0.800; overall alpha 0.40 and kappa 0.40 (fair)" in ql.irr_text(irr)["caption"]
-    assert len(figures.irr_chart(irr.summary).axes) == 1
+    irr = fg_compute.inter_rater_reliability(two_coder_example(), fg_compute.CodingSettings(bootstrap_samples=20))
+    assert "0 of 1 codes reach alpha >= 0.800; overall alpha 0.40 and kappa 0.40 (fair)" in fg_figures.irr_text(irr)["caption"]
+    assert len(fg_figures.irr_chart(irr.summary).axes) == 1
 
 
 def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_path):
@@ -488,7 +498,7 @@ def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_pa
     shown, namespace = run_notebook_cells(REPO_ROOT / "notebooks" / "02_focus_groups.ipynb",
                                           data_dir=str(tiny_cohort), output_dir=str(tmp_path / "out"),
                                           as_of="2016-12-31", cohort_id="tiny")
-    note = namespace["cohort"].missing_note(*ql.QUALITATIVE_TABLES)
+    note = namespace["cohort"].missing_note(*qualitative.QUALITATIVE_TABLES)
     assert sum(isinstance(s, str) and s == note for s in shown) >= 8
     assert not (tmp_path / "out" / "tables" / "themes.csv").exists()
     assert not list((tmp_path / "out").glob("figures/qualitative_*.png"))
@@ -497,7 +507,6 @@ def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_pa
 def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_path):
     """qualitative.qdpx (relative to the data folder) replaces the CSVs; a team not in teams.csv is an error row
     naming the file as the params wrote it and the Case element."""
-    from evaluation import refi_qda
 
     t = make_tables([("E1", "S1", "T01", "We talk about calls."), ("E2", "S1", "T09", "So do we.")],
                     [("E1", "A", "P"), ("E2", "A", "P")], [("P", "Design", "d")])
@@ -507,11 +516,11 @@ def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_p
     cohort = load_cohort(p, raise_on_error=False)  # validation lists the .qdpx problems with the CSVs' ...
     qdpx_rows = cohort.quality[cohort.quality["table"] == "coding/p.qdpx"]
     assert qdpx_rows[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
-    tables = ql.load_qualitative(p, cohort)
-    problems = ql.coding_problems(tables, cohort)  # ... and the notebook shows them
+    tables = loading.load_qualitative(p, cohort)
+    problems = fg_compute.coding_problems(tables, cohort)  # ... and the notebook shows them
     assert problems[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
-    assert ql.theme_table(tables, QUICK).set_index("code").at["P", "n_teams"] == 1  # T09's excerpt voices no team
-    assert ql.overview(tables, QUICK).set_index("item").at["read from", "value"] == "coding/p.qdpx"
+    assert fg_compute.theme_table(tables, QUICK).set_index("code").at["P", "n_teams"] == 1  # T09's excerpt voices no team
+    assert fg_compute.overview(tables, QUICK).set_index("item").at["read from", "value"] == "coding/p.qdpx"
 
 
 # --- a statewide cohort ---------------------------------------------------------------------------------
@@ -527,7 +536,7 @@ def test_bootstrap_alphas_equal_the_krippendorff_package_draw_by_draw():
         decisions = (rng_data.random((n_excerpts, n_codes, 3)) < rng_data.uniform(0.05, 0.6)).astype(float)
         decisions[rng_data.random(decisions.shape) < 0.2] = np.nan  # coders who did not read an excerpt
         counts = np.stack([(decisions == 0).sum(axis=2), (decisions == 1).sum(axis=2)], axis=-1)
-        fast = ql._bootstrap_alphas(counts, np.random.default_rng([2015, trial]), 50)
+        fast = agreement._bootstrap_alphas(counts, np.random.default_rng([2015, trial]), 50)
         rng = np.random.default_rng([2015, trial])
         for b in range(50):
             units = counts[rng.integers(0, n_excerpts, n_excerpts)].reshape(-1, 2)
@@ -549,10 +558,10 @@ def test_theme_presence_heatmap_draws_the_teams_with_most_excerpts_above_the_cap
             rows.append({"team_id": f"T{k:02d}", "team_name": f"Team {k}", "track": "initial", "theme": theme,
                          "n_excerpts": k if k < 40 else 0, "voiced": 0 < k < 40, "spoke": k < 40})
     presence = pd.DataFrame(rows)
-    shown = ql.presence_teams(presence)
+    shown = fg_compute.presence_teams(presence)
     assert shown == [f"T{k:02d}" for k in range(10, 40)]
-    fig = figures.theme_presence_heatmap(presence)
-    assert len(fig.axes[0].get_yticklabels()) == ql.TEAMS_SHOWN
-    text = ql.presence_text(presence)
+    fig = fg_figures.theme_presence_heatmap(presence)
+    assert len(fig.axes[0].get_yticklabels()) == fg_compute.TEAMS_SHOWN
+    text = fg_figures.presence_text(presence)
     assert "Shown: the 30 of 60 teams with the most excerpts; every team is in tables/themes_by_team.csv." in text["caption"]
-    assert "Shown:" not in ql.presence_text(presence[presence["team_id"] < "T20"])["caption"]
+    assert "Shown:" not in fg_figures.presence_text(presence[presence["team_id"] < "T20"])["caption"]

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from evaluation import DataValidationError, load_cohort
-from evaluation.dictionary import load_dictionary
-from evaluation.errors import format_problem
-from evaluation.loading import input_files
-from evaluation.readers import cell_text, column_letter
-from evaluation.synth import generate_cohort
+from evaluation.core.dictionary import load_dictionary
+from evaluation.core.errors import format_problem
+from evaluation.data.loading import input_files
+from evaluation.data.readers import cell_text, column_letter
+from evaluation.data.synth import generate_cohort
 from tests.conftest import TINY, write_cohort
 
 AS_OF = "2016-12-31"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from evaluation.__main__ import build_parser, main
-from evaluation.params import settings_markdown
-from evaluation.paths import REPO_ROOT
-from evaluation.runner import discover_notebooks
+from evaluation.core.params import settings_markdown
+from evaluation.core.paths import REPO_ROOT
+from evaluation.run.runner import discover_notebooks
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

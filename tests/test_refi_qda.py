@@ -14,46 +14,48 @@ import pandas as pd
 import pytest
 
 from evaluation import load_cohort
-from evaluation import qualitative as ql
-from evaluation import refi_qda as rq
-from evaluation.params import check
+from evaluation.analyses.focus_groups import compute as fg_compute
+from evaluation.data import loading
+from evaluation.data import qualitative
+from evaluation.data import refi_qda
+from evaluation.core.params import check
 from tests.conftest import TINY, write_cohort
 
-NS = {"q": rq.NAMESPACE}
-QUICK = ql.CodingSettings(bootstrap_samples=0)
+NS = {"q": refi_qda.NAMESPACE}
+QUICK = fg_compute.CodingSettings(bootstrap_samples=0)
 
 
-def fixture_tables() -> rq.QualitativeTables:
+def fixture_tables() -> qualitative.QualitativeTables:
     """Two sources, five excerpts (one without a team, one uncoded, one exemplar, non-ASCII and a newline)."""
     sources = pd.DataFrame([("S1", "focus_group", "2015-07-01", None, None),
                             ("S2", "interview", "2016-01-10", "T01", "end_of_cycle")],
-                           columns=rq.SOURCE_COLUMNS)
+                           columns=refi_qda.SOURCE_COLUMNS)
     excerpts = pd.DataFrame([
         ("E1", "S1", "T01", "We share wins on the call \u2014 it's caf\u00e9 talk \u2713", 0),
         ("E2", "S1", "T02", "Line one\nline two & <three>", 0),
         ("E3", "S1", None, "Coach: anyone else?", 0),
         ("E4", "S2", "T01", "The calls kept us on track.", 1),
         ("E5", "S2", "T01", "Uncoded turn.", 0),
-    ], columns=rq.EXCERPT_COLUMNS)
+    ], columns=refi_qda.EXCERPT_COLUMNS)
     codings = pd.DataFrame([("E4", "B", "Q"), ("E1", "A", "P"), ("E1", "B", "P"), ("E2", "A", "Q"), ("E4", "A", "P"),
-                            ("E4", "B", "P"), ("E3", "B", "P")], columns=rq.CODING_COLUMNS)
+                            ("E4", "B", "P"), ("E3", "B", "P")], columns=refi_qda.CODING_COLUMNS)
     codebook = pd.DataFrame([("P", "Design", "Calls and webinars."), ("Q", "Design", "Networking."),
-                             ("R", "Benefits", "Revenue.")], columns=rq.CODEBOOK_COLUMNS)
+                             ("R", "Benefits", "Revenue.")], columns=refi_qda.CODEBOOK_COLUMNS)
     teams = pd.DataFrame({"team_id": ["T01", "T02"], "team_name": ["Prairie Creek Pharmacy", "Lakeside Drug"],
                           "state": ["IA", "MN"], "setting": ["community_pharmacy"] * 2, "track": ["initial", "advanced"],
                           "joined_on": pd.to_datetime(["2015-01-15", "2015-01-15"])})  # as in tests/conftest.py TINY
-    return rq.normalise(sources, excerpts, codings, codebook, teams)
+    return qualitative.normalise(sources, excerpts, codings, codebook, teams)
 
 
 def by_key(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return df.sort_values(key, kind="stable").reset_index(drop=True)
 
 
-def assert_same(a: rq.QualitativeTables, b: rq.QualitativeTables) -> None:
+def assert_same(a: qualitative.QualitativeTables, b: qualitative.QualitativeTables) -> None:
     """Nothing lost: the four tables hold the same rows (order of rows aside for codings)."""
     pd.testing.assert_frame_equal(by_key(a.sources, ["source_id"]), by_key(b.sources, ["source_id"]))
     pd.testing.assert_frame_equal(by_key(a.excerpts, ["excerpt_id"]), by_key(b.excerpts, ["excerpt_id"]))
-    pd.testing.assert_frame_equal(by_key(a.codings, rq.CODING_COLUMNS), by_key(b.codings, rq.CODING_COLUMNS))
+    pd.testing.assert_frame_equal(by_key(a.codings, refi_qda.CODING_COLUMNS), by_key(b.codings, refi_qda.CODING_COLUMNS))
     pd.testing.assert_frame_equal(a.codebook, b.codebook)
 
 
@@ -61,34 +63,34 @@ def assert_same(a: rq.QualitativeTables, b: rq.QualitativeTables) -> None:
 
 def test_fixture_round_trips_with_nothing_lost(tmp_path):
     original = fixture_tables()
-    path = rq.export_qdpx(original, tmp_path / "project.qdpx")
-    back = rq.read_qdpx(path, known_teams={"T01", "T02"})
+    path = refi_qda.export_qdpx(original, tmp_path / "project.qdpx")
+    back = refi_qda.read_qdpx(path, known_teams={"T01", "T02"})
     assert back.problems.empty, back.problems
     assert_same(original, back)
     assert back.excerpts.set_index("excerpt_id").at["E3", "team_id"] is None  # no team stays no team
     assert back.excerpts.set_index("excerpt_id").at["E4", "exemplar"] == 1
     teams = back.teams.set_index("team_id")
     assert teams.at["T02", "track"] == "advanced" and teams.at["T01", "joined_on"] == "2015-01-15"
-    pd.testing.assert_frame_equal(ql.theme_table(original, QUICK), ql.theme_table(back, QUICK))
+    pd.testing.assert_frame_equal(fg_compute.theme_table(original, QUICK), fg_compute.theme_table(back, QUICK))
 
 
 def test_export_is_deterministic_and_idempotent(tmp_path):
     """Same tables, same bytes; and exporting what was read gives the same bytes again."""
-    a = rq.export_qdpx(fixture_tables(), tmp_path / "a.qdpx").read_bytes()
-    b = rq.export_qdpx(fixture_tables(), tmp_path / "b.qdpx").read_bytes()
-    back = rq.read_qdpx(tmp_path / "a.qdpx")
-    c = rq.export_qdpx(back, tmp_path / "c.qdpx").read_bytes()
+    a = refi_qda.export_qdpx(fixture_tables(), tmp_path / "a.qdpx").read_bytes()
+    b = refi_qda.export_qdpx(fixture_tables(), tmp_path / "b.qdpx").read_bytes()
+    back = refi_qda.read_qdpx(tmp_path / "a.qdpx")
+    c = refi_qda.export_qdpx(back, tmp_path / "c.qdpx").read_bytes()
     assert a == b == c
 
 
 def test_exported_project_follows_the_refi_layout(tmp_path):
     """project.qde at the root in the REFI namespace; texts in Sources/ named by internal://; offsets index them."""
-    path = rq.export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
+    path = refi_qda.export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         root = ET.fromstring(zf.read("project.qde"))
         assert names[0] == "project.qde" and all(n.startswith("Sources/") for n in names[1:])
-        assert root.tag == f"{{{rq.NAMESPACE}}}Project"
+        assert root.tag == f"{{{refi_qda.NAMESPACE}}}Project"
         top = [_.tag.split("}")[1] for _ in root]
         assert top == ["Users", "CodeBook", "Variables", "Cases", "Sources"]  # the schema's sequence order
         themes = root.findall("q:CodeBook/q:Codes/q:Code", NS)
@@ -110,26 +112,26 @@ def test_demo_cohort_exports_and_reads_back_to_the_same_theme_table(tmp_path):
     synth.generate_cohort(folder)
     p = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
     cohort = load_cohort(p)
-    csv_tables = ql.load_qualitative(p, cohort)
+    csv_tables = loading.load_qualitative(p, cohort)
     assert len(csv_tables.excerpts) > 50 and len(csv_tables.coders) >= 2
-    rq.export_qdpx(cohort, folder / "qualitative" / "demo.qdpx")
+    refi_qda.export_qdpx(cohort, folder / "qualitative" / "demo.qdpx")
     p2 = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31",
                 "qualitative": {"qdpx": "qualitative/demo.qdpx"}})
-    qdpx_tables = ql.load_qualitative(p2, cohort)
+    qdpx_tables = loading.load_qualitative(p2, cohort)
     assert qdpx_tables.problems.empty and qdpx_tables.origin == "qualitative/demo.qdpx"
     assert_same(csv_tables, qdpx_tables)
-    pd.testing.assert_frame_equal(ql.theme_table(csv_tables, QUICK), ql.theme_table(qdpx_tables, QUICK))
-    pd.testing.assert_frame_equal(ql.inter_rater_reliability(csv_tables, QUICK).summary,
-                                  ql.inter_rater_reliability(qdpx_tables, QUICK).summary)
+    pd.testing.assert_frame_equal(fg_compute.theme_table(csv_tables, QUICK), fg_compute.theme_table(qdpx_tables, QUICK))
+    pd.testing.assert_frame_equal(fg_compute.inter_rater_reliability(csv_tables, QUICK).summary,
+                                  fg_compute.inter_rater_reliability(qdpx_tables, QUICK).summary)
 
 
 def test_import_writes_contract_csvs_that_load_back(tmp_path):
     """read_qdpx + write_qualitative_csvs give a cohort folder whose qualitative tables are the originals."""
-    rq.export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
+    refi_qda.export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
     folder = write_cohort(tmp_path / "cohort", TINY)
-    rq.write_qualitative_csvs(rq.read_qdpx(tmp_path / "p.qdpx"), folder)
+    refi_qda.write_qualitative_csvs(refi_qda.read_qdpx(tmp_path / "p.qdpx"), folder)
     cohort = load_cohort(folder, as_of="2016-12-31")
-    assert_same(fixture_tables(), rq.from_cohort(cohort))
+    assert_same(fixture_tables(), qualitative.from_cohort(cohort))
 
 
 # --- files from other tools -------------------------------------------------------------------------
@@ -219,13 +221,13 @@ def crlf_with_bom(text: str) -> bytes:
 
 
 @pytest.fixture
-def foreign(tmp_path) -> rq.QualitativeTables:
+def foreign(tmp_path) -> qualitative.QualitativeTables:
     """Offsets counted with each \\r\\n as one character, in a UTF-8 text with a BOM and \\r\\n line endings."""
     path = write_qdpx(tmp_path / "foreign.qdpx", foreign_project(), {"Sources/fg.txt": crlf_with_bom(FG_TEXT)})
-    return rq.read_qdpx(path, known_teams={"T01", "T02"}, label="coding/foreign.qdpx")
+    return refi_qda.read_qdpx(path, known_teams={"T01", "T02"}, label="coding/foreign.qdpx")
 
 
-def problem(tables: rq.QualitativeTables, severity: str, text: str) -> pd.Series:
+def problem(tables: qualitative.QualitativeTables, severity: str, text: str) -> pd.Series:
     p = tables.problems
     hits = p[(p["severity"] == severity) & p["problem"].str.contains(text, regex=False)]
     assert len(hits) == 1, f"expected one {severity} containing {text!r}; problems:\n{p.to_string()}"
@@ -260,7 +262,7 @@ def test_crlf_offsets_counting_two_characters_are_read_as_they_are(tmp_path):
     """A tool that counts \\r\\n as two characters: offsets index the raw text (after the BOM); no note."""
     raw = FG_TEXT.replace("\n", "\r\n")
     path = write_qdpx(tmp_path / "p.qdpx", foreign_project(offsets_text=raw), {"Sources/fg.txt": crlf_with_bom(FG_TEXT)})
-    tables = rq.read_qdpx(path)
+    tables = refi_qda.read_qdpx(path)
     assert not tables.problems["problem"].str.contains("line endings").any()
     assert "Staff left in May." in set(tables.excerpts["text"])
 
@@ -292,7 +294,7 @@ def test_foreign_case_of_a_whole_interview_gives_its_team(foreign):
 
 def test_team_not_in_the_cohort_is_an_error(tmp_path):
     path = write_qdpx(tmp_path / "f.qdpx", foreign_project(), {"Sources/fg.txt": crlf_with_bom(FG_TEXT)})
-    tables = rq.read_qdpx(path, known_teams={"T02"})
+    tables = refi_qda.read_qdpx(path, known_teams={"T02"})
     row = problem(tables, "error", "'T01' is not a team_id in teams.csv")
     assert row["column"] == "Case name='T01'"
     assert tables.excerpts["team_id"].isna().all()
@@ -309,14 +311,14 @@ def test_unreadable_files_are_reported_not_raised(tmp_path, content, expected):
             zf.writestr("readme.txt", "hello")
     else:
         path.write_bytes(content)
-    tables = rq.read_qdpx(path)
+    tables = refi_qda.read_qdpx(path)
     assert not tables.ok and tables.excerpts.empty
     assert expected in tables.problems["problem"].iloc[0] and tables.problems["severity"].iloc[0] == "error"
 
 
 def test_missing_source_file_is_an_error(tmp_path):
     path = write_qdpx(tmp_path / "f.qdpx", foreign_project(), {})
-    tables = rq.read_qdpx(path)
+    tables = refi_qda.read_qdpx(path)
     problem(tables, "error", "plainTextPath internal://fg.txt names a file the zip does not hold")
     assert set(tables.sources["source_id"]) == {"Interview T01"}
 
@@ -329,10 +331,10 @@ def test_missing_source_file_is_an_error(tmp_path):
     ("s1", None), ("", None), (None, None),     # labels tell nothing
 ])
 def test_name_matches(name, expected):
-    assert rq.name_matches(name, "The monthly calls kept us going.", 12, 44) is expected
+    assert refi_qda.name_matches(name, "The monthly calls kept us going.", 12, 44) is expected
 
 
 def test_round_trip_table_for_the_notebook(tmp_path):
-    table = ql.qdpx_round_trip(fixture_tables(), tmp_path / "q.qdpx", QUICK)
+    table = fg_compute.qdpx_round_trip(fixture_tables(), tmp_path / "q.qdpx", QUICK)
     assert table["identical"].all() and (table["exported"] == table["read_back"]).all()
     assert table.set_index("item").at["excerpts rows", "exported"] == 5

@@ -12,12 +12,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from evaluation import figures
-from evaluation.params import check
-from evaluation.privacy import check_funder_outputs
-from evaluation.report import (STORY_FILE, build_funder_pack, docx_name, funder_tables, key_findings, save_table,
-                               section_of, zip_name)
-from evaluation.value import ValueAnalysis
+from evaluation.core import figures as figure_io
+from evaluation.core.params import check
+from evaluation.report.gate import check_funder_outputs
+from evaluation.report.pack import STORY_FILE, build_funder_pack, docx_name, funder_tables, key_findings, section_of, zip_name
+from evaluation.core.outputs import save_table
+from evaluation.analyses.value.compute import ValueAnalysis
 from test_value import seed_002_cohort
 
 
@@ -140,7 +140,7 @@ def _export_demo_figures(params):
     for figure_id, notebook in (("value_demo", "05_value"), ("engagement_demo", "01_engagement")):
         fig, ax = plt.subplots()
         ax.plot([1, 2, 3], [3, 1, 2])
-        figures.export_figure(fig, params, figure_id, title=f"{figure_id} title", caption=f"{figure_id} caption.",
+        figure_io.export_figure(fig, params, figure_id, title=f"{figure_id} title", caption=f"{figure_id} caption.",
                               alt_text=f"{figure_id} alt text.", notebook=notebook)
 
 
@@ -153,7 +153,7 @@ def test_performance_story_page_docx_and_zip(params):
     tables = funder_tables(params)
     written = build_funder_pack(params, findings, tables)
     assert written["file"].iloc[0] == STORY_FILE
-    manifest = figures.read_manifest(params.figures_dir)
+    manifest = figure_io.read_manifest(params.figures_dir)
 
     page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
     sources = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', page)
@@ -175,7 +175,7 @@ def test_performance_story_page_docx_and_zip(params):
     files = {f for fs in manifest["files"] for f in fs.split(";")}
     assert names == files | {"manifest.csv", "README.txt"}
     assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
-    from evaluation.report import verify_pack
+    from evaluation.report.pack import verify_pack
 
     checks = verify_pack(params)
     assert checks["ok"].all() and checks.loc[2, "found"] == 2  # two figures in the DOCX
@@ -187,7 +187,7 @@ def test_captions_with_small_counts_reach_funders_suppressed(params):
     """Another notebook's caption says "5 patients have no measurement": the page, the DOCX and the zip's
     manifest say "<11 patients"; the analysts' manifest keeps the caption as written."""
     fig, ax = plt.subplots()
-    figures.export_figure(fig, params, "overview_demo", title="Follow-up", caption="585 patients; 5 patients have no measurement.",
+    figure_io.export_figure(fig, params, "overview_demo", title="Follow-up", caption="585 patients; 5 patients have no measurement.",
                           alt_text="Histogram. 5 patients have no measurement.", notebook="00_data_quality")
     build_funder_pack(params, key_findings(params), funder_tables(params))
     assert "<11 patients have no measurement" in (params.output_dir / "performance_story.html").read_text(encoding="utf-8").replace("&lt;", "<")
@@ -195,13 +195,13 @@ def test_captions_with_small_counts_reach_funders_suppressed(params):
     assert "<11 patients have no measurement" in text and not re.search(r"\b5 patients", text)
     with zipfile.ZipFile(params.output_dir / "funder" / zip_name(params)) as zf:
         assert not re.search(r"\b5 patients", zf.read("manifest.csv").decode())
-    assert "; <11 patients" in figures.read_manifest(params.figures_dir).at[0, "caption"]  # captions are funder prose everywhere
+    assert "; <11 patients" in figure_io.read_manifest(params.figures_dir).at[0, "caption"]  # captions are funder prose everywhere
     assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
 
 
 def test_zip_is_the_same_for_the_same_figures(params):
     _export_demo_figures(params)
-    from evaluation.report import write_figure_zip
+    from evaluation.report.pack import write_figure_zip
 
     first = write_figure_zip(params).read_bytes()
     assert write_figure_zip(params).read_bytes() == first

@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 from evaluation import DataValidationError, NotebookFailed
-from evaluation import runner
+from evaluation.data import loading
+from evaluation.run import runner
 from evaluation.__main__ import main
 from tests.conftest import TINY, write_cohort
 
@@ -130,8 +131,7 @@ def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, re
 
 def test_notebooks_reuse_the_runners_validation(tmp_path, tiny_cohort, reports_root, monkeypatch):
     """The runner leaves the validated cohort for its notebooks; it is used only while its inputs match."""
-    from evaluation import loading
-    from evaluation.params import load_params
+    from evaluation.core.params import load_params
 
     params = load_params(params_file(tmp_path, tiny_cohort), output_dir=str(reports_root / "out"))
     params.output_dir.mkdir(parents=True)

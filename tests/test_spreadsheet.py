@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evaluation.spreadsheet import neutralise_formulas, neutralise_text
+from evaluation.core.outputs import neutralise_formulas, neutralise_text
 
 
 def test_cells_starting_like_a_formula_get_an_apostrophe():

@@ -16,9 +16,11 @@ import pytest
 from lifelines.datasets import load_lung
 
 from evaluation import ParamsError, load_cohort
-from evaluation import figures as fg
-from evaluation import survival as sv
-from evaluation.params import check
+from evaluation.analyses.time_to_goal import compute as ttg_compute
+from evaluation.analyses.time_to_goal import figures as ttg_figures
+from evaluation.core import figures as figure_io
+from evaluation.stats import survival as survival_stats
+from evaluation.core.params import check
 from tests.conftest import write_cohort
 
 Z = 1.959963984540054  # qnorm(0.975)
@@ -55,7 +57,7 @@ def lung_params(tmp_path):
 
 def test_km_median_and_ci_match_r_log_log(lung):
     """R: survfit(Surv(time, status) ~ 1, data = lung, conf.type = "log-log") -> median 310, 95% CI 284 to 361."""
-    km = sv.KaplanMeier("log-log").fit(lung["time"], lung["status"])
+    km = survival_stats.KaplanMeier("log-log").fit(lung["time"], lung["status"])
     assert km.median_ == 310
     assert km.median_ci_ == (284, 361)
     assert km.summary["median_text"].iat[0] == "310 days (95% CI 284 to 361; log-log)"
@@ -63,7 +65,7 @@ def test_km_median_and_ci_match_r_log_log(lung):
 
 def test_km_median_and_ci_match_r_log(lung):
     """R: survfit(Surv(time, status) ~ 1, data = lung) (default conf.type = "log") -> median 310, 95% CI 285 to 363."""
-    km = sv.KaplanMeier("log").fit(lung["time"], lung["status"])
+    km = survival_stats.KaplanMeier("log").fit(lung["time"], lung["status"])
     assert km.median_ == 310
     assert km.median_ci_ == (285, 363)
 
@@ -72,7 +74,7 @@ def test_km_log_log_band_matches_lifelines(lung):
     """Our log-log (exponential Greenwood) band equals lifelines' own KaplanMeierFitter CI at every time."""
     from lifelines import KaplanMeierFitter
 
-    ours = sv.KaplanMeier("log-log").fit(lung["time"], lung["status"]).table_.set_index("time")
+    ours = survival_stats.KaplanMeier("log-log").fit(lung["time"], lung["status"]).table_.set_index("time")
     theirs = KaplanMeierFitter().fit(lung["time"], lung["status"])
     ci = theirs.confidence_interval_.loc[ours.index]
     # closed form in both (products and Greenwood sums): they differ by rounding only, ~1e-15 here
@@ -88,7 +90,7 @@ def test_km_log_ci_by_hand():
     t=3: n=2, d=1 -> S = 3/4 * 1/2 = 0.375, sum = 1/12 + 1/(2*1) = 7/12.
     log CI at t=3: 0.375 * exp(-z * sqrt(7/12)) = 0.08393, upper 0.375 * exp(+z * sqrt(7/12)) = 1.675 -> capped at 1.
     """
-    km = sv.KaplanMeier("log").fit([1, 2, 3, 4], [1, 0, 1, 0])
+    km = survival_stats.KaplanMeier("log").fit([1, 2, 3, 4], [1, 0, 1, 0])
     row = km.table_.set_index("time").loc[3]
     assert row["survival"] == pytest.approx(0.375)
     assert row["ci_low"] == pytest.approx(0.375 * math.exp(-Z * math.sqrt(7 / 12)))
@@ -99,31 +101,31 @@ def test_km_log_ci_by_hand():
 
 def test_km_median_midpoint_rule_of_r():
     """R: survfit(Surv(1:4, rep(1, 4)) ~ 1) prints median 2.5: S is exactly 0.5 on [2, 3), R takes the midpoint."""
-    km = sv.KaplanMeier().fit([1, 2, 3, 4], [1, 1, 1, 1])
+    km = survival_stats.KaplanMeier().fit([1, 2, 3, 4], [1, 1, 1, 1])
     assert km.median_ == 2.5
 
 
 def test_km_at_horizons_and_beyond_follow_up():
     """Times 10 (event), 20 (event), 30 (censored), 40 (event): S(15) = 3/4, S(25) = 3/4 * 2/3 = 1/2;
     S at 100 is 0 (the curve ended at 0 at t=40). With the last time censored, a later horizon is NaN."""
-    km = sv.KaplanMeier().fit([10, 20, 30, 40], [1, 1, 0, 1])
+    km = survival_stats.KaplanMeier().fit([10, 20, 30, 40], [1, 1, 0, 1])
     at = km.at([0, 15, 25, 100])
     assert list(at["survival"]) == pytest.approx([1.0, 0.75, 0.5, 0.0])
     assert list(at["at_risk"]) == [4, 3, 2, 0]
     assert list(at["events"]) == [0, 1, 2, 3]
-    censored_last = sv.KaplanMeier().fit([10, 20], [1, 0])
+    censored_last = survival_stats.KaplanMeier().fit([10, 20], [1, 0])
     assert np.isnan(censored_last.at([365])["survival"].iat[0])
 
 
 def test_km_event_on_day_zero_is_kept():
     """A same-day event (e.g. an MTP resolved the day it was found): 3 patients, one event at 0 -> S(0) = 2/3."""
-    km = sv.KaplanMeier().fit([0, 5, 9], [1, 0, 1])
+    km = survival_stats.KaplanMeier().fit([0, 5, 9], [1, 0, 1])
     assert km.table_["time"].iat[0] == 0
     assert km.at([0])["survival"].iat[0] == pytest.approx(2 / 3)
 
 
 def test_km_everybody_censored_reports_not_reached():
-    km = sv.KaplanMeier().fit([30, 60, 90], [0, 0, 0])
+    km = survival_stats.KaplanMeier().fit([30, 60, 90], [0, 0, 0])
     assert np.isnan(km.median_)
     text = km.summary["median_text"].iat[0]
     assert text == "not reached (95% CI not reached to not reached; log-log)"
@@ -133,25 +135,25 @@ def test_km_everybody_censored_reports_not_reached():
 
 def test_km_single_patient():
     """One patient reaching goal on day 30: S drops to 0, median 30, the CI at S = 0 is undefined (R gives NA)."""
-    km = sv.KaplanMeier("log").fit([30], [1])
+    km = survival_stats.KaplanMeier("log").fit([30], [1])
     assert km.median_ == 30
     assert km.summary["median_text"].iat[0] == "30 days (95% CI not estimable to not reached; log)"
-    one_censored = sv.KaplanMeier().fit([30], [0])
+    one_censored = survival_stats.KaplanMeier().fit([30], [0])
     assert np.isnan(one_censored.median_) and one_censored.events_ == 0
 
 
 def test_km_rejects_bad_input():
     with pytest.raises(ParamsError, match="`ci_method` must be one of log-log, log; got 'plain'"):
-        sv.KaplanMeier("plain")
+        survival_stats.KaplanMeier("plain")
     with pytest.raises(ValueError, match="non-negative"):
-        sv.KaplanMeier().fit([-1, 3], [1, 1])
+        survival_stats.KaplanMeier().fit([-1, 3], [1, 1])
 
 
 # --- log-rank -------------------------------------------------------------------------------------------
 
 def test_logrank_by_sex_matches_r(lung, lung_params):
     """R: survdiff(Surv(time, status) ~ sex, data = lung) -> Chisq = 10.3267 on 1 df, p = 0.00131."""
-    km = sv.kaplan_meier(lung_data(lung), lung_params, "lung", by="sex")
+    km = ttg_compute.kaplan_meier(lung_data(lung), lung_params, "lung", by="sex")
     lr = km.logrank.iloc[0]
     assert lr["test_statistic"] == pytest.approx(10.3267, abs=5e-5)  # survdiff's $chisq to 6 significant digits
     assert lr["df"] == 1
@@ -164,14 +166,14 @@ def test_logrank_group_without_events_and_no_events_at_all(lung_params):
     test, and the table says so instead of lifelines' p = 1."""
     data = pd.DataFrame({"measure": "lung", "followed": True, "days": [1.0, 2, 3, 4], "event": [1, 1, 0, 0],
                          "cause": [1, 1, 0, 0], "cause_days": [1.0, 2, 3, 4], "sex": ["F", "F", "M", "M"]})
-    km = sv.kaplan_meier(data, lung_params, "lung", by="sex")
+    km = ttg_compute.kaplan_meier(data, lung_params, "lung", by="sex")
     # t=1: n=4 (2 F), d=1 -> E_F = 2/4, V = 1 * 2/4 * 2/4 * (4-1)/(4-1) = 1/4;
     # t=2: n=3 (1 F), d=1 -> E_F = 1/3, V = 1/3 * 2/3 = 2/9.  O_F - E_F = 2 - 5/6 = 7/6;
     # chi2 = (7/6)^2 / (1/4 + 2/9) = 49/17 = 2.8824.
     assert km.logrank["test_statistic"].iat[0] == pytest.approx((7 / 6) ** 2 / (1 / 4 + 2 / 9))
     males = km.summary.set_index("group").loc["sex=M"]
     assert males["events"] == 0 and males["median_text"].startswith("not reached")
-    none = sv.kaplan_meier(data.assign(event=0, cause=0), lung_params, "lung", by="sex")
+    none = ttg_compute.kaplan_meier(data.assign(event=0, cause=0), lung_params, "lung", by="sex")
     assert np.isnan(none.logrank["p_value"].iat[0])
     assert none.logrank["note"].iat[0] == "no events: no test"
 
@@ -184,7 +186,7 @@ def test_aalen_johansen_with_day_zero_event():
     t=0: n=6, one cause-1 event: CIF1 = 1/6, S = 5/6.   t=3: n=4, cause 1: CIF1 += 5/6 * 1/4 -> 0.375, S = 5/8.
     t=4: n=3, cause 2: CIF2 = 5/8 * 1/3 = 0.2083.       So CIF1(6) = 0.375 (lifelines 0.30 gives 0.208).
     """
-    aj = sv.AalenJohansen().fit([0, 2, 3, 4, 5, 6], [1, 0, 1, 2, 0, 0])
+    aj = survival_stats.AalenJohansen().fit([0, 2, 3, 4, 5, 6], [1, 0, 1, 2, 0, 0])
     assert aj.cumulative_incidence(1, [0, 6]) == pytest.approx([1 / 6, 0.375])
     assert aj.cumulative_incidence(2, [6])[0] == pytest.approx(5 / 24)
     assert aj.table_["event_free"].iat[-1] == pytest.approx(5 / 12)
@@ -194,22 +196,22 @@ def test_aalen_johansen_ties_are_exact():
     """Times [1, 1, 2], causes [1, 2, 1]: at t=1, n=3 -> CIF1 = CIF2 = 1/3, S = 1/3; at t=2, CIF1 = 1/3 + 1/3.
     Same answer every run (no jitter)."""
     for _ in range(3):
-        aj = sv.AalenJohansen().fit([1, 1, 2], [1, 2, 1])
+        aj = survival_stats.AalenJohansen().fit([1, 1, 2], [1, 2, 1])
         assert aj.cumulative_incidence(1, [1, 2]) == pytest.approx([1 / 3, 2 / 3])
         assert aj.cumulative_incidence(2, [2])[0] == pytest.approx(1 / 3)
 
 
 def test_aalen_johansen_single_cause_equals_one_minus_km(lung):
     """With one cause the Aalen-Johansen estimator reduces to 1 - Kaplan-Meier (checked on lung)."""
-    aj = sv.AalenJohansen().fit(lung["time"], lung["status"])
-    km = sv.KaplanMeier().fit(lung["time"], lung["status"])
+    aj = survival_stats.AalenJohansen().fit(lung["time"], lung["status"])
+    km = survival_stats.KaplanMeier().fit(lung["time"], lung["status"])
     t = km.table_["time"].to_numpy()
     # two closed forms (a sum and 1 - a product): rounding only, ~1e-15 here
     assert np.allclose(aj.cumulative_incidence(1, t), 1 - km.table_["survival"].to_numpy(), rtol=0, atol=1e-12)
 
 
 def test_aalen_johansen_everybody_censored():
-    aj = sv.AalenJohansen().fit([3, 5], [0, 0])
+    aj = survival_stats.AalenJohansen().fit([3, 5], [0, 0])
     assert aj.causes_ == [] and list(aj.cumulative_incidence(1, [10])) == [0.0]
 
 
@@ -221,7 +223,7 @@ def test_cox_matches_r_coxph(lung, lung_params):
     baseline value (step 1), and our constant age is left out with a note. Both fits iterate Newton-Raphson
     to far below the printed digits (R: relative change in log-likelihood < 1e-9), so R's rounding sets the
     tolerances."""
-    hr, check_ph, notes = sv.cox_model(lung_data(lung), lung_params, "lung")
+    hr, check_ph, notes = ttg_compute.cox_model(lung_data(lung), lung_params, "lung")
     hr = hr.set_index("covariate")
     assert hr.loc["track", "hazard_ratio"] == pytest.approx(0.59857, abs=1e-5)  # R prints 5 significant digits
     assert hr.loc["track", "ci_low"] == pytest.approx(0.4311, abs=5e-5)  # R prints 4 decimals
@@ -243,21 +245,21 @@ def test_ph_check_in_plain_words(lung_params):
                              "event": np.r_[np.ones(20), np.zeros(20), np.zeros(20), np.ones(20)].astype(int),
                              "track": ["initial"] * 40 + ["advanced"] * 40, "baseline_value": np.tile([1.0, 2.0], 40),
                              "age": 60.0, "team_id": "T01"})
-    _, ph, _ = sv.cox_model(crossing, lung_params, "lung")
+    _, ph, _ = ttg_compute.cox_model(crossing, lung_params, "lung")
     track = ph.set_index("covariate").loc["track"]
     assert track["p_value"] < 0.001
     assert track["verdict"].startswith("The effect of track seems to change over follow-up")
     same = crossing.assign(days=np.tile(np.r_[early, late], 2), event=1)
-    _, ph_same, _ = sv.cox_model(same, lung_params, "lung")
+    _, ph_same, _ = ttg_compute.cox_model(same, lung_params, "lung")
     assert ph_same.set_index("covariate").loc["track", "verdict"].startswith("No sign that the effect of track")
-    assert sv.ph_verdict("age", 0.2, 0.05) == "No sign that the effect of age changes over follow-up (p = 0.200)."
+    assert ttg_compute.ph_verdict("age", 0.2, 0.05) == "No sign that the effect of age changes over follow-up (p = 0.200)."
 
 
 def test_cox_too_few_events_is_a_note_not_an_error(lung_params):
     data = pd.DataFrame({"measure": "lung", "followed": True, "days": [10.0, 20, 30], "event": [0, 0, 0],
                          "track": ["initial", "advanced", "initial"], "baseline_value": [9.0, 10, 11], "age": [50.0, 60, 70],
                          "team_id": "T01"})
-    hr, ph, notes = sv.cox_model(data, lung_params, "lung")
+    hr, ph, notes = ttg_compute.cox_model(data, lung_params, "lung")
     assert hr.empty and ph.empty
     assert notes[-1] == "No Cox model: 0 event(s) in 3 patient(s) are too few."
 
@@ -311,14 +313,14 @@ def rule_cohort(tmp_path):
 
 def test_time_to_goal_rule(rule_cohort):
     params, cohort = rule_cohort
-    data = sv.time_to_goal_data(cohort, params).set_index(["measure", "patient_id"])
+    data = ttg_compute.time_to_goal_data(cohort, params).set_index(["measure", "patient_id"])
     a1c = data.loc["a1c"]
     assert (a1c.loc["P01", "days"], a1c.loc["P01", "event"]) == (120, 1)  # first reading at goal, not the later one
     assert (a1c.loc["P02", "days"], a1c.loc["P02", "event"]) == (90, 0)  # censored at the last reading
     assert (a1c.loc["P03", "days"], a1c.loc["P03", "event"]) == (60, 0)  # the day-200 goal came after exit
     p4 = a1c.loc["P04"]  # died on day 100: censored at day 40 for KM, a competing event on day 100
-    assert (p4["days"], p4["event"], p4["cause"], p4["cause_days"]) == (40, 0, sv.COMPETING, 100)
-    assert a1c.loc["P03", "cause"] == sv.CENSORED  # moved is not a competing reason by default
+    assert (p4["days"], p4["event"], p4["cause"], p4["cause_days"]) == (40, 0, ttg_compute.COMPETING, 100)
+    assert a1c.loc["P03", "cause"] == ttg_compute.CENSORED  # moved is not a competing reason by default
     p5 = a1c.loc["P05"]  # the enrollment-day reading is the baseline: at goal, so not followed
     assert p5["baseline_on"] == pd.Timestamp(day(0)) and bool(p5["at_goal_baseline"]) and not p5["followed"]
     assert not a1c.loc["P06", "has_baseline"] and not a1c.loc["P06", "followed"]
@@ -327,7 +329,7 @@ def test_time_to_goal_rule(rule_cohort):
     bp = data.loc[("bp", "P09")]  # day 30 has DBP 95 and day 45 has SBP only: the first full day at goal is 60
     assert (bp["days"], bp["event"], bp["baseline_value"]) == (60, 1, 150)
     assert (data.loc[("inr", "P10"), "days"], data.loc[("inr", "P10"), "event"]) == (7, 1)
-    flow = sv.flow(sv.time_to_goal_data(cohort, params), params).set_index("measure")
+    flow = ttg_compute.flow(ttg_compute.time_to_goal_data(cohort, params), params).set_index("measure")
     assert flow.loc["a1c"].to_dict() == {
         "goal": "a1c < 8", "measured": 8, "no_baseline": 1, "at_goal_at_baseline": 1, "followed": 6,
         "reached_goal": 2, "competing_exit": 1, "censored": 3}
@@ -336,8 +338,8 @@ def test_time_to_goal_rule(rule_cohort):
 def test_competing_reasons_come_from_params(tmp_path, rule_cohort):
     params, cohort = rule_cohort
     moved_too = make_params(tmp_path, survival={"competing_exit_reasons": ["died", "moved"]})
-    data = sv.time_to_goal_data(cohort, moved_too).set_index(["measure", "patient_id"])
-    assert (data.loc[("a1c", "P03"), "cause"], data.loc[("a1c", "P03"), "cause_days"]) == (sv.COMPETING, 150)
+    data = ttg_compute.time_to_goal_data(cohort, moved_too).set_index(["measure", "patient_id"])
+    assert (data.loc[("a1c", "P03"), "cause"], data.loc[("a1c", "P03"), "cause_days"]) == (ttg_compute.COMPETING, 150)
 
 
 def test_baseline_agrees_with_the_outcome_change_analysis(rule_cohort):
@@ -347,7 +349,7 @@ def test_baseline_agrees_with_the_outcome_change_analysis(rule_cohort):
     pairs = outcomes.baseline_followup(cohort.measurements, cohort.patients, cohort.teams, windows=params.windows,
                                        goals=params.goals, combined_goals=params.combined_goals)
     theirs = pairs.dropna(subset=["baseline_on"]).set_index(["measure", "patient_id"])["baseline_on"]
-    ours = sv.time_to_goal_data(cohort, params).dropna(subset=["baseline_on"]).set_index(["measure", "patient_id"])
+    ours = ttg_compute.time_to_goal_data(cohort, params).dropna(subset=["baseline_on"]).set_index(["measure", "patient_id"])
     shared = ours.index.intersection(theirs.index)
     assert len(shared) == len(ours)
     assert (ours.loc[shared, "baseline_on"] == theirs.loc[shared]).all()
@@ -355,8 +357,8 @@ def test_baseline_agrees_with_the_outcome_change_analysis(rule_cohort):
 
 def test_time_to_goal_table_columns_and_rows(rule_cohort):
     params, cohort = rule_cohort
-    table = sv.time_to_goal_table(sv.time_to_goal_data(cohort, params), params)
-    assert list(table.columns[:8]) == sv.TIME_TO_GOAL_COLUMNS
+    table = ttg_compute.time_to_goal_table(ttg_compute.time_to_goal_data(cohort, params), params)
+    assert list(table.columns[:8]) == ttg_compute.TIME_TO_GOAL_COLUMNS
     a1c = table[table["measure"] == "a1c"].set_index("group")
     assert list(a1c.index[:3]) == ["all", "track=advanced", "track=initial"]
     # all: 6 followed. P08 censored at 0, P04 at 40; t=50: 4 at risk, P07 reaches goal -> S = 3/4;
@@ -379,7 +381,7 @@ def test_time_to_goal_table_columns_and_rows(rule_cohort):
 def test_at_goal_by_day_texts_and_ci_method(tmp_path, rule_cohort):
     _, cohort = rule_cohort
     params = make_params(tmp_path, ci_method="log", survival={"horizons_days": [60, 365]})
-    by_day = sv.at_goal_by_day(sv.time_to_goal_data(cohort, params), params)
+    by_day = ttg_compute.at_goal_by_day(ttg_compute.time_to_goal_data(cohort, params), params)
     row = by_day[(by_day["measure"] == "a1c") & (by_day["group"] == "all")].set_index("days")
     # At day 60: only P07 (day 50) reached goal; at risk at 50: P01, P02, P03, P07 (P08 gone at 0, P04 at 40)
     # -> S = 1 - 1/4 = 0.75 -> 25% at goal.
@@ -387,8 +389,8 @@ def test_at_goal_by_day_texts_and_ci_method(tmp_path, rule_cohort):
     assert row.loc[60, "text"].endswith("; log)")
     assert row.loc[365, "text"] == "100.0% (the Kaplan-Meier curve reaches 100%; no CI)"  # P01, the last one, at day 120
     # Without P01 the last follow-up is P02's censoring on day 90: day 365 is beyond everyone's follow-up.
-    data = sv.time_to_goal_data(cohort, params)
-    by_day = sv.at_goal_by_day(data[data["patient_id"] != "P01"], params)
+    data = ttg_compute.time_to_goal_data(cohort, params)
+    by_day = ttg_compute.at_goal_by_day(data[data["patient_id"] != "P01"], params)
     row = by_day[(by_day["measure"] == "a1c") & (by_day["group"] == "all")].set_index("days")
     assert row.loc[60, "pct_at_goal"] == pytest.approx(100 / 3)  # at risk at 50: P02, P03, P07 -> S = 2/3
     assert row.loc[365, "text"] == "not estimable (no one followed that long)"
@@ -396,12 +398,12 @@ def test_at_goal_by_day_texts_and_ci_method(tmp_path, rule_cohort):
 
 
 def test_strata_and_measures_params(tmp_path):
-    assert sv.analysed_measures(make_params(tmp_path)) == ["a1c", "bp", "ldl", "inr"]
-    assert sv.strata(make_params(tmp_path)) == ["track", "team", "condition"]
+    assert ttg_compute.analysed_measures(make_params(tmp_path)) == ["a1c", "bp", "ldl", "inr"]
+    assert ttg_compute.strata(make_params(tmp_path)) == ["track", "team", "condition"]
     with pytest.raises(ParamsError, match="`survival.measures` must name measures that have a goal .*got 'hba1c'"):
-        sv.analysed_measures(make_params(tmp_path, survival={"measures": ["hba1c"]}))
+        ttg_compute.analysed_measures(make_params(tmp_path, survival={"measures": ["hba1c"]}))
     with pytest.raises(ParamsError, match="`subgroups`.* must be .*got 'region'"):  # by the params check or strata
-        sv.strata(make_params(tmp_path, subgroups=["region"]))
+        ttg_compute.strata(make_params(tmp_path, subgroups=["region"]))
 
 
 def test_cumulative_incidence_on_the_cohort(rule_cohort):
@@ -409,7 +411,7 @@ def test_cumulative_incidence_on_the_cohort(rule_cohort):
     AJ: t=0 censor; t=50: n=5 -> CIF_goal = 1/5, S = 4/5; t=60, 90: censored; t=100: n=2 -> CIF_comp = 4/5 * 1/2
     = 0.4, S = 0.4; t=120: n=1 -> CIF_goal = 0.2 + 0.4 = 0.6."""
     params, cohort = rule_cohort
-    cif = sv.cumulative_incidence(sv.time_to_goal_data(cohort, params), params, "a1c").set_index("time")
+    cif = ttg_compute.cumulative_incidence(ttg_compute.time_to_goal_data(cohort, params), params, "a1c").set_index("time")
     assert cif.loc[120, "cif_goal"] == pytest.approx(0.6)
     assert cif.loc[120, "cif_competing"] == pytest.approx(0.4)
 
@@ -421,9 +423,9 @@ def test_mtp_resolution(tmp_path, rule_cohort):
     so 140 days). S(0) = 2/3, S(10) = 1/3 -> median 10; by day 5: 33.3% resolved, by day 30: 66.7%."""
     _, cohort = rule_cohort
     params = make_params(tmp_path, survival={"mtp_horizons_days": [5, 30]})
-    data = sv.mtp_resolution_data(cohort, params)
+    data = ttg_compute.mtp_resolution_data(cohort, params)
     assert sorted(data["days"]) == [0, 10, 140]
-    table = sv.mtp_resolution(data, params).set_index("group")
+    table = ttg_compute.mtp_resolution(data, params).set_index("group")
     assert table.loc["all", "median_days"] == 10
     assert table.loc["all", "pct_resolved_5d"] == pytest.approx(100 / 3)
     assert table.loc["all", "pct_resolved_30d"] == pytest.approx(200 / 3)
@@ -434,16 +436,16 @@ def test_mtp_resolution(tmp_path, rule_cohort):
 
 def test_figures_are_exported_with_caption_and_alt_text(rule_cohort):
     params, cohort = rule_cohort
-    data = sv.time_to_goal_data(cohort, params)
-    assert [sv.figure_id(km) for km in sv.km_by_measure(data, params, by="track")] == [
+    data = ttg_compute.time_to_goal_data(cohort, params)
+    assert [ttg_figures.figure_id(km) for km in ttg_compute.km_by_measure(data, params, by="track")] == [
         "survival_km_a1c_by_track", "survival_km_bp_by_track", "survival_km_inr_by_track"]  # no LDL data: no figure
-    for km in (sv.kaplan_meier(data, params, "a1c"), sv.kaplan_meier(data, params, "a1c", by="track")):
-        fg.export_figure(fg.survival_km_chart(km), params, sv.figure_id(km), notebook="04_time_to_goal",
-                         **sv.km_text(km))
-    cif = sv.cumulative_incidence(data, params)
-    fg.export_figure(fg.survival_cif_chart(cif), params, "survival_cumulative_incidence", notebook="04_time_to_goal",
-                     **sv.cif_text(cif, sv.cumulative_incidence_by_day(data, params), params))
-    manifest = fg.read_manifest(params.figures_dir)
+    for km in (ttg_compute.kaplan_meier(data, params, "a1c"), ttg_compute.kaplan_meier(data, params, "a1c", by="track")):
+        figure_io.export_figure(ttg_figures.survival_km_chart(km), params, ttg_figures.figure_id(km), notebook="04_time_to_goal",
+                         **ttg_figures.km_text(km))
+    cif = ttg_compute.cumulative_incidence(data, params)
+    figure_io.export_figure(ttg_figures.survival_cif_chart(cif), params, "survival_cumulative_incidence", notebook="04_time_to_goal",
+                     **ttg_figures.cif_text(cif, ttg_compute.cumulative_incidence_by_day(data, params), params))
+    manifest = figure_io.read_manifest(params.figures_dir)
     assert set(manifest["figure_id"]) == {"survival_km_a1c", "survival_km_a1c_by_track", "survival_cumulative_incidence"}
     assert manifest["caption"].str.len().min() > 40 and manifest["alt_text"].str.len().min() > 40
     record = json.loads((params.figures_dir / "survival_km_a1c.json").read_text())
@@ -469,7 +471,7 @@ def test_logrank_test_matches_lifelines_including_empty_groups():
         if not event.any():
             continue
         ref = multivariate_logrank_test(days, group, event)
-        stat, df, p = sv.logrank_test(days, group, event)
+        stat, df, p = survival_stats.logrank_test(days, group, event)
         # closed form in both, by Cholesky here and a pseudo-inverse there: rounding times the covariance's
         # condition number, far below 1e-8
         assert stat == pytest.approx(ref.test_statistic, rel=1e-8)
@@ -488,7 +490,7 @@ def test_ph_test_matches_lifelines_on_rossi():
     cph = CoxPHFitter().fit(rossi, "week", "arrest")
     ref = proportional_hazard_test(cph, rossi, time_transform="km").summary
     covariates = list(cph.params_.index)
-    ours = sv.ph_test(rossi["week"], rossi["arrest"], rossi[covariates], cph.params_, cph.variance_matrix_,
+    ours = survival_stats.ph_test(rossi["week"], rossi["arrest"], rossi[covariates], cph.params_, cph.variance_matrix_,
                       cph.standard_errors_).reindex(ref.index)
     # the same fitted model and the same closed-form statistic, summed in another order: rounding only
     assert np.allclose(ours["test_statistic"], ref["test_statistic"], rtol=1e-9)
@@ -498,11 +500,11 @@ def test_ph_test_matches_lifelines_on_rossi():
 def _reference_time_to_goal_data(cohort, params) -> pd.DataFrame:
     """The follow-up rule written plainly with pandas (the workbench's first version, kept as the reference
     for the vectorised one)."""
-    patients = sv._patients(cohort)
+    patients = ttg_compute._patients(cohort)
     competing = set(params.survival["competing_exit_reasons"] or [])
     before, after = params.windows["baseline_days"], params.windows["grace_days"]
     frames = []
-    for measure in sv.analysed_measures(params):
+    for measure in ttg_compute.analysed_measures(params):
         if measure in params.combined_goals:
             parts = params.combined_goals[measure]
             m = cohort.measurements[cohort.measurements["measure"].isin(parts)]
@@ -543,12 +545,12 @@ def _reference_time_to_goal_data(cohort, params) -> pd.DataFrame:
         d["days"] = (end - d["enrolled_on"]).dt.days.clip(lower=0).astype(float)
         d["event"] = reached.astype(int)
         exit_competing = ~reached & d["exited_on"].notna() & d["exit_reason"].isin(competing)
-        d["cause"] = np.select([reached, exit_competing], [sv.GOAL, sv.COMPETING], sv.CENSORED).astype(int)
+        d["cause"] = np.select([reached, exit_competing], [ttg_compute.GOAL, ttg_compute.COMPETING], ttg_compute.CENSORED).astype(int)
         exit_days = (d["exited_on"] - d["enrolled_on"]).dt.days.clip(lower=0).astype(float)
         d["cause_days"] = exit_days.where(exit_competing, d["days"])
         d.loc[~d["followed"], ["days", "cause_days"]] = np.nan
-        frames.append(d[sv.DATA_COLUMNS])
-    order = {m: i for i, m in enumerate(sv.analysed_measures(params))}
+        frames.append(d[ttg_compute.DATA_COLUMNS])
+    order = {m: i for i, m in enumerate(ttg_compute.analysed_measures(params))}
     out = pd.concat(frames, ignore_index=True)
     out = out.sort_values(["measure", "patient_id"], key=lambda s: s.map(order) if s.name == "measure" else s)
     return out.reset_index(drop=True)
@@ -557,7 +559,7 @@ def _reference_time_to_goal_data(cohort, params) -> pd.DataFrame:
 def test_time_to_goal_data_equals_the_plain_pandas_rule(tmp_path):
     """Random cohort with same-day repeats, missing values, a part of bp missing on some days, readings after
     exit, unknown patients and deaths: the vectorised follow-up data equals the plain pandas version."""
-    from evaluation.loading import Cohort
+    from evaluation.data.cohort import Cohort
 
     rng = np.random.default_rng(7)
     n = 300
@@ -585,7 +587,7 @@ def test_time_to_goal_data_equals_the_plain_pandas_rule(tmp_path):
     cohort = Cohort(data_dir=tmp_path, tables={"patients": patients, "teams": teams, "measurements": measurements},
                     quality=pd.DataFrame())
     params = make_params(tmp_path)
-    pd.testing.assert_frame_equal(sv.time_to_goal_data(cohort, params), _reference_time_to_goal_data(cohort, params))
+    pd.testing.assert_frame_equal(ttg_compute.time_to_goal_data(cohort, params), _reference_time_to_goal_data(cohort, params))
 
 
 def test_km_by_team_above_the_cap_draws_the_pooled_cohort_and_the_extremes(tmp_path):
@@ -598,24 +600,24 @@ def test_km_by_team_above_the_cap_draws_the_pooled_cohort_and_the_extremes(tmp_p
                          "days": np.round(rng.exponential(speed)), "event": (rng.random(len(teams)) < 0.8).astype(int),
                          "cause": 1, "track": "initial"})
     params = make_params(tmp_path, goals={"lung": "< 1"}, combined_goals={}, subgroups=["track"])
-    km = sv.kaplan_meier(data, params, "lung", by="team")
+    km = ttg_compute.kaplan_meier(data, params, "lung", by="team")
     assert len(km.fitters) == 60 and km.logrank["groups"].iat[0] == 60
-    shown = sv.drawn_groups(km)
-    assert len(shown.fitters) == 1 + sv.GROUPS_DRAWN
+    shown = ttg_figures.drawn_groups(km)
+    assert len(shown.fitters) == 1 + ttg_figures.GROUPS_DRAWN
     assert list(shown.summary["group"])[0] == "all 60 teams" and shown.summary["n"].iat[0] == len(data)
     assert shown.n_groups == 60 and set(shown.curves["group"]) == set(shown.summary["group"])
     fast = list(shown.summary["group"])[1:6]
     assert all(int(g[-2:]) < 20 for g in fast)  # the fastest come from the fast end
-    text = sv.km_text(km)
+    text = ttg_figures.km_text(km)
     assert "all 60 teams pooled, then the 5 teams with the shortest and the 5 with the longest median" in text["caption"]
     assert "every one of the 60 is in tables/time_to_goal.csv" in text["caption"]
-    fig = fg.survival_km_chart(km)
+    fig = ttg_figures.survival_km_chart(km)
     assert len([line for line in fig.axes[0].get_lines() if line.get_label().startswith(("All 60", "team=", "T"))]) == 11
-    few = sv.kaplan_meier(data[data["team_id"] < "T10"], params, "lung", by="team")
-    assert sv.drawn_groups(few) is few and "Drawn:" not in sv.km_text(few)["caption"]
+    few = ttg_compute.kaplan_meier(data[data["team_id"] < "T10"], params, "lung", by="team")
+    assert ttg_figures.drawn_groups(few) is few and "Drawn:" not in ttg_figures.km_text(few)["caption"]
 
 
-@pytest.mark.parametrize("estimator, outcome", [(sv.KaplanMeier, "events"), (sv.AalenJohansen, "causes")])
+@pytest.mark.parametrize("estimator, outcome", [(survival_stats.KaplanMeier, "events"), (survival_stats.AalenJohansen, "causes")])
 def test_estimators_refuse_bad_durations(estimator, outcome):
     with pytest.raises(ValueError, match=f"durations and {outcome} must have the same length; got 2 and 3"):
         estimator().fit([1, 2], [1, 0, 1])
@@ -635,9 +637,9 @@ def test_cox_leaves_out_a_covariate_nobody_has_and_keeps_everyone(lung, lung_par
     """R: coxph(Surv(time, status) ~ sex, data = lung) prints exp(coef) 0.588, lower .95 0.4237, upper .95 0.816
     (coef -0.5310, 165 events in 228). An engagement score missing for every team must give that same fit,
     bit for bit, with a note, instead of dropping all 228 patients for a missing covariate."""
-    alone, _, alone_notes = sv.cox_model(lung_by_sex(lung), lung_params, "lung")
+    alone, _, alone_notes = ttg_compute.cox_model(lung_by_sex(lung), lung_params, "lung")
     nobody = pd.DataFrame({"team_id": ["T01"], "engagement_score": [np.nan]})
-    hr, ph, notes = sv.cox_model(lung_by_sex(lung), lung_params, "lung", nobody)
+    hr, ph, notes = ttg_compute.cox_model(lung_by_sex(lung), lung_params, "lung", nobody)
     track = hr.set_index("covariate").loc["track"]
     assert track["hazard_ratio"] == pytest.approx(0.588, abs=5e-4)  # R prints 3 decimals
     assert track["ci_low"] == pytest.approx(0.4237, abs=5e-5)  # R prints 4 decimals
@@ -654,7 +656,7 @@ def test_cox_with_one_track_leaves_track_out(lung, lung_params):
     """One track for everyone: track is left out (a constant covariate makes the fit singular), the rest fitted.
     R: coxph(Surv(time, status) ~ age, data = lung) prints exp(coef) 1.0189, 95% CI 1.0007 to 1.0374, p 0.0419."""
     data = lung_data(lung).assign(track="initial")
-    hr, _, notes = sv.cox_model(data, lung_params, "lung")
+    hr, _, notes = ttg_compute.cox_model(data, lung_params, "lung")
     age = hr.set_index("covariate").loc["baseline value"]  # lung's age is the baseline value here (step 1)
     assert age["hazard_ratio"] == pytest.approx(1.0189, abs=5e-5)  # R prints 4 decimals
     assert age["ci_low"] == pytest.approx(1.0007, abs=5e-5)
@@ -674,7 +676,7 @@ def test_cox_drops_only_the_patients_missing_a_kept_covariate_and_counts_them(lu
     data = lung_data(lung).assign(team_id=np.array(["T01", "T02", "T03"])[np.arange(228) % 3])
     data.loc[[0, 1, 2], "baseline_value"] = np.nan  # rows 0 (T01), 1 (T02), 2 (T03)
     scores = pd.DataFrame({"team_id": ["T01", "T02"], "engagement_score": [40.0, 60.0]})
-    hr, _, notes = sv.cox_model(data, lung_params, "lung", scores)
+    hr, _, notes = ttg_compute.cox_model(data, lung_params, "lung", scores)
     assert "78 patient(s) left out of the Cox model for a missing covariate (3 with no baseline value; "\
            "76 with no team engagement score)." in notes
     assert set(hr["n"]) == {150}
@@ -693,7 +695,7 @@ def test_cox_drops_only_the_patients_missing_a_kept_covariate_and_counts_them(lu
 def test_cox_measure_nobody_was_followed_for(lung_params):
     data = pd.DataFrame({"measure": "lung", "followed": [False, False], "days": np.nan, "event": 0,
                          "track": "initial", "baseline_value": 1.0, "age": 60.0, "team_id": "T01"})
-    hr, ph, notes = sv.cox_model(data, lung_params, "lung")
+    hr, ph, notes = ttg_compute.cox_model(data, lung_params, "lung")
     assert hr.empty and ph.empty
     assert notes == ["No Cox model: no patient was followed for this measure."]
 
@@ -715,12 +717,12 @@ def with_files(tmp_path, params, files: dict[str, str]):
 def test_engagement_covariate_absent_only_without_its_tables(rule_cohort):
     """The rule cohort has no events, attendance or milestones: no covariate, and the note says which files."""
     params, cohort = rule_cohort
-    covariate = sv.engagement_covariate(cohort, params)
+    covariate = ttg_compute.engagement_covariate(cohort, params)
     assert covariate.scores is None
     note = ("team engagement score left out of the Cox model: this cohort has no events.csv or attendance.csv, "
             "and no milestones.csv (or the file is empty), which the score needs.")
     assert covariate.note == note
-    cox = sv.cox_models(sv.time_to_goal_data(cohort, params), params, covariate)
+    cox = ttg_compute.cox_models(ttg_compute.time_to_goal_data(cohort, params), params, covariate)
     assert cox.notes[cox.notes["measure"] == "all"]["note"].tolist() == [note]
     assert not cox.notes["note"].str.contains("engagement score left out of the Cox model: no patient").any()
 
@@ -729,12 +731,12 @@ def test_engagement_covariate_from_attendance(tmp_path, rule_cohort):
     """T01 attended 2 of 2 recorded events (score 100), T02 1 of 2 (50): only attendance counts, milestones absent."""
     params, _ = rule_cohort
     cohort = with_files(tmp_path, params, ENGAGEMENT_FILES)
-    covariate = sv.engagement_covariate(cohort, params)
+    covariate = ttg_compute.engagement_covariate(cohort, params)
     assert covariate.note is None
     scores = covariate.scores.set_index("team_id")["engagement_score"].to_dict()
     assert scores == pytest.approx({"T01": 100.0, "T02": 50.0})
     only_events = with_files(tmp_path, params, {"attendance.csv": "event_id,team_id,attended\n"})
-    note = sv.engagement_covariate(only_events, params).note
+    note = ttg_compute.engagement_covariate(only_events, params).note
     assert note.startswith("team engagement score left out of the Cox model: this cohort has no attendance.csv, "
                            "and no milestones.csv")
 
@@ -751,21 +753,21 @@ def test_engagement_covariate_raises_the_engagement_analysis_errors(tmp_path, ru
     zero = dataclasses.replace(params, engagement={**params.engagement, "weights": {
         "attendance": 0, "milestones_done": 0, "milestones_on_time": 0}})
     with pytest.raises(ParamsError, match="at least one weight above 0"):
-        sv.engagement_covariate(cohort, zero)
+        ttg_compute.engagement_covariate(cohort, zero)
 
     def broken(cohort, params):
         raise EvaluationError("events.csv: something the engagement analysis refuses")
 
-    monkeypatch.setattr(sv, "engagement_scores", broken)
+    monkeypatch.setattr(ttg_compute, "engagement_scores", broken)
     with pytest.raises(EvaluationError, match="something the engagement analysis refuses"):
-        sv.engagement_covariate(cohort, params)
+        ttg_compute.engagement_covariate(cohort, params)
 
 
 # --- not estimable, never 0: nobody followed, or no one followed that long ----------------------------------
 
 def test_aalen_johansen_of_nobody_is_not_estimable():
     """Fitted on no one, the cumulative incidence is NaN (0 would say that 0% reached goal)."""
-    aj = sv.AalenJohansen().fit([], [])
+    aj = survival_stats.AalenJohansen().fit([], [])
     assert np.isnan(aj.cumulative_incidence(1, [0, 365])).all()
     assert np.isnan(aj.cumulative_incidence(2, [365])).all()
 
@@ -774,27 +776,27 @@ def test_measure_nobody_was_followed_for_is_not_estimable(rule_cohort):
     """No LDL readings at all, and a1c kept to P05 (at goal at baseline, so not followed): both measures have
     nobody followed. Every share and median is NaN, and every text built from them says "not estimable"."""
     params, cohort = rule_cohort
-    data = sv.time_to_goal_data(cohort, params)
+    data = ttg_compute.time_to_goal_data(cohort, params)
     data = data[(data["measure"] != "a1c") | (data["patient_id"] == "P05")]
     assert not data[data["measure"].isin(["a1c", "ldl"])]["followed"].any()
-    competing = sv.cumulative_incidence_by_day(data, params)
+    competing = ttg_compute.cumulative_incidence_by_day(data, params)
     for m in ("a1c", "ldl"):
         rows = competing[(competing["measure"] == m) & (competing["group"] == "all")]
         assert len(rows) == 3 and (rows["n"] == 0).all()
         assert rows[["pct_goal", "pct_competing_exit", "pct_goal_ignoring_competing"]].isna().all(axis=None)
-    caption = sv.cif_text(sv.cumulative_incidence(data, params), competing, params)["caption"]
+    caption = ttg_figures.cif_text(ttg_compute.cumulative_incidence(data, params), competing, params)["caption"]
     assert "a1c: not estimable (none followed)" in caption and "ldl: not estimable (none followed)" in caption
     assert "a1c: 0%" not in caption and "nan" not in caption.lower()
-    by_day = sv.at_goal_by_day(data, params)
+    by_day = ttg_compute.at_goal_by_day(data, params)
     a1c = by_day[(by_day["measure"] == "a1c") & (by_day["group"] == "all")]
     assert a1c["pct_at_goal"].isna().all() and (a1c["text"] == "not estimable (none followed)").all()
-    table = sv.time_to_goal_table(data, params).set_index(["measure", "group"])
+    table = ttg_compute.time_to_goal_table(data, params).set_index(["measure", "group"])
     assert np.isnan(table.loc[("a1c", "all"), "median_days"])
     assert table.loc[("a1c", "all"), "median_text"] == "not estimable (none followed)"
-    text = sv.km_text(sv.kaplan_meier(data, params, "a1c"))
+    text = ttg_figures.km_text(ttg_compute.kaplan_meier(data, params, "a1c"))
     assert "All (n = 0): median and share at 365 days not estimable (none followed)." in text["caption"]
     assert "0%" not in text["caption"] and text["alt_text"] == "An empty chart: no patients not at goal at baseline."
-    empty_mtps = sv.mtp_resolution(sv.mtp_resolution_data(cohort, params).iloc[:0], params).set_index("group")
+    empty_mtps = ttg_compute.mtp_resolution(ttg_compute.mtp_resolution_data(cohort, params).iloc[:0], params).set_index("group")
     assert empty_mtps.loc["all", "median_text"] == "not estimable (none followed)"
     assert np.isnan(empty_mtps.loc["all", "pct_resolved_30d"])
 
@@ -808,20 +810,20 @@ def test_horizon_beyond_follow_up_is_not_estimable_in_the_cumulative_incidence(r
     outcome: CIF_goal(365) = 1/4 (t=50: 4 at risk), CIF_competing = 3/4 * 1/1 = 3/4; 1 - Kaplan-Meier censors
     P04 and is beyond its last time (S = 3/4 > 0): not estimable."""
     params, cohort = rule_cohort
-    data = sv.time_to_goal_data(cohort, params)
+    data = ttg_compute.time_to_goal_data(cohort, params)
     a1c = data["measure"] == "a1c"
     short = data[~(a1c & data["patient_id"].isin(["P01", "P04"]))]
-    competing = sv.cumulative_incidence_by_day(short, params).set_index(["measure", "group", "days"])
+    competing = ttg_compute.cumulative_incidence_by_day(short, params).set_index(["measure", "group", "days"])
     assert np.isnan(competing.loc[("a1c", "all", 365), "pct_goal"])
     assert competing.loc[("a1c", "all", 90), "pct_goal"] == pytest.approx(100 / 3)
-    caption = sv.cif_text(sv.cumulative_incidence(short, params), competing.reset_index(), params)["caption"]
+    caption = ttg_figures.cif_text(ttg_compute.cumulative_incidence(short, params), competing.reset_index(), params)["caption"]
     assert "a1c: not estimable (no one followed that long)" in caption
     done = data[~(a1c & (data["patient_id"] == "P01"))]
-    competing = sv.cumulative_incidence_by_day(done, params).set_index(["measure", "group", "days"])
+    competing = ttg_compute.cumulative_incidence_by_day(done, params).set_index(["measure", "group", "days"])
     row = competing.loc[("a1c", "all", 365)]
     assert (row["pct_goal"], row["pct_competing_exit"]) == pytest.approx((25.0, 75.0))
     assert np.isnan(row["pct_goal_ignoring_competing"])
-    caption = sv.cif_text(sv.cumulative_incidence(done, params), competing.reset_index(), params)["caption"]
+    caption = ttg_figures.cif_text(ttg_compute.cumulative_incidence(done, params), competing.reset_index(), params)["caption"]
     assert "a1c: 25% reached goal and 75% exited first (1 - Kaplan-Meier not estimable: no one followed that long)" \
         in caption
     assert "nan" not in caption.lower()
@@ -830,6 +832,6 @@ def test_horizon_beyond_follow_up_is_not_estimable_in_the_cumulative_incidence(r
 def test_km_caption_beyond_follow_up_says_not_estimable(rule_cohort):
     """a1c without P01: the last follow-up is P02's censoring on day 90, so the share at 365 days is not estimable."""
     params, cohort = rule_cohort
-    data = sv.time_to_goal_data(cohort, params)
-    km = sv.kaplan_meier(data[data["patient_id"] != "P01"], params, "a1c")
-    assert "the share at 365 days is not estimable (no one followed that long)." in sv.km_text(km)["caption"]
+    data = ttg_compute.time_to_goal_data(cohort, params)
+    km = ttg_compute.kaplan_meier(data[data["patient_id"] != "P01"], params, "a1c")
+    assert "the share at 365 days is not estimable (no one followed that long)." in ttg_figures.km_text(km)["caption"]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.synth import DEMO_TEAMS, generate_cohort
+from evaluation.data.synth import DEMO_TEAMS, generate_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml"))]

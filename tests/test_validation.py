@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from evaluation import load_cohort
-from evaluation.errors import character_name, format_problem, shown_value
-from evaluation.loading import MESSAGE_LIMIT, Problems
-from evaluation.readers import cell_text
+from evaluation.data import validation
+from evaluation.core.errors import character_name, format_problem, shown_value
+from evaluation.core.problems import MESSAGE_LIMIT, Problems
+from evaluation.data.readers import cell_text
 from tests.conftest import TINY, write_cohort
 
 # TINY: P001 born 1950, enrolled 2015-02-01 (measurements rows 2-3); P002 born 1961, enrolled 2015-02-10
@@ -211,8 +212,7 @@ def test_a_repeated_header_cell_is_named_in_80_characters(tmp_path):
 def test_goal_warning_lists_the_measures_in_the_data_bounded(tmp_path):
     measurements = TINY["measurements.csv"] + "".join(f"P001,m{'z' * 60}{i:02d},2015-05-20,1\n" for i in range(30))
     folder = write_cohort(tmp_path / "c", {**TINY, "measurements.csv": measurements})
-    from evaluation import validation
-    from evaluation.loading import Problems as P
+    from evaluation.core.problems import Problems as P
 
     cohort = load_cohort(folder, as_of="2016-12-31", raise_on_error=False)
     problems = P()

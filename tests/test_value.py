@@ -1,4 +1,4 @@
-"""Value and ROI (evaluation/value.py) and its figures, checked against hand arithmetic.
+"""Value and ROI (evaluation/analyses/value/) and its figures, checked against hand arithmetic.
 
 The anchor is seed 002 (AIMM A3 Collaborative, 2018): "90-day readmissions were reduced by 59%",
 "Net Return on Investment (ROI) of $486,304 (141%)", "ROI of $500 per patient".
@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from evaluation import figures
-from evaluation.errors import ParamsError
-from evaluation.params import check
-from evaluation.value import (DAYS_PER_MONTH, ValueAnalysis, count_events, costs_per_event, describe_rates,
-                              exposure_windows, mtp_categories, mtp_summary, net_return, patient_groups,
-                              program_cost_by_group, rate_ratio, sensitivity)
+from evaluation.analyses.value import compute as value_compute
+from evaluation.analyses.value import figures as value_figures
+from evaluation.core import figures as figure_io
+from evaluation.core.errors import ParamsError
+from evaluation.core.params import check
+from evaluation.analyses.value.compute import DAYS_PER_MONTH, ValueAnalysis, count_events, costs_per_event, exposure_windows, mtp_categories, mtp_summary, net_return, patient_groups, program_cost_by_group, sensitivity
+from evaluation.analyses.value.figures import describe_rates
+from evaluation.stats.rates import rate_ratio
 
 Z975 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 
@@ -298,19 +300,18 @@ def test_value_figures_export_with_captions(tmp_path):
                          "identified_on": pd.Timestamp("2015-04-01"),
                          "resolved_on": pd.to_datetime(["2015-05-01"] * 14 + [None])})
     va = ValueAnalysis(as_of="2016-12-31").fit(patients, utilization=utilization, program_costs=costs, teams=teams, mtps=mtps)
-    from evaluation import value
-    from evaluation.report import suppress_like
+    from evaluation.report.pack import suppress_like
 
     safe = suppress_like("value_mtp_categories", va.mtp_categories_, 11)
-    figures.export_figure(figures.value_rates_chart(va.rates_), tmp_path, "value_utilization_rates", notebook="05_value",
-                          **value.describe_rates(va.rates_))
-    figures.export_figure(figures.value_roi_chart(va.roi_, va.rates_), tmp_path, "value_roi", notebook="05_value",
-                          **value.describe_roi(va.roi_))
-    figures.export_figure(figures.value_sensitivity_heatmap(va.sensitivity_), tmp_path, "value_sensitivity",
-                          notebook="05_value", **value.describe_sensitivity(va.sensitivity_))
-    figures.export_figure(figures.value_mtp_chart(safe.table), tmp_path, "value_mtps", notebook="05_value",
-                          **value.describe_mtps(va.mtp_categories_))
-    manifest = figures.read_manifest(tmp_path / "figures")
+    figure_io.export_figure(value_figures.value_rates_chart(va.rates_), tmp_path, "value_utilization_rates", notebook="05_value",
+                          **value_figures.describe_rates(va.rates_))
+    figure_io.export_figure(value_figures.value_roi_chart(va.roi_, va.rates_), tmp_path, "value_roi", notebook="05_value",
+                          **value_figures.describe_roi(va.roi_))
+    figure_io.export_figure(value_figures.value_sensitivity_heatmap(va.sensitivity_), tmp_path, "value_sensitivity",
+                          notebook="05_value", **value_figures.describe_sensitivity(va.sensitivity_))
+    figure_io.export_figure(value_figures.value_mtp_chart(safe.table), tmp_path, "value_mtps", notebook="05_value",
+                          **value_figures.describe_mtps(va.mtp_categories_))
+    manifest = figure_io.read_manifest(tmp_path / "figures")
     assert len(manifest) == 4
     roi = manifest.set_index("figure_id").at["value_roi", "caption"]
     assert "$486,304" in roi and "141%" in roi
@@ -322,7 +323,7 @@ def test_value_figures_export_with_captions(tmp_path):
 def test_readable_formats_dollars_and_percentages():
     patients, teams, utilization, costs = seed_002_cohort()
     va = ValueAnalysis(as_of="2016-12-31").fit(patients, utilization=utilization, program_costs=costs, teams=teams)
-    from evaluation.value import readable
+    from evaluation.analyses.value.compute import readable
 
     roi = readable(va.roi_).set_index("group")
     assert roi.at["all", "net_return"] == "$486,304" and roi.at["all", "net_roi_pct"] == "141.0%"
@@ -345,7 +346,7 @@ def test_rate_ratios_of_many_groups_equal_a_glm_per_group():
     another). A rate ratio is reported to 2 decimals."""
     import statsmodels.api as sm
 
-    from evaluation.value import rate_ratios
+    from evaluation.stats.rates import rate_ratios
 
     rng = np.random.default_rng(11)
     n, k = 600, 7

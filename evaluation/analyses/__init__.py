@@ -1,0 +1,1 @@
+"""One package per notebook: ``compute`` (tables and result objects), ``figures`` (each chart with its caption, alt text and report section) and ``findings`` (the report's sentences from its tables)."""

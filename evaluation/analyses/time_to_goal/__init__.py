@@ -1,0 +1,1 @@
+"""TODO time_to_goal"""

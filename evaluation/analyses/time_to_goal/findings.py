@@ -1,0 +1,32 @@
+"""TODO docstring analyses/time_to_goal/findings."""
+
+from __future__ import annotations
+import math
+from evaluation.core.disclosure import _cohort_rows, format_count
+from evaluation.core.outputs import _read_table
+from evaluation.core.params import Params
+from evaluation.core.text import _absent, _num
+
+
+def findings_time_to_goal(params: Params) -> list[str]:
+
+    t = _read_table(params, "time_to_goal")
+    if t is None:
+        return [_absent("Time to goal was", "time_to_goal", "the survival notebook did not run")]
+    out = []
+    th = params.suppress_below
+    for label, r, too_few in _cohort_rows(t, ("n", "events"), th):
+        if too_few:
+            out.append(f"{label}: fewer than {th} patients (or goals reached) to report a time to goal.")
+            continue
+        n, events = _num(r.n), _num(r.events)
+        med, lo, hi = _num(r.median_days), _num(r.median_ci_low), _num(r.median_ci_high)
+        if math.isnan(med):
+            out.append(f"{label}: fewer than half of the {format_count(n, th)} patients not at goal at baseline "
+                       f"reached it during follow-up ({format_count(events, th)} did).")
+        else:
+            ci = (f" (95% CI {lo:.0f} to {hi:.0f} days, {r.ci_method})" if not math.isnan(lo) and not math.isnan(hi)
+                  else f" (upper confidence limit not reached, {r.ci_method})" if not math.isnan(lo) else "")
+            out.append(f"{label}: half of the {format_count(n, th)} patients not at goal at baseline reached it "
+                       f"within {med:.0f} days{ci}.")
+    return out or ["No patient was below goal at baseline with follow-up."]

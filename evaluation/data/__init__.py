@@ -1,0 +1,1 @@
+"""Reading a cohort: the file readers (CSV, Excel, REFI-QDA), validation against the data dictionary, the validated cohort, the qualitative tables, the synthetic cohort generator and a notebook's start."""

@@ -1,0 +1,48 @@
+"""What every notebook does first: resolve params, set display options, load and validate the cohort."""
+
+from __future__ import annotations
+import dataclasses
+from typing import Any, Mapping
+import pandas as pd
+from evaluation.core.errors import ParamsError
+from evaluation.core.params import Params, check_against_data, from_namespace
+from evaluation.core.paths import scratch_dir
+from .cohort import Cohort
+from .loading import load_validated
+from .validation import last_recorded_date
+
+DISPLAY_OPTIONS = {
+    "display.precision": 3,  # stable, readable numbers (and stable nbval outputs)
+    "display.max_rows": 60,
+    "display.max_columns": 30,
+    "display.width": 120,
+}
+
+
+def resolve_with_data(params: Params, cohort: Cohort) -> Params:
+    """The params once the data are read: settings that name things in the data are checked (every problem at
+    once, as a :class:`ParamsError`), and ``as_of`` left out of the params becomes the last recorded date."""
+    problems = check_against_data(params, cohort.tables)
+    if problems:
+        raise ParamsError.many(problems, path=params.source)
+    # inside a run the runner has resolved as_of already: the data are scanned for their last date only once
+    return params if params.as_of is not None else params.with_data_dates(last_recorded_date(cohort.tables))
+
+
+def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
+    """Params from the notebook's variables (papermill injects them) and the validated cohort.
+
+    The params resolve exactly as the runner resolves them (:func:`evaluation.params.from_namespace`, then
+    :func:`resolve_with_data`). Raises :class:`~evaluation.errors.DataValidationError` naming file, row and
+    column when the data has errors, so a notebook never analyses data that failed validation. Run on its own
+    (no ``output_dir`` injected), a notebook writes to ``reports/scratch/<cohort_id>/``. Inside a run,
+    the cohort the runner validated is reused (when its inputs are unchanged) instead of being read again.
+    """
+    for key, value in DISPLAY_OPTIONS.items():
+        pd.set_option(key, value)
+    params = from_namespace(namespace)
+    if namespace.get("output_dir") is None:  # run alone (JupyterLab, papermill): the published report is the runner's
+        params = dataclasses.replace(params, output_dir=scratch_dir(params.cohort_id))
+    params.output_dir.mkdir(parents=True, exist_ok=True)
+    cohort = load_validated(params)
+    return resolve_with_data(params, cohort), cohort

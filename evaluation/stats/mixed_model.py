@@ -1,0 +1,118 @@
+"""TODO docstring stats/mixed_model."""
+
+from __future__ import annotations
+import warnings
+import numpy as np
+import pandas as pd
+
+
+# --- mixed model ---------------------------------------------------------------------------------
+
+class RandomInterceptModel:
+    """Linear mixed model with a random intercept per group, fitted by REML (statsmodels MixedLM; lme4's
+    ``lmer(y ~ x + (1 | group))``). ``fit()`` returns self; results end with ``_``:
+    ``fixed_effects_`` (term, estimate, std_error, ci_low, ci_high, p_value), ``group_variance_``,
+    ``residual_variance_``, ``icc_`` (share of the unexplained variance that lies between groups),
+    ``converged_``, ``n_obs_``, ``n_groups_``."""
+
+    def __init__(self, formula: str, groups: str, *, alpha: float = 0.05, reml: bool = True):
+        self.formula = formula
+        self.groups = groups
+        self.alpha = alpha
+        self.reml = reml
+
+    def fit(self, data: pd.DataFrame) -> "RandomInterceptModel":
+        import statsmodels.formula.api as smf
+        from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = smf.mixedlm(self.formula, data, groups=data[self.groups])
+            # Start statsmodels at the optimum of the profiled likelihood, found in one dimension (below):
+            # from its default start every step loops over the groups in Python (5-10 s per measure with
+            # 1,000 teams), and it can stop short of the optimum when the team variance is small.
+            result = model.fit(reml=self.reml, start_params=_variance_ratio_start(model, self.reml))
+            if not (result.converged and np.isfinite(result.llf)):
+                # Derivative-free optimizers reach the REML optimum where the gradient ones stall near a
+                # small team variance; keep the converged fit with the highest REML log-likelihood.
+                tries = [model.fit(reml=self.reml, method=m) for m in ("bfgs", "powell", "nm")]
+                good = [r for r in tries if r.converged and np.isfinite(r.llf)]
+                if good:
+                    result = max(good, key=lambda r: r.llf)
+        self.warnings_ = sorted({str(w.message) for w in caught if issubclass(w.category, (ConvergenceWarning, RuntimeWarning, UserWarning))})
+        fe = result.fe_params
+        bse = result.bse_fe
+        ci = result.conf_int(alpha=self.alpha).loc[fe.index]
+        self.fixed_effects_ = pd.DataFrame({
+            "term": fe.index, "estimate": fe.to_numpy(), "std_error": bse.to_numpy(),
+            "ci_low": ci[0].to_numpy(), "ci_high": ci[1].to_numpy(), "p_value": result.pvalues.loc[fe.index].to_numpy(),
+        }).reset_index(drop=True)
+        self.group_variance_ = float(np.asarray(result.cov_re)[0, 0])
+        self.residual_variance_ = float(result.scale)
+        total = self.group_variance_ + self.residual_variance_
+        self.icc_ = self.group_variance_ / total if total > 0 else float("nan")
+        self.converged_ = bool(result.converged)
+        self.n_obs_ = int(result.nobs)
+        self.n_groups_ = int(len(model.group_labels))
+        self.result_ = result
+        return self
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.fixed_effects_
+
+    def _repr_html_(self) -> str:
+        return self.summary._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"<RandomInterceptModel {self.formula} | {self.groups}>\n{self.summary.to_string(index=False)}"
+
+
+def _variance_ratio_start(model, reml: bool = True):
+    """Start values for statsmodels' MixedLM with one random intercept: the group-to-residual variance
+    ratio gamma that maximises the (REML) likelihood with beta and sigma^2 profiled out.
+
+    With V = sigma^2 (I + gamma Z Z'), each group's inverse is I - c_i 11' with c_i = gamma / (1 + n_i gamma), so
+    X'V^-1 X, X'V^-1 y and y'V^-1 y need only per-group sums: minus twice the profile log-likelihood is
+    (N - p) log RSS(gamma) + sum log(1 + n_i gamma) + log det X'V^-1 X under REML (Harville 1977; N log RSS and no
+    determinant under ML), a smooth function of one variable: a grid over gamma = 0, 1e-8 .. 1e6, then
+    Brent's method between the grid neighbours of the best point."""
+    from scipy import optimize
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    X = np.asarray(model.exog, dtype=float)
+    y = np.asarray(model.endog, dtype=float)
+    group = np.empty(len(y), dtype=np.int64)
+    for k, label in enumerate(model.group_labels):
+        group[model.row_indices[label]] = k
+    n_groups, (n_obs, p) = len(model.group_labels), X.shape
+    n = np.bincount(group, minlength=n_groups).astype(float)
+    sx = np.column_stack([np.bincount(group, X[:, j], minlength=n_groups) for j in range(p)])
+    sy = np.bincount(group, y, minlength=n_groups)
+    xtx, xty, yty = X.T @ X, X.T @ y, y @ y
+
+    def deviance(gamma: float) -> float:
+        c = gamma / (1 + n * gamma)
+        a = xtx - (sx * c[:, None]).T @ sx
+        b = xty - sx.T @ (c * sy)
+        sign, logdet = np.linalg.slogdet(a)
+        try:
+            rss = yty - c @ (sy * sy) - b @ np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:  # a huge gamma absorbs the intercept into the groups
+            return np.inf
+        if sign <= 0 or rss <= 0:
+            return np.inf
+        return (n_obs - p if reml else n_obs) * np.log(rss) + np.log1p(n * gamma).sum() + (logdet if reml else 0.0)
+
+    grid = np.concatenate([[0.0], 10.0 ** np.arange(-8, 6.5, 0.5)])
+    values = np.array([deviance(g) for g in grid])
+    best = int(np.argmin(values))
+    gamma = grid[best]
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    if np.isfinite(values[best]) and hi > lo:
+        found = optimize.minimize_scalar(deviance, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10 * hi})
+        if found.fun <= values[best]:
+            gamma = float(found.x)
+    # statsmodels cannot start on the boundary (its likelihood needs cov_re invertible): a zero team
+    # variance starts just above it
+    return MixedLMParams.from_components(fe_params=np.zeros(model.k_fe), cov_re=np.array([[max(gamma, 1e-8)]]))
