@@ -204,7 +204,7 @@ def test_charts_draw_and_captions_count_teams():
     plt.close(ctl)
     text = outcomes_figures.run_chart_text(result, "a1c_at_goal")
     assert "1 of 1 teams with at least 10 useful points show non-random variation; 1 of 2 teams" in text["caption"]
-    assert labels.monthly_measure_label("a1c_at_goal") == "HbA1c at goal" and labels.monthly_measure_label("bp_at_goal") == "BP at goal"
+    assert labels.measure_label("a1c_at_goal") == "HbA1c at goal" and labels.measure_label("bp_at_goal") == "Blood pressure at goal"
 
 
 def test_signal_counts_count_teams_not_phases():

@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pandas as pd
 import math
-from .labels import _measure_label
-from .text import _num
+from .labels import measure_label
+from .text import as_number
 
 COMPLEMENT_MARK = "*"  # a cell hidden so that a small count cannot be worked out (or computed from one)
 # Column names that count patients or their events (n, n_goal_baseline, patients, pre_events...). Count-like
@@ -149,6 +149,6 @@ def _cohort_rows(t: pd.DataFrame, counts: tuple[str, ...], suppress_below: int):
     ``counts`` is too small to report; measures with no patients (first count 0 or blank) are skipped."""
 
     for r in t[t["group"] == "all"].itertuples(index=False):
-        values = [_num(getattr(r, c)) for c in counts]
+        values = [as_number(getattr(r, c)) for c in counts]
         if values[0] and not math.isnan(values[0]):
-            yield _measure_label(r.measure), r, bool(is_small(values, suppress_below).any())
+            yield measure_label(r.measure), r, bool(is_small(values, suppress_below).any())

@@ -2,7 +2,7 @@
 
 Each exported figure is written as PNG (300 dpi), SVG and PDF (TrueType fonts embedded) under
 ``<report>/figures/`` with a sidecar record; ``figures/manifest.csv`` (figure_id, title, caption,
-alt_text, notebook, files) is rebuilt from the sidecars so notebooks running in parallel never clash.
+alt_text, notebook, section, files) is rebuilt from the sidecars so notebooks running in parallel never clash.
 Files are written without timestamps so the same data gives the same files.
 
 Figures may reach a funder, so no small count of patients is drawn or written (the CMS cell-size rule,
@@ -14,16 +14,20 @@ that tie its numbers together, in ``figures/<id>.counts.json`` for the gate to c
 
 from __future__ import annotations
 import functools
+import io
 import json
 import os
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 import matplotlib.pyplot as plt
 import pandas as pd
 from cycler import cycler
+from IPython.display import display
 from matplotlib.text import Text
 from .disclosure import suppress_text
+from .labels import SECTIONS
 from .outputs import atomic_write, neutralise_formulas
 from .params import Params
 
@@ -31,7 +35,7 @@ from .params import Params
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 SEQUENTIAL = "cividis"  # perceptually uniform and readable with colour-vision deficiency
 DIVERGING = "RdBu"
-MANIFEST_COLUMNS = ["figure_id", "title", "caption", "alt_text", "notebook", "files"]
+MANIFEST_COLUMNS = ["figure_id", "title", "caption", "alt_text", "notebook", "section", "files"]
 FORMATS = ("png", "svg", "pdf")
 FORMATS_ENV = "CMM_FIGURE_FORMATS"  # e.g. "svg": a draft run that skips the slow formats (the cohort-shape tests)
 
@@ -137,7 +141,7 @@ def _suppress_drawn_text(fig: plt.Figure, threshold: int) -> None:
 
 
 def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, *, title: str, caption: str,
-                  alt_text: str, notebook: str, suppress_below: int | None = None) -> plt.Figure:
+                  alt_text: str, notebook: str, section: str, suppress_below: int | None = None) -> plt.Figure:
     """Save ``fig`` as PNG/SVG/PDF with its manifest record; return it for display.
 
     ``title``, ``caption`` and ``alt_text`` are required: a grant writer must be able to use the figure
@@ -150,6 +154,8 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
     for name, text in (("title", title), ("caption", caption), ("alt_text", alt_text)):
         if not text or not str(text).strip():
             raise ValueError(f"figure {figure_id!r} needs a non-empty {name}")
+    if section not in SECTIONS:
+        raise ValueError(f"figure {figure_id!r}: section must be one of {', '.join(SECTIONS)}; got {section!r}")
     if not figure_id.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"figure_id may hold only letters, digits, - and _; got {figure_id!r}")
     threshold = _threshold(target, suppress_below)
@@ -181,7 +187,7 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
     elif counts_path.exists():
         counts_path.unlink()  # a record left from an earlier drawing of the figure would not match it
     record = {"figure_id": figure_id, "title": title, "caption": caption, "alt_text": alt_text,
-              "notebook": notebook, "files": ";".join(files)}
+              "notebook": notebook, "section": section, "files": ";".join(files)}
     atomic_write(folder / f"{figure_id}.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
     write_manifest(folder)
     plt.close(fig)
@@ -203,3 +209,66 @@ def write_manifest(folder: str | Path) -> Path:
     path = folder / "manifest.csv"
     atomic_write(path, neutralise_formulas(read_manifest(folder)).to_csv(index=False, lineterminator="\n"))
     return path
+
+
+@dataclass
+class FigureSpec:
+    """A drawn figure with everything a reader and the report need: what an analysis' figure function returns.
+
+    ``section`` is the report section it belongs in (a key of :data:`evaluation.core.labels.SECTIONS`);
+    ``notebook`` the notebook that draws it. Caption and alt text state the numbers the figure shows.
+    """
+
+    figure_id: str
+    figure: plt.Figure
+    title: str
+    caption: str
+    alt_text: str
+    section: str
+    notebook: str
+
+
+@dataclass
+class ShownFigure:
+    """A figure as a notebook shows it: the image, and as text its id, panels, title and caption (the text is
+    what the regression tests compare, so a changed caption or a lost panel shows in review)."""
+
+    figure_id: str
+    title: str
+    caption: str
+    panels: int
+    png: bytes
+
+    def __repr__(self) -> str:
+        return (f"Figure {self.figure_id} ({self.panels} panel{'s' if self.panels != 1 else ''})\n"
+                f"{self.title}\n{self.caption}")
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+
+def _panels(fig: plt.Figure) -> int:
+    """Axes that draw data (a colour bar or the table under a Kaplan-Meier plot is not a panel)."""
+    return sum(1 for ax in fig.axes if ax.get_visible() and ax.get_label() not in ("<colorbar>", NOT_A_PANEL))
+
+
+NOT_A_PANEL = "not a panel"  # the label of an axes that only holds a table or a legend
+
+
+def show(spec: FigureSpec | Iterable[FigureSpec], target: Params | str | Path) -> ShownFigure | None:
+    """Export a figure spec to the report with :func:`export_figure` and return what a notebook shows (the
+    cell's result). Given several specs (one per measure), each is exported and displayed in turn."""
+    if not isinstance(spec, FigureSpec):
+        for one in spec:
+            display(show(one, target))
+        return None
+    fig = spec.figure
+    panels = _panels(fig)
+    export_figure(fig, target, spec.figure_id, title=spec.title, caption=spec.caption, alt_text=spec.alt_text,
+                  notebook=spec.notebook, section=spec.section)
+    record = json.loads((_output_dir(target) / "figures" / f"{spec.figure_id}.json").read_text(encoding="utf-8"))
+    buffer = io.BytesIO()
+    with plt.rc_context(HOUSE_STYLE):
+        fig.savefig(buffer, format="png", dpi=100, metadata=_METADATA["png"])
+    return ShownFigure(spec.figure_id, record["title"], record["caption"], panels, buffer.getvalue())
+

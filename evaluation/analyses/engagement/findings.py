@@ -4,13 +4,13 @@ from __future__ import annotations
 import pandas as pd
 from evaluation.core.outputs import _read_table
 from evaluation.core.params import Params
-from evaluation.core.text import _absent
+from evaluation.core.text import not_analysed
 
 
 def findings_engagement(params: Params) -> list[str]:
     t = _read_table(params, "engagement_by_team")
     if t is None:
-        return [_absent("Engagement was", "engagement_by_team", "no events or attendance data, or the engagement notebook did not run")]
+        return [not_analysed("Engagement was", "engagement_by_team", "no events or attendance data, or the engagement notebook did not run")]
     out = []
     rate = pd.to_numeric(t.get("attendance_rate"), errors="coerce")
     if rate is not None and rate.notna().any():

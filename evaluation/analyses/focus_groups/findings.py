@@ -3,13 +3,13 @@
 from __future__ import annotations
 from evaluation.core.outputs import _read_table
 from evaluation.core.params import Params
-from evaluation.core.text import _absent
+from evaluation.core.text import not_analysed
 
 
 def findings_themes(params: Params) -> list[str]:
     t = _read_table(params, "themes")
     if t is None:
-        return [_absent("Focus groups and interviews were", "themes", "no qualitative data, or the qualitative notebook did not run")]
+        return [not_analysed("Focus groups and interviews were", "themes", "no qualitative data, or the qualitative notebook did not run")]
     rows = t[t["code"].astype(str) == "all"] if "code" in t.columns else t
     rows = rows.sort_values("n_excerpts", ascending=False, kind="stable").head(3)
     if rows.empty:

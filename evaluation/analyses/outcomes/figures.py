@@ -12,7 +12,7 @@ from .run_charts import RunChartResult, _per_team
 from evaluation.core.disclosure import format_count, is_small
 from evaluation.core.figures import OKABE_ITO, house_style
 from evaluation.core.params import Goal
-from evaluation.core.labels import measure_label, monthly_measure_label
+from evaluation.core.labels import measure_label
 
 
 # --- outcomes ------------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def spc_run_chart(points: pd.DataFrame, signals: pd.DataFrame, *, measure: str, 
                plt.Line2D([], [], color=OKABE_ITO[3], ls="--", lw=1, label="median, runs signal"),
                plt.Line2D([], [], color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1, label="aim"),
                plt.Line2D([], [], color=OKABE_ITO[5], ls=":", lw=0.8, label="PDSA cycle")]
-    return _spc_finish(fig, axes, handles, _spc_title(f"Run charts: {monthly_measure_label(measure)}", len(team_ids), total,
+    return _spc_finish(fig, axes, handles, _spc_title(f"Run charts: {measure_label(measure)}", len(team_ids), total,
                                                       "strongest signals first"))
 
 
@@ -329,7 +329,7 @@ def spc_control_chart(limits: pd.DataFrame, *, measure: str, chart: str = "p", p
                plt.Line2D([], [], color="#999999", lw=0.8, label="3-sigma limits"),
                plt.Line2D([], [], color=OKABE_ITO[2], ls=(0, (4, 2)), lw=1, label="aim"),
                plt.Line2D([], [], color=OKABE_ITO[5], ls=":", lw=0.8, label="PDSA cycle")]
-    return _spc_finish(fig, axes, handles, _spc_title(f"{kind}: {monthly_measure_label(measure)}", len(team_ids), total,
+    return _spc_finish(fig, axes, handles, _spc_title(f"{kind}: {measure_label(measure)}", len(team_ids), total,
                                                       "most months outside the limits first"))
 
 
@@ -489,7 +489,7 @@ def run_chart_text(result: RunChartResult, measure: str, max_teams: int = PANELS
     teams = len(per)
     signal = int(per["signal"].sum())
     verdict = int(per["verdict"].sum())
-    label = monthly_measure_label(measure)
+    label = measure_label(measure)
     aims = result.aims[result.aims["measure"] == measure]
     n_pdsa = len(result.pdsa[result.pdsa["team_id"].isin(sig["team_id"])
                              & (result.pdsa["measure"].isna() | (result.pdsa["measure"] == measure))])
@@ -520,7 +520,7 @@ def control_chart_text(result: RunChartResult, measure: str, max_teams: int = PA
     teams = lim["team_id"].nunique()
     n_out = int(lim["outside"].sum())
     teams_out = int(lim.groupby("team_id")["outside"].any().sum())
-    label = monthly_measure_label(measure)
+    label = measure_label(measure)
     kind = "Laney p′ chart" if result.chart == "laney" else "p-chart"
     shown = len(control_chart_teams(lim, measure, max_teams))
     how = "the teams with the most months outside their limits (ties by team id)"

@@ -6,29 +6,29 @@ import numpy as np
 from evaluation.core.disclosure import _cohort_rows, format_count, is_small
 from evaluation.core.outputs import _read_table
 from evaluation.core.params import Params
-from evaluation.core.text import _absent, _num, _p
+from evaluation.core.text import as_number, format_p, not_analysed
 
 
 def findings_outcomes(params: Params) -> list[str]:
 
     t = _read_table(params, "outcome_change")
     if t is None:
-        return [_absent("Outcome change was", "outcome_change", "no paired baseline and follow-up measurements, or the outcomes notebook did not run")]
+        return [not_analysed("Outcome change was", "outcome_change", "no paired baseline and follow-up measurements, or the outcomes notebook did not run")]
     out = []
     th = params.suppress_below
     for label, r, too_few in _cohort_rows(t, ("n",), th):
         if too_few:
             out.append(f"{label}: fewer than {th} patients had a baseline and a follow-up value; not reported.")
             continue
-        n = _num(r.n)
-        base, follow = _num(r.baseline_mean), _num(r.followup_mean)
+        n = as_number(r.n)
+        base, follow = as_number(r.baseline_mean), as_number(r.followup_mean)
         if not math.isnan(base) and not math.isnan(follow):
-            change, lo, hi = _num(r.mean_change), _num(r.change_ci_low), _num(r.change_ci_high)
-            p = _num(getattr(r, "p_value", math.nan))
+            change, lo, hi = as_number(r.mean_change), as_number(r.change_ci_low), as_number(r.change_ci_high)
+            p = as_number(getattr(r, "p_value", math.nan))
             text = (f"{label}: mean {base:.1f} at baseline and {follow:.1f} at follow-up, a change of {change:+.2f} "
                     f"(95% CI {lo:+.2f} to {hi:+.2f}")
-            out.append(text + (f"; paired t-test {_p(p)}" if not math.isnan(p) else "") + f"; n = {format_count(n, th)}).")
-        pb, pf = _num(getattr(r, "pct_goal_baseline", math.nan)), _num(getattr(r, "pct_goal_followup", math.nan))
+            out.append(text + (f"; paired t-test {format_p(p)}" if not math.isnan(p) else "") + f"; n = {format_count(n, th)}).")
+        pb, pf = as_number(getattr(r, "pct_goal_baseline", math.nan)), as_number(getattr(r, "pct_goal_followup", math.nan))
         if not math.isnan(pb) and not math.isnan(pf):
             implied = [pb / 100 * n, (1 - pb / 100) * n, pf / 100 * n, (1 - pf / 100) * n]
             if not is_small(np.round(implied), th).any():
@@ -39,7 +39,7 @@ def findings_outcomes(params: Params) -> list[str]:
 def findings_run_charts(params: Params) -> list[str]:
     t = _read_table(params, "run_chart_signals")
     if t is None:
-        return [_absent("Run charts were", "run_chart_signals", "no monthly reports, or the run-chart notebook did not run")]
+        return [not_analysed("Run charts were", "run_chart_signals", "no monthly reports, or the run-chart notebook did not run")]
     signal = t["runs_signal"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
     judged = t["runs_signal"].notna() & (t["runs_signal"].astype(str).str.strip() != "")
     return [f"{int(signal.sum())} of {int(judged.sum())} team run charts with enough points showed a non-random "

@@ -4,13 +4,14 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from .compute import CoxResult, KaplanMeierGroups, NONE_FOLLOWED, TOO_SHORT, _km_groups, measure_label
+from .compute import CoxResult, KaplanMeierGroups, NONE_FOLLOWED, TOO_SHORT, _km_groups
 from evaluation.core.disclosure import COMPLEMENT_MARK, UNDRAWN
 from evaluation.core.figures import OKABE_ITO, attach_counts, house_style
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import Relation, protect_cells
 from evaluation.stats.survival import KaplanMeier, _days
 from evaluation.core.disclosure import COUNT_GID
+from evaluation.core.labels import group_name, measure_label
 
 
 # --- survival ------------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def _surv_counts(km, rows: list[tuple[str, str, str, str]], ticks: list[float], 
     restate = {}
     for gi, g in enumerate(groups):  # the caption (survival.km_text) states each n as "<name> (n = <n>)"
         if shown[n_cells[gi]] == COMPLEMENT_MARK:
-            restate[f"{_group_name(g)} (n = {int(values[n_cells[gi]])})"] = f"{_group_name(g)} (n = {COMPLEMENT_MARK})"
+            restate[f"{group_name(g)} (n = {int(values[n_cells[gi]])})"] = f"{group_name(g)} (n = {COMPLEMENT_MARK})"
     return shown, info, relations, restate
 
 
@@ -334,9 +335,6 @@ def _unit(by: str | None) -> str:
     return {"team": "teams"}.get(str(by), f"{by} groups")
 
 
-def _group_name(group: str) -> str:
-    """A group's name in prose: ``track=initial`` -> ``initial``, ``all`` -> ``All``."""
-    return group.split("=", 1)[1] if "=" in group else group[:1].upper() + group[1:]
 
 
 def drawn_groups(km: KaplanMeierGroups, cap: int = GROUPS_DRAWN) -> KaplanMeierGroups:
@@ -407,7 +405,7 @@ def km_text(km: KaplanMeierGroups, horizon: float = 365, what: str = "reached th
     parts = []
     for g, fitter in km.fitters.items():
         at = fitter.at([horizon]).iloc[0]
-        name = _group_name(g)
+        name = group_name(g)
         if not fitter.n_:
             parts.append(f"{name} (n = 0): median and share at {horizon:g} days {NONE_FOLLOWED}.")
             continue
@@ -446,7 +444,7 @@ def km_text(km: KaplanMeierGroups, horizon: float = 365, what: str = "reached th
                f"{len(km.fitters)} step curves rising from 0%: all {km.n_groups:,} {_unit(km.by)} pooled, and the "
                f"{len(km.fitters) - 1} fastest and slowest of them. ")
         alt = (alt
-               + (f"The fastest to reach 50% is {_group_name(fastest)} (day {_days(reached[fastest])}); "
+               + (f"The fastest to reach 50% is {group_name(fastest)} (day {_days(reached[fastest])}); "
                   if fastest else "None reaches 50%; ")
                + (f"{len(medians) - len(reached)} never reach 50%. " if len(reached) < len(medians)
                   else "every curve reaches 50%. ")

@@ -5,22 +5,22 @@ import math
 from evaluation.core.disclosure import _cohort_rows, format_count
 from evaluation.core.outputs import _read_table
 from evaluation.core.params import Params
-from evaluation.core.text import _absent, _num
+from evaluation.core.text import as_number, not_analysed
 
 
 def findings_time_to_goal(params: Params) -> list[str]:
 
     t = _read_table(params, "time_to_goal")
     if t is None:
-        return [_absent("Time to goal was", "time_to_goal", "the survival notebook did not run")]
+        return [not_analysed("Time to goal was", "time_to_goal", "the survival notebook did not run")]
     out = []
     th = params.suppress_below
     for label, r, too_few in _cohort_rows(t, ("n", "events"), th):
         if too_few:
             out.append(f"{label}: fewer than {th} patients (or goals reached) to report a time to goal.")
             continue
-        n, events = _num(r.n), _num(r.events)
-        med, lo, hi = _num(r.median_days), _num(r.median_ci_low), _num(r.median_ci_high)
+        n, events = as_number(r.n), as_number(r.events)
+        med, lo, hi = as_number(r.median_days), as_number(r.median_ci_low), as_number(r.median_ci_high)
         if math.isnan(med):
             out.append(f"{label}: fewer than half of the {format_count(n, th)} patients not at goal at baseline "
                        f"reached it during follow-up ({format_count(events, th)} did).")

@@ -6,14 +6,14 @@ from .figures import _money
 from evaluation.core.disclosure import format_count, is_small
 from evaluation.core.outputs import _read_table
 from evaluation.core.params import Params
-from evaluation.core.text import _absent
+from evaluation.core.text import not_analysed
 
 
 def findings_value(params: Params) -> list[str]:
 
     t = _read_table(params, "value")
     if t is None:
-        return [_absent("Value and ROI were", "value", "the value notebook did not run")]
+        return [not_analysed("Value and ROI were", "value", "the value notebook did not run")]
     th = params.suppress_below
     v = t[t["group"] == "all"].set_index("metric")["value"].astype(float)
     get = lambda m: float(v.get(m, math.nan))  # noqa: E731
