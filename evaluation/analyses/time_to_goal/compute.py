@@ -37,6 +37,7 @@ from evaluation.core.params import Params
 from evaluation.data.cohort import Cohort
 from evaluation.stats.survival import AalenJohansen, KaplanMeier, logrank_test, ph_test
 from evaluation.stats.survival import NONE_FOLLOWED
+from evaluation.analyses.baseline import NO_DAY, Readings, baseline_rows, day_numbers, first_per_key
 
 CONDITIONS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")
 CENSORED, GOAL, COMPETING = 0, 1, 2  # cause codes for the cumulative incidence
@@ -138,56 +139,12 @@ DATA_COLUMNS = ["measure", "patient_id", "team_id", "team_name", "track", "setti
                 "days", "event", "cause", "cause_days"]
 
 
-def _first_per_key(keys: np.ndarray) -> np.ndarray:
-    """Positions of the first row of each run of equal keys (``keys`` sorted)."""
-    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=int)
 
 
-class _Readings:
-    """Every measurement as integer arrays, read once for all measures: patient (position in ``patients``
-    sorted by id), day number, value. Sorting and joining 4 million rows on text ids and timestamps is what
-    made the follow-up data slow; integers make it a few numpy passes."""
-
-    def __init__(self, measurements: pd.DataFrame, patients: pd.DataFrame):
-        self.dates = measurements["measured_on"].to_numpy()  # kept to return dates in their own unit
-        self.code = pd.Index(patients["patient_id"]).get_indexer(measurements["patient_id"])
-        self.day = _day_numbers(measurements["measured_on"])
-        self.value = measurements["value"].to_numpy(float)
-        self.rows = dict(measurements.groupby("measure", sort=False, observed=True).indices)  # measure -> rows
-
-    def patient_day(self, rows: np.ndarray) -> np.ndarray:
-        """One integer per (patient, day) of the given rows (days within +-1,000 years of 1970)."""
-        return self.code[rows].astype(np.int64) * 1_000_000 + (self.day[rows] + 500_000)
-
-    def measure(self, params: Params, measure: str) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, at goal) of one measure's readings, sorted by patient and day (file order within a day);
-        a combined goal (bp) reads the days when every part was measured, at its first part's row."""
-        parts = params.combined_goals.get(measure, [measure])
-        kept = []
-        for part in parts:
-            rows = self.rows.get(part, np.zeros(0, dtype=int))
-            rows = rows[(self.code[rows] >= 0) & ~np.isnan(self.value[rows])]
-            if len(parts) > 1:  # one reading per patient-day and part: the first in the file
-                rows = rows[np.lexsort((self.day[rows], self.code[rows]))]
-                rows = rows[_first_per_key(self.patient_day(rows))]
-            kept.append(rows)
-        rows, at_goal = kept[0], params.goal_met(parts[0], self.value[kept[0]])
-        if len(parts) > 1:
-            key = self.patient_day(rows)
-            for part, other in zip(parts[1:], kept[1:]):
-                _, mine, theirs = np.intersect1d(key, self.patient_day(other), assume_unique=True, return_indices=True)
-                rows, key = rows[mine], key[mine]
-                at_goal = at_goal[mine] & params.goal_met(part, self.value[other[theirs]])
-        order = np.lexsort((self.day[rows], self.code[rows]))
-        return rows[order], np.asarray(at_goal, dtype=bool)[order]
 
 
-def _day_numbers(dates: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 as integers (missing: the smallest int64, ``_NO_DAY``)."""
-    return pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
-_NO_DAY = np.iinfo(np.int64).min  # NaT as a day number
 
 
 def time_to_goal_data(cohort: Cohort, params: Params, measures: list[str] | None = None) -> pd.DataFrame:
@@ -203,28 +160,26 @@ def time_to_goal_data(cohort: Cohort, params: Params, measures: list[str] | None
     before, after = params.windows["baseline_days"], params.windows["grace_days"]
     if not measures:
         return pd.DataFrame(columns=DATA_COLUMNS)
-    readings_ = _Readings(cohort.measurements, patients)
-    enrolled = _day_numbers(patients["enrolled_on"])
-    exited = _day_numbers(patients["exited_on"])
+    readings_ = Readings(cohort.measurements, patients)
+    enrolled = day_numbers(patients["enrolled_on"])
+    exited = day_numbers(patients["exited_on"])
     n_patients = len(patients)
     frames = []
     for measure in measures:
         rows, at_goal = readings_.measure(params, measure)
         code, day = readings_.code[rows], readings_.day[rows]
-        keep = (exited[code] == _NO_DAY) | (day <= exited[code])  # nothing after exit
+        keep = (exited[code] == NO_DAY) | (day <= exited[code])  # nothing after exit
         rows, at_goal, code, day = rows[keep], at_goal[keep], code[keep], day[keep]
         rel = day - enrolled[code]
         # baseline: in the window, the latest reading on or before enrollment, else the earliest after it
-        w = np.flatnonzero((rel >= -before) & (rel <= after))
-        w = w[np.lexsort((np.abs(rel[w]), rel[w] > 0, code[w]))]
-        w = w[_first_per_key(code[w])]
+        w = baseline_rows(code, rel, before, after)
         base = np.full(n_patients, -1)
         base[code[w]] = w
         has_base = base[code] >= 0
         later = np.flatnonzero(has_base & (day > day[np.where(has_base, base[code], 0)]))
         n_followup = np.bincount(code[later], minlength=n_patients)
         goal_rows = later[at_goal[later]]
-        goal_rows = goal_rows[_first_per_key(code[goal_rows])]  # rows are by patient and day: the first is the min
+        goal_rows = goal_rows[first_per_key(code[goal_rows])]  # rows are by patient and day: the first is the min
         last_rows = later[np.r_[code[later][1:] != code[later][:-1], True]] if len(later) else later
         measured = np.unique(code)
         d = patients.iloc[measured].reset_index(drop=True)
