@@ -1,4 +1,5 @@
-"""TODO docstring analyses/charts."""
+"""Drawing helpers several analyses share: counts drawn with small cells protected, labelled bars, and
+histograms whose bins never hold a small count (the CMS cell-size rule applied to what a figure draws)."""
 
 from __future__ import annotations
 import matplotlib.pyplot as plt
@@ -48,7 +49,7 @@ def hidden_note(threshold: int | None) -> str:
     return f"<{threshold or 11}: fewer than {threshold or 11}; * hidden so that a small count cannot be worked out"
 
 
-def _protected_counts(values: dict[str, float], relations: list[Relation], suppress_below: int | None,
+def protected_counts(values: dict[str, float], relations: list[Relation], suppress_below: int | None,
                       locked: set[str] = frozenset()) -> dict[str, str]:
     """What a figure shows of each count: :func:`evaluation.protect_cells` (or every count as it is
     when ``suppress_below`` is None)."""
@@ -57,14 +58,14 @@ def _protected_counts(values: dict[str, float], relations: list[Relation], suppr
     return protect_cells(values, relations, suppress_below, locked=locked)
 
 
-def _record_bars(fig: plt.Figure, values: dict[str, float], labels: dict[str, str], shown: dict[str, str],
+def record_bars(fig: plt.Figure, values: dict[str, float], labels: dict[str, str], shown: dict[str, str],
                  gids: dict[str, str], relations: list[Relation], suppress_below: int | None) -> None:
     cells = [{"id": c, "label": labels[c], "shown": shown[c], "gid": gids.get(c)} for c in values]
     hidden = any(v in (COMPLEMENT_MARK, UNDRAWN) for v in shown.values())
     attach_counts(fig, cells, relations, suppress_below, note=hidden_note(suppress_below) if hidden else "")
 
 
-def _shown_number_or_nan(text: str) -> float:
+def shown_number_or_nan(text: str) -> float:
     """What a bar is drawn to: the number its label shows, or NaN (not drawn) for a mark."""
     number = shown_number(text)
     return float("nan") if number is None else number
@@ -100,12 +101,12 @@ def merge_small_bins(counts, edges, threshold: int, fixed: tuple[float, ...] = (
     return counts, edges
 
 
-def _safe_histogram(ax: plt.Axes, values, edges, suppress_below: int | None, *, per: float, fixed: tuple[float, ...] = (),
+def safe_histogram(ax: plt.Axes, values, edges, suppress_below: int | None, *, per: float, fixed: tuple[float, ...] = (),
                     unit: str = "patients") -> tuple[dict[str, float], dict[str, str], dict[str, str], dict[str, str], list]:
     """Draw a histogram of patients whose bins hold no small count: small bins merged with a neighbour
     (:func:`merge_small_bins`), and any bin still small hidden (with one more when the total in the caption
     would give it away). A bar's height is its patients per ``per`` units of x (so a merged, wider bin is not
-    drawn taller than its share) and its label the patients in it. Returns what :func:`_record_bars` needs."""
+    drawn taller than its share) and its label the patients in it. Returns what :func:`record_bars` needs."""
     values = np.asarray(values, float)
     counts, _ = np.histogram(values, bins=edges)
     if suppress_below:
@@ -125,11 +126,11 @@ def _safe_histogram(ax: plt.Axes, values, edges, suppress_below: int | None, *, 
             locked.add(f"above:{k}")
             relations.append(Relation({**{c: 1.0 for c in above}, f"above:{k}": -1.0}, "==", 0.0,
                                               f"the bins from {edge:g} up add up to the {unit} the caption counts there"))
-    shown = _protected_counts(cells, relations, suppress_below, locked)
+    shown = protected_counts(cells, relations, suppress_below, locked)
     gids = {}
     top = max([float(n) * per / (b - a) for n, a, b in zip(counts, edges[:-1], edges[1:])] + [1.0])
     for c, a, b in zip(ids, edges[:-1], edges[1:]):
-        v = _shown_number_or_nan(shown[c])
+        v = shown_number_or_nan(shown[c])
         if v == v:
             if v > 0:  # an empty bin has no bar and no label
                 height = v * per / (b - a)
@@ -145,7 +146,7 @@ def _safe_histogram(ax: plt.Axes, values, edges, suppress_below: int | None, *, 
     return cells, labels, shown, gids, relations
 
 
-def _histogram_note(shown: dict[str, str], suppress_below: int | None) -> str:
+def histogram_note(shown: dict[str, str], suppress_below: int | None) -> str:
     if not suppress_below:
         return ""
     note = f"\n(bins of fewer than {suppress_below} patients merged; labels: patients in the bar)"

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import matplotlib.transforms as mtransforms
 import numpy as np
 import pandas as pd
-from evaluation.analyses.charts import _histogram_note, _record_bars, _safe_histogram, count_label
+from evaluation.analyses.charts import histogram_note, record_bars, safe_histogram, count_label
 from .run_charts import RunChartResult, _per_team
 from evaluation.core.disclosure import format_count, is_small
 from evaluation.core.figures import OKABE_ITO, house_style
@@ -162,19 +162,19 @@ def outcome_ttr_histogram(ttr: pd.DataFrame, goal_percent: float, suppress_below
 
     The caption counts the patients reaching the goal, so bins never straddle it; bins with 1 to
     ``suppress_below`` - 1 patients are merged with a neighbour on the same side, and a side still small is
-    hidden (:func:`_safe_histogram`)."""
+    hidden (:func:`safe_histogram`)."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     values = ttr["ttr_percent"].dropna()
     edges = sorted({*range(0, 101, 10), *([float(goal_percent)] if 0 < goal_percent < 100 else [])})
     fixed = (float(goal_percent),) if 0 < goal_percent < 100 else ()
-    cells, labels, shown, gids, relations = _safe_histogram(ax, values, edges, suppress_below, per=10, fixed=fixed)
+    cells, labels, shown, gids, relations = safe_histogram(ax, values, edges, suppress_below, per=10, fixed=fixed)
     ax.axvline(goal_percent, color=OKABE_ITO[3], ls="--", lw=1, label=f"goal {goal_percent:g}%")
     ax.set_xlim(0, 100)
-    ax.set_xlabel("time in therapeutic range (%)" + _histogram_note(shown, suppress_below))
+    ax.set_xlabel("time in therapeutic range (%)" + histogram_note(shown, suppress_below))
     ax.set_ylabel("patients per 10 points")
     ax.legend(fontsize=7)
     ax.set_title("INR time in therapeutic range")
-    _record_bars(fig, cells, labels, shown, gids, relations, suppress_below)
+    record_bars(fig, cells, labels, shown, gids, relations, suppress_below)
     return fig
 
 

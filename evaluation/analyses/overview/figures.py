@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from evaluation.analyses.charts import _histogram_note, _protected_counts, _record_bars, _safe_histogram, _shown_number_or_nan, hidden_note
+from evaluation.analyses.charts import histogram_note, protected_counts, record_bars, safe_histogram, shown_number_or_nan, hidden_note
 from evaluation.core.disclosure import UNDRAWN, format_count, is_small
 from evaluation.core.figures import OKABE_ITO, house_style
 from evaluation.stats.cell_suppression import Relation
@@ -29,9 +29,9 @@ def patients_per_team_chart(table: pd.DataFrame, suppress_below: int | None = 11
                    and not (suppress_below and 1 <= v < suppress_below)}
     relations = [Relation({**{c: 1.0 for c in ids}, "total": -1.0}, "==", 0.0,
                                   "the teams add up to the patients in the caption")] if ids else []
-    shown = _protected_counts(values, relations, suppress_below, locked)
+    shown = protected_counts(values, relations, suppress_below, locked)
     fig, ax = plt.subplots(figsize=(6, max(2.0, 0.3 * len(names) + 1)))
-    drawn = np.array([_shown_number_or_nan(shown[c]) for c in ids], float)
+    drawn = np.array([shown_number_or_nan(shown[c]) for c in ids], float)
     y = np.arange(len(names))
     ax.barh(y[~np.isnan(drawn)], drawn[~np.isnan(drawn)], color=OKABE_ITO[0])
     gids = {}
@@ -44,7 +44,7 @@ def patients_per_team_chart(table: pd.DataFrame, suppress_below: int | None = 11
     ax.grid(axis="y", visible=False)
     ax.set_title("Patients in the population of focus, by team")
     ax.set_xlabel("Patients" + (f"\n({hidden_note(suppress_below)})" if any(v != v for v in drawn) else ""))
-    _record_bars(fig, values, labels, shown, gids, relations, suppress_below)
+    record_bars(fig, values, labels, shown, gids, relations, suppress_below)
     return fig
 
 
@@ -57,14 +57,14 @@ def follow_up_histogram(follow_up: pd.DataFrame, suppress_below: int | None = 11
     days = follow_up["follow_up_days"].dropna()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     edges = list(range(0, int(days.max() if len(days) else 0) + 31, 30))
-    values, labels, shown, gids, relations = _safe_histogram(ax, days, edges, suppress_below, per=30)
+    values, labels, shown, gids, relations = safe_histogram(ax, days, edges, suppress_below, per=30)
     if len(days):
         ax.axvline(days.median(), color=OKABE_ITO[3], linestyle="--", label=f"median {days.median():.0f} days")
         ax.legend()
     ax.set_title("Follow-up per patient: enrollment to last measurement")
-    ax.set_xlabel("Days after enrollment" + _histogram_note(shown, suppress_below))
+    ax.set_xlabel("Days after enrollment" + histogram_note(shown, suppress_below))
     ax.set_ylabel("Patients per 30 days")
-    _record_bars(fig, values, labels, shown, gids, relations, suppress_below)
+    record_bars(fig, values, labels, shown, gids, relations, suppress_below)
     return fig
 
 
