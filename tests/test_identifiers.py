@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from evaluation.core import identifiers
-from evaluation.data import synth
+from evaluation.data.synth import codebook
 
 
 def found(text: str, deny_terms=()) -> list[tuple[str, str]]:
@@ -121,13 +121,13 @@ def synthetic_sentences() -> list[str]:
     """Every sentence the demo generator can write: each template with each value of its slots, after each
     opener (lower-cased as the generator does)."""
     out = []
-    for pool in [*synth.TEMPLATES.values(), *synth.COACH_TEMPLATES.values()]:
+    for pool in [*codebook.TEMPLATES.values(), *codebook.COACH_TEMPLATES.values()]:
         for template in pool:
             slots = [f for _, f, _, _ in string.Formatter().parse(template) if f]
-            for values in itertools.product(*(synth.SLOT_VALUES[s] for s in slots)):
+            for values in itertools.product(*(codebook.SLOT_VALUES[s] for s in slots)):
                 text = template.format(**dict(zip(slots, values)))
-                for opener, lower in set(synth.OPENERS):
-                    keep = not lower or text.startswith(synth.KEEP_CAPITAL)
+                for opener, lower in set(codebook.OPENERS):
+                    keep = not lower or text.startswith(codebook.KEEP_CAPITAL)
                     out.append(opener + (text if keep else text[0].lower() + text[1:]))
     return out
 

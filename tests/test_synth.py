@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluation.data.loading import load_cohort
 from evaluation.data.synth import DEMO_TEAMS, generate_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,9 +334,8 @@ def test_qualitative_can_be_skipped_and_bad_arguments_fail(tmp_path):
 
 
 def test_demo_cohort_passes_loading_validation(demo):
-    loading = pytest.importorskip("evaluation.loading")
     folder, _ = demo
-    cohort = loading.load_cohort(folder, raise_on_error=False)
+    cohort = load_cohort(folder, raise_on_error=False)
     errors = cohort.quality[cohort.quality["severity"] == "error"]
     assert errors.empty, errors.to_string()
     assert len(cohort.patients) > 0 and len(cohort.measurements) > 0
