@@ -1,5 +1,5 @@
-"""The performance story and the funder pack (evaluation/report.py): findings computed from tables, funder
-tables suppressed, the HTML page, the DOCX and the figure zip."""
+"""The performance story and the funder pack (evaluation/report/): findings computed from tables, funder tables
+suppressed, figures placed by their section, the HTML page, the DOCX and the figure zip."""
 from __future__ import annotations
 
 import html
@@ -12,12 +12,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from evaluation.core import figures as figure_io
-from evaluation.core.params import check
-from evaluation.report.gate import check_funder_outputs
-from evaluation.report.pack import STORY_FILE, build_funder_pack, docx_name, funder_tables, key_findings, section_of, zip_name
-from evaluation.core.outputs import save_table
 from evaluation.analyses.value.compute import ValueAnalysis
+from evaluation.core import figures as figure_io
+from evaluation.core.outputs import save_table
+from evaluation.core.params import check
+from evaluation.report.contents import STORY_FILE, docx_name, figure_manifest, zip_name
+from evaluation.report.findings import key_findings
+from evaluation.report.funder import funder_tables
+from evaluation.report.gate import check_funder_outputs
+from evaluation.report.pack import build_funder_pack, verify_pack, write_figure_zip
 from test_value import seed_002_cohort
 
 
@@ -124,24 +127,16 @@ def test_default_threshold_is_stated_as_the_cms_rule(params):
         "Counts from 1 to 10 are shown as <11 (the CMS cell-size rule)")
 
 
-def test_text_that_a_spreadsheet_would_run_is_made_inert(params):
-    """Team names typed as formulas reach tables/ and funder/ with a leading apostrophe; numbers keep their sign."""
-    names = ["=HYPERLINK(\"http://x\",\"a\")", "+1+1", "-2+3", "@SUM(A1)", "\tT05", "North"]
-    df = pd.DataFrame({"team_name": names, "change": [-1.5, 2.0, -0.25, 0.0, 1.0, -4.0],
-                       "ci": ["-1.2 to -0.3", "-0.5", "x", "y", "z", "v"]})
-    save_table(df, params, "teams_typed")
-    back = pd.read_csv(params.tables_dir / "teams_typed.csv", keep_default_na=False)
-    assert back["team_name"].tolist() == ["'" + n for n in names[:-1]] + ["North"]
-    assert back["change"].tolist() == [-1.5, 2.0, -0.25, 0.0, 1.0, -4.0]
-    assert back["ci"].tolist()[:2] == ["'-1.2 to -0.3", "-0.5"]  # text a spreadsheet would evaluate; a plain number
+def _export(params, figure_id: str, notebook: str, section: str) -> None:
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [3, 1, 2])
+    figure_io.export_figure(fig, params, figure_id, title=f"{figure_id} title", caption=f"{figure_id} caption.",
+                            alt_text=f"{figure_id} alt text.", notebook=notebook, section=section)
 
 
 def _export_demo_figures(params):
-    for figure_id, notebook in (("value_demo", "05_value"), ("engagement_demo", "01_engagement")):
-        fig, ax = plt.subplots()
-        ax.plot([1, 2, 3], [3, 1, 2])
-        figure_io.export_figure(fig, params, figure_id, title=f"{figure_id} title", caption=f"{figure_id} caption.",
-                              alt_text=f"{figure_id} alt text.", notebook=notebook)
+    _export(params, "value_demo", "05_value", "value")
+    _export(params, "engagement_demo", "01_engagement", "engagement")
 
 
 def test_performance_story_page_docx_and_zip(params):
@@ -175,8 +170,6 @@ def test_performance_story_page_docx_and_zip(params):
     files = {f for fs in manifest["files"] for f in fs.split(";")}
     assert names == files | {"manifest.csv", "README.txt"}
     assert check_funder_outputs(params.output_dir, params, raise_on_problem=False).empty
-    from evaluation.report.pack import verify_pack
-
     checks = verify_pack(params)
     assert checks["ok"].all() and checks.loc[2, "found"] == 2  # two figures in the DOCX
     (params.output_dir / "figures" / "value_demo.png").unlink()
@@ -188,7 +181,7 @@ def test_captions_with_small_counts_reach_funders_suppressed(params):
     manifest say "<11 patients"; the analysts' manifest keeps the caption as written."""
     fig, ax = plt.subplots()
     figure_io.export_figure(fig, params, "overview_demo", title="Follow-up", caption="585 patients; 5 patients have no measurement.",
-                          alt_text="Histogram. 5 patients have no measurement.", notebook="00_data_quality")
+                            alt_text="Histogram. 5 patients have no measurement.", notebook="00_data_quality", section="cohort")
     build_funder_pack(params, key_findings(params), funder_tables(params))
     assert "<11 patients have no measurement" in (params.output_dir / "performance_story.html").read_text(encoding="utf-8").replace("&lt;", "<")
     text = "\n".join(p.text for p in docx.Document(str(params.output_dir / "funder" / docx_name(params))).paragraphs)
@@ -201,24 +194,99 @@ def test_captions_with_small_counts_reach_funders_suppressed(params):
 
 def test_zip_is_the_same_for_the_same_figures(params):
     _export_demo_figures(params)
-    from evaluation.report.pack import write_figure_zip
-
     first = write_figure_zip(params).read_bytes()
     assert write_figure_zip(params).read_bytes() == first
 
 
-@pytest.mark.parametrize("notebook, section", [("03_outcomes", "outcomes"), ("02_qualitative", "themes"),
-                                               ("04_survival", "time_to_goal"), ("05_value", "value"),
-                                               ("00_data_quality", "cohort"), ("99_misc", "other")])
-def test_figures_are_placed_by_notebook(notebook, section):
-    assert section_of(notebook) == section
+def _docx_figures_by_heading(path) -> dict[str, str]:
+    """Figure caption (its "Figure N. title." lead) -> the section heading it is under, in the DOCX."""
+    heading, under = "", {}
+    for paragraph in docx.Document(str(path)).paragraphs:
+        if paragraph.style.name.startswith("Heading"):
+            heading = paragraph.text
+        elif paragraph.text.startswith("Figure "):
+            under[paragraph.text.split(" caption.")[0]] = heading
+    return under
+
+
+def test_figures_are_placed_by_their_section_in_the_page_and_the_docx(params):
+    """The outcomes notebook draws a forest plot (section outcomes) and a run chart (section run_charts): the run
+    chart lands under "Monthly measures: run charts" on the page and in the DOCX, not under "Clinical outcomes"
+    with its notebook's other figure; figures are numbered in story order, the same in both."""
+    _export(params, "run_chart_a1c", "03_outcomes", "run_charts")
+    _export(params, "outcome_forest", "03_outcomes", "outcomes")
+    _export(params, "patients_per_team", "00_data_quality", "cohort")
+    build_funder_pack(params, key_findings(params), funder_tables(params))
+
+    page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
+    sections = dict(re.findall(r'<section id="([a-z_]+)"><h2>[^<]*</h2>(.*?)</section>', page, re.S))
+    assert list(sections) == ["cohort", "outcomes", "run_charts"]
+    assert re.findall(r'<figure id="([a-z_0-9]+)"', sections["run_charts"]) == ["run_chart_a1c"]
+    assert re.findall(r'<figure id="([a-z_0-9]+)"', sections["outcomes"]) == ["outcome_forest"]
+    assert '<section id="run_charts"><h2>Monthly measures: run charts</h2>' in page
+    assert "<b>Figure 3. run_chart_a1c title.</b>" in sections["run_charts"]
+
+    under = _docx_figures_by_heading(params.output_dir / "funder" / docx_name(params))
+    assert under == {"Figure 1. patients_per_team title. patients_per_team": "The cohort",
+                     "Figure 2. outcome_forest title. outcome_forest": "Clinical outcomes",
+                     "Figure 3. run_chart_a1c title. run_chart_a1c": "Monthly measures: run charts"}
+    document = docx.Document(str(params.output_dir / "funder" / docx_name(params)))
+    assert [s._inline.docPr.get("descr") for s in document.inline_shapes] == [
+        "patients_per_team alt text.", "outcome_forest alt text.", "run_chart_a1c alt text."]
+
+
+def test_a_manifest_without_sections_falls_back_to_each_notebooks_section(params):
+    """A report written before figures named their section: its records have no section, so each figure goes in
+    its notebook's section (the run charts of 03_outcomes then stay under outcomes); an unknown notebook's
+    figure goes last, under "Other figures"."""
+    _export(params, "run_chart_a1c", "03_outcomes", "run_charts")
+    _export(params, "engagement_demo", "01_engagement", "engagement")
+    _export(params, "misc_demo", "99_misc", "value")
+    for record in params.figures_dir.glob("*_demo.json"):
+        old = {k: v for k, v in json.loads(record.read_text(encoding="utf-8")).items() if k != "section"}
+        record.write_text(json.dumps(old), encoding="utf-8")
+    old = json.loads((params.figures_dir / "run_chart_a1c.json").read_text(encoding="utf-8"))
+    (params.figures_dir / "run_chart_a1c.json").write_text(json.dumps({**old, "section": None}), encoding="utf-8")
+    m = figure_manifest(params)
+    assert m[["figure_id", "section"]].values.tolist() == [["engagement_demo", "engagement"],
+                                                           ["run_chart_a1c", "outcomes"], ["misc_demo", "other"]]
+    build_funder_pack(params, key_findings(params), funder_tables(params))
+    page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
+    assert page.index("Clinical outcomes") < page.index('<section id="other"><h2>Other figures</h2>') < page.index("misc_demo title")
+
+
+def test_funder_tables_show_what_was_suppressed_and_say_when_one_is_missing(params):
+    """The notebook shows the funder tables as one row per table (rows and cells suppressed by reason)."""
+    save_seed_value_tables(params)
+    tables = funder_tables(params)
+    overview = tables.overview().set_index("table")
+    assert list(overview.index) == ["value_utilization", "value_roi", "value_sensitivity"]
+    util = tables["value_utilization"].reasons["reason"]
+    assert overview.at["value_utilization", "small_counts"] == (util == "small count").sum() > 0
+    assert overview.at["value_utilization", "file"] == "funder/value_utilization.csv"
+    assert repr(tables) == repr(tables.overview())
+    assert tables.table_or_note("value_utilization") is tables["value_utilization"]
+    assert tables.table_or_note("themes") == "No themes table: tables/themes.csv was not produced for this cohort."
+
+
+def test_the_story_names_measures_and_event_kinds_as_a_reader_does(params):
+    """The page and the DOCX show "HbA1c" and "Readmissions" where the funder CSV keeps the codes."""
+    save_seed_value_tables(params)
+    save_table(pd.DataFrame({"measure": ["a1c"], "group": ["all"], "n": [50], "baseline_mean": [9.0], "followup_mean": [8.0],
+                             "mean_change": [-1.0], "change_ci_low": [-1.3], "change_ci_high": [-0.7], "p_value": [0.001]}),
+               params, "outcome_change")
+    build_funder_pack(params, key_findings(params), funder_tables(params))
+    page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
+    assert "<td>HbA1c</td>" in page and "<td>a1c</td>" not in page and "<td>Readmissions</td>" in page
+    cells = {c.text for t in docx.Document(str(params.output_dir / "funder" / docx_name(params))).tables
+             for row in t.rows for c in row.cells}
+    assert {"HbA1c", "Readmissions", "ED visits"} <= cells and "a1c" not in cells
+    assert pd.read_csv(params.output_dir / "funder" / "outcome_change.csv")["measure"].tolist() == ["a1c"]
 
 
 def test_long_funder_tables_show_summary_rows_in_the_pack(params):
     """A statewide time-to-goal table (1,000 team rows per measure): the funder CSV keeps every row; the page and
-    the DOCX show the cohort and track rows and say where the team rows are; the pack is written in seconds."""
-    import time
-
+    the DOCX show the cohort and track rows and say where the team rows are."""
     teams = [f"team=T{k:04d}" for k in range(1000)]
     groups = ["all", "track=advanced", "track=initial"] + teams
     n = [100_000, 40_000, 60_000] + [100] * 1000
@@ -243,6 +311,7 @@ def test_a_theme_without_a_cleared_quote_says_so_to_funders(params):
                              "n_teams": [4, 4], "pct_teams": [40.0, 40.0], "exemplar": [None, "We ran out of time."],
                              "exemplar_id": [None, "E7"], "exemplar_team": [None, "T02"],
                              "exemplar_note": ["no quote cleared for funders: 3 held back", ""]}), params, "themes")
-    themes = pd.read_csv(params.output_dir / "funder" / "themes.csv", keep_default_na=False) if funder_tables(params) else None
+    funder_tables(params)
+    themes = pd.read_csv(params.output_dir / "funder" / "themes.csv", keep_default_na=False)
     assert themes["exemplar"].tolist() == ["no quote cleared for funders", "We ran out of time."]
     assert "exemplar_id" not in themes.columns and "exemplar_note" not in themes.columns

@@ -1,17 +1,31 @@
-"""TODO docstring core/disclosure."""
+"""The small-count rules every output follows: what counts as a small count, how it is shown, and prose made safe.
+
+The CMS cell-size rule hides counts of 1 to ``threshold - 1`` patients (or their events) and shows them as
+``<11`` (:func:`small_mark`, :func:`is_small`, :func:`format_count`); ``*`` marks a cell withheld so that a
+small count cannot be worked out. Column names say which cells count patients (:func:`looks_like_patient_count`).
+In prose, "5 patients", "n = 7" or "3 of 40 patients" state a small count (:func:`small_counts_in_text`) and are
+rewritten as "<11 patients", "n < 11", "<11 of 40 patients" (:func:`suppress_text`); quotations are left alone.
+
+A leaf module, so that tables (:mod:`evaluation.stats.cell_suppression`), figures
+(:mod:`evaluation.core.figures`, :mod:`evaluation.stats.figure_protection`), findings and the disclosure gate
+(:mod:`evaluation.report.gate`) all read a count the same way.
+"""
 
 from __future__ import annotations
+
+import math
 import re
+
 import numpy as np
 import pandas as pd
-import math
+
 from .labels import measure_label
 from .text import as_number
 
 COMPLEMENT_MARK = "*"  # a cell hidden so that a small count cannot be worked out (or computed from one)
 # Column names that count patients or their events (n, n_goal_baseline, patients, pre_events...). Count-like
 # columns that count something else (n_teams, n_excerpts, n_useful months) are exempted per table.
-PATIENT_COUNT_NAME = re.compile(r"^(n|count|patients|events|at_risk)$|^n_|^patients_|_(patients|events|count)$")
+PATIENT_COUNT_NAME = re.compile(r"^(?:n|count|patients|events|at_risk)$|^n_|^patients_|_(?:patients|events|count)$")
 PERCENT_NAME = re.compile(r"^(pct_.*|.*_pct|percent.*|.*_percent)$")
 BIRTH_NAME = re.compile(r"(birth|^dob$|_dob$|^dob_)", re.IGNORECASE)
 # Words for patients or their acute-care events (and the MTPs found in their medicines): a number before one
@@ -55,10 +69,11 @@ def format_count(n, threshold: int) -> str:
 
 def looks_like_patient_count(column: str) -> bool:
     """Whether a column name says it counts patients or their events (``n``, ``patients``, ``pre_events``...)."""
-    return bool(PATIENT_COUNT_NAME.match(str(column)))
+    return bool(PATIENT_COUNT_NAME.search(str(column)))  # search: the suffixes (``pre_events``) end the name
 
 
 def looks_like_percentage(column: str) -> bool:
+    """Whether a column name says it holds a percentage (``pct_at_goal``, ``change_pct``, ``percent_...``)."""
     return bool(PERCENT_NAME.match(str(column)))
 
 
@@ -67,10 +82,12 @@ def looks_like_percentage(column: str) -> bool:
 # A figure's numbers (a Kaplan-Meier numbers table, bars labelled with counts) come with facts any reader
 # knows: at risk + events + censored = n at every tick, cumulative counts never fall, the groups add up to
 # the cohort. Each figure records its cells (what it shows) and those facts in a counts record
-# (figures/<id>.counts.json, see :func:`evaluation.figures.export_figure`); the same integer programs decide
-# what the figure hides (:func:`protect_cells`) and check what it shows (:func:`pinned_cells`, in the gate).
+# (figures/<id>.counts.json, see :func:`evaluation.core.figures.export_figure`); the integer programs of
+# :mod:`evaluation.stats.figure_protection` decide what the figure hides and check what it shows (in the gate).
 
 UNDRAWN = ""  # a cell left out of the figure altogether: a reader knows only that it is a count
+COUNT_GID = "cmm-count-"  # the SVG id of a text that draws one count recorded in figures/<id>.counts.json
+NUMBERS_TABLE_TITLE = "Number at risk"  # the title of the Kaplan-Meier numbers table
 
 
 def shown_number(shown: str) -> float | None:
@@ -81,6 +98,8 @@ def shown_number(shown: str) -> float | None:
     except ValueError:
         return None
 
+
+# --- counts stated in prose ----------------------------------------------------------------------------
 
 def _number(text: str | None) -> int | None:
     return int(text.replace(",", "")) if text else None
@@ -140,14 +159,10 @@ def suppress_text(text: str, threshold: int) -> str:
     return text
 
 
-COUNT_GID = "cmm-count-"  # the SVG id of a text that draws one count recorded in figures/<id>.counts.json
-NUMBERS_TABLE_TITLE = "Number at risk"  # the title of the Kaplan-Meier numbers table
-
-
 def _cohort_rows(t: pd.DataFrame, counts: tuple[str, ...], suppress_below: int):
-    """Per measure, the whole cohort's row (group ``all``) with the measure's label and whether any of its
-    ``counts`` is too small to report; measures with no patients (first count 0 or blank) are skipped."""
-
+    """Per measure of a result table, the whole cohort's row (group ``all``) with the measure's label and
+    whether any of its ``counts`` is too small to report (findings then say so instead of quoting numbers);
+    measures with no patients (first count 0 or blank) are skipped."""
     for r in t[t["group"] == "all"].itertuples(index=False):
         values = [as_number(getattr(r, c)) for c in counts]
         if values[0] and not math.isnan(values[0]):

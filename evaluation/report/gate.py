@@ -1,49 +1,41 @@
-"""Small-cell suppression for funder-facing tables, and the check that no funder output discloses a patient.
+"""The disclosure gate: no funder output may disclose a patient.
 
-The rule is the CMS cell-size suppression policy: a count of 1 to 10 beneficiaries (or their events) is never
-shown, and no other cell may let a reader work it out. Here that means:
+:func:`check_funder_outputs` is the gate the runner calls after the report notebook. It reads what a funder
+reads (:mod:`.extract`): the suppressed tables of ``funder/`` against ``funder/suppression.json``, the DOCX,
+the figure zip (the manifest's prose, and each SVG's text and numbers against its counts record), and the
+index and performance-story pages; it fails the run when any of them carries a patient identifier, a date of
+birth, an unsuppressed small count or a count that can be worked out (:func:`figure_count_problems`), or a
+quote the identifier screen holds back (:func:`quote_problems`), naming the file, row (paragraph, line, SVG
+element) and column. Analysts' tables (``tables/``) may hold no identifier column either.
 
-* **primary** suppression: counts from 1 to ``threshold - 1`` are shown as ``<11`` (``threshold`` is the
-  ``suppress_below`` param; 0 is shown, as CMS allows);
-* **complementary** suppression: when a suppressed count could be recovered from a total (the ``all`` row is
-  the sum of the ``track=`` rows, a total column is the sum of its parts), further cells are hidden (shown as
-  ``*``), smallest first, until a linear program over every total confirms that no suppressed count can be
-  pinned to one value, even knowing that ``<11`` means 1 to 10 and ``*`` means a count of at least 11;
-* **derived** suppression: percentages, rates and other cells computed from a hidden count are hidden too,
-  and so is a percentage that implies a small count (5% of 100 patients is 5 patients).
-
-The same rule holds in prose ("T01 (n = 7)", "7 of 40 patients": :func:`suppress_text` writes "n < 11",
-"<11 of 40 patients") and in figures: a figure that draws counts hides the ones a reader could work out from
-the facts that tie them together (:func:`protect_cells`) and records what it shows (``<id>.counts.json``).
-
-:func:`check_funder_outputs` is the gate the runner calls after the report notebook: it fails the run when a
-funder output (tables, DOCX, figure zip with each SVG's text and numbers, the index and performance-story
-pages) carries a patient identifier, a date of birth, an unsuppressed small count or a count that can be worked
-out, or a quote the identifier screen holds back, naming the file, row (paragraph, line, SVG element) and
-column.
+The rules themselves live where the outputs are made: :mod:`evaluation.core.disclosure` (small counts, in
+tables and prose), :mod:`evaluation.stats.cell_suppression` (tables) and
+:mod:`evaluation.stats.figure_protection` (figures).
 """
 
 from __future__ import annotations
-import html
+
 import io
 import json
 import re
 import zipfile
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
+
 import numpy as np
 import pandas as pd
+
 from evaluation.core.dictionary import identifier_columns
-from evaluation.core.disclosure import BIRTH_NAME, COMPLEMENT_MARK, NUMBERS_TABLE_TITLE, QUOTED, is_small, looks_like_patient_count, shown_number, small_counts_in_text, small_mark
+from evaluation.core.disclosure import (BIRTH_NAME, COMPLEMENT_MARK, COUNT_GID, NUMBERS_TABLE_TITLE, QUOTED, is_small,
+                                        looks_like_patient_count, shown_number, small_counts_in_text, small_mark)
 from evaluation.core.errors import EvaluationError
 from evaluation.core.identifiers import screen_quote
 from evaluation.core.params import Params
-from evaluation.stats.cell_suppression import Relation, SPEC_FILE, pinned_cells
-from evaluation.core.disclosure import COUNT_GID
+from evaluation.stats.cell_suppression import SPEC_FILE
+from evaluation.stats.figure_protection import Relation, pinned_cells
 
+from .extract import docx_text, page_text, read_text_table, svg_texts
 
-# --- the gate: no funder output may disclose a patient ------------------------------------------------
 
 class DisclosureError(EvaluationError):
     """A funder output carries a patient identifier, a date of birth or an unsuppressed small count.
@@ -79,8 +71,8 @@ def _patient_ids(params: Params | None) -> set[str]:
     return {s.strip() for s in ids["patient_id"] if s and s.strip()}
 
 
-def _identifier_names() -> set[str]:
-
+def identifier_names() -> set[str]:
+    """Column names that identify a patient: the data dictionary's identifier columns and ``patient_id``."""
     return identifier_columns() | {"patient_id"}
 
 
@@ -100,7 +92,7 @@ def _check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spe
     """Problems in one funder table (rows numbered as a spreadsheet shows them: header = row 1)."""
     problems = []
     spec = spec or {}
-    ident = _identifier_names()
+    ident = identifier_names()
     for col in df.columns:
         name = str(col)
         if name in ident:
@@ -169,7 +161,7 @@ def _prose_problems(df: pd.DataFrame, file: str, threshold: int, columns: Iterab
 # --- quotes: the identifier screen ---------------------------------------------------------------------
 
 QUOTE_COLUMNS = ("exemplar", "quote")  # columns of funder tables that hold what a participant said
-ScreenQuote = Callable[..., list]  # evaluation.screen_quote(text, deny_terms=()) -> findings
+ScreenQuote = Callable[..., list]  # like screen_quote(text, deny_terms=()) -> findings
 
 
 def _approved_quotes(params: Params | None, output_dir: Path) -> list[str]:
@@ -179,7 +171,7 @@ def _approved_quotes(params: Params | None, output_dir: Path) -> list[str]:
     approved = set((params.qualitative or {}).get("approved_quotes") or []) if params is not None else set()
     if not approved:
         return []
-    themes = _read_text_table(output_dir / "tables" / "themes.csv") if (output_dir / "tables" / "themes.csv").is_file() else None
+    themes = read_text_table(output_dir / "tables" / "themes.csv") if (output_dir / "tables" / "themes.csv").is_file() else None
     if themes is None or not {"exemplar_id", "exemplar"} <= set(themes.columns):
         return []
     chosen = themes[themes["exemplar_id"].isin(approved)]
@@ -190,7 +182,7 @@ def quote_problems(quotes: Iterable[tuple[str, object, str, str]], screen: Scree
                    approved: Iterable[str] = ()) -> list[dict]:
     """Identifiers the quote screen finds in quotes a funder reads: (file, row, column, quote) in, problems out.
 
-    ``screen`` is :func:`evaluation.screen_quote` (any callable ``screen(text, deny_terms=...)``
+    ``screen`` is :func:`~evaluation.core.identifiers.screen_quote` (any callable ``screen(text, deny_terms=...)``
     returning a list of findings). A quote that is part of an excerpt the evaluator approved is let through
     (a quote cut short ends in "...").
     """
@@ -210,118 +202,38 @@ def _quoted_spans(text: str) -> list[str]:
     return [m.group(0)[1:-1] for m in QUOTED.finditer(str(text))]
 
 
-# --- what a funder reads: DOCX, HTML pages, SVG figures ---------------------------------------------------
+# --- prose and numbers in what a funder reads: DOCX, HTML pages, SVG figures --------------------------
 
 def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict,
                    quotes: list | None = None) -> list[dict]:
     """The DOCX's paragraphs, tables (cells against the table's spec, and each cell's prose), image alt text
     and headers and footers."""
-    import docx
-
     problems = []
-    document = docx.Document(str(path))
-    for k, paragraph in enumerate(document.paragraphs, start=1):
-        text = paragraph.text
-        problems += [_problem(file, f"paragraph {k}", "", f"unsuppressed small count in the text: '{phrase}' ({text[:60]}...)")
-                     for phrase in small_counts_in_text(text, threshold)]
+    text = docx_text(path)
+    for k, paragraph in enumerate(text.paragraphs, start=1):
+        problems += [_problem(file, f"paragraph {k}", "", f"unsuppressed small count in the text: '{phrase}' ({paragraph[:60]}...)")
+                     for phrase in small_counts_in_text(paragraph, threshold)]
         problems += [_problem(file, f"paragraph {k}", "", f"patient identifier '{token}' in the text")
-                     for token in _ids_in_text(text, ids)]
+                     for token in _ids_in_text(paragraph, ids)]
         if quotes is not None:
-            quotes += [(file, f"paragraph {k}", "", q) for q in _quoted_spans(text)]
+            quotes += [(file, f"paragraph {k}", "", q) for q in _quoted_spans(paragraph)]
     by_header = {tuple(s.get("columns", [])): s for s in specs.values()}
-    for k, table in enumerate(document.tables, start=1):
-        rows = [[cell.text for cell in row.cells] for row in table.rows]
+    for k, rows in enumerate(text.tables, start=1):
         if not rows:
             continue
         name = f"{file} (table {k})"
         frame = pd.DataFrame(rows[1:], columns=rows[0])
         problems += _check_frame(frame, name, threshold, ids, by_header.get(tuple(rows[0])))
         for r, cells in enumerate(rows[1:], start=2):
-            for header, text in zip(rows[0], cells):
-                problems += _text_problems(text, name, r, header, threshold, set())
+            for header, cell in zip(rows[0], cells):
+                problems += _text_problems(cell, name, r, header, threshold, set())
                 if quotes is not None and str(header) in QUOTE_COLUMNS:
-                    quotes.append((name, r, header, text))
-    for k, shape in enumerate(document.inline_shapes, start=1):
-        alt = shape._inline.docPr.get("descr") or ""
+                    quotes.append((name, r, header, cell))
+    for k, alt in enumerate(text.alt_texts, start=1):
         problems += _text_problems(alt, file, f"image {k}", "alt text", threshold, ids)
-    for section in document.sections:
-        for part, where in ((section.header, "header"), (section.footer, "footer")):
-            for paragraph in part.paragraphs:
-                problems += _text_problems(paragraph.text, file, where, "", threshold, ids)
+    for where, margin in text.margins:
+        problems += _text_problems(margin, file, where, "", threshold, ids)
     return problems
-
-
-_BLOCK_TAGS = {"p", "li", "figcaption", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "title", "div", "section",
-               "figure", "tr", "table", "ul", "ol", "body", "head", "caption", "dt", "dd", "pre", "blockquote", "br",
-               "thead", "tbody", "header", "footer", "main", "nav", "article", "aside"}
-
-
-class _PageText(HTMLParser):
-    """The text of an HTML page as a reader sees it: one item per block of text (a paragraph, a list item, a
-    table cell), plus every alt and title attribute; table cells know their column's header."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.items: list[tuple[int, str, str, str]] = []  # (line, element, text, column header)
-        self._buffer: list[str] = []
-        self._where = ("body", 1)
-        self._skip = 0
-        self._headers: list[list[str]] = []
-        self._column = -1
-
-    def _flush(self) -> None:
-        text = " ".join("".join(self._buffer).split())
-        self._buffer = []
-        if not text:
-            return
-        tag, line = self._where
-        header = ""
-        if tag == "td" and self._headers and 0 <= self._column < len(self._headers[-1]):
-            header = self._headers[-1][self._column]
-        if tag == "th" and self._headers:
-            self._headers[-1].append(text)
-        self.items.append((line, tag, text, header))
-
-    def handle_starttag(self, tag, attrs) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        for name, value in attrs:
-            if name in ("alt", "title", "aria-label") and value:
-                self.items.append((self.getpos()[0], f"{tag} {name}", " ".join(value.split()), ""))
-        if tag in _BLOCK_TAGS:
-            self._flush()
-            self._where = (tag, self.getpos()[0])
-        if tag == "table":
-            self._headers.append([])
-        elif tag == "tr":
-            self._column = -1
-        elif tag in ("td", "th"):
-            self._column += 1
-
-    def handle_endtag(self, tag) -> None:
-        if tag in ("script", "style"):
-            self._skip = max(0, self._skip - 1)
-        if tag in _BLOCK_TAGS:
-            self._flush()
-            self._where = ("body", self.getpos()[0])
-        if tag == "table" and self._headers:
-            self._headers.pop()
-
-    def handle_data(self, data) -> None:
-        if not self._skip:
-            self._buffer.append(data)
-
-    def close(self) -> None:
-        super().close()
-        self._flush()
-
-
-def page_text(page: str) -> list[tuple[int, str, str, str]]:
-    """(line, element, text, column header) of every block of text and alt/title attribute of an HTML page."""
-    parser = _PageText()
-    parser.feed(page)
-    parser.close()
-    return parser.items
 
 
 def _html_problems(page: str, file: str, threshold: int, ids: set[str], quotes: list | None = None) -> list[dict]:
@@ -334,18 +246,6 @@ def _html_problems(page: str, file: str, threshold: int, ids: set[str], quotes: 
             if header in QUOTE_COLUMNS:
                 quotes.append((file, f"line {line}", header, text))
     return problems
-_SVG_COMMENT_TEXT = re.compile(r'<g id="(?P<id>[^"]+)">\s*<!--(?P<text>.*?)-->', re.S)  # svg.fonttype "path"
-_SVG_TEXT_ELEMENT = re.compile(r"<text\b(?P<attrs>[^>]*)>(?P<text>.*?)</text>", re.S)  # svg.fonttype "none"
-
-
-def svg_texts(svg: str) -> list[tuple[str, str]]:
-    """(element id, text) of every text an SVG draws: matplotlib writes each string as an XML comment before
-    its glyphs (or as a ``<text>`` element), which is what a reader's tools extract."""
-    out = [(m["id"], html.unescape(m["text"]).strip()) for m in _SVG_COMMENT_TEXT.finditer(svg)]
-    for m in _SVG_TEXT_ELEMENT.finditer(svg):
-        found = re.search(r'\bid="([^"]+)"', m["attrs"])
-        out.append((found.group(1) if found else "text", html.unescape(re.sub(r"<[^>]+>", "", m["text"])).strip()))
-    return out
 
 
 def _relations_of(cell: str, relations: list[Relation]) -> str:
@@ -416,14 +316,6 @@ def _svg_problems(svg: str, counts: Mapping | None, file: str, threshold: int, i
     return problems + figure_count_problems(svg, counts, file, threshold)
 
 
-def _read_text_table(source) -> pd.DataFrame:
-    """A CSV as text cells; an empty file is an empty table (nothing in it to disclose)."""
-    try:
-        return pd.read_csv(source, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-
-
 def _zip_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict) -> list[dict]:
     """The figure zip: file names, CSVs (the manifest's prose too), every SVG's text and numbers (with its
     counts record from the zip), and any other text file. PDFs are drawn from the same figure objects as the
@@ -436,7 +328,7 @@ def _zip_problems(path: Path, file: str, threshold: int, ids: set[str], specs: d
             for token in _ids_in_text(info.filename, ids):
                 problems.append(_problem(name, "", "", f"patient identifier '{token}' in a file name"))
             if info.filename.endswith(".csv"):
-                df = _read_text_table(io.BytesIO(zf.read(info)))
+                df = read_text_table(io.BytesIO(zf.read(info)))
                 problems += _check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
                 problems += _prose_problems(df, name, threshold, ("title", "caption", "alt_text"))
             elif info.filename.endswith(".svg"):
@@ -449,7 +341,7 @@ def _zip_problems(path: Path, file: str, threshold: int, ids: set[str], specs: d
     return problems
 
 
-PAGES = ("index.html", "performance_story.html")  # pages at the top of a report a funder may be sent
+PAGES = ("index.html", "performance_story.html")  # pages at the top of a report a funder may be sent (contents.STORY_FILE)
 
 
 def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *, raise_on_problem: bool = True,
@@ -462,7 +354,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     ``index.html`` and ``performance_story.html`` at the top of the output folder (text with the tags
     stripped, alt text included); and the column names of every analyst table in ``tables/``. Quotes (the
     ``exemplar`` column, quoted speech in the DOCX and the pages) go through the identifier screen
-    (``screen``; by default :func:`evaluation.screen_quote` with ``qualitative.deny_terms``),
+    (``screen``; by default :func:`~evaluation.core.identifiers.screen_quote` with ``qualitative.deny_terms``),
     except those the evaluator approved. Returns the problems table (empty when all is well); raises
     :class:`DisclosureError` naming file, row (paragraph, line or SVG element) and column otherwise.
     """
@@ -482,7 +374,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
         file = str(path.relative_to(output_dir))
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            df = _read_text_table(path)
+            df = read_text_table(path)
             problems += _check_frame(df, file, threshold, ids, specs.get(path.stem))
             quotes += [(file, int(i) + 2, c, q) for c in df.columns if c in QUOTE_COLUMNS for i, q in df[c].items()]
         elif suffix == ".docx":
@@ -501,7 +393,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     if quotes:
         deny = (params.qualitative or {}).get("deny_terms") or () if params is not None else ()
         problems += quote_problems(quotes, screen, deny_terms=deny, approved=_approved_quotes(params, output_dir))
-    ident = _identifier_names()
+    ident = identifier_names()
     for path in sorted((output_dir / "tables").glob("*.csv")):
         try:
             header = pd.read_csv(path, nrows=0).columns

@@ -1,0 +1,189 @@
+"""What the performance story holds, in order: the one sequence of sections that the page and the DOCX both render.
+
+:func:`performance_story` gathers the key findings, then per report section (:data:`evaluation.core.labels.SECTIONS`,
+in report order) its figures and its funder tables, numbered once. :mod:`.story_html` and :mod:`.story_docx`
+only lay that out, so the two documents cannot disagree on which figure or table is where.
+
+A figure goes in the section its spec names (the ``section`` column of ``figures/manifest.csv``); a manifest
+written before figures named their section falls back to the notebook's default section.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from evaluation.core.disclosure import suppress_text
+from evaluation.core.figures import MANIFEST_COLUMNS, read_manifest
+from evaluation.core.labels import SECTIONS, event_kind_label, measure_label
+from evaluation.core.params import Params
+from evaluation.stats.cell_suppression import SuppressedTable
+
+from .findings import Findings, findings_table
+from .funder import FUNDER_DIR, FUNDER_TABLES, suppression_note
+
+STORY_FILE = "performance_story.html"  # linked first from index.html by the runner
+OTHER = "other"  # the section of a figure whose section is unknown, last in the story
+OTHER_HEADING = "Other figures"
+# The section of a notebook's figures in a manifest without a section column (a report written before
+# figures named their section). Newer figures name theirs: the run charts of 03_outcomes are in run_charts.
+NOTEBOOK_SECTIONS = {"00_data_quality": "cohort", "01_engagement": "engagement", "02_focus_groups": "themes",
+                     "03_outcomes": "outcomes", "04_time_to_goal": "time_to_goal", "05_value": "value"}
+# A funder table longer than this shows its summary rows on the page and in the DOCX (team rows left out, then
+# the first rows); the CSV in funder/ keeps every row. A statewide cohort's 1,000 teams would otherwise make
+# a Word table of a hundred pages (and python-docx takes minutes to write it); the demo's 68-row time-to-goal
+# table (10 teams) is shown whole.
+PACK_ROWS = 200
+READER_LABELS = {"measure": measure_label, "kind": event_kind_label}  # codes a reader sees by name in the story
+
+
+def docx_name(params: Params) -> str:
+    """The Word file of the performance story, in ``funder/``."""
+    return f"{params.cohort_id}_performance_story.docx"
+
+
+def zip_name(params: Params) -> str:
+    """The zip of every figure with its manifest, in ``funder/``."""
+    return f"{params.cohort_id}_figures.zip"
+
+
+def _section(record: Mapping) -> str:
+    section = record.get("section")
+    if isinstance(section, str) and section in SECTIONS:
+        return section
+    if isinstance(section, str) and section.strip():
+        return OTHER
+    return NOTEBOOK_SECTIONS.get(str(record.get("notebook")), OTHER)
+
+
+def figure_manifest(params: Params, *, for_funder: bool = True) -> pd.DataFrame:
+    """Every exported figure (the manifest) with its report section and PNG file, in story order (section,
+    then notebook and figure id).
+
+    ``for_funder``: titles, captions and alt text with any small count of patients or events written as ``<11``
+    (a caption such as "5 patients have no measurement" must not reach a funder as it is).
+    """
+    folder = params.figures_dir
+    m = read_manifest(folder) if folder.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    if for_funder:
+        for col in ("title", "caption", "alt_text"):
+            m[col] = m[col].map(lambda t: suppress_text(t, params.suppress_below))
+    m = m.assign(section=[_section(r) for r in m.to_dict("records")],
+                 png=m["files"].map(lambda f: next((x for x in str(f).split(";") if x.endswith(".png")), "")))
+    order = {k: i for i, k in enumerate([*SECTIONS, OTHER])}
+    return m.sort_values(["section", "notebook", "figure_id"], key=lambda s: s.map(order) if s.name == "section" else s,
+                         kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class StoryFigure:
+    """A figure as the story shows it: its number, text and files (``png`` is "" when no PNG was exported)."""
+
+    number: int
+    figure_id: str
+    title: str
+    caption: str
+    alt_text: str
+    png: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoryTable:
+    """A funder table as the story shows it: its number, title, note and the cells as text."""
+
+    number: int
+    name: str
+    title: str
+    note: str
+    header: list[str]
+    rows: list[list[str]]
+
+    @property
+    def csv(self) -> str:
+        """The table's file, every row of it: ``funder/<name>.csv``."""
+        return f"{FUNDER_DIR}/{self.name}.csv"
+
+
+@dataclass(frozen=True)
+class StorySection:
+    """One report section with something to show: its heading, figures and funder tables."""
+
+    key: str
+    heading: str
+    figures: list[StoryFigure]
+    tables: list[StoryTable]
+
+
+@dataclass(frozen=True)
+class Story:
+    """The performance story: the front matter, key findings and the sections, for the page and the DOCX alike."""
+
+    title: str
+    cohort_id: str
+    as_of: str
+    disclosure_note: str
+    findings: list[str]
+    sections: list[StorySection]
+    table_names: list[str]  # every funder table written (the page links each CSV)
+
+
+def cell_text(value, column: str = "") -> str:
+    """A table cell as the story prints it: a dash for a blank, thousands separators on large numbers, a
+    measure or event kind by its reader's name."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "\u2013"
+    if column in READER_LABELS and isinstance(value, str):
+        return READER_LABELS[column](value)
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    return str(value)
+
+
+def shown_rows(name: str, st: SuppressedTable) -> tuple[pd.DataFrame, str]:
+    """The rows of a funder table the page and the DOCX show, and a sentence saying what was left out ('' if nothing)."""
+    df = st.table
+    if len(df) <= PACK_ROWS:
+        return df, ""
+    shown, why = df, ""
+    if "group" in df.columns:
+        teams = df["group"].astype(str).str.startswith("team=")
+        if teams.any():
+            shown, why = df[~teams], f"the {int(teams.sum()):,} team rows are left out"
+    if len(shown) > PACK_ROWS:
+        shown = shown.head(PACK_ROWS)
+        why = (why + " and " if why else "") + f"only the first {PACK_ROWS} rows are shown"
+    return shown, f"{why[:1].upper()}{why[1:]} ({len(shown)} of {len(df):,} rows); every row is in {FUNDER_DIR}/{name}.csv."
+
+
+def performance_story(params: Params, findings: Findings | pd.DataFrame, tables: Mapping[str, SuppressedTable]) -> Story:
+    """The story of the cohort: findings, then every section holding a figure of the manifest or a funder
+    table, with figures and tables numbered in the order they appear."""
+    manifest = figure_manifest(params)
+    registry = {t.name: t for t in FUNDER_TABLES}
+    sections = []
+    fig_no = table_no = 0
+    for key in [*SECTIONS, OTHER]:
+        figures = []
+        for row in manifest[manifest["section"] == key].itertuples(index=False):
+            fig_no += 1
+            figures.append(StoryFigure(fig_no, str(row.figure_id), str(row.title), str(row.caption), str(row.alt_text),
+                                       str(row.png), tuple(f for f in str(row.files).split(";") if f)))
+        shown = []
+        for name in [n for n, t in registry.items() if t.section == key and n in tables]:
+            table_no += 1
+            df, left_out = shown_rows(name, tables[name])
+            header = [str(c) for c in df.columns]
+            rows = [[cell_text(v, c) for v, c in zip(row, header)] for row in df.itertuples(index=False)]
+            note = " ".join(t for t in (registry[name].note, left_out) if t)
+            shown.append(StoryTable(table_no, name, registry[name].title, note, header, rows))
+        if figures or shown:
+            sections.append(StorySection(key, SECTIONS.get(key, OTHER_HEADING), figures, shown))
+    return Story(params.title, params.cohort_id, f"{params.as_of:%Y-%m-%d}", suppression_note(params),
+                 findings_table(findings)["finding"].tolist(), sections, list(tables))

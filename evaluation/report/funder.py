@@ -1,0 +1,238 @@
+"""Funder tables: which analysts' tables a funder may see, and each made safe into ``funder/<name>.csv``.
+
+:data:`FUNDER_TABLES` is the registry: per table its title, report section, columns and which of them count
+patients (the rest as :class:`~evaluation.stats.cell_suppression.SuppressionSpec` says). :func:`funder_tables`
+reads each one present in ``tables/``, drops identifier columns, rounds numbers as a reader uses them and
+suppresses small cells (:func:`~evaluation.stats.cell_suppression.suppress`), and writes the results with
+``funder/suppression.json`` (what the disclosure gate checks them against) and ``funder/README.txt`` (the rule
+they follow, :func:`suppression_note`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from evaluation.core.disclosure import COMPLEMENT_MARK, small_mark
+from evaluation.core.outputs import atomic_write, neutralise_formulas, read_table
+from evaluation.core.params import CMS_THRESHOLD, Params
+from evaluation.core.text import format_p
+from evaluation.stats.cell_suppression import SPEC_FILE, SuppressedTable, auto_spec, suppress
+
+from .gate import identifier_names
+
+FUNDER_DIR = "funder"
+README_FILE = "README.txt"  # funder/README.txt and the zip's: the disclosure rule the pack follows
+
+
+@dataclass(frozen=True)
+class FunderTable:
+    """An analysts' table a funder may see, and how to make it safe.
+
+    ``columns``: the columns to show, in order (None: all but identifiers); ``counts``/``exempt``: count
+    columns, and count-like columns that do not count patients (team or excerpt counts); the rest as in
+    :class:`~evaluation.stats.cell_suppression.SuppressionSpec`. Columns the table lacks are ignored, extra ones pass through
+    (``derive_rest``: treated as computed from the table's first count).
+    """
+
+    name: str
+    title: str
+    section: str
+    columns: tuple[str, ...] | None = None
+    counts: tuple[str, ...] = ()
+    exempt: tuple[str, ...] = ()
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    percentages: Mapping[str, str] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+    column_totals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    block: tuple[str, ...] = ()
+    group_column: str | None = "group"
+    derive_rest: bool = True
+    note: str = ""
+    blank_as: Mapping[str, str] = field(default_factory=dict)  # what an empty text cell says to a funder
+
+    def spec(self, df: pd.DataFrame):
+        """The suppression spec of this table for the columns ``df`` has (text columns are its row keys)."""
+        keys = tuple(c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]))
+        return auto_spec(df, counts=self.counts, exempt=self.exempt, keys=keys, block=self.block,
+                         derive_rest=self.derive_rest, derived=dict(self.derived), percentages=dict(self.percentages),
+                         hidden=self.hidden, column_totals=dict(self.column_totals), group_column=self.group_column)
+
+
+_BOTH = ("pre_events", "post_events")
+FUNDER_TABLES: tuple[FunderTable, ...] = (
+    FunderTable("engagement_by_team", "Engagement by team", "engagement", group_column=None, derive_rest=False,
+                exempt=("events_offered", "events_attended", "milestones_due", "milestones_done"),
+                note="Counts of collaborative events and milestones (not patients): not suppressed."),
+    FunderTable("themes", "Themes and codes from focus groups and interviews", "themes", group_column=None,
+                columns=("theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar"), derive_rest=False,
+                exempt=("n_excerpts", "n_teams"), note="Counts of excerpts and teams (not patients): not suppressed. "
+                "Quotes passed an identifier screen (names, dates, phone numbers, e-mail, record numbers) or were "
+                "cleared by the evaluator.", blank_as={"exemplar": "no quote cleared for funders"}),
+    FunderTable("outcome_change", "Change from baseline to follow-up", "outcomes", block=("measure",),
+                counts=("n",), columns=("measure", "group", "n", "baseline_mean", "followup_mean", "mean_change",
+                                        "change_ci_low", "change_ci_high", "p_value", "cohen_dz", "pct_goal_baseline",
+                                        "pct_goal_followup", "mcnemar_p")),
+    FunderTable("time_to_goal", "Time to goal among patients not at goal at baseline", "time_to_goal",
+                block=("measure",), counts=("n", "events", "censored"),
+                column_totals={"n": ("events", "censored")},  # censored includes the competing exits
+                columns=("measure", "group", "n", "events", "censored", "median_days", "median_ci_low",
+                         "median_ci_high", "ci_method", "logrank_p")),
+    FunderTable("value_utilization", "Acute-care use per 1,000 patient-months before and after enrollment", "value",
+                block=("kind",), counts=("patients", "pre_events", "post_events"),
+                columns=("kind", "group", "patients", "pre_events", "post_events", "pre_rate", "post_rate",
+                         "rate_ratio", "ci_low", "ci_high", "p_value", "change_pct", "cost_per_event", "cost_avoided"),
+                derived={"pre_rate": ("pre_events",), "post_rate": ("post_events",), "rate_ratio": _BOTH, "ci_low": _BOTH,
+                         "ci_high": _BOTH, "p_value": _BOTH, "change_pct": _BOTH, "cost_avoided": _BOTH},
+                derive_rest=False),
+    FunderTable("value_roi", "Cost avoided, program cost and return on investment", "value", counts=("patients",),
+                derived={"roi_per_patient": ("patients",)}, derive_rest=False,
+                note="Groups whose event counts are suppressed have their dollar figures suppressed too."),
+    FunderTable("value_sensitivity", "Net return under other assumptions (cohort)", "value", group_column=None,
+                derive_rest=False),
+    FunderTable("value_mtps", "Medication therapy problems per group", "value",
+                counts=("patients", "patients_with_mtp", "mtps_identified", "mtps_resolved"), hidden=("mtps_unresolved",),
+                column_totals={"mtps_identified": ("mtps_resolved", "mtps_unresolved")},
+                columns=("group", "patients", "patients_with_mtp", "mtps_identified", "mtps_resolved", "mtps_unresolved",
+                         "mtps_per_patient", "pct_resolved", "median_days_to_resolution"),
+                derived={"mtps_per_patient": ("mtps_identified", "patients"), "pct_resolved": ("mtps_resolved", "mtps_identified"),
+                         "median_days_to_resolution": ("mtps_resolved",)},
+                percentages={"pct_resolved": "mtps_identified"}, derive_rest=False),
+    FunderTable("value_mtp_categories", "Medication therapy problems by category", "value", group_column="category",
+                counts=("identified", "resolved"), hidden=("unresolved",), column_totals={"identified": ("resolved", "unresolved")},
+                derived={"pct_resolved": ("resolved", "identified")}, percentages={"pct_resolved": "identified"},
+                derive_rest=False),
+)
+
+_DECIMALS = (  # (test on the column name, decimals) for funder tables: first match wins
+    (lambda c: any(w in c for w in ("cost", "return", "amount", "roi_per_patient", "dollars")), 0),
+    (lambda c: "pct" in c or "percent" in c or c.endswith("_rate") or c.startswith("median_days"), 1),
+)
+
+
+def _round_for_funder(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers a reader can use: dollars whole, percentages and rates to 0.1, p-values as the text of
+    :func:`~evaluation.core.text.format_p` (``< 0.001``, ``0.042``), whole numbers as integers, others to two places."""
+    out = df.copy()
+    for col in out.columns:
+        if not pd.api.types.is_float_dtype(out[col]):
+            continue
+        if str(col) == "p_value" or str(col).endswith("_p"):  # p-values as a reader writes them
+            out[col] = out[col].map(lambda p: None if pd.isna(p) else format_p(p, prefix=False)).astype(object)
+            continue
+        values = out[col]
+        if values.dropna().apply(float.is_integer).all() and values.notna().any():
+            out[col] = values.round().astype("Int64")
+            continue
+        decimals = next((d for test, d in _DECIMALS if test(str(col))), 2)
+        out[col] = values.round().astype("Int64") if decimals == 0 else values.round(decimals)
+    return out
+
+
+def _hide(st: SuppressedTable, rows: np.ndarray, columns: list[str], reason: str) -> None:
+    """Hide more cells of a suppressed table (a rule that spans tables)."""
+    extra = []
+    for col in columns:
+        if col not in st.table.columns:
+            continue
+        hit = rows & ~st.mask[col].to_numpy()
+        st.table.loc[hit, col] = COMPLEMENT_MARK
+        st.mask.loc[hit, col] = True
+        extra += [{"row": int(i), "column": col, "value": None, "reason": reason} for i in np.flatnonzero(hit)]
+    if extra:
+        st.reasons = pd.concat([st.reasons, pd.DataFrame(extra)], ignore_index=True).sort_values(["row", "column"]).reset_index(drop=True)
+
+
+class FunderTables(dict):
+    """The funder tables of a cohort (name -> :class:`SuppressedTable`), in registry order.
+
+    A notebook cell ending with it shows :meth:`overview`: what was suppressed in each table.
+    """
+
+    def overview(self) -> pd.DataFrame:
+        """One row per funder table: rows, cells suppressed (small / complementary / computed), file."""
+        titles = {t.name: t.title for t in FUNDER_TABLES}
+        rows = []
+        for name, st in self.items():
+            reasons = st.reasons["reason"]
+            rows.append({"table": name, "title": titles.get(name, name), "rows": len(st.table),
+                         "small_counts": int((reasons == "small count").sum()),
+                         "complementary": int((reasons == "complementary").sum()),
+                         "computed_from_hidden": int((~reasons.isin(["small count", "complementary"])).sum()),
+                         "file": f"{FUNDER_DIR}/{name}.csv"})
+        return pd.DataFrame(rows, columns=["table", "title", "rows", "small_counts", "complementary",
+                                           "computed_from_hidden", "file"])
+
+    def table_or_note(self, name: str) -> SuppressedTable | str:
+        """The funder table ``name`` for display, or a sentence saying it was not produced."""
+        return self[name] if name in self else f"No {name} table: tables/{name}.csv was not produced for this cohort."
+
+    def __repr__(self) -> str:
+        return repr(self.overview())
+
+    def _repr_html_(self) -> str:
+        return self.overview()._repr_html_()
+
+
+def funder_tables(params: Params, *, write: bool = True) -> FunderTables:
+    """Suppressed funder versions of every registered table present in ``tables/`` (name -> SuppressedTable).
+
+    Identifier columns are dropped; numbers are rounded; small cells are suppressed with complementary and
+    derived suppression. With ``write``, each goes to ``funder/<name>.csv`` with ``funder/suppression.json``
+    (which columns are counts, for :func:`evaluation.report.gate.check_funder_outputs`).
+    """
+    ident = identifier_names()
+    out = FunderTables()
+    registry = {}
+    for entry in FUNDER_TABLES:
+        df = read_table(params, entry.name)
+        if df is None:
+            continue
+        keep = [c for c in (entry.columns or df.columns) if c in df.columns and c not in ident]
+        for col, text in entry.blank_as.items():
+            if col in df.columns:
+                df[col] = df[col].where(df[col].notna() & (df[col].astype(str).str.strip() != ""), text)
+        spec = entry.spec(df[keep])  # on the numbers, before p-values become text
+        st = suppress(_round_for_funder(df[keep]), spec, params.suppress_below)
+        out[entry.name] = st
+        registry[entry.name] = spec.to_json() | {"exempt": list(entry.exempt), "columns": list(st.table.columns),
+                                                 "title": entry.title, "section": entry.section}
+    if "value_roi" in out and "value_utilization" in out:  # money from hidden event counts is hidden too
+        util = out["value_utilization"]
+        hidden_groups = set(util.table.loc[util.mask[[c for c in ("pre_events", "post_events") if c in util.mask]].any(axis=1), "group"])
+        roi = out["value_roi"]
+        rows = roi.table["group"].isin(hidden_groups).to_numpy()
+        _hide(roi, rows, ["cost_avoided", "net_return", "net_roi_pct", "roi_per_patient"],
+              "computed from a hidden event count (value_utilization)")
+    if write:
+        folder = params.output_dir / FUNDER_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, st in out.items():
+            atomic_write(folder / f"{name}.csv", neutralise_formulas(st.table).to_csv(index=False, lineterminator="\n").encode("utf-8"))
+        doc = {"threshold": params.suppress_below, "threshold_reason": params.suppress_below_reason,
+               "marks": {"small": small_mark(params.suppress_below), "complementary": COMPLEMENT_MARK}, "tables": registry}
+        atomic_write(folder / SPEC_FILE, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        atomic_write(folder / README_FILE, (suppression_note(params) + "\n").encode("utf-8"))
+    return out
+
+
+def suppress_like(name: str, df: pd.DataFrame, threshold: int) -> SuppressedTable:
+    """Suppress ``df`` the way the funder table ``name`` is suppressed (e.g. before drawing a funder figure)."""
+    entry = next((t for t in FUNDER_TABLES if t.name == name), None)
+    if entry is None:
+        raise ValueError(f"name must be one of {', '.join(t.name for t in FUNDER_TABLES)}; got {name!r}")
+    return suppress(_round_for_funder(df), entry.spec(df), threshold)
+
+
+def suppression_note(params: Params) -> str:
+    """The disclosure rule these outputs follow, stated on every funder output (page, DOCX, zip, funder folder)."""
+    t = params.suppress_below
+    rule = ("the CMS cell-size rule" if t == CMS_THRESHOLD else
+            f"a threshold stricter than the CMS cell-size rule of {CMS_THRESHOLD}" if t > CMS_THRESHOLD else
+            f"a threshold BELOW the CMS cell-size rule of {CMS_THRESHOLD}, because: {params.suppress_below_reason}")
+    return (f"Counts from 1 to {t - 1} are shown as <{t} ({rule}); * marks a cell withheld so that a "
+            f"small count cannot be worked out from totals, or computed from one. No patient identifiers are included.")
