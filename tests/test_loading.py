@@ -167,6 +167,14 @@ def test_numerator_above_denominator(tmp_path):
     assert (p.table, p.row, p.column) == ("monthly_reports.csv", 2, "numerator")
 
 
+def test_months_are_yyyy_mm_or_the_first_of_the_month(tmp_path):
+    reports = ("team_id,month,measure,numerator,denominator\nT01,2015-03,a1c_at_goal,5,10\n"
+               "T01,2015-04-01,a1c_at_goal,6,10\nT01,2015-13,a1c_at_goal,7,10\nT01,2015-05-02,bp_at_goal,8,10\n")
+    bad = errors(problems_for(tmp_path, monthly_reports_csv=reports))
+    assert bad[["row", "column"]].values.tolist() == [[4, "month"], [5, "month"]]
+    assert bad["problem"].tolist() == ["'2015-13' is not a month written YYYY-MM", "'2015-05-02' is not a month written YYYY-MM"]
+
+
 def test_negative_cost_is_an_error(tmp_path):
     costs = "team_id,item,amount\nT01,pharmacist time,-5000\n"
     p = only_problem(problems_for(tmp_path, program_costs_csv=costs))

@@ -1,11 +1,22 @@
 """Params: keys are closed, goals parse, mistakes read as plain sentences."""
 from __future__ import annotations
 
+import base64
+import datetime as dt
+
 import numpy as np
 import pytest
+import yaml
 
 from evaluation import ParamsError, load_params
-from evaluation.core.params import check, parse_goal, to_dict
+from evaluation.__main__ import main
+from evaluation.core import params as params_module
+from evaluation.core.goals import parse_goal
+from evaluation.core.params import check, from_namespace, to_dict
+from evaluation.core.paths import REPO_ROOT
+from evaluation.core.schema import OPEN_KEYS, SCHEMA, Setting
+from evaluation.data.loading import load_cohort
+from evaluation.data.start import resolve_with_data
 
 
 def base(**extra):
@@ -77,7 +88,6 @@ def test_params_file_errors_name_the_file(tmp_path):
 
 
 def test_relative_data_dir_resolves_from_repository_root(tmp_path):
-    from evaluation.core.paths import REPO_ROOT
 
     assert check(base()).data_dir == REPO_ROOT / "data" / "c1"
     assert check(base(data_dir=str(tmp_path))).data_dir == tmp_path
@@ -90,9 +100,6 @@ def test_reports_root_env_var(monkeypatch, tmp_path):
 
 def test_from_namespace_ignores_modules_named_like_sections():
     """A notebook may `from evaluation import survival`; that module is not the `survival` param."""
-    from evaluation.core import params as params_module
-    from evaluation.core.params import from_namespace
-
     p = from_namespace({"cohort_id": "c1", "data_dir": "data/c1", "survival": params_module,
                         "windows": {"baseline_days": 30}})
     assert p.survival["horizons_days"] == [90, 180, 365] and p.windows["baseline_days"] == 30
@@ -127,10 +134,6 @@ def test_every_bad_setting_is_reported_at_once():
 
 def _validate(path, raw) -> int:
     """`python -m evaluation validate` on ``raw`` written as a params file at ``path``."""
-    import yaml
-
-    from evaluation.__main__ import main
-
     path.write_text(yaml.safe_dump(raw))
     return main(["validate", str(path)])
 
@@ -150,8 +153,6 @@ def test_settings_naming_the_data_are_checked_once_it_is_read(tmp_path, tiny_coh
 
 def test_resolved_params_round_trip():
     """What the runner hands a notebook (every key) resolves to the same params again."""
-    from evaluation.core.params import to_dict
-
     p = check(base(goals={"a1c": "<= 7.5", "inr": {"between": [2, 3]}}, windows={"baseline_days": 60}, as_of="2024-06-30"))
     again = check(to_dict(p))
     assert again == p and to_dict(again) == to_dict(p)
@@ -161,10 +162,6 @@ def test_resolved_params_round_trip():
 def test_a_notebook_resolves_like_the_runner(tmp_path):
     """`-p params_file`, `-f` (the file's keys injected) and the runner's every-key injection agree; with no
     params at all, the demo's."""
-    import yaml
-
-    from evaluation.core.params import from_namespace, to_dict
-
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(base()))
     by_file = from_namespace({"params_file": str(path), "cohort_id": None})
@@ -177,11 +174,6 @@ def test_a_notebook_resolves_like_the_runner(tmp_path):
 
 def test_as_of_defaults_to_the_last_recorded_date(tiny_cohort):
     """The tiny cohort's latest recorded date is P002's exit on 2015-09-01 (its readings end 2015-06-01)."""
-    import datetime as dt
-
-    from evaluation.data.loading import load_cohort
-    from evaluation.data.start import resolve_with_data
-
     p = check(base(data_dir=str(tiny_cohort)))
     assert resolve_with_data(p, load_cohort(p)).as_of == dt.date(2015, 9, 1)
     given = check(base(data_dir=str(tiny_cohort), as_of="2016-12-31"))
@@ -191,10 +183,6 @@ def test_as_of_defaults_to_the_last_recorded_date(tiny_cohort):
 def test_params_are_data_never_code(tmp_path):
     """A `!!binary` title (bytes that papermill would write unescaped into the parameters cell) is refused with
     its key named, and what the runner hands papermill is plain text, numbers, lists and maps only."""
-    import base64
-
-    from evaluation.core.params import to_dict
-
     payload = base64.b64encode(b'"+str(__import__("os").system("touch X"))+"').decode()
     path = tmp_path / "payload.yaml"
     path.write_text(f"cohort_id: c1\ndata_dir: data/c1\ntitle: !!binary {payload}\n")
@@ -234,3 +222,32 @@ def test_threshold_below_cms_rule_needs_a_reason():
     assert (p.suppress_below, p.suppress_below_reason) == (5, "DUA 7")
     assert check(to_dict(p)) == p
     assert check({"cohort_id": "c", "data_dir": "data/demo", "suppress_below": 20}).suppress_below == 20  # stricter: fine
+
+
+def _settings(schema, prefix=""):
+    for key, setting in schema.items():
+        if isinstance(setting, dict):
+            yield from _settings(setting, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", setting
+
+
+def test_every_key_of_the_schema_says_what_it_means_and_its_default_passes_its_check():
+    settings = dict(_settings(SCHEMA))
+    assert len(settings) > 40 and all(isinstance(s, Setting) and s.doc for s in settings.values())
+    for key, s in settings.items():
+        if s.check is None or key in OPEN_KEYS:  # spc.phases has its own reader; goals are checked per measure
+            continue
+        assert s.check.describe, key
+        if s.default is not None:
+            assert s.check(s.default) == s.default, key
+
+
+def test_phase_months_are_written_as_in_the_data():
+    """`spc.phases` takes months as a `month` column does: YYYY-MM, or the first of the month."""
+    assert check(base(spc={"phases": ["2015-06-01", "2015-09"]})).spc["phases"] == ["2015-06", "2015-09"]
+    assert check(base(spc={"phases": {"T01": "2015-06"}})).spc["phases"] == {"T01": ["2015-06"]}
+    with pytest.raises(ParamsError, match=r"`spc.phases` item 2 must be a month written YYYY-MM; got '2015-13'"):
+        check(base(spc={"phases": ["2015-06", "2015-13"]}))
+    with pytest.raises(ParamsError, match=r"`spc.phases.T01` item 1 must be a month written YYYY-MM; got '2015-06-15'"):
+        check(base(spc={"phases": {"T01": ["2015-06-15"]}}))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evaluation.__main__ import build_parser, main
-from evaluation.core.params import settings_markdown
+from evaluation.core.schema import settings_markdown
 from evaluation.core.paths import REPO_ROOT
 from evaluation.run.runner import discover_notebooks
 

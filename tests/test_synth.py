@@ -1,6 +1,7 @@
 """The synthetic cohort generator: determinism, the demo's shape, the data contract, internal consistency."""
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -19,6 +20,7 @@ DICTIONARY = {spec["file"]: spec for spec in SPECS}
 PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
             "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}
 VALUE_FORMAT = {"a1c": r"^\d+\.\d$", "inr": r"^\d+\.\d$", "sbp": r"^\d+$", "dbp": r"^\d+$", "ldl": r"^\d+$"}
+DEMO_DIGEST = "a9b5c127ba888a7a4f2ae8ce0d6991fec219588389361be10bf62b6daf4dbe12"  # seed 2015, 10 teams
 REAL_SEED_NAMES = ("Kroger", "CarePro", "Meyer", "Towncrest", "Apple Discount", "Goodrich", "HealthPartners",
                    "SUPERVALU", "Walgreens", "CareSouth")
 
@@ -54,6 +56,22 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(demo, tmp_path):
     other = tmp_path / "other"
     generate_cohort(other, seed=7)
     assert (folder / "measurements.csv").read_bytes() != (other / "measurements.csv").read_bytes()
+
+
+def digest(folder: Path) -> str:
+    """One SHA-256 over every file of the contract, each named, in dictionary order."""
+    h = hashlib.sha256()
+    for file in sorted(DICTIONARY):
+        h.update(file.encode() + b"\0" + (folder / file).read_bytes())
+    return h.hexdigest()
+
+
+def test_the_demo_is_the_one_every_report_was_made_from(demo):
+    """The demo (seed 2015) is byte for byte what it was when the stored notebook outputs were made: a change
+    to the generator that moves one number changes every report. After an intended change, regenerate the demo,
+    run `make regold`, and put the new digest here."""
+    folder, _ = demo
+    assert digest(folder) == DEMO_DIGEST
 
 
 # ---------------------------------------------------------------------------------------------- contract

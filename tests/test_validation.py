@@ -212,10 +212,8 @@ def test_a_repeated_header_cell_is_named_in_80_characters(tmp_path):
 def test_goal_warning_lists_the_measures_in_the_data_bounded(tmp_path):
     measurements = TINY["measurements.csv"] + "".join(f"P001,m{'z' * 60}{i:02d},2015-05-20,1\n" for i in range(30))
     folder = write_cohort(tmp_path / "c", {**TINY, "measurements.csv": measurements})
-    from evaluation.core.problems import Problems as P
-
     cohort = load_cohort(folder, as_of="2016-12-31", raise_on_error=False)
-    problems = P()
+    problems = Problems()
     validation.check_goals(cohort.tables, problems, {"hba1c": "< 8"})
     [text] = problems.table()["problem"].tolist()
     assert text.startswith("params goals name 'hba1c', but no measurement has that measure (measures in the data: ")

@@ -5,17 +5,25 @@ build the pandera schemas used by validation and the human-readable ``data_dicti
 """
 
 from __future__ import annotations
+
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
 import yaml
+
+from .paths import REPO_ROOT
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandera.pandas as pa
-from .paths import REPO_ROOT
 
 DICTIONARY_DIR = REPO_ROOT / "data_dictionary"
 TYPES = ("string", "integer", "number", "date", "month", "category", "flag")
+# How a month is written, in a `month` column and in params: YYYY-MM (a first-of-month date, YYYY-MM-01, is
+# read as its month). Groups: year, month.
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])(?:-01)?$")
 # Order tables are loaded and reported in: required first, then as in the brief.
 TABLE_ORDER = (
     "teams", "patients", "measurements", "events", "attendance", "milestones", "monthly_reports",

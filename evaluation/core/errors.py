@@ -4,11 +4,14 @@ Catch :class:`EvaluationError` to catch anything the workbench raises on purpose
 """
 
 from __future__ import annotations
+
 import re
 from typing import TYPE_CHECKING
+
+from .dictionary import table_file
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-from .dictionary import table_file
 
 SHOWN_LIMIT = 80  # characters of a data value a message echoes
 # Characters escaped when a value is echoed: the C0 controls (tab, newline and carriage return too: a message
@@ -114,12 +117,11 @@ def shown_value(value, limit: int = SHOWN_LIMIT) -> str:
 
 def format_problem(row, data_dir: str = "") -> str:
     """One data-quality row as 'file, row N, column C: problem'."""
+    import pandas as pd  # imported here: the command line imports this module and should start fast
 
     file = table_file(row.table)
     file = shown_value(file, limit=200)  # a workbook's label holds a sheet name from the file
     parts = [f"{data_dir.rstrip('/')}/{file}" if data_dir and not file.startswith("/") else file]
-    import pandas as pd
-
     if not pd.isna(row.row) and str(row.row) != "":
         parts.append(f"row {int(row.row)}")
     if row.column:

@@ -1,19 +1,25 @@
-"""Text cells a spreadsheet would run as a formula, made inert before any CSV or workbook meant for people.
+"""Writing and reading the report's files: atomic writes, the tables a notebook saves, and formula-safe cells.
 
-A cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return, which some spreadsheets skip
-before reading one of those) is a formula to Excel, LibreOffice and Google Sheets: a team named
+:func:`save_table` writes ``tables/<name>.csv`` (what ``ev.save_table`` is); :func:`read_table` reads one back
+for the findings; :func:`atomic_write` is how every file of a report is written (readers see the old or the
+new content, never half of it).
+
+Text cells a spreadsheet would run as a formula are made inert before any CSV or workbook meant for people:
+a cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return, which some spreadsheets skip
+before reading one of those) is a formula to Excel, LibreOffice and Google Sheets, so a team named
 ``=HYPERLINK("http://...")`` would run when the table is opened. The OWASP advice is followed: such a cell is
 prefixed with an apostrophe, which spreadsheets show as text and never evaluate. Numbers are left alone
 (``-0.5`` is a number, not a formula, in a numeric column or written as text).
-
-A leaf module: every writer of a table can use it without import cycles.
 """
 
 from __future__ import annotations
+
 import os
 import tempfile
 from pathlib import Path
+
 import pandas as pd
+
 from .params import Params
 
 FLOAT_FORMAT = "%.10g"
@@ -38,7 +44,8 @@ def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.D
     return df
 
 
-def _read_table(params: Params | str | Path, name: str) -> pd.DataFrame | None:
+def read_table(params: Params | str | Path, name: str) -> pd.DataFrame | None:
+    """A table a notebook saved (``tables/<name>.csv`` of the report), or None when it is absent or empty."""
     path = Path(params.output_dir if isinstance(params, Params) else params) / "tables" / f"{name}.csv"
     if not path.exists():
         return None
@@ -47,6 +54,9 @@ def _read_table(params: Params | str | Path, name: str) -> pd.DataFrame | None:
     except pd.errors.EmptyDataError:  # a table written before headers were required
         return None
     return df if len(df.columns) else None
+
+
+_read_table = read_table  # the old name, until the findings modules and report.funder import read_table
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -64,11 +74,13 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, path)
 
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 INERT_PREFIX = "'"
 
 
-def _is_number(text: str) -> bool:
+def _numeric_text(text: str) -> bool:
+    """Is the text a number as written (``-0.5``), with no space around it?"""
     try:
         float(text)
     except ValueError:
@@ -79,7 +91,7 @@ def _is_number(text: str) -> bool:
 def neutralise_text(value):
     """One cell made inert: text starting like a formula gets a leading apostrophe; anything else (a number
     written as text, such as ``-0.5``, included) as it is."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _is_number(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _numeric_text(value):
         return INERT_PREFIX + value
     return value
 

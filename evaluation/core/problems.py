@@ -1,10 +1,14 @@
-"""TODO docstring core/problems."""
+"""The data-quality table: every problem found in a cohort's data, one row each (``table, row, column,
+severity, problem``), collected as the readers and rules find them and reported all at once.
+
+``row`` is the row as a spreadsheet shows it (the header is row 1). Severity: *error* stops the run, *warning*
+is worth a look, *note* is for information. Every message is bounded here, whatever value built it.
+"""
 
 from __future__ import annotations
-from typing import TYPE_CHECKING
+
 import pandas as pd
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+
 from .dictionary import load_dictionary
 from .errors import shown_value
 
@@ -37,6 +41,7 @@ class Problems:
             self.add(table, r, column, severity, text)
 
     def table(self) -> pd.DataFrame:
+        """The data-quality table: errors first, whole-file problems before rows, files in dictionary order."""
         df = pd.DataFrame(self._rows, columns=QUALITY_COLUMNS)
         df["row"] = df["row"].astype("Int64")
         severity = {"error": 0, "warning": 1, "note": 2}
@@ -55,6 +60,10 @@ class Problems:
                    and (row is None or r["row"] == row) and (column is None or r["column"] == column)
                    for r in self._rows)
 
+    def error_cells(self, table: str) -> set[tuple]:
+        """(row, column) of every error already filed for this file (a cell reported once, not twice)."""
+        return {(r["row"], r["column"]) for r in self._rows if r["table"] == table and r["severity"] == "error"}
+
     def error_rows(self, table: str, column: str) -> set[int]:
         """The rows of this file whose cell in ``column`` already has an error (to avoid a second error
         about the same mistake)."""
@@ -63,4 +72,5 @@ class Problems:
 
     @property
     def has_errors(self) -> bool:
+        """Is any problem an error (so the run stops)?"""
         return any(r["severity"] == "error" for r in self._rows)

@@ -1,4 +1,5 @@
 """The validated cohort: one typed table per data-contract file, and how an analysis asks for the ones it needs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.core.dictionary import load_dictionary
+
 
 @dataclass
 class Cohort:
@@ -40,5 +42,3 @@ class Cohort:
         if not absent:
             return None
         return f"Skipped: this cohort has no {' or '.join(absent)} (or the file is empty), which this analysis needs."
-
-

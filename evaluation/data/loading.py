@@ -1,42 +1,46 @@
-"""Load a cohort folder: read every present table, parse it by the data dictionary, validate, and collect
-every problem into one data-quality table (``table, row, column, severity, problem``).
+"""Load a cohort folder: read every present table as text cells (:mod:`evaluation.data.readers`), parse each
+cell by the data dictionary, run the cross-table rules (:mod:`evaluation.data.validation`), and collect every
+problem into one data-quality table (``table, row, column, severity, problem``).
 
 ``row`` is the row as a spreadsheet shows it (the header is row 1, the first record row 2), so an evaluator
-can go straight to the cell. The data folder is only ever read.
+can go straight to the cell. The data folder is only ever read. The runner validates once per run and leaves
+the validated cohort for its notebooks (:func:`save_validated`, :func:`load_validated`).
 """
 
 from __future__ import annotations
-import csv
+
 import hashlib
-import io
+import json
+import pickle
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-if TYPE_CHECKING:  # pragma: no cover
-    import pandera.pandas as pa
-from evaluation.core.dictionary import ColumnSpec, TableSpec, load_dictionary, plausibility_schema, schema_for
+
+from evaluation.core.dictionary import (DICTIONARY_DIR, MONTH, ColumnSpec, TableSpec, load_dictionary,
+                                        plausibility_schema, schema_for)
 from evaluation.core.errors import DataValidationError, ParamsError, character_name, shown_value
 from evaluation.core.params import Params
 from evaluation.core.problems import Problems
+from .cohort import Cohort
 from .qualitative import QUALITATIVE_TABLES, QualitativeTables, from_cohort, normalise
-from .readers import FORBIDDEN_CHARACTERS, WHITESPACE, find_sources, read_sheet, workbook_files
+from .readers import FORBIDDEN_CHARACTERS, find_sources, read_source, workbook_files
 from .refi_qda import qdpx_path, read_qdpx
 from .validation import check_cohort, check_goals
-from .readers import check_header
-from .cohort import Cohort
-from evaluation.core.dictionary import DICTIONARY_DIR
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandera.pandas as pa
+
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SERIAL_DATE = re.compile(r"^\d{5}(\.\d+)?$")  # Excel/Sheets day numbers, e.g. 42005 = 2015-01-01
 _ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} 00:00:00$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})(-01)?$")
 _NOT_FINITE = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan")
 
 
-
-
 def sha256(path: Path) -> str:
+    """The file's SHA-256, read in 1-MB chunks (a statewide file need not fit in memory twice)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -46,65 +50,11 @@ def sha256(path: Path) -> str:
 
 def input_files(data_dir: Path) -> list[Path]:
     """Every file of the cohort folder that the workbench reads (for hashes in the provenance record)."""
-
     specs = load_dictionary()
     files = [data_dir / s.file for s in specs.values() if (data_dir / s.file).exists()]
     files += workbook_files(data_dir)
     files += sorted(p for p in data_dir.rglob("*.qdpx"))
     return files
-
-
-def _is_padded(text: str) -> bool:
-    """Does any cell start or end with a space or tab? (Substring tests: fast on a statewide file.)"""
-    return text[:1] in (" ", "\t") or any(
-        pad in text for pad in (", ", " ,", " \n", "\n ", ",\t", "\t,", "\t\n", "\n\t", " \r\n", "\t\r\n"))
-
-
-def _decode(path: Path, file: str, problems: Problems) -> str | None:
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        problems.add(file, None, None, "warning", "file starts with a UTF-8 byte-order mark (BOM); read anyway")
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problems.add(file, line, None, "error",
-                     f"is not UTF-8 (byte 0x{data[exc.start]:02x} at row {line}); save the file as CSV UTF-8")
-        return None
-
-
-def read_raw(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
-    """Read a CSV as text cells, checking encoding, shape and header."""
-    file = spec.file
-    text = _decode(path, file, problems)
-    if text is None:
-        return None
-    if not text.strip():
-        problems.add(file, None, None, "error" if spec.required else "warning",
-                     "file is empty (no header row)" + ("" if spec.required else "; the analyses that need it are skipped"))
-        return None
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                          skipinitialspace=True)
-    except pd.errors.ParserError as exc:
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if match:
-            expected, line, saw = map(int, match.groups())
-            problems.add(file, line, None, "error", f"row has {saw} fields but the header has {expected} "
-                         "(a value holding a comma must be in double quotes)")
-        else:
-            problems.add(file, None, None, "error", f"is not a well-formed CSV file: {shown_value(exc, limit=200)}")
-        return None
-    header = [c.strip(WHITESPACE) for c in next(csv.reader(io.StringIO(text)))]  # pandas would rename a repeated name
-    raw.columns = (header[: len(raw.columns)] if len(header) >= len(raw.columns)
-                   else [str(c).strip(WHITESPACE) for c in raw.columns])
-    raw = check_header(raw, header, spec, problems)
-    if raw is not None and _is_padded(text):  # strip cells only when some cell is padded: stripping is slow on big tables
-        raw = raw.apply(lambda s: s.str.strip(WHITESPACE))  # spaces, not control characters: those are reported
-    return raw
-
-
 
 
 def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems) -> pd.Series:
@@ -124,7 +74,7 @@ def _parse_column(raw: pd.Series, col: ColumnSpec, file: str, problems: Problems
             problems.add_rows(file, texts.index, col.name, "error", msgs)
         return parsed
     if kind == "month":
-        m = raw.str.extract(_MONTH)
+        m = raw.str.extract(MONTH)
         parsed = pd.to_datetime(m[0] + "-" + m[1] + "-01", format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna() & ~blank
         problems.add_rows(file, raw.index[bad], col.name, "error",
@@ -168,7 +118,7 @@ def _pandera_problems(df: pd.DataFrame, schema: pa.DataFrameSchema, file: str, s
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         reported_keys: set = set()
-        unparsed = {(r["row"], r["column"]) for r in problems._rows if r["table"] == file and r["severity"] == "error"}
+        unparsed = problems.error_cells(file)
         for case in cases.itertuples(index=False):
             row = None if case.index is None or pd.isna(case.index) else int(case.index)
             if (row, case.column) in unparsed:  # the cell could not be parsed: already reported with its text
@@ -252,7 +202,6 @@ def parse_table(raw: pd.DataFrame, spec: TableSpec, problems: Problems) -> pd.Da
 
 def _check_qdpx(params: Params, tables: dict, problems: Problems) -> None:
     """Validate the REFI-QDA project named by ``qualitative.qdpx`` with the rest of the data."""
-
     path, label = qdpx_path(params), str(params.qualitative["qdpx"])
     if not path.is_file():
         problems.add(label, None, None, "error", f"the REFI-QDA project named by qualitative.qdpx was not found ({path})")
@@ -288,7 +237,7 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         if found is None:
             tables[name] = None
             continue
-        raw = read_raw(found.path, spec, problems) if found.sheet is None else read_sheet(found, spec, problems)
+        raw = read_source(found, spec, problems)
         tables[name] = None if raw is None else parse_table(raw, spec, problems)
     check_cohort(tables, problems, as_of=as_of)
     check_goals(tables, problems, goals)
@@ -303,8 +252,7 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
     return cohort
 
 
-# --- validated-cohort cache ---------------------------------------------------------------------------
-# The runner validates once and leaves the typed tables here for its notebooks, so a statewide cohort is
+# The validated-cohort cache. The runner validates once and leaves the typed tables here for its notebooks, so a statewide cohort is
 # parsed and checked once per run instead of once per notebook. Removed before the report is published.
 CACHE_FILE = ".validated_cohort.pickle"
 _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", "data/loading.py", "data/qualitative.py",
@@ -313,8 +261,6 @@ _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", 
 
 def validation_key(params: Params) -> str:
     """What a validated cohort depends on: the input files, the params validation reads, and the code."""
-    import json
-
     package = Path(__file__).resolve().parents[1]
     code = hashlib.sha256()
     for path in [package / name for name in _VALIDATION_CODE] + sorted(DICTIONARY_DIR.glob("*.yaml")):
@@ -329,8 +275,6 @@ def validation_key(params: Params) -> str:
 
 def save_validated(cohort: Cohort, params: Params, folder: Path) -> Path:
     """Leave the validated cohort in ``folder`` for the notebooks of this run."""
-    import pickle
-
     path = Path(folder) / CACHE_FILE
     with open(path, "wb") as fh:
         pickle.dump({"key": validation_key(params), "cohort": cohort}, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -339,8 +283,6 @@ def save_validated(cohort: Cohort, params: Params, folder: Path) -> Path:
 
 def load_validated(params: Params) -> Cohort:
     """The cohort validated by this run's runner when its inputs are unchanged, else :func:`load_cohort`."""
-    import pickle
-
     path = params.output_dir / CACHE_FILE
     if path.exists():
         try:

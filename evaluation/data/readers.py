@@ -1,6 +1,6 @@
-"""Spreadsheet input: find the file (and sheet) that holds each table of the contract, and read a sheet as
-the same text cells a CSV gives, so every parse and validation rule of :mod:`evaluation.loading` applies
-unchanged.
+"""Reading a cohort's files as text cells: find the CSV, workbook or sheet that holds each table of the
+contract, and read it as the same text cells whatever it came from, so every parse and validation rule of
+:mod:`evaluation.data.loading` applies unchanged.
 
 A table may come from its CSV (``patients.csv``), from a workbook named like it (``patients.xlsx``,
 ``qualitative/codings.xlsx``) or from a sheet named like it (``patients``, ``qualitative_codings`` or
@@ -11,45 +11,20 @@ Workbooks are read with python-calamine (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls
 """
 
 from __future__ import annotations
+
+import csv
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 import pandas as pd
+
 from evaluation.core.dictionary import TableSpec, load_dictionary
-from evaluation.core.errors import shown_value
+from evaluation.core.errors import character_name, shown_value
 from evaluation.core.problems import Problems
-from evaluation.core.errors import character_name
-
-def check_header(raw: pd.DataFrame, header: list[str], spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
-    """Checks every reader shares: no repeated column, every required column, some rows. Numbers the rows
-    as a spreadsheet shows them (header = row 1)."""
-    file = spec.file
-    for name in header:
-        found = FORBIDDEN_CHARACTERS.search(name)
-        if found:
-            problems.add(file, 1, shown_value(name), "error", f"header cell '{shown_value(name)}' contains the control "
-                         f"character {character_name(found.group())}; delete it (it is invisible in most editors)")
-    dupes = sorted({c for c in header if header.count(c) > 1})
-    for c in dupes:
-        problems.add(file, 1, shown_value(c), "error", "column appears more than once in the header")
-    if dupes:
-        return None
-    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
-    for name in missing:
-        close = [c for c in raw.columns if c.lower().replace(" ", "_") == name]
-        hint = f" (found '{shown_value(close[0])}': rename it)" if close else ""
-        problems.add(file, 1, name, "error", f"required column is missing from the header{hint}")
-    if missing:
-        return None
-    if raw.empty:  # a required table must have records; an optional one without any is as good as absent
-        problems.add(file, None, None, "error" if spec.required else "warning",
-                     "table has no rows, only a header; " + ("it is required: export it again with its records"
-                                                             if spec.required else "the analyses that need it are skipped"))
-    raw.index = pd.RangeIndex(2, len(raw) + 2)  # spreadsheet rows: header is row 1
-    return raw
-
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 EXPORT_HINT = "export it as CSV UTF-8 or .xlsx"
@@ -264,6 +239,87 @@ def _own_book_source(path: Path, data_dir: Path, spec: TableSpec, specs: dict[st
     return source
 
 
+def _check_header(raw: pd.DataFrame, header: list[str], spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
+    """Checks every reader shares: no repeated column, every required column, some rows. Numbers the rows
+    as a spreadsheet shows them (header = row 1)."""
+    file = spec.file
+    for name in header:
+        found = FORBIDDEN_CHARACTERS.search(name)
+        if found:
+            problems.add(file, 1, shown_value(name), "error", f"header cell '{shown_value(name)}' contains the control "
+                         f"character {character_name(found.group())}; delete it (it is invisible in most editors)")
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    for c in dupes:
+        problems.add(file, 1, shown_value(c), "error", "column appears more than once in the header")
+    if dupes:
+        return None
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    for name in missing:
+        close = [c for c in raw.columns if c.lower().replace(" ", "_") == name]
+        hint = f" (found '{shown_value(close[0])}': rename it)" if close else ""
+        problems.add(file, 1, name, "error", f"required column is missing from the header{hint}")
+    if missing:
+        return None
+    if raw.empty:  # a required table must have records; an optional one without any is as good as absent
+        problems.add(file, None, None, "error" if spec.required else "warning",
+                     "table has no rows, only a header; " + ("it is required: export it again with its records"
+                                                             if spec.required else "the analyses that need it are skipped"))
+    raw.index = pd.RangeIndex(2, len(raw) + 2)  # spreadsheet rows: header is row 1
+    return raw
+
+
+def _is_padded(text: str) -> bool:
+    """Does any cell start or end with a space or tab? (Substring tests: fast on a statewide file.)"""
+    return text[:1] in (" ", "\t") or any(
+        pad in text for pad in (", ", " ,", " \n", "\n ", ",\t", "\t,", "\t\n", "\n\t", " \r\n", "\t\r\n"))
+
+
+def _csv_text(path: Path, file: str, problems: Problems) -> str | None:
+    """A CSV file's text: a byte-order mark is dropped with a warning; a file that is not UTF-8 is an error."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        problems.add(file, None, None, "warning", "file starts with a UTF-8 byte-order mark (BOM); read anyway")
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.add(file, line, None, "error",
+                     f"is not UTF-8 (byte 0x{data[exc.start]:02x} at row {line}); save the file as CSV UTF-8")
+        return None
+
+
+def read_csv(path: Path, spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
+    """Read a CSV as text cells, checking encoding, shape and header."""
+    file = spec.file
+    text = _csv_text(path, file, problems)
+    if text is None:
+        return None
+    if not text.strip():
+        problems.add(file, None, None, "error" if spec.required else "warning",
+                     "file is empty (no header row)" + ("" if spec.required else "; the analyses that need it are skipped"))
+        return None
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                          skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = map(int, match.groups())
+            problems.add(file, line, None, "error", f"row has {saw} fields but the header has {expected} "
+                         "(a value holding a comma must be in double quotes)")
+        else:
+            problems.add(file, None, None, "error", f"is not a well-formed CSV file: {shown_value(exc, limit=200)}")
+        return None
+    header = [c.strip(WHITESPACE) for c in next(csv.reader(io.StringIO(text)))]  # pandas would rename a repeated name
+    raw.columns = (header[: len(raw.columns)] if len(header) >= len(raw.columns)
+                   else [str(c).strip(WHITESPACE) for c in raw.columns])
+    raw = _check_header(raw, header, spec, problems)
+    if raw is not None and _is_padded(text):  # strip cells only when some cell is padded: stripping is slow on big tables
+        raw = raw.apply(lambda s: s.str.strip(WHITESPACE))  # spaces, not control characters: those are reported
+    return raw
+
+
 def column_letter(index: int) -> str:
     """The spreadsheet letter of a 0-based column (0 -> A, 26 -> AA)."""
     letters = ""
@@ -301,7 +357,6 @@ def read_sheet(source: Source, spec: TableSpec, problems: Problems) -> pd.DataFr
     """
     from python_calamine import CalamineError
 
-
     file = spec.file
     try:
         cells = source.book.get_sheet_by_name(source.sheet).to_python(skip_empty_area=False)
@@ -334,4 +389,9 @@ def read_sheet(source: Source, spec: TableSpec, problems: Problems) -> pd.DataFr
     names = [header[j] for j in keep]
     raw = pd.DataFrame([[row[j] for j in keep] for row in rows[1:]], columns=range(len(keep)), dtype=str)
     raw.columns = names
-    return check_header(raw, names, spec, problems)
+    return _check_header(raw, names, spec, problems)
+
+
+def read_source(source: Source, spec: TableSpec, problems: Problems) -> pd.DataFrame | None:
+    """A table's text cells from where :func:`find_sources` found it (its CSV, or a workbook's sheet)."""
+    return read_csv(source.path, spec, problems) if source.sheet is None else read_sheet(source, spec, problems)
