@@ -1,36 +1,34 @@
-"""Focus-group coding: theme table, code rules, presence, co-occurrence, phases, inter-rater reliability.
+"""Focus-group coding (notebook 02): code rules, the theme table and its exemplars, presence by team, track
+and phase, co-occurrence, inter-rater reliability, the figures and the notebook.
 
-Reference values: Cohen's kappa and Krippendorff's alpha on hand-built examples with the arithmetic in the
-comments; Krippendorff's alpha on the worked example of Krippendorff (2011), "Computing Krippendorff's
-Alpha-Reliability", section C (4 observers x 12 units, missing values): nominal alpha = 0.743.
+Reliability is checked on hand-built examples with the arithmetic in the docstrings (the statistics
+themselves are checked against published values in tests/test_stats_agreement.py).
 """
 from __future__ import annotations
 
+import json
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 
-matplotlib.use("Agg")
-
-from tests.conftest import run_notebook_cells  # noqa: E402
 from evaluation import DataValidationError, ParamsError, load_cohort
 from evaluation.analyses.focus_groups import compute as fg_compute
 from evaluation.analyses.focus_groups import figures as fg_figures
 from evaluation.analyses.focus_groups import findings as fg_findings
+from evaluation.analyses.focus_groups import reliability as fg_reliability
 from evaluation.core import figures as figure_io
 from evaluation.core import outputs
-from evaluation.data import loading
-from evaluation.data import qualitative
-from evaluation.data import refi_qda
-from evaluation.report import pack
-from evaluation.stats import agreement
-from evaluation.core.paths import REPO_ROOT
 from evaluation.core.params import check
-from evaluation.data.qualitative import EXCERPT_COLUMNS
-from evaluation.data.qualitative import normalise
-from tests.conftest import TINY, write_cohort  # noqa: E402
+from evaluation.core.paths import REPO_ROOT
+from evaluation.data import loading, qualitative
+from evaluation.data.qualitative import EXCERPT_COLUMNS, normalise
+from evaluation.data.refi_qda_writer import export_qdpx
+from evaluation.report import funder
+from tests.conftest import TINY, run_notebook_cells, write_cohort
+
+matplotlib.use("Agg")
 
 QUICK = fg_compute.CodingSettings(bootstrap_samples=0)  # no bootstrap where only point estimates are checked
 
@@ -59,7 +57,7 @@ def two_coder_example():
     return make_tables(excerpts, codings, [("X", "Theme", "def")])
 
 
-# --- Cohen's kappa and Krippendorff's alpha: reference values -----------------------------------------
+# --- inter-rater reliability: hand-computed examples ---------------------------------------------------
 
 def test_kappa_two_coders_fifty_excerpts():
     """Reference: 2x2 table both 20 / A only 5 / B only 10 / neither 15 gives kappa 0.40.
@@ -69,26 +67,13 @@ def test_kappa_two_coders_fifty_excerpts():
     Alpha by hand: n = 100 values, n1 = 55, n0 = 45, 15 disagreeing units give o01 = o10 = 15;
     Do = 30/100 = 0.3, De = 2 * 45 * 55 / (100 * 99) = 0.5, alpha = 1 - 0.3/0.5 = 0.40.
     """
-    irr = fg_compute.inter_rater_reliability(two_coder_example(), QUICK)
+    irr = fg_reliability.inter_rater_reliability(two_coder_example(), QUICK)
     row = irr.summary.set_index("code").loc["X"]
     assert row["n_excerpts"] == 50 and row["n_coders"] == 2
     assert row["percent_agreement"] == pytest.approx(70.0)
     assert row["cohen_kappa"] == pytest.approx(0.40)
     assert row["krippendorff_alpha"] == pytest.approx(0.40)
     assert row["landis_koch"] == "fair"
-    a = [1] * 25 + [0] * 25
-    b = [1] * 20 + [0] * 5 + [1] * 10 + [0] * 15
-    assert agreement.cohen_kappa(a, b) == (pytest.approx(0.40), None)
-
-
-def test_krippendorff_2011_worked_example():
-    """Reference: Krippendorff (2011), Computing Krippendorff's Alpha-Reliability, section C: nominal alpha 0.743."""
-    nan = np.nan
-    data = [[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
-            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
-            [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
-            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]]
-    assert agreement.krippendorff_alpha_nominal(data) == pytest.approx(0.743, abs=5e-4)  # published to 3 decimals
 
 
 def test_three_coders_mean_pairwise_kappa_and_alpha():
@@ -105,7 +90,7 @@ def test_three_coders_mean_pairwise_kappa_and_alpha():
     excerpts = [(f"E{i}", "S1", "T1", f"turn {i}") for i in range(1, 7)]
     codings = [(f"E{i + 1}", c, "X") for c, m in marks.items() for i, v in enumerate(m) if v == "1"]
     codings += [(f"E{i}", c, "Y") for c in marks for i in range(1, 7)]  # Y: everybody, everywhere
-    irr = fg_compute.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d"), ("Y", "T", "d")]), QUICK)
+    irr = fg_reliability.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d"), ("Y", "T", "d")]), QUICK)
     row = irr.summary.set_index("code").loc["X"]
     assert row["cohen_kappa"] == pytest.approx(1 / 3)
     assert row["percent_agreement"] == pytest.approx(50.0)
@@ -129,17 +114,11 @@ def test_three_coders_with_missing_decisions():
     excerpts = [(f"E{i}", "S1" if i <= 3 else "S2", "T1", "t") for i in range(1, 6)]
     codings = [("E1", "A", "X"), ("E4", "A", "X"), ("E1", "B", "X"), ("E2", "B", "X"), ("E4", "B", "X"),
                ("E5", "B", "X"), ("E1", "C", "X")]
-    row = fg_compute.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d")]), QUICK).summary.iloc[0]
+    row = fg_reliability.inter_rater_reliability(make_tables(excerpts, codings, [("X", "T", "d")]), QUICK).summary.iloc[0]
     assert (row["code"], row["n_excerpts"], row["n_coders"]) == ("X", 5, 3)
     assert row["krippendorff_alpha"] == pytest.approx(3 / 7)
     assert row["cohen_kappa"] == pytest.approx((2 / 7 + 1 + 0.4) / 3)
     assert row["percent_agreement"] == pytest.approx(60.0)
-
-
-def test_alpha_verdict_thresholds():
-    """Krippendorff (2004, p. 241): rely on alpha >= .800; .667 to .800 for tentative conclusions only."""
-    got = [agreement.alpha_verdict(a) for a in (0.8, 0.7999, 0.667, 0.6669, np.nan)]
-    assert got == ["reliable", "tentative", "tentative", "unreliable", "not computable"]
 
 
 def test_overall_row_pools_every_decision():
@@ -151,7 +130,7 @@ def test_overall_row_pools_every_decision():
     t = two_coder_example()
     t = normalise(t.sources, t.excerpts, t.codings, pd.DataFrame([("X", "Theme", "d"), ("Z", "Theme", "d")],
                                                                columns=["code", "theme", "definition"]), t.teams)
-    overall = fg_compute.inter_rater_reliability(t, QUICK).summary.set_index("code").loc["overall"]
+    overall = fg_reliability.inter_rater_reliability(t, QUICK).summary.set_index("code").loc["overall"]
     assert overall["cohen_kappa"] == pytest.approx(0.625)
     assert overall["percent_agreement"] == pytest.approx(85.0)
 
@@ -162,25 +141,18 @@ def test_consensus_coder_is_not_a_rater():
     extra = pd.DataFrame([(f"E{i:02d}", "CONS", "X") for i in range(0, 50, 2)], columns=["excerpt_id", "coder", "code"])
     t = normalise(t.sources, t.excerpts, pd.concat([t.codings, extra]), t.codebook, t.teams)
     s = fg_compute.CodingSettings(code_rule="consensus", consensus_coder="CONS", bootstrap_samples=0)
-    row = fg_compute.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    row = fg_reliability.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
     assert row["n_coders"] == 2 and row["cohen_kappa"] == pytest.approx(0.40)
-    assert fg_compute.inter_rater_reliability(t, QUICK).summary.set_index("code").at["X", "n_coders"] == 3
-
-
-def test_landis_koch_bands():
-    """Landis & Koch (1977): <0 poor, .00-.20 slight, .21-.40 fair, .41-.60 moderate, .61-.80 substantial, .81-1 almost perfect."""
-    got = [agreement.landis_koch(k) for k in (-0.1, 0.0, 0.2, 0.21, 0.4, 0.41, 0.6, 0.61, 0.8, 0.81, 1.0, np.nan)]
-    assert got == ["poor", "slight", "slight", "fair", "fair", "moderate", "moderate", "substantial", "substantial",
-                   "almost perfect", "almost perfect", "not computable"]
+    assert fg_reliability.inter_rater_reliability(t, QUICK).summary.set_index("code").at["X", "n_coders"] == 3
 
 
 def test_bootstrap_ci_is_seeded_and_brackets_the_estimate():
     """The alpha CI is a percentile bootstrap over excerpts: same seed, same CI; it contains the estimate."""
     t = two_coder_example()
     s = fg_compute.CodingSettings(bootstrap_samples=200, seed=7)
-    a = fg_compute.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
-    b = fg_compute.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
-    c = fg_compute.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=200, seed=8)).summary.set_index("code").loc["X"]
+    a = fg_reliability.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    b = fg_reliability.inter_rater_reliability(t, s).summary.set_index("code").loc["X"]
+    c = fg_reliability.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=200, seed=8)).summary.set_index("code").loc["X"]
     assert (a["alpha_ci_low"], a["alpha_ci_high"]) == (b["alpha_ci_low"], b["alpha_ci_high"])
     assert (a["alpha_ci_low"], a["alpha_ci_high"]) != (c["alpha_ci_low"], c["alpha_ci_high"])
     assert a["alpha_ci_low"] < 0.40 < a["alpha_ci_high"]
@@ -193,20 +165,19 @@ def test_code_applied_by_nobody_or_everybody_is_not_computable():
     excerpts = [(f"E{i}", "S1", "T1", "t") for i in range(4)]
     codings = [(f"E{i}", c, "ALL") for i in range(4) for c in ("A", "B")]
     t = make_tables(excerpts, codings, [("ALL", "T", "d"), ("NONE", "T", "d")])
-    table = fg_compute.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=20)).summary.set_index("code")
+    table = fg_reliability.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=20)).summary.set_index("code")
     for code, why in (("ALL", "every coder applied this code to every excerpt"), ("NONE", "no coder applied this code")):
         assert np.isnan(table.at[code, "cohen_kappa"]) and np.isnan(table.at[code, "krippendorff_alpha"])
         assert why in table.at[code, "note"] and "alpha not computable" in table.at[code, "note"]
         assert table.at[code, "landis_koch"] == "not computable"
         assert table.at[code, "percent_agreement"] == 100.0
-    assert agreement.cohen_kappa([0, 0], [0, 0])[1].startswith("no coder applied")
 
 
 def test_single_coder_skips_reliability_with_a_note():
     t = make_tables([("E1", "S1", "T1", "t")], [("E1", "A", "X")], [("X", "T", "d")])
-    irr = fg_compute.inter_rater_reliability(t, QUICK)
+    irr = fg_reliability.inter_rater_reliability(t, QUICK)
     assert irr.note == "Inter-rater reliability skipped: only one coder (A) coded the excerpts; it needs two or more."
-    assert list(irr.summary.columns) == fg_compute.IRR_COLUMNS and irr.summary.empty and not irr.computable
+    assert list(irr.summary.columns) == fg_reliability.IRR_COLUMNS and irr.summary.empty and not irr.computable
     assert "only one coder" in irr._repr_html_()
 
 
@@ -214,7 +185,7 @@ def test_coders_who_never_read_the_same_transcript():
     """A coded S1, B coded S2: no excerpt has two coders, so reliability is skipped with that reason."""
     t = make_tables([("E1", "S1", "T1", "t"), ("E2", "S2", "T1", "t")], [("E1", "A", "X"), ("E2", "B", "X")],
                     [("X", "T", "d")])
-    assert fg_compute.inter_rater_reliability(t, QUICK).note.endswith("no excerpt was coded by two or more coders.")
+    assert fg_reliability.inter_rater_reliability(t, QUICK).note.endswith("no excerpt was coded by two or more coders.")
 
 
 def test_coder_scope_excerpt_counts_only_excerpts_both_coders_coded():
@@ -224,7 +195,7 @@ def test_coder_scope_excerpt_counts_only_excerpts_both_coders_coded():
     reviewer; 'neither' excerpts none), on which both said yes: kappa is 0/0, not computable. This is why
     the default scope is the transcript (source).
     """
-    irr = fg_compute.inter_rater_reliability(two_coder_example(), fg_compute.CodingSettings(coder_scope="excerpt", bootstrap_samples=0))
+    irr = fg_reliability.inter_rater_reliability(two_coder_example(), fg_compute.CodingSettings(coder_scope="excerpt", bootstrap_samples=0))
     row = irr.summary.set_index("code").loc["X"]
     assert row["n_excerpts"] == 20
     assert np.isnan(row["cohen_kappa"]) and "every coder applied this code to every excerpt" in row["note"]
@@ -358,14 +329,13 @@ def test_quotes_settings_come_from_params(tmp_path):
 
 def test_a_held_back_quote_never_reaches_the_funder_table_or_the_findings(tmp_path):
     """The theme table written to tables/ is what the report turns into funder/themes.csv and the quoted finding."""
-
     excerpts = [("E1", "S1", "T1", "Call Mrs. Alvarez at (555) 201-3344 about her MRN 00482913.", 1),
                 ("E2", "S1", "T2", "Coaching calls helped us get the pharmacist into huddles.", 0)]
     t = make_tables(excerpts, [("E1", "A", "P"), ("E2", "A", "P")], [("P", "Design", "d")])
     p = check({"cohort_id": "c", "data_dir": str(tmp_path), "as_of": "2016-12-31", "output_dir": str(tmp_path / "out")})
     outputs.save_table(fg_compute.theme_table(t, QUICK), p, "themes")
-    funder = pack.funder_tables(p)["themes"].table
-    assert set(funder["exemplar"]) == {"Coaching calls helped us get the pharmacist into huddles."}
+    themes = funder.funder_tables(p)["themes"].table
+    assert set(themes["exemplar"]) == {"Coaching calls helped us get the pharmacist into huddles."}
     said = " ".join(fg_findings.findings_themes(p))
     assert "huddles" in said and "Alvarez" not in said and "201-3344" not in said
 
@@ -417,8 +387,6 @@ def test_theme_presence_by_team_and_track():
     assert by_track.at[("Design", "all"), "pct_teams"] == 100.0
     assert by_track.at[("Design", "track=initial"), "n_teams"] == 2
     assert "track=advanced" not in {g for _, g in by_track.index}  # no advanced team spoke
-    fig = fg_figures.theme_presence_heatmap(presence)
-    assert "did not speak" in " ".join(t.get_text() for t in fig.axes[0].get_yticklabels())
 
 
 def test_cooccurrence_counts_pairs_on_the_same_excerpt():
@@ -464,7 +432,7 @@ def test_missing_qualitative_files_give_the_loader_note(tiny_cohort, tmp_path):
     cohort = load_cohort(p)
     tables = loading.load_qualitative(p, cohort)
     assert not tables.ok and tables.note == cohort.missing_note(*qualitative.QUALITATIVE_TABLES)
-    assert fg_compute.theme_table(tables, QUICK).empty and fg_compute.inter_rater_reliability(tables, QUICK).note
+    assert fg_compute.theme_table(tables, QUICK).empty and fg_reliability.inter_rater_reliability(tables, QUICK).note
 
 
 def test_missing_qdpx_file_is_a_data_error_and_a_params_error(tiny_cohort, tmp_path):
@@ -477,21 +445,116 @@ def test_missing_qdpx_file_is_a_data_error_and_a_params_error(tiny_cohort, tmp_p
         loading.load_qualitative(p, load_cohort(p, raise_on_error=False))
 
 
-# --- figures and notebook -------------------------------------------------------------------------------
+# --- figures -------------------------------------------------------------------------------------------
 
-def test_figures_draw_and_captions_come_from_the_data(tmp_path):
-    t = presence_example()
-    phases = fg_compute.phase_comparison(t, QUICK)
-    text = fg_figures.phase_text(phases)
-    # Design: 100% -> 0% (fell most); Benefits: 50% -> 50%
-    assert "'Benefits' rose most (50% to 50% of excerpts) and 'Design' fell most (100% to 0%)" in text["caption"]
-    out = figure_io.export_figure(fg_figures.phase_comparison_chart(phases), tmp_path, "qualitative_phases",
-                                notebook="02_focus_groups", **text)
-    assert out is not None and (tmp_path / "figures" / "qualitative_phases.svg").exists()
-    irr = fg_compute.inter_rater_reliability(two_coder_example(), fg_compute.CodingSettings(bootstrap_samples=20))
-    assert "0 of 1 codes reach alpha >= 0.800; overall alpha 0.40 and kappa 0.40 (fair)" in fg_figures.irr_text(irr)["caption"]
-    assert len(fg_figures.irr_chart(irr.summary).axes) == 1
+def ticks(ax, axis: str = "y") -> list[str]:
+    return [t.get_text() for t in (ax.get_yticklabels() if axis == "y" else ax.get_xticklabels())]
 
+
+def test_themes_by_team_draws_one_row_per_team_grouped_by_track():
+    """presence_example: T3 (advanced, silent) first, then T1 and T2 (initial); themes Benefits, Design (2 excerpts
+    each, by name). Cells: T3 0 0; T1 1 (E3) 1 (E1); T2 1 (E2) 1 (E2). Every theme voiced by both teams that spoke."""
+    spec = fg_figures.themes_by_team(fg_compute.theme_presence(presence_example(), QUICK))
+    ax = spec.figure.axes[0]
+    assert (spec.figure_id, spec.section, spec.notebook) == ("qualitative_theme_presence_team", "themes", "02_focus_groups")
+    assert ticks(ax) == ["Three (advanced) - did not speak", "One (initial)", "Two (initial)"]
+    assert ticks(ax, "x") == ["Benefits", "Design"]
+    assert [t.get_text() for t in ax.texts] == ["0", "0", "1", "1", "1", "1"]
+    assert [line.get_ydata()[0] for line in ax.lines] == [1]  # one line between the advanced and the initial track
+    assert spec.caption == ("Excerpts per team and theme. 2 of 3 teams spoke in a focus group or interview; every "
+                            "theme was voiced by 2 of the 2 teams that spoke.")
+    assert spec.alt_text.startswith("Heatmap with one row per team (3, grouped by track) and one column per theme (2)")
+
+
+def test_themes_by_team_draws_the_teams_with_most_excerpts_above_the_cap():
+    """60 teams, of which T00-T39 spoke (T39 the most): the heatmap draws the 30 with the most excerpts, the caption
+    says so and where every team is; the presence table keeps all 60."""
+    rows = []
+    for k in range(60):
+        for theme in ("Benefits", "Barriers"):
+            rows.append({"team_id": f"T{k:02d}", "team_name": f"Team {k}", "track": "initial", "theme": theme,
+                         "n_excerpts": k if k < 40 else 0, "voiced": 0 < k < 40, "spoke": k < 40})
+    presence = pd.DataFrame(rows)
+    cap = fg_compute.presence_teams(presence)
+    assert cap.teams == [f"T{k:02d}" for k in range(10, 40)] and cap.total == 60 and cap.capped
+    spec = fg_figures.themes_by_team(presence)
+    assert ticks(spec.figure.axes[0]) == [f"Team {k} (initial)" for k in range(10, 40)]
+    assert spec.caption.endswith(" Shown: 30 of 60 teams, those with the most excerpts; every team is in "
+                                 "tables/themes_by_team.csv.")
+    assert "one row for each of the 30 of 60 teams with the most excerpts" in spec.alt_text
+    few = presence[presence["team_id"] < "T20"]
+    assert not fg_compute.presence_teams(few).capped and "Shown:" not in fg_figures.themes_by_team(few).caption
+
+
+def test_themes_by_track_gives_percent_and_counts_per_group():
+    """Among the teams that spoke (T1, T2, both initial), each theme was voiced by 2 of 2: 100% in 'all' and
+    'initial'; no advanced team spoke, so there is no advanced column."""
+    presence = fg_compute.theme_presence(presence_example(), QUICK)
+    spec = fg_figures.themes_by_track(fg_compute.theme_by_track(presence))
+    ax = spec.figure.axes[0]
+    assert ticks(ax, "x") == ["all teams", "initial track"] and ticks(ax) == ["Benefits", "Design"]
+    assert [t.get_text() for t in ax.texts] == ["100%\n(2 of 2)"] * 4
+    assert spec.caption.endswith("all teams and by track. 'Benefits' was voiced by 2 of 2 teams.")
+    assert "one column per group (all teams, initial)" in spec.alt_text
+
+
+def test_code_cooccurrence_draws_the_lower_triangle_grouped_by_theme():
+    """Codes in theme order: R (Benefits), then P, Q (Design). Lower triangle with the diagonal, row by row:
+    R-R 2; P-R 1, P-P 2; Q-R 0, Q-P 0, Q-Q 0. One pair of lines between the themes; P and R share E2."""
+    spec = fg_figures.code_cooccurrence(fg_compute.code_cooccurrence(presence_example(), QUICK))
+    ax = spec.figure.axes[0]
+    assert ticks(ax) == ["R", "P", "Q"] == ticks(ax, "x")
+    assert [t.get_text() for t in ax.texts] == ["2", "1", "2", "0", "0", "0"]
+    assert len(ax.lines) == 2
+    assert spec.caption.endswith("each code's excerpts. The most frequent pair is 'P' with 'R' (1 excerpt).")
+    assert spec.alt_text.startswith("Lower-triangle heatmap of 3 codes by the same codes")
+
+
+def test_themes_by_phase_draws_a_bar_per_theme_and_phase_and_names_what_moved():
+    """Benefits 50% (1 of 2 excerpts) at mid-cycle and 50% (1 of 2) at the end; Design 100% (2) and 0% (0)."""
+    spec = fg_figures.themes_by_phase(fg_compute.phase_comparison(presence_example(), QUICK))
+    ax = spec.figure.axes[0]
+    assert ticks(ax) == ["Benefits", "Design"] and len(ax.patches) == 4
+    assert [t.get_text() for t in ax.texts] == [" 50% (1)", " 100% (2)", " 50% (1)", " 0% (0)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Mid-cycle focus groups", "End-of-cycle interviews"]
+    assert "'Benefits' rose most (50% to 50% of excerpts) and 'Design' fell most (100% to 0%)" in spec.caption
+    one_phase = make_tables([("E1", "S1", "T1", "a")], [("E1", "A", "P")], [("P", "Design", "d")])
+    spec = fg_figures.themes_by_phase(fg_compute.phase_comparison(one_phase, QUICK))
+    assert len(spec.figure.axes[0].patches) == 1 and "nothing to compare" in spec.caption
+
+
+def test_irr_by_code_draws_alpha_and_kappa_per_code_with_the_overall_row_last():
+    """The 50-excerpt example (alpha = kappa = 0.40 for X) plus Z, which nobody applied (not computable).
+    Overall pools X and Z: kappa .625 (see test_overall_row_pools_every_decision)."""
+    t = two_coder_example()
+    t = normalise(t.sources, t.excerpts, t.codings, pd.DataFrame([("X", "Theme", "d"), ("Z", "Theme", "d")],
+                                                               columns=["code", "theme", "definition"]), t.teams)
+    irr = fg_reliability.inter_rater_reliability(t, fg_compute.CodingSettings(bootstrap_samples=20))
+    spec = fg_figures.irr_by_code(irr)
+    ax = spec.figure.axes[0]
+    assert ticks(ax) == ["X", "Z", "overall"]
+    alpha_dots = next(line for line in ax.lines if line.get_label() == "Krippendorff's alpha")
+    assert alpha_dots.get_xdata()[:2] == pytest.approx([0.40, np.nan], nan_ok=True)
+    kappa_diamonds = next(line for line in ax.lines if line.get_label() == "Cohen's kappa")
+    assert kappa_diamonds.get_xdata()[2] == pytest.approx(0.625)
+    assert [x.get_text() for x in ax.texts] == ["not computable"]
+    assert spec.caption.startswith("Krippendorff's alpha (nominal) with 95% bootstrap CI, and Cohen's kappa, per code: "
+                                   "2 coders, on the 50 excerpts both read. 0 of 2 codes reach alpha >= 0.800")
+    assert spec.caption.endswith("; 1 code is not computable.")
+
+
+def test_show_exports_a_spec_into_the_themes_section(tmp_path, monkeypatch):
+    """ev.show writes the files and the manifest row (section themes) and returns id, panels, title and caption."""
+    monkeypatch.setenv(figure_io.FORMATS_ENV, "svg")
+    spec = fg_figures.themes_by_phase(fg_compute.phase_comparison(presence_example(), QUICK))
+    shown = figure_io.show(spec, tmp_path)
+    assert repr(shown).split("\n") == ["Figure qualitative_phases (1 panel)", spec.title, spec.caption]
+    record = json.loads((tmp_path / "figures" / "qualitative_phases.json").read_text(encoding="utf-8"))
+    assert (record["section"], record["notebook"]) == ("themes", "02_focus_groups")
+    assert (tmp_path / "figures" / "qualitative_phases.svg").exists()
+
+
+# --- the notebook ----------------------------------------------------------------------------------------
 
 def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_path):
     """The notebook's cells, run in-process on a cohort with no qualitative files, show the skip note."""
@@ -499,7 +562,8 @@ def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_pa
                                           data_dir=str(tiny_cohort), output_dir=str(tmp_path / "out"),
                                           as_of="2016-12-31", cohort_id="tiny")
     note = namespace["cohort"].missing_note(*qualitative.QUALITATIVE_TABLES)
-    assert sum(isinstance(s, str) and s == note for s in shown) >= 8
+    assert sum(isinstance(s, str) and s == note for s in shown) == 11  # every section after the overview
+    assert namespace["irr"].note == note and not namespace["irr"].computable
     assert not (tmp_path / "out" / "tables" / "themes.csv").exists()
     assert not list((tmp_path / "out").glob("figures/qualitative_*.png"))
 
@@ -507,10 +571,9 @@ def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_pa
 def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_path):
     """qualitative.qdpx (relative to the data folder) replaces the CSVs; a team not in teams.csv is an error row
     naming the file as the params wrote it and the Case element."""
-
     t = make_tables([("E1", "S1", "T01", "We talk about calls."), ("E2", "S1", "T09", "So do we.")],
                     [("E1", "A", "P"), ("E2", "A", "P")], [("P", "Design", "d")])
-    refi_qda.export_qdpx(t, tiny_cohort / "coding" / "p.qdpx")
+    export_qdpx(t, tiny_cohort / "coding" / "p.qdpx")
     p = check({"cohort_id": "c", "data_dir": str(tiny_cohort), "as_of": "2016-12-31",
                "output_dir": str(tmp_path / "o"), "qualitative": {"qdpx": "coding/p.qdpx"}})
     cohort = load_cohort(p, raise_on_error=False)  # validation lists the .qdpx problems with the CSVs' ...
@@ -521,47 +584,3 @@ def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_p
     assert problems[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
     assert fg_compute.theme_table(tables, QUICK).set_index("code").at["P", "n_teams"] == 1  # T09's excerpt voices no team
     assert fg_compute.overview(tables, QUICK).set_index("item").at["read from", "value"] == "coding/p.qdpx"
-
-
-# --- a statewide cohort ---------------------------------------------------------------------------------
-
-def test_bootstrap_alphas_equal_the_krippendorff_package_draw_by_draw():
-    """The resampled alphas computed all at once equal krippendorff.alpha on each resample (same draws),
-    including resamples with no variation (NaN)."""
-    import krippendorff
-
-    rng_data = np.random.default_rng(4)
-    for trial in range(6):
-        n_excerpts, n_codes = int(rng_data.integers(3, 40)), int(rng_data.integers(1, 5))
-        decisions = (rng_data.random((n_excerpts, n_codes, 3)) < rng_data.uniform(0.05, 0.6)).astype(float)
-        decisions[rng_data.random(decisions.shape) < 0.2] = np.nan  # coders who did not read an excerpt
-        counts = np.stack([(decisions == 0).sum(axis=2), (decisions == 1).sum(axis=2)], axis=-1)
-        fast = agreement._bootstrap_alphas(counts, np.random.default_rng([2015, trial]), 50)
-        rng = np.random.default_rng([2015, trial])
-        for b in range(50):
-            units = counts[rng.integers(0, n_excerpts, n_excerpts)].reshape(-1, 2)
-            units = units[units.sum(axis=1) >= 2]
-            if len(units) == 0 or (units.sum(axis=0) > 0).sum() < 2:
-                assert np.isnan(fast[b])
-            else:
-                # closed form in both, in another order of sums: rounding only
-                assert fast[b] == pytest.approx(krippendorff.alpha(value_counts=units, level_of_measurement="nominal"),
-                                                rel=1e-9, abs=1e-12)
-
-
-def test_theme_presence_heatmap_draws_the_teams_with_most_excerpts_above_the_cap():
-    """60 teams, of which T00-T39 spoke (T39 the most): the heatmap draws the 30 with the most excerpts, the caption
-    says so and where every team is; the presence table keeps all 60."""
-    rows = []
-    for k in range(60):
-        for theme in ("Benefits", "Barriers"):
-            rows.append({"team_id": f"T{k:02d}", "team_name": f"Team {k}", "track": "initial", "theme": theme,
-                         "n_excerpts": k if k < 40 else 0, "voiced": 0 < k < 40, "spoke": k < 40})
-    presence = pd.DataFrame(rows)
-    shown = fg_compute.presence_teams(presence)
-    assert shown == [f"T{k:02d}" for k in range(10, 40)]
-    fig = fg_figures.theme_presence_heatmap(presence)
-    assert len(fig.axes[0].get_yticklabels()) == fg_compute.TEAMS_SHOWN
-    text = fg_figures.presence_text(presence)
-    assert "Shown: the 30 of 60 teams with the most excerpts; every team is in tables/themes_by_team.csv." in text["caption"]
-    assert "Shown:" not in fg_figures.presence_text(presence[presence["team_id"] < "T20"])["caption"]

@@ -15,10 +15,10 @@ import pytest
 
 from evaluation import load_cohort
 from evaluation.analyses.focus_groups import compute as fg_compute
-from evaluation.data import loading
-from evaluation.data import qualitative
-from evaluation.data import refi_qda
+from evaluation.analyses.focus_groups import reliability as fg_reliability
 from evaluation.core.params import check
+from evaluation.data import loading, qualitative, refi_qda, synth
+from evaluation.data.refi_qda_writer import export_qdpx
 from tests.conftest import TINY, write_cohort
 
 NS = {"q": refi_qda.NAMESPACE}
@@ -29,18 +29,18 @@ def fixture_tables() -> qualitative.QualitativeTables:
     """Two sources, five excerpts (one without a team, one uncoded, one exemplar, non-ASCII and a newline)."""
     sources = pd.DataFrame([("S1", "focus_group", "2015-07-01", None, None),
                             ("S2", "interview", "2016-01-10", "T01", "end_of_cycle")],
-                           columns=refi_qda.SOURCE_COLUMNS)
+                           columns=qualitative.SOURCE_COLUMNS)
     excerpts = pd.DataFrame([
         ("E1", "S1", "T01", "We share wins on the call \u2014 it's caf\u00e9 talk \u2713", 0),
         ("E2", "S1", "T02", "Line one\nline two & <three>", 0),
         ("E3", "S1", None, "Coach: anyone else?", 0),
         ("E4", "S2", "T01", "The calls kept us on track.", 1),
         ("E5", "S2", "T01", "Uncoded turn.", 0),
-    ], columns=refi_qda.EXCERPT_COLUMNS)
+    ], columns=qualitative.EXCERPT_COLUMNS)
     codings = pd.DataFrame([("E4", "B", "Q"), ("E1", "A", "P"), ("E1", "B", "P"), ("E2", "A", "Q"), ("E4", "A", "P"),
-                            ("E4", "B", "P"), ("E3", "B", "P")], columns=refi_qda.CODING_COLUMNS)
+                            ("E4", "B", "P"), ("E3", "B", "P")], columns=qualitative.CODING_COLUMNS)
     codebook = pd.DataFrame([("P", "Design", "Calls and webinars."), ("Q", "Design", "Networking."),
-                             ("R", "Benefits", "Revenue.")], columns=refi_qda.CODEBOOK_COLUMNS)
+                             ("R", "Benefits", "Revenue.")], columns=qualitative.CODEBOOK_COLUMNS)
     teams = pd.DataFrame({"team_id": ["T01", "T02"], "team_name": ["Prairie Creek Pharmacy", "Lakeside Drug"],
                           "state": ["IA", "MN"], "setting": ["community_pharmacy"] * 2, "track": ["initial", "advanced"],
                           "joined_on": pd.to_datetime(["2015-01-15", "2015-01-15"])})  # as in tests/conftest.py TINY
@@ -55,7 +55,7 @@ def assert_same(a: qualitative.QualitativeTables, b: qualitative.QualitativeTabl
     """Nothing lost: the four tables hold the same rows (order of rows aside for codings)."""
     pd.testing.assert_frame_equal(by_key(a.sources, ["source_id"]), by_key(b.sources, ["source_id"]))
     pd.testing.assert_frame_equal(by_key(a.excerpts, ["excerpt_id"]), by_key(b.excerpts, ["excerpt_id"]))
-    pd.testing.assert_frame_equal(by_key(a.codings, refi_qda.CODING_COLUMNS), by_key(b.codings, refi_qda.CODING_COLUMNS))
+    pd.testing.assert_frame_equal(by_key(a.codings, qualitative.CODING_COLUMNS), by_key(b.codings, qualitative.CODING_COLUMNS))
     pd.testing.assert_frame_equal(a.codebook, b.codebook)
 
 
@@ -63,7 +63,7 @@ def assert_same(a: qualitative.QualitativeTables, b: qualitative.QualitativeTabl
 
 def test_fixture_round_trips_with_nothing_lost(tmp_path):
     original = fixture_tables()
-    path = refi_qda.export_qdpx(original, tmp_path / "project.qdpx")
+    path = export_qdpx(original, tmp_path / "project.qdpx")
     back = refi_qda.read_qdpx(path, known_teams={"T01", "T02"})
     assert back.problems.empty, back.problems
     assert_same(original, back)
@@ -76,16 +76,16 @@ def test_fixture_round_trips_with_nothing_lost(tmp_path):
 
 def test_export_is_deterministic_and_idempotent(tmp_path):
     """Same tables, same bytes; and exporting what was read gives the same bytes again."""
-    a = refi_qda.export_qdpx(fixture_tables(), tmp_path / "a.qdpx").read_bytes()
-    b = refi_qda.export_qdpx(fixture_tables(), tmp_path / "b.qdpx").read_bytes()
+    a = export_qdpx(fixture_tables(), tmp_path / "a.qdpx").read_bytes()
+    b = export_qdpx(fixture_tables(), tmp_path / "b.qdpx").read_bytes()
     back = refi_qda.read_qdpx(tmp_path / "a.qdpx")
-    c = refi_qda.export_qdpx(back, tmp_path / "c.qdpx").read_bytes()
+    c = export_qdpx(back, tmp_path / "c.qdpx").read_bytes()
     assert a == b == c
 
 
 def test_exported_project_follows_the_refi_layout(tmp_path):
     """project.qde at the root in the REFI namespace; texts in Sources/ named by internal://; offsets index them."""
-    path = refi_qda.export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
+    path = export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         root = ET.fromstring(zf.read("project.qde"))
@@ -107,29 +107,28 @@ def test_exported_project_follows_the_refi_layout(tmp_path):
 
 def test_demo_cohort_exports_and_reads_back_to_the_same_theme_table(tmp_path):
     """The synthetic demo's qualitative CSVs -> .qdpx -> tables: same theme table, same reliability."""
-    synth = pytest.importorskip("evaluation.synth")
     folder = tmp_path / "demo"
     synth.generate_cohort(folder)
     p = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
     cohort = load_cohort(p)
     csv_tables = loading.load_qualitative(p, cohort)
     assert len(csv_tables.excerpts) > 50 and len(csv_tables.coders) >= 2
-    refi_qda.export_qdpx(cohort, folder / "qualitative" / "demo.qdpx")
+    export_qdpx(cohort, folder / "qualitative" / "demo.qdpx")
     p2 = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31",
                 "qualitative": {"qdpx": "qualitative/demo.qdpx"}})
     qdpx_tables = loading.load_qualitative(p2, cohort)
     assert qdpx_tables.problems.empty and qdpx_tables.origin == "qualitative/demo.qdpx"
     assert_same(csv_tables, qdpx_tables)
     pd.testing.assert_frame_equal(fg_compute.theme_table(csv_tables, QUICK), fg_compute.theme_table(qdpx_tables, QUICK))
-    pd.testing.assert_frame_equal(fg_compute.inter_rater_reliability(csv_tables, QUICK).summary,
-                                  fg_compute.inter_rater_reliability(qdpx_tables, QUICK).summary)
+    pd.testing.assert_frame_equal(fg_reliability.inter_rater_reliability(csv_tables, QUICK).summary,
+                                  fg_reliability.inter_rater_reliability(qdpx_tables, QUICK).summary)
 
 
 def test_import_writes_contract_csvs_that_load_back(tmp_path):
     """read_qdpx + write_qualitative_csvs give a cohort folder whose qualitative tables are the originals."""
-    refi_qda.export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
+    export_qdpx(fixture_tables(), tmp_path / "p.qdpx")
     folder = write_cohort(tmp_path / "cohort", TINY)
-    refi_qda.write_qualitative_csvs(refi_qda.read_qdpx(tmp_path / "p.qdpx"), folder)
+    qualitative.write_qualitative_csvs(refi_qda.read_qdpx(tmp_path / "p.qdpx"), folder)
     cohort = load_cohort(folder, as_of="2016-12-31")
     assert_same(fixture_tables(), qualitative.from_cohort(cohort))
 

@@ -1,41 +1,34 @@
-"""TODO docstring data/qualitative."""
+"""The qualitative tables of the data contract (focus-group and interview coding) in one typed form.
+
+:class:`QualitativeTables` holds sources, excerpts, codings and codebook (plus the cohort's teams and the
+problems found reading them), whether they were read from the cohort's ``qualitative/*.csv`` files
+(:func:`from_cohort`) or from a REFI-QDA project (:mod:`evaluation.data.refi_qda`): :func:`normalise` gives
+both the same columns and types, so the analyses never ask where the data came from.
+:func:`write_qualitative_csvs` writes the tables back in the CSV layout (for turning a ``.qdpx`` into CSVs).
+"""
 
 from __future__ import annotations
-
+import os
 from dataclasses import dataclass, field
-import pandas as pd
+from pathlib import Path
 from typing import Any
+import pandas as pd
 from evaluation.core.problems import QUALITY_COLUMNS
 from .cohort import Cohort
+
 SOURCE_COLUMNS = ["source_id", "kind", "held_on", "team_id", "phase"]
-
-
 EXCERPT_COLUMNS = ["excerpt_id", "source_id", "team_id", "text", "exemplar"]
-
-
 CODING_COLUMNS = ["excerpt_id", "coder", "code"]
-
-
 CODEBOOK_COLUMNS = ["code", "theme", "definition"]
-
-
 SOURCE_KINDS = ("focus_group", "interview")
-
-
 PHASES = ("mid_cycle", "end_of_cycle")
-
-
 DEFAULT_PHASE = {"focus_group": "mid_cycle", "interview": "end_of_cycle"}  # data dictionary: sources.phase
-
-
 QUALITATIVE_TABLES = ("qualitative_sources", "qualitative_excerpts", "qualitative_codings", "qualitative_codebook")
-_QUAL_FILES = {
+QUALITATIVE_FILES = {  # the tables' CSVs in a cohort folder
     "sources": "qualitative/sources.csv", "excerpts": "qualitative/excerpts.csv",
     "codings": "qualitative/codings.csv", "codebook": "qualitative/codebook.csv",
 }
 
-
-# --- the tables -----------------------------------------------------------------------------------
 
 @dataclass
 class QualitativeTables:
@@ -95,20 +88,20 @@ class QualitativeTables:
 
 def _text(series: pd.Series) -> pd.Series:
     """Strings as object with None for blanks (the loader's convention; pandas' str dtype would give NaN)."""
-    values = [None if _blank(v) else str(v) for v in series]
+    values = [None if is_blank(v) else str(v) for v in series]
     return pd.Series(values, index=series.index, dtype=object)
 
 
-def _blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
     """None, NaN, NA or an empty string."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return True
     return not isinstance(value, str) and bool(pd.isna(value))
 
 
-def _date_text(value: Any) -> str | None:
+def date_text(value: Any) -> str | None:
     """The YYYY-MM-DD part of a date or dateTime value (REFI DateValue or DateTimeValue), else None."""
-    return None if _blank(value) else str(value).strip()[:10]
+    return None if is_blank(value) else str(value).strip()[:10]
 
 
 def normalise(sources: pd.DataFrame | None, excerpts: pd.DataFrame | None, codings: pd.DataFrame | None,
@@ -124,12 +117,12 @@ def normalise(sources: pd.DataFrame | None, excerpts: pd.DataFrame | None, codin
     for c in ("source_id", "kind", "team_id", "phase"):
         src[c] = _text(src[c])
     src["held_on"] = (src["held_on"] if pd.api.types.is_datetime64_any_dtype(src["held_on"])
-                      else pd.to_datetime(src["held_on"].map(_date_text), format="%Y-%m-%d", errors="coerce"))
+                      else pd.to_datetime(src["held_on"].map(date_text), format="%Y-%m-%d", errors="coerce"))
     src["phase"] = _text(src["phase"].where(src["phase"].notna(), src["kind"].map(DEFAULT_PHASE)))
     ex = frame(excerpts, EXCERPT_COLUMNS)
     for c in ("excerpt_id", "source_id", "team_id"):
         ex[c] = _text(ex[c])
-    ex["text"] = pd.Series([v if isinstance(v, str) else "" if _blank(v) else str(v) for v in ex["text"]], dtype=object)
+    ex["text"] = pd.Series([v if isinstance(v, str) else "" if is_blank(v) else str(v) for v in ex["text"]], dtype=object)
     ex["exemplar"] = pd.to_numeric(ex["exemplar"], errors="coerce").fillna(0).astype("Int64").clip(0, 1)
     cod = frame(codings, CODING_COLUMNS)
     for c in CODING_COLUMNS:
@@ -150,9 +143,31 @@ def from_cohort(cohort: Cohort) -> QualitativeTables:
                      cohort.qualitative_codebook, cohort.teams, origin="qualitative/*.csv")
 
 
-def _as_tables(source: Cohort | QualitativeTables) -> QualitativeTables:
+def as_tables(source: Cohort | QualitativeTables) -> QualitativeTables:
+    """The qualitative tables of a loaded cohort, or the tables themselves."""
     if isinstance(source, QualitativeTables):
         return source
     if hasattr(source, "tables"):  # a Cohort
         return from_cohort(source)
     raise TypeError(f"expected a Cohort or QualitativeTables; got {type(source).__name__}")
+
+
+def write_qualitative_csvs(tables: QualitativeTables, folder: str | os.PathLike) -> list[Path]:
+    """Write the four tables as ``<folder>/qualitative/*.csv`` in the contract's layout (for an import).
+
+    The cohort folder is otherwise never written; this is for an evaluator who asks to turn a ``.qdpx``
+    into CSVs (``python -m evaluation qdpx import``).
+    """
+    folder = Path(folder)
+    out = []
+    frames = {"sources": tables.sources, "excerpts": tables.excerpts, "codings": tables.codings,
+              "codebook": tables.codebook}
+    for key, df in frames.items():
+        path = folder / QUALITATIVE_FILES[key]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df = df.copy()
+        if "held_on" in df.columns:
+            df["held_on"] = df["held_on"].dt.strftime("%Y-%m-%d")
+        df.to_csv(path, index=False, lineterminator="\n")
+        out.append(path)
+    return out

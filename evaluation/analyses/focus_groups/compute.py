@@ -1,8 +1,9 @@
-"""Focus-group and interview coding: theme table, theme presence, co-occurrence, phases, inter-rater reliability.
+"""Focus-group and interview coding: which codings count, the theme table with its exemplar quotes, theme
+presence by team, track and phase, and code co-occurrence (notebook 02; reliability is in :mod:`.reliability`).
 
 The input is the qualitative tables of the data contract (sources, excerpts, codings, codebook), read
-from the cohort's CSVs or from a REFI-QDA project (``params.qualitative.qdpx``; see :mod:`.refi_qda`).
-Two ideas run through the module:
+from the cohort's CSVs or from a REFI-QDA project (``params.qualitative.qdpx``; see
+:mod:`evaluation.data.refi_qda`). Three ideas run through the module:
 
 * **Who reviewed an excerpt.** The codings table lists only the codes a coder applied, so "coder B did not
   apply code X to excerpt 7" needs to know that B read excerpt 7. With ``coder_scope: source`` (the
@@ -13,38 +14,31 @@ Two ideas run through the module:
   coder did.
 * **Which quotes may reach a funder.** An exemplar quote goes into the theme table, and from there into
   ``funder/themes.csv``, the performance story and the DOCX, so a quote in which the identifier screen
-  (:mod:`.identifiers`) finds a name, a date, a phone or record number or a ``qualitative.deny_terms`` word
-  is passed over for the next best quote, unless the evaluator cleared its ``excerpt_id`` in
-  ``qualitative.approved_quotes``. :func:`held_back_quotes` lists what was passed over and how to clear it.
-
-Inter-rater reliability is computed per code as a yes/no decision per excerpt and coder, over the excerpts
-reviewed by two or more coders: percent agreement, Cohen's kappa by the standard formula
-(po - pe) / (1 - pe) (Cohen 1960; for more than two coders the mean over coder pairs, Light 1971) and
-Krippendorff's alpha, nominal, with a percentile bootstrap CI over excerpts. QualCoder's "kappa" uses a
-non-standard formula, so its numbers will differ from these.
+  (:mod:`evaluation.core.identifiers`) finds a name, a date, a phone or record number or a
+  ``qualitative.deny_terms`` word is passed over for the next best quote, unless the evaluator cleared its
+  ``excerpt_id`` in ``qualitative.approved_quotes``. :func:`held_back_quotes` lists what was passed over and
+  how to clear it.
 """
 
 from __future__ import annotations
 import dataclasses
-import itertools
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from evaluation.core.errors import ParamsError
+from evaluation.core.groups import TeamCap, first
 from evaluation.core.identifiers import Finding, describe, screen_quote
 from evaluation.core.params import Params
 from evaluation.core.problems import QUALITY_COLUMNS
 from evaluation.data.cohort import Cohort
 from evaluation.data.qualitative import QUALITATIVE_TABLES, QualitativeTables
-from evaluation.data.refi_qda import export_qdpx, read_qdpx
-from evaluation.stats.agreement import _alpha_from_counts, _bootstrap_alphas, alpha_verdict, cohen_kappa, landis_koch
+from evaluation.data.refi_qda import read_qdpx
+from evaluation.data.refi_qda_writer import export_qdpx
 
 CODE_RULES = ("any", "all", "majority", "consensus")
 CODER_SCOPES = ("source", "excerpt")
 THEME_ROW = "all"  # the `code` of a theme's own row in the theme table (the project's `group = all` habit)
-OVERALL = "overall"  # the `code` of the pooled row of the reliability table
 PHASE_LABELS = {"mid_cycle": "Mid-cycle focus groups", "end_of_cycle": "End-of-cycle interviews"}
 
 # The theme-by-team heatmap draws at most this many teams (about a third of an inch a row: 30 rows fill a page).
@@ -56,8 +50,6 @@ THEME_COLUMNS = ["theme", "code", "n_excerpts", "n_teams", "pct_teams", "exempla
                  "exemplar_note"]
 HELD_BACK_COLUMNS = ["excerpt_id", "team_id", "theme", "code", "kinds", "found", "approve"]
 NO_QUOTE_CLEARED = "no quote cleared for funders"
-IRR_COLUMNS = ["code", "theme", "n_excerpts", "n_coders", "percent_agreement", "cohen_kappa", "landis_koch",
-               "krippendorff_alpha", "alpha_ci_low", "alpha_ci_high", "alpha_verdict", "note"]
 
 
 # --- settings and input ---------------------------------------------------------------------------
@@ -96,6 +88,7 @@ class CodingSettings:
 
     @classmethod
     def from_params(cls, params: Params) -> "CodingSettings":
+        """The settings of ``params.qualitative``, with the cohort's seed and alpha for the bootstrap."""
         q = params.qualitative
         return cls(code_rule=q.get("code_rule", "any"), consensus_coder=q.get("consensus_coder"),
                    coder_scope=q.get("coder_scope", "source"), bootstrap_samples=q.get("bootstrap_samples", 1000),
@@ -103,6 +96,7 @@ class CodingSettings:
                    deny_terms=tuple(q.get("deny_terms") or ()))
 
     def describe(self) -> str:
+        """The code rule in words, for the notebook's overview table."""
         rule = {"any": "any coder applied it", "all": "every coder who read the excerpt applied it",
                 "majority": "more than half of the coders who read the excerpt applied it",
                 "consensus": f"the consensus coder ({self.consensus_coder}) applied it"}[self.code_rule]
@@ -124,7 +118,6 @@ def overview(tables: QualitativeTables, settings: CodingSettings = CodingSetting
 def qdpx_round_trip(tables: QualitativeTables, path: str | Path,
                     settings: CodingSettings = CodingSettings()) -> pd.DataFrame:
     """Export to a REFI-QDA project at ``path``, read it back, and say table by table whether anything changed."""
-
     written = export_qdpx(tables, path)
     back = read_qdpx(written)
     back.teams = tables.teams
@@ -236,6 +229,7 @@ def counted_codings(tables: QualitativeTables, settings: CodingSettings = Coding
 
 
 def _team_attribute(tables: QualitativeTables, column: str) -> pd.Series:
+    """A column of the teams table by team id (empty when the teams table lacks it)."""
     teams = tables.teams
     if teams is None or column not in teams.columns:
         return pd.Series(dtype=object)
@@ -414,17 +408,16 @@ def theme_presence(tables: QualitativeTables, settings: CodingSettings = CodingS
     return out[["team_id", "team_name", "track", "theme", "n_excerpts", "voiced", "spoke"]].reset_index(drop=True)
 
 
-def presence_teams(presence: pd.DataFrame, n: int = TEAMS_SHOWN) -> list[str]:
+def presence_teams(presence: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamCap:
     """The teams the theme-by-team heatmap draws, in the table's order (by track, then team): every team when
     there are at most ``n``; else the ``n`` with the most excerpts over all themes (ties by team id)."""
     teams = list(dict.fromkeys(presence["team_id"]))
-    if len(teams) <= n:
-        return teams
     excerpts = presence.groupby("team_id", sort=False)["n_excerpts"].sum().reindex(teams)
     ranked = pd.DataFrame({"team_id": teams, "n": excerpts.to_numpy()}).sort_values(
         ["n", "team_id"], ascending=[False, True], kind="stable")
-    chosen = set(ranked["team_id"].iloc[:n])
-    return [t for t in teams if t in chosen]
+    cap = first(list(ranked["team_id"]), n, rule="those with the most excerpts")
+    chosen = set(cap.teams)
+    return dataclasses.replace(cap, teams=[t for t in teams if t in chosen])
 
 
 def theme_by_track(presence: pd.DataFrame) -> pd.DataFrame:
@@ -494,130 +487,3 @@ def phase_comparison(tables: QualitativeTables, settings: CodingSettings = Codin
                          "pct_teams": 100.0 * teams / teams_total if teams_total else np.nan})
     return pd.DataFrame(rows, columns=["theme", "phase", "n_excerpts", "phase_excerpts", "pct_excerpts", "n_teams",
                                        "phase_teams", "pct_teams"])
-
-
-def _reliability(cube: np.ndarray, rng: np.random.Generator, n_boot: int, level: float) -> dict:
-    """Agreement statistics for a coders x excerpts x codes cube of 1/0 decisions (NaN = not reviewed).
-
-    Units are (excerpt, code) pairs; the bootstrap resamples excerpts (with all their codes) with
-    replacement and takes the percentile interval of alpha.
-    """
-    n_coders, n_excerpts, n_codes = cube.shape
-    units = cube.reshape(n_coders, -1)
-    reviewed = ~np.isnan(units)
-    agree = np.nanmin(units, axis=0) == np.nanmax(units, axis=0)  # every unit has two or more decisions
-    kappas, reasons = [], []
-    for i, j in itertools.combinations(range(n_coders), 2):
-        both = reviewed[i] & reviewed[j]
-        if not both.any():
-            continue
-        k, why = cohen_kappa(units[i, both], units[j, both])
-        if why:
-            reasons.append(why)
-        else:
-            kappas.append(k)
-    n_pairs = len(kappas) + len(reasons)
-    notes = []
-    kappa = float(np.mean(kappas)) if kappas else np.nan
-    if not kappas:
-        notes.append("kappa not computable: " + (reasons[0] if reasons else "no pair of coders read the same excerpt"))
-    elif reasons:
-        notes.append(f"kappa is the mean over the {len(kappas)} of {n_pairs} coder pairs where it is defined")
-    elif n_pairs > 1:
-        notes.append(f"kappa is the mean of Cohen's kappa over {n_pairs} coder pairs")
-    counts = np.stack([(cube == 0).sum(axis=0), (cube == 1).sum(axis=0)], axis=-1)  # excerpts x codes x 2
-    alpha = _alpha_from_counts(counts.reshape(-1, 2))
-    low = high = np.nan
-    if np.isnan(alpha):
-        notes.append("alpha not computable: every coder made the same decision on every excerpt (no variation)")
-    elif n_boot > 0:
-        draws = _bootstrap_alphas(counts, rng, n_boot)
-        draws = draws[~np.isnan(draws)]
-        if len(draws):
-            low, high = (float(v) for v in np.quantile(draws, [level / 2, 1 - level / 2]))
-        if len(draws) < n_boot:
-            notes.append(f"{n_boot - len(draws)} of {n_boot} bootstrap samples had no variation and were dropped")
-    return {"n_excerpts": n_excerpts, "n_coders": n_coders,
-            "percent_agreement": 100.0 * float(agree.mean()) if len(agree) else np.nan,
-            "cohen_kappa": kappa, "krippendorff_alpha": alpha, "alpha_ci_low": low, "alpha_ci_high": high,
-            "note": "; ".join(notes) or None}
-
-
-@dataclass
-class ReliabilityResult:
-    """Inter-rater reliability per code and overall; ``summary`` is the table, ``note`` says what was skipped."""
-
-    summary: pd.DataFrame
-    coders: list[str]
-    settings: CodingSettings
-    note: str | None = None
-    method: str = field(default="")
-
-    @property
-    def computable(self) -> bool:
-        return self.note is None and len(self.summary) > 0
-
-    def _header(self) -> str:
-        return self.note or self.method
-
-    def __repr__(self) -> str:
-        return f"{self._header()}\n{self.summary.to_string(index=False)}"
-
-    def _repr_html_(self) -> str:
-        import html
-        return f"<p>{html.escape(self._header())}</p>" + self.summary.to_html(index=False, na_rep="")
-
-
-def inter_rater_reliability(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> ReliabilityResult:
-    """Per code, over excerpts reviewed by two or more coders: agreement, Cohen's kappa, Krippendorff's alpha.
-
-    Each code is a yes/no decision per excerpt and coder (``decisions``). The last row, ``overall``, pools
-    every (excerpt, code) decision. With a single coder, or no excerpt read by two coders, nothing is
-    computed and ``note`` says why. A code nobody (or everybody) applied gets NaN with the reason in ``note``.
-    Under ``code_rule: consensus`` the consensus coder is left out: it reconciles the others' codings.
-    """
-    empty = pd.DataFrame(columns=IRR_COLUMNS)
-    if settings.code_rule == "consensus":  # the consensus coder reconciles the others: not an independent rater
-        tables = dataclasses.replace(tables, codings=tables.codings[tables.codings["coder"] != settings.consensus_coder])
-    coders = tables.coders
-    if not tables.ok:
-        return ReliabilityResult(empty, coders, settings, note=tables.note)
-    if len(coders) < 2:
-        who = f"only one coder ({coders[0]})" if coders else "no coder"
-        return ReliabilityResult(empty, coders, settings,
-                                 note=f"Inter-rater reliability skipped: {who} coded the excerpts; it needs two or more.")
-    d = decisions(tables, settings.coder_scope)
-    n_reviewers = d.drop_duplicates(["excerpt_id", "coder"]).groupby("excerpt_id").size()
-    shared = sorted(n_reviewers[n_reviewers >= 2].index)
-    if not shared:
-        return ReliabilityResult(empty, coders, settings,
-                                 note="Inter-rater reliability skipped: no excerpt was coded by two or more coders.")
-    d = d[d["excerpt_id"].isin(shared)]
-    book = tables.codebook.dropna(subset=["code"]).drop_duplicates("code")
-    codes = list(book["code"])
-    cube = np.full((len(coders), len(shared), len(codes)), np.nan)
-    coder_at = {c: i for i, c in enumerate(coders)}
-    excerpt_at = {e: j for j, e in enumerate(shared)}
-    code_at = {c: k for k, c in enumerate(codes)}
-    cube[d["coder"].map(coder_at), d["excerpt_id"].map(excerpt_at), d["code"].map(code_at)] = d["applied"]
-    used = ~np.all(np.isnan(cube), axis=(1, 2))
-    cube, active = cube[used], [c for c, u in zip(coders, used) if u]
-    level = settings.alpha
-    rows = []
-    theme = book.set_index("code")["theme"]
-    for k, code in enumerate(codes):
-        rng = np.random.default_rng([settings.seed, zlib.crc32(code.encode("utf-8"))])
-        stats = _reliability(cube[:, :, [k]], rng, settings.bootstrap_samples, level)
-        rows.append({"code": code, "theme": theme[code], **stats})
-    rng = np.random.default_rng([settings.seed, zlib.crc32(OVERALL.encode("utf-8"))])
-    rows.append({"code": OVERALL, "theme": THEME_ROW, **_reliability(cube, rng, settings.bootstrap_samples, level)})
-    table = pd.DataFrame(rows)
-    table["landis_koch"] = table["cohen_kappa"].map(landis_koch)
-    table["alpha_verdict"] = table["krippendorff_alpha"].map(alpha_verdict)
-    pct = round(100 * (1 - level))
-    method = (f"{len(active)} coders ({', '.join(active)}) on the {len(shared)} excerpts two or more of them read; "
-              f"each coder's own decisions are compared (the code rule is not applied). Alpha CI: {pct}% percentile "
-              f"bootstrap over excerpts, {settings.bootstrap_samples} samples, seed {settings.seed}.")
-    if settings.code_rule == "consensus":
-        method += f" The consensus coder ({settings.consensus_coder}) reconciles the others and is left out."
-    return ReliabilityResult(table[IRR_COLUMNS], active, settings, method=method)

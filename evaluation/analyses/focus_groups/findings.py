@@ -1,13 +1,16 @@
-"""TODO docstring analyses/focus_groups/findings."""
+"""The report's sentences on what teams said, read from the saved theme table (tables/themes.csv), so the
+report only quotes what the theme table let through the identifier screen."""
 
 from __future__ import annotations
-from evaluation.core.outputs import _read_table
+from evaluation.core.outputs import read_table
 from evaluation.core.params import Params
 from evaluation.core.text import not_analysed
 
 
 def findings_themes(params: Params) -> list[str]:
-    t = _read_table(params, "themes")
+    """The three themes raised most often (excerpts, teams) and the exemplar quote of the first, shortened to
+    240 characters; a sentence saying why when the qualitative notebook did not run."""
+    t = read_table(params, "themes")
     if t is None:
         return [not_analysed("Focus groups and interviews were", "themes", "no qualitative data, or the qualitative notebook did not run")]
     rows = t[t["code"].astype(str) == "all"] if "code" in t.columns else t

@@ -1,0 +1,144 @@
+"""Inter-rater reliability of the focus-group coding: per code and overall, over the excerpts two or more coders read.
+
+Each code is a yes/no decision per excerpt and coder (:func:`~.compute.decisions`, which says who read
+what by ``qualitative.coder_scope``). Per code: percent agreement, Cohen's kappa by the standard formula
+(po - pe) / (1 - pe) (Cohen 1960; for more than two coders the mean over coder pairs, Light 1971) and
+Krippendorff's alpha, nominal, with a percentile bootstrap CI over excerpts; the statistics themselves
+are in :mod:`evaluation.stats.agreement`. QualCoder's "kappa" uses a non-standard formula, so its numbers
+will differ from these.
+"""
+
+from __future__ import annotations
+import dataclasses
+import html
+import zlib
+from dataclasses import dataclass
+import numpy as np
+import pandas as pd
+from .compute import THEME_ROW, CodingSettings, decisions
+from evaluation.data.qualitative import QualitativeTables
+from evaluation.stats.agreement import (alpha_from_counts, alpha_verdict, bootstrap_alphas, landis_koch,
+                                        mean_pairwise_kappa)
+
+OVERALL = "overall"  # the `code` of the pooled row of the reliability table
+IRR_COLUMNS = ["code", "theme", "n_excerpts", "n_coders", "percent_agreement", "cohen_kappa", "landis_koch",
+               "krippendorff_alpha", "alpha_ci_low", "alpha_ci_high", "alpha_verdict", "note"]
+
+
+def decision_statistics(cube: np.ndarray, rng: np.random.Generator, n_boot: int, level: float) -> dict:
+    """Agreement statistics for a coders x excerpts x codes cube of 1/0 decisions (NaN = not reviewed).
+
+    Units are (excerpt, code) pairs; the bootstrap resamples excerpts (with all their codes) with
+    replacement and takes the percentile interval of alpha at ``level`` (e.g. 0.05 for a 95% CI).
+    """
+    n_coders, n_excerpts, _ = cube.shape
+    units = cube.reshape(n_coders, -1)
+    agree = np.nanmin(units, axis=0) == np.nanmax(units, axis=0)  # every unit has two or more decisions
+    kappa, n_pairs, reasons = mean_pairwise_kappa(units)
+    n_defined = n_pairs - len(reasons)
+    notes = []
+    if not n_defined:
+        notes.append("kappa not computable: " + (reasons[0] if reasons else "no pair of coders read the same excerpt"))
+    elif reasons:
+        notes.append(f"kappa is the mean over the {n_defined} of {n_pairs} coder pairs where it is defined")
+    elif n_pairs > 1:
+        notes.append(f"kappa is the mean of Cohen's kappa over {n_pairs} coder pairs")
+    counts = np.stack([(cube == 0).sum(axis=0), (cube == 1).sum(axis=0)], axis=-1)  # excerpts x codes x 2
+    alpha = alpha_from_counts(counts.reshape(-1, 2))
+    low = high = np.nan
+    if np.isnan(alpha):
+        notes.append("alpha not computable: every coder made the same decision on every excerpt (no variation)")
+    elif n_boot > 0:
+        draws = bootstrap_alphas(counts, rng, n_boot)
+        draws = draws[~np.isnan(draws)]
+        if len(draws):
+            low, high = (float(v) for v in np.quantile(draws, [level / 2, 1 - level / 2]))
+        if len(draws) < n_boot:
+            notes.append(f"{n_boot - len(draws)} of {n_boot} bootstrap samples had no variation and were dropped")
+    return {"n_excerpts": n_excerpts, "n_coders": n_coders,
+            "percent_agreement": 100.0 * float(agree.mean()) if len(agree) else np.nan,
+            "cohen_kappa": kappa, "krippendorff_alpha": alpha, "alpha_ci_low": low, "alpha_ci_high": high,
+            "note": "; ".join(notes) or None}
+
+
+@dataclass
+class ReliabilityResult:
+    """Inter-rater reliability per code and overall: ``summary`` is the table (:data:`IRR_COLUMNS`),
+    ``coders`` the coders compared, ``n_shared`` the excerpts two or more of them read; ``note`` says why
+    nothing was computed, ``method`` how it was."""
+
+    summary: pd.DataFrame
+    coders: list[str]
+    settings: CodingSettings
+    note: str | None = None
+    method: str = ""
+    n_shared: int = 0
+
+    @property
+    def computable(self) -> bool:
+        return self.note is None and len(self.summary) > 0
+
+    def _header(self) -> str:
+        return self.note or self.method
+
+    def __repr__(self) -> str:
+        return f"{self._header()}\n{self.summary.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self._header())}</p>" + self.summary.to_html(index=False, na_rep="")
+
+
+def inter_rater_reliability(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> ReliabilityResult:
+    """Per code, over excerpts reviewed by two or more coders: agreement, Cohen's kappa, Krippendorff's alpha.
+
+    Each code is a yes/no decision per excerpt and coder (``decisions``). The last row, ``overall``, pools
+    every (excerpt, code) decision. With a single coder, or no excerpt read by two coders, nothing is
+    computed and ``note`` says why. A code nobody (or everybody) applied gets NaN with the reason in ``note``.
+    Under ``code_rule: consensus`` the consensus coder is left out: it reconciles the others' codings.
+    """
+    empty = pd.DataFrame(columns=IRR_COLUMNS)
+    if settings.code_rule == "consensus":  # the consensus coder reconciles the others: not an independent rater
+        tables = dataclasses.replace(tables, codings=tables.codings[tables.codings["coder"] != settings.consensus_coder])
+    coders = tables.coders
+    if not tables.ok:
+        return ReliabilityResult(empty, coders, settings, note=tables.note)
+    if len(coders) < 2:
+        who = f"only one coder ({coders[0]})" if coders else "no coder"
+        return ReliabilityResult(empty, coders, settings,
+                                 note=f"Inter-rater reliability skipped: {who} coded the excerpts; it needs two or more.")
+    d = decisions(tables, settings.coder_scope)
+    n_reviewers = d.drop_duplicates(["excerpt_id", "coder"]).groupby("excerpt_id").size()
+    shared = sorted(n_reviewers[n_reviewers >= 2].index)
+    if not shared:
+        return ReliabilityResult(empty, coders, settings,
+                                 note="Inter-rater reliability skipped: no excerpt was coded by two or more coders.")
+    d = d[d["excerpt_id"].isin(shared)]
+    book = tables.codebook.dropna(subset=["code"]).drop_duplicates("code")
+    codes = list(book["code"])
+    cube = np.full((len(coders), len(shared), len(codes)), np.nan)
+    coder_at = {c: i for i, c in enumerate(coders)}
+    excerpt_at = {e: j for j, e in enumerate(shared)}
+    code_at = {c: k for k, c in enumerate(codes)}
+    cube[d["coder"].map(coder_at), d["excerpt_id"].map(excerpt_at), d["code"].map(code_at)] = d["applied"]
+    used = ~np.all(np.isnan(cube), axis=(1, 2))
+    cube, active = cube[used], [c for c, u in zip(coders, used) if u]
+    level = settings.alpha
+    rows = []
+    theme = book.set_index("code")["theme"]
+    for k, code in enumerate(codes):  # each code's bootstrap has its own seed: adding a code changes no other CI
+        rng = np.random.default_rng([settings.seed, zlib.crc32(code.encode("utf-8"))])
+        stats = decision_statistics(cube[:, :, [k]], rng, settings.bootstrap_samples, level)
+        rows.append({"code": code, "theme": theme[code], **stats})
+    rng = np.random.default_rng([settings.seed, zlib.crc32(OVERALL.encode("utf-8"))])
+    rows.append({"code": OVERALL, "theme": THEME_ROW,
+                 **decision_statistics(cube, rng, settings.bootstrap_samples, level)})
+    table = pd.DataFrame(rows)
+    table["landis_koch"] = table["cohen_kappa"].map(landis_koch)
+    table["alpha_verdict"] = table["krippendorff_alpha"].map(alpha_verdict)
+    pct = round(100 * (1 - level))
+    method = (f"{len(active)} coders ({', '.join(active)}) on the {len(shared)} excerpts two or more of them read; "
+              f"each coder's own decisions are compared (the code rule is not applied). Alpha CI: {pct}% percentile "
+              f"bootstrap over excerpts, {settings.bootstrap_samples} samples, seed {settings.seed}.")
+    if settings.code_rule == "consensus":
+        method += f" The consensus coder ({settings.consensus_coder}) reconciles the others and is left out."
+    return ReliabilityResult(table[IRR_COLUMNS], active, settings, method=method, n_shared=len(shared))
