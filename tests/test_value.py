@@ -1,27 +1,29 @@
 """Value and ROI (evaluation/analyses/value/) and its figures, checked against hand arithmetic.
 
 The anchor is seed 002 (AIMM A3 Collaborative, 2018): "90-day readmissions were reduced by 59%",
-"Net Return on Investment (ROI) of $486,304 (141%)", "ROI of $500 per patient".
+"Net Return on Investment (ROI) of $486,304 (141%)", "ROI of $500 per patient". The rate ratios' own
+reference tests are in test_stats_rates.py.
 """
 from __future__ import annotations
 
-import math
-
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, stats
 
-from evaluation.analyses.value import compute as value_compute
+from conftest import TINY, write_cohort
+from evaluation import report
+from evaluation.analyses.time_to_goal.mtp import mtp_resolution, mtp_resolution_data
 from evaluation.analyses.value import figures as value_figures
-from evaluation.core import figures as figure_io
+from evaluation.analyses.value.compute import (DAYS_PER_MONTH, MTP_RESOLUTION_METHOD, ValueAnalysis, analyse,
+                                               count_events, costs_per_event, exposure_windows, mtp_categories,
+                                               mtp_summary, net_return, program_cost_by_group, readable,
+                                               report_order, sensitivity, sensitivity_grid)
+from evaluation.analyses.value.findings import findings_value
 from evaluation.core.errors import ParamsError
+from evaluation.core.outputs import save_table
 from evaluation.core.params import check
-from evaluation.analyses.value.compute import DAYS_PER_MONTH, ValueAnalysis, count_events, costs_per_event, exposure_windows, mtp_categories, mtp_summary, net_return, patient_groups, program_cost_by_group, sensitivity
-from evaluation.analyses.value.figures import describe_rates
-from evaluation.stats.rates import rate_ratio
-
-Z975 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
+from evaluation.data.loading import load_cohort
 
 
 def seed_002_cohort():
@@ -103,71 +105,6 @@ def test_track_strata_split_shared_costs_by_patients():
     assert va.by_team_.set_index("team_id").at["T1", "net_return"] == pytest.approx(374_040 - 194_896, abs=1e-6)
 
 
-def test_poisson_rate_ratio_matches_hand_computation():
-    """Poisson GLM, model-based CI = exp(log RR +/- z sqrt(1/a + 1/b)) (Rothman, Modern Epidemiology, ch. 14).
-
-    a = 20 events in 100 patient-months before, b = 10 in 125 after: RR = (10/125)/(20/100) = 0.4;
-    SE(log RR) = sqrt(1/20 + 1/10) = 0.387298; CI = 0.4 x exp(-/+ 1.959964 x 0.387298) = 0.187237 to 0.854533;
-    p = 2 x (1 - Phi(|log 0.4| / 0.387298)) = 2 x (1 - Phi(2.365865)) = 0.017989.
-    """
-    r = rate_ratio([2] * 10, [1] * 10, [10] * 10, [12.5] * 10, model="poisson")
-    assert r.rate_ratio == pytest.approx(0.4)
-    assert r.ci_low == pytest.approx(0.187237, abs=1e-6)  # hand values printed to 6 decimals (closed form)
-    assert r.ci_high == pytest.approx(0.854533, abs=1e-6)
-    assert r.p_value == pytest.approx(0.017989, abs=1e-6)
-
-
-def test_robust_rate_ratio_matches_hand_sandwich():
-    """Poisson GLM with SEs clustered by patient: the sandwich by hand (Cameron & Miller 2015, eq. 11).
-
-    3 patients, 12 months in each window; counts before (2, 0, 4), after (1, 1, 0). Rates r0 = 6/36, r1 = 2/36,
-    RR = 1/3. Per-patient score residuals u = (y_pre - 2, y_post - 2/3): (0, 1/3), (-2, 1/3), (2, -2/3).
-    Meat: M00 = 8, M11 = 2/3, M01 = -2. Var(log RR) = M00/A^2 + M11/B^2 - 2 M01/(A B) with A = 6, B = 2:
-    8/36 + (2/3)/4 + 4/12 = 0.722222; small-sample factor G/(G-1) x (N-1)/(N-K) = 3/2 x 5/4 = 1.875 (Stata's and
-    statsmodels' convention) -> 1.354167, SE = 1.163687.
-    """
-    r = rate_ratio([2, 0, 4], [1, 1, 0], [12] * 3, [12] * 3, model="poisson_robust")
-    se = math.sqrt((8 / 36 + (2 / 3) / 4 + 4 / 12) * 1.875)
-    assert se == pytest.approx(1.163687, abs=1e-6)  # printed to 6 decimals
-    assert r.rate_ratio == pytest.approx(1 / 3)
-    assert r.ci_low == pytest.approx(math.exp(math.log(1 / 3) - Z975 * se), rel=1e-6)  # closed form: rounding only
-    assert r.ci_high == pytest.approx(math.exp(math.log(1 / 3) + Z975 * se), rel=1e-6)
-
-
-def test_negative_binomial_rate_ratio_matches_independent_fit():
-    """NB2 with a binary period term and equal exposures: the MLE group means are the sample means, the
-    dispersion alpha maximises sum log NB(y; mean, alpha) (fitted here with scipy.stats.nbinom), and
-    Var(log mean_g) = (1 + alpha m_g) / (n_g m_g) (Hilbe, Negative Binomial Regression, 2011, sec. 8.2).
-    """
-    pre = np.array([0, 1, 5, 0, 2, 8, 0, 1, 3, 0])
-    post = np.array([0, 0, 2, 1, 0, 3, 0, 0, 1, 1])
-    r = rate_ratio(pre, post, [12] * 10, [12] * 10, model="negative_binomial")
-    m0, m1 = pre.mean(), post.mean()  # 2.0 and 0.8
-    y, mu = np.concatenate([pre, post]), np.repeat([m0, m1], 10)
-
-    def minus_loglik(log_alpha):
-        a = math.exp(log_alpha)
-        return -stats.nbinom.logpmf(y, 1 / a, 1 / (1 + a * mu)).sum()
-
-    alpha = math.exp(optimize.minimize_scalar(minus_loglik, bounds=(-10, 5), method="bounded",
-                                              options={"xatol": 1e-10}).x)
-    # statsmodels' NB fit stops at BFGS gtol 1e-5 on the mean log-likelihood of 20 rows: |score| up to 2e-4,
-    # curvature >= 2, so alpha is good to ~1e-4 (4e-5 here); the reference (xatol 1e-10) is far tighter.
-    # A wrong variance function (NB1, moments) is off by over 10%.
-    assert r.dispersion == pytest.approx(alpha, rel=5e-4)
-    assert r.rate_ratio == pytest.approx(m1 / m0)  # the group means are the MLE: exact up to rounding
-    se = math.sqrt((1 + alpha * m0) / (10 * m0) + (1 + alpha * m1) / (10 * m1))
-    # that alpha error moves the CI by ~0.3 x 1e-4 relative (1.4e-5 here); the CI is reported to 2 decimals
-    assert r.ci_high == pytest.approx(0.4 * math.exp(Z975 * se), rel=1e-4)
-
-
-def test_no_events_in_a_window_gives_no_interval():
-    r = rate_ratio([0, 0], [1, 2], [12, 12], [12, 12])
-    assert np.isnan(r.rate_ratio) and np.isnan(r.ci_low) and "no events" in r.note
-    r = rate_ratio([1, 2], [0, 0], [12, 12], [12, 12])
-    assert r.rate_ratio == 0 and np.isnan(r.ci_high)
-
-
 def test_windows_cut_at_exit_and_as_of():
     """Post window ends at min(enrolled + post_days, exit + 1 day, as_of + 1 day); pre window is [enrolled - pre_days, enrolled).
 
@@ -226,35 +163,6 @@ def test_sensitivity_grid_by_hand():
     assert s.loc[(1.5, 1.0), "roi_per_patient"] == 100
 
 
-def test_mtp_summary_by_hand():
-    """3 patients, 4 MTPs: resolved after 10, 20 and 40 days, one open -> 4/3 per patient, 75% resolved,
-    median 20 days; the patient with no MTP stays in the denominator."""
-    groups = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "group": "all"})
-    mtps = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P2"], "category": ["nonadherence", "nonadherence", "other", "dosage_too_low"],
-                         "identified_on": pd.to_datetime(["2015-01-01"] * 4),
-                         "resolved_on": pd.to_datetime(["2015-01-11", "2015-01-21", "2015-02-10", None])})
-    s = mtp_summary(mtps, groups).iloc[0]
-    assert s.mtps_per_patient == pytest.approx(4 / 3)
-    assert s.pct_resolved == 75
-    assert s.median_days_to_resolution == 20
-    assert s.patients_with_mtp == 2
-    cats = mtp_categories(mtps).set_index("category")
-    assert cats.at["nonadherence", "identified"] == 2 and cats.at["all", "identified"] == 4
-    assert cats.index[0] == "nonadherence" and cats.index[-1] == "all"
-    assert cats.at["all", "unresolved"] == 1
-
-
-def test_groups_from_params_subgroups():
-    patients = pd.DataFrame({"patient_id": ["P1", "P2"], "team_id": ["T1", "T2"], "diabetes": [1, 0],
-                             "hypertension": [1, 1], "sex": ["F", "M"]})
-    teams = pd.DataFrame({"team_id": ["T1", "T2"], "track": ["initial", "advanced"]})
-    g = patient_groups(patients, teams, ["track", "condition", "sex"])
-    assert set(g.loc[g["patient_id"] == "P1", "group"]) == {"all", "track=initial", "condition=diabetes",
-                                                             "condition=hypertension", "sex=F"}
-    with pytest.raises(ParamsError, match="got 'colour'"):
-        patient_groups(patients, teams, ["colour"])
-
-
 def test_program_cost_without_team_costs():
     patients = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "team_id": ["T1", "T1", "T2"]})
     groups = pd.DataFrame({"patient_id": ["P1", "P2", "P3", "P1", "P2", "P3"],
@@ -293,81 +201,214 @@ def test_value_table_has_the_brief_columns_and_all_first():
     assert va.note("roi") is None
 
 
-def test_value_figures_export_with_captions(tmp_path):
-    """Every value figure exports PNG/SVG/PDF with a manifest row; the PDF embeds TrueType fonts (FontFile2)."""
-    patients, teams, utilization, costs = seed_002_cohort()
-    mtps = pd.DataFrame({"patient_id": ["P000"] * 12 + ["P001"] * 3, "category": ["nonadherence"] * 12 + ["other"] * 3,
-                         "identified_on": pd.Timestamp("2015-04-01"),
-                         "resolved_on": pd.to_datetime(["2015-05-01"] * 14 + [None])})
-    va = ValueAnalysis(as_of="2016-12-31").fit(patients, utilization=utilization, program_costs=costs, teams=teams, mtps=mtps)
-    from evaluation.report.pack import suppress_like
-
-    safe = suppress_like("value_mtp_categories", va.mtp_categories_, 11)
-    figure_io.export_figure(value_figures.value_rates_chart(va.rates_), tmp_path, "value_utilization_rates", notebook="05_value",
-                          **value_figures.describe_rates(va.rates_))
-    figure_io.export_figure(value_figures.value_roi_chart(va.roi_, va.rates_), tmp_path, "value_roi", notebook="05_value",
-                          **value_figures.describe_roi(va.roi_))
-    figure_io.export_figure(value_figures.value_sensitivity_heatmap(va.sensitivity_), tmp_path, "value_sensitivity",
-                          notebook="05_value", **value_figures.describe_sensitivity(va.sensitivity_))
-    figure_io.export_figure(value_figures.value_mtp_chart(safe.table), tmp_path, "value_mtps", notebook="05_value",
-                          **value_figures.describe_mtps(va.mtp_categories_))
-    manifest = figure_io.read_manifest(tmp_path / "figures")
-    assert len(manifest) == 4
-    roi = manifest.set_index("figure_id").at["value_roi", "caption"]
-    assert "$486,304" in roi and "141%" in roi
-    assert "readmissions fell 59%" in manifest.set_index("figure_id").at["value_utilization_rates", "caption"]
-    assert b"FontFile2" in (tmp_path / "figures" / "value_roi.pdf").read_bytes()
-    assert safe.table.set_index("category").at["other", "identified"] == "<11"  # 3 problems: small
-
-
 def test_readable_formats_dollars_and_percentages():
     patients, teams, utilization, costs = seed_002_cohort()
     va = ValueAnalysis(as_of="2016-12-31").fit(patients, utilization=utilization, program_costs=costs, teams=teams)
-    from evaluation.analyses.value.compute import readable
-
     roi = readable(va.roi_).set_index("group")
     assert roi.at["all", "net_return"] == "$486,304" and roi.at["all", "net_roi_pct"] == "141.0%"
     long = readable(va.summary).set_index(["metric", "group"])["value"]
     assert long[("cost_avoided", "all")] == "$831,200" and long[("readmission_reduction_pct", "all")] == "58.8%"
 
 
-def test_rates_caption_hides_small_kinds():
-    rates = pd.DataFrame({"kind": ["readmission"], "group": ["all"], "pre_events": [8], "post_events": [3],
-                          "pre_rate": [5.0], "post_rate": [2.0], "change_pct": [-60.0]})
-    text = describe_rates(rates, 11)["caption"]
-    assert "fewer than 11 events" in text and "60%" not in text
 
 
-def test_rate_ratios_of_many_groups_equal_a_glm_per_group():
-    """The closed form for every group at once equals statsmodels' Poisson GLM fitted per group, with SEs clustered
-    by patient and model-based. The GLM stops when its deviance changes by less than tol (1e-14 here, below the
-    deviance's own rounding of ~1e-13), which pins the coefficient only to about sqrt(1e-13 / information),
-    ~1e-7: how close the last iterate lands depends on the machine's arithmetic (4e-10 seen on one, 3e-15 on
-    another). A rate ratio is reported to 2 decimals."""
-    import statsmodels.api as sm
+def test_groups_come_from_the_params_subgroups_in_report_order():
+    """``all`` first, then each subgroup's strata in the params' order, each sorted by name; a patient-level
+    stratum (sex) sits beside the team-level one (track, from teams.csv)."""
+    patients = pd.DataFrame({"patient_id": ["P1", "P2"], "team_id": ["T1", "T2"], "diabetes": [1, 0],
+                             "hypertension": [1, 1], "sex": ["F", "M"], "enrolled_on": pd.Timestamp("2015-03-01")})
+    teams = pd.DataFrame({"team_id": ["T1", "T2"], "track": ["initial", "advanced"]})
+    va = ValueAnalysis(as_of="2016-12-31", subgroups=("track", "condition", "sex")).fit(patients, teams=teams)
+    assert report_order(va.groups_["group"]) == ["all", "track=advanced", "track=initial", "condition=diabetes",
+                                                 "condition=hypertension", "sex=F", "sex=M"]
+    assert set(va.groups_.loc[va.groups_["patient_id"] == "P1", "group"]) == {
+        "all", "track=initial", "condition=diabetes", "condition=hypertension", "sex=F"}
+    assert list(va.summary["group"]) == report_order(va.groups_["group"])  # one `patients` row per group
+    with pytest.raises(ParamsError, match="got 'colour'"):
+        ValueAnalysis(subgroups=("colour",)).fit(patients, teams=teams)
 
-    from evaluation.stats.rates import rate_ratios
 
-    rng = np.random.default_rng(11)
-    n, k = 600, 7
-    group = rng.integers(0, k, n)
-    pre, post = rng.poisson(rng.uniform(0.1, 2, n)), rng.poisson(rng.uniform(0.1, 1.5, n))
-    e_pre, e_post = np.full(n, 12.0), rng.uniform(0, 12, n)
-    e_post[rng.random(n) < 0.1] = 0
-    post[e_post == 0] = 0
-    for model in ("poisson_robust", "poisson"):
-        ours = rate_ratios(pre, post, e_pre, e_post, group, k, model=model)
-        for g in range(k):
-            rows = group == g
-            m = int(rows.sum())
-            y, exposure = np.r_[pre[rows], post[rows]], np.r_[e_pre[rows], e_post[rows]]
-            period, patient = np.r_[np.zeros(m), np.ones(m)], np.r_[np.arange(m), np.arange(m)]
-            keep = exposure > 0
-            glm = sm.GLM(y[keep], sm.add_constant(period[keep]), family=sm.families.Poisson(), exposure=exposure[keep])
-            fit = (glm.fit(cov_type="cluster", cov_kwds={"groups": patient[keep]}, tol=1e-14, maxiter=100)
-                   if model == "poisson_robust" else glm.fit(tol=1e-14, maxiter=100))
-            # IRLS stopped on the deviance: coefficients to ~1e-7 (docstring)
-            assert ours["rate_ratio"][g] == pytest.approx(np.exp(fit.params[1]), rel=1e-7)
-            assert ours["ci_low"][g] == pytest.approx(np.exp(fit.conf_int()[1][0]), rel=1e-7)
-            # p moves by about |z| x (coefficient error / SE), |z| < 5 here: up to ~5e-6 relative
-            assert ours["p_value"][g] == pytest.approx(fit.pvalues[1], rel=1e-5)
+def test_mtp_counts_by_hand():
+    """3 patients, 4 MTPs (one open): 4/3 per patient, 75% resolved; the patient with no MTP stays in the
+    denominator. Without resolution times the median is blank, never the resolved-only median."""
+    groups = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "group": "all"})
+    mtps = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P2"], "category": ["nonadherence", "nonadherence", "other", "dosage_too_low"],
+                         "identified_on": pd.to_datetime(["2015-01-01"] * 4),
+                         "resolved_on": pd.to_datetime(["2015-01-11", "2015-01-21", "2015-02-10", None])})
+    s = mtp_summary(mtps, groups).iloc[0]
+    assert s.mtps_per_patient == pytest.approx(4 / 3)
+    assert s.pct_resolved == 75
+    assert s.patients_with_mtp == 2 and s.mtps_unresolved == 1
+    assert np.isnan(s.median_days_to_resolution)
+    cats = mtp_categories(mtps).set_index("category")
+    assert cats.at["nonadherence", "identified"] == 2 and cats.at["all", "identified"] == 4
+    assert cats.index[0] == "nonadherence" and cats.index[-1] == "all"
+    assert cats.at["all", "unresolved"] == 1
+
+
+MTPS_CSV = (
+    "mtp_id,patient_id,identified_on,category,resolved_on\n"
+    "M1,P001,2015-03-01,nonadherence,2015-03-11\n"
+    "M2,P001,2015-03-01,nonadherence,2015-03-21\n"
+    "M3,P003,2015-03-01,dosage_too_low,2015-03-31\n"
+    "M4,P003,2015-03-01,other,\n"
+    "M5,P003,2015-03-01,other,\n"
+)
+
+
+@pytest.fixture
+def mtp_params(tmp_path):
+    """The tiny cohort with five MTPs, all identified 2015-03-01: resolved after 10, 20 and 30 days, two still
+    open at the data end (the last measurement, 2015-06-01: 92 days)."""
+    folder = write_cohort(tmp_path / "tiny_mtps", TINY | {"mtps.csv": MTPS_CSV})
+    return check({"cohort_id": "tiny", "data_dir": str(folder), "output_dir": str(tmp_path / "report"),
+                  "as_of": "2016-12-31", "suppress_below": 2, "suppress_below_reason": "hand-made test cohort"})
+
+
+def test_mtp_resolution_is_the_kaplan_meier_median_with_open_problems_censored(mtp_params):
+    """By hand: 5 at risk; resolved at 10 (S = 4/5), 20 (S = 4/5 x 3/4 = 0.6), 30 (S = 0.6 x 2/3 = 0.4): the
+    median is 30 days. The resolved-only median would be 20: it ignores the two problems still open at 92 days.
+    Track initial (P001: 10 and 20 days) has S = 1/2 exactly from 10 to 20 days: the median is the midpoint, 15
+    (R survival's convention); track advanced (P003: 30 days, two open) never falls to 1/2: not reached. The whole cohort's estimate is notebook 04's, to the day."""
+    cohort = load_cohort(mtp_params)
+    va = analyse(mtp_params, cohort)
+    m = va.mtps_.set_index("group")
+    assert m.at["all", "median_days_to_resolution"] == 30
+    assert m.at["all", "mtps_identified"] == 5 and m.at["all", "mtps_resolved"] == 3
+    assert m.at["track=initial", "median_days_to_resolution"] == 15
+    assert np.isnan(m.at["track=advanced", "median_days_to_resolution"])
+    assert (m["method"] == MTP_RESOLUTION_METHOD).all() and MTP_RESOLUTION_METHOD.startswith("Kaplan-Meier median")
+    times = mtp_resolution_data(cohort, mtp_params)
+    assert sorted(times.loc[times["event"] == 0, "days"]) == [92, 92]
+    km = mtp_resolution(times, mtp_params).set_index("group").loc["all"]
+    assert [m.at["all", "median_ci_low"], m.at["all", "median_ci_high"]] == pytest.approx(
+        [km.median_ci_low, km.median_ci_high], nan_ok=True)  # the upper limit is not reached with 5 problems
+    assert m.at["all", "median_ci_low"] <= 30
+    summary = va.summary.set_index(["metric", "group"])["value"]
+    assert summary[("median_days_to_resolution", "all")] == 30
+    assert summary[("median_days_to_resolution_ci_low", "all")] == km.median_ci_low
+
+
+def test_findings_state_the_kaplan_meier_median(mtp_params):
+    va = analyse(mtp_params, load_cohort(mtp_params))
+    save_table(va.summary, mtp_params, "value")
+    text = " ".join(findings_value(mtp_params))
+    assert "Pharmacists identified 5 medication therapy problems (1.7 per patient), 60% of them confirmed resolved" in text
+    assert "the median time to confirmed resolution was 30 days (95% CI " in text
+    assert f"log-log; {MTP_RESOLUTION_METHOD})." in text
+    assert "20 days" not in text  # the resolved-only median
+
+
+def seed_params(tmp_path, **extra):
+    return check({"cohort_id": "seed", "data_dir": "data/seed", "output_dir": str(tmp_path / "report"), **extra})
+
+
+def seed_analysis(utilization=None, **fit) -> ValueAnalysis:
+    patients, teams, seed_utilization, costs = seed_002_cohort()
+    return ValueAnalysis(as_of="2016-12-31").fit(
+        patients, utilization=seed_utilization if utilization is None else utilization, program_costs=costs,
+        teams=teams, **fit)
+
+
+def test_utilization_figure_draws_each_kind_before_and_after(tmp_path):
+    """Seed 002: 136 readmissions before and 56 after in 1,199.18 patient-months each: 113.4 and 46.7 per
+    1,000, down 59%; no ED visits or admissions (bars of height 0, no change stated)."""
+    spec = value_figures.utilization_rates(seed_analysis(), seed_params(tmp_path))
+    assert (spec.figure_id, spec.section, spec.notebook) == ("value_utilization_rates", "value", "05_value")
+    ax = spec.figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ED visits", "Admissions", "Readmissions"]
+    heights = [p.get_height() for p in ax.patches]
+    months = 100 * 365 / DAYS_PER_MONTH
+    assert heights == pytest.approx([0, 0, 0, 0, 1000 * 136 / months, 1000 * 56 / months])
+    assert "-59%" in [t.get_text() for t in ax.texts]
+    assert spec.caption == ("Acute-care use per 1,000 patient-months in the 365 days before and the 365 days after "
+                            "enrollment in CMM: readmissions fell 59% (from 113.4 to 46.7 per 1,000 patient-months).")
+    assert spec.alt_text.endswith(spec.caption)
+    plt.close(spec.figure)
+
+
+def test_utilization_figure_leaves_out_a_kind_with_a_small_count(tmp_path):
+    """5 admissions before and 3 after (fewer than 11 in a window): neither drawn nor described."""
+    _, _, utilization, _ = seed_002_cohort()
+    extra = pd.DataFrame({"patient_id": ["P001"] * 8, "kind": "admission", "cost": 9_000.0,
+                          "occurred_on": pd.to_datetime(["2014-06-01"] * 5 + ["2015-06-01"] * 3)})
+    spec = value_figures.utilization_rates(seed_analysis(pd.concat([utilization, extra], ignore_index=True)),
+                                           seed_params(tmp_path))
+    ax = spec.figure.axes[0]
+    assert len(ax.patches) == 4  # ED visits and readmissions, before and after
+    assert "fewer than 11\nevents: not shown" in [t.get_text() for t in ax.texts]
+    assert "admissions: based on fewer than 11 events, not shown" in spec.caption
+    assert "; admissions fell" not in spec.caption and ": admissions fell" not in spec.caption
+    plt.close(spec.figure)
+
+
+def test_roi_figure_bars_and_caption(tmp_path):
+    """Cost avoided $831,200 (all readmissions), program cost $344,896, net return $486,304 (141%), $4,863 per
+    patient (test_seed_002_net_return_and_roi)."""
+    spec = value_figures.roi(seed_analysis(), seed_params(tmp_path))
+    assert spec.figure_id == "value_roi" and spec.section == "value"
+    ax = spec.figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "Cost avoided: ED visits", "Cost avoided: admissions", "Cost avoided: readmissions", "Cost avoided (total)",
+        "Program cost", "Net return"]
+    assert [p.get_width() for p in ax.patches] == pytest.approx([0, 0, 831_200, 831_200, 344_896, 486_304])
+    assert " $486,304 " in [t.get_text() for t in ax.texts]
+    assert ax.get_title() == "Return on investment: net ROI 141%"
+    assert spec.caption == ("Cost avoided $831,200 against a program cost of $344,896: net return $486,304 "
+                            "(net ROI 141%), $4,863 per patient.")
+    plt.close(spec.figure)
+
+
+def test_sensitivity_figure_grid_and_caption(tmp_path):
+    """Net ROI = (831,200 x multiplier x share - 344,896) / 344,896: positive when multiplier x share > 0.415,
+    which 12 of the 20 pairs are (by hand: 1 + 2 + 3 + 3 + 3 from 0.5x to 1.5x); the least favourable, 0.5x
+    and 25%, gives (103,900 - 344,896) / 344,896 = -70%."""
+    va = seed_analysis()
+    spec = value_figures.roi_sensitivity(va, seed_params(tmp_path))
+    assert spec.figure_id == "value_sensitivity"
+    ax = spec.figure.axes[0]
+    assert ax.images[0].get_array().shape == (4, 5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["100%", "75%", "50%", "25%"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5x", "0.75x", "1x", "1.25x", "1.5x"]
+    assert len(ax.texts) == 20 and ax.texts[15].get_text() == "-70%"  # row-major: the bottom row (25%) starts at 15
+    assert list(sensitivity_grid(va.sensitivity_).index) == [1.0, 0.75, 0.5, 0.25]
+    assert "the return is positive in 12 of 20" in spec.caption
+    assert "the least favourable (0.5 x cost, 25% attributed) gives -70%" in spec.caption
+    plt.close(spec.figure)
+
+
+def test_mtp_figure_draws_the_suppressed_table_and_states_the_median(tmp_path):
+    """24 nonadherence MTPs (12 resolved after 10 days, 12 after 50) and 3 open 'other' ones, open at 100 days.
+    Kaplan-Meier: S = 15/27 after 10 days, 15/27 x 3/15 = 0.11 after 50: median 50 days (the resolved-only
+    median would be 30). 3 open problems is a small count: the share resolved is not stated, and the
+    suppressed cells are labelled, not drawn."""
+    params = seed_params(tmp_path)
+    ids = [f"P{i:03d}" for i in range(27)]
+    resolved = pd.to_datetime(["2015-04-11"] * 12 + ["2015-05-21"] * 12 + [None] * 3)
+    mtps = pd.DataFrame({"patient_id": ids, "category": ["nonadherence"] * 24 + ["other"] * 3,
+                         "identified_on": pd.Timestamp("2015-04-01"), "resolved_on": resolved})
+    times = mtps.assign(days=[10.0] * 12 + [50.0] * 12 + [100.0] * 3, event=[1] * 24 + [0] * 3)
+    patients, teams, utilization, costs = seed_002_cohort()
+    va = ValueAnalysis(as_of="2016-12-31", params=params).fit(
+        patients, utilization=utilization, program_costs=costs, teams=teams, mtps=mtps, mtp_times=times)
+    safe = report.suppress_like("value_mtp_categories", va.mtp_categories_, params.suppress_below).table
+    spec = value_figures.mtps_by_category(safe, va, params)
+    assert spec.figure_id == "value_mtps" and spec.section == "value"
+    ax = spec.figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["nonadherence", "other"]
+    cells = safe[safe["category"] != "all"][["identified", "resolved"]]
+    shown = pd.to_numeric(cells.stack(), errors="coerce")
+    assert len(ax.patches) == shown.notna().sum()  # one bar per number the funder sees
+    assert sum("(suppressed)" in t.get_text() for t in ax.texts) == shown.isna().sum() > 0
+    assert spec.caption.startswith("27 medication therapy problems identified, share resolved suppressed")
+    assert "the median time to confirmed resolution was 50 days (95% CI " in spec.caption
+    assert MTP_RESOLUTION_METHOD in spec.caption and "most frequent category was nonadherence" in spec.caption
+    plt.close(spec.figure)
+
+
+def test_readable_leaves_missing_money_blank():
+    roi = pd.DataFrame({"group": ["all", "condition=diabetes"], "program_cost": [-1_500.0, np.nan],
+                        "net_roi_pct": [12.345, np.nan]})
+    out = readable(roi).set_index("group")
+    assert out.at["all", "program_cost"] == "-$1,500" and out.at["condition=diabetes", "program_cost"] == ""
+    assert out.at["all", "net_roi_pct"] == "12.3%" and out.at["condition=diabetes", "net_roi_pct"] == ""

@@ -1,16 +1,26 @@
-"""TODO docstring stats/rates."""
+"""Rate ratios of event counts before and after a change, each subject observed in both windows.
+
+Cohort-agnostic: arrays of per-subject counts and exposures in, the post / pre rate ratio with its CI and
+p-value out. Three models: Poisson with standard errors clustered by subject (the default: it allows for
+overdispersion and for a subject's two windows being related), plain Poisson, and negative binomial (NB2).
+The value analysis uses them for ED visits, admissions and readmissions per patient-month.
+"""
 
 from __future__ import annotations
+
 import warnings
 from dataclasses import dataclass
+
 import numpy as np
 import statsmodels.api as sm
 from scipy import stats
+
 from evaluation.core.errors import ParamsError
 from evaluation.core.params import RATE_MODELS
 
+NOTE_NO_TIME = "no patient-months in one window"
+NOTE_NO_EVENTS = "no events in one window: no confidence interval"
 
-# --- the rate ratio ----------------------------------------------------------------------------------
 
 @dataclass
 class RateRatio:
@@ -67,10 +77,6 @@ def rate_ratio(pre_events, post_events, pre_months, post_months, *, model: str =
     p = 2 * stats.norm.sf(abs(beta / se)) if se > 0 else np.nan
     return RateRatio(float(np.exp(beta)), float(np.exp(beta - z * se)), float(np.exp(beta + z * se)), float(p), model,
                      dispersion=dispersion)
-
-
-NOTE_NO_TIME = "no patient-months in one window"
-NOTE_NO_EVENTS = "no events in one window: no confidence interval"
 
 
 def rate_ratios(pre, post, e_pre, e_post, group, n_groups: int, *, model: str = "poisson_robust",

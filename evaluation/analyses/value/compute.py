@@ -15,63 +15,44 @@ The method is the one behind a CMM team's performance story (seed 002: "90-day r
 * **net return** = cost avoided - program cost (program_costs.csv); **net ROI** = net return / program cost;
   **ROI per patient** = net return / patients in the population of focus;
 * the **sensitivity** table recomputes cost avoided for every cost multiplier x share of the change attributed
-  to the program (``value.cost_multipliers``, ``value.attribution_shares``).
+  to the program (``value.cost_multipliers``, ``value.attribution_shares``);
+* **medication therapy problems** (MTPs) are counted per patient and group; the days to confirmed resolution
+  are notebook 04's estimate (:func:`evaluation.analyses.time_to_goal.mtp.mtp_resolution`): a Kaplan-Meier
+  median with unresolved MTPs censored at exit or data end, never the median of the resolved ones alone
+  (which leaves out the problems still open, the slow ones).
 
-Analyses return tidy tables; :mod:`evaluation.figures` draws them.
+The results are tidy tables on :class:`ValueAnalysis`; :mod:`.figures` draws them and :mod:`.findings` turns
+``tables/value.csv`` into the report's sentences.
 """
 
 from __future__ import annotations
+
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+
 import numpy as np
 import pandas as pd
+
+from evaluation.analyses.time_to_goal.mtp import mtp_resolution, mtp_resolution_data
+from evaluation.core.disclosure import is_small
 from evaluation.core.errors import ParamsError
+from evaluation.core.groups import TEAM, subgroup_members
+from evaluation.core.labels import EVENT_KINDS, event_kind_label
 from evaluation.core.params import Params, RATE_MODELS
+from evaluation.core.text import format_money, format_p, format_percent
+from evaluation.data.cohort import Cohort
 from evaluation.stats.rates import rate_ratio, rate_ratios
+from evaluation.stats.survival import median_text
 
 DAYS_PER_MONTH = 365.25 / 12  # average Gregorian month: patient-months = days / 30.4375
 PER = 1000  # rates per 1,000 patient-months
-EVENT_KINDS = ("ed_visit", "admission", "readmission")  # utilization.csv `kind`, in report order
-KIND_LABELS = {"ed_visit": "ED visits", "admission": "Admissions", "readmission": "Readmissions"}
-KIND_WORDS = {"ed_visit": "ED visits", "admission": "admissions", "readmission": "readmissions"}  # mid-sentence
-CONDITIONS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")  # patients.csv flags
 VALUE_COLUMNS = ["metric", "group", "value", "unit"]
+MTP_RESOLUTION_METHOD = "Kaplan-Meier median, unresolved MTPs censored at exit or data end"
 
 
-# --- who is in which group ---------------------------------------------------------------------------
-
-def patient_groups(patients: pd.DataFrame, teams: pd.DataFrame | None, subgroups: Iterable[str]) -> pd.DataFrame:
-    """One row per (patient, group): ``all`` for everyone, then ``track=initial``, ``condition=diabetes``...
-
-    ``condition`` uses the 0/1 flags of patients.csv (a patient can be in several); any other subgroup is a
-    column of patients.csv or of teams.csv (joined on team_id).
-    """
-    frames = [pd.DataFrame({"patient_id": patients["patient_id"].to_numpy(), "group": "all"})]
-    team_info = teams.drop_duplicates("team_id").set_index("team_id") if teams is not None else pd.DataFrame()
-    for name in subgroups:
-        if name == "condition":
-            for flag in CONDITIONS:
-                if flag in patients.columns:
-                    has = patients[flag].fillna(0).astype(int) == 1
-                    frames.append(pd.DataFrame({"patient_id": patients.loc[has, "patient_id"].to_numpy(),
-                                                "group": f"condition={flag}"}))
-            continue
-        if name in patients.columns:
-            values = patients[name]
-        elif name in team_info.columns:
-            values = patients["team_id"].map(team_info[name])
-        else:
-            known = sorted({"condition", *patients.columns, *team_info.columns} - {"patient_id", "row"})
-            raise ParamsError(f"`subgroups` entries must be one of {', '.join(known)}; got {name!r}", key="subgroups")
-        keep = values.notna()
-        frames.append(pd.DataFrame({"patient_id": patients.loc[keep, "patient_id"].to_numpy(),
-                                    "group": (f"{name}=" + values[keep].astype(str)).to_numpy()}))
-    out = pd.concat(frames, ignore_index=True)
-    return out.drop_duplicates().reset_index(drop=True)
-
-
-def _group_order(groups: pd.Series) -> list[str]:
-    """``all`` first, then strata in the order of the subgroups, each sorted."""
+def report_order(groups: pd.Series) -> list[str]:
+    """The order of the value tables' groups: ``all`` first, then the strata of each subgroup in the order of
+    the params' ``subgroups``, each sorted by name (so conditions read alphabetically)."""
     labels = list(pd.unique(pd.Series(groups, dtype=object)))
     prefixes = list(dict.fromkeys(g.split("=", 1)[0] for g in labels if g != "all"))
     return ["all"] * ("all" in labels) + [g for p in prefixes for g in sorted(x for x in labels if x.startswith(p + "="))]
@@ -171,6 +152,13 @@ def program_cost_by_group(program_costs: pd.DataFrame, patients: pd.DataFrame, g
     return out[["group", "team_costs", "shared_costs", "program_cost"]]
 
 
+def sensitivity_grid(sens: pd.DataFrame) -> pd.DataFrame:
+    """The sensitivity table as a grid of net ROI (%): one row per attributed share (largest first), one column
+    per cost multiplier, as the heat map draws it."""
+    return (sens.pivot(index="attribution_share", columns="cost_multiplier", values="net_roi_pct")
+            .sort_index(ascending=False))
+
+
 def net_return(cost_avoided: float, program_cost: float, patients: int) -> dict[str, float]:
     """Net return = cost avoided - program cost; net ROI (%) = net return / program cost x 100;
     ROI per patient = net return / patients."""
@@ -199,29 +187,58 @@ def sensitivity(events_avoided: pd.Series, cost_per_event: pd.Series, program_co
 
 # --- medication therapy problems ---------------------------------------------------------------------
 
-def mtp_summary(mtps: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
-    """MTPs per patient, share resolved and days to confirmed resolution, per group.
+def mtp_resolution_by_group(mtp_times: pd.DataFrame, groups: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Median days to confirmed resolution per group with its CI: notebook 04's Kaplan-Meier estimate
+    (``mtp_resolution``, unresolved MTPs censored at exit or data end) on each group's MTPs.
 
-    Patients with no MTP count in the denominator of MTPs per patient. Days to resolution is summarised among
-    resolved problems (median and interquartile range).
+    ``mtp_times`` is ``mtp_resolution_data(cohort, params)``: one row per MTP with its days and event.
     """
-    m = mtps.assign(days_to_resolution=(mtps["resolved_on"] - mtps["identified_on"]).dt.days)
     rows = []
-    for group in _group_order(groups["group"]):
+    for group in report_order(groups["group"]):
         members = groups.loc[groups["group"] == group, "patient_id"].unique()
-        g = m[m["patient_id"].isin(members)]
+        mine = mtp_times[mtp_times["patient_id"].isin(members)]
+        row = {"group": group, "median_days_to_resolution": np.nan, "median_ci_low": np.nan, "median_ci_high": np.nan,
+               "ci_method": params.ci_method, "method": MTP_RESOLUTION_METHOD}
+        if len(mine):
+            km = mtp_resolution(mine.reset_index(drop=True), params).set_index("group").loc["all"]
+            row |= {"median_days_to_resolution": km.median_days, "median_ci_low": km.median_ci_low,
+                    "median_ci_high": km.median_ci_high}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def resolution_phrase(median: float, low: float, high: float, resolved: float, params: Params) -> str:
+    """'the median time to confirmed resolution was 39 days (95% CI 37 to 42; log-log; Kaplan-Meier median,
+    unresolved MTPs censored at exit or data end)' (the survival module's median text with the method named),
+    or '' when there is no estimate or it rests on a small count of resolved MTPs; for captions and findings."""
+    if np.isnan(median) or is_small([resolved], params.suppress_below)[0]:
+        return ""
+    text = median_text(median, low, high, params.ci_method, params.alpha).removesuffix(")")
+    return f"the median time to confirmed resolution was {text}; {MTP_RESOLUTION_METHOD})"
+
+
+def mtp_summary(mtps: pd.DataFrame, groups: pd.DataFrame, resolution: pd.DataFrame | None = None) -> pd.DataFrame:
+    """MTPs per patient, share confirmed resolved and the median days to resolution, per group.
+
+    Patients with no MTP count in the denominator of MTPs per patient. The median and its CI come from
+    ``resolution`` (:func:`mtp_resolution_by_group`); without it they are blank.
+    """
+    rows = []
+    for group in report_order(groups["group"]):
+        members = groups.loc[groups["group"] == group, "patient_id"].unique()
+        g = mtps[mtps["patient_id"].isin(members)]
         resolved = g["resolved_on"].notna()
-        days = g.loc[resolved, "days_to_resolution"]
         rows.append({
             "group": group, "patients": len(members), "patients_with_mtp": g["patient_id"].nunique(),
             "mtps_identified": len(g), "mtps_resolved": int(resolved.sum()), "mtps_unresolved": int((~resolved).sum()),
             "mtps_per_patient": len(g) / len(members) if len(members) else np.nan,
             "pct_resolved": 100 * resolved.mean() if len(g) else np.nan,
-            "median_days_to_resolution": float(days.median()) if len(days) else np.nan,
-            "q1_days_to_resolution": float(days.quantile(0.25)) if len(days) else np.nan,
-            "q3_days_to_resolution": float(days.quantile(0.75)) if len(days) else np.nan,
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    columns = ["median_days_to_resolution", "median_ci_low", "median_ci_high", "ci_method", "method"]
+    if resolution is None:
+        return out.assign(**{c: np.nan for c in columns})
+    return out.merge(resolution[["group", *columns]], on="group", how="left")
 
 
 def mtp_categories(mtps: pd.DataFrame) -> pd.DataFrame:
@@ -257,6 +274,7 @@ class ValueAnalysis:
     subgroups: tuple[str, ...] = ("track", "condition")
     cost_multipliers: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5)
     attribution_shares: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    params: Params | None = field(default=None, repr=False, compare=False)  # for the MTP resolution estimate
 
     def __post_init__(self) -> None:
         if self.rate_model not in RATE_MODELS:
@@ -273,29 +291,36 @@ class ValueAnalysis:
 
     @classmethod
     def from_params(cls, params: Params) -> "ValueAnalysis":
+        """The analysis with the params' windows, costs, model and subgroups (and the params themselves, which
+        the MTP resolution estimate reads: CI method, alpha, horizons)."""
         v, w = params.value, params.windows
         return cls(pre_days=int(w["utilization_pre_days"]), post_days=int(w["utilization_post_days"]),
                    as_of=params.as_of, cost_per_event=dict(v.get("cost_per_event") or {}),
                    rate_model=v.get("rate_model", "poisson_robust"), alpha=params.alpha,
                    subgroups=tuple(params.subgroups), cost_multipliers=tuple(v["cost_multipliers"]),
-                   attribution_shares=tuple(v["attribution_shares"]))
+                   attribution_shares=tuple(v["attribution_shares"]), params=params)
 
     def fit(self, patients: pd.DataFrame, *, utilization: pd.DataFrame | None = None,
             program_costs: pd.DataFrame | None = None, mtps: pd.DataFrame | None = None,
-            teams: pd.DataFrame | None = None) -> "ValueAnalysis":
+            teams: pd.DataFrame | None = None, mtp_times: pd.DataFrame | None = None) -> "ValueAnalysis":
+        """Compute every table from the cohort's tables (absent ones None). ``mtp_times`` is
+        ``mtp_resolution_data(cohort, params)``, for the MTPs' Kaplan-Meier median days to resolution."""
         as_of = self.as_of if self.as_of is not None else pd.Timestamp.today().normalize()
         self.notes_: list[str] = []
-        self.groups_ = patient_groups(patients, teams, self.subgroups)
+        self.groups_ = subgroup_members(patients, teams, self.subgroups)
         self.windows_ = exposure_windows(patients, pre_days=self.pre_days, post_days=self.post_days, as_of=as_of)
         self.costs_ = costs_per_event(utilization, self.cost_per_event)
-        self.rates_ = self._rates(utilization)
+        self.rates_ = self._rates(utilization, self.groups_)
         self.program_cost_ = (program_cost_by_group(program_costs, patients, self.groups_)
                               if program_costs is not None and len(program_costs) else None)
         self.roi_ = self._roi(self.rates_, self.program_cost_, self.groups_)
         self.by_team_ = self._by_team(utilization, program_costs, patients, teams)
         self.sensitivity_ = self._sensitivity()
-        self.mtps_ = mtp_summary(mtps, self.groups_) if mtps is not None and len(mtps) else None
-        self.mtp_categories_ = mtp_categories(mtps) if mtps is not None and len(mtps) else None
+        has_mtps = mtps is not None and len(mtps) > 0
+        resolution = (mtp_resolution_by_group(mtp_times, self.groups_, self.params)
+                      if has_mtps and mtp_times is not None and self.params is not None else None)
+        self.mtps_ = mtp_summary(mtps, self.groups_, resolution) if has_mtps else None
+        self.mtp_categories_ = mtp_categories(mtps) if has_mtps else None
         if utilization is None:
             self.notes_.append("No utilization.csv: utilization rates, cost avoided and ROI are not computed.")
         else:
@@ -307,12 +332,16 @@ class ValueAnalysis:
             self.notes_.append("No program_costs.csv: program cost, net return and ROI are not computed.")
         if mtps is None:
             self.notes_.append("No mtps.csv: medication therapy problems are not summarised.")
+        elif has_mtps and resolution is None:
+            self.notes_.append("No MTP resolution times (they need the cohort and params: use analyse()): the median "
+                               "days to resolution are left blank.")
         return self
 
-    def fit_cohort(self, cohort) -> "ValueAnalysis":
-        """Fit on a loaded :class:`~evaluation.loading.Cohort` (absent optional tables are None)."""
+    def fit_cohort(self, cohort: Cohort) -> "ValueAnalysis":
+        """Fit on a loaded :class:`~evaluation.data.cohort.Cohort` (absent optional tables are None)."""
+        mtp_times = mtp_resolution_data(cohort, self.params) if self.params is not None and cohort.has("mtps") else None
         self.fit(cohort.patients, utilization=cohort.utilization, program_costs=cohort.program_costs,
-                 mtps=cohort.mtps, teams=cohort.teams)
+                 mtps=cohort.mtps, teams=cohort.teams, mtp_times=mtp_times)
         self.missing_ = {name: cohort.missing_note(name) for name in ("utilization", "program_costs", "mtps")}
         return self
 
@@ -342,20 +371,22 @@ class ValueAnalysis:
     @property
     def settings_(self) -> pd.DataFrame:
         """The windows, model and costs this analysis used, in plain words."""
-        costs = {r.kind: f"${r.cost_per_event:,.0f} ({r.source})" if r.cost_per_event == r.cost_per_event else r.source
+        costs = {r.kind: f"{format_money(r.cost_per_event)} ({r.source})" if r.cost_per_event == r.cost_per_event else r.source
                  for r in self.costs_.itertuples(index=False)}
         rows = [("pre-enrollment window", f"{self.pre_days} days before enrollment"),
                 ("post-enrollment window", f"{self.post_days} days from enrollment, cut at exit or the as-of date"),
                 ("rate ratio model", {"poisson_robust": "Poisson GLM, standard errors clustered by patient",
                                       "poisson": "Poisson GLM, model-based standard errors",
                                       "negative_binomial": "negative binomial (NB2) GLM"}[self.rate_model]),
-                ("confidence level", f"{100 * (1 - self.alpha):g}%")]
-        rows += [(f"cost per {KIND_WORDS[k].rstrip('s')}", costs[k]) for k in EVENT_KINDS if k in costs]
+                ("confidence level", f"{100 * (1 - self.alpha):g}%"),
+                ("days to MTP resolution", MTP_RESOLUTION_METHOD)]
+        rows += [(f"cost per {event_kind_label(k, mid_sentence=True).removesuffix('s')}", costs[k])
+                 for k in EVENT_KINDS if k in costs]
         return pd.DataFrame(rows, columns=["setting", "value"])
 
     # -- pieces --
-    def _rates(self, utilization: pd.DataFrame | None) -> pd.DataFrame:
-        """One row per kind and group (kinds in report order, groups in :func:`_group_order`), every group at
+    def _rates(self, utilization: pd.DataFrame | None, groups: pd.DataFrame) -> pd.DataFrame:
+        """One row per kind and group (kinds in report order, groups in :func:`report_order`), every group at
         once: counts and exposure are summed by group number, never by filtering the patients group by group
         (1,000 teams made that 3,000 scans of 250,000 patients)."""
         columns = ["kind", "group", "patients", "pre_events", "post_events", "pre_patient_months", "post_patient_months",
@@ -370,10 +401,10 @@ class ValueAnalysis:
         shape = (len(ids), len(kinds))  # count_events' grid: patient-major, kinds in order
         pre_all = counts["pre_events"].to_numpy(float).reshape(shape)
         post_all = counts["post_events"].to_numpy(float).reshape(shape)
-        order = _group_order(self.groups_["group"])
-        member = ids.get_indexer(self.groups_["patient_id"])
+        order = report_order(groups["group"])
+        member = ids.get_indexer(groups["patient_id"])
         found = member >= 0
-        group = pd.Categorical(self.groups_["group"], categories=order).codes[found]
+        group = pd.Categorical(groups["group"], categories=order).codes[found]
         member = member[found]
         e_pre = windows["pre_months"].to_numpy(float)[member]
         e_post = windows["post_months"].to_numpy(float)[member]
@@ -421,6 +452,7 @@ class ValueAnalysis:
         return out
 
     def _roi(self, rates: pd.DataFrame, program: pd.DataFrame | None, groups: pd.DataFrame) -> pd.DataFrame:
+        """Cost avoided (summed over kinds), program cost and return per group of ``rates``."""
         columns = ["group", "patients", "cost_avoided", "program_cost", "net_return", "net_roi_pct", "roi_per_patient"]
         if rates.empty:
             return pd.DataFrame(columns=columns)
@@ -438,21 +470,18 @@ class ValueAnalysis:
         """Cost avoided and ROI per team (analysts' table: team-level counts are small)."""
         if utilization is None:
             return None
-        groups = pd.DataFrame({"patient_id": patients["patient_id"].to_numpy(),
-                               "group": ("team_id=" + patients["team_id"].astype(str)).to_numpy()})
-        saved_groups, self.groups_ = self.groups_, groups
-        try:
-            rates = self._rates(utilization)
-        finally:
-            self.groups_ = saved_groups
+        groups = subgroup_members(patients, None, [TEAM])
+        groups = groups[groups["group"] != "all"].reset_index(drop=True)
+        rates = self._rates(utilization, groups)
         program = program_cost_by_group(program_costs, patients, groups) if program_costs is not None and len(program_costs) else None
         roi = self._roi(rates, program, groups)
-        roi.insert(0, "team_id", roi.pop("group").str.removeprefix("team_id="))
+        roi.insert(0, "team_id", roi.pop("group").str.removeprefix(f"{TEAM}="))
         if teams is not None:
             roi.insert(1, "track", roi["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["track"]))
         return roi.sort_values("team_id").reset_index(drop=True)
 
     def _sensitivity(self) -> pd.DataFrame | None:
+        """The sensitivity grid for the whole cohort (None without utilization or program costs)."""
         if self.rates_.empty or self.program_cost_ is None:
             return None
         r = self.rates_[self.rates_["group"] == "all"].set_index("kind")
@@ -477,7 +506,7 @@ class ValueAnalysis:
     def summary(self) -> pd.DataFrame:
         """``tables/value.csv``: metric, group, value, unit (long; ``all`` first, then strata)."""
         rows: list[tuple[str, str, float, str]] = []
-        order = _group_order(self.groups_["group"])
+        order = report_order(self.groups_["group"])
         sizes = self.groups_.groupby("group")["patient_id"].nunique()
         for group in order:
             rows.append(("patients", group, float(sizes[group]), "patients"))
@@ -498,8 +527,10 @@ class ValueAnalysis:
             for row in self.mtps_.itertuples(index=False):
                 for col, unit in [("mtps_identified", "problems"), ("mtps_per_patient", "problems per patient"),
                                   ("mtps_resolved", "problems"), ("pct_resolved", "%"),
-                                  ("median_days_to_resolution", "days")]:
-                    name = {"pct_resolved": "mtps_resolved_pct"}.get(col, col)
+                                  ("median_days_to_resolution", "days"), ("median_ci_low", "days"),
+                                  ("median_ci_high", "days")]:
+                    name = {"pct_resolved": "mtps_resolved_pct", "median_ci_low": "median_days_to_resolution_ci_low",
+                            "median_ci_high": "median_days_to_resolution_ci_high"}.get(col, col)
                     rows.append((name, row.group, float(getattr(row, col)), unit))
         for row in self.roi_.itertuples(index=False):
             for col, unit in [("cost_avoided", "USD"), ("program_cost", "USD"), ("net_return", "USD"),
@@ -521,12 +552,6 @@ MONEY_COLUMNS = ("cost_per_event", "cost_avoided", "program_cost", "team_costs",
                  "roi_per_patient")
 
 
-def _dollars(x) -> str:
-    if x is None or pd.isna(x):
-        return ""
-    return f"-${abs(x):,.0f}" if x < 0 else f"${x:,.0f}"
-
-
 def readable(df: pd.DataFrame) -> pd.DataFrame:
     """A copy for reading: dollars as $1,234,567 and percentages to one decimal (tables/ keep full precision).
 
@@ -534,21 +559,21 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy()
     if {"value", "unit"} <= set(out.columns):
-        formats = {"USD": _dollars, "USD per patient": _dollars, "%": lambda v: f"{v:.1f}%",
-                   "p": lambda v: "<0.001" if v < 0.001 else f"{v:.3f}", "ratio": lambda v: f"{v:.3f}",
+        formats = {"USD": format_money, "USD per patient": format_money, "%": lambda v: format_percent(v, 1),
+                   "p": lambda v: format_p(v, prefix=False), "ratio": lambda v: f"{v:.3f}",
                    "events": lambda v: f"{v:,.1f}" if v % 1 else f"{v:,.0f}", "patients": lambda v: f"{v:,.0f}",
-                   "problems": lambda v: f"{v:,.0f}"}
+                   "problems": lambda v: f"{v:,.0f}", "days": lambda v: f"{v:,.0f}" if v % 1 == 0 else f"{v:,.1f}"}
         out["value"] = [("" if pd.isna(v) else formats.get(u, lambda x: f"{x:,.2f}")(v))
                         for v, u in zip(out["value"], out["unit"])]
         return out
     for col in out.columns:
         if col in MONEY_COLUMNS:
-            out[col] = out[col].map(_dollars)
+            out[col] = out[col].map(lambda v: format_money(v, missing=""))
         elif col.endswith("_pct") or col == "pct_resolved":
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.1f}%")
+            out[col] = out[col].map(lambda v: format_percent(v, 1, missing=""))
     return out
 
 
-def analyse(params: Params, cohort) -> ValueAnalysis:
-    """The value analysis of a cohort with the params' windows, costs and model."""
+def analyse(params: Params, cohort: Cohort) -> ValueAnalysis:
+    """The value analysis of a cohort with the params' windows, costs, model and subgroups."""
     return ValueAnalysis.from_params(params).fit_cohort(cohort)

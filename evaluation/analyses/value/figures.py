@@ -1,38 +1,47 @@
-"""TODO docstring analyses/value/figures."""
+"""The value notebook's figures, each with its caption: acute-care use before and after enrollment, the return
+on investment, its sensitivity to the assumptions, and medication therapy problems by category.
 
+Each notebook-facing function takes the :class:`~.compute.ValueAnalysis` (and the params, for the small-count
+threshold and the confidence level) and returns a :class:`~evaluation.core.figures.FigureSpec` whose caption
+states the numbers drawn; the ``*_chart`` functions draw the bare matplotlib figure.
+"""
 from __future__ import annotations
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
-from .compute import KIND_WORDS
-from evaluation.core.disclosure import format_count
-from evaluation.core.figures import DIVERGING, OKABE_ITO, house_style
 
-# --- value ---------------------------------------------------------------------------------------
+from .compute import ValueAnalysis, resolution_phrase, sensitivity_grid
+from evaluation.core.disclosure import format_count, is_small
+from evaluation.core.figures import DIVERGING, OKABE_ITO, FigureSpec, house_style
+from evaluation.core.labels import event_kind_label
+from evaluation.core.params import Params
+from evaluation.core.text import format_money
+
+SECTION = "value"
+NOTEBOOK = "05_value"
+RATES_TITLE = "Acute-care use before and after enrollment"
 
 
-VALUE_KIND_LABELS = {"ed_visit": "ED visits", "admission": "Admissions", "readmission": "Readmissions"}
-VALUE_KIND_WORDS = {"ed_visit": "ED visits", "admission": "admissions", "readmission": "readmissions"}  # mid-sentence
-
-
-def _is_small_count(n, threshold: int) -> bool:
-    return bool(n == n and 1 <= n < threshold)
+def _small_kind(row, threshold: int) -> bool:
+    """A kind with 1 to threshold - 1 events in either window is neither drawn nor described."""
+    return bool(is_small([row.pre_events, row.post_events], threshold).any())
 
 
 @house_style
-def value_rates_chart(rates: pd.DataFrame, *, threshold: int = 11, group: str = "all") -> plt.Figure:
+def rates_chart(rates: pd.DataFrame, *, threshold: int = 11, group: str = "all") -> plt.Figure:
     """Grouped bars: events per 1,000 patient-months before vs after enrollment, per kind (from
-    ``ValueAnalysis.rates_``). A kind with 1 to threshold - 1 events in a window is not drawn (small cell)."""
+    ``ValueAnalysis.rates_``), the change in percent above each pair. A kind with 1 to threshold - 1 events in
+    a window is not drawn (small cell)."""
     r = rates[rates["group"] == group].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     x = np.arange(len(r))
     width = 0.38
-    top = float(np.nanmax(r[["pre_rate", "post_rate"]].to_numpy())) if len(r) else 1.0
+    top = float(np.nanmax(r[["pre_rate", "post_rate"]].to_numpy(float))) if len(r) else 1.0
     top = top if top > 0 else 1.0
     for k, row in r.iterrows():
-        small = _is_small_count(row.pre_events, threshold) or _is_small_count(row.post_events, threshold)
-        if small:
+        if _small_kind(row, threshold):
             ax.text(x[k], top * 0.05, f"fewer than {threshold}\nevents: not shown", ha="center", va="bottom", fontsize=7)
             continue
         for offset, col, color, label in ((-width / 2, "pre_rate", OKABE_ITO[1], "Before enrollment"),
@@ -46,21 +55,53 @@ def value_rates_chart(rates: pd.DataFrame, *, threshold: int = 11, group: str = 
     unique = dict(zip(labels, handles))
     if unique:
         ax.legend(unique.values(), unique.keys(), loc="upper right")
-    ax.set_xticks(x, [VALUE_KIND_LABELS.get(k, k) for k in r["kind"]])
+    ax.set_xticks(x, [event_kind_label(k) for k in r["kind"]])
     ax.grid(axis="x", visible=False)
     ax.set_ylim(0, top * 1.25)
     ax.set_ylabel("Events per 1,000 patient-months")
-    ax.set_title("Acute-care use before and after enrollment")
+    ax.set_title(RATES_TITLE)
     return fig
 
 
+def rates_caption(rates: pd.DataFrame, threshold: int, group: str = "all", pre_days: int | None = None,
+                  post_days: int | None = None) -> str:
+    """The change of each kind's rate in words; a kind with a small count in a window is named, not described."""
+    parts = []
+    for row in rates[rates["group"] == group].itertuples(index=False):
+        words = event_kind_label(row.kind, mid_sentence=True)
+        if _small_kind(row, threshold):
+            parts.append(f"{words}: based on fewer than {threshold} events, not shown")
+            continue
+        if np.isnan(row.change_pct):
+            continue
+        direction = "fell" if row.change_pct < 0 else "rose"
+        parts.append(f"{words} {direction} {abs(row.change_pct):.0f}% "
+                     f"(from {row.pre_rate:.1f} to {row.post_rate:.1f} per 1,000 patient-months)")
+    if not parts:
+        return "No acute-care use was recorded."
+    windows = (f" in the {pre_days} days before and the {post_days} days after enrollment in CMM"
+               if pre_days and post_days else " before and after enrollment in CMM")
+    return f"Acute-care use per 1,000 patient-months{windows}: " + "; ".join(parts) + "."
+
+
+def utilization_rates(va: ValueAnalysis, params: Params, group: str = "all") -> FigureSpec:
+    """``value_utilization_rates``: ED visits, admissions and readmissions per 1,000 patient-months before and
+    after enrollment."""
+    threshold = params.suppress_below
+    caption = rates_caption(va.rates_, threshold, group, va.pre_days, va.post_days)
+    return FigureSpec(
+        "value_utilization_rates", rates_chart(va.rates_, threshold=threshold, group=group), RATES_TITLE, caption,
+        "Bar chart of ED visits, admissions and readmissions per 1,000 patient-months, before and after "
+        "enrollment. " + caption, SECTION, NOTEBOOK)
+
+
 @house_style
-def value_roi_chart(roi: pd.DataFrame, rates: pd.DataFrame, *, group: str = "all") -> plt.Figure:
+def roi_chart(roi: pd.DataFrame, rates: pd.DataFrame, *, group: str = "all") -> plt.Figure:
     """Horizontal bars in dollars: cost avoided by kind, total cost avoided, program cost and net return
-    (from ``ValueAnalysis.roi_`` and ``rates_``)."""
+    (from ``ValueAnalysis.roi_`` and ``rates_``); the title gives the net ROI."""
     row = roi.set_index("group").loc[group]
     by_kind = rates[rates["group"] == group].set_index("kind")["cost_avoided"].dropna()
-    labels = [f"Cost avoided: {VALUE_KIND_WORDS.get(k, k)}" for k in by_kind.index]
+    labels = [f"Cost avoided: {event_kind_label(k, mid_sentence=True)}" for k in by_kind.index]
     values = list(by_kind.to_numpy())
     colors = [OKABE_ITO[4]] * len(values)
     labels += ["Cost avoided (total)", "Program cost", "Net return"]
@@ -71,25 +112,36 @@ def value_roi_chart(roi: pd.DataFrame, rates: pd.DataFrame, *, group: str = "all
     ax.barh(y, values, color=colors)
     span = max(abs(v) for v in values if v == v) or 1.0
     for yi, v in zip(y, values):
-        text = f"-${abs(v):,.0f}" if v < 0 else f"${v:,.0f}"
-        ax.text(v + (span * 0.01 if v >= 0 else -span * 0.01), yi, f" {text} ", va="center",
+        ax.text(v + (span * 0.01 if v >= 0 else -span * 0.01), yi, f" {format_money(v)} ", va="center",
                 ha="left" if v >= 0 else "right", fontsize=8)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.axvline(0, color="#333333", linewidth=0.8)
     ax.grid(axis="y", visible=False)
     ax.set_xlim(min(0, min(values)) - span * 0.05, max(0, max(values)) + span * 0.3)
-    ax.xaxis.set_major_formatter(lambda v, _: f"${v / 1000:,.0f}k")
+    ax.xaxis.set_major_formatter(lambda v, _: f"{format_money(v / 1000)}k")
     ax.set_xlabel("US dollars")
     ax.set_title(f"Return on investment: net ROI {row.net_roi_pct:.0f}%")
     return fig
 
 
+def roi(va: ValueAnalysis, params: Params, group: str = "all") -> FigureSpec:
+    """``value_roi``: cost avoided against the program cost, and the net return."""
+    r = va.roi_.set_index("group").loc[group]
+    caption = (f"Cost avoided {format_money(r.cost_avoided)} against a program cost of {format_money(r.program_cost)}: "
+               f"net return {format_money(r.net_return)} (net ROI {r.net_roi_pct:.0f}%), "
+               f"{format_money(r.roi_per_patient)} per patient.")
+    return FigureSpec(
+        "value_roi", roi_chart(va.roi_, va.rates_, group=group), "Return on investment", caption,
+        "Horizontal bars comparing cost avoided, program cost and net return in US dollars. " + caption,
+        SECTION, NOTEBOOK)
+
+
 @house_style
-def value_sensitivity_heatmap(sens: pd.DataFrame) -> plt.Figure:
+def sensitivity_heatmap(sens: pd.DataFrame) -> plt.Figure:
     """Net ROI (%) for each cost multiplier (columns) x share attributed to the program (rows) (from
     ``ValueAnalysis.sensitivity_``); blue = positive return, red = loss, white = break-even."""
-    grid = sens.pivot(index="attribution_share", columns="cost_multiplier", values="net_roi_pct").sort_index(ascending=False)
+    grid = sensitivity_grid(sens)
     fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(grid) + 1.6))
     values = grid.to_numpy(float)
     limit = float(np.nanmax(np.abs(values))) or 1.0
@@ -107,10 +159,26 @@ def value_sensitivity_heatmap(sens: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def roi_sensitivity(va: ValueAnalysis, params: Params) -> FigureSpec:
+    """``value_sensitivity``: the net ROI for every cost multiplier and share of the change attributed."""
+    sens = va.sensitivity_
+    positive = int((sens["net_return"] > 0).sum())
+    worst = sens.loc[sens["net_roi_pct"].idxmin()]
+    caption = (f"Net ROI under {len(sens)} assumptions (cost per event x {sens['cost_multiplier'].min():g} to "
+               f"{sens['cost_multiplier'].max():g}; {100 * sens['attribution_share'].min():.0f}% to "
+               f"{100 * sens['attribution_share'].max():.0f}% of the change attributed to the program): the return is "
+               f"positive in {positive} of {len(sens)}; the least favourable ({worst.cost_multiplier:g} x cost, "
+               f"{100 * worst.attribution_share:.0f}% attributed) gives {worst.net_roi_pct:.0f}%.")
+    return FigureSpec(
+        "value_sensitivity", sensitivity_heatmap(sens), "How the ROI depends on the assumptions", caption,
+        "Heat map of net ROI in percent by cost multiplier (columns) and share attributed to the program (rows). "
+        + caption, SECTION, NOTEBOOK)
+
+
 @house_style
-def value_mtp_chart(categories: pd.DataFrame, *, threshold: int = 11) -> plt.Figure:
-    """Horizontal bars: MTPs identified and resolved by category, from the *suppressed* category table
-    (``suppress``): suppressed cells are labelled, not drawn."""
+def mtp_chart(categories: pd.DataFrame) -> plt.Figure:
+    """Horizontal bars: MTPs identified and confirmed resolved by category, from the *suppressed* category table
+    (the funder table's suppression): a suppressed cell is labelled, not drawn."""
     t = categories[categories["category"].astype(str) != "all"].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(6.5, 0.42 * len(t) + 1.4))
     y = np.arange(len(t))
@@ -134,68 +202,27 @@ def value_mtp_chart(categories: pd.DataFrame, *, threshold: int = 11) -> plt.Fig
     return fig
 
 
-# --- captions (plain words, computed from the results) -----------------------------------------------
-
-def _money(x: float) -> str:
-    if x is None or np.isnan(x):
-        return "n/a"
-    return f"-${abs(x):,.0f}" if x < 0 else f"${x:,.0f}"
-
-
-def describe_rates(rates: pd.DataFrame, threshold: int = 11, group: str = "all", pre_days: int | None = None,
-                   post_days: int | None = None) -> dict[str, str]:
-    """Title, caption and alt text for the before/after utilization figure."""
-    r = rates[rates["group"] == group]
-    parts = []
-    for row in r.itertuples(index=False):
-        if min(row.pre_events, row.post_events) and (row.pre_events < threshold or row.post_events < threshold):
-            parts.append(f"{KIND_WORDS[row.kind]}: based on fewer than {threshold} events, not shown")
-            continue
-        if np.isnan(row.change_pct):
-            continue
-        direction = "fell" if row.change_pct < 0 else "rose"
-        parts.append(f"{KIND_WORDS[row.kind]} {direction} {abs(row.change_pct):.0f}% "
-                     f"(from {row.pre_rate:.1f} to {row.post_rate:.1f} per 1,000 patient-months)")
-    windows = (f" in the {pre_days} days before and the {post_days} days after enrollment in CMM"
-               if pre_days and post_days else " before and after enrollment in CMM")
-    caption = (f"Acute-care use per 1,000 patient-months{windows}: "
-               + "; ".join(parts) + "." if parts else "No acute-care use was recorded.")
-    return {"title": "Acute-care use before and after enrollment", "caption": caption,
-            "alt_text": "Bar chart of ED visits, admissions and readmissions per 1,000 patient-months, "
-                        "before and after enrollment. " + caption}
-
-
-def describe_roi(roi: pd.DataFrame, group: str = "all") -> dict[str, str]:
-    r = roi.set_index("group").loc[group]
-    caption = (f"Cost avoided {_money(r.cost_avoided)} against a program cost of {_money(r.program_cost)}: "
-               f"net return {_money(r.net_return)} (net ROI {r.net_roi_pct:.0f}%), "
-               f"{_money(r.roi_per_patient)} per patient.")
-    return {"title": "Return on investment", "caption": caption,
-            "alt_text": "Horizontal bars comparing cost avoided, program cost and net return in US dollars. " + caption}
-
-
-def describe_sensitivity(sens: pd.DataFrame) -> dict[str, str]:
-    positive = int((sens["net_return"] > 0).sum())
-    worst = sens.loc[sens["net_roi_pct"].idxmin()]
-    caption = (f"Net ROI under {len(sens)} assumptions (cost per event x {sens['cost_multiplier'].min():g} to "
-               f"{sens['cost_multiplier'].max():g}; {100 * sens['attribution_share'].min():.0f}% to "
-               f"{100 * sens['attribution_share'].max():.0f}% of the change attributed to the program): the return is "
-               f"positive in {positive} of {len(sens)}; the least favourable ({worst.cost_multiplier:g} x cost, "
-               f"{100 * worst.attribution_share:.0f}% attributed) gives {worst.net_roi_pct:.0f}%.")
-    return {"title": "How the ROI depends on the assumptions", "caption": caption,
-            "alt_text": "Heat map of net ROI in percent by cost multiplier (columns) and share attributed to the "
-                        "program (rows). " + caption}
-
-
-def describe_mtps(categories: pd.DataFrame, threshold: int = 11) -> dict[str, str]:
-
+def mtps_by_category(safe_categories: pd.DataFrame, va: ValueAnalysis, params: Params) -> FigureSpec:
+    """``value_mtps``: MTPs identified and resolved by category, drawn from ``safe_categories`` (the category
+    table after the funder table's suppression); the caption adds the share resolved and the Kaplan-Meier
+    median days to resolution of the whole cohort."""
+    threshold = params.suppress_below
+    categories = va.mtp_categories_
     total = categories[categories["category"] == "all"].iloc[0]
     top = categories[categories["category"] != "all"].iloc[0]
-    resolved = (f"{total.pct_resolved:.0f}% confirmed resolved" if min(total.resolved, total.unresolved) >= threshold
-                or min(total.resolved, total.unresolved) == 0 else "share resolved suppressed (a count below the threshold)")
-    caption = (f"{format_count(total.identified, threshold)} medication therapy problems identified, "
-               f"{resolved}; the most frequent category was "
-               f"{str(top.category).replace('_', ' ')}. Counts below {threshold} are suppressed.")
-    return {"title": "Medication therapy problems identified and resolved", "caption": caption,
-            "alt_text": "Horizontal bar chart of medication therapy problems by category, identified and resolved. "
-                        + caption}
+    both = min(total.resolved, total.unresolved)
+    resolved = (f"{total.pct_resolved:.0f}% confirmed resolved" if both >= threshold or both == 0
+                else "share resolved suppressed (a count below the threshold)")
+    median = ""
+    if va.mtps_ is not None:
+        row = va.mtps_.set_index("group").loc["all"]
+        median = resolution_phrase(row.median_days_to_resolution, row.median_ci_low, row.median_ci_high,
+                                   row.mtps_resolved, params)
+    caption = (f"{format_count(total.identified, threshold)} medication therapy problems identified, {resolved}"
+               + (f"; {median}" if median else "")
+               + f"; the most frequent category was {str(top.category).replace('_', ' ')}. "
+               f"Counts below {threshold} are suppressed.")
+    return FigureSpec(
+        "value_mtps", mtp_chart(safe_categories), "Medication therapy problems identified and resolved", caption,
+        "Horizontal bar chart of medication therapy problems by category, identified and resolved. " + caption,
+        SECTION, NOTEBOOK)
