@@ -9,7 +9,7 @@ from typing import Callable
 from .compute import resolution_phrase
 from evaluation.core.disclosure import format_count, is_small
 from evaluation.core.labels import event_kind_label
-from evaluation.core.outputs import _read_table
+from evaluation.core.outputs import read_table
 from evaluation.core.params import Params
 from evaluation.core.text import format_money, not_analysed
 
@@ -18,7 +18,7 @@ STORY_ORDER = ("readmission", "admission", "ed_visit")  # a performance story le
 
 def findings_value(params: Params) -> list[str]:
     """One sentence per kind of acute-care use, one on the return, one on MTPs (the whole cohort)."""
-    t = _read_table(params, "value")
+    t = read_table(params, "value")
     if t is None:
         return [not_analysed("Value and ROI were", "value", "the value notebook did not run")]
     th = params.suppress_below
