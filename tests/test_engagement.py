@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 from scipy import stats
 
 matplotlib.use("Agg")
 
 from tests.conftest import run_notebook_cells  # noqa: E402
 from evaluation import ParamsError, load_cohort
+from evaluation.analyses.engagement import attendance, milestones
 from evaluation.analyses.engagement import compute as engagement_compute
 from evaluation.analyses.engagement import figures as engagement_figures
 from evaluation.core import figures as figure_io
+from evaluation.core.groups import TeamCap
 from evaluation.core.paths import REPO_ROOT
 from evaluation.core.params import check
+from evaluation.data.synth import generate_cohort
 from tests.conftest import write_cohort  # noqa: E402
 
 # Four teams. T1 joined mid-January, T2 on 1 March (the day of E4), T3 attends nothing, T4 joined after every event.
@@ -202,7 +207,7 @@ def test_event_before_joining_is_not_offered(tiny):
 
     E4 is held on T2's joining day, so it is offered (on or after joining)."""
     p, c = tiny
-    offered = engagement_compute.offered_events(c, p)
+    offered = attendance.offered_events(c, p)
     assert "E1" not in set(offered.loc[offered["team_id"] == "T1", "event_id"])
     assert "E1" in set(offered.loc[offered["team_id"] == "T3", "event_id"])
     assert set(offered.loc[offered["team_id"] == "T2", "event_id"]) == {"E4", "E5"}
@@ -210,14 +215,14 @@ def test_event_before_joining_is_not_offered(tiny):
 
 def test_one_team_event_is_offered_to_that_team_only(tiny):
     p, c = tiny
-    offered = engagement_compute.offered_events(c, p)
+    offered = attendance.offered_events(c, p)
     assert set(offered.loc[offered["event_id"] == "E3", "team_id"]) == {"T1"}
 
 
 def test_missing_attendance_row_is_not_recorded_not_absent(tiny):
     """T1 has no row for E5: status "not recorded"; the rate is 2 attended / 3 recorded, not 2 / 4."""
     p, c = tiny
-    offered = engagement_compute.offered_events(c, p)
+    offered = attendance.offered_events(c, p)
     status = offered.set_index(["team_id", "event_id"])["status"]
     assert status[("T1", "E5")] == "not recorded"
     assert status[("T1", "E3")] == "absent"
@@ -253,13 +258,13 @@ def test_no_events_file(tmp_path):
 
     T1: 100 * (0.25 * 2/3 + 0.25 * 1/3) / 0.5 = 50."""
     p, c = make(tmp_path, drop=("events.csv", "attendance.csv"))
-    assert engagement_compute.offered_events(c, p) is None
+    assert attendance.offered_events(c, p) is None
     table = engagement_compute.engagement_by_team(c, p)
     assert table["events_offered"].isna().all() and table["attendance_rate"].isna().all()
     assert row(table, "T1")["engagement_score"] == pytest.approx(50.0)
     assert c.missing_note("events").startswith("Skipped")
-    assert engagement_compute.attendance_by_month(None).empty
-    assert engagement_compute.attendance_trend(None).direction == "unknown"
+    assert attendance.attendance_by_month(None).empty
+    assert attendance.attendance_trend(None).direction == "unknown"
 
 
 def test_no_attendance_file_makes_every_event_not_recorded(tmp_path):
@@ -275,19 +280,19 @@ def test_no_milestones_file(tmp_path):
     table = engagement_compute.engagement_by_team(c, p)
     assert table["milestones_due"].isna().all()
     assert row(table, "T1")["engagement_score"] == pytest.approx(200 / 3)
-    assert engagement_compute.milestone_status(c, p) is None
+    assert milestones.milestone_status(c, p) is None
 
 
 def test_attendance_note_says_why_charts_are_skipped(tmp_path):
     """No files: the loader's note. No counted kind: says so. Events but no matching attendance rows: says so."""
     p, c = make(tmp_path / "a", drop=("attendance.csv",))
-    assert engagement_compute.attendance_note(c, engagement_compute.offered_events(c, p)) == c.missing_note("events", "attendance")
+    assert attendance.attendance_note(c, attendance.offered_events(c, p)) == c.missing_note("events", "attendance")
     p, c = make(tmp_path / "b", engagement={"event_kinds": ["other"]})
-    assert "no event of the counted kinds" in engagement_compute.attendance_note(c, engagement_compute.offered_events(c, p))
+    assert "no event of the counted kinds" in attendance.attendance_note(c, attendance.offered_events(c, p))
     p, c = make(tmp_path / "c")
-    offered = engagement_compute.offered_events(c, p)
-    assert engagement_compute.attendance_note(c, offered) is None
-    assert "none of the offered events" in engagement_compute.attendance_note(c, offered.assign(status="not recorded"))
+    offered = attendance.offered_events(c, p)
+    assert attendance.attendance_note(c, offered) is None
+    assert "none of the offered events" in attendance.attendance_note(c, offered.assign(status="not recorded"))
 
 
 def test_notebook_runs_without_events_and_says_why(tmp_path):
@@ -307,7 +312,7 @@ def test_by_month_counts(tiny):
     """T1 in February: E2 (webinar, attended) and E3 (coaching, absent): all 1/2; each kind 1 offered.
     T1 in April: E5 not recorded: offered 1, recorded 0, rate missing."""
     p, c = tiny
-    by_month = engagement_compute.attendance_by_month(engagement_compute.offered_events(c, p)).set_index(["team_id", "month", "kind"])
+    by_month = attendance.attendance_by_month(attendance.offered_events(c, p)).set_index(["team_id", "month", "kind"])
     feb = by_month.loc[("T1", "2015-02", "all")]
     assert (feb["events_offered"], feb["events_attended"], feb["attendance_rate"]) == (2, 1, 0.5)
     assert by_month.loc[("T1", "2015-02", "webinar"), "events_attended"] == 1
@@ -360,7 +365,7 @@ def test_trend_odds_ratio_matches_closed_form():
     """With two months, the logistic slope is the log odds ratio (c/d) / (a/b) (Agresti, Categorical Data
     Analysis, 3rd ed., 2013, section 5.1: the logit model with one binary predictor reproduces the sample odds ratio).
     a=18, b=2, c=10, d=10: OR = (10/10) / (18/2) = 1/9 = 0.1111."""
-    trend = engagement_compute.attendance_trend(two_month_pairs(18, 2, 10, 10))
+    trend = attendance.attendance_trend(two_month_pairs(18, 2, 10, 10))
     # the logistic GLM iterates (IRLS, statsmodels' deviance tol 1e-8): its last Newton step is at most ~1e-4,
     # leaving the slope good to ~1e-8; 1e-6 relative leaves margin (1e-15 seen)
     assert trend.odds_ratio == pytest.approx(1 / 9, rel=1e-6)
@@ -372,7 +377,7 @@ def test_trend_cluster_standard_error_matches_hand_sandwich():
     """The CI and p use the cluster-robust (Liang-Zeger) sandwich with Stata's small-sample factor
     G/(G-1) * (N-1)/(N-K) (Cameron & Miller 2015, J Human Resources 50:317, eq. 11), computed here by hand."""
     pairs = two_month_pairs(18, 2, 10, 10)
-    trend = engagement_compute.attendance_trend(pairs)
+    trend = attendance.attendance_trend(pairs)
     x = np.column_stack([np.ones(len(pairs)), pairs["cycle_month"].to_numpy(float)])
     y = pairs["status"].eq("attended").to_numpy(float)
     beta = np.array([math.log(9) - math.log(1 / 9), math.log(1 / 9)])  # month 1 logit log(9) = b0 + b1
@@ -395,31 +400,53 @@ def test_trend_cluster_standard_error_matches_hand_sandwich():
 
 def test_trend_flat_and_too_short():
     """Everyone attended every event: no change, no model. A single month: unknown."""
-    flat = engagement_compute.attendance_trend(two_month_pairs(5, 0, 5, 0))
+    flat = attendance.attendance_trend(two_month_pairs(5, 0, 5, 0))
     assert flat.direction == "no detectable change" and np.isnan(flat.odds_ratio)
     assert "did not change" in flat.statement
-    one = engagement_compute.attendance_trend(two_month_pairs(5, 5, 0, 0))
+    one = attendance.attendance_trend(two_month_pairs(5, 5, 0, 0))
     assert one.direction == "unknown" and one.statement.startswith("Too few")
 
 
 # --- engagement vs results --------------------------------------------------------------------------
 
 def test_team_outcome_change_by_hand(tiny):
-    """First vs last measurement per patient and measure (goals a1c < 8, sbp < 140, ldl < 100).
+    """Baseline vs follow-up per patient and measure, the outcome analysis' windows (baseline within 90 days before
+    to 30 after enrollment, follow-up the last reading 90 to 365 days after); goals a1c < 8, sbp < 140, ldl < 100.
 
-    T1: P1 a1c 9.0 -> 7.5 (no -> yes), P1 sbp 150 -> 130 (no -> yes), P2 a1c 7.0 -> 8.5 (yes -> no):
-        3 pairs, 1 at goal first, 2 last: 100 * (2 - 1) / 3 = 33.33 points; a1c alone 1 -> 1 = 0 points.
-    T2: P3 a1c 9.0 -> 9.5 (no -> no), P3 ldl 120 -> 90 (no -> yes); P4 has one a1c only (left out):
-        2 pairs, 0 -> 1: 50 points. T3, T4: no pairs, gain missing."""
+    T1 (enrolled 20 Jan): baseline 1 Feb (day 12), follow-up 1 May (day 101). P1 a1c 9.0 -> 7.5 (no -> yes),
+        P1 sbp 150 -> 130 (no -> yes), P2 a1c 7.0 -> 8.5 (yes -> no): 3 pairs, 1 at goal at baseline, 2 at
+        follow-up: 100 * (2 - 1) / 3 = 33.33 points; a1c alone 1 -> 1 = 0 points.
+    T2 (enrolled 5 Mar): baseline 10 Mar (day 5), follow-up 10 Jun (day 97). P3 a1c 9.0 -> 9.5 (no -> no),
+        P3 ldl 120 -> 90 (no -> yes); P4 has a baseline a1c only (left out): 2 pairs, 0 -> 1: 50 points.
+    T3, T4: no patients, so no pairs and no gain; every goal measure has a row for every team."""
     p, c = tiny
-    out = engagement_compute.team_outcome_change(c, p).set_index(["team_id", "measure"])
+    out = engagement_compute.team_outcome_change(c, p)
+    assert list(out.columns) == ["team_id", "track", "measure", "n_pairs", "at_goal_baseline", "at_goal_followup",
+                                 "pct_at_goal_baseline", "pct_at_goal_followup", "goal_gain_points"]
+    assert len(out) == 4 * (1 + len(p.goals))
+    out = out.set_index(["team_id", "measure"])
     t1 = out.loc[("T1", "all")]
-    assert (t1["n_pairs"], t1["at_goal_first"], t1["at_goal_last"]) == (3, 1, 2)
+    assert (t1["n_pairs"], t1["at_goal_baseline"], t1["at_goal_followup"]) == (3, 1, 2)
+    assert (t1["pct_at_goal_baseline"], t1["pct_at_goal_followup"]) == (pytest.approx(100 / 3), pytest.approx(200 / 3))
     assert t1["goal_gain_points"] == pytest.approx(100 / 3)
     assert out.loc[("T1", "a1c"), "goal_gain_points"] == 0
     assert out.loc[("T2", "all"), "goal_gain_points"] == pytest.approx(50.0)
     assert out.loc[("T2", "a1c"), "n_pairs"] == 1
-    assert pd.isna(out.loc[("T3", "all"), "goal_gain_points"])
+    assert out.loc[("T3", "all"), "n_pairs"] == 0 and pd.isna(out.loc[("T3", "all"), "goal_gain_points"])
+
+
+def test_team_outcome_change_ignores_a_reading_outside_the_windows(tmp_path):
+    """A reading long before enrollment is no baseline: P4's a1c of 7.0 on 2012-01-01 (over three years before it
+    enrolled on 2015-03-05, outside the 90-day baseline window) leaves P4 with a baseline (9.0 on 10 Mar) and no
+    follow-up, so T2 keeps 2 pairs, 0 -> 1 at goal, 50 points. Pairing the first and the last reading instead would
+    pair P4 (7.0 at goal -> 9.0 not): 3 pairs, 1 -> 1 at goal, 0 points."""
+    files = {**COHORT, "measurements.csv": COHORT["measurements.csv"] + "P4,a1c,2012-01-01,7.0\n"}
+    folder = write_cohort(tmp_path / "cohort", files)
+    p = check({"cohort_id": "tiny", "data_dir": str(folder), "as_of": AS_OF, "output_dir": str(tmp_path / "out")})
+    out = engagement_compute.team_outcome_change(load_cohort(p), p).set_index(["team_id", "measure"])
+    t2 = out.loc[("T2", "all")]
+    assert (t2["n_pairs"], t2["at_goal_baseline"], t2["at_goal_followup"]) == (2, 0, 1)
+    assert t2["goal_gain_points"] == pytest.approx(50.0)
 
 
 def test_spearman_matches_hand_formula():
@@ -469,39 +496,150 @@ def test_compare_tracks_one_advanced_team_is_descriptive(tiny):
 
 # --- figures ----------------------------------------------------------------------------------------
 
-def test_every_figure_exports_with_caption_and_alt_text(tiny):
+@pytest.fixture
+def results(tiny):
+    """Params, team table, by-month counts, trend, milestone status and outcome change of the tiny cohort."""
     p, c = tiny
-    offered = engagement_compute.offered_events(c, p)
-    table = engagement_compute.engagement_by_team(c, p)
-    by_month = engagement_compute.attendance_by_month(offered)
-    trend = engagement_compute.attendance_trend(offered)
-    status = engagement_compute.milestone_status(c, p)
-    scores = pd.concat([table, table.assign(team_id=table["team_id"] + "b")])  # 8 teams for the correlation
-    outcome = engagement_compute.team_outcome_change(c, p)
-    outcome = pd.concat([outcome, outcome.assign(team_id=outcome["team_id"] + "b",
-                                                 goal_gain_points=outcome["goal_gain_points"] + 5)])
-    vs = engagement_compute.engagement_vs_outcome(scores, outcome)
-    weights = engagement_compute.score_weights(p)
-    drawn = {
-        "engagement_heatmap": (engagement_figures.engagement_heatmap(by_month), engagement_figures.heatmap_text(table, by_month)),
-        "engagement_trend": (engagement_figures.engagement_trend_chart(trend), engagement_figures.trend_text(trend)),
-        "engagement_milestones": (engagement_figures.engagement_milestone_chart(status),
-                                  engagement_figures.milestones_text(status, table, p.as_of)),
-        "engagement_score": (engagement_figures.engagement_score_chart(table, weights), engagement_figures.score_text(table, weights)),
-        "engagement_vs_outcome": (engagement_figures.engagement_vs_outcome_chart(vs), engagement_figures.vs_outcome_text(vs)),
-    }
-    hatched = [patch for patch in drawn["engagement_heatmap"][0].axes[0].patches if patch.get_hatch()]
-    assert len(hatched) == 2  # T1 and T3 in April: offered, not recorded
-    for figure_id, (fig, text) in drawn.items():
-        figure_io.export_figure(fig, p, figure_id, notebook="01_engagement", **text)
-    manifest = figure_io.read_manifest(p.figures_dir)
-    assert sorted(manifest["figure_id"]) == sorted(drawn)
-    assert manifest["title"].str.len().gt(0).all()
-    assert manifest[["caption", "alt_text"]].map(lambda s: len(s) > 80).all().all()
-    caption = manifest.set_index("figure_id").loc["engagement_heatmap", "caption"]
-    # rates 0.667, 0.5, 0 and T4 none (not counted); unrecorded: T1 and T3 for E5, of 4 + 2 + 4 + 0 offered
-    assert "0 of 3 teams with recorded attendance attended at least 80%" in caption
-    assert "2 of 10 offered team-events (20%)" in caption
+    offered = attendance.offered_events(c, p)
+    return (p, engagement_compute.engagement_by_team(c, p), attendance.attendance_by_month(offered),
+            attendance.attendance_trend(offered), milestones.milestone_status(c, p),
+            engagement_compute.team_outcome_change(c, p))
+
+
+def cell_texts(ax) -> dict[tuple[str, str], str]:
+    """The text drawn in each cell of a team x column grid: (row label, column label) -> text."""
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    return {(rows[int(t.get_position()[1])], cols[int(t.get_position()[0])]): t.get_text() for t in ax.texts}
+
+
+def test_heatmap_shows_a_panel_per_kind_and_each_cell_counted(results):
+    """All events and the four kinds offered (E6, office hours, is not counted): 5 panels, the legend in the spare
+    slot. Rows: the teams offered something (T4 joined after the last event). All-events cells, attended/offered:
+    T1 February E2 attended, E3 absent: 1/2; March E4: 1/1; April E5 not recorded: 0/1, hatched. T2 March E4
+    attended 1/1, April E5 absent 0/1. T3 attended nothing: 0/1 in each month, April hatched (E5 not recorded).
+    Caption: rates 2/3, 1/2 and 0, so none of 3 at 80%; lowest T3 (0%), highest T1 (67%); E5 unrecorded for T1
+    and T3: 2 of the 4 + 2 + 4 offered team-events (20%)."""
+    p, table, by_month, _, _, _ = results
+    spec = engagement_figures.heatmap(table, by_month)
+    panels = [ax for ax in spec.figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["All events", "Coaching calls", "Learning sessions", "Monthly calls",
+                                                 "Webinars"]
+    assert cell_texts(panels[0]) == {
+        ("T1", "15-02"): "1/2", ("T1", "15-03"): "1/1", ("T1", "15-04"): "0/1",
+        ("T2", "15-03"): "1/1", ("T2", "15-04"): "0/1",
+        ("T3", "15-01"): "0/1", ("T3", "15-02"): "0/1", ("T3", "15-03"): "0/1", ("T3", "15-04"): "0/1"}
+    assert cell_texts(panels[1]) == {("T1", "15-02"): "0/1"}  # E3, T1's own coaching call
+    hatched = [(patch.get_x(), patch.get_y()) for patch in panels[0].patches if patch.get_hatch()]
+    assert sorted(hatched) == [(3, 0), (3, 2)]  # April (column 3) of T1 (row 0) and T3 (row 2)
+    assert "0 of 3 teams with recorded attendance attended at least 80%" in spec.caption
+    assert "Team attendance ranged from 0% (T3) to 67% (T1)." in spec.caption
+    assert "2 of 10 offered team-events (20%)" in spec.caption
+    assert "Shown:" not in spec.caption  # every team drawn
+    assert "with 3 teams as rows and 4 months from 2015-01 to 2015-04" in spec.alt_text
+    assert figure_io.show(spec, p).panels == 5
+
+
+def test_trend_chart_shows_monthly_rates_and_recorded_events(results):
+    """Recorded team-events per month (not-recorded E5 left out): January T3 absent (0 of 1); February T1 attended
+    E2, absent E3, T3 absent E2 (1 of 3); March T1, T2 attended E4, T3 absent (2 of 3); April T2 absent E5 (0 of 1).
+    Each point is labelled with its recorded team-events; the caption is the trend's statement."""
+    p, _, _, trend, _, _ = results
+    spec = engagement_figures.trend(trend)
+    ax = spec.figure.axes[0]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0, 1 / 3, 2 / 3, 0])
+    assert [t.get_text() for t in ax.texts] == ["1", "3", "3", "1"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1\n15-01", "2\n15-02", "3\n15-03", "4\n15-04"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["attended / recorded events", "logistic trend"]
+    assert spec.caption.startswith(trend.statement) and "standard errors clustered by team" in spec.caption
+    assert "over 4 cycle months, from 0% in 2015-01 to 0% in 2015-04" in spec.alt_text
+    assert figure_io.show(spec, p).panels == 1
+
+
+def test_milestone_chart_colours_each_milestone_by_status(results):
+    """As of 2015-06-30. Columns by median due date: charter (1 Feb, 15 Mar), aim (1 Mar, 15 Apr), population
+    (1 Apr), story (1 Dec). T1: charter done 2 days early (on time), aim 10 days late, population overdue, story not
+    yet due; T2: charter on its due day (on time), aim 20 days late; T4: story done early (on time). Due: T1 3, T2 2;
+    only T2 did all it owed (1 of 2 teams); of 5 due, 2 on time, 2 late (median of 10 and 20 = 15 days), 1 overdue."""
+    p, table, _, _, status, _ = results
+    spec = engagement_figures.milestones(status, table, p)
+    ax = spec.figure.axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    assert rows == ["T1", "T2", "T4"]
+    assert cols == ["team charter", "aim statement", "population defined", "performance story"]
+    colour = {to_hex(c): s for s, c in engagement_figures.MILESTONE_COLORS.items()}
+    cells = {(rows[int(r.get_y())], cols[int(r.get_x())]): colour[to_hex(r.get_facecolor())]
+             for r in ax.patches}
+    assert cells == {("T1", "team charter"): "done on time", ("T1", "aim statement"): "done late",
+                     ("T1", "population defined"): "overdue", ("T1", "performance story"): "not yet due",
+                     ("T2", "team charter"): "done on time", ("T2", "aim statement"): "done late",
+                     ("T4", "performance story"): "done on time"}
+    assert cell_texts(ax) == {("T1", "aim statement"): "+10 d", ("T2", "aim statement"): "+20 d"}
+    assert "on 2015-06-30. 1 of 2 teams completed every milestone due by then." in spec.caption
+    assert "Of 5 milestones due, 2 were done on time, 2 late (median 15 days late) and 1 is overdue." in spec.caption
+    assert figure_io.show(spec, p).panels == 1
+
+
+def test_score_chart_ranks_teams_and_splits_each_bar(results):
+    """Scores from the hand count above: T4 none, T3 0, T1 58.3, T2 62.5, drawn lowest first (no score first), each
+    bar split into its parts: T1 100 * 0.5 * 2/3 = 33.3 attendance, 100 * 0.25 * 2/3 = 16.7 done, 100 * 0.25 * 1/3
+    = 8.3 on time. Caption: 0 (T3) to 62 (T2), median of 0, 58.3 and 62.5 = 58; T4 has no part."""
+    p, table, _, _, _, _ = results
+    spec = engagement_figures.score(table, p)
+    ax = spec.figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["T4 (initial)", "T3 (initial)", "T1 (initial)",
+                                                            "T2 (advanced)"]
+    assert [t.get_text() for t in ax.texts] == [" no data", " 0", " 58", " 62"]
+    t1 = sorted((bar.get_x(), bar.get_width()) for bar in ax.patches if bar.get_y() == pytest.approx(2 - 0.4))
+    assert [w for _, w in t1] == pytest.approx([100 / 3, 100 / 6, 100 / 12])
+    assert [t.get_text() for t in spec.figure.legends[0].get_texts()] == [
+        "attendance (weight 0.5)", "milestones done (weight 0.25)", "milestones on time (weight 0.25)"]
+    assert "(weights: attendance 0.5, milestones done 0.25, milestones on time 0.25)" in spec.caption
+    assert "Scores ranged from 0 (T3) to 62 (T2), median 58. 1 team(s) had no data for any part." in spec.caption
+    assert figure_io.show(spec, p).panels == 1
+
+
+def test_vs_outcome_chart_shows_each_team_and_the_line(tiny):
+    """The five teams of the Spearman test below: one labelled point each, the least-squares line 0.9 + 0.15 x
+    (2.4 at score 10, 8.4 at 50) and rho 0.70, p = 2 P(t_3 > 1.6977) = 0.188 in the legend and the caption."""
+    p, _ = tiny
+    scores = pd.DataFrame({"team_id": list("ABCDE"), "track": "initial", "engagement_score": [10, 20, 30, 40, 50.0]})
+    outcome = pd.DataFrame({"team_id": list("ABCDE"), "measure": "all", "goal_gain_points": [5, 1, 4, 8, 9.0],
+                            "n_pairs": 12})
+    spec = engagement_figures.vs_outcome(engagement_compute.engagement_vs_outcome(scores, outcome))
+    ax = spec.figure.axes[0]
+    assert ax.collections[0].get_offsets().tolist() == [[10, 5], [20, 1], [30, 4], [40, 8], [50, 9]]
+    assert [t.get_text() for t in ax.texts] == list("ABCDE")
+    line = ax.lines[0]
+    assert (line.get_ydata()[0], line.get_ydata()[-1]) == (pytest.approx(2.4), pytest.approx(8.4))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "initial track", "least-squares line; Spearman rho = 0.70, p = 0.188"]
+    assert spec.caption.startswith("Across 5 teams there is no detectable association between engagement and the "
+                                   "gain in patients at goal (Spearman's rho = 0.70, p = 0.188).")
+    assert "from baseline to follow-up" in spec.caption and "Scatter plot of 5 teams" in spec.alt_text
+    assert figure_io.show(spec, p).panels == 1
+
+
+def test_every_figure_is_in_the_engagement_section(results):
+    """Each figure is exported under its id with notebook 01 and section engagement, its caption and alt text in
+    full; with two teams paired the scatter has no line and says too few teams."""
+    p, table, by_month, trend, status, outcome = results
+    vs = engagement_compute.engagement_vs_outcome(table, outcome)
+    specs = [engagement_figures.heatmap(table, by_month), engagement_figures.trend(trend),
+             engagement_figures.milestones(status, table, p), engagement_figures.score(table, p),
+             engagement_figures.vs_outcome(vs)]
+    assert vs.points["team_id"].tolist() == ["T1", "T2"]
+    assert [line.get_linestyle() for line in specs[-1].figure.axes[0].lines] == ["-"]  # the zero line, no fit
+    assert specs[-1].caption.startswith("Too few teams (2)")
+    figure_io.show(specs, p)
+    manifest = figure_io.read_manifest(p.figures_dir).set_index("figure_id")
+    assert sorted(manifest.index) == ["engagement_heatmap", "engagement_milestones", "engagement_score",
+                                      "engagement_trend", "engagement_vs_outcome"]
+    assert set(manifest["section"]) == {"engagement"} and set(manifest["notebook"]) == {"01_engagement"}
+    for spec in specs:
+        assert manifest.loc[spec.figure_id, ["title", "caption", "alt_text"]].tolist() == [
+            spec.title, spec.caption, spec.alt_text]
 
 
 # --- the demo cohort, recounted from the raw CSV files ----------------------------------------------
@@ -509,9 +647,8 @@ def test_every_figure_exports_with_caption_and_alt_text(tiny):
 def test_demo_table_matches_recount_for_two_teams(tmp_path):
     """For two demo teams, recount offered / attended / milestones straight from the CSV text with the stated rules
     (an independent implementation: csv module, string dates) and compare with engagement_by_team."""
-    synth = pytest.importorskip("evaluation.synth")
     folder = tmp_path / "demo"
-    synth.generate_cohort(folder)
+    generate_cohort(folder)
     p = check({"cohort_id": "demo", "data_dir": str(folder), "as_of": "2016-12-31", "output_dir": str(tmp_path / "o")})
     table = engagement_compute.engagement_by_team(load_cohort(p), p).set_index("team_id")
 
@@ -573,47 +710,49 @@ def test_per_team_figures_draw_at_most_the_cap_and_say_so():
     team is; the heatmap adds a pooled row; the tables stay whole."""
     by_month, status, table = _many_teams(60)
     cap = engagement_figures.TEAMS_SHOWN
+    p = check({"cohort_id": "x", "data_dir": ".", "as_of": "2016-12-31"})
 
     heat = engagement_figures.heatmap_teams(by_month)
-    assert len(heat.teams) == cap and heat.total == 60 and heat.capped
+    assert isinstance(heat, TeamCap) and (len(heat.teams), heat.total, heat.split) == (cap, 60, 15)
     assert heat.teams[:2] == ["T00", "T01"] and heat.teams[-1] == "T59"  # lowest rates first, highest last
-    fig = engagement_figures.engagement_heatmap(by_month)
-    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert labels[0] == "All 60 teams" and len(labels) == cap + 1
-    text = engagement_figures.heatmap_text(table, by_month)
-    assert "Shown: 30 of 60 teams, the 15 with the lowest attendance rate and the 15 with the highest" in text["caption"]
-    assert "every team is in tables/engagement_by_month.csv" in text["caption"]
+    spec = engagement_figures.heatmap(table, by_month)
+    labels = [t.get_text() for t in spec.figure.axes[0].get_yticklabels()]
+    assert labels[0] == "All 60 teams" and labels[1:] == heat.teams
+    assert "Shown: 30 of 60 teams, the 15 with the lowest attendance rate and the 15 with the highest" in spec.caption
+    assert "every team is in tables/engagement_by_month.csv" in spec.caption
+    assert "30 of the 60 teams (the lowest and highest attendance) and all teams pooled as rows" in spec.alt_text
 
     path = engagement_figures.pathway_teams(status)
     assert path.teams[:3] == ["T59", "T58", "T57"] and len(path.teams) == cap  # most days late first
-    fig = engagement_figures.engagement_milestone_chart(status)
-    assert len(fig.axes[0].get_yticklabels()) == cap
-    assert "Shown: 30 of 60 teams, the teams furthest behind" in engagement_figures.milestones_text(status, table, "2016-12-31")["caption"]
+    spec = engagement_figures.milestones(status, table, p)
+    assert [t.get_text() for t in spec.figure.axes[0].get_yticklabels()] == path.teams
+    assert "Shown: 30 of 60 teams, the teams furthest behind" in spec.caption
+    assert "every team is in tables/engagement_by_team.csv" in spec.caption
 
     ranked = engagement_figures.score_teams(table)
     assert ranked.teams[:15] == [f"T{k:02d}" for k in range(15)] and ranked.teams[15:] == [f"T{k:02d}" for k in range(45, 60)]
-    fig = engagement_figures.engagement_score_chart(table, engagement_compute.score_weights(check({"cohort_id": "x", "data_dir": "."})))
-    assert len(fig.axes[0].get_yticklabels()) == cap
-    assert any("30 teams in between" in t.get_text() for t in fig.axes[0].texts)
-    assert "Shown: 30 of 60 teams, the 15 with the lowest and the 15 with the highest engagement score" in \
-        engagement_figures.score_text(table, {"attendance": 1, "milestones_done": 1, "milestones_on_time": 1})["caption"]
+    spec = engagement_figures.score(table, p)
+    assert len(spec.figure.axes[0].get_yticklabels()) == cap
+    assert any("30 teams in between" in t.get_text() for t in spec.figure.axes[0].texts)
+    assert "Shown: 30 of 60 teams, the 15 with the lowest and the 15 with the highest engagement score" in spec.caption
 
     few = _many_teams(8)
-    assert not engagement_figures.heatmap_teams(few[0]).capped and "Shown:" not in engagement_figures.heatmap_text(few[2], few[0])["caption"]
+    assert engagement_figures.heatmap_teams(few[0]) == TeamCap([f"T{k:02d}" for k in range(8)], 8)  # by team id
+    assert engagement_figures.pathway_teams(few[1]) == TeamCap([f"T{k:02d}" for k in range(8)], 8)
+    assert "Shown:" not in engagement_figures.heatmap(few[2], few[0]).caption
 
 
 def test_engagement_vs_outcome_chart_without_pairs_says_so():
-    """No team has a first and a last reading: the chart says so instead of an empty legend."""
-    import warnings
-
+    """No team has a baseline and a follow-up reading: the chart says so instead of an empty legend."""
     empty = engagement_compute.EngagementVsOutcome(points=pd.DataFrame(columns=["team_id", "track", "engagement_score",
-                                                                 "goal_gain_points", "n_pairs"]))
+                                                                                "goal_gain_points", "n_pairs"]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fig = engagement_figures.engagement_vs_outcome_chart(empty)
     ax = fig.axes[0]
     assert ax.get_legend() is None
-    assert any("No team has patients with a first and a last reading" in t.get_text() for t in ax.texts)
+    assert [t.get_text() for t in ax.texts] == ["No team has patients with a baseline and a follow-up reading\n"
+                                                "of a measure with a goal"]
 
 
 def test_score_tables_cover_every_component_of_the_score():
@@ -622,8 +761,6 @@ def test_score_tables_cover_every_component_of_the_score():
 
 def test_a_cohort_without_engagement_data_has_no_score(tiny_cohort):
     """Only the required tables: no part of the score has data, so the score sections are skipped with the files named."""
-    from evaluation.data.loading import load_cohort
-
     p = check({"cohort_id": "t", "data_dir": str(tiny_cohort)})
     assert engagement_compute.score_note(load_cohort(p), p) == ("Skipped: this cohort has no events.csv or attendance.csv, and no "
                                                  "milestones.csv (or the file is empty), which the engagement score needs.")
@@ -635,11 +772,9 @@ def test_a_cohort_without_engagement_data_has_no_score(tiny_cohort):
 def test_attendance_trend_of_one_team_uses_model_based_errors():
     """One team is one cluster: the cluster correction (teams / (teams - 1)) is undefined, so the GLM's own SEs are
     used. With attendance 1,1,0 / 1,0,0 in months 1 and 2 (logit fit by hand: OR = exp(-1.386) = 0.25)."""
-    import pandas as pd
-
     offered = pd.DataFrame({"team_id": "T1", "month": ["2015-01"] * 3 + ["2015-02"] * 3, "cycle_month": [1] * 3 + [2] * 3,
-                            "status": [engagement_compute.ATTENDED, engagement_compute.ATTENDED, engagement_compute.ABSENT, engagement_compute.ATTENDED, engagement_compute.ABSENT, engagement_compute.ABSENT]})
-    trend = engagement_compute.attendance_trend(offered)
+                            "status": [attendance.ATTENDED, attendance.ATTENDED, attendance.ABSENT, attendance.ATTENDED, attendance.ABSENT, attendance.ABSENT]})
+    trend = attendance.attendance_trend(offered)
     assert trend.standard_errors == "model-based (one team)"
     assert trend.odds_ratio == pytest.approx(0.25, rel=1e-6)  # IRLS converges to ~1e-8 on this two-point fit
-    assert "errors model-based (one team)" in engagement_figures.trend_text(trend)["caption"]
+    assert "errors model-based (one team)" in engagement_figures.trend(trend).caption

@@ -1,45 +1,32 @@
-"""Engagement: did teams attend, keep pace on the accountability pathway, and does engagement go with results?
+"""The engagement score of each team, and whether engagement goes with results.
 
-Attendance is counted per *offered* event. The rules for the awkward cases (each one is tested):
+The team table (:func:`engagement_by_team`) joins each team's attendance (:mod:`.attendance`) and milestones
+(:mod:`.milestones`) and adds the engagement score (0-100): a weighted mean of three shares, with weights
+``engagement.weights``: attendance rate, share of due milestones done, and share of due milestones done on
+time. A component a team has no data for (e.g. no milestone due yet) is left out and the remaining weights
+are rescaled, so the score is always on the same 0-100 scale; ``components_used`` says how many went in.
 
-- **Offered.** An event is offered to a team when its kind is one of ``engagement.event_kinds``, it was
-  held on or after the team's ``joined_on`` (an event held before a team joined is not offered to it),
-  and it is open to every team (``events.team_id`` blank) or names this team (a one-team coaching call).
-  Attendance recorded for an event that was not offered to the team is not counted.
-- **Not recorded.** An offered event with no attendance row for the team is *not recorded*: neither
-  attended nor absent. It is counted in ``events_not_recorded`` and left out of ``attendance_rate``
-  (attended / recorded). ``attended_of_offered`` (attended / offered) is the rate if every unrecorded
-  event had been missed, a lower bound. With no attendance file every offered event is not recorded.
-- **Attended nothing.** A team with recorded events but no attendance has ``attendance_rate`` 0; a team
-  offered nothing, or with nothing recorded, has ``attendance_rate`` missing (unknown, not zero).
-- **No events file.** :func:`offered_events` returns None, the event counts are missing (not 0), the
-  notebook shows :func:`attendance_note` (why the charts are skipped), and the engagement score uses the
-  milestones only.
-
-Milestones: a milestone is *due* when ``due_on`` is on or before ``as_of``; *done* when ``completed_on``
-is filled; *on time* when done on or before ``due_on``; *overdue* when due and not done. Days late are
-``completed_on - due_on`` for done milestones, 0 when done early or on time.
-
-The engagement score (0-100) is a weighted mean of three shares, with weights ``engagement.weights``:
-attendance rate, share of due milestones done, and share of due milestones done on time. A component a
-team has no data for (e.g. no milestone due yet) is left out and the remaining weights are rescaled, so the
-score is always on the same 0-100 scale; ``components_used`` says how many went in.
+The dose-response check relates each team's score to the change in its patients at goal between baseline
+and follow-up, read with the outcome analysis' own pairing (:func:`team_outcome_change`), and compares the
+initial and advanced tracks.
 """
 
 from __future__ import annotations
-import math
 from dataclasses import dataclass
 from typing import Mapping
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from evaluation.analyses.outcomes.compute import cohort_pairs
 from evaluation.core.dictionary import load_dictionary
 from evaluation.core.errors import ParamsError
+from evaluation.core.labels import group_name
 from evaluation.core.params import Params
+from evaluation.core.text import format_p
 from evaluation.data.cohort import Cohort
+from .attendance import attendance_by_team, offered_events
+from .milestones import milestone_status, milestones_by_team
 
-ATTENDED, ABSENT, NOT_RECORDED = "attended", "absent", "not recorded"
 # Score components: params weight key -> column of the team table holding the share (0-1).
 COMPONENTS = {
     "attendance": "attendance_rate",
@@ -48,29 +35,9 @@ COMPONENTS = {
 }
 TEAM_COLUMNS = ["team_id", "track", "events_offered", "events_attended", "attendance_rate", "milestones_due",
                 "milestones_done"]  # the brief's columns of tables/engagement_by_team.csv, in order
-# Views of the team table for the notebook's sections.
-ATTENDANCE_COLUMNS = ["team_id", "track", "events_offered", "events_attended", "events_absent", "events_not_recorded",
-                      "attendance_rate", "attended_of_offered", "rate_first_half", "rate_second_half"]
-MILESTONE_COLUMNS = ["team_id", "track", "milestones_listed", "milestones_due", "milestones_done",
-                     "milestones_done_on_time", "milestones_done_late", "milestones_overdue", "median_days_late"]
+# The score view of the team table the notebook shows.
 SCORE_COLUMNS = ["rank", "team_id", "track", "engagement_score", "attendance_rate", "milestones_done_share",
                  "milestones_on_time_share", "components_used"]
-
-
-# --- params -----------------------------------------------------------------------------------------
-
-def event_kinds(params: Params) -> list[str]:
-    """The event kinds counted as engagement, checked against the data dictionary's allowed kinds."""
-    kinds = params.engagement["event_kinds"]
-    allowed = load_dictionary()["events"].column("kind").allowed or ()
-    if isinstance(kinds, str) or not isinstance(kinds, (list, tuple)) or not kinds:
-        raise ParamsError(f"`engagement.event_kinds` must be a non-empty list of event kinds ({', '.join(allowed)}); "
-                          f"got {kinds!r}", key="engagement.event_kinds")
-    bad = [k for k in kinds if k not in allowed]
-    if bad:
-        raise ParamsError(f"`engagement.event_kinds` must hold only {', '.join(allowed)}; got {bad[0]!r}",
-                          key="engagement.event_kinds")
-    return list(dict.fromkeys(kinds))
 
 
 def score_weights(params: Params) -> dict[str, float]:
@@ -111,298 +78,6 @@ def score_note(cohort: Cohort, params: Params) -> str | None:
     return None if missing is None else (f"Skipped: this cohort has no {missing} (or the file is empty), which the "
                                          "engagement score needs.")
 
-
-# --- attendance -------------------------------------------------------------------------------------
-
-def offered_events(cohort: Cohort, params: Params) -> pd.DataFrame | None:
-    """One row per team and event offered to it, with its attendance ``status``.
-
-    Columns: team_id, track, event_id, event_on, kind, month (``YYYY-MM``), cycle_month (1 = the month of
-    the cohort's first offered event), status (attended / absent / not recorded). None without events.
-    """
-    if not cohort.has("events"):
-        return None
-    kinds = event_kinds(params)
-    teams = cohort.teams[["team_id", "track", "joined_on"]]
-    events = cohort.events
-    events = events.loc[events["kind"].isin(kinds), ["event_id", "event_on", "kind", "team_id"]]
-    # open events go to every team, one-team events (coaching) to theirs: no teams x events cross product
-    open_pairs = teams.merge(events.loc[events["team_id"].isna()].drop(columns="team_id"), how="cross")
-    own_pairs = teams.merge(events.loc[events["team_id"].notna()], on="team_id", how="inner")
-    pairs = pd.concat([open_pairs, own_pairs], ignore_index=True)
-    pairs = pairs.loc[pairs["event_on"] >= pairs["joined_on"]]
-    if cohort.has("attendance"):
-        att = cohort.attendance[["event_id", "team_id", "attended"]]
-        pairs = pairs.merge(att, on=["event_id", "team_id"], how="left")
-    else:
-        pairs = pairs.assign(attended=pd.Series(pd.NA, index=pairs.index, dtype="Int64"))
-    status = np.select([pairs["attended"].eq(1).fillna(False), pairs["attended"].eq(0).fillna(False)],
-                       [ATTENDED, ABSENT], NOT_RECORDED)
-    month_number = pairs["event_on"].dt.year * 12 + pairs["event_on"].dt.month
-    out = pd.DataFrame({
-        "team_id": pairs["team_id"].astype(object),
-        "track": pairs["track"].astype(object),
-        "event_id": pairs["event_id"].astype(object),
-        "event_on": pairs["event_on"],
-        "kind": pairs["kind"].astype(object),
-        "month": pairs["event_on"].dt.strftime("%Y-%m").astype(object),
-        "cycle_month": (month_number - month_number.min() + 1).astype("Int64"),
-        "status": pd.Series(status, index=pairs.index, dtype=object),
-    })
-    return out.sort_values(["team_id", "event_on", "event_id"], kind="stable").reset_index(drop=True)
-
-
-def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Offered / attended / absent / not-recorded counts and rates per group of ``keys``."""
-    flags = df.assign(events_offered=1,
-                      events_attended=df["status"].eq(ATTENDED).astype(int),
-                      events_absent=df["status"].eq(ABSENT).astype(int),
-                      events_not_recorded=df["status"].eq(NOT_RECORDED).astype(int))
-    cols = ["events_offered", "events_attended", "events_absent", "events_not_recorded"]
-    out = flags.groupby(keys, sort=True, dropna=False)[cols].sum().reset_index()
-    return _add_rates(out)
-
-
-def _add_rates(out: pd.DataFrame) -> pd.DataFrame:
-    recorded = out["events_attended"] + out["events_absent"]
-    out["events_recorded"] = recorded
-    out["attendance_rate"] = (out["events_attended"] / recorded.where(recorded > 0)).astype(float)
-    out["attended_of_offered"] = (out["events_attended"] / out["events_offered"].where(out["events_offered"] > 0)).astype(float)
-    return out
-
-
-def attendance_note(cohort: Cohort, offered: pd.DataFrame | None) -> str | None:
-    """Why the attendance charts are skipped (a plain sentence), or None when there is attendance to show."""
-    note = cohort.missing_note("events", "attendance")
-    if note:
-        return note
-    if offered is None or offered.empty:
-        return ("Skipped: no event of the counted kinds (`engagement.event_kinds`) was held on or after a team "
-                "joined, so no event was offered.")
-    if offered["status"].eq(NOT_RECORDED).all():
-        return "Skipped: none of the offered events has an attendance record (attendance.csv has no matching rows)."
-    return None
-
-
-def attendance_by_team(offered: pd.DataFrame | None, teams: pd.DataFrame) -> pd.DataFrame:
-    """Per team: events offered, attended, absent, not recorded; attendance rate; first vs second half.
-
-    Every team in teams.csv has a row, including teams offered nothing (counts 0, rates missing).
-    ``rate_first_half`` / ``rate_second_half`` split the cycle at the middle of its months (months 1-6
-    and 7-12 of a 12-month cycle), so a reader sees which teams stayed engaged to the end.
-    """
-    base = teams[["team_id", "track"]].astype(object).sort_values("team_id").reset_index(drop=True)
-    cols = ["events_offered", "events_attended", "events_absent", "events_not_recorded"]
-    if offered is None or offered.empty:
-        out = base.assign(**{c: 0 for c in cols})
-        out = _add_rates(out)
-        return out.assign(rate_first_half=np.nan, rate_second_half=np.nan)
-    counts = _counts(offered, ["team_id"]).drop(columns=["events_recorded", "attendance_rate", "attended_of_offered"])
-    out = base.merge(counts, on="team_id", how="left")
-    out[cols] = out[cols].fillna(0).astype(int)
-    out = _add_rates(out)
-    middle = math.ceil(int(offered["cycle_month"].max()) / 2)
-    half = offered.assign(half=np.where(offered["cycle_month"] <= middle, "rate_first_half", "rate_second_half"))
-    rates = _counts(half, ["team_id", "half"]).pivot(index="team_id", columns="half", values="attendance_rate")
-    for col in ("rate_first_half", "rate_second_half"):
-        out[col] = out["team_id"].map(rates[col]) if col in rates else np.nan
-    return out
-
-
-def attendance_by_month(offered: pd.DataFrame | None) -> pd.DataFrame:
-    """Per team, month and event kind (plus ``kind = all``): events offered, attended, not recorded, rate.
-
-    Only team-months with at least one offered event have rows.
-    """
-    cols = ["team_id", "track", "month", "cycle_month", "kind", "events_offered", "events_attended", "events_absent",
-            "events_not_recorded", "events_recorded", "attendance_rate", "attended_of_offered"]
-    if offered is None or offered.empty:
-        return pd.DataFrame(columns=cols)
-    keys = ["team_id", "track", "month", "cycle_month"]
-    by_kind = _counts(offered, keys + ["kind"])
-    overall = _counts(offered, keys).assign(kind="all")
-    out = pd.concat([overall, by_kind], ignore_index=True)[cols]
-    order = {k: i for i, k in enumerate(["all", *sorted(offered["kind"].unique())])}
-    out = out.assign(_k=out["kind"].map(order)).sort_values(["team_id", "month", "_k"], kind="stable")
-    return out.drop(columns="_k").reset_index(drop=True)
-
-
-@dataclass
-class AttendanceTrend:
-    """Did attendance fall across the cycle? Cohort attendance by month and a logistic trend.
-
-    The trend is a binomial GLM (logit) of attended (1/0) on ``cycle_month`` over every recorded
-    team-event pair, with standard errors clustered by team (teams differ in how often they come, so
-    pairs of one team are not independent). ``odds_ratio`` is per month: below 1 means attendance fell.
-    A cohort of one team has no clusters to compare: its standard errors are the model's own
-    (``standard_errors`` says which).
-    """
-
-    by_month: pd.DataFrame
-    odds_ratio: float = np.nan
-    ci_low: float = np.nan
-    ci_high: float = np.nan
-    p_value: float = np.nan
-    early_rate: float = np.nan
-    late_rate: float = np.nan
-    early_months: str = ""
-    late_months: str = ""
-    n_pairs: int = 0
-    n_teams: int = 0
-    alpha: float = 0.05
-    direction: str = "unknown"  # fell | rose | no detectable change | unknown
-    standard_errors: str = "clustered by team"  # or "model-based (one team)"
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return pd.DataFrame([{
-            "n_teams": self.n_teams, "n_recorded": self.n_pairs, "early_months": self.early_months,
-            "early_rate": self.early_rate, "late_months": self.late_months, "late_rate": self.late_rate,
-            "odds_ratio_per_month": self.odds_ratio, "ci_low": self.ci_low, "ci_high": self.ci_high,
-            "p_value": self.p_value, "direction": self.direction,
-        }])
-
-    @property
-    def statement(self) -> str:
-        """One plain sentence: did attendance fall?"""
-        if self.direction == "unknown":
-            return "Too few months or recorded events to judge whether attendance changed across the cycle."
-        level = f"{1 - self.alpha:.0%}"
-        rates = (f"{self.early_rate:.0%} of recorded events were attended in cycle {_months(self.early_months)} "
-                 f"and {self.late_rate:.0%} in {_months(self.late_months)}")
-        if np.isnan(self.odds_ratio):
-            return f"Attendance did not change: every recorded event had the same outcome ({rates})."
-        trend = (f"odds ratio {self.odds_ratio:.3f} per month, {level} CI {self.ci_low:.3f} to {self.ci_high:.3f}, "
-                 f"p = {self.p_value:.3g}")
-        head = {"fell": "Attendance fell across the cycle",
-                "rose": "Attendance rose across the cycle",
-                "no detectable change": "Attendance did not change detectably across the cycle"}[self.direction]
-        return f"{head}: {rates} ({trend})."
-
-    def __repr__(self) -> str:
-        return f"{self.statement}\n{self.summary.to_string(index=False)}"
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.statement}</p>" + self.summary.to_html(index=False)
-
-
-TREND_COLUMNS = ["month", "cycle_month", "teams_offered", "events_offered", "events_attended", "events_absent",
-                 "events_not_recorded", "events_recorded", "attendance_rate", "attended_of_offered"]
-
-
-def attendance_trend(offered: pd.DataFrame | None, alpha: float = 0.05) -> AttendanceTrend:
-    """Cohort attendance per month and whether it fell (see :class:`AttendanceTrend`).
-
-    The early and late rates pool the first and last quarter of the cycle's months (at least one month
-    each): months 1-3 and 10-12 of a 12-month cycle.
-    """
-    if offered is None or offered.empty:  # no events: the table keeps its header
-        return AttendanceTrend(by_month=pd.DataFrame(columns=TREND_COLUMNS), alpha=alpha)
-    by_month = _counts(offered, ["month", "cycle_month"])
-    by_month.insert(2, "teams_offered", offered.groupby("month")["team_id"].nunique().reindex(by_month["month"]).to_numpy())
-    rec = offered.loc[offered["status"] != NOT_RECORDED]
-    result = AttendanceTrend(by_month=by_month, alpha=alpha, n_pairs=len(rec), n_teams=rec["team_id"].nunique())
-    months = sorted(rec["cycle_month"].unique())
-    if len(months) < 2:
-        return result
-    k = max(1, len(months) // 4)
-    early, late = months[:k], months[-k:]
-    result.early_months = _span(early)
-    result.late_months = _span(late)
-    y = rec["status"].eq(ATTENDED).astype(float).to_numpy()
-    result.early_rate = float(y[rec["cycle_month"].isin(early).to_numpy()].mean())
-    result.late_rate = float(y[rec["cycle_month"].isin(late).to_numpy()].mean())
-    if y.min() == y.max():  # every recorded event attended (or none): no trend to fit
-        result.direction = "no detectable change"
-        return result
-    x = sm.add_constant(rec["cycle_month"].astype(float).to_numpy())
-    groups = pd.factorize(rec["team_id"])[0]
-    model = sm.GLM(y, x, family=sm.families.Binomial())
-    if groups.max() >= 1:
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
-    else:  # the cluster correction needs two teams at least (it divides by teams - 1)
-        fit = model.fit()
-        result.standard_errors = "model-based (one team)"
-    low, high = fit.conf_int(alpha=alpha)[1]
-    result.odds_ratio = float(np.exp(fit.params[1]))
-    result.ci_low, result.ci_high = float(np.exp(low)), float(np.exp(high))
-    result.p_value = float(fit.pvalues[1])
-    by_month["fitted"] = fit.predict(sm.add_constant(by_month["cycle_month"].astype(float).to_numpy(), has_constant="add"))
-    if result.p_value < alpha:
-        result.direction = "fell" if result.odds_ratio < 1 else "rose"
-    else:
-        result.direction = "no detectable change"
-    return result
-
-
-def _months(span: str) -> str:
-    return f"months {span}" if "-" in span else f"month {span}"
-
-
-def _span(months) -> str:
-    months = [int(m) for m in months]
-    return str(months[0]) if len(months) == 1 else f"{months[0]}-{months[-1]}"
-
-
-# --- milestones -------------------------------------------------------------------------------------
-
-def milestone_status(cohort: Cohort, params: Params) -> pd.DataFrame | None:
-    """One row per team and milestone: due?, done?, on time?, days late, and a status for the pathway chart.
-
-    Status is one of done on time / done late / overdue / not yet due (see the module rules). None
-    without a milestones file.
-    """
-    if not cohort.has("milestones"):
-        return None
-    as_of = pd.Timestamp(params.as_of)
-    m = cohort.milestones[["team_id", "milestone", "due_on", "completed_on"]].merge(
-        cohort.teams[["team_id", "track"]], on="team_id", how="left")
-    done = m["completed_on"].notna()
-    due = m["due_on"] <= as_of
-    on_time = done & (m["completed_on"] <= m["due_on"])
-    days = (m["completed_on"] - m["due_on"]).dt.days
-    out = pd.DataFrame({
-        "team_id": m["team_id"].astype(object), "track": m["track"].astype(object),
-        "milestone": m["milestone"].astype(object), "due_on": m["due_on"], "completed_on": m["completed_on"],
-        "is_due": due.to_numpy(), "done": done.to_numpy(), "on_time": on_time.to_numpy(),
-        "days_late": days.clip(lower=0).astype(float).to_numpy(),
-        "status": np.select([on_time, done, due], ["done on time", "done late", "overdue"], "not yet due"),
-    })
-    return out.sort_values(["team_id", "due_on", "milestone"], kind="stable").reset_index(drop=True)
-
-
-def milestones_by_team(status: pd.DataFrame | None, teams: pd.DataFrame) -> pd.DataFrame:
-    """Per team: milestones listed, due, done, done on time, done late, overdue; median days late; shares.
-
-    ``milestones_done`` counts every completed milestone (also one finished before its due date);
-    the shares are of due milestones: done-and-due / due and on-time-and-due / due. ``median_days_late``
-    is over done milestones, counting early or on-time ones as 0 days late.
-    """
-    base = teams[["team_id", "track"]].astype(object).sort_values("team_id").reset_index(drop=True)
-    cols = ["milestones_listed", "milestones_due", "milestones_done", "milestones_done_on_time",
-            "milestones_done_late", "milestones_overdue"]
-    if status is None:
-        out = base.assign(**{c: pd.Series(pd.NA, index=base.index, dtype="Int64") for c in cols})
-        return out.assign(median_days_late=np.nan, milestones_done_share=np.nan, milestones_on_time_share=np.nan)
-    s = status.assign(
-        milestones_listed=1, milestones_due=status["is_due"].astype(int), milestones_done=status["done"].astype(int),
-        milestones_done_on_time=status["on_time"].astype(int),
-        milestones_done_late=(status["done"] & ~status["on_time"]).astype(int),
-        milestones_overdue=status["status"].eq("overdue").astype(int),
-        _done_due=(status["done"] & status["is_due"]).astype(int),
-        _on_time_due=(status["on_time"] & status["is_due"]).astype(int))
-    counts = s.groupby("team_id")[cols + ["_done_due", "_on_time_due"]].sum()
-    counts["median_days_late"] = s.loc[s["done"]].groupby("team_id")["days_late"].median()
-    out = base.merge(counts.reset_index(), on="team_id", how="left")
-    out[cols + ["_done_due", "_on_time_due"]] = out[cols + ["_done_due", "_on_time_due"]].fillna(0).astype(int)
-    due = out["milestones_due"].where(out["milestones_due"] > 0)
-    out["milestones_done_share"] = (out["_done_due"] / due).astype(float)
-    out["milestones_on_time_share"] = (out["_on_time_due"] / due).astype(float)
-    out["median_days_late"] = out["median_days_late"].astype(float)
-    return out.drop(columns=["_done_due", "_on_time_due"])
-
-
-# --- engagement score -------------------------------------------------------------------------------
 
 def score_table(team_table: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
     """Add the engagement score (0-100), each component's contribution in points, and the rank.
@@ -456,51 +131,37 @@ def engagement_scores(cohort: Cohort, params: Params) -> pd.DataFrame:
     return table[cols].reset_index(drop=True)
 
 
-# --- engagement vs results --------------------------------------------------------------------------
 
 def team_outcome_change(cohort: Cohort, params: Params) -> pd.DataFrame:
-    """A simple team-level result: percentage points of patients at goal at their last vs first measurement.
+    """Per team and measure: percentage points of paired patients at goal at follow-up minus at baseline.
 
-    For each measure with a goal in ``params.goals`` and each patient with at least two measurements of
-    it, the first and the last measurement are compared with the goal. Per team and measure:
-    ``goal_gain_points = 100 * (at goal last - at goal first) / n_pairs``, where ``n_pairs`` counts the patients
-    with a first and a last measurement; ``measure = all`` pools every patient-measure pair of the team. Deliberately simple (no baseline window, no combined BP goal):
-    the outcomes notebook holds the full analysis; this only ranks teams for the dose-response check.
+    Baseline and follow-up are the outcome analysis' (:func:`evaluation.analyses.outcomes.compute.cohort_pairs`:
+    the reading closest to enrollment in the baseline window, the last one in the follow-up window), so this
+    notebook and the outcomes notebook count the same patients at goal. For each measure with a goal of its own
+    in ``params.goals`` (a combined goal such as bp is left out: its parts are in), ``n_pairs`` counts the
+    patients with both readings and ``goal_gain_points = pct_at_goal_followup - pct_at_goal_baseline``;
+    ``measure = all`` pools every patient-measure pair of the team. Every team has a row per measure; with no
+    pair the percentages and the gain are missing. This only ranks teams for the dose-response check; the
+    outcomes notebook holds the full analysis.
     """
     teams = cohort.teams[["team_id", "track"]].astype(object)
-    m = cohort.measurements[["patient_id", "measure", "measured_on", "value"]]
-    m = m.loc[m["measure"].isin(list(params.goals)) & m["value"].notna()]
-    # first and last reading per patient and measure (ties: file order), on integer keys: a statewide cohort's
-    # 4 million readings sort in a second this way, not by their text ids
-    patient, patient_ids = pd.factorize(m["patient_id"])
-    measure, measure_names = pd.factorize(m["measure"])
-    day = m["measured_on"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    order = np.lexsort((day, measure, patient))
-    key = patient[order].astype(np.int64) * max(len(measure_names), 1) + measure[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=int)
-    ends = np.r_[starts[1:], len(key)] - 1
-    value = m["value"].to_numpy(float)[order]
-    pairs = pd.DataFrame({"patient_id": np.asarray(patient_ids, dtype=object)[patient[order][starts]],
-                          "measure": np.asarray(measure_names, dtype=object)[measure[order][starts]],
-                          "n": ends - starts + 1, "first": value[starts], "last": value[ends]})
-    pairs = pairs.loc[pairs["n"] >= 2].reset_index(drop=True)
-    for when in ("first", "last"):
-        met = np.zeros(len(pairs), dtype=bool)
-        for measure in pairs["measure"].unique():
-            rows = (pairs["measure"] == measure).to_numpy()
-            met[rows] = params.goal_met(measure, pairs.loc[rows, when])
-        pairs[f"at_goal_{when}"] = met
-    pairs["team_id"] = pairs["patient_id"].map(cohort.patients.set_index("patient_id")["team_id"])
+    measures = sorted(set(params.goals))
+    pairs = cohort_pairs(cohort, params)
+    pairs = pairs.loc[pairs["status"].eq("paired") & pairs["measure"].isin(measures)
+                      & pairs["baseline_at_goal"].notna() & pairs["followup_at_goal"].notna()]
+    pairs = pd.DataFrame({"team_id": pairs["team_id"].astype(object), "measure": pairs["measure"].astype(object),
+                          "at_goal_baseline": pairs["baseline_at_goal"].astype(bool).astype(int),
+                          "at_goal_followup": pairs["followup_at_goal"].astype(bool).astype(int)})
     both = pd.concat([pairs, pairs.assign(measure="all")], ignore_index=True)
     agg = both.groupby(["team_id", "measure"]).agg(
-        n_pairs=("patient_id", "size"), at_goal_first=("at_goal_first", "sum"), at_goal_last=("at_goal_last", "sum"))
-    measures = ["all", *sorted(set(params.goals))]
-    grid = pd.MultiIndex.from_product([sorted(teams["team_id"]), measures], names=["team_id", "measure"])
+        n_pairs=("team_id", "size"), at_goal_baseline=("at_goal_baseline", "sum"),
+        at_goal_followup=("at_goal_followup", "sum"))
+    grid = pd.MultiIndex.from_product([sorted(teams["team_id"]), ["all", *measures]], names=["team_id", "measure"])
     out = agg.reindex(grid).fillna(0).astype(int).reset_index()
     n = out["n_pairs"].where(out["n_pairs"] > 0)
-    out["pct_at_goal_first"] = 100 * out["at_goal_first"] / n
-    out["pct_at_goal_last"] = 100 * out["at_goal_last"] / n
-    out["goal_gain_points"] = out["pct_at_goal_last"] - out["pct_at_goal_first"]
+    out["pct_at_goal_baseline"] = 100 * out["at_goal_baseline"] / n
+    out["pct_at_goal_followup"] = 100 * out["at_goal_followup"] / n
+    out["goal_gain_points"] = out["pct_at_goal_followup"] - out["pct_at_goal_baseline"]
     out.insert(1, "track", out["team_id"].map(teams.set_index("team_id")["track"]))
     return out
 
@@ -538,7 +199,7 @@ class EngagementVsOutcome:
             return (f"Too few teams ({self.n_teams}) with both an engagement score and outcome data to relate "
                     "engagement to results (at least 3 are needed).")
         sign = "more" if self.rho > 0 else "less"
-        stat = f"Spearman's rho = {self.rho:.2f}, p = {self.p_value:.3g}"
+        stat = f"Spearman's rho = {self.rho:.2f}, {format_p(self.p_value)}"
         if self.p_value < self.alpha:
             return (f"Across {self.n_teams} teams, more engaged teams gained {sign} in patients at goal ({stat}).")
         return (f"Across {self.n_teams} teams there is no detectable association between engagement and the gain in "
@@ -586,9 +247,9 @@ class TrackComparison:
     def statement(self) -> str:
         counts = dict(zip(self.summary["group"], self.summary["n_teams"]))
         if np.isnan(self.p_value):
-            small = ", ".join(f"{g.split('=')[1]} {n}" for g, n in counts.items() if g != "all")
+            small = ", ".join(f"{group_name(g)} {n}" for g, n in counts.items() if g != "all")
             return f"Tracks are compared descriptively only: a test needs at least two teams per track ({small})."
-        return f"Engagement scores of the two tracks compared by Mann-Whitney U = {self.u_stat:g}, p = {self.p_value:.3g}."
+        return f"Engagement scores of the two tracks compared by Mann-Whitney U = {self.u_stat:g}, {format_p(self.p_value)}."
 
     def __repr__(self) -> str:
         return f"{self.statement}\n{self.summary.to_string(index=False)}"

@@ -1,105 +1,90 @@
-"""TODO docstring analyses/engagement/figures."""
+"""Engagement figures: attendance by team and month and across the cycle, the accountability pathway, the
+engagement score ranking, and engagement against results.
+
+Each notebook-facing function (:func:`heatmap`, :func:`trend`, :func:`milestones`, :func:`score`,
+:func:`vs_outcome`) returns a :class:`~evaluation.core.figures.FigureSpec`: the chart with its title, caption
+and alt text, computed from the same results, for the report's engagement section. The ``engagement_*``
+functions draw the bare matplotlib figure.
+
+Per-team figures (heatmap, pathway, score ranking) draw at most :data:`TEAMS_SHOWN` teams: at about a quarter
+inch a row, 30 labelled rows fill a page. A statewide cohort's 1,000 rows would be a smear of colour and take
+many seconds to draw; the tables (tables/engagement_by_team.csv, engagement_by_month.csv) keep every team, and
+each caption says how many teams are drawn and how they were chosen (:class:`~evaluation.core.groups.TeamCap`).
+"""
 
 from __future__ import annotations
-from dataclasses import dataclass
-from typing import Mapping
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch, Rectangle
-from .compute import AttendanceTrend, COMPONENTS, EngagementVsOutcome
-from evaluation.core.figures import OKABE_ITO, SEQUENTIAL, house_style
+from evaluation.core.figures import NOT_A_PANEL, OKABE_ITO, SEQUENTIAL, FigureSpec, house_style
+from evaluation.core.groups import TeamCap, both_ends, first
+from evaluation.core.params import Params
+from evaluation.core.text import format_p, format_share
+from .attendance import AttendanceTrend
+from .compute import COMPONENTS, EngagementVsOutcome, score_weights
 
-
-# --- which teams a per-team figure draws --------------------------------------------------------------
-
-# Per-team figures (attendance heatmap, pathway grid, score ranking) draw at most this many teams: at about a
-# quarter inch a row, 30 labelled rows fill a page. A statewide cohort's 1,000 rows would be a smear of colour
-# and take many seconds to draw; the tables (tables/engagement_by_team.csv, engagement_by_month.csv) keep
-# every team, and each caption says how many teams are drawn and how they were chosen.
 TEAMS_SHOWN = 30
+NOTEBOOK = "01_engagement"
+SECTION = "engagement"
+TITLES = {
+    "engagement_heatmap": "Attendance by team and month",
+    "engagement_trend": "Cohort attendance across the cycle",
+    "engagement_milestones": "Accountability pathway: milestone status by team",
+    "engagement_score": "Engagement score by team",
+    "engagement_vs_outcome": "Engagement and results by team",
+}
+ATTENDANCE_GOAL = 0.8  # the heatmap caption counts the teams attending at least this share of recorded events
 
 
-@dataclass(frozen=True)
-class TeamSelection:
-    """The teams a per-team figure draws, in drawing order, and the rule that chose them.
+# --- which teams a per-team figure draws ---------------------------------------------------------------
 
-    When every team fits (``total`` <= the cap), ``teams`` is all of them and ``rule`` is empty. Otherwise
-    ``teams[:split]`` is one end of a ranking and ``teams[split:]`` the other (``split`` None: one end only).
-    """
-
-    teams: list[str]
-    total: int
-    rule: str = ""
-    split: int | None = None
-
-    @property
-    def capped(self) -> bool:
-        return len(self.teams) < self.total
-
-    def sentence(self, table: str = "engagement_by_team") -> str:
-        """' Shown: 30 of 1,000 teams, <rule>; every team is in tables/<table>.csv.' ('' when all are drawn)."""
-        if not self.capped:
-            return ""
-        return f" Shown: {len(self.teams)} of {self.total:,} teams, {self.rule}; every team is in tables/{table}.csv."
-
-
-def _both_ends(ranked: list[str], n: int) -> tuple[list[str], list[str]]:
-    return ranked[: n // 2], ranked[len(ranked) - (n - n // 2):]
-
-
-def heatmap_teams(by_month: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamSelection:
-    """Teams of the attendance heatmap: all, or the ``n // 2`` with the lowest attendance rate (teams with
-    nothing recorded first) and the ``n - n // 2`` with the highest, lowest first (ties by team id)."""
+def heatmap_teams(by_month: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamCap:
+    """Teams of the attendance heatmap: all (by team id), or the ``n // 2`` with the lowest attendance rate
+    (teams with nothing recorded first) and the ``n - n // 2`` with the highest, lowest first (ties by team id)."""
     teams = sorted(by_month["team_id"].unique())
-    if len(teams) <= n:
-        return TeamSelection(teams, len(teams))
     total = by_month[by_month["kind"] == "all"].groupby("team_id")[["events_attended", "events_recorded"]].sum()
     rate = (total["events_attended"] / total["events_recorded"].where(total["events_recorded"] > 0)).reindex(teams)
     ranked = (pd.DataFrame({"team_id": teams, "rate": rate.to_numpy(float)})
               .sort_values(["rate", "team_id"], na_position="first", kind="stable")["team_id"].tolist())
-    low, high = _both_ends(ranked, n)
-    rule = (f"the {len(low)} with the lowest attendance rate and the {len(high)} with the highest (top row: all "
-            "teams pooled)")
-    return TeamSelection(low + high, len(teams), rule, split=len(low))
+    cap = both_ends(ranked, n, rule=f"the {n // 2} with the lowest attendance rate and the {n - n // 2} with the "
+                                    "highest (top row: all teams pooled)")
+    return cap if cap.capped else TeamCap(teams, len(teams))
 
 
-def pathway_teams(status: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamSelection:
-    """Teams of the accountability-pathway grid: all, or the ``n`` furthest behind (most overdue milestones,
-    then most done late, then most days late; ties by team id), furthest behind first."""
+def pathway_teams(status: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamCap:
+    """Teams of the accountability-pathway grid: all (by team id), or the ``n`` furthest behind (most overdue
+    milestones, then most done late, then most days late; ties by team id), furthest behind first."""
     teams = sorted(status["team_id"].unique())
-    if len(teams) <= n:
-        return TeamSelection(teams, len(teams))
     behind = (status.assign(overdue=status["status"].eq("overdue"), late=status["status"].eq("done late"),
                             days=status["days_late"].where(status["status"].eq("done late"), 0.0))
               .groupby("team_id")[["overdue", "late", "days"]].sum().reindex(teams).reset_index())
     ranked = behind.sort_values(["overdue", "late", "days", "team_id"], ascending=[False, False, False, True],
                                 kind="stable")["team_id"].tolist()
-    rule = "the teams furthest behind (most overdue milestones, then most done late, then most days late)"
-    return TeamSelection(ranked[:n], len(teams), rule)
+    cap = first(ranked, n, rule="the teams furthest behind (most overdue milestones, then most done late, then "
+                                "most days late)")
+    return cap if cap.capped else TeamCap(teams, len(teams))
 
 
-def score_teams(team_table: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamSelection:
+def score_teams(team_table: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamCap:
     """Teams of the score ranking, lowest score first (no score first): all, or the ``n // 2`` lowest and the
     ``n - n // 2`` highest."""
     ranked = team_table.sort_values(["engagement_score", "team_id"], na_position="first", kind="stable")["team_id"].tolist()
-    if len(ranked) <= n:
-        return TeamSelection(ranked, len(ranked))
-    low, high = _both_ends(ranked, n)
-    rule = f"the {len(low)} with the lowest and the {len(high)} with the highest engagement score"
-    return TeamSelection(low + high, len(ranked), rule, split=len(low))
+    return both_ends(ranked, n, rule=f"the {n // 2} with the lowest and the {n - n // 2} with the highest "
+                                     "engagement score")
 
 
-# --- figure text (title, caption, alt text computed from the data) ----------------------------------
+# --- the figures as the notebook shows them --------------------------------------------------------------
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or pd.isna(x) else f"{x:.0%}"
+def _spec(figure_id: str, figure: plt.Figure, caption: str, alt_text: str) -> FigureSpec:
+    return FigureSpec(figure_id, figure, TITLES[figure_id], caption, alt_text, SECTION, NOTEBOOK)
 
 
-def heatmap_text(team_table: pd.DataFrame, by_month: pd.DataFrame, threshold: float = 0.8) -> dict[str, str]:
-    """Title, caption and alt text for the attendance heatmap."""
+def heatmap(team_table: pd.DataFrame, by_month: pd.DataFrame) -> FigureSpec:
+    """The attendance heatmap (from attendance.attendance_by_month) with a caption from the team table: teams
+    at or above 80% attendance, the lowest and highest team, and the offered team-events not recorded."""
     rated = team_table.dropna(subset=["attendance_rate"])
-    high = int((rated["attendance_rate"] >= threshold).sum())
+    high = int((rated["attendance_rate"] >= ATTENDANCE_GOAL).sum())
     offered = int(team_table["events_offered"].fillna(0).sum())
     unrecorded = int(team_table["events_not_recorded"].fillna(0).sum())
     kinds = [k.replace("_", " ") for k in sorted(by_month["kind"].unique()) if k != "all"]
@@ -108,39 +93,42 @@ def heatmap_text(team_table: pd.DataFrame, by_month: pd.DataFrame, threshold: fl
     worst = rated.sort_values(["attendance_rate", "team_id"], ascending=[True, True]).head(1)
     extremes = ""
     if len(rated):
-        extremes = (f" Team attendance ranged from {_pct(worst['attendance_rate'].iloc[0])} ({worst['team_id'].iloc[0]}) "
-                    f"to {_pct(best['attendance_rate'].iloc[0])} ({best['team_id'].iloc[0]}).")
+        extremes = (f" Team attendance ranged from {format_share(worst['attendance_rate'].iloc[0])} "
+                    f"({worst['team_id'].iloc[0]}) to {format_share(best['attendance_rate'].iloc[0])} "
+                    f"({best['team_id'].iloc[0]}).")
+    goal = format_share(ATTENDANCE_GOAL)
     shown = heatmap_teams(by_month)
-    caption = (f"Each cell is one team in one month; its colour is the share of recorded events the team attended and its "
-               f"text is events attended/offered. {high} of {len(rated)} teams with recorded attendance attended at "
-               f"least {threshold:.0%} of their recorded events.{extremes} {unrecorded} of {offered} offered team-events ({_pct(unrecorded / offered if offered else np.nan)}) "
-               "have no attendance record (hatched); they are reported as not recorded, not counted as absences. "
-               "Events held before a team joined are not counted as offered to it." + shown.sentence("engagement_by_month"))
+    caption = (f"Each cell is one team in one month; its colour is the share of recorded events the team attended and "
+               f"its text is events attended/offered. {high} of {len(rated)} teams with recorded attendance attended at "
+               f"least {goal} of their recorded events.{extremes} {unrecorded} of {offered} offered team-events "
+               f"({format_share(unrecorded / offered if offered else np.nan)}) have no attendance record (hatched); "
+               "they are reported as not recorded, not counted as absences. Events held before a team joined are not "
+               "counted as offered to it." + shown.sentence("engagement_by_month"))
     rows = (f"{len(shown.teams)} of the {shown.total:,} teams (the lowest and highest attendance) and all teams pooled"
-            if shown.capped else f"{len(team_table)} teams")
+            if shown.capped else f"{shown.total} teams")  # the teams offered an event
     alt = (f"Grid of heatmaps, one for all events and one for each event kind ({', '.join(kinds)}), with "
            f"{rows} as rows and {len(months)} months from {months[0] if months else '-'} to "
            f"{months[-1] if months else '-'} as columns; darker cells mean lower attendance. {high} of "
-           f"{len(rated)} teams with recorded attendance attended at least {threshold:.0%} of their recorded "
-           f"events.{extremes}")
-    return {"title": "Attendance by team and month", "caption": caption, "alt_text": alt}
+           f"{len(rated)} teams with recorded attendance attended at least {goal} of their recorded events.{extremes}")
+    return _spec("engagement_heatmap", engagement_heatmap(by_month), caption, alt)
 
 
-def trend_text(trend: AttendanceTrend) -> dict[str, str]:
-    """Title, caption and alt text for the cohort attendance trend."""
-    d = trend.by_month.sort_values("cycle_month")
-    caption = (f"{trend.statement} Points are the share of recorded team-events attended in each month of the cycle "
+def trend(result: AttendanceTrend) -> FigureSpec:
+    """The cohort's attendance per cycle month with the logistic trend; the caption is the trend's statement."""
+    d = result.by_month.sort_values("cycle_month")
+    caption = (f"{result.statement} Points are the share of recorded team-events attended in each month of the cycle "
                "(n = recorded team-events); the dashed line is a logistic regression on the cycle month with standard "
-               f"errors {trend.standard_errors}. Events with no attendance record are left out.")
+               f"errors {result.standard_errors}. Events with no attendance record are left out.")
     alt = (f"Line chart of the cohort's monthly attendance over {len(d)} cycle months"
-           + (f", from {_pct(d['attendance_rate'].iloc[0])} in {d['month'].iloc[0]} to "
-              f"{_pct(d['attendance_rate'].iloc[-1])} in {d['month'].iloc[-1]}" if len(d) else "")
-           + f", with a dashed trend line. {trend.statement}")
-    return {"title": "Cohort attendance across the cycle", "caption": caption, "alt_text": alt}
+           + (f", from {format_share(d['attendance_rate'].iloc[0])} in {d['month'].iloc[0]} to "
+              f"{format_share(d['attendance_rate'].iloc[-1])} in {d['month'].iloc[-1]}" if len(d) else "")
+           + f", with a dashed trend line. {result.statement}")
+    return _spec("engagement_trend", engagement_trend_chart(result), caption, alt)
 
 
-def milestones_text(status: pd.DataFrame, team_table: pd.DataFrame, as_of) -> dict[str, str]:
-    """Title, caption and alt text for the accountability-pathway chart."""
+def milestones(status: pd.DataFrame, team_table: pd.DataFrame, params: Params) -> FigureSpec:
+    """The accountability pathway (from milestones.milestone_status) on ``params.as_of``: teams that completed
+    every milestone due, and the due milestones done on time, late and overdue."""
     due = int(status["is_due"].sum())
     on_time = int((status["on_time"] & status["is_due"]).sum())
     late = int((status["done"] & ~status["on_time"] & status["is_due"]).sum())
@@ -149,22 +137,26 @@ def milestones_text(status: pd.DataFrame, team_table: pd.DataFrame, as_of) -> di
     all_done = int((teams_due["milestones_done_share"] == 1).sum())
     late_days = status.loc[status["done"] & ~status["on_time"], "days_late"]
     median_late = f" (median {late_days.median():.0f} days late)" if len(late_days) else ""
-    as_of = pd.Timestamp(as_of).strftime("%Y-%m-%d")
+    as_of = pd.Timestamp(params.as_of).strftime("%Y-%m-%d")
     shown = pathway_teams(status)
-    caption = (f"Status of each team's accountability-pathway milestones on {as_of}. {all_done} of {len(teams_due)} teams "
-               f"completed every milestone due by then. Of {due} milestones due, {on_time} were done on time, {late} "
-               f"late{median_late} and {overdue} are overdue. Cells done late show the days late." + shown.sentence())
-    milestones = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index
+    caption = (f"Status of each team's accountability-pathway milestones on {as_of}. {all_done} of {len(teams_due)} "
+               f"teams completed every milestone due by then. Of {due} milestones due, {on_time} were done on time, "
+               f"{late} late{median_late} and {overdue} {'is' if overdue == 1 else 'are'} overdue. Cells done late show the "
+               "days late."
+               + shown.sentence("engagement_by_team"))
+    order = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index
     rows = (f"the {len(shown.teams)} of {shown.total:,} teams furthest behind" if shown.capped
             else f"{status['team_id'].nunique()} teams")
-    alt = (f"Grid with {rows} as rows and {len(milestones)} milestones as columns "
-           f"({', '.join(m.replace('_', ' ') for m in milestones)}), each cell coloured done on time, done late, "
-           f"overdue or not yet due. {on_time} of {due} due milestones were done on time and {overdue} are overdue.")
-    return {"title": "Accountability pathway: milestone status by team", "caption": caption, "alt_text": alt}
+    alt = (f"Grid with {rows} as rows and {len(order)} milestones as columns "
+           f"({', '.join(m.replace('_', ' ') for m in order)}), each cell coloured done on time, done late, "
+           f"overdue or not yet due. {on_time} of {due} due milestones were done on time and {overdue} "
+           f"{'is' if overdue == 1 else 'are'} overdue.")
+    return _spec("engagement_milestones", engagement_milestone_chart(status), caption, alt)
 
 
-def score_text(team_table: pd.DataFrame, weights: Mapping[str, float]) -> dict[str, str]:
-    """Title, caption and alt text for the engagement-score ranking."""
+def score(team_table: pd.DataFrame, params: Params) -> FigureSpec:
+    """Teams ranked by engagement score, with the weights of ``params`` and the range of scores."""
+    weights = score_weights(params)
     scored = team_table.dropna(subset=["engagement_score"]).sort_values(["engagement_score", "team_id"],
                                                                          ascending=[False, True])
     w = ", ".join(f"{name.replace('_', ' ')} {weights[name]:g}" for name in COMPONENTS)
@@ -175,28 +167,28 @@ def score_text(team_table: pd.DataFrame, weights: Mapping[str, float]) -> dict[s
                   f"{scored['engagement_score'].median():.0f}.")
     missing = len(team_table) - len(scored)
     shown = score_teams(team_table)
-    caption = (f"Engagement score (0-100): the weighted mean of the attendance rate, the share of due milestones done and "
-               f"the share done on time (weights: {w}); each bar is split into the points each part contributes."
-               f"{spread}" + (f" {missing} team(s) had no data for any part." if missing else "") + shown.sentence())
+    caption = (f"Engagement score (0-100): the weighted mean of the attendance rate, the share of due milestones done "
+               f"and the share done on time (weights: {w}); each bar is split into the points each part contributes."
+               f"{spread}" + (f" {missing} team(s) had no data for any part." if missing else "")
+               + shown.sentence("engagement_by_team"))
     ranked = (f"the {len(shown.teams)} lowest- and highest-scoring of {shown.total:,} teams" if shown.capped
               else f"{len(team_table)} teams")
     alt = (f"Horizontal bar chart ranking {ranked} by engagement score, each bar split into attendance, "
            f"milestones done and milestones on time.{spread}")
-    return {"title": "Engagement score by team", "caption": caption, "alt_text": alt}
+    return _spec("engagement_score", engagement_score_chart(team_table, weights), caption, alt)
 
 
-def vs_outcome_text(result: EngagementVsOutcome) -> dict[str, str]:
-    """Title, caption and alt text for the engagement-vs-results scatter."""
-    caption = (f"{result.statement} Outcome: percentage-point change in the share of patient-measure pairs at goal, "
-               "last vs first measurement, pooled over every measure with a goal. One point per team; the dashed "
-               "least-squares line guides the eye.")
+def vs_outcome(result: EngagementVsOutcome) -> FigureSpec:
+    """Engagement score against the gain in patients at goal, one point per team, with the correlation."""
+    caption = (f"{result.statement} Outcome: percentage-point change in the share of paired patient-measures at goal "
+               "from baseline to follow-up (the outcome analysis' windows), pooled over every measure with a goal. "
+               "One point per team; the dashed least-squares line guides the eye.")
     alt = (f"Scatter plot of {result.n_teams} teams, engagement score on the horizontal axis and change in patients at "
            f"goal on the vertical axis, marked by track, with a dashed fitted line. {result.statement}")
-    return {"title": "Engagement and results by team", "caption": caption, "alt_text": alt}
+    return _spec("engagement_vs_outcome", engagement_vs_outcome_chart(result), caption, alt)
 
 
-# --- engagement ----------------------------------------------------------------------------------
-
+# --- drawing ---------------------------------------------------------------------------------------------
 
 ENGAGEMENT_KIND_LABELS = {"all": "All events", "monthly_call": "Monthly calls", "webinar": "Webinars",
                           "coaching_call": "Coaching calls", "learning_session": "Learning sessions",
@@ -206,19 +198,19 @@ MILESTONE_COLORS = {"done on time": OKABE_ITO[2], "done late": OKABE_ITO[1], "ov
 
 
 def _team_ticks(ax: plt.Axes, labels: list[str]) -> None:
+    """One team label per row of a grid whose rows are drawn at 0, 1, 2, ... (labels at the row centres)."""
     ax.set_yticks(np.arange(len(labels)) + 0.5, labels, fontsize=7)
 
 
 @house_style
 def engagement_heatmap(by_month: pd.DataFrame) -> plt.Figure:
-    """Team x month heatmaps of attendance, one panel per event kind (from engagement.attendance_by_month).
+    """Team x month heatmaps of attendance, one panel per event kind (from attendance.attendance_by_month).
 
     Colour: attended / recorded. Text: attended/offered. Hatched grey: offered but attendance not
-    recorded. Blank: nothing offered that month. Above ``engagement.TEAMS_SHOWN`` teams it draws the
-    teams with the lowest and the highest attendance rate (:func:`evaluation.engagement.heatmap_teams`),
-    under a top row of all teams pooled (its text: the pooled rate); a dashed line parts the two ends.
+    recorded. Blank: nothing offered that month. Above :data:`TEAMS_SHOWN` teams it draws the teams with
+    the lowest and the highest attendance rate (:func:`heatmap_teams`), under a top row of all teams pooled
+    (its text: the pooled rate); a dashed line parts the two ends. A spare slot of the grid holds the legend.
     """
-
     kinds = ["all", *sorted(k for k in by_month["kind"].unique() if k != "all")]
     shown = heatmap_teams(by_month)
     teams, pooled = shown.teams, shown.capped
@@ -252,7 +244,7 @@ def engagement_heatmap(by_month: pd.DataFrame) -> plt.Figure:
             if np.isnan(r):
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#eeeeee", edgecolor="#999999", hatch="////",
                                        linewidth=0.3))
-            text = f"{r:.0%}" if pooled and i == 0 and not np.isnan(r) else f"{int(attended[i, j])}/{int(offered[i, j])}"
+            text = format_share(r) if pooled and i == 0 and not np.isnan(r) else f"{int(attended[i, j])}/{int(offered[i, j])}"
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=5.5,
                     color="black" if np.isnan(r) or r > 0.55 else "white").set_in_layout(False)  # inside its cell
         if pooled:
@@ -264,9 +256,11 @@ def engagement_heatmap(by_month: pd.DataFrame) -> plt.Figure:
         ax.set_ylim(len(labels), 0)
         ax.grid(False)
         ax.set_title(ENGAGEMENT_KIND_LABELS.get(kind, kind))
-    for ax in list(axes.flat)[len(kinds):]:
-        ax.axis("off")
-    legend_ax = axes.flat[-1]  # always a spare panel: "all" plus one or more kinds, one slot kept free
+    for ax in list(axes.flat)[len(kinds):-1]:
+        ax.set_visible(False)
+    legend_ax = axes.flat[-1]  # always a spare slot: "all" plus one or more kinds, one slot kept free
+    legend_ax.axis("off")
+    legend_ax.set_label(NOT_A_PANEL)
     handles = [Patch(facecolor="#eeeeee", edgecolor="#999999", hatch="////", label="offered, attendance not recorded"),
                Patch(facecolor="white", edgecolor="#999999", label="nothing offered")]
     if mesh is not None:
@@ -275,13 +269,14 @@ def engagement_heatmap(by_month: pd.DataFrame) -> plt.Figure:
         bar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     legend_ax.legend(handles=handles, loc="center", fontsize=7, title="Cell text: attended/offered",
                      title_fontsize=7)
-    fig.suptitle("Attendance by team and month", fontweight="bold")
+    fig.suptitle(TITLES["engagement_heatmap"], fontweight="bold")
     return fig
 
 
 @house_style
-def engagement_trend_chart(trend) -> plt.Figure:
-    """Cohort attendance rate per month with the fitted logistic trend (an engagement.AttendanceTrend)."""
+def engagement_trend_chart(trend: AttendanceTrend) -> plt.Figure:
+    """Cohort attendance rate per month with the fitted logistic trend; each point is labelled with its
+    recorded team-events."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     d = trend.by_month.sort_values("cycle_month")
     x = d["cycle_month"].astype(int).to_numpy()
@@ -297,20 +292,18 @@ def engagement_trend_chart(trend) -> plt.Figure:
     ax.set_xticks(x, [f"{c}\n{m[2:]}" for c, m in zip(x, d["month"])], fontsize=7)
     ax.set_xlabel("Cycle month (year-month)")
     ax.set_ylabel("Attendance")
-    ax.set_title("Cohort attendance across the cycle")
+    ax.set_title(TITLES["engagement_trend"])
     ax.legend(loc="lower left", fontsize=7)
     return fig
 
 
 @house_style
 def engagement_milestone_chart(status: pd.DataFrame) -> plt.Figure:
-    """Accountability pathway: team x milestone grid coloured by status (from engagement.milestone_status).
+    """Accountability pathway: team x milestone grid coloured by status (from milestones.milestone_status).
 
     Milestones run left to right by their median due date; cells show days late when done late. Above
-    ``engagement.TEAMS_SHOWN`` teams it draws the teams furthest behind, furthest first
-    (:func:`evaluation.engagement.pathway_teams`).
+    :data:`TEAMS_SHOWN` teams it draws the teams furthest behind, furthest first (:func:`pathway_teams`).
     """
-
     order = status.groupby("milestone")["due_on"].median().sort_values(kind="stable").index.tolist()
     teams = pathway_teams(status).teams
     fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 1.5), max(2.0, 0.28 * len(teams) + 1.2)))
@@ -327,7 +320,7 @@ def engagement_milestone_chart(status: pd.DataFrame) -> plt.Figure:
     ax.set_xticks(np.arange(len(order)) + 0.5, [m.replace("_", " ") for m in order], rotation=30, ha="right", fontsize=7)
     _team_ticks(ax, teams)
     ax.grid(False)
-    ax.set_title("Accountability pathway: milestone status by team")
+    ax.set_title(TITLES["engagement_milestones"])
     ax.legend(handles=[Patch(facecolor=c, label=s) for s, c in MILESTONE_COLORS.items()], loc="upper left",
               bbox_to_anchor=(1.01, 1), fontsize=7)
     return fig
@@ -337,10 +330,9 @@ def engagement_milestone_chart(status: pd.DataFrame) -> plt.Figure:
 def engagement_score_chart(team_table: pd.DataFrame, weights: dict | None = None) -> plt.Figure:
     """Teams ranked by engagement score, bars split into each component's points (from engagement_by_team).
 
-    Above ``engagement.TEAMS_SHOWN`` teams it draws the lowest- and the highest-scoring teams
-    (:func:`evaluation.engagement.score_teams`) with a marked gap for the teams in between.
+    Above :data:`TEAMS_SHOWN` teams it draws the lowest- and the highest-scoring teams (:func:`score_teams`)
+    with a marked gap for the teams in between.
     """
-
     shown = score_teams(team_table)
     d = team_table.set_index("team_id").loc[shown.teams].reset_index()
     y = np.arange(len(d), dtype=float)
@@ -368,18 +360,15 @@ def engagement_score_chart(team_table: pd.DataFrame, weights: dict | None = None
     ax.set_axisbelow(True)
     ax.set_xlabel("Engagement score (0-100)")
     ax.grid(axis="y", visible=False)
-    ax.set_title("Engagement score by team")
+    ax.set_title(TITLES["engagement_score"])
     fig.legend(loc="outside lower center", ncol=3, fontsize=7)
     return fig
 
 
 @house_style
-def engagement_vs_outcome_chart(result) -> plt.Figure:
-    """Engagement score vs change in patients at goal, one point per team, with the least-squares line.
-
-    ``result`` is an engagement.EngagementVsOutcome (points, slope, intercept, rho, p_value).
-    """
-
+def engagement_vs_outcome_chart(result: EngagementVsOutcome) -> plt.Figure:
+    """Engagement score vs change in patients at goal, one point per team (labelled while there are at most
+    :data:`TEAMS_SHOWN`), with the least-squares line."""
     points, slope, intercept = result.points, result.slope, result.intercept
     rho, p_value = result.rho, result.p_value
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -395,14 +384,14 @@ def engagement_vs_outcome_chart(result) -> plt.Figure:
     if np.isfinite(slope):
         xs = np.linspace(points["engagement_score"].min(), points["engagement_score"].max(), 50)
         ax.plot(xs, intercept + slope * xs, linestyle="--", color="#555555",
-                label=f"least-squares line; Spearman rho = {rho:.2f}, p = {p_value:.2g}")
+                label=f"least-squares line; Spearman rho = {rho:.2f}, {format_p(p_value)}")
     ax.axhline(0, color="#999999", linewidth=0.8)
     ax.set_xlabel("Engagement score (0-100)")
-    ax.set_ylabel("Change in patients at goal\n(percentage points, last vs first)")
-    ax.set_title("Engagement and results by team")
+    ax.set_ylabel("Change in patients at goal\n(percentage points, follow-up vs baseline)")
+    ax.set_title(TITLES["engagement_vs_outcome"])
     if len(points):
         ax.legend(fontsize=7, loc="best")
     else:
-        ax.text(0.5, 0.5, "No team has patients with a first and a last reading\nof a measure with a goal",
+        ax.text(0.5, 0.5, "No team has patients with a baseline and a follow-up reading\nof a measure with a goal",
                 transform=ax.transAxes, ha="center", va="center", color="#555555")
     return fig

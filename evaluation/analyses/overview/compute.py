@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 import pandas as pd
+from evaluation.core.labels import conditions
 from evaluation.data.cohort import Cohort
-
-CONDITIONS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")
 
 
 def teams_summary(cohort: Cohort) -> pd.DataFrame:
@@ -20,7 +19,7 @@ def teams_summary(cohort: Cohort) -> pd.DataFrame:
 def patients_per_team(cohort: Cohort) -> pd.DataFrame:
     """Per team: patients, how many per condition, exits and deaths, and the enrollment window."""
     p = cohort.patients
-    conds = [c for c in CONDITIONS if c in p.columns and p[c].notna().any()]
+    conds = [c for c in conditions() if c in p.columns and p[c].notna().any()]
     agg = p.groupby("team_id").agg(
         patients=("patient_id", "size"),
         first_enrolled=("enrolled_on", "min"),
