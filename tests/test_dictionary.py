@@ -1,9 +1,9 @@
-"""The data dictionary: machine-readable, complete for the brief's contract, and its README current."""
+"""The data dictionary: machine-readable, complete for the data contract, and its README current."""
 from __future__ import annotations
 
 from evaluation.core.dictionary import DICTIONARY_DIR, load_dictionary, render_markdown
 
-# The brief's contract (DESIGN.md 3.1): these columns must exist with these names.
+# The data contract: these columns must exist with these names (cohorts and the notebooks rely on them).
 CONTRACT = {
     "teams.csv": ["team_id", "team_name", "state", "setting", "track", "joined_on"],
     "patients.csv": ["patient_id", "team_id", "enrolled_on", "sex", "birth_year", "exited_on", "exit_reason",

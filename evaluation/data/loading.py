@@ -252,8 +252,8 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
     return cohort
 
 
-# The validated-cohort cache. The runner validates once and leaves the typed tables here for its notebooks, so a statewide cohort is
-# parsed and checked once per run instead of once per notebook. Removed before the report is published.
+# The validated-cohort cache: the runner validates once and leaves the typed tables here for its notebooks, so a
+# statewide cohort is parsed and checked once per run instead of once per notebook. Removed before publishing.
 CACHE_FILE = ".validated_cohort.pickle"
 _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", "data/loading.py", "data/qualitative.py",
                     "data/readers.py", "data/refi_qda.py", "data/validation.py")  # relative to the package folder

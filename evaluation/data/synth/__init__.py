@@ -1,7 +1,7 @@
 """Deterministic synthetic cohorts for the CMM collaborative workbench.
 
-:func:`generate_cohort` writes every table of the cohort data contract (DESIGN.md section 3.1, columns
-and order from ``data_dictionary/*.yaml``) into a folder. Nothing in it is real: team names are
+:func:`generate_cohort` writes every table of the cohort data contract (columns and order from
+``data_dictionary/*.yaml``) into a folder. Nothing in it is real: team names are
 invented, patients are random draws. The demo cohort (``n_teams=10``) is shaped like the 2015
 community-pharmacy cohort of the seed report (10 teams in IN, IA x3, MD, MN x3, NM, SC; 9 initial
 track, 1 advanced); the same code scales to a statewide cohort of 1,000 teams and 250,000 patients.
