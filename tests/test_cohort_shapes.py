@@ -7,6 +7,7 @@ executed in this process, figures as SVG only, to keep the matrix fast) and publ
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -16,8 +17,10 @@ import pytest
 
 from evaluation import DataValidationError
 from evaluation.core.dictionary import load_dictionary
-from evaluation.run.runner import run
+from evaluation.data.loading import load_cohort
+from evaluation.data.refi_qda_writer import export_qdpx
 from evaluation.data.synth import generate_cohort
+from evaluation.run.runner import run
 
 OPTIONAL_FILES = [spec.file for spec in load_dictionary().values() if not spec.required]
 # files another optional file refers to: without them the referring file is a data error, not a skipped analysis
@@ -182,8 +185,6 @@ def test_every_cohort_shape_publishes_a_report(shape, source, tmp_path, monkeypa
     figures = set(pd.read_csv(result.report_dir / "figures" / "manifest.csv")["figure_id"])
     if not (folder / "milestones.csv").exists() and not (folder / "attendance.csv").exists():
         assert not {"engagement_score", "engagement_vs_outcome"} & figures, "an engagement chart with no data was drawn"
-    import json
-
     record = json.loads((result.report_dir / "provenance.json").read_text())
     assert record["params"]["as_of"] is not None and record["params"]["as_of"][:2] in ("19", "20")
     assert record["params"]["suppress_below"] == 11 and set(record["params"]) >= {"windows", "survival", "value"}
@@ -236,9 +237,6 @@ def test_one_workbook_gives_the_same_report_as_the_csv_files(source, tmp_path, m
 
 def test_focus_groups_from_a_qdpx_project_instead_of_the_csvs(source, tmp_path, monkeypatch):
     """The qualitative folder replaced by a REFI-QDA project: the report publishes with the same themes."""
-    from evaluation.data.loading import load_cohort
-    from evaluation.data.refi_qda import export_qdpx
-
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("CMM_FIGURE_FORMATS", "svg")
     folder = tmp_path / "data"
