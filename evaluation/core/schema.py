@@ -24,6 +24,7 @@ import yaml
 
 from .dictionary import MONTH, load_dictionary
 from .goals import parse_goal
+from .labels import EVENT_KINDS
 
 CI_METHODS = ("log-log", "log")
 CONTROL_CHARTS = ("p", "laney")  # p-chart, or Laney p' for large denominators
@@ -31,7 +32,6 @@ RATE_MODELS = ("poisson_robust", "poisson", "negative_binomial")
 CODE_RULES = ("any", "all", "majority", "consensus")
 CODER_SCOPES = ("source", "excerpt")
 SUBGROUPS = ("track", "condition", "setting", "state", "sex")  # strata every analysis can report after `all`
-UTILIZATION_KINDS = ("ed_visit", "admission", "readmission")
 CMS_THRESHOLD = 11  # the CMS cell-size rule: counts of 1 to 10 are never shown
 OPEN_KEYS = ("goals", "combined_goals")  # their keys are measure names: any name is allowed
 
@@ -254,7 +254,7 @@ SCHEMA: dict[str, Any] = {
     },
     "value": {
         "cost_per_event": {kind: Setting(None, optional(number(0), "mean cost in the data"), f"cost of one {kind.replace('_', ' ')}")
-                           for kind in UTILIZATION_KINDS},
+                           for kind in EVENT_KINDS},
         "attribution_shares": Setting([0.25, 0.5, 0.75, 1.0], list_of(number(0, 1, above=True), min_items=1),
                                       "shares of the change attributed to the program, for the sensitivity table"),
         "cost_multipliers": Setting([0.5, 0.75, 1.0, 1.25, 1.5], list_of(number(0, 100, above=True), min_items=1),
