@@ -1,29 +1,36 @@
-"""Outcome change: baseline/follow-up rule, paired statistics, McNemar, mixed model, Rosendaal TTR.
+"""Outcome change (notebook 03): the baseline/follow-up pairs, the change table and its groups, team change,
+the mixed model's terms, INR time in therapeutic range per group, and the figures (what each draws and says).
 
-Every number is checked against a value worked out by hand (arithmetic in the comments) or a published
-reference (lme4 via statsmodels' own test suite for the dietox model).
+Every number is checked against a value worked out by hand (arithmetic in the docstrings and comments) or a
+literal per-patient reading of the rule; the statistics' own references are in tests/test_stats_*.py.
 """
 from __future__ import annotations
 
-import math
-from pathlib import Path
+import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels
 
 from evaluation.analyses.outcomes import compute as outcomes_compute
 from evaluation.analyses.outcomes import figures as outcomes_figures
-from evaluation.stats import mixed_model
-from evaluation.stats import paired
-from evaluation.stats import ttr as ttr_stats
 from evaluation.core.errors import ParamsError
 from evaluation.core.params import check
+from evaluation.stats import paired
 
 PARAMS = check({"cohort_id": "t", "data_dir": "/tmp"})
 ENROLLED = pd.Timestamp("2015-03-01")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def with_subgroups(*names: str):
+    return dataclasses.replace(PARAMS, subgroups=list(names))
 
 
 def day(offset: int) -> pd.Timestamp:
@@ -48,9 +55,12 @@ TEAMS = pd.DataFrame({"team_id": ["T1", "T2", "T3"], "team_name": ["One", "Two",
                       "track": ["initial", "advanced", "initial"]})
 
 
-def pairs_for(measurements, patients, teams=TEAMS):
-    return outcomes_compute.baseline_followup(measurements, patients, teams, windows=PARAMS.windows, goals=PARAMS.goals,
-                                      combined_goals=PARAMS.combined_goals)
+def pairs_for(measurements, patients, teams=TEAMS, params=PARAMS):
+    return outcomes_compute.baseline_followup(measurements, patients, teams, params)
+
+
+def change_for(pairs, patients, params=PARAMS, teams=TEAMS):
+    return outcomes_compute.change_table(pairs, patients, teams, params)
 
 
 # --- baseline and follow-up rule -------------------------------------------------------------------
@@ -88,8 +98,7 @@ def test_patient_without_followup_is_excluded_and_counted():
     assert pairs.set_index("patient_id").loc["P2", "status"] == "no_followup"
     counts = outcomes_compute.pairing_counts(pairs, ["a1c"]).set_index("measure")
     assert counts.loc["a1c", "paired"] == 2 and counts.loc["a1c", "excluded_no_followup"] == 1
-    table = outcomes_compute.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals,
-                                  subgroups=[])
+    table = change_for(pairs, patients, with_subgroups())
     row = table.set_index("measure").loc["a1c"]
     assert row["n"] == 2 and row["n_no_followup"] == 1
     assert row["baseline_mean"] == pytest.approx((9.0 + 8.5) / 2)  # P2's 9.5 is left out
@@ -100,7 +109,7 @@ def test_measure_nobody_has_keeps_a_row_with_n_zero():
     m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0)])
     patients = people(["P1"], diabetes=[1])
     pairs = pairs_for(m, patients)
-    table = outcomes_compute.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals)
+    table = change_for(pairs, patients)
     ldl = table[table["measure"] == "ldl"]
     assert ldl["group"].tolist() == ["all"]
     assert ldl["n"].iloc[0] == 0 and np.isnan(ldl["mean_change"].iloc[0])
@@ -122,71 +131,20 @@ def test_bp_goal_needs_sbp_and_dbp_at_goal_on_the_same_day():
     assert bool(bp.loc["P2", "baseline_at_goal"]) and not bool(bp.loc["P2", "followup_at_goal"])
     sbp = pairs[pairs["measure"] == "sbp"].set_index("patient_id")
     assert sbp.loc["P1", "followup_on"] == day(300)
-    table = outcomes_compute.change_table(pairs, people(["P1", "P2"]), goals=PARAMS.goals,
-                                  combined_goals=PARAMS.combined_goals, subgroups=[]).set_index("measure")
+    table = change_for(pairs, people(["P1", "P2"]), with_subgroups()).set_index("measure")
     assert table.loc["bp", "n_goal_baseline"] == 1 and table.loc["bp", "n_goal_followup"] == 1
     assert table.loc["bp", "goal"] == "sbp < 140 and dbp < 90"
     assert np.isnan(table.loc["bp", "mean_change"])
 
 
-# --- paired statistics -----------------------------------------------------------------------------
-
-def test_paired_change_against_hand_arithmetic():
-    """baseline 8, 9, 7.5, 10; follow-up 7, 8.5, 7.5, 8 -> changes -1, -0.5, 0, -2.
-    mean = -3.5 / 4 = -0.875; squared deviations 0.015625 + 0.140625 + 0.765625 + 1.265625 = 2.1875;
-    SD = sqrt(2.1875 / 3) = 0.853913; SE = 0.853913 / 2 = 0.4269565; t = -0.875 / 0.426956 = -2.049390;
-    t(0.975, 3) = 3.182446 (printed t table) -> CI -0.875 -/+ 3.182446 * 0.4269565 = -0.875 -/+ 1.358766 = (-2.233766, 0.483766);
-    two-sided p from the closed-form t(3) CDF F(t) = 1/2 + (1/pi)[u/(1 + u^2) + atan(u)], u = t / sqrt(3);
-    d_z = -0.875 / 0.853913 = -1.024695.
-    Wilcoxon (as R's wilcox.test(paired = TRUE)): the zero is dropped, so the normal approximation with
-    continuity correction: V = 0, n = 3, E = 3, Var = 3*4*7/24 = 3.5, z = (0 - 3 + 0.5)/sqrt(3.5)
-    = -1.336306, p = 2 * Phi(-1.336306) = 0.181449."""
-    s = paired.paired_change([8, 9, 7.5, 10], [7, 8.5, 7.5, 8])
-    assert s["n"] == 4
-    assert s["mean_change"] == pytest.approx(-0.875)
-    assert s["sd_change"] == pytest.approx(0.853913, abs=1e-6)  # hand values printed to 6 decimals
-    assert s["t_stat"] == pytest.approx(-2.049390, abs=1e-6)
-    assert (s["change_ci_low"], s["change_ci_high"]) == pytest.approx((-2.233766, 0.483766), abs=1e-6)
-    u = -2.049390 / math.sqrt(3)
-    p = 2 * (0.5 + (u / (1 + u * u) + math.atan(u)) / math.pi)
-    assert s["p_value"] == pytest.approx(p, abs=1e-6)
-    assert s["cohen_dz"] == pytest.approx(-1.024695, abs=1e-6)
-    z = -2.5 / math.sqrt(3.5)
-    assert s["wilcoxon_p"] == pytest.approx(math.erfc(-z / math.sqrt(2)), abs=1e-6)
-    assert s["wilcoxon_p"] == pytest.approx(0.181449, abs=1e-6)
-    assert (s["baseline_mean"], s["followup_mean"]) == pytest.approx((8.625, 7.75))
-
-
-def test_wilcoxon_exact_without_ties_or_zeros():
-    """Changes 1..5, all positive, no ties: exact two-sided p = 2 * (1/2^5) = 0.0625 (R: wilcox.test)."""
-    s = paired.paired_change([0, 0, 0, 0, 0], [1, 2, 3, 4, 5])
-    assert s["wilcoxon_p"] == pytest.approx(0.0625)
-
-
-def test_one_pair_and_no_spread_give_nan_tests_not_errors():
-    one = paired.paired_change([9.0], [8.0])
-    assert one["mean_change"] == -1.0 and np.isnan(one["change_ci_low"]) and np.isnan(one["p_value"])
-    same = paired.paired_change([9.0, 8.0], [9.0, 8.0])
-    assert same["mean_change"] == 0 and np.isnan(same["t_stat"]) and np.isnan(same["wilcoxon_p"])
-
-
-def test_mcnemar_exact_hand_values():
-    """3 patients reach goal, 1 falls out: p = 2 * P(X <= 1 | n = 4, 1/2) = 2 * 5/16 = 0.625.
-    5 reach goal, none fall out: p = 2 * (1/2)^5 = 0.0625. Nobody changes: p = 1."""
-    before = [False, False, False, False, True, True]
-    after = [True, True, True, False, True, False]
-    assert paired.mcnemar_exact_p(before, after) == pytest.approx(0.625)
-    assert paired.mcnemar_exact_p([False] * 5, [True] * 5) == pytest.approx(0.0625)
-    assert paired.mcnemar_exact_p([True, False], [True, False]) == 1.0
-
+# --- change table and team change ------------------------------------------------------------------
 
 def test_change_table_groups_and_columns():
     """`all` first, then track and condition strata; a patient can sit in two conditions."""
     m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0), ("P2", "a1c", 0, 10.0), ("P2", "a1c", 180, 7.0),
                ("P3", "a1c", 0, 8.4), ("P3", "a1c", 180, 7.9)])
     patients = people(["P1", "P2", "P3"], teams=["T1", "T1", "T2"], diabetes=[1, 1, 1], hypertension=[1, 0, 0])
-    table = outcomes_compute.change_table(pairs_for(m, patients), patients, goals=PARAMS.goals,
-                                  combined_goals=PARAMS.combined_goals, subgroups=["track", "condition"])
+    table = change_for(pairs_for(m, patients), patients, with_subgroups("track", "condition"))
     brief = ["measure", "group", "n", "baseline_mean", "followup_mean", "mean_change", "change_ci_low",
              "change_ci_high", "t_stat", "p_value"]
     assert list(table.columns[: len(brief)]) == brief
@@ -203,7 +161,7 @@ def test_unknown_subgroup_names_the_allowed_values():
     m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0)])
     patients = people(["P1"])
     with pytest.raises(ParamsError, match=r"`subgroups` entries must be one of .*condition.*got 'colour'"):
-        outcomes_compute.change_table(pairs_for(m, patients), patients, goals=PARAMS.goals, subgroups=["colour"])
+        change_for(pairs_for(m, patients), patients, with_subgroups("colour"))
 
 
 def test_team_change_orders_measures_as_given_and_has_t_cis():
@@ -218,27 +176,6 @@ def test_team_change_orders_measures_as_given_and_has_t_cis():
 
 
 # --- mixed model -----------------------------------------------------------------------------------
-
-def dietox() -> pd.DataFrame:
-    return pd.read_csv(Path(statsmodels.__file__).parent / "regression" / "tests" / "results" / "dietox.csv")
-
-
-def test_random_intercept_model_matches_lme4_on_dietox():
-    """lme4: lmer(Weight ~ Time + (1 | Pig), data = dietox) (REML), as quoted in statsmodels'
-    regression/tests/test_lme.py::test_dietox: fixef 15.723523, 6.942505; pig variance 40.39395;
-    residual variance 11.36692; so ICC = 40.39395 / (40.39395 + 11.36692) = 0.780397."""
-    fit = mixed_model.RandomInterceptModel("Weight ~ Time", "Pig").fit(dietox())
-    # lme4's REML optimum, quoted to 7 significant digits; both fits are optimisers and agree to ~4e-7 relative
-    # on the variances here, so 1e-5 leaves room for where each one stops
-    assert fit.fixed_effects_["estimate"].to_numpy() == pytest.approx([15.723523, 6.942505], rel=1e-5)
-    assert fit.group_variance_ == pytest.approx(40.39395, rel=1e-5)
-    assert fit.residual_variance_ == pytest.approx(11.36692, rel=1e-5)
-    assert fit.icc_ == pytest.approx(0.780397, abs=1e-5)
-    assert fit.converged_ and fit.n_groups_ == 72 and fit.n_obs_ == 861
-    assert list(fit.summary.columns) == ["term", "estimate", "std_error", "ci_low", "ci_high", "p_value"]
-    # Wald CI = estimate -/+ 1.959964 * SE; lme4's SEs 0.78805374, 0.03338727
-    assert fit.summary["ci_low"].iloc[0] == pytest.approx(15.723523 - 1.959964 * 0.78805374, rel=1e-5)  # as above
-
 
 def _change_cohort(n_teams: int, tracks=("initial", "advanced")):
     rng = np.random.default_rng(7)
@@ -263,7 +200,7 @@ def test_change_model_terms_and_too_few_teams():
     # the simulated slope on baseline is -0.3: the estimate lands near it
     slope = effects.set_index("term").loc["baseline (per unit above mean)"]
     assert slope["ci_low"] < -0.3 < slope["ci_high"]
-    assert models["in_words"].iloc[0].startswith("a1c:")
+    assert models["in_words"].iloc[0].startswith("HbA1c:")  # the measure's label, not its code
     effects, models = outcomes_compute.fit_change_models(_change_cohort(2), ["a1c"])
     assert effects.empty and models["in_words"].iloc[0].startswith("Not modelled: 16 paired patients in 2 team(s)")
 
@@ -274,111 +211,63 @@ def test_one_track_drops_the_track_term():
 
 
 def test_icc_in_words():
-    assert outcomes_compute.icc_in_words("a1c", 0.18, 10) == (
-        "a1c: 18% of the variation in change left after baseline and track lies between teams rather than "
+    assert outcomes_compute.icc_in_words("HbA1c", 0.18, 10) == (
+        "HbA1c: 18% of the variation in change left after baseline and track lies between teams rather than "
         "between patients of the same team (ICC 0.18, 10 teams).")
-    assert "hardly at all" in outcomes_compute.icc_in_words("sbp", 0.0, 10)
+    assert outcomes_compute.icc_in_words("SBP", 0.0, 10) == (
+        "SBP: teams differ hardly at all once baseline and track are accounted for (ICC 0.00: under 1% of the "
+        "remaining variation in change lies between the 10 teams).")
+    assert outcomes_compute.icc_in_words("SBP", float("nan"), 10) == "SBP: the team share of variation could not be estimated."
 
 
-# --- INR time in therapeutic range (Rosendaal) -----------------------------------------------------
+# --- INR time in therapeutic range -----------------------------------------------------------------
 
 def inr(rows) -> pd.DataFrame:
     return frame([(p, "inr", d, v) for p, d, v in rows])
 
 
-def test_rosendaal_hand_example():
-    """Range 2-3, longest gap 56 days. P1: INR 1.5 (day 0) -> 2.5 (day 10): the line is in range from 2.0
-    on, i.e. the last 5 of 10 days; 2.5 (day 10) -> 3.5 (day 20): in range up to 3.0, the first 5 of 10
-    days; 3.5 (day 20) -> 2.5 (day 100): an 80-day gap, not interpolated. TTR = (5 + 5) / 20 = 50%.
-    P2: 1.0 -> 4.0 over 30 days crosses the whole range: 1/3 of 30 = 10 days -> 33.33%.
-    P3: 2.5 -> 2.5 over 14 days: 100%. P4: one INR: no TTR."""
-    m = inr([("P1", 0, 1.5), ("P1", 10, 2.5), ("P1", 20, 3.5), ("P1", 100, 2.5),
-             ("P2", 0, 1.0), ("P2", 30, 4.0), ("P3", 0, 2.5), ("P3", 14, 2.5), ("P4", 0, 2.2)])
-    ttr = ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 56).set_index("patient_id")
-    assert ttr.loc["P1", "days_observed"] == 20 and ttr.loc["P1", "days_in_range"] == pytest.approx(10)
-    assert ttr.loc["P1", "ttr_percent"] == pytest.approx(50.0)
-    assert ttr.loc["P1", "gaps_skipped"] == 1 and ttr.loc["P1", "days_skipped"] == 80
-    assert ttr.loc["P2", "ttr_percent"] == pytest.approx(100 / 3)
-    assert ttr.loc["P3", "ttr_percent"] == 100.0
-    assert np.isnan(ttr.loc["P4", "ttr_percent"]) and ttr.loc["P4", "n_inr"] == 1
-    assert list(ttr.reset_index().columns) == ttr_stats.TTR_COLUMNS
-
-
-def test_rosendaal_gap_limit_is_a_parameter():
-    """With a 90-day limit P1's 80-day gap from 3.5 to 2.5 is interpolated: in range from 3.0 down, i.e.
-    the last half, 40 days. TTR = (5 + 5 + 40) / 100 = 50%; nothing skipped."""
-    m = inr([("P1", 0, 1.5), ("P1", 10, 2.5), ("P1", 20, 3.5), ("P1", 100, 2.5)])
-    ttr = ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 90).iloc[0]
-    assert ttr["days_observed"] == 100 and ttr["days_in_range"] == pytest.approx(50) and ttr["gaps_skipped"] == 0
-
-
-def test_rosendaal_rejects_bad_params():
-    m = inr([("P1", 0, 2.5)])
-    with pytest.raises(ParamsError, match="inr_max_gap_days"):
-        ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 0)
-    with pytest.raises(ParamsError, match="low must not exceed high"):
-        ttr_stats.time_in_therapeutic_range(m, 3.0, 2.0, 56)
-
-
 def test_ttr_after_enrollment_and_summary():
-    """INRs before enrollment are left out; the summary counts patients at the 60% goal."""
+    """INRs before enrollment are left out: P1 is 2.5 on days 0 and 14 (100%); P2 goes 1.0 -> 4.0 over 30
+    days, in range for a third of the line (33.3%). The summary counts patients at the 60% goal, by track
+    (T1 initial, T2 advanced)."""
     m = inr([("P1", -20, 1.0), ("P1", 0, 2.5), ("P1", 14, 2.5), ("P2", 0, 1.0), ("P2", 30, 4.0)])
     patients = people(["P1", "P2"], teams=["T1", "T2"])
     ttr = outcomes_compute.ttr_after_enrollment(m, patients, PARAMS.goals["inr"], 56)
-    assert ttr.set_index("patient_id").loc["P1", "ttr_percent"] == 100.0
-    summary = outcomes_compute.ttr_summary(ttr, patients, TEAMS, goal_percent=60).set_index("group")
+    assert ttr.set_index("patient_id")["ttr_percent"].to_dict() == pytest.approx({"P1": 100.0, "P2": 100 / 3})
+    summary = outcomes_compute.ttr_summary(ttr, patients, TEAMS, with_subgroups("track", "condition")).set_index("group")
+    assert list(summary.index) == ["all", "track=advanced", "track=initial"]  # condition is not a TTR subgroup
     assert summary.loc["all", "n"] == 2 and summary.loc["all", "n_at_goal"] == 1
     assert summary.loc["all", "mean_ttr"] == pytest.approx((100 + 100 / 3) / 2)
-    assert summary.loc["track=initial", "n_at_goal"] == 1
+    assert summary.loc["track=initial", "n_at_goal"] == 1 and summary.loc["track=advanced", "n_at_goal"] == 0
 
 
-# --- figures ---------------------------------------------------------------------------------------
-
-def test_outcome_figures_draw_from_the_tables():
-    m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0), ("P2", "a1c", 0, 10.0), ("P2", "a1c", 180, 7.0),
-               ("P1", "sbp", 0, 150), ("P1", "dbp", 0, 95), ("P1", "sbp", 180, 135), ("P1", "dbp", 180, 85)])
-    patients = people(["P1", "P2"], teams=["T1", "T2"])
-    pairs = pairs_for(m, patients)
-    table = outcomes_compute.change_table(pairs, patients, goals=PARAMS.goals, combined_goals=PARAMS.combined_goals, subgroups=[])
-    team = outcomes_compute.team_change(pairs, TEAMS, measures=["a1c", "sbp"])
-    for fig in (outcomes_figures.outcome_goal_chart(table), outcomes_figures.outcome_forest_chart(team, table)):
-        assert fig.axes
-        plt.close(fig)
-    text = outcomes_figures.goal_chart_text(table)
-    assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = <11" in text["caption"]  # 2 patients
-    assert "HbA1c 0% to a % hidden (small count) (n = 2" in outcomes_figures.goal_chart_text(table, suppress_below=2)["caption"]  # 1 of 2
-    # each team has one HbA1c pair, so no CI, so no team counts as improved with a CI below zero
-    assert "HbA1c: 0 of 2 teams improved with a CI below zero" in outcomes_figures.forest_text(team, table)["caption"]
-
-
-def test_goal_chart_text_leaves_out_a_share_that_implies_a_small_count():
-    """Of 100 patients, 5% at goal is 5 patients and 96% leaves 4 not at goal: both hidden; 40% (40 and 60) shown."""
-    table = pd.DataFrame({"measure": ["a1c", "ldl"], "group": "all", "n": [100, 100], "goal": ["a1c < 8", "ldl < 100"],
-                          "pct_goal_baseline": [5.0, 40.0], "pct_goal_followup": [96.0, 60.0], "mcnemar_p": [0.001, 0.2]})
-    caption = outcomes_figures.goal_chart_text(table)["caption"]
-    assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = 100" in caption
-    assert "40% to 60% (n = 100, McNemar p 0.200)" in caption
+def test_ttr_needs_a_range_goal():
+    with pytest.raises(ParamsError, match="`goals.inr` must be a range"):
+        outcomes_compute.ttr_after_enrollment(inr([("P1", 0, 2.5)]), people(["P1"]), PARAMS.goals["a1c"], 56)
 
 
 def test_no_inr_at_all_gives_empty_ttr_and_a_zero_summary():
-    """A cohort without INR measurements: no TTR rows, and the summary's `all` row says n = 0."""
-    m = frame([("P1", "a1c", 0, 9.0)])
-    ttr = ttr_stats.time_in_therapeutic_range(m, 2.0, 3.0, 56)
-    assert ttr.empty and list(ttr.columns) == ttr_stats.TTR_COLUMNS
-    summary = outcomes_compute.ttr_summary(ttr, people(["P1"]), TEAMS)
+    """A cohort without INR measurements: no TTR rows, the summary's `all` row says n = 0, and no histogram."""
+    ttr = outcomes_compute.ttr_after_enrollment(frame([("P1", "a1c", 0, 9.0)]), people(["P1"]), PARAMS.goals["inr"], 56)
+    assert ttr.empty
+    summary = outcomes_compute.ttr_summary(ttr, people(["P1"]), TEAMS, PARAMS)
     assert summary["group"].tolist() == ["all"] and summary["n"].iloc[0] == 0
+    assert outcomes_figures.ttr_histogram(ttr, PARAMS) is None
 
 
-# --- statewide scale: vectorised rules agree with a plain reading; capped forest plot ---------------
+# --- statewide scale: the vectorised rule agrees with a plain reading -------------------------------
 
-def _rule_by_hand(m: pd.DataFrame, patients: pd.DataFrame, windows, goals, combined) -> dict:
+def _rule_by_hand(m: pd.DataFrame, patients: pd.DataFrame, params) -> dict:
     """The baseline/follow-up rule read literally, one patient and measure at a time (slow, obvious):
-    {(patient, measure): (baseline_on, baseline_value, followup_on, followup_value)}."""
+    {(patient, measure): (baseline_on, baseline_value, baseline at goal, followup_on, followup_value, followup
+    at goal)}. A row without a value is no reading (validation rejects such rows; a blank must not become a
+    baseline "not at goal")."""
+    windows, combined, goals = params.windows, params.combined_goals, params.goals
     enrolled = dict(zip(patients["patient_id"], patients["enrolled_on"]))
-    rows = [r for r in m.itertuples(index=False) if r.patient_id in enrolled]
+    rows = [r for r in m.itertuples(index=False) if r.patient_id in enrolled and not np.isnan(r.value)]
     readings = {}
     for i, r in enumerate(rows):
-        readings.setdefault((r.patient_id, r.measure), []).append((i, r.measured_on, r.value))
+        readings.setdefault((r.patient_id, r.measure), []).append((i, r.measured_on, r.value, bool(goals[r.measure].met(r.value))))
     for name, parts in combined.items():  # a day on which every part was measured (first reading of each)
         by_day: dict = {}
         for r in rows:
@@ -386,24 +275,29 @@ def _rule_by_hand(m: pd.DataFrame, patients: pd.DataFrame, windows, goals, combi
                 by_day.setdefault((r.patient_id, r.measured_on), {}).setdefault(r.measure, r.value)
         for (pid, on), got in by_day.items():
             if len(got) == len(parts):
-                readings.setdefault((pid, name), []).append((len(rows), on, np.nan))
+                met = all(goals[part].met(got[part]) for part in parts)
+                readings.setdefault((pid, name), []).append((len(rows), on, np.nan, met))
     out = {}
     for (pid, measure), rs in readings.items():
-        off = [(i, on, v, (on - enrolled[pid]).days) for i, on, v in rs]
+        off = [(i, on, v, (on - enrolled[pid]).days, met) for i, on, v, met in rs]
         base = [x for x in off if -windows["baseline_days"] <= x[3] <= windows["grace_days"]]
         before = [x for x in base if x[3] <= 0]
         b = (max(before, key=lambda x: (x[3], -x[0])) if before else min(base, key=lambda x: (x[3], x[0]))) if base else None
         follow = [x for x in off if windows["followup_min_days"] <= x[3] <= windows["followup_max_days"]
                   and (b is None or x[1] > b[1])]
         f = max(follow, key=lambda x: (x[3], x[0])) if follow else None
-        out[(pid, measure)] = (b[1] if b else pd.NaT, b[2] if b else np.nan, f[1] if f else pd.NaT, f[2] if f else np.nan)
+        out[(pid, measure)] = (b[1] if b else pd.NaT, b[2] if b else np.nan, b[4] if b else pd.NA,
+                               f[1] if f else pd.NaT, f[2] if f else np.nan, f[4] if f else pd.NA)
     return out
 
 
-def test_vectorised_pairing_agrees_with_the_rule_read_patient_by_patient():
-    """Random readings with same-day repeats (the first on/before, the last in follow-up win), missing
-    values, a patient not in patients.csv and partial BP days: the integer-coded pairing gives exactly
-    what a literal per-patient reading of the rule gives."""
+@pytest.mark.parametrize("followup_min_days", [90, 0])
+def test_vectorised_pairing_agrees_with_the_rule_read_patient_by_patient(followup_min_days):
+    """Random readings with same-day repeats (the first on/before, the last in follow-up win), rows without a
+    value, a patient not in patients.csv and partial BP days: the integer-coded pairing gives exactly what a
+    literal per-patient reading of the rule gives. With follow-up from day 0 the two windows overlap, and a
+    follow-up must come after the baseline day."""
+    params = dataclasses.replace(PARAMS, windows={**PARAMS.windows, "followup_min_days": followup_min_days})
     rng = np.random.default_rng(11)
     ids = [f"P{i:02d}" for i in range(40)]
     rows = []
@@ -417,12 +311,12 @@ def test_vectorised_pairing_agrees_with_the_rule_read_patient_by_patient():
                 rows.append((pid, "dbp", offset, float(rng.normal(88, 5))))
     m = frame(rows)
     patients = people(ids, teams=[["T1", "T2", "T3"][i % 3] for i in range(len(ids))])
-    pairs = pairs_for(m, patients)
-    expected = _rule_by_hand(m, patients, PARAMS.windows, PARAMS.goals, PARAMS.combined_goals)
+    pairs = pairs_for(m, patients, params=params)
+    expected = _rule_by_hand(m, patients, params)
     assert set(zip(pairs["patient_id"], pairs["measure"])) == set(expected)
     assert list(pairs["patient_id"] + "/" + pairs["measure"]) == sorted(pairs["patient_id"] + "/" + pairs["measure"])
-    got = {(r.patient_id, r.measure): (r.baseline_on, r.baseline_value, r.followup_on, r.followup_value)
-           for r in pairs.itertuples()}
+    got = {(r.patient_id, r.measure): (r.baseline_on, r.baseline_value, r.baseline_at_goal, r.followup_on,
+                                       r.followup_value, r.followup_at_goal) for r in pairs.itertuples()}
     for key, want in expected.items():
         assert all((pd.isna(a) and pd.isna(b)) or a == b for a, b in zip(got[key], want)), (key, got[key], want)
     assert "P99" not in set(pairs["patient_id"])
@@ -448,22 +342,7 @@ def test_team_change_matches_paired_change_team_by_team():
             [s["mean_change"], s["change_ci_low"], s["change_ci_high"]], rel=1e-12)
 
 
-def test_variance_ratio_start_is_the_reml_optimum():
-    """dietox (lme4 REML): pig variance / residual variance = 40.39395 / 11.36692 = 3.553617, found by the
-    one-dimensional search alone. Three one-track teams whose REML optimum is a zero team variance: the
-    fit lands on the boundary, with a REML log-likelihood at least statsmodels' own default fit's."""
-    import statsmodels.formula.api as smf
-
-    model = smf.mixedlm("Weight ~ Time", dietox(), groups=dietox()["Pig"])
-    # lme4's optimum at 7 significant digits; the search stops within ~6e-7 of it here
-    assert mixed_model._variance_ratio_start(model).cov_re[0, 0] == pytest.approx(40.39395 / 11.36692, rel=1e-5)
-    d = outcomes_compute.change_model_data(_change_cohort(3, tracks=("initial",)), "a1c")
-    fit = mixed_model.RandomInterceptModel("change ~ baseline_centred", "team_id").fit(d)
-    with pytest.warns(Warning):
-        default = smf.mixedlm("change ~ baseline_centred", d, groups=d["team_id"]).fit(reml=True)
-    assert fit.converged_ and fit.group_variance_ < 1e-6 and fit.icc_ < 1e-4
-    assert fit.result_.llf >= default.llf - 1e-9  # rounding slack only: the default fit stops 0.07 lower here
-
+# --- figures ---------------------------------------------------------------------------------------
 
 def _many_teams(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A team_change-shaped table of n teams for two measures (team Tk's mean change is -k / 10) and the
@@ -476,6 +355,71 @@ def _many_teams(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return team, change
 
 
+
+
+def visible_panels(fig) -> list:
+    return [a for a in fig.axes if a.get_visible()]
+
+
+def small_cohort():
+    """Two patients on two teams: HbA1c 9.0 -> 8.0 (P1) and 10.0 -> 7.0 (P2): at goal (< 8) 0 of 2 at
+    baseline, 1 of 2 at follow-up; P1's BP 150/95 -> 135/85 (not at goal, then at goal)."""
+    m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 8.0), ("P2", "a1c", 0, 10.0), ("P2", "a1c", 180, 7.0),
+               ("P1", "sbp", 0, 150), ("P1", "dbp", 0, 95), ("P1", "sbp", 180, 135), ("P1", "dbp", 180, 85)])
+    patients = people(["P1", "P2"], teams=["T1", "T2"])
+    pairs = pairs_for(m, patients)
+    return pairs, change_for(pairs, patients, with_subgroups())
+
+
+def test_goal_chart_draws_one_row_per_measure_with_its_n_and_says_the_shares():
+    """Measures with a goal and pairs, in table order: HbA1c, SBP, DBP, BP (n = 2, 1, 1, 1; LDL has none). With the CMS threshold of
+    11 every n is small, so no % is drawn and the caption hides them; with a threshold of 2, HbA1c's 0 of 2
+    at baseline (0%) shows and 1 of 2 at follow-up (a count of 1) is hidden."""
+    pairs, table = small_cohort()
+    spec = outcomes_figures.goal_chart(table, PARAMS)
+    assert (spec.figure_id, spec.section, spec.notebook) == ("outcomes_goal_before_after", "outcomes", "03_outcomes")
+    [ax] = visible_panels(spec.figure)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "HbA1c\n(a1c < 8)", "Systolic blood pressure\n(sbp < 140)", "Diastolic blood pressure\n(dbp < 90)",
+        "Blood pressure\n(sbp < 140 and dbp < 90)"]
+    assert [t.get_text() for t in ax.texts] == ["n = <11; a % hidden: small count"] * 4
+    assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = <11, McNemar p = 1.000)" in spec.caption
+    assert spec.caption.endswith("Goals: a1c < 8; sbp < 140; dbp < 90; sbp < 140 and dbp < 90.")
+    assert spec.alt_text.startswith("Dot plot with one row per measure (4 measures)")
+    lenient = outcomes_figures.goal_chart(table, dataclasses.replace(PARAMS, suppress_below=2))
+    assert "HbA1c 0% to a % hidden (small count) (n = 2, McNemar p = 1.000)" in lenient.caption
+    baseline = lenient.figure.axes[0].collections[0].get_offsets()
+    assert baseline[0, 0] == 0  # HbA1c's 0% at baseline is drawn
+
+
+def test_goal_chart_leaves_out_a_share_that_implies_a_small_count():
+    """Of 100 patients, 5% at goal is 5 patients and 96% leaves 4 not at goal: both hidden; 40% (40 and 60)
+    and 60% shown, with the McNemar p as ``format_p`` writes it."""
+    table = pd.DataFrame({"measure": ["a1c", "ldl"], "group": "all", "n": [100, 100], "goal": ["a1c < 8", "ldl < 100"],
+                          "pct_goal_baseline": [5.0, 40.0], "pct_goal_followup": [96.0, 60.0], "mcnemar_p": [0.0001, 0.2]})
+    spec = outcomes_figures.goal_chart(table, PARAMS)
+    assert "HbA1c a % hidden (small count) to a % hidden (small count) (n = 100, McNemar p < 0.001)" in spec.caption
+    assert "LDL cholesterol 40% to 60% (n = 100, McNemar p = 0.200)" in spec.caption
+    baseline, followup = (c.get_offsets() for c in spec.figure.axes[0].collections)
+    assert list(np.ma.getmaskarray(baseline[:, 0])) == [True, False] and followup[1, 0] == 60.0
+
+
+def test_forest_plot_draws_each_team_and_counts_the_improved():
+    """Each team has one HbA1c pair, so no CI, so no team counts as improved with a CI below zero."""
+    pairs, table = small_cohort()
+    team = outcomes_compute.team_change(pairs, TEAMS, measures=["a1c", "sbp"])
+    spec = outcomes_figures.forest(team, table, PARAMS)
+    assert (spec.figure_id, spec.section) == ("outcomes_team_forest", "outcomes")
+    panels = visible_panels(spec.figure)
+    assert [a.get_title() for a in panels] == ["HbA1c (%)", "Systolic blood pressure (mmHg)"]
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == ["One", "Two"]
+    assert "with 95% t-based CIs" in spec.caption
+    assert "HbA1c: 0 of 2 teams improved with a CI below zero; Systolic blood pressure: 0 of 1 teams" in spec.caption
+    assert "Shown" not in spec.caption
+    assert spec.alt_text.startswith("Forest plot with 2 panels (HbA1c, Systolic blood pressure), one row per team")
+    assert "with 90% t-based CIs" in outcomes_figures.forest(team, table, dataclasses.replace(PARAMS, alpha=0.1)).caption
+
+
 def test_forest_plot_of_many_teams_draws_the_extremes_and_says_so():
     """60 teams, cap 30: each panel has the 15 lowest mean changes (T060 .. T046, the largest falls) and
     the 15 highest (T015 .. T001); the caption and alt text say how many of how many and where the rest are."""
@@ -486,22 +430,35 @@ def test_forest_plot_of_many_teams_draws_the_extremes_and_says_so():
     assert a1c["team_id"].head(15).tolist() == [f"T{k:03d}" for k in range(60, 45, -1)]
     assert a1c["team_id"].tail(15).tolist() == [f"T{k:03d}" for k in range(15, 0, -1)]
     assert a1c["row"].tolist() == list(range(15)) + list(range(16, 31))  # one empty row between the two sets
-    fig = outcomes_figures.outcome_forest_chart(team, change)
-    panels = [ax for ax in fig.axes if ax.get_visible()]
+    spec = outcomes_figures.forest(team, change, PARAMS)
+    panels = visible_panels(spec.figure)
     assert len(panels) == 2 and all(len(ax.get_yticks()) == 30 for ax in panels)
     assert panels[0].get_yticklabels()[0].get_text() == "T060 Team 60"
     assert any("30 teams not drawn" in t.get_text() for t in panels[0].texts)
-    plt.close(fig)
-    text = outcomes_figures.forest_text(team, change)
-    assert ("With 60 teams, each panel draws the 15 teams with the lowest and the 15 with the highest mean change, "
-            "ordered by it; every team is in tables/outcome_change_by_team.csv.") in text["caption"]
-    assert "HbA1c: 58 of 60 teams improved with a CI below zero" in text["caption"]  # all teams: T001, T002 reach 0
-    assert "rows for the 15 teams with the lowest and the 15 with the highest mean change of 60 teams" in text["alt_text"]
+    assert spec.caption.endswith(" Shown: 30 of 60 teams, per measure the 15 with the lowest and the 15 with the "
+                                 "highest mean change; every team is in tables/outcome_change_by_team.csv.")
+    assert "HbA1c: 58 of 60 teams improved with a CI below zero" in spec.caption  # all teams: T001, T002 reach 0
+    assert "rows for the 15 with the lowest and the 15 with the highest mean change of 60 teams" in spec.alt_text
 
 
 def test_forest_plot_up_to_the_cap_keeps_one_row_per_team():
     team, change = _many_teams(30)
-    assert "draws" not in outcomes_figures.forest_text(team, change)["caption"]
-    fig = outcomes_figures.outcome_forest_chart(team, change)
-    assert len(fig.axes[0].get_yticks()) == 30 and fig.axes[0].get_yticklabels()[0].get_text() == "Team 1"
-    plt.close(fig)
+    rows = outcomes_figures.forest_rows(team)
+    assert rows.groupby("measure")["row"].apply(list).tolist() == [list(range(30))] * 2  # by team id, both panels
+    spec = outcomes_figures.forest(team, change, PARAMS)
+    assert "Shown" not in spec.caption
+    ax = spec.figure.axes[0]
+    assert len(ax.get_yticks()) == 30 and ax.get_yticklabels()[0].get_text() == "Team 1"
+
+
+def test_ttr_histogram_counts_the_patients_at_goal():
+    """Twelve patients at 100% and twelve at 25%: median 62.5 (written 62%, Python rounds half to even), 12 of
+    24 at the 60% goal; two bars of 12 (the 20-30 and 90-100 bins: no small bin to merge), the goal line at 60."""
+    ttr = pd.DataFrame({"patient_id": [f"P{i:02d}" for i in range(24)], "ttr_percent": [100.0] * 12 + [25.0] * 12})
+    spec = outcomes_figures.ttr_histogram(ttr, PARAMS)
+    assert (spec.figure_id, spec.section) == ("outcomes_inr_ttr", "outcomes")
+    assert ("Time in therapeutic range (INR 2-3) from enrollment on, by Rosendaal linear interpolation, for 24 patients "
+            "with two or more INRs; median 62%. 12 of 24 patients reached 60% (dashed line).") == spec.caption
+    [ax] = visible_panels(spec.figure)
+    assert sorted(t.get_text() for t in ax.texts) == ["12", "12"]
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [60]

@@ -4,7 +4,10 @@ the engagement dose-response.
 Every measurement is read once as integer arrays (patient, day, value), so a statewide cohort's 4 million
 readings are a few numpy passes. **Baseline**: within [enrollment - `windows.baseline_days`, enrollment +
 `windows.grace_days`], the latest reading on or before enrollment, else the earliest after it (file order
-breaks a tie on one day). A combined goal (bp) reads the days on which every part was measured.
+breaks a tie on one day). **Follow-up**: within [enrollment + `windows.followup_min_days`, enrollment +
+`windows.followup_max_days`] and after the baseline day, the last reading (file order breaks a tie on one
+day: the last). A combined goal (bp) reads the days on which every part was measured. A reading without a
+value is no reading.
 """
 from __future__ import annotations
 
@@ -13,9 +16,15 @@ import pandas as pd
 
 from evaluation.core.params import Params
 
+
 def first_per_key(keys: np.ndarray) -> np.ndarray:
     """Positions of the first row of each run of equal keys (``keys`` sorted)."""
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=int)
+
+
+def last_per_key(keys: np.ndarray) -> np.ndarray:
+    """Positions of the last row of each run of equal keys (``keys`` sorted)."""
+    return np.flatnonzero(np.r_[keys[1:] != keys[:-1], True]) if len(keys) else np.zeros(0, dtype=int)
 
 
 class Readings:
@@ -36,17 +45,20 @@ class Readings:
 
     def measure(self, params: Params, measure: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, at goal) of one measure's readings, sorted by patient and day (file order within a day);
-        a combined goal (bp) reads the days when every part was measured, at its first part's row."""
+        a combined goal (bp) reads the days when every part was measured, at its first part's row. A measure
+        without a goal is never at goal (:func:`has_goal` tells the two apart)."""
         parts = params.combined_goals.get(measure, [measure])
         kept = []
         for part in parts:
             rows = self.rows.get(part, np.zeros(0, dtype=int))
-            rows = rows[(self.code[rows] >= 0) & ~np.isnan(self.value[rows])]
+            rows = rows[(self.code[rows] >= 0) & ~np.isnan(self.value[rows]) & (self.day[rows] != NO_DAY)]
             if len(parts) > 1:  # one reading per patient-day and part: the first in the file
                 rows = rows[np.lexsort((self.day[rows], self.code[rows]))]
                 rows = rows[first_per_key(self.patient_day(rows))]
             kept.append(rows)
-        rows, at_goal = kept[0], params.goal_met(parts[0], self.value[kept[0]])
+        rows = kept[0]
+        at_goal = (params.goal_met(parts[0], self.value[rows]) if parts[0] in params.goals
+                   else np.zeros(len(rows), dtype=bool))
         if len(parts) > 1:
             key = self.patient_day(rows)
             for part, other in zip(parts[1:], kept[1:]):
@@ -74,3 +86,21 @@ def baseline_rows(patient: np.ndarray, days_from_enrollment: np.ndarray, before:
     w = w[np.lexsort((np.abs(rel[w]), rel[w] > 0, patient[w]))]
     return w[first_per_key(patient[w])]
 
+
+def has_goal(params: Params, measure: str) -> bool:
+    """Whether ``measure`` has a goal (its own, or a combined goal on its parts)."""
+    return measure in params.combined_goals or measure in params.goals
+
+
+def followup_rows(patient: np.ndarray, days_from_enrollment: np.ndarray, first: int, last: int,
+                  after: np.ndarray | None = None) -> np.ndarray:
+    """Positions of each patient's follow-up reading among readings given as arrays sorted by patient and day:
+    in [``first``, ``last``] days after enrollment, the last one (a tie on one day: the last in file order).
+    ``after`` (one per reading: its patient's baseline day from enrollment, ``NO_DAY`` when there is none)
+    keeps only readings on a later day than the baseline. A patient with no reading in the window has none."""
+    rel = days_from_enrollment
+    keep = (rel >= first) & (rel <= last)
+    if after is not None:
+        keep &= (after == NO_DAY) | (rel > after)
+    w = np.flatnonzero(keep)
+    return w[last_per_key(patient[w])]

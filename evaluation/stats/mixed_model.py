@@ -1,12 +1,16 @@
-"""TODO docstring stats/mixed_model."""
+"""A linear mixed model with one random intercept (lme4's ``lmer(y ~ x + (1 | group))``), fitted by REML.
+
+statsmodels' MixedLM does the fit; this module starts it at the optimum of the one-dimensional profiled
+likelihood (fast and reliable with 1,000 groups) and falls back to derivative-free optimizers when a
+gradient fit stalls. The estimator is lifelines-style: configure, ``fit(data)``, then read the results
+ending in ``_``. Cohort-agnostic: a formula, a group column and a DataFrame.
+"""
 
 from __future__ import annotations
 import warnings
 import numpy as np
 import pandas as pd
 
-
-# --- mixed model ---------------------------------------------------------------------------------
 
 class RandomInterceptModel:
     """Linear mixed model with a random intercept per group, fitted by REML (statsmodels MixedLM; lme4's
@@ -31,7 +35,7 @@ class RandomInterceptModel:
             # Start statsmodels at the optimum of the profiled likelihood, found in one dimension (below):
             # from its default start every step loops over the groups in Python (5-10 s per measure with
             # 1,000 teams), and it can stop short of the optimum when the team variance is small.
-            result = model.fit(reml=self.reml, start_params=_variance_ratio_start(model, self.reml))
+            result = model.fit(reml=self.reml, start_params=variance_ratio_start(model, self.reml))
             if not (result.converged and np.isfinite(result.llf)):
                 # Derivative-free optimizers reach the REML optimum where the gradient ones stall near a
                 # small team variance; keep the converged fit with the highest REML log-likelihood.
@@ -68,7 +72,7 @@ class RandomInterceptModel:
         return f"<RandomInterceptModel {self.formula} | {self.groups}>\n{self.summary.to_string(index=False)}"
 
 
-def _variance_ratio_start(model, reml: bool = True):
+def variance_ratio_start(model, reml: bool = True):
     """Start values for statsmodels' MixedLM with one random intercept: the group-to-residual variance
     ratio gamma that maximises the (REML) likelihood with beta and sigma^2 profiled out.
 

@@ -1,4 +1,9 @@
-"""TODO docstring stats/paired."""
+"""Paired before/after statistics: mean change with its t-based CI, the paired t-test, the Wilcoxon
+signed-rank test and Cohen's d_z for values, and the exact McNemar test for yes/no outcomes.
+
+Each matches R's default (``t.test(paired = TRUE)``, ``wilcox.test(paired = TRUE)``, and for McNemar the
+exact binomial test on the discordant pairs, ``binom.test(b, b + c)``). Cohort-agnostic: arrays in, numbers out.
+"""
 
 from __future__ import annotations
 import math
@@ -8,9 +13,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
 
-# --- statistics ----------------------------------------------------------------------------------
-
-def _wilcoxon_p(diff: np.ndarray) -> float:
+def wilcoxon_p(diff: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p as R's wilcox.test(paired = TRUE) computes it by default: zero
     differences dropped; exact when fewer than 50 remain and there are no ties or zeros, otherwise the
     normal approximation with continuity correction."""
@@ -61,5 +64,5 @@ def paired_change(baseline: Iterable[float], followup: Iterable[float], alpha: f
     if sd > 0:
         res = stats.ttest_rel(f, b)
         out.update(t_stat=float(res.statistic), p_value=float(res.pvalue), cohen_dz=d.mean() / sd)
-    out["wilcoxon_p"] = _wilcoxon_p(d)
+    out["wilcoxon_p"] = wilcoxon_p(d)
     return out

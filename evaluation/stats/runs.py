@@ -1,4 +1,11 @@
-"""TODO docstring stats/runs."""
+"""The Anhøj rules for run charts and Laney's sigma_z for p′ charts, as R's qicharts2 computes them.
+
+A run chart's points vary only by chance unless the longest run on one side of the centre line is longer
+than ``round(log2(n)) + 3`` (Schilling 2012; Anhøj & Olesen 2014) or the line crosses the centre fewer times
+than the 5th percentile of Binomial(n - 1, 0.5) (Chen 2010), n being the useful points (those off the
+centre line). No maintained Python package implements qicharts2's runs analysis, so it is written here.
+Cohort-agnostic: series of numbers in, counts and a verdict out.
+"""
 
 from __future__ import annotations
 import functools
@@ -7,8 +14,6 @@ from typing import Any, Iterable
 import numpy as np
 from scipy import stats
 
-
-# --- Anhøj rules ---------------------------------------------------------------------------------
 
 def longest_run_limit(n_useful: int) -> int:
     """Longest run allowed on one side of the median before it signals a shift."""
@@ -55,8 +60,6 @@ def runs_analysis(values: Iterable[float], centre: float | Iterable[float], min_
     out["verdict"] = ("non-random variation: " + " and ".join(reasons)) if reasons else "random variation only"
     return out
 
-
-# --- control limits ------------------------------------------------------------------------------
 
 def laney_sigma_z(z: Iterable[float]) -> float:
     """Between-subgroup spread of z-scores for Laney's p′: average moving range / 1.128 (d2 for n = 2),

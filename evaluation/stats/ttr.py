@@ -1,12 +1,13 @@
-"""TODO docstring stats/ttr."""
+"""INR time in therapeutic range by Rosendaal's linear interpolation: per patient, the share of the time
+between successive INRs that the interpolated INR spends inside a target range.
+
+Cohort-agnostic: it takes readings (patient_id, measured_on, value) and a range; which readings count
+(INRs from enrollment on) and where the range comes from (``goals.inr``) is the outcome analysis' business.
+"""
 
 from __future__ import annotations
 import numpy as np
 import pandas as pd
-from evaluation.core.errors import ParamsError
-
-
-# --- INR time in therapeutic range ---------------------------------------------------------------
 
 TTR_COLUMNS = ["patient_id", "n_inr", "first_on", "last_on", "days_observed", "days_in_range", "ttr_percent",
                "gaps_skipped", "days_skipped"]
@@ -20,18 +21,15 @@ def time_in_therapeutic_range(measurements: pd.DataFrame, low: float, high: floa
     day). Intervals longer than ``max_gap_days`` are not interpolated: they count neither as time in range
     nor as time observed (``gaps_skipped`` / ``days_skipped`` say how much was left out).
 
-    ``measurements`` has patient_id, measured_on, value, and optionally measure (only ``inr`` rows are used
-    then). A patient with one INR, or with only skipped gaps, has ``ttr_percent`` NaN.
+    ``measurements`` has patient_id, measured_on and value (every row an INR). A patient with one INR, or
+    with only skipped gaps, has ``ttr_percent`` NaN. Raises ValueError for a range with low above high or a
+    gap limit that is not a positive number of days.
     """
     if low > high:
-        raise ParamsError(f"INR range low must not exceed high; got low={low!r}, high={high!r}", key="goals.inr")
+        raise ValueError(f"the range's low must not exceed its high; got low={low!r}, high={high!r}")
     if max_gap_days is None or max_gap_days <= 0:
-        raise ParamsError(f"`survival.inr_max_gap_days` must be a positive number of days; got {max_gap_days!r}",
-                          key="survival.inr_max_gap_days")
-    m = measurements
-    if "measure" in m:
-        m = m[m["measure"] == "inr"]
-    m = (m.dropna(subset=["patient_id", "measured_on", "value"])
+        raise ValueError(f"max_gap_days must be a positive number of days; got {max_gap_days!r}")
+    m = (measurements.dropna(subset=["patient_id", "measured_on", "value"])
          .sort_values(["patient_id", "measured_on"], kind="stable").reset_index(drop=True))
     # One row per interval between successive INRs of a patient (vectorised: cohorts can be large).
     nxt = m.groupby("patient_id", sort=False)[["measured_on", "value"]].shift(-1)

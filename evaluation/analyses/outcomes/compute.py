@@ -1,7 +1,7 @@
 """Outcome change: baseline vs follow-up per patient and measure, the change table, a mixed model with a
 team random intercept, team-level change for the forest plot, and INR time in therapeutic range.
 
-Rules (the windows are params, ``windows.*``):
+Rules (the windows are params, ``windows.*``; the reading rule is :mod:`evaluation.analyses.baseline`'s):
 
 - **Baseline** is the measurement closest to enrollment within
   [enrolled - baseline_days, enrolled + grace_days], preferring on/before: the latest measurement on or
@@ -13,21 +13,24 @@ Rules (the windows are params, ``windows.*``):
 - A combined goal (``combined_goals``, e.g. ``bp = sbp & dbp``) is met on a day when every part was
   measured that day and each met its own goal; its baseline and follow-up are chosen among those days.
 
+Groups (``all``, then each of ``subgroups``) come from :func:`evaluation.core.groups.subgroup_members`.
 Every function takes and returns plain DataFrames; nothing here draws (see ``figures.py``).
 """
 
 from __future__ import annotations
-from typing import Iterable, Mapping
+from typing import Iterable
 import numpy as np
 import pandas as pd
 from scipy import stats
+from evaluation.analyses.baseline import NO_DAY, Readings, baseline_rows, day_numbers, followup_rows, has_goal
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import Goal
+from evaluation.core.groups import group_masks, subgroup_members
+from evaluation.core.labels import measure_label
+from evaluation.core.params import Goal, Params
 from evaluation.stats.mixed_model import RandomInterceptModel
 from evaluation.stats.paired import mcnemar_exact_p, paired_change
 from evaluation.stats.ttr import TTR_COLUMNS, time_in_therapeutic_range
 
-CONDITION_FLAGS = ("diabetes", "hypertension", "dyslipidemia", "anticoagulation")
 PAIR_STATUSES = ("paired", "no_followup", "no_baseline", "neither")
 CHANGE_COLUMNS = [
     "measure", "group", "n", "baseline_mean", "followup_mean", "mean_change", "change_ci_low", "change_ci_high",
@@ -38,135 +41,72 @@ PAIR_COLUMNS = ["patient_id", "measure", "team_id", "track", "enrolled_on", "bas
                 "baseline_at_goal", "followup_on", "followup_value", "followup_at_goal", "change", "status"]
 
 
-# --- baseline and follow-up ----------------------------------------------------------------------
-
-def _first_per_key(keys: np.ndarray, *order: np.ndarray, last: bool = False) -> np.ndarray:
-    """Positions (into ``keys``) of the first (or last) row of each key when rows are sorted by the key,
-    then by ``order`` (most significant first), ties kept in row order (np.lexsort is stable)."""
-    idx = np.lexsort(tuple(reversed(order)) + (keys,))
-    k = keys[idx]
-    if last:
-        edge = np.r_[k[1:] != k[:-1], True] if len(k) else np.zeros(0, bool)
-    else:
-        edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
-    return idx[edge]
-
-
-def _readings(measurements: pd.DataFrame, person: pd.Index, goals: Mapping[str, Goal],
-              combined_goals: Mapping[str, list[str]] | None) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The measurements of the patients in ``person`` as arrays (cohorts can be large, so everything is
-    integer-coded once): ``person`` (position in the index), ``measure`` (code into the returned sorted
-    list of names), ``measured_on``, ``value``, ``at_goal`` (-1 when the measure has no goal, else 0/1).
-    Each combined goal adds one row per patient and day on which every part was measured (the first
-    reading of each part that day; value NaN, at goal when every part is)."""
-    m = measurements[["patient_id", "measure", "measured_on", "value"]].dropna(subset=["patient_id", "measure", "measured_on"])
-    pos = person.get_indexer(m["patient_id"])
-    keep = pos >= 0  # an inner join on patient_id
-    codes, names = pd.factorize(m["measure"].to_numpy()[keep])
-    names = [str(n) for n in names]
-    cols = {"person": pos[keep].astype(np.int64), "measure": codes.astype(np.int64),
-            "measured_on": m["measured_on"].to_numpy()[keep], "value": m["value"].to_numpy(dtype=float)[keep]}
-    at_goal = np.full(len(codes), -1, dtype=np.int8)
-    for measure, goal in goals.items():
-        if measure in names:
-            rows = cols["measure"] == names.index(measure)
-            at_goal[rows] = goal.met(cols["value"][rows]) & ~np.isnan(cols["value"][rows])
-    cols["at_goal"] = at_goal
-    extra = []
-    if combined_goals and len(codes):
-        day_code, days = pd.factorize(cols["measured_on"])
-        day_key = cols["person"] * max(len(days), 1) + day_code  # one key per patient and exact date
-        for name, parts in combined_goals.items():
-            if any(p not in names for p in parts):
-                continue
-            common, met = None, None
-            for part in parts:
-                rows = np.flatnonzero((cols["measure"] == names.index(part)) & (at_goal >= 0))
-                uniq, first = np.unique(day_key[rows], return_index=True)  # first reading of the part that day
-                part_met = at_goal[rows[first]] == 1
-                if common is None:
-                    common, met = uniq, part_met
-                else:
-                    common, i_prev, i_part = np.intersect1d(common, uniq, assume_unique=True, return_indices=True)
-                    met = met[i_prev] & part_met[i_part]
-            if common is None or len(common) == 0:
-                continue
-            extra.append((name, common // max(len(days), 1), np.asarray(days)[common % max(len(days), 1)], met))
-    if extra:
-        names = names + [name for name, *_ in extra if name not in names]
-        for name, person_pos, on, met in extra:
-            n = len(person_pos)
-            cols["person"] = np.concatenate([cols["person"], person_pos])
-            cols["measure"] = np.concatenate([cols["measure"], np.full(n, names.index(name), dtype=np.int64)])
-            cols["measured_on"] = np.concatenate([cols["measured_on"], on])
-            cols["value"] = np.concatenate([cols["value"], np.full(n, np.nan)])
-            cols["at_goal"] = np.concatenate([cols["at_goal"], met.astype(np.int8)])
-    # recode measures so that codes sort as the names do
-    ranked = sorted(names)
-    recode = np.array([ranked.index(n) for n in names], dtype=np.int64)
-    if len(cols["measure"]):
-        cols["measure"] = recode[cols["measure"]]
-    return cols, ranked
+def _pair_rows(readings: Readings, params: Params, measure: str, enrolled: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One measure's patients (positions, sorted) with the rows of their baseline and follow-up readings (-1:
+    none) and whether each was at goal (1 / 0; -1: no reading or the measure has no goal)."""
+    w = params.windows
+    rows, at_goal = readings.measure(params, measure)
+    code = readings.code[rows]
+    dated = np.flatnonzero(enrolled[code] != NO_DAY)  # no enrollment date: measured, but in no window
+    rel = readings.day[rows[dated]] - enrolled[code[dated]]
+    base = dated[baseline_rows(code[dated], rel, w["baseline_days"], w["grace_days"])]
+    base_rel = np.full(len(enrolled), NO_DAY)
+    base_rel[code[base]] = readings.day[rows[base]] - enrolled[code[base]]
+    follow = dated[followup_rows(code[dated], rel, w["followup_min_days"], w["followup_max_days"],
+                                 after=base_rel[code[dated]])]
+    measured = np.unique(code)
+    out = [measured]
+    for found in (base, follow):
+        row, goal = np.full(len(enrolled), -1), np.full(len(enrolled), -1, dtype=np.int8)
+        row[code[found]] = rows[found]
+        if has_goal(params, measure):
+            goal[code[found]] = at_goal[found]
+        out += [row[measured], goal[measured]]
+    return tuple(out)
 
 
-def baseline_followup(measurements: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None = None, *,
-                      windows: Mapping[str, int], goals: Mapping[str, Goal],
-                      combined_goals: Mapping[str, list[str]] | None = None) -> pd.DataFrame:
-    """One row per patient and measure measured at least once: baseline and follow-up (date, value, at goal),
-    the change, and ``status`` (paired / no_followup / no_baseline / neither). See the module docstring for
-    the rule. Patients' ``team_id`` and the team's ``track`` are carried along for grouping.
+def baseline_followup(measurements: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None,
+                      params: Params) -> pd.DataFrame:
+    """One row per patient and measure measured at least once, by patient id then measure: baseline and
+    follow-up (date, value, at goal), the change, and ``status`` (paired / no_followup / no_baseline /
+    neither). The rule is :mod:`evaluation.analyses.baseline`'s (the one the time to goal uses); patients'
+    ``team_id`` and the team's ``track`` are carried along for grouping. A combined goal (bp) has no value,
+    only at goal; a measure without a goal has at goal NA.
 
     ``patients`` has one row per patient_id (the data contract's key; a repeated id keeps its first row).
-    Vectorised over integer codes: 250,000 patients with 4.3 million measurements take a few seconds."""
+    Integer-coded (:class:`~evaluation.analyses.baseline.Readings`): a statewide cohort takes seconds."""
     for key in ("baseline_days", "grace_days", "followup_min_days", "followup_max_days"):
-        if key not in windows:
-            raise ParamsError(f"`windows.{key}` is needed for baseline and follow-up; got windows={dict(windows)!r}")
-    people = patients[["patient_id", "team_id", "enrolled_on"]].drop_duplicates("patient_id")
+        if key not in params.windows:
+            raise ParamsError(f"`windows.{key}` is needed for baseline and follow-up; got windows={dict(params.windows)!r}")
+    people = (patients[["patient_id", "team_id", "enrolled_on"]].drop_duplicates("patient_id")
+              .sort_values("patient_id", kind="stable").reset_index(drop=True))
     if teams is not None and "track" in teams:
         track = people["team_id"].map(teams.drop_duplicates("team_id").set_index("team_id")["track"]).astype(teams["track"].dtype)
     else:
         track = pd.Series(None, index=people.index, dtype=object)
-    ids = people["patient_id"].to_numpy()
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))  # patients sort as their ids do
-    r, names = _readings(measurements, pd.Index(ids), goals, combined_goals)
-    n_meas = max(len(names), 1)
-    key = rank[r["person"]] * n_meas + r["measure"]  # sorts as (patient_id, measure)
-    enrolled = people["enrolled_on"].to_numpy()
-    offset = (pd.Series(r["measured_on"]) - pd.Series(enrolled[r["person"]])).dt.days.to_numpy(dtype=float)
-
-    with np.errstate(invalid="ignore"):
-        in_base = (offset >= -windows["baseline_days"]) & (offset <= windows["grace_days"])
-        in_follow = (offset >= windows["followup_min_days"]) & (offset <= windows["followup_max_days"])
-    b_rows = np.flatnonzero(in_base)
-    # the latest on/before enrollment, else the earliest after it: sort by (after, distance)
-    b_rows = b_rows[_first_per_key(key[b_rows], offset[b_rows] > 0, np.abs(offset[b_rows]))]
-    b_key = key[b_rows]  # sorted, unique
-
-    f_rows = np.flatnonzero(in_follow)
-    at = np.minimum(np.searchsorted(b_key, key[f_rows]), max(len(b_key) - 1, 0))
-    has_base = (at < len(b_key)) & (b_key[at] == key[f_rows]) if len(b_key) else np.zeros(len(f_rows), bool)
-    after_base = ~has_base | (r["measured_on"][f_rows] > r["measured_on"][b_rows[at]] if len(b_key) else True)
-    f_rows = f_rows[after_base]
-    f_rows = f_rows[_first_per_key(key[f_rows], offset[f_rows], last=True)]  # the last in the window
-
-    out_key, first_row = np.unique(key, return_index=True)
-    person = r["person"][first_row]
+    readings = Readings(measurements, people)
+    enrolled = day_numbers(people["enrolled_on"])
+    names = sorted({*map(str, readings.rows), *(c for c, parts in params.combined_goals.items()
+                                               if all(p in readings.rows for p in parts))})
+    per_measure = [_pair_rows(readings, params, name, enrolled) for name in names]
+    columns = [np.concatenate([m[i] for m in per_measure]) if per_measure else np.zeros(0, dtype=int) for i in range(5)]
+    measure = np.concatenate([np.full(len(m[0]), name, dtype=object) for name, m in zip(names, per_measure)]
+                             if per_measure else [np.zeros(0, dtype=object)])
+    order = np.argsort(columns[0], kind="stable")  # by patient id, then measure (measures were read in name order)
+    person, base_row, base_goal, follow_row, follow_goal = (c[order] for c in columns)
+    measure = measure[order]
     out = pd.DataFrame({
         "patient_id": people["patient_id"].take(person).reset_index(drop=True),
-        "measure": pd.Series(np.asarray(names, dtype=object)[out_key % n_meas] if len(names) else [], dtype=object),
+        "measure": pd.Series(measure, dtype=object),
         "team_id": people["team_id"].take(person).reset_index(drop=True),
         "track": track.take(person).reset_index(drop=True),
-        "enrolled_on": enrolled[person],
+        "enrolled_on": people["enrolled_on"].to_numpy()[person],
     })
-    for when, rows in (("baseline", b_rows), ("followup", f_rows)):
-        where = np.searchsorted(out_key, key[rows])
-        on = np.full(len(out), np.datetime64("NaT"), dtype=r["measured_on"].dtype)
-        value = np.full(len(out), np.nan)
-        goal = np.full(len(out), -1, dtype=np.int8)
-        on[where], value[where], goal[where] = r["measured_on"][rows], r["value"][rows], r["at_goal"][rows]
-        out[f"{when}_on"] = on
-        out[f"{when}_value"] = value
+    has_value = ~np.isin(measure, list(params.combined_goals))
+    for when, row, goal in (("baseline", base_row, base_goal), ("followup", follow_row, follow_goal)):
+        found = row >= 0
+        out[f"{when}_on"] = np.where(found, readings.dates[np.maximum(row, 0)], np.datetime64("NaT")).astype(readings.dates.dtype)
+        out[f"{when}_value"] = np.where(found & has_value, readings.value[np.maximum(row, 0)], np.nan)
         out[f"{when}_at_goal"] = pd.arrays.BooleanArray(goal == 1, goal < 0)  # NA: no reading or no goal
     if not isinstance(measurements["measure"].dtype, pd.CategoricalDtype):
         out["measure"] = out["measure"].astype(measurements["measure"].dtype)  # as given (object or str)
@@ -195,52 +135,21 @@ def pairing_counts(pairs: pd.DataFrame, measures: Iterable[str] | None = None) -
     return out.reset_index(drop=True)
 
 
-# --- change table --------------------------------------------------------------------------------
+def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None, params: Params,
+                 measures: Iterable[str] | None = None) -> pd.DataFrame:
+    """The change table: one row per measure and group (``all`` first, then each of ``params.subgroups``'
+    groups with any patient of the measure).
 
-def subgroup_masks(pairs: pd.DataFrame, patients: pd.DataFrame, subgroups: Iterable[str]) -> list[tuple[str, pd.Series]]:
-    """``[("all", mask), ("track=initial", mask), ...]`` over the rows of ``pairs``.
-
-    ``condition`` gives one stratum per condition flag set to 1 (a patient can be in several); any other
-    name must be a column of ``pairs`` (e.g. track, team_id) or of ``patients`` (e.g. sex)."""
-    out = [("all", pd.Series(True, index=pairs.index))]
-    where = None  # each pair's row in `patients` (-1: not there), looked up once
-    for name in subgroups:
-        if name == "condition" or (name not in pairs and name in patients):
-            if where is None:
-                where = pd.Index(patients["patient_id"]).get_indexer(pairs["patient_id"])
-        if name == "condition":
-            for flag in (c for c in CONDITION_FLAGS if c in patients):
-                values = patients[flag].to_numpy(dtype=float, na_value=np.nan)
-                out.append((f"condition={flag}", pd.Series((where >= 0) & (values[where] == 1), index=pairs.index)))
-            continue
-        if name in pairs:
-            column = pairs[name]
-        elif name in patients:
-            column = patients[name].take(np.maximum(where, 0)).where(where >= 0)  # a left join on patient_id
-            column.index = pairs.index
-        else:
-            allowed = sorted({"condition", "track", "team_id", *patients.columns} - {"row", "patient_id"})
-            raise ParamsError(f"`subgroups` entries must be one of {', '.join(allowed)}; got {name!r}", key="subgroups")
-        codes, values = pd.factorize(column.astype(str).where(column.notna()), sort=True)
-        for code, value in enumerate(values):
-            out.append((f"{name}={value}", pd.Series(codes == code, index=pairs.index)))
-    return out
-
-
-def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, *, goals: Mapping[str, Goal],
-                 combined_goals: Mapping[str, list[str]] | None = None, subgroups: Iterable[str] = ("track", "condition"),
-                 alpha: float = 0.05, measures: Iterable[str] | None = None) -> pd.DataFrame:
-    """The change table: one row per measure and group (``all`` first, then each stratum with any patient).
-
-    Columns: n (paired patients), baseline and follow-up means, mean change with its CI (1 - alpha), paired
-    t and p, Wilcoxon p, Cohen's d_z, patients excluded for no follow-up / no baseline, % at goal at
+    Columns: n (paired patients), baseline and follow-up means, mean change with its CI (1 - ``alpha``),
+    paired t and p, Wilcoxon p, Cohen's d_z, patients excluded for no follow-up / no baseline, % at goal at
     baseline and follow-up (among the paired) with the exact McNemar p. A measure nobody has keeps its
     ``all`` row with n = 0 and a note. Combined goals (bp) have goal columns only (no mean value).
     """
     if measures is None:
-        measures = default_change_measures(pairs, goals, combined_goals)
-    combined = set((combined_goals or {}).keys())
-    masks = [(group, mask.to_numpy(dtype=bool)) for group, mask in subgroup_masks(pairs, patients, subgroups)]
+        measures = default_change_measures(pairs, params)
+    combined = set(params.combined_goals)
+    members = subgroup_members(patients, teams, params.subgroups)
+    masks = [(group, mask.to_numpy(dtype=bool)) for group, mask in group_masks(pairs["patient_id"], members)]
     # plain arrays, compared once: a statewide cohort has millions of pairs and ~100 measure x group cells
     measure_of = pairs["measure"].to_numpy()
     status = pairs["status"].to_numpy()
@@ -251,7 +160,7 @@ def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, *, goals: Mapping[
     rows = []
     for measure in measures:
         of_measure = measure_of == measure
-        goal_text = _goal_text(measure, goals, combined_goals)
+        goal_text = _goal_text(measure, params)
         for group, mask in masks:
             sel = of_measure & mask
             n_sel = int(sel.sum())
@@ -263,7 +172,7 @@ def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, *, goals: Mapping[
                 row.update(paired_change([], []))
                 row["n"] = int(paired.sum())
             else:
-                row.update(paired_change(base_value[paired], follow_value[paired], alpha))
+                row.update(paired_change(base_value[paired], follow_value[paired], params.alpha))
             row["n_no_followup"] = int((sel & no_followup).sum())
             row["n_no_baseline"] = int((sel & no_baseline).sum())
             row["goal"] = goal_text
@@ -294,25 +203,23 @@ def _change_note(n: int, n_measured: int, combined: bool = False) -> str:
     return ""
 
 
-def _goal_text(measure: str, goals: Mapping[str, Goal], combined_goals: Mapping[str, list[str]] | None) -> str | None:
-    if measure in (combined_goals or {}):
-        return " and ".join(str(goals[p]) for p in combined_goals[measure])
-    return str(goals[measure]) if measure in goals else None
+def _goal_text(measure: str, params: Params) -> str | None:
+    """The goal as the change table writes it (``a1c < 8``; ``sbp < 140 and dbp < 90`` for bp); None without one."""
+    if measure in params.combined_goals:
+        return " and ".join(str(params.goals[p]) for p in params.combined_goals[measure])
+    return str(params.goals[measure]) if measure in params.goals else None
 
 
-def default_change_measures(pairs: pd.DataFrame, goals: Mapping[str, Goal],
-                            combined_goals: Mapping[str, list[str]] | None = None) -> list[str]:
+def default_change_measures(pairs: pd.DataFrame, params: Params) -> list[str]:
     """Measures for the change table: every measure with a one-sided goal (even if nobody has it), then
     other measures found in the data, then combined goals. Range goals (INR) are summarised by time in
     therapeutic range instead, because a mean change in INR says nothing about control."""
-    combined = list((combined_goals or {}).keys())
-    one_sided = [m for m, g in goals.items() if g.operator is not None]
-    ranged = {m for m, g in goals.items() if g.operator is None}
+    combined = list(params.combined_goals)
+    one_sided = [m for m, g in params.goals.items() if g.operator is not None]
+    ranged = {m for m, g in params.goals.items() if g.operator is None}
     others = sorted(set(pairs["measure"]) - set(one_sided) - ranged - set(combined))
     return one_sided + others + combined
 
-
-# --- team-level change (forest plot) -------------------------------------------------------------
 
 def team_change(pairs: pd.DataFrame, teams: pd.DataFrame | None = None, *, alpha: float = 0.05,
                 measures: Iterable[str] | None = None) -> pd.DataFrame:
@@ -378,7 +285,7 @@ def fit_change_models(pairs: pd.DataFrame, measures: Iterable[str], *, alpha: fl
         effects.append(fe)
         info.update(team_variance=fit.group_variance_, residual_variance=fit.residual_variance_, icc=fit.icc_,
                     converged=fit.converged_)
-        info["in_words"] = icc_in_words(measure, fit.icc_, n_teams)
+        info["in_words"] = icc_in_words(measure_label(measure), fit.icc_, n_teams)
         models.append(info)
     fe_cols = ["measure", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value"]
     effects_df = pd.concat(effects, ignore_index=True)[fe_cols] if effects else pd.DataFrame(columns=fe_cols)
@@ -397,29 +304,28 @@ def _term_label(term: str) -> str:
     return term
 
 
-def icc_in_words(measure: str, icc: float, n_teams: int) -> str:
-    """The ICC as a sentence a reader without a statistics course understands."""
+def icc_in_words(label: str, icc: float, n_teams: int) -> str:
+    """The ICC as a sentence a reader without a statistics course understands (``label``: the measure's name)."""
     if not np.isfinite(icc):
-        return f"{measure}: the team share of variation could not be estimated."
+        return f"{label}: the team share of variation could not be estimated."
     pct = 100 * icc
     if icc < 0.005:
-        return (f"{measure}: teams differ hardly at all once baseline and track are accounted for "
+        return (f"{label}: teams differ hardly at all once baseline and track are accounted for "
                 f"(ICC {icc:.2f}: under 1% of the remaining variation in change lies between the {n_teams} teams).")
-    return (f"{measure}: {pct:.0f}% of the variation in change left after baseline and track lies between "
+    return (f"{label}: {pct:.0f}% of the variation in change left after baseline and track lies between "
             f"teams rather than between patients of the same team (ICC {icc:.2f}, {n_teams} teams).")
 
 
-def ttr_summary(ttr: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None = None, *,
-                goal_percent: float = 60, subgroups: Iterable[str] = ("track",)) -> pd.DataFrame:
-    """Per group: patients with a TTR, mean and median TTR (%), and how many reach ``goal_percent``."""
-    d = ttr.dropna(subset=["ttr_percent"]).merge(patients[["patient_id", "team_id"]], on="patient_id", how="left")
-    if teams is not None:
-        d = d.merge(teams[["team_id", "track"]], on="team_id", how="left")
+def ttr_summary(ttr: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame | None, params: Params) -> pd.DataFrame:
+    """Per group (``all``, then ``params.subgroups`` other than condition: every patient with a TTR takes
+    anticoagulation): patients with a TTR, mean and median TTR (%), and how many reach the goal
+    (``survival.inr_ttr_goal``)."""
+    goal_percent = params.survival["inr_ttr_goal"]
+    d = ttr.dropna(subset=["ttr_percent"]).reset_index(drop=True)
+    members = subgroup_members(patients, teams, [s for s in params.subgroups if s != "condition"])
     rows = []
-    for group, mask in subgroup_masks(d, patients, [s for s in subgroups if s != "condition"]):
+    for group, mask in group_masks(d["patient_id"], members):
         sel = d.loc[mask, "ttr_percent"]
-        if group != "all" and sel.empty:
-            continue
         at_goal = int((sel >= goal_percent).sum())
         rows.append({"group": group, "n": len(sel), "mean_ttr": sel.mean() if len(sel) else np.nan,
                      "median_ttr": sel.median() if len(sel) else np.nan, "ttr_goal_percent": goal_percent,
@@ -432,7 +338,8 @@ def ttr_summary(ttr: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFrame |
 
 def ttr_after_enrollment(measurements: pd.DataFrame, patients: pd.DataFrame, goal: Goal,
                          max_gap_days: int) -> pd.DataFrame:
-    """:func:`time_in_therapeutic_range` over each patient's INRs from enrollment on (the time under CMM)."""
+    """:func:`~evaluation.stats.ttr.time_in_therapeutic_range` over each patient's INRs from enrollment on (the
+    time under CMM)."""
     if goal.operator is not None:
         raise ParamsError(f"`goals.inr` must be a range such as '2-3' for time in therapeutic range; got '{goal}'",
                           key="goals.inr")
@@ -443,8 +350,7 @@ def ttr_after_enrollment(measurements: pd.DataFrame, patients: pd.DataFrame, goa
 
 def cohort_pairs(cohort, params) -> pd.DataFrame:
     """:func:`baseline_followup` for a loaded cohort with its params (windows, goals, combined goals)."""
-    return baseline_followup(cohort.measurements, cohort.patients, cohort.teams, windows=params.windows,
-                             goals=params.goals, combined_goals=params.combined_goals)
+    return baseline_followup(cohort.measurements, cohort.patients, cohort.teams, params)
 
 
 def cohort_ttr(cohort, params) -> pd.DataFrame:

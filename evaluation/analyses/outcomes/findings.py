@@ -1,4 +1,5 @@
-"""TODO docstring analyses/outcomes/findings."""
+"""The report's sentences on outcome change and run charts, read back from the saved tables
+(``outcome_change``, ``run_chart_signals``) so the report says what the notebook wrote, with small counts left out."""
 
 from __future__ import annotations
 import math
@@ -10,7 +11,8 @@ from evaluation.core.text import as_number, format_p, not_analysed
 
 
 def findings_outcomes(params: Params) -> list[str]:
-
+    """Per measure: mean at baseline and follow-up with the change, its CI and p, and the % at goal (a measure
+    whose n, or a % implying a small count, is too small is said to be not reported)."""
     t = _read_table(params, "outcome_change")
     if t is None:
         return [not_analysed("Outcome change was", "outcome_change", "no paired baseline and follow-up measurements, or the outcomes notebook did not run")]
@@ -37,6 +39,7 @@ def findings_outcomes(params: Params) -> list[str]:
 
 
 def findings_run_charts(params: Params) -> list[str]:
+    """How many team run charts with enough points show a non-random signal."""
     t = _read_table(params, "run_chart_signals")
     if t is None:
         return [not_analysed("Run charts were", "run_chart_signals", "no monthly reports, or the run-chart notebook did not run")]

@@ -1,7 +1,7 @@
-"""Run charts and p-charts for team-level monthly proportions (anchor: R's qicharts2).
+"""Run charts and p-charts of the teams' monthly proportions (monthly_reports.csv; anchor: R's qicharts2).
 
 A run chart plots each month's proportion at goal with the median as centre line and asks, with the
-Anhøj rules, whether the points vary more than chance would make them:
+Anhøj rules (:mod:`evaluation.stats.runs`), whether the points vary more than chance would make them:
 
 - points exactly on the median are not useful and are dropped before counting;
 - **shift**: the longest run of useful points on one side of the median is longer than
@@ -10,19 +10,18 @@ Anhøj rules, whether the points vary more than chance would make them:
   Binomial(n - 1, 0.5) (Chen 2010; qicharts2's ``qbinom(0.05, n - 1, 0.5)``);
 - fewer than ``spc.min_points`` useful points: no verdict (and the table says so).
 
-The rules are written here (about 30 lines) because no maintained Python package implements qicharts2's
-runs analysis. The centre line can be frozen on the first k points (``spc.baseline_points``), and a series
-can be split into phases (``spc.phases``); each phase gets its own median and its own runs analysis.
+The centre line can be frozen on the first k points (``spc.baseline_points``), and a series can be split
+into phases (``spc.phases``); each phase gets its own median and its own runs analysis.
 
 A p-chart adds 3-sigma limits around the pooled proportion, ``p ± 3·sqrt(p(1-p)/n_i)``
 (Montgomery 2009, 7.2); Laney's p′ chart (Laney 2002) widens them by the between-month variation
 sigma_z (average moving range of the z-scores / 1.128, with moving ranges above 3.267 × their mean
 screened out, as qicharts2 does by default) for large denominators, where a plain p-chart flags almost
-every month.
+every month. Nothing here draws (see ``run_chart_figures.py``).
 """
 
 from __future__ import annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
@@ -34,8 +33,6 @@ SIGNAL_COLUMNS = ["team_id", "measure", "n_useful", "longest_run", "longest_run_
                   "n_crossings_min", "runs_signal", "phase", "n_points", "centre_line", "baseline_points",
                   "verdict", "chart", "n_outside_limits"]
 
-
-# --- points, phases, centre lines ----------------------------------------------------------------
 
 def parse_phases(phases: Any, team_ids: Iterable[str]) -> dict[str, list[pd.Timestamp]]:
     """``spc.phases`` as {team_id: [first month of each new phase]}.
@@ -178,8 +175,6 @@ def control_limits(points: pd.DataFrame, *, chart: str = "p", baseline_points: i
     return pts.assign(cl=cl, lcl=lcl, ucl=ucl, outside=outside, sigma_z=sigma_z)
 
 
-# --- annotations ---------------------------------------------------------------------------------
-
 def aims(teams: pd.DataFrame | None) -> pd.DataFrame:
     """Each team's aim as a line to draw: team_id, measure, target (proportion), by (date or NaT)."""
     cols = ["team_id", "measure", "target", "by"]
@@ -206,12 +201,11 @@ def pdsa_annotations(pdsa_cycles: pd.DataFrame | None) -> pd.DataFrame:
     return d[cols].reset_index(drop=True)
 
 
-# --- everything for one cohort -------------------------------------------------------------------
-
 @dataclass
 class RunChartResult:
     """Run charts and control charts for one cohort. ``summary`` is the signals table
-    (``tables/run_chart_signals.csv``); ``points`` and ``limits`` are per month, for drawing."""
+    (``tables/run_chart_signals.csv``); ``points`` and ``limits`` are per month, for drawing; ``team_names``
+    maps team_id to the name a panel shows."""
 
     points: pd.DataFrame
     limits: pd.DataFrame
@@ -220,6 +214,7 @@ class RunChartResult:
     aims: pd.DataFrame
     chart: str
     min_points: int
+    team_names: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -253,11 +248,12 @@ def analyse(monthly_reports: pd.DataFrame, spc: Mapping[str, Any], *, teams: pd.
     signals = signals.merge(outside, on=["team_id", "measure", "phase"], how="left")
     signals["n_outside_limits"] = signals["n_outside_limits"].astype("Int64")
     signals["chart"] = chart
+    names = dict(zip(teams["team_id"], teams["team_name"])) if teams is not None and "team_name" in teams else {}
     return RunChartResult(points=pts, limits=limits, signals=signals[SIGNAL_COLUMNS], pdsa=pdsa_annotations(pdsa_cycles),
-                          aims=aims(teams), chart=chart, min_points=min_points)
+                          aims=aims(teams), chart=chart, min_points=min_points, team_names=names)
 
 
-def _per_team(signals: pd.DataFrame) -> pd.DataFrame:
+def per_team(signals: pd.DataFrame) -> pd.DataFrame:
     """One row per measure and team (a team with phases counts once): ``verdict`` (a runs verdict in any
     phase), ``signal`` (a runs signal in any phase), ``outside`` (any month outside the limits), and for
     ordering teams by strength of signal ``run_excess`` (longest run minus its limit) and
@@ -285,7 +281,7 @@ def _per_team(signals: pd.DataFrame) -> pd.DataFrame:
 def signal_counts(signals: pd.DataFrame) -> pd.DataFrame:
     """Per measure, counting teams (a team with phases counts once): teams charted, teams with a runs
     verdict in any phase, with a signal in any phase, with none, and with any month outside the limits."""
-    g = _per_team(signals).groupby("measure", sort=True)
+    g = per_team(signals).groupby("measure", sort=True)
     return pd.DataFrame({
         "teams": g.size(),
         "with_verdict": g["verdict"].sum().astype(int),
@@ -293,7 +289,3 @@ def signal_counts(signals: pd.DataFrame) -> pd.DataFrame:
         "no_verdict": (g.size() - g["verdict"].sum()).astype(int),
         "outside_limits": g["outside"].sum().astype(int),
     }).reset_index()
-
-
-# --- labels and figure text ----------------------------------------------------------------------
-

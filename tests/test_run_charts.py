@@ -1,8 +1,8 @@
-"""Run charts and control charts: Anhøj rules, centre lines, phases, p and Laney p′ limits.
+"""Run charts and control charts of the monthly reports: centre lines, phases, p and Laney p′ limits, the
+signals table, and the figures (panels, titles, captions).
 
-Reference values: the Anhøj limits table (Anhøj & Olesen 2014, PLoS ONE 9:e113825, table 1; the same numbers
-qicharts2 computes as round(log2(n)) + 3 and qbinom(0.05, n - 1, 0.5)); everything else by hand, with the
-arithmetic in the docstrings.
+The Anhøj rules themselves are checked against the published table in test_stats_runs.py; here every value
+is worked by hand, with the arithmetic in the docstrings.
 """
 from __future__ import annotations
 
@@ -11,63 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.analyses.outcomes import figures as outcomes_figures
+from evaluation.analyses.outcomes import run_chart_figures
 from evaluation.analyses.outcomes import run_charts as outcomes_run_charts
 from evaluation.core import labels
-from evaluation.stats import runs
 from evaluation.core.errors import ParamsError
+from evaluation.stats import runs
 
 
-@pytest.mark.parametrize("n, longest, crossings", [
-    (10, 6, 2), (12, 7, 3), (20, 7, 6), (24, 8, 8), (30, 8, 10), (50, 9, 19), (100, 10, 41),
-])
-def test_anhoej_limits_match_the_published_table(n, longest, crossings):
-    """Anhøj & Olesen 2014 table 1 / qicharts2: longest run limit and crossings limit for n useful points."""
-    assert runs.longest_run_limit(n) == longest
-    assert runs.crossings_limit(n) == crossings
-
-
-def test_runs_analysis_counts_by_hand():
-    """12 points 1..12 around their median 6.5: six below, six above -> longest run 6 (limit 7), one
-    crossing (limit 3) -> signal for too few crossings."""
-    res = runs.runs_analysis(range(1, 13), 6.5)
-    assert (res["n_useful"], res["longest_run"], res["n_crossings"]) == (12, 6, 1)
-    assert (res["longest_run_max"], res["n_crossings_min"]) == (7, 3)
-    assert res["runs_signal"] is True
-    assert res["verdict"] == "non-random variation: 1 median crossings (at least 3 expected)"
-
-
-def test_points_on_the_median_are_not_useful():
-    """Values 1,3,2,3,1,2,3,1,2,3,1,2 around centre 2: the four 2s are dropped, leaving 8 useful points
-    1,3,3,1,3,1,3,1 -> sides -,+,+,-,+,-,+,-: longest run 2 (the two 3s), 6 crossings."""
-    res = runs.runs_analysis([1, 3, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2], 2, min_points=5)
-    assert res["n_points"] == 12 and res["n_useful"] == 8
-    assert res["longest_run"] == 2 and res["n_crossings"] == 6
-    assert res["runs_signal"] is False and res["verdict"] == "random variation only"
-
-
-def test_shift_signal_by_hand():
-    """14 points: 0, 2, 0, 2, 0 alternate around centre 1, then nine 2s: longest run 9 > limit
-    round(log2 14) + 3 = 4 + 3 = 7; 5 crossings, not fewer than qbinom(0.05, 13, 0.5) = 4."""
-    values = [0, 2, 0, 2, 0] + [2] * 9
-    res = runs.runs_analysis(values, 1)
-    assert res["longest_run"] == 9 and res["longest_run_max"] == 7
-    assert res["n_crossings"] == 5 and res["n_crossings_min"] == 4
-    assert res["runs_signal"] is True and res["verdict"] == (
-        "non-random variation: a run of 9 points on one side of the median (limit 7)")
-
-
-def test_fewer_than_min_points_gives_no_verdict_and_says_so():
-    res = runs.runs_analysis([1, 2, 3, 4, 5, 6, 7, 8, 9], 5)  # 8 useful points (5 is on the centre)
-    assert res["n_useful"] == 8 and res["runs_signal"] is None
-    assert res["verdict"] == "only 8 useful points (fewer than 10): no runs verdict"
-    assert res["longest_run"] == 4  # still counted, for the reader
-
-
-def test_all_points_on_the_median():
-    res = runs.runs_analysis([0.5] * 12, 0.5)
-    assert res["n_useful"] == 0 and res["runs_signal"] is None and res["longest_run"] is None
-    assert res["verdict"] == "all points on the median: no useful points, no runs verdict"
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
 
 
 def reports(team_rows: dict[str, list[tuple[int, int]]], measure: str = "a1c_at_goal", start: str = "2015-01") -> pd.DataFrame:
@@ -161,13 +115,6 @@ def test_laney_limits_by_hand():
     assert lim["lcl"].iloc[0] == 0
 
 
-def test_laney_screens_large_moving_ranges():
-    """z = 0, 1, 0, 1, 0, 10: moving ranges 1, 1, 1, 1, 10; mean 2.8, screen at 3.267 * 2.8 = 9.1476
-    drops the 10; sigma_z = mean(1, 1, 1, 1) / 1.128 = 0.8865248."""
-    assert runs.laney_sigma_z([0, 1, 0, 1, 0, 10]) == pytest.approx(1 / 1.128)
-    assert np.isnan(runs.laney_sigma_z([0.5]))  # one month: no moving range
-
-
 def test_zero_denominator_is_not_a_point():
     data = reports({"T1": [(0, 0)] + [(i, 10) for i in range(1, 11)]})
     result = outcomes_run_charts.analyse(data, {"min_points": 10})
@@ -189,22 +136,6 @@ def test_pdsa_labels_and_aims():
     assert aims.to_dict("records") == [{"team_id": "T1", "measure": "a1c_at_goal", "target": 0.7,
                                         "by": pd.Timestamp("2016-01-31")}]
     assert outcomes_run_charts.aims(None).empty and outcomes_run_charts.pdsa_annotations(None).empty
-
-
-def test_charts_draw_and_captions_count_teams():
-    data = reports({"T1": [(i, 20) for i in range(1, 13)], "T2": [(5, 10)]})
-    teams = pd.DataFrame({"team_id": ["T1", "T2"], "team_name": ["One", "Two"], "aim_measure": ["a1c_at_goal", None],
-                          "aim_target": [0.5, None]})
-    result = outcomes_run_charts.analyse(data, {"min_points": 10}, teams=teams)
-    run = outcomes_figures.spc_run_chart(result.points, result.signals, measure="a1c_at_goal", pdsa=result.pdsa,
-                                aims=result.aims, teams=teams)
-    ctl = outcomes_figures.spc_control_chart(result.limits, measure="a1c_at_goal", pdsa=result.pdsa, aims=result.aims, teams=teams)
-    assert len([a for a in run.axes if a.get_visible()]) == 2 and len([a for a in ctl.axes if a.get_visible()]) == 2
-    plt.close(run)
-    plt.close(ctl)
-    text = outcomes_figures.run_chart_text(result, "a1c_at_goal")
-    assert "1 of 1 teams with at least 10 useful points show non-random variation; 1 of 2 teams" in text["caption"]
-    assert labels.measure_label("a1c_at_goal") == "HbA1c at goal" and labels.measure_label("bp_at_goal") == "Blood pressure at goal"
 
 
 def test_signal_counts_count_teams_not_phases():
@@ -254,34 +185,91 @@ def test_vectorised_series_match_runs_analysis_series_by_series():
         assert g["cl"].iloc[0] == pytest.approx(cl) and g["sigma_z"].iloc[0] == pytest.approx(sigma_z, nan_ok=True)
 
 
+# --- figures -------------------------------------------------------------------------------------------
+
+def visible_panels(fig) -> list:
+    return [a for a in fig.axes if a.get_visible()]
+
+
+def two_team_result(chart: str = "p"):
+    """T1: 12 months 1/20 .. 12/20 (a verdict: too few crossings, a signal) with an aim of 50% and two PDSA
+    cycles; T2: one month (no verdict)."""
+    data = reports({"T1": [(i, 20) for i in range(1, 13)], "T2": [(5, 10)]})
+    teams = pd.DataFrame({"team_id": ["T1", "T2"], "team_name": ["One", "Two"], "aim_measure": ["a1c_at_goal", None],
+                          "aim_target": [0.5, None]})
+    cycles = pd.DataFrame({"team_id": ["T1", "T1"], "started_on": pd.to_datetime(["2015-03-10", "2015-06-02"]),
+                           "change_idea": ["a", "b"], "decision": ["adopt", None], "measure": [None, "a1c_at_goal"]})
+    return outcomes_run_charts.analyse(data, {"min_points": 10, "control_chart": chart}, teams=teams, pdsa_cycles=cycles)
+
+
+def test_run_charts_show_one_panel_per_team_with_verdict_aim_and_cycles():
+    result = two_team_result()
+    [spec] = run_chart_figures.run_charts(result)
+    assert (spec.figure_id, spec.section, spec.notebook) == ("spc_run_chart_a1c_at_goal", "run_charts", "03_outcomes")
+    panels = visible_panels(spec.figure)
+    assert [a.get_title(loc="left") for a in panels] == ["One (signal)", "Two (no verdict)"]
+    assert spec.figure._suptitle.get_text() == f"Run charts: {labels.measure_label('a1c_at_goal')}" == "Run charts: HbA1c at goal"
+    assert [t.get_text() for t in panels[0].texts] == [" P1", " P2"] and not panels[1].texts
+    # the median line of a signalling series is dashed orange; the aim a horizontal line at 50%
+    assert any(line.get_linestyle() == "--" and line.get_ydata()[0] == pytest.approx(100 * 6.5 / 20)
+               for line in panels[0].get_lines())
+    assert any(list(line.get_ydata()) == [50, 50] for line in panels[0].get_lines())
+    assert spec.title == "Run charts: HbA1c at goal, by team"
+    assert "(Jan 2015 to Dec 2015)" in spec.caption and "2 PDSA cycles" in spec.caption and "1 team aim(s)" in spec.caption
+    assert "1 of 1 teams with at least 10 useful points show non-random variation; 1 of 2 teams have too few" in spec.caption
+    assert "Shown" not in spec.caption
+    assert spec.alt_text.startswith("Grid of 2 small line charts, one per team, of the monthly percentage with HbA1c at goal")
+    assert "1 teams show a shift or too few median crossings; 0 show only random variation; 1 have no verdict" in spec.alt_text
+
+
+def test_control_charts_show_limits_and_the_months_outside():
+    """T1's pooled p = 78/240 = 0.325; n = 20 gives limits 0.325 -/+ 3 * sqrt(0.325 * 0.675 / 20) = 0.325 -/+
+    0.314: 1/20 = 0.05 and 12/20 = 0.6 lie inside (0.011 .. 0.639), so no month is outside."""
+    result = two_team_result()
+    [spec] = run_chart_figures.control_charts(result)
+    assert (spec.figure_id, spec.section) == ("spc_control_chart_a1c_at_goal", "run_charts")
+    panels = visible_panels(spec.figure)
+    assert [a.get_title(loc="left") for a in panels] == ["One", "Two"]
+    assert spec.title == "P-charts: HbA1c at goal, by team"
+    assert "0 month(s) in 0 of 2 teams fall outside the limits" in spec.caption
+    laney = run_chart_figures.control_charts(two_team_result("laney"))[0]
+    assert laney.title == "Laney p′ charts: HbA1c at goal, by team"
+    assert laney.figure._suptitle.get_text() == "Laney p′ charts: HbA1c at goal"
+
+
 def test_charts_of_many_teams_draw_at_most_the_cap_and_say_so():
     """60 teams, 12 with a shift: the run charts draw PANELS_MAX (20) panels, the 12 teams with a signal
     first; the title and caption say 20 of 60 and where every team's verdict is. The control charts
     draw 20 panels too, teams with the most months outside the limits first."""
     result = outcomes_run_charts.analyse(_many_team_reports(60), {"min_points": 10})
     signalling = [f"T{t:03d}" for t in range(0, 60, 5)]
-    chosen = outcomes_figures.run_chart_teams(result.signals, "a1c_at_goal")
-    assert len(chosen) == outcomes_figures.PANELS_MAX == 20
-    assert sorted(chosen[:12]) == signalling and chosen[12:] == [f"T{t:03d}" for t in range(1, 16) if t % 5][:8]
-    run = outcomes_figures.spc_run_chart(result.points, result.signals, measure="a1c_at_goal")
-    panels = [a for a in run.axes if a.get_visible()]
-    assert len(panels) == 20 and panels[0].get_title(loc="left").endswith("(signal)")
-    assert "(20 of 60 teams: strongest signals first)" in run._suptitle.get_text()
-    plt.close(run)
-    text = outcomes_figures.run_chart_text(result, "a1c_at_goal")
-    assert ("20 of the 60 teams are drawn: the 12 with a runs signal, strongest first, then 8 without one, by team id; "
-            "every team is in tables/run_chart_signals.csv.") in text["caption"]
-    assert text["alt_text"].startswith("Grid of 20 small line charts, one per team (20 of 60 teams")
-    ctl = outcomes_figures.spc_control_chart(result.limits, measure="a1c_at_goal")
-    assert len([a for a in ctl.axes if a.get_visible()]) == 20
-    plt.close(ctl)
+    cap = run_chart_figures.run_chart_teams(result.signals, "a1c_at_goal")
+    assert len(cap.teams) == run_chart_figures.PANELS_MAX == 20 and cap.total == 60
+    assert sorted(cap.teams[:12]) == signalling and cap.teams[12:] == [f"T{t:03d}" for t in range(1, 16) if t % 5][:8]
+    [spec] = run_chart_figures.run_charts(result)
+    panels = visible_panels(spec.figure)
+    assert len(panels) == 20 and all(a.get_title(loc="left").endswith("(signal)") for a in panels[:12])
+    assert not any(a.get_title(loc="left").endswith("(signal)") for a in panels[12:])
+    assert "(20 of 60 teams: strongest signals first)" in spec.figure._suptitle.get_text()
+    assert spec.caption.endswith(" Shown: 20 of 60 teams, the 12 with a runs signal, strongest first, then 8 without "
+                                 "one, by team id; every team is in tables/run_chart_signals.csv.")
+    assert "12 of 60 teams with at least 10 useful points show non-random variation; 0 of 60 teams" in spec.caption
+    assert spec.alt_text.startswith("Grid of 20 small line charts, one per team (20 of 60 teams")
+    [ctl] = run_chart_figures.control_charts(result)
+    assert len(visible_panels(ctl.figure)) == 20
     outside = result.limits.groupby("team_id")["outside"].sum()
-    chosen = outcomes_figures.control_chart_teams(result.limits, "a1c_at_goal")
+    chosen = run_chart_figures.control_chart_teams(result.limits, "a1c_at_goal").teams
     assert outside[chosen].min() >= outside.drop(chosen).max()
-    assert "20 of the 60 teams are drawn" in outcomes_figures.control_chart_text(result, "a1c_at_goal")["caption"]
+    assert [a.get_title(loc="left") for a in visible_panels(ctl.figure)] == chosen  # no team names: ids only
+    assert ("Shown: 20 of 60 teams, the teams with the most months outside their limits (ties by team id)"
+            in ctl.caption)
+    assert f"{int(outside.sum())} month(s) in {int((outside > 0).sum())} of 60 teams fall outside" in ctl.caption
 
 
 def test_charts_up_to_the_cap_draw_every_team_in_team_order():
     result = outcomes_run_charts.analyse(_many_team_reports(20), {"min_points": 10})
-    assert outcomes_figures.run_chart_teams(result.signals, "a1c_at_goal") == [f"T{t:03d}" for t in range(20)]
-    assert "drawn" not in outcomes_figures.run_chart_text(result, "a1c_at_goal")["caption"]
+    cap = run_chart_figures.run_chart_teams(result.signals, "a1c_at_goal")
+    assert cap.teams == [f"T{t:03d}" for t in range(20)] and not cap.capped
+    [spec] = run_chart_figures.run_charts(result)
+    assert [a.get_title(loc="left").split(" ")[0] for a in visible_panels(spec.figure)] == cap.teams
+    assert "Shown" not in spec.caption and "(20 of" not in spec.figure._suptitle.get_text()
