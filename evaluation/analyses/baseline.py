@@ -28,8 +28,8 @@ def last_per_key(keys: np.ndarray) -> np.ndarray:
 
 
 class Readings:
-    """Every measurement as integer arrays, read once for all measures: patient (position in ``patients``
-    sorted by id), day number, value. Sorting and joining 4 million rows on text ids and timestamps is what
+    """Every measurement as integer arrays, read once for all measures: patient (position in ``patients``, which
+    callers pass sorted by id; -1 for a reading of no listed patient), day number, value. Sorting and joining 4 million rows on text ids and timestamps is what
     made the follow-up data slow; integers make it a few numpy passes."""
 
     def __init__(self, measurements: pd.DataFrame, patients: pd.DataFrame):
