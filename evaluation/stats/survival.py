@@ -1,21 +1,28 @@
-"""TODO docstring stats/survival."""
+"""Survival estimators on plain arrays of durations and outcomes: Kaplan-Meier, Aalen-Johansen, the log-rank
+test and the proportional-hazards test of a fitted Cox model.
+
+Written here rather than taken from lifelines (0.30) where evaluators expect what lifelines does not give, or
+where lifelines is too slow for a statewide cohort: the ``log`` CI of Kaplan-Meier (R survival's default) and
+R's median rule; an Aalen-Johansen estimator that keeps day-0 events and treats ties exactly; a log-rank test
+and a Grambsch-Therneau test fast across 1,000 teams and 100,000 patients. Each is checked against R's
+survival package or lifelines in tests/test_stats_survival.py. Nothing here knows about cohorts or params:
+the time-to-goal analysis (:mod:`evaluation.analyses.time_to_goal`) feeds them.
+"""
 
 from __future__ import annotations
 import math
 import numpy as np
 import pandas as pd
 from scipy import stats
-from evaluation.core.errors import ParamsError
 from evaluation.core.params import CI_METHODS
+
 NONE_FOLLOWED = "not estimable (none followed)"  # a median or share of a group nobody was followed in: never 0
-
-
 _TOLERANCE = math.sqrt(np.finfo(float).eps)  # R's quantile.survfit tolerance for "exactly 50%"
 
 
 def _check_ci_method(ci_method: str) -> str:
     if ci_method not in CI_METHODS:
-        raise ParamsError(f"`ci_method` must be one of {', '.join(CI_METHODS)}; got {ci_method!r}", key="ci_method")
+        raise ValueError(f"ci_method must be one of {', '.join(CI_METHODS)}; got {ci_method!r}")
     return ci_method
 
 
@@ -41,17 +48,18 @@ def _first_time_at_or_below(times: np.ndarray, curve: np.ndarray, level: float =
     return float(times[i])
 
 
-def _days(value: float) -> str:
+def format_day_number(value: float) -> str:
+    """A number of days as the tables print it: ``310``, or ``2.5`` for a median between two days."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
 def median_text(median: float, low: float, high: float, ci_method: str, alpha: float = 0.05, unit: str = "days") -> str:
     """'310 days (95% CI 284 to 361; log-log)', or 'not reached (...)': never a bare NaN."""
     level = f"{100 * (1 - alpha):g}% CI"
-    point = "not reached" if np.isnan(median) else f"{_days(median)} {unit}"
+    point = "not reached" if np.isnan(median) else f"{format_day_number(median)} {unit}"
     # a NaN lower bound beside a reached median comes from a curve that fell to 0 (its CI is undefined there)
-    lo = ("not estimable" if not np.isnan(median) else "not reached") if np.isnan(low) else _days(low)
-    hi = "not reached" if np.isnan(high) else _days(high)
+    lo = ("not estimable" if not np.isnan(median) else "not reached") if np.isnan(low) else format_day_number(low)
+    hi = "not reached" if np.isnan(high) else format_day_number(high)
     return f"{point} ({level} {lo} to {hi}; {ci_method})"
 
 
@@ -76,7 +84,8 @@ def _checked_durations(durations, outcomes, name: str) -> np.ndarray:
 class KaplanMeier:
     """Kaplan-Meier estimate with Greenwood CIs on the ``log-log`` or ``log`` scale (lifelines-like API).
 
-    ``table_`` has one row per distinct time: at_risk, events, censored, survival, ci_low, ci_high.
+    ``table_`` has one row per distinct time: at_risk, events, censored, survival, ci_low, ci_high (``arrays``:
+    the same columns as numpy arrays, for callers fitting a thousand groups).
     ``log-log`` is lifelines' default (exponential Greenwood); ``log`` is R survival's default
     (Greenwood variance of log S: S * exp(+-z * se)), its upper bound capped at 1. Where the curve is 0
     the CI is undefined (NaN), as in R.
@@ -87,9 +96,9 @@ class KaplanMeier:
         self.alpha = alpha
 
     def fit(self, durations, events, label: str = "all") -> "KaplanMeier":
+        """Fit on durations (days, non-negative) and events (true or 1 = the event, else censored)."""
         d = _checked_durations(durations, events, "events")
-        e = np.asarray(events, dtype=float)
-        e = e.astype(bool)
+        e = np.asarray(events, dtype=float).astype(bool)
         self.label = label
         self.durations, self.events = d, e
         self.n_, self.events_ = len(d), int(e.sum())
@@ -109,8 +118,8 @@ class KaplanMeier:
         low = np.where(survival <= 0, np.nan, low)  # R: the CI of S = 0 is NA
         high = np.where(survival <= 0, np.nan, high)
         # arrays first: a figure by team fits a thousand of these, and a DataFrame each would cost more than the fit
-        self._columns = {"time": times, "at_risk": at_risk.astype(int), "events": died.astype(int),
-                         "censored": censored.astype(int), "survival": survival, "ci_low": low, "ci_high": high}
+        self.arrays = {"time": times, "at_risk": at_risk.astype(int), "events": died.astype(int),
+                       "censored": censored.astype(int), "survival": survival, "ci_low": low, "ci_high": high}
         self._table = None
         self.median_ = _first_time_at_or_below(times, survival)
         # The CI of the median: where the upper and the lower CI curves cross 50% (Brookmeyer & Crowley 1982).
@@ -122,13 +131,13 @@ class KaplanMeier:
     def table_(self) -> pd.DataFrame:
         """One row per distinct time: time, at_risk, events, censored, survival, ci_low, ci_high."""
         if self._table is None:
-            self._table = pd.DataFrame(self._columns)
+            self._table = pd.DataFrame(self.arrays)
         return self._table
 
-    def _at(self, times) -> dict[str, np.ndarray]:
-        """:meth:`at` as arrays (no DataFrame: used once per group when there are a thousand groups)."""
+    def at_arrays(self, times) -> dict[str, np.ndarray]:
+        """:meth:`at` as a dict of arrays (no DataFrame: called once per group when there are a thousand)."""
         t = np.asarray(times, dtype=float)
-        c = self._columns
+        c = self.arrays
         idx = np.searchsorted(c["time"], t, side="right") - 1
         before = idx < 0
         safe = np.clip(idx, 0, None)
@@ -149,11 +158,12 @@ class KaplanMeier:
 
         A time after the last follow-up is not estimable (NaN), unless the curve already reached 0.
         """
-        return pd.DataFrame(self._at(times), columns=["time", "at_risk", "events", "censored", "survival", "ci_low",
+        return pd.DataFrame(self.at_arrays(times), columns=["time", "at_risk", "events", "censored", "survival", "ci_low",
                                                       "ci_high"])
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row: group, n, events, median with its CI, ci_method and median_text."""
         low, high = self.median_ci_
         return pd.DataFrame([{"group": self.label, "n": self.n_, "events": self.events_, "median": self.median_,
                               "median_ci_low": low, "median_ci_high": high, "ci_method": self.ci_method,
@@ -184,6 +194,7 @@ class AalenJohansen:
     """
 
     def fit(self, durations, causes, label: str = "all") -> "AalenJohansen":
+        """Fit on durations (days, non-negative) and causes (0 censored, 1, 2, ... the event types)."""
         d = _checked_durations(durations, causes, "causes")
         c = np.asarray(causes, dtype=int)
         if (c < 0).any():

@@ -1,268 +1,176 @@
-"""TODO docstring analyses/time_to_goal/figures."""
+"""The figures of the time-to-goal notebook, each with its title, caption and alt text (section ``time_to_goal``).
+
+:func:`km_curves` (one Kaplan-Meier figure per measure, overall or by a subgroup), :func:`mtp_resolution_curves`,
+:func:`competing_risks` and :func:`hazard_ratios` return the :class:`~evaluation.core.figures.FigureSpec` a
+notebook shows with ``ev.show``; :func:`km_figure` is the spec of one Kaplan-Meier result. The Kaplan-Meier
+drawing itself, with its protected numbers table, is :func:`.km_chart.survival_km_chart`.
+"""
 
 from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from .compute import CoxResult, KaplanMeierGroups, NONE_FOLLOWED, TOO_SHORT, _km_groups
-from evaluation.core.disclosure import COMPLEMENT_MARK, UNDRAWN
-from evaluation.core.figures import OKABE_ITO, attach_counts, house_style
-from evaluation.core.params import Params
-from evaluation.stats.cell_suppression import Relation, protect_cells
-from evaluation.stats.survival import KaplanMeier, _days
-from evaluation.core.disclosure import COUNT_GID
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
 from evaluation.core.labels import group_name, measure_label
+from evaluation.core.params import Params
+from evaluation.core.text import format_days, format_p
+from evaluation.stats.survival import NONE_FOLLOWED, format_day_number
+from .competing import cumulative_incidence
+from .compute import analysed_measures, goal_text
+from .cox import CoxResult
+from .kaplan_meier import TOO_SHORT, KaplanMeierGroups, km_by_measure
+from .km_chart import drawn_groups, group_unit, survival_km_chart
+from .mtp import mtp_kaplan_meier
+
+NOTEBOOK = "04_time_to_goal"
+SECTION = "time_to_goal"
 
 
-# --- survival ------------------------------------------------------------------------------------
+# --- Kaplan-Meier ---------------------------------------------------------------------------------------
 
-_SURV_STYLES = ["-", "--", ":"]  # after the 8 Okabe-Ito colours, curves differ by line style
-
-
-def _surv_color(i: int) -> tuple[str, str]:
-    return OKABE_ITO[i % len(OKABE_ITO)], _SURV_STYLES[(i // len(OKABE_ITO)) % len(_SURV_STYLES)]
-
-
-def _surv_styles(km) -> list[tuple[str, str, float]]:
-    """(colour, line style, width) per group; the pooled curve of a selection (``drawn_groups``) is thick black."""
-    out, k = [], 0
-    for g in km.summary["group"]:
-        if km.selection and g == km.summary["group"].iat[0]:
-            out.append(("#000000", "-", 2.2))
-            continue
-        if km.selection:  # black is the pooled curve's: the others cycle through the seven colours
-            out.append((OKABE_ITO[k % 7], _SURV_STYLES[(k // 7) % len(_SURV_STYLES)], 1.4))
-        else:
-            out.append((*_surv_color(k), 1.4))
-        k += 1
-    return out
+def figure_id(km: KaplanMeierGroups) -> str:
+    """``survival_km_a1c``, ``survival_km_a1c_by_track``, ``survival_mtp_resolution_by_category``."""
+    stem = "survival_mtp_resolution" if km.measure == "mtp_resolution" else f"survival_km_{km.measure}"
+    return stem + (f"_by_{km.by}" if km.by else "")
 
 
-def _surv_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def km_curves(data: pd.DataFrame, params: Params, by: str | None = None) -> list[FigureSpec]:
+    """One Kaplan-Meier figure of time to goal per analysed measure with followed patients, overall or by
+    ``by`` (track, team, condition...), from :func:`.compute.time_to_goal_data`."""
+    return [km_figure(km, params) for km in km_by_measure(data, params, by)]
 
 
-def _surv_risk_rows(km, labels: dict[str, str]) -> list[tuple[str, str, str, str]]:
-    """(group, column, row label, colour) rows of the table under the plot: at risk / events / censored."""
-    groups = list(km.summary["group"])
-    styles = _surv_styles(km)
-    rows = []
-    for i, g in enumerate(groups):
-        colour = styles[i][0] if len(groups) > 1 else "#222222"
-        if len(groups) > 3:  # many groups: at risk only, or the table would outgrow the plot
-            rows.append((g, "at_risk", labels[g], colour))
-            continue
-        prefix = "" if len(groups) == 1 else f"{labels[g]}: "
-        rows += [(g, "at_risk", f"{prefix}at risk", colour), (g, "events", f"{prefix}events", colour),
-                 (g, "censored", f"{prefix}censored", colour)]
-    return rows
+def mtp_resolution_curves(mtp_data: pd.DataFrame, params: Params) -> FigureSpec:
+    """Kaplan-Meier of time to confirmed MTP resolution by category, from :func:`.mtp.mtp_resolution_data`;
+    the caption gives the share resolved by the longest of ``survival.mtp_horizons_days``."""
+    return km_figure(mtp_kaplan_meier(mtp_data, params), params, horizon=max(params.survival["mtp_horizons_days"]),
+                     what="were confirmed resolved", who="medication therapy problems", since="identification",
+                     ylabel="MTPs confirmed resolved (%)", xlabel="Days since identification")
 
 
-KM_HIDDEN_NOTE = "* hidden so that a small count cannot be worked out"
-_KM_WORDS = {"at_risk": "at risk", "events": "events", "censored": "censored"}
+def km_figure(km: KaplanMeierGroups, params: Params, *, horizon: float | None = None,
+              what: str = "reached the goal", who: str = "patients not at goal at baseline",
+              since: str = "enrollment", ylabel: str = "Patients at goal (%)",
+              xlabel: str = "Days since enrollment") -> FigureSpec:
+    """The Kaplan-Meier figure of ``km`` (:func:`.km_chart.survival_km_chart`, counts protected below
+    ``params.suppress_below``) with its caption: per group drawn, n, the median with its CI and the share
+    that ``what`` within ``horizon`` days (default: the longest of ``survival.horizons_days``), and the
+    log-rank p."""
+    horizon = max(params.survival["horizons_days"]) if horizon is None else horizon
+    fig = survival_km_chart(km, ylabel=ylabel, xlabel=xlabel, suppress_below=params.suppress_below)
+    drawn = drawn_groups(km)
+    return FigureSpec(figure_id(km), fig, _km_title(drawn), _km_caption(drawn, horizon, what, who, since),
+                      _km_alt_text(drawn, who, since), SECTION, NOTEBOOK)
 
 
-def _surv_cell(gi: int, column: str, t: float) -> str:
-    return f"{gi}:{column}:{t:g}"
+def _km_title(km: KaplanMeierGroups) -> str:
+    by = f" by {km.by}" if km.by else ""
+    if km.measure == "mtp_resolution":
+        return f"Time to confirmed MTP resolution{by}"
+    return f"Time to goal: {measure_label(km.measure)} ({km.goal}){by}"
 
 
-def _surv_counts(km, rows: list[tuple[str, str, str, str]], ticks: list[float], labels: dict[str, str],
-                 suppress_below: int | None) -> tuple[dict[str, str], list[dict], list[Relation], dict[str, str]]:
-    """What the numbers table and the legend show of each count, the facts a reader knows about them, and
-    how the caption must state the n's the figure hides.
-
-    Per group and tick, a reader takes n (the legend's, = at risk at day 0) = at risk + events + censored (the
-    sum is larger by the patients whose day is the tick: ``~=``); cumulative events and censored never fall
-    and at risk never rises; the groups of a partition add up to the patients in the caption; with a
-    selection of groups, the drawn groups are part of the pooled one. Small counts show as ``<11`` and
-    further cells as ``*`` until no hidden count can be pinned (:func:`evaluation.protect_cells`);
-    the caption's total is never hidden. Returns (cell -> shown, cell records, relations, caption phrase ->
-    safe phrase).
-    """
-
-    groups = list(km.summary["group"])
-    risk = {g: frame.set_index("time") for g, frame in km.risk.groupby("group", sort=False)}
-    values: dict[str, float] = {"total": float(km.n_patients)}
-    info = [{"id": "total", "label": "patients in the caption", "gid": None}]
-    relations: list[Relation] = []
-    n_cells = []
-    for gi, g in enumerate(groups):
-        n = float(km.summary.loc[km.summary["group"] == g, "n"].iat[0])
-        columns = [column for gg, column, _, _ in rows if gg == g]
-        for column in columns:
-            for t in ticks:
-                if g in risk and t in risk[g].index:
-                    cell = _surv_cell(gi, column, t)
-                    values[cell] = float(risk[g].at[t, column])
-                    info.append({"id": cell, "label": f"{labels[g]}: {_KM_WORDS[column]}, day {t:g}", "gid": None})
-            present = [t for t in ticks if _surv_cell(gi, column, t) in values]
-            sign = 1.0 if column == "at_risk" else -1.0  # at risk never rises; events and censored never fall
-            for a, b in zip(present, present[1:]):
-                relations.append(Relation({_surv_cell(gi, column, b): sign, _surv_cell(gi, column, a): -sign},
-                                                  "<=", 0.0, f"{labels[g]}: {_KM_WORDS[column]} by day {b:g} and by day {a:g}"))
-        n_cell = _surv_cell(gi, "at_risk", 0.0)  # the legend's n is the number at risk at day 0
-        if values.get(n_cell) != n:
-            n_cell = f"{gi}:n"
-            values[n_cell] = n
-            info.append({"id": n_cell, "label": f"{labels[g]}: n", "gid": None})
-        n_cells.append(n_cell)
-        if {"events", "censored"} <= set(columns):
-            for t in ticks:
-                cells = [_surv_cell(gi, c, t) for c in ("at_risk", "events", "censored")]
-                if all(c in values for c in cells):
-                    terms = {c: 1.0 for c in cells}
-                    terms[n_cell] = terms.get(n_cell, 0.0) - 1.0
-                    relations.append(Relation({c: v for c, v in terms.items() if v}, "~=", 0.0,
-                                                      f"{labels[g]}: at risk + events + censored = n at day {t:g}"))
-    if km.selection:  # the pooled curve first, then some of its groups: those are part of it
-        for t in ticks:
-            for column in ("at_risk", "events", "censored"):
-                whole, pieces = _surv_cell(0, column, t), [_surv_cell(gi, column, t) for gi in range(1, len(groups))]
-                if whole in values and all(c in values for c in pieces):
-                    relations.append(Relation({**{c: 1.0 for c in pieces}, whole: -1.0}, "<=", 0.0,
-                                                      f"the groups drawn are part of the pooled cohort ({_KM_WORDS[column]}, day {t:g})"))
-    elif km.by != "condition":  # groups of one partition (conditions overlap)
-        op = "==" if sum(values[c] for c in n_cells) == values["total"] else "<="
-        relations.append(Relation({**{c: 1.0 for c in n_cells}, "total": -1.0}, op, 0.0,
-                                          "the groups' n add up to the patients in the caption"))
-    if suppress_below:
-        shown = protect_cells(values, relations, suppress_below, locked={"total"})
-    else:
-        shown = {c: f"{int(v):,}" for c, v in values.items()}
-    for gi in range(len(groups)):
-        shown[f"{gi}:n"] = shown[n_cells[gi]]
-    restate = {}
-    for gi, g in enumerate(groups):  # the caption (survival.km_text) states each n as "<name> (n = <n>)"
-        if shown[n_cells[gi]] == COMPLEMENT_MARK:
-            restate[f"{group_name(g)} (n = {int(values[n_cells[gi]])})"] = f"{group_name(g)} (n = {COMPLEMENT_MARK})"
-    return shown, info, relations, restate
-
-
-@house_style
-def survival_km_chart(km, *, ylabel: str = "Patients at goal (%)", xlabel: str = "Days since enrollment",
-                      title: str | None = None, suppress_below: int | None = 11) -> plt.Figure:
-    """Kaplan-Meier drawn as the cumulative % reaching the event, with a numbers table under the plot.
-
-    ``km`` is a :class:`evaluation.survival.KaplanMeierGroups` (tidy ``summary``, ``curves``, ``risk``,
-    ``logrank``). Shows the CI band (up to 3 groups), censor ticks, a dotted median line per group, the
-    log-rank p and the CI method; the table gives, at each x tick, the number at risk and the cumulative
-    events and censored (at risk only when there are more than 3 groups). Counts of 1 to ``suppress_below`` - 1
-    are drawn as ``<11`` so the figure is safe for funders (None draws them as they are).
-
-    With more than ``survival.GROUPS_DRAWN`` groups (a statewide cohort's 1,000 teams) it draws the pooled
-    cohort and the fastest and slowest groups (:func:`evaluation.survival.drawn_groups`); the caption from
-    ``survival.km_text`` says so.
-    """
-
-    km = drawn_groups(km)
-    summary = km.summary
-    groups = list(summary["group"])
-    styles = _surv_styles(km)
-    labels = {g: (g.split("=", 1)[1] if "=" in g else g).replace("_", " ") for g in groups}
-    if km.selection:
-        labels[groups[0]] = labels[groups[0]].capitalize()
-    rows = _surv_risk_rows(km, labels)
-    ticks = sorted(km.risk["time"].unique()) if len(km.risk) else [0.0]
-    shown, cells, relations, restate = _surv_counts(km, rows, ticks, labels, suppress_below)
-    table_height = 0.17 * len(rows) + 0.35
-    fig = plt.figure(figsize=(7, 3.4 + table_height))
-    grid = fig.add_gridspec(2, 1, height_ratios=[3.4, table_height], hspace=0.45)
-    ax = fig.add_subplot(grid[0])
-    tab = fig.add_subplot(grid[1], sharex=ax)
-    bands = len(groups) <= 3
-    lr = km.logrank
-    condition_p = {}
-    if km.by == "condition" and len(lr):
-        condition_p = {c.split(" vs ")[0]: p for c, p in zip(lr["comparison"], lr["p_value"])}
-    for i, g in enumerate(groups):
-        colour, style, width = styles[i]
-        c = km.curves[km.curves["group"] == g]
-        s = summary[summary["group"] == g].iloc[0]
-        x = np.r_[0.0, c["time"].to_numpy(float)]
-        y = 100 * (1 - np.r_[1.0, c["survival"].to_numpy(float)])
-        label = f"{labels[g]} (n = {shown[f'{i}:n']})"
-        if g in condition_p and condition_p[g] == condition_p[g]:
-            label += f", {_surv_p(condition_p[g])} vs without"
-        ax.step(x, y, where="post", color=colour, ls=style, lw=width, label=label)
-        if bands:
-            low = 100 * (1 - np.r_[1.0, c["ci_high"].to_numpy(float)])
-            high = 100 * (1 - np.r_[1.0, c["ci_low"].to_numpy(float)])
-            ax.fill_between(x, low, high, step="post", color=colour, alpha=0.18, linewidth=0)
-        cens = c[c["censored"] > 0]
-        if not (km.selection and i == 0):  # the pooled curve of a statewide cohort would be all ticks
-            ax.plot(cens["time"], 100 * (1 - cens["survival"]), ls="none", marker="|", ms=6, mew=1, color=colour)
-        median = s["median_days"]
-        if median == median:  # reached
-            ax.plot([0, median], [50, 50], ls=":", lw=0.9, color="#555555")
-            ax.plot([median, median], [0, 50], ls=":", lw=0.9, color=colour)
-    notes = []
-    if km.by is not None and km.by != "condition" and len(lr):
-        p = lr["p_value"].iat[0]
-        notes.append(f"Log-rank {_surv_p(p)}" if p == p else f"Log-rank: {lr['note'].iat[0]}")
+def _km_caption(km: KaplanMeierGroups, horizon: float, what: str, who: str, since: str) -> str:
+    """Per group drawn: n, median with CI, share by ``horizon``; then the log-rank test and the selection."""
     level = f"{100 * (1 - km.alpha):g}% CI"
-    notes.append(f"Shaded: {level} ({km.ci_method})" if bands else f"{level}s ({km.ci_method}) in the table")
-    notes.append("Ticks: censored; dotted: median")
-    # cumulative curves rise from the lower left to the upper right: the other two corners stay free
-    ax.text(0.99, 0.03, "\n".join(notes), transform=ax.transAxes, va="bottom", ha="right", fontsize=7.5,
-            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
-    ax.set_ylim(0, 100)
-    ax.set_xlim(0, ticks[-1] if ticks[-1] > 0 else 1)
-    ax.set_xticks(ticks)
-    ax.set_ylabel(ylabel)
-    ax.set_xlabel(xlabel)
-    if title is None:
+    within = format_days(horizon)
+    parts = []
+    for g, fitter in km.fitters.items():
+        at = fitter.at([horizon]).iloc[0]
+        name = group_name(g)
+        if not fitter.n_:
+            parts.append(f"{name} (n = 0): median and share at {within} {NONE_FOLLOWED}.")
+            continue
+        if at["survival"] == at["survival"]:
+            share = f"an estimated {100 * (1 - at['survival']):.0f}% {what} within {within}"
+            if at["ci_low"] == at["ci_low"]:
+                share += f" ({level} {100 * (1 - at['ci_high']):.0f} to {100 * (1 - at['ci_low']):.0f}%)"
+        else:
+            share = f"the share at {within} is {TOO_SHORT}"
+        parts.append(f"{name} (n = {fitter.n_}): median {fitter.median_text}; {share}.")
+    lead = (f"Cumulative percentage of the {km.n_patients} {who} {'who' if 'patient' in who else 'that'} {what}, "
+            f"by days since {since} (Kaplan-Meier; CI method {km.ci_method}). ")
+    tail = ""
+    if km.by and km.by != "condition" and len(km.logrank):
+        p = km.logrank["p_value"].iat[0]
+        tail = (f" Log-rank test across {km.by}: {format_p(p)}." if p == p
+                else f" Log-rank test: {km.logrank['note'].iat[0]}.")
+    elif km.by == "condition":
+        tail = " Conditions overlap (a patient can have several); each is tested against patients without it."
+    if km.selection:
+        tail += f" {km.selection}."
+    return lead + " ".join(parts) + tail
 
-        name = "MTPs" if km.measure == "mtp_resolution" else measure_label(km.measure)
-        title = f"{name}: {km.goal}" + (f", by {km.by}" if km.by else "")
-    ax.set_title(title)
-    if len(groups) > 3:  # many curves: the legend goes beside the plot, not over it
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
-    elif len(groups) > 1:
-        ax.legend(loc="upper left", fontsize=7)
-    mentions = []
-    if ax.get_legend() is not None:
-        for i, text in enumerate(ax.get_legend().get_texts()):
-            gid = f"{COUNT_GID}legend-{i}"
-            text.set_gid(gid)
-            n_cell = next((c["id"] for c in cells if c["id"] in (_surv_cell(i, "at_risk", 0.0), f"{i}:n")), f"{i}:n")
-            mentions.append({"gid": gid, "cell": n_cell, "contains": f"(n = {shown[f'{i}:n']})"})
-    # the numbers table
-    tab.set_ylim(len(rows) - 0.5, -0.5)
-    index = {g: i for i, g in enumerate(groups)}
-    gids = {}
-    for r, (g, column, _, colour) in enumerate(rows):
-        for t in ticks:
-            cell = _surv_cell(index[g], column, t)
-            if shown.get(cell, UNDRAWN) != UNDRAWN:
-                gids[cell] = f"{COUNT_GID}{len(gids)}"
-                tab.text(t, r, shown[cell], ha="center", va="center", fontsize=7, color=colour, gid=gids[cell])
-    for cell in cells:
-        cell["shown"] = shown[cell["id"]]
-        cell["gid"] = gids.get(cell["id"])  # None: not drawn as a text of its own (the caption's total)
-    tab.set_yticks(range(len(rows)))
-    tab.set_yticklabels([label for _, _, label, _ in rows], fontsize=7)
-    for ticklabel, (_, _, _, colour) in zip(tab.get_yticklabels(), rows):
-        ticklabel.set_color(colour)
-    tab.tick_params(axis="both", length=0)
-    day0 = [shown.get(_surv_cell(i, "at_risk", ticks[0]), "") for i in range(len(groups))]
-    tab.tick_params(axis="y", pad=max(16, 2.6 * max(map(len, day0), default=0) + 4))  # row labels clear of day-0 numbers
-    tab.tick_params(axis="x", labelbottom=False)
-    tab.grid(False)
-    for side in ("top", "right", "bottom", "left"):
-        tab.spines[side].set_visible(False)
-    hidden = any(v == COMPLEMENT_MARK for v in shown.values())
-    left_out = any(v == UNDRAWN for c, v in shown.items() if c.count(":") == 2)
-    note = "; ".join([KM_HIDDEN_NOTE] * hidden + ["blank: left out for the same reason"] * left_out)
-    tab.set_title("Number at risk" + ("" if len(groups) > 3 else ", and events and censored so far")
-                  + (f" ({note})" if note else ""), fontsize=8, fontweight="normal", loc="left")
-    attach_counts(fig, cells, relations, suppress_below, mentions, note, restate=restate)
-    return fig
+
+def _km_alt_text(km: KaplanMeierGroups, who: str, since: str) -> str:
+    """The curves in words: where a single curve ends and crosses 50%, or which of several is fastest."""
+    medians = {g: f.median_ for g, f in km.fitters.items()}
+    reached = {g: m for g, m in medians.items() if m == m}
+    if not km.fitters or not km.n_patients:
+        return f"An empty chart: no {who}."
+    if len(km.fitters) == 1:
+        f = next(iter(km.fitters.values()))
+        end = 100 * (1 - f.table_["survival"].iat[-1]) if len(f.table_) else 0.0
+        crosses = (f"it crosses 50% at day {format_day_number(f.median_)}" if f.median_ == f.median_
+                   else "it never reaches 50%")
+        return (f"A step curve rising from 0% at {since} to {end:.0f}% by day {f.table_['time'].max():.0f}, "
+                f"with a shaded confidence band; {crosses}. "
+                f"A table under the plot gives the numbers at risk, events and censored every few months.")
+    fastest = min(reached, key=reached.get) if reached else None
+    alt = (f"{len(km.fitters)} step curves, one per {km.by}, rising from 0%. " if not km.selection else
+           f"{len(km.fitters)} step curves rising from 0%: all {km.n_groups:,} {group_unit(km.by)} pooled, and the "
+           f"{len(km.fitters) - 1} fastest and slowest of them. ")
+    return (alt
+            + (f"The fastest to reach 50% is {group_name(fastest)} (day {format_day_number(reached[fastest])}); "
+               if fastest else "None reaches 50%; ")
+            + (f"{len(medians) - len(reached)} never reach 50%. " if len(reached) < len(medians)
+               else "every curve reaches 50%. ")
+            + "A table under the plot gives the numbers at risk.")
+
+
+# --- competing risks ------------------------------------------------------------------------------------
+
+COMPETING_TITLE = "Reaching goal with death or exit as a competing event"
+
+
+def competing_risks(data: pd.DataFrame, by_day: pd.DataFrame, params: Params) -> FigureSpec:
+    """Cumulative incidence of reaching goal and of a competing exit (Aalen-Johansen), one panel per measure
+    with followed patients, beside 1 - Kaplan-Meier; the caption gives the shares by the longest horizon from
+    ``by_day`` (:func:`.competing.cumulative_incidence_by_day`)."""
+    curves = cumulative_incidence(data, params)
+    horizon = max(params.survival["horizons_days"])
+    rows = by_day[(by_day["group"] == "all") & (by_day["days"] == horizon)]
+    competing = ", ".join(params.survival["competing_exit_reasons"] or []) or "none"
+    parts = []
+    for r in rows.itertuples(index=False):
+        name = measure_label(r.measure)
+        if not r.n:
+            parts.append(f"{name}: {NONE_FOLLOWED}")
+        elif r.pct_goal == r.pct_goal:
+            km = (f"{r.pct_goal_ignoring_competing:.0f}% by 1 - Kaplan-Meier"
+                  if r.pct_goal_ignoring_competing == r.pct_goal_ignoring_competing
+                  else "1 - Kaplan-Meier not estimable: no one followed that long")
+            parts.append(f"{name}: {r.pct_goal:.0f}% reached goal and {r.pct_competing_exit:.0f}% exited first ({km})")
+        else:
+            parts.append(f"{name}: {TOO_SHORT}")
+    caption = (f"Cumulative incidence of reaching goal with exits for a competing reason ({competing}) as competing "
+               f"events (Aalen-Johansen), among patients not at goal at baseline. By day {horizon}: "
+               + "; ".join(parts) + ". The dashed 1 - Kaplan-Meier curve treats those exits as censored and so "
+               "overstates the share reaching goal when exits are common.")
+    panels = curves["measure"].nunique()
+    alt = (f"{panels} panel{'s' if panels != 1 else ''}, one per measure, each with a rising blue curve for reaching "
+           f"goal, a low orange curve for competing exits and a dashed grey 1 - Kaplan-Meier curve just above the "
+           f"blue one.")
+    goals = {m: goal_text(params, m) for m in analysed_measures(params)}
+    return FigureSpec("survival_cumulative_incidence", cumulative_incidence_chart(curves, goals), COMPETING_TITLE,
+                      caption, alt, SECTION, NOTEBOOK)
 
 
 @house_style
-def survival_cif_chart(curves: pd.DataFrame, goals: dict[str, str] | None = None) -> plt.Figure:
-    """Cumulative incidence of reaching goal and of a competing exit (Aalen-Johansen), one panel per measure,
-    with 1 - Kaplan-Meier (competing exits censored) dashed for comparison."""
+def cumulative_incidence_chart(curves: pd.DataFrame, goals: dict[str, str] | None = None) -> plt.Figure:
+    """The bare figure of :func:`competing_risks`: one panel per measure in ``curves``
+    (:func:`.competing.cumulative_incidence`), titled with the measure and its goal."""
     measures = list(dict.fromkeys(curves["measure"]))
     ncols = 1 if len(measures) == 1 else 2
     nrows = max(1, -(-len(measures) // ncols))
@@ -276,7 +184,7 @@ def survival_cif_chart(curves: pd.DataFrame, goals: dict[str, str] | None = None
         ax.step(x, [0.0, *(100 * c["km_at_goal"])], where="post", color="#777777", ls="--", lw=1)
         ax.step(x, [0.0, *(100 * c["cif_goal"])], where="post", color=OKABE_ITO[0], lw=1.4)
         ax.step(x, [0.0, *(100 * c["cif_competing"])], where="post", color=OKABE_ITO[3], lw=1.4)
-        ax.set_title(f"{m}: {(goals or {}).get(m, '')}".rstrip(": "), fontsize=9, loc="left")
+        ax.set_title(f"{measure_label(m)}: {(goals or {}).get(m, '')}".rstrip(": "), fontsize=9, loc="left")
         ax.set_ylim(0, 100)
         ax.set_xlim(left=0)
     handles = [plt.Line2D([], [], color=OKABE_ITO[0], lw=1.4, label="reached goal (Aalen-Johansen)"),
@@ -290,11 +198,31 @@ def survival_cif_chart(curves: pd.DataFrame, goals: dict[str, str] | None = None
     return fig
 
 
-@house_style
-def survival_hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
-    """Forest plot of Cox hazard ratios with CIs (log scale), one row per measure and covariate.
+# --- Cox ------------------------------------------------------------------------------------------------
 
-    A hazard ratio above 1 means patients reach goal sooner."""
+COX_TITLE = "Cox model of time to goal"
+
+
+def hazard_ratios(cox: CoxResult) -> FigureSpec:
+    """Forest plot of the Cox hazard ratios (:func:`.cox.cox_models`, at least one model fitted); the caption
+    names the covariates and every hazard ratio whose CI excludes 1."""
+    s = cox.summary
+    level = f"{100 * (1 - cox.alpha):g}%"
+    clear = s[(s["ci_low"] > 1) | (s["ci_high"] < 1)]
+    found = "; ".join(f"{measure_label(r.measure)} {r.covariate} HR {r.hazard_ratio:.2f} ({r.per})"
+                      for r in clear.itertuples())
+    caption = (f"Hazard ratios of reaching goal from Cox models (one per measure) with {level} CIs; a ratio above 1 "
+               f"means sooner. Covariates: {', '.join(dict.fromkeys(s['covariate']))}. "
+               + (f"CIs that exclude 1: {found}." if found else "No CI excludes 1."))
+    alt = (f"A forest plot of {len(s)} hazard ratios on a log scale around a vertical line at 1; "
+           f"{len(clear)} of them have confidence intervals that do not cross 1.")
+    return FigureSpec("survival_cox_hazard_ratios", hazard_ratio_chart(s), COX_TITLE, caption, alt, SECTION, NOTEBOOK)
+
+
+@house_style
+def hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
+    """The bare figure of :func:`hazard_ratios`: hazard ratios with CIs (log scale), one row per measure and
+    covariate, coloured by measure. A hazard ratio above 1 means patients reach goal sooner."""
     d = summary.reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(d) + 1.2))
     y = np.arange(len(d))
@@ -304,8 +232,6 @@ def survival_hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
     ax.scatter(d["hazard_ratio"], y, color=colours, s=18, zorder=3)
     ax.axvline(1, color="#555555", lw=0.8)
     ax.set_xscale("log")
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
-
     low, high = float(d["ci_low"].min()), float(d["ci_high"].max())
     ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10) if low / 1.5 <= t <= high * 1.5] or [1]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -313,182 +239,10 @@ def survival_hazard_ratio_chart(summary: pd.DataFrame) -> plt.Figure:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
-    ax.set_yticklabels([f"{m}: {c} ({p})" for m, c, p in zip(d["measure"], d["covariate"], d["per"])], fontsize=7)
+    ax.set_yticklabels([f"{measure_label(m)}: {c} ({p})" for m, c, p in zip(d["measure"], d["covariate"], d["per"])],
+                       fontsize=7)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("Hazard ratio of reaching goal (log scale; > 1 = sooner)")
-    ax.set_title("Cox model of time to goal")
+    ax.set_title(COX_TITLE)
     return fig
-
-
-GROUPS_DRAWN = 10  # a Kaplan-Meier figure draws at most this many group curves (beyond it they are unreadable)
-
-
-def _pace(fitter: KaplanMeier) -> tuple[float, float]:
-    """Sort key, fastest first: the median (not reached: slowest), then the share still without the event."""
-    survival = fitter._columns["survival"]
-    return (fitter.median_ if fitter.median_ == fitter.median_ else np.inf,
-            float(survival[-1]) if len(survival) else 1.0)
-
-
-def _unit(by: str | None) -> str:
-    return {"team": "teams"}.get(str(by), f"{by} groups")
-
-
-
-
-def drawn_groups(km: KaplanMeierGroups, cap: int = GROUPS_DRAWN) -> KaplanMeierGroups:
-    """The groups a figure draws: every group when there are at most ``cap``; else the pooled cohort plus the
-    ``cap // 2`` fastest and the ``cap - cap // 2`` slowest groups.
-
-    Fastest and slowest go by the median time to the event; groups whose median is not reached count as the
-    slowest, the fewer reaching the event the slower; ties by label. A statewide cohort of 1,000 teams
-    otherwise draws 1,000 curves (and a numbers table of 1,000 rows). The result keeps the log-rank test
-    across every group and says in ``selection`` what is drawn; ``n_groups`` is the number of groups
-    analysed. Overlapping groups (conditions) are never pooled: they are few.
-    """
-    if km.n_groups or len(km.fitters) <= cap or km.by in (None, "condition"):
-        return km
-    unit = _unit(km.by)
-    ranked = sorted(km.fitters, key=lambda g: (*_pace(km.fitters[g]), g))
-    fast, slow = ranked[: cap // 2], ranked[len(ranked) - (cap - cap // 2):]
-    chosen = fast + slow
-    label = f"all {len(km.fitters):,} {unit}"
-    durations = np.concatenate([f.durations for f in km.fitters.values()])
-    events = np.concatenate([f.events for f in km.fitters.values()]).astype(int)
-    pooled = _km_groups(pd.DataFrame({"days": durations, "event": events}), None, km.ci_method, km.alpha,
-                        km.measure, km.goal, logrank=False)
-    pooled.fitters["all"].label = label
-    order = {g: i for i, g in enumerate(chosen)}
-
-    def pick(frame: pd.DataFrame, pooled_frame: pd.DataFrame) -> pd.DataFrame:
-        mine = frame[frame["group"].isin(order)]
-        mine = mine.iloc[np.argsort(mine["group"].map(order).to_numpy(), kind="stable")]
-        return pd.concat([pooled_frame.assign(group=label), mine], ignore_index=True)[frame.columns]
-
-    summary = pick(km.summary, pooled.summary)
-    if "competing" in summary:
-        summary.loc[0, "competing"] = km.summary["competing"].sum()
-    table = "mtp_resolution" if km.measure == "mtp_resolution" else "time_to_goal"
-    selection = (f"Drawn: all {len(km.fitters):,} {unit} pooled, then the {len(fast)} {unit} with the shortest and "
-                 f"the {len(slow)} with the longest median time (a median not reached counts as longest); every "
-                 f"one of the {len(km.fitters):,} is in tables/{table}.csv")
-    return KaplanMeierGroups(
-        measure=km.measure, by=km.by, ci_method=km.ci_method, alpha=km.alpha, summary=summary,
-        curves=pick(km.curves, pooled.curves), risk=pick(km.risk, pooled.risk), logrank=km.logrank, goal=km.goal,
-        fitters={label: pooled.fitters["all"], **{g: km.fitters[g] for g in chosen}}, n_patients=km.n_patients,
-        n_groups=len(km.fitters), selection=selection)
-
-
-def figure_id(km: KaplanMeierGroups) -> str:
-    """``survival_km_a1c``, ``survival_km_a1c_by_track``, ``survival_mtp_resolution_by_category``."""
-    stem = "survival_mtp_resolution" if km.measure == "mtp_resolution" else f"survival_km_{km.measure}"
-    return stem + (f"_by_{km.by}" if km.by else "")
-
-
-# --- figure texts (title, caption and alt text computed from the results) --------------------------------
-
-def _p_words(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def km_text(km: KaplanMeierGroups, horizon: float = 365, what: str = "reached the goal",
-            who: str = "patients not at goal at baseline", since: str = "enrollment") -> dict[str, str]:
-    """Title, caption and alt text for :func:`evaluation.figures.survival_km_chart` (of the groups it draws:
-    :func:`drawn_groups`)."""
-    km = drawn_groups(km)
-    level = f"{100 * (1 - km.alpha):g}% CI"
-    label = measure_label(km.measure) if km.measure != "mtp_resolution" else "MTP resolution"
-    by = f" by {km.by}" if km.by else ""
-    title = (f"Time to goal: {label} ({km.goal}){by}" if km.measure != "mtp_resolution"
-             else f"Time to confirmed MTP resolution{by}")
-    parts = []
-    for g, fitter in km.fitters.items():
-        at = fitter.at([horizon]).iloc[0]
-        name = group_name(g)
-        if not fitter.n_:
-            parts.append(f"{name} (n = 0): median and share at {horizon:g} days {NONE_FOLLOWED}.")
-            continue
-        if at["survival"] == at["survival"]:
-            share = f"an estimated {100 * (1 - at['survival']):.0f}% {what} within {horizon:g} days"
-            if at["ci_low"] == at["ci_low"]:
-                share += f" ({level} {100 * (1 - at['ci_high']):.0f} to {100 * (1 - at['ci_low']):.0f}%)"
-        else:
-            share = f"the share at {horizon:g} days is {TOO_SHORT}"
-        parts.append(f"{name} (n = {fitter.n_}): median {fitter.median_text}; {share}.")
-    lead = (f"Cumulative percentage of the {km.n_patients} {who} {'who' if 'patient' in who else 'that'} {what}, "
-            f"by days since {since} "
-            f"(Kaplan-Meier; CI method {km.ci_method}). ")
-    tail = ""
-    if km.by and km.by != "condition" and len(km.logrank):
-        p = km.logrank["p_value"].iat[0]
-        tail = f" Log-rank test across {km.by}: {_p_words(p)}." if p == p else f" Log-rank test: {km.logrank['note'].iat[0]}."
-    elif km.by == "condition":
-        tail = " Conditions overlap (a patient can have several); each is tested against patients without it."
-    if km.selection:
-        tail += f" {km.selection}."
-    caption = lead + " ".join(parts) + tail
-    medians = {g: f.median_ for g, f in km.fitters.items()}
-    reached = {g: m for g, m in medians.items() if m == m}
-    if not km.fitters or not km.n_patients:
-        alt = f"An empty chart: no {who}."
-    elif len(km.fitters) == 1:
-        f = next(iter(km.fitters.values()))
-        end = 100 * (1 - f.table_["survival"].iat[-1]) if len(f.table_) else 0.0
-        alt = (f"A step curve rising from 0% at {since} to {end:.0f}% by day {f.table_['time'].max():.0f}, "
-               f"with a shaded confidence band; {'it crosses 50% at day ' + _days(f.median_) if f.median_ == f.median_ else 'it never reaches 50%'}. "
-               f"A table under the plot gives the numbers at risk, events and censored every few months.")
-    else:
-        fastest = min(reached, key=reached.get) if reached else None
-        alt = (f"{len(km.fitters)} step curves, one per {km.by}, rising from 0%. " if not km.selection else
-               f"{len(km.fitters)} step curves rising from 0%: all {km.n_groups:,} {_unit(km.by)} pooled, and the "
-               f"{len(km.fitters) - 1} fastest and slowest of them. ")
-        alt = (alt
-               + (f"The fastest to reach 50% is {group_name(fastest)} (day {_days(reached[fastest])}); "
-                  if fastest else "None reaches 50%; ")
-               + (f"{len(medians) - len(reached)} never reach 50%. " if len(reached) < len(medians)
-                  else "every curve reaches 50%. ")
-               + "A table under the plot gives the numbers at risk.")
-    return {"title": title, "caption": caption, "alt_text": alt}
-
-
-def cif_text(curves: pd.DataFrame, by_day: pd.DataFrame, params: Params) -> dict[str, str]:
-    """Title, caption and alt text for :func:`evaluation.figures.survival_cif_chart`."""
-    horizon = max(params.survival["horizons_days"])
-    rows = by_day[(by_day["group"] == "all") & (by_day["days"] == horizon)]
-    competing = ", ".join(params.survival["competing_exit_reasons"] or []) or "none"
-    parts = []
-    for r in rows.itertuples(index=False):
-        if not r.n:
-            parts.append(f"{r.measure}: {NONE_FOLLOWED}")
-        elif r.pct_goal == r.pct_goal:
-            km = (f"{r.pct_goal_ignoring_competing:.0f}% by 1 - Kaplan-Meier"
-                  if r.pct_goal_ignoring_competing == r.pct_goal_ignoring_competing
-                  else "1 - Kaplan-Meier not estimable: no one followed that long")
-            parts.append(f"{r.measure}: {r.pct_goal:.0f}% reached goal and {r.pct_competing_exit:.0f}% exited first "
-                         f"({km})")
-        else:
-            parts.append(f"{r.measure}: {TOO_SHORT}")
-    caption = (f"Cumulative incidence of reaching goal with exits for a competing reason ({competing}) as competing "
-               f"events (Aalen-Johansen), among patients not at goal at baseline. By day {horizon}: "
-               + "; ".join(parts) + ". The dashed 1 - Kaplan-Meier curve treats those exits as censored and so "
-               "overstates the share reaching goal when exits are common.")
-    panels = curves["measure"].nunique()  # the chart draws the measures with followed patients
-    alt = (f"{panels} panel{'s' if panels != 1 else ''}, one per measure, each with a rising blue curve for reaching "
-           f"goal, a low orange curve for competing exits and a dashed grey 1 - Kaplan-Meier curve just above the "
-           f"blue one.")
-    return {"title": "Reaching goal with death or exit as a competing event", "caption": caption, "alt_text": alt}
-
-
-def cox_text(cox: CoxResult) -> dict[str, str]:
-    """Title, caption and alt text for :func:`evaluation.figures.survival_hazard_ratio_chart`."""
-    s = cox.summary
-    level = f"{100 * (1 - cox.alpha):g}%"
-    clear = s[(s["ci_low"] > 1) | (s["ci_high"] < 1)]
-    found = "; ".join(f"{r.measure} {r.covariate} HR {r.hazard_ratio:.2f} ({r.per})" for r in clear.itertuples())
-    caption = (f"Hazard ratios of reaching goal from Cox models (one per measure) with {level} CIs; a ratio above 1 "
-               f"means sooner. Covariates: {', '.join(dict.fromkeys(s['covariate']))}. "
-               + (f"CIs that exclude 1: {found}." if found else "No CI excludes 1."))
-    alt = (f"A forest plot of {len(s)} hazard ratios on a log scale around a vertical line at 1; "
-           f"{len(clear)} of them have confidence intervals that do not cross 1.")
-    return {"title": "Cox model of time to goal", "caption": caption, "alt_text": alt}

@@ -1,18 +1,20 @@
-"""TODO docstring analyses/time_to_goal/findings."""
+"""What the report says about time to goal: one sentence per measure, read back from ``tables/time_to_goal.csv``
+(so the report needs only the table the notebook saved), with small counts written as ``<11``."""
 
 from __future__ import annotations
 import math
 from evaluation.core.disclosure import _cohort_rows, format_count
-from evaluation.core.outputs import _read_table
+from evaluation.core.outputs import read_table
 from evaluation.core.params import Params
 from evaluation.core.text import as_number, not_analysed
 
 
 def findings_time_to_goal(params: Params) -> list[str]:
-
-    t = _read_table(params, "time_to_goal")
+    """Per measure, the median time to goal of the patients not at goal at baseline (or that fewer than half
+    reached it); a sentence saying so when the table is missing or has no one followed."""
+    t = read_table(params, "time_to_goal")
     if t is None:
-        return [not_analysed("Time to goal was", "time_to_goal", "the survival notebook did not run")]
+        return [not_analysed("Time to goal was", "time_to_goal", "the time-to-goal notebook did not run")]
     out = []
     th = params.suppress_below
     for label, r, too_few in _cohort_rows(t, ("n", "events"), th):

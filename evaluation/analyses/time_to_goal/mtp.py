@@ -1,12 +1,14 @@
 """Time to MTP resolution: days from a medication therapy problem's identification to its confirmed resolution,
 by Kaplan-Meier with unresolved MTPs censored at exit or the data end (the one MTP-resolution estimate every
-notebook and the report use)."""
+notebook and the report use: ``tables/mtp_resolution.csv``)."""
 from __future__ import annotations
 
 import pandas as pd
-from .compute import KaplanMeierGroups, _km_groups, _patients
 from evaluation.core.params import Params
 from evaluation.data.cohort import Cohort
+from .compute import patient_table
+from .kaplan_meier import KaplanMeierGroups, km_groups
+
 
 def mtp_resolution_data(cohort: Cohort, params: Params) -> pd.DataFrame:
     """One row per MTP: days from identification to confirmed resolution (event) or censoring.
@@ -17,7 +19,7 @@ def mtp_resolution_data(cohort: Cohort, params: Params) -> pd.DataFrame:
     cols = ["patient_id", "team_id", "track", "category", "identified_on", "resolved_on", "days", "event"]
     if not cohort.has("mtps"):
         return pd.DataFrame(columns=cols)
-    m = cohort.mtps.merge(_patients(cohort)[["patient_id", "team_id", "track", "exited_on"]], on="patient_id",
+    m = cohort.mtps.merge(patient_table(cohort)[["patient_id", "team_id", "track", "exited_on"]], on="patient_id",
                           how="left")
     dates = [m["identified_on"].max(), m["resolved_on"].max()]
     if cohort.measurements is not None and len(cohort.measurements):
@@ -33,7 +35,7 @@ def mtp_resolution_data(cohort: Cohort, params: Params) -> pd.DataFrame:
 
 def mtp_kaplan_meier(mtp_data: pd.DataFrame, params: Params, by: str | None = "category") -> KaplanMeierGroups:
     """Kaplan-Meier of time to MTP resolution, overall or by category."""
-    return _km_groups(mtp_data, by, params.ci_method, params.alpha, "mtp_resolution", "confirmed resolved")
+    return km_groups(mtp_data, by, params.ci_method, params.alpha, "mtp_resolution", "confirmed resolved")
 
 
 def mtp_resolution(mtp_data: pd.DataFrame, params: Params) -> pd.DataFrame:
@@ -55,5 +57,3 @@ def mtp_resolution(mtp_data: pd.DataFrame, params: Params) -> pd.DataFrame:
                 row[f"pct_resolved_{h:g}d_ci_high"] = 100 * (1 - r.ci_low)
             rows.append(row)
     return pd.DataFrame(rows)
-
-
