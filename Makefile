@@ -57,5 +57,5 @@ bench: $(STAMP)
 
 # An interrupted publish is finished first: its journal in reports/.publishing points into .staging and .trash.
 clean:
-	if test -x $(PY); then $(PY) -c "from evaluation.run.runner import repair_reports; [print(line) for line in repair_reports()]"; fi
+	if test -x $(PY); then $(PY) -c "from evaluation.run.publishing import repair_reports; [print(line) for line in repair_reports()]"; fi
 	test -n "$$(ls -A reports/.publishing 2>/dev/null | grep -v '^.lock$$')" || rm -rf reports/.staging reports/.trash

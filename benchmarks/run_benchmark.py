@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import yaml
+
+from evaluation.data.synth import generate_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -32,8 +34,7 @@ SIZES = {  # name: (teams, patients per team)
 
 
 def generate(size: str, folder: Path) -> dict[str, int]:
-    from evaluation.data.synth import generate_cohort
-
+    """Write the synthetic cohort of one benchmark size; the rows written per file."""
     teams, per_team = SIZES[size]
     if per_team is None:
         return generate_cohort(folder, seed=2015)
@@ -87,7 +88,8 @@ from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
 from evaluation.core.params import load_params, to_dict
-from evaluation.run.runner import discover_notebooks, execute_in_process
+from evaluation.run.execute import execute_in_process
+from evaluation.run.notebooks import discover_notebooks
 out = Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 params = to_dict(load_params(sys.argv[1])) | {"output_dir": str(out), "params_file": sys.argv[1]}  # as the runner passes
@@ -167,8 +169,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(index=False))
     print(f"\nResults: {RESULTS / 'benchmark.csv'}")
     if not args.keep:
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"kept: {work}")

@@ -26,6 +26,7 @@ EXIT_CODES = ("exit codes: 0 done, 1 data errors, 2 a params mistake, 3 a notebo
 
 
 def _print_problems(exc: DataValidationError) -> None:
+    """The data errors, where the full data-quality table is, and that the last report is untouched."""
     print(f"error: {exc}", file=sys.stderr)
     staging = getattr(exc, "staging_dir", None)
     if staging:
@@ -34,7 +35,8 @@ def _print_problems(exc: DataValidationError) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run.runner import ReportsNotWritable, run
+    from .run.publishing import ReportsNotWritable
+    from .run.runner import run
 
     try:
         result = run(args.params, only=args.only, jobs=args.jobs, force=args.force)
@@ -64,10 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check the params (every key and value), then the data, then the settings that name things in the data:
     everything `run` would stop on, in one list."""
+    from .core.params import load_params
     from .data.loading import load_cohort
     from .data.start import resolve_with_data
-    from .core.params import load_params
-    from .run.runner import ReportsNotWritable, check_output_dir, check_replaceable, repair_reports
+    from .run.publishing import ReportsNotWritable, check_output_dir, check_replaceable, repair_reports
 
     try:
         for line in repair_reports():  # a publish a killed run left half done is finished first
@@ -140,13 +142,21 @@ def cmd_params(args: argparse.Namespace) -> int:
 def cmd_regold(args: argparse.Namespace) -> int:
     from .run.regold import regold
 
-    return regold(args.notebooks)
+    try:
+        return regold(args.notebooks)
+    except NotebookFailed as exc:  # a notebook run for the tables another reads: nothing was stored
+        print(f"error: {exc}", file=sys.stderr)
+        if getattr(exc, "traceback", None):
+            print(exc.traceback, file=sys.stderr, end="")
+        return EXIT_NOTEBOOK
 
 
 def cmd_qdpx(args: argparse.Namespace) -> int:
-    from .data.loading import load_cohort
     from .core.params import load_params
-    from .data.refi_qda import export_qdpx, read_qdpx, write_qualitative_csvs
+    from .data.loading import load_cohort
+    from .data.qualitative import write_qualitative_csvs
+    from .data.refi_qda import read_qdpx
+    from .data.refi_qda_writer import export_qdpx
 
     if args.action == "export":
         try:
@@ -199,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="export: the .qdpx to write; import: the cohort folder to write qualitative/ into")
     p.set_defaults(func=cmd_qdpx)
     p = sub.add_parser("regold", help="refresh the stored outputs of notebooks for the nbval regression tests")
-    p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all)")
+    p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all); the notebooks one of them reads "
+                   "the tables of run first, their stored outputs unchanged")
     p.set_defaults(func=cmd_regold)
     return parser
 

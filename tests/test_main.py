@@ -1,9 +1,15 @@
-"""The command line: synth, qdpx export/import, dictionary check."""
+"""The command line: synth, qdpx export/import, dictionary check, regold."""
 from __future__ import annotations
 
+import shutil
+
+import nbformat
 import pandas as pd
 
 from evaluation.__main__ import main
+from evaluation.run import notebooks
+from evaluation.run.notebooks import NOTEBOOK_DIR, discover_notebooks
+from evaluation.run.regold import regold_order
 
 
 def test_synth_then_qdpx_round_trip(tmp_path, capsys):
@@ -61,3 +67,33 @@ def test_validate_refuses_a_report_folder_run_would_refuse(tmp_path, capsys):
     assert main(["validate", str(params)]) == 2
     assert "is a folder the workbench did not publish" in capsys.readouterr().err
     assert [p.name for p in folder.iterdir()] == ["precious.txt"] and (folder / "precious.txt").read_text() == "keep me"
+
+
+def test_regold_runs_the_notebooks_a_requested_one_reads_first():
+    every = discover_notebooks()
+    report, outcomes, engagement = (NOTEBOOK_DIR / name for name in
+                                    ("06_report.ipynb", "03_outcomes.ipynb", "01_engagement.ipynb"))
+    assert regold_order([report], every) == ([p for p in every if p != report], [report])
+    assert regold_order([report, outcomes], every) == ([p for p in every if p not in (report, outcomes)],
+                                                       [outcomes, report])
+    assert regold_order([engagement], every) == ([], [engagement])
+    assert regold_order(every, every) == ([], every)  # all of them: in order, the report notebook last
+
+
+def test_regold_of_the_report_notebook_alone_stores_what_a_full_run_would(tmp_path, monkeypatch, capsys):
+    """`make regold NOTEBOOKS=notebooks/06_report.ipynb` used to store "not analysed" for every table, since the
+    report notebook read the others' tables from an empty folder. Now the others run first (in this process,
+    their stored outputs untouched) and the demo, which has every table, leaves no "not analysed" line.
+    Runs the demo's analyses once (the notebooks in this process, the report notebook in a kernel): minutes."""
+    folder = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, folder)
+    monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
+    report = folder / "06_report.ipynb"
+    before = {p.name: p.read_bytes() for p in discover_notebooks() if p != report}
+    assert main(["regold", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("for its tables") == len(before) and f"refreshed {report}" in out
+    stored = [text for cell in nbformat.read(report, as_version=4).cells for output in cell.get("outputs", [])
+              for text in (output.get("text", ""), output.get("data", {}).get("text/plain", ""))]
+    assert stored and not any("not analysed" in "".join(text) for text in stored)
+    assert {p.name: p.read_bytes() for p in discover_notebooks() if p != report} == before  # only 06 was written

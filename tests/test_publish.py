@@ -16,9 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from evaluation import ParamsError
-from evaluation.run import runner
+from evaluation import DataValidationError, ParamsError
 from evaluation.__main__ import EXIT_PARAMS, EXIT_STORAGE, main
+from evaluation.core.paths import REPO_ROOT
+from evaluation.run import notebooks, publishing, runner
 from tests.conftest import TINY, write_cohort
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0  # chmod does not stop root: refusals are simulated then
@@ -44,8 +45,8 @@ def small_run(tmp_path, tiny_cohort, reports_root, monkeypatch):
         nbformat.v4.new_code_cell("from pathlib import Path\n(Path(output_dir) / 'tables').mkdir(exist_ok=True)\n"
                                   "(Path(output_dir) / 'tables' / 'hello.csv').write_text('a\\n1\\n')")])
     nbformat.write(nb, folder / "00_hello.ipynb")
-    monkeypatch.setattr(runner, "NOTEBOOK_DIR", folder)
-    monkeypatch.setattr(runner, "_kernel_name", lambda: None)  # `main(["run", ...])` runs in this process too
+    monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
+    monkeypatch.setattr(runner, "kernel_name", lambda: None)  # `main(["run", ...])` runs in this process too
 
     def write(**extra) -> Path:
         lines = ["cohort_id: tiny", f"data_dir: {tiny_cohort}", 'as_of: "2016-12-31"']
@@ -91,7 +92,7 @@ def test_the_runner_refuses_the_root_even_when_params_came_another_way(small_run
     params = load_params(small_run())
     monkeypatch.setenv("CMM_REPORTS_DIR", str(params.output_dir))
     with pytest.raises(ParamsError, match="is the reports folder itself"):
-        runner.check_output_dir(params)
+        publishing.check_output_dir(params)
 
 
 def test_output_dir_through_a_link_out_of_the_root_or_inside_another_report_is_refused(small_run, reports_root,
@@ -110,7 +111,7 @@ def test_failed_validation_keeps_its_staging_folder_inside_the_root(small_run, t
     """Today's bug: staging went beside output_dir (here reports/group/.staging); now it is always <root>/.staging."""
     (tiny_cohort / "patients.csv").write_text(TINY["patients.csv"].replace("P003,T02", "P003,T99"))
     params = small_run(output_dir=str(reports_root / "group" / "tiny"))
-    with pytest.raises(runner.DataValidationError) as info:
+    with pytest.raises(DataValidationError) as info:
         run_quietly(params)
     staging = Path(info.value.staging_dir)
     assert staging.parent == reports_root / ".staging" and (staging / "tables" / "data_quality.csv").exists()
@@ -155,7 +156,7 @@ def test_a_folder_appearing_while_the_notebooks_ran_is_not_replaced(tmp_path, re
     final.mkdir()
     (final / "precious.txt").write_text("mine")
     with pytest.raises(ParamsError, match="did not publish"):
-        runner.publish(staging, final)
+        publishing.publish(staging, final)
     assert entries(final) == ["precious.txt"] and (staging / "provenance.json").exists()
 
 
@@ -203,12 +204,12 @@ def report_pair(root: Path, first: bool = False) -> tuple[Path, Path]:
 KILL_SCRIPT = r"""
 import json, os, shutil, sys
 from pathlib import Path
-from evaluation.run import runner
+from evaluation.run import publishing
 
 mode, action, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 steps, exchanged = [], []
 if mode == "fallback":  # a system or file system without the exchange
-    runner.exchange_dirs = lambda a, b: False
+    publishing.exchange_dirs = lambda a, b: False
 
 def watch(owner, name):
     real = getattr(owner, name)
@@ -223,12 +224,12 @@ def watch(owner, name):
     setattr(owner, name, call)
 
 for owner, name in [(os, "replace"), (os, "unlink"), (os, "rmdir"), (os, "mkdir"), (os, "fsync"),
-                    (shutil, "rmtree"), (runner, "exchange_dirs"), (runner, "_write_journal")]:
+                    (shutil, "rmtree"), (publishing, "exchange_dirs"), (publishing, "_write_journal")]:
     watch(owner, name)
 if action == "publish":
-    runner.publish(Path(sys.argv[4]), Path(sys.argv[5]))
+    publishing.publish(Path(sys.argv[4]), Path(sys.argv[5]))
 else:
-    runner.repair_reports()
+    publishing.repair_reports()
 if kill_at == 0:
     os._exit(9)
 print(json.dumps({"steps": steps, "exchanged": exchanged}))
@@ -238,7 +239,7 @@ print(json.dumps({"steps": steps, "exchanged": exchanged}))
 def run_script(root: Path, mode: str, action: str, kill_at: int, *paths: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, CMM_REPORTS_DIR=str(root))
     return subprocess.run([sys.executable, "-c", KILL_SCRIPT, mode, action, str(kill_at), *map(str, paths)],
-                          cwd=runner.REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def steps_of(root: Path, mode: str, action: str, *paths: Path) -> list[str]:
@@ -310,7 +311,7 @@ def exchange_available(tmp_path: Path) -> bool:
     a.mkdir()
     b.mkdir()
     try:
-        return runner.exchange_dirs(a, b)
+        return publishing.exchange_dirs(a, b)
     finally:
         a.rmdir()
         b.rmdir()
@@ -327,7 +328,7 @@ def test_the_exchange_path_is_taken_where_the_system_has_it(tmp_path):
 
 def test_exchange_swaps_two_folders_or_says_it_cannot(tmp_path, monkeypatch):
     a, b = fake_report(tmp_path / "a", "tiny", "A"), fake_report(tmp_path / "b", "tiny", "B")
-    if runner.exchange_dirs(a, b):
+    if publishing.exchange_dirs(a, b):
         assert "B" in (a / "index.html").read_text() and "A" in (b / "index.html").read_text()
 
     def refusing(code):
@@ -336,11 +337,11 @@ def test_exchange_swaps_two_folders_or_says_it_cannot(tmp_path, monkeypatch):
             return -1
         return lambda: call
     for code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # file systems without it: two renames instead
-        monkeypatch.setattr(runner, "_exchange_call", refusing(code))
-        assert runner.exchange_dirs(a, b) is False
-    monkeypatch.setattr(runner, "_exchange_call", refusing(errno.EACCES))
+        monkeypatch.setattr(publishing, "_exchange_call", refusing(code))
+        assert publishing.exchange_dirs(a, b) is False
+    monkeypatch.setattr(publishing, "_exchange_call", refusing(errno.EACCES))
     with pytest.raises(PermissionError):
-        runner.exchange_dirs(a, b)
+        publishing.exchange_dirs(a, b)
 
 
 def step_between_renames(probe: Path) -> int:
@@ -371,8 +372,8 @@ def test_a_repair_killed_at_any_step_is_finished_by_the_next(tmp_path, monkeypat
         now = snapshot(final) if final.exists() else None
         assert now == new or (now is None and journals(root)), root.name  # never a partial report or a lost record
         monkeypatch.setenv("CMM_REPORTS_DIR", str(root))
-        assert runner.repair_reports() in ([], [f"repaired an interrupted publish of {final}: the new report "
-                                                f"(run started {NEW_RUN}) is in place"])
+        assert publishing.repair_reports() in ([], [f"repaired an interrupted publish of {final}: the new report "
+                                                    f"(run started {NEW_RUN}) is in place"])
         assert snapshot(final) == new and journals(root) == [] and entries(root / ".trash") == [], root.name
 
 
@@ -381,15 +382,15 @@ def test_an_incomplete_new_report_puts_the_previous_one_back(tmp_path, monkeypat
     staging, final = killed_between_renames(tmp_path / "reports", step_between_renames(tmp_path / "probe"))
     (staging / "provenance.json").write_text("{}")
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
-    assert runner.repair_reports() == [f"repaired an interrupted publish of {final}: the new report was incomplete, "
-                                       f"so the previous report (run started {OLD_RUN}) is in place"]
+    assert publishing.repair_reports() == [f"repaired an interrupted publish of {final}: the new report was "
+                                           f"incomplete, so the previous report (run started {OLD_RUN}) is in place"]
     assert snapshot(final) == snapshot(fake_report(tmp_path / "old", "tiny", OLD_RUN))
     assert journals(tmp_path / "reports") == [] and entries(tmp_path / "reports" / ".trash") == []
 
 
 def test_nothing_to_repair_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
-    assert runner.repair_reports() == [] and not (tmp_path / "reports").exists()
+    assert publishing.repair_reports() == [] and not (tmp_path / "reports").exists()
 
 
 # --- 4. read-only or full disks: one line naming the path, the previous report intact -----------------------
@@ -428,7 +429,7 @@ def test_a_read_only_report_folder(small_run, reports_root, monkeypatch, capsys)
     if AS_ROOT:  # the kernel refuses to move a folder that is not writable (its '..' entry changes)
         def refuse(a, b):
             raise OSError(errno.EACCES, "Permission denied", str(b))
-        monkeypatch.setattr(runner, "exchange_dirs", refuse)
+        monkeypatch.setattr(publishing, "exchange_dirs", refuse)
     else:
         report.chmod(0o555)
     try:
@@ -445,7 +446,7 @@ def test_the_writable_check_names_the_report_before_any_notebook_runs(small_run,
     run_quietly(small_run())
     report = reports_root / "tiny"
     monkeypatch.setattr(os, "access", lambda path, mode: os.path.abspath(path) != str(report))
-    with pytest.raises(runner.ReportsNotWritable, match=f"cannot write to {report}: permission denied"):
+    with pytest.raises(publishing.ReportsNotWritable, match=f"cannot write to {report}: permission denied"):
         run_quietly(small_run(), force=True)
     assert not (reports_root / ".staging").exists() or entries(reports_root / ".staging") == []
 
@@ -470,10 +471,10 @@ def test_a_full_disk_inside_a_notebook(small_run, reports_root, capsys):
     params = small_run()
     run_quietly(params)
     before = snapshot(reports_root / "tiny")
-    nb = nbformat.read(runner.NOTEBOOK_DIR / "00_hello.ipynb", as_version=4)
+    nb = nbformat.read(notebooks.NOTEBOOK_DIR / "00_hello.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(
         "raise OSError(28, 'No space left on device', str(Path(output_dir) / 'tables' / 'big.csv'))"))
-    nbformat.write(nb, runner.NOTEBOOK_DIR / "00_hello.ipynb")
+    nbformat.write(nb, notebooks.NOTEBOOK_DIR / "00_hello.ipynb")
     assert main(["run", str(params)]) == EXIT_STORAGE
     message = one_line_error(capsys)
     assert message.startswith(f"error: cannot write to {reports_root}/.staging/tiny-"), message
@@ -485,7 +486,7 @@ def test_a_full_disk_while_copying_the_last_report(small_run, reports_root, monk
     """copytree gathers its errors into one shutil.Error: still one line, naming the file it could not write."""
     params = small_run()
     run_quietly(params)
-    (runner.NOTEBOOK_DIR / "01_more.ipynb").write_bytes((runner.NOTEBOOK_DIR / "00_hello.ipynb").read_bytes())
+    (notebooks.NOTEBOOK_DIR / "01_more.ipynb").write_bytes((notebooks.NOTEBOOK_DIR / "00_hello.ipynb").read_bytes())
     before = snapshot(reports_root / "tiny")
     real_copy = shutil.copyfile
 
@@ -513,7 +514,7 @@ def test_validate_on_a_read_only_root_with_a_publish_to_repair(tmp_path, monkeyp
     assert one_line_error(capsys) == (f"error: cannot write to {staging}: read-only file system (nothing was "
                                       "changed; an interrupted publish is finished once the folder is writable)")
     assert snapshot(root) == before
-    assert len(runner.repair_reports()) == 1 and (final / "provenance.json").exists()
+    assert len(publishing.repair_reports()) == 1 and (final / "provenance.json").exists()
 
 
 def test_help_lists_the_exit_codes(capsys):

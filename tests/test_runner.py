@@ -8,15 +8,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from evaluation import DataValidationError, NotebookFailed
+from evaluation import NotebookFailed
 from evaluation.data import loading
-from evaluation.run import runner
 from evaluation.__main__ import main
-from tests.conftest import TINY, write_cohort
+from evaluation.core.paths import REPO_ROOT
+from evaluation.run import execute, notebooks, runner
+from tests.conftest import TINY
 
 
 def params_file(tmp_path: Path, data_dir: Path, **extra) -> Path:
-    lines = [f"cohort_id: tiny", f"data_dir: {data_dir}", 'as_of: "2016-12-31"'] + [f"{k}: {v}" for k, v in extra.items()]
+    lines = ["cohort_id: tiny", f"data_dir: {data_dir}", 'as_of: "2016-12-31"'] + [f"{k}: {v}" for k, v in extra.items()]
     path = tmp_path / "tiny.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -31,8 +32,8 @@ def one_notebook(tmp_path, monkeypatch) -> Path:
     """Run only the data-quality notebook (fast), from a private notebooks folder."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    shutil.copy(runner.NOTEBOOK_DIR / "00_data_quality.ipynb", folder)
-    monkeypatch.setattr(runner, "NOTEBOOK_DIR", folder)
+    shutil.copy(notebooks.NOTEBOOK_DIR / "00_data_quality.ipynb", folder)
+    monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
     return folder
 
 
@@ -151,8 +152,8 @@ def test_a_notebook_runs_alone_with_the_papermill_cli(tmp_path, tiny_cohort, rep
 
     params = params_file(tmp_path, tiny_cohort)
     out = tmp_path / "out.ipynb"
-    done = subprocess.run([sys.executable, "-m", "papermill", str(runner.NOTEBOOK_DIR / "00_data_quality.ipynb"),
-                           str(out), "-f", str(params)], cwd=runner.REPO_ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "papermill", str(notebooks.NOTEBOOK_DIR / "00_data_quality.ipynb"),
+                           str(out), "-f", str(params)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     # run alone, it writes to the scratch folder; the published report is the runner's
     assert (reports_root / "scratch" / "tiny" / "tables" / "data_quality.csv").exists()
@@ -173,22 +174,22 @@ def test_kernels_get_their_share_of_the_cores_for_linear_algebra(tmp_path, tiny_
                                           "('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')])")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "00_threads.ipynb")
-    monkeypatch.setattr(runner, "NOTEBOOK_DIR", folder)
-    for name in runner.THREAD_VARIABLES:
+    monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
+    for name in execute.THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     if user_setting:
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", user_setting)
     runner.run(params_file(tmp_path, tiny_cohort), say=lambda s: None)
     printed = nbformat.read(reports_root / "tiny" / "notebooks" / "00_threads.ipynb", as_version=4).cells[-1].outputs
-    share = str(runner.kernel_threads(1))  # one notebook: one worker
+    share = str(execute.kernel_threads(1))  # one notebook: one worker
     assert printed[0]["text"].strip() == str([user_setting or share, share, share])
 
 
 def test_kernel_threads_divides_the_cores(monkeypatch):
-    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
-    assert [runner.kernel_threads(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
-    monkeypatch.setattr(runner.os, "cpu_count", lambda: None)
-    assert runner.kernel_threads(2) == 1
+    monkeypatch.setattr(execute.os, "cpu_count", lambda: 8)
+    assert [execute.kernel_threads(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setattr(execute.os, "cpu_count", lambda: None)
+    assert execute.kernel_threads(2) == 1
 
 
 def test_the_slowest_notebooks_start_first(tmp_path):
@@ -196,6 +197,6 @@ def test_the_slowest_notebooks_start_first(tmp_path):
     small, big = tmp_path / "01_small.ipynb", tmp_path / "02_big.ipynb"
     small.write_text("x" * 10)
     big.write_text("x" * 1000)
-    first = lambda previous: sorted([small, big], key=lambda p: runner.expected_cost(p, previous), reverse=True)  # noqa: E731
+    first = lambda previous: sorted([small, big], key=lambda p: notebooks.expected_cost(p, previous), reverse=True)  # noqa: E731
     assert first({}) == [big, small]
     assert first({"01_small.ipynb": {"seconds": 30.0}, "02_big.ipynb": {"seconds": 5.0}}) == [small, big]

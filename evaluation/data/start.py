@@ -32,8 +32,8 @@ def resolve_with_data(params: Params, cohort: Cohort) -> Params:
 def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
     """Params from the notebook's variables (papermill injects them) and the validated cohort.
 
-    The params resolve exactly as the runner resolves them (:func:`evaluation.params.from_namespace`, then
-    :func:`resolve_with_data`). Raises :class:`~evaluation.errors.DataValidationError` naming file, row and
+    The params resolve exactly as the runner resolves them (:func:`evaluation.core.params.from_namespace`, then
+    :func:`resolve_with_data`). Raises :class:`~evaluation.core.errors.DataValidationError` naming file, row and
     column when the data has errors, so a notebook never analyses data that failed validation. Run on its own
     (no ``output_dir`` injected), a notebook writes to ``reports/scratch/<cohort_id>/``. Inside a run,
     the cohort the runner validated is reused (when its inputs are unchanged) instead of being read again.

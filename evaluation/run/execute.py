@@ -1,0 +1,171 @@
+"""Executing notebooks: with papermill in worker processes (one kernel each, the cores shared out among them), or
+their code cells in this process (fast, for tests and the benchmark's floor).
+
+The worker processes import this module to run :func:`execute_notebook`, so it stays light: the standard
+library and the light :mod:`evaluation.run.notebooks` at the top, papermill, nbformat and matplotlib only inside
+the functions that use them (a worker that started pandas and matplotlib for nothing would start seconds later).
+"""
+
+from __future__ import annotations
+import contextlib
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable
+from evaluation.core.paths import REPO_ROOT
+from .notebooks import NotebookRun, notebook_name
+
+KERNEL_NAME = "cmm-evaluation"
+CELL_TIMEOUT_SECONDS = 1800
+# linear-algebra libraries start one thread per core in every kernel; with notebooks running side by side that
+# oversubscribes the cores (OpenBLAS slowed the mixed models up to 50-fold on 2 cores), so each kernel gets its share
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def kernel_name() -> str:
+    """The project's kernel when it is registered (``make`` does), else this interpreter's own."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
+
+
+def kernel_threads(workers: int) -> int:
+    """Threads each notebook kernel's linear algebra may use when ``workers`` kernels run at once."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str, threads: int = 1) -> dict:
+    """Run one notebook with papermill (in a worker process); return its status, never raise.
+
+    The kernel inherits this worker's environment, where the thread variables are set to ``threads`` unless the
+    user has set them.
+    """
+    # jsonschema, under nbformat, compiles an IRI grammar on import (0.7 s in every worker) that notebook
+    # validation never uses; this process only runs papermill, so it goes without
+    sys.modules.setdefault("rfc3987_syntax", None)
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
+
+    started = time.perf_counter()
+    result: dict = {"status": "ok", "error": None}
+    with open(log_path, "w", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 2)  # this worker's (and its kernel's) stderr noise goes to the log, not the console
+        try:
+            pm.execute_notebook(source, target, parameters=parameters, kernel_name=kernel, cwd=str(REPO_ROOT),
+                                progress_bar=False, log_output=True, stdout_file=log, stderr_file=log,
+                                execution_timeout=CELL_TIMEOUT_SECONDS)
+        except PapermillExecutionError as exc:
+            result = {"status": "failed", "error": {"cell_index": exc.cell_index, "source": exc.source,
+                                                    "ename": exc.ename, "evalue": exc.evalue}}
+        except Exception as exc:  # kernel died, timeout, unreadable notebook: still report it, not crash
+            result = {"status": "failed", "error": {"cell_index": None, "source": "", "ename": type(exc).__name__,
+                                                    "evalue": str(exc)}}
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    # this worker runs one notebook (max_tasks_per_child=1), so its largest child is that notebook's kernel
+    result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    return result
+
+
+def execute_in_process(source: str, target: str, parameters: dict) -> dict:
+    """Run one notebook's code cells in this process, as papermill would with ``parameters`` injected after the
+    ``parameters`` cell (and the repository as the working folder); write the notebook (without outputs) to
+    ``target``; return its status, never raise.
+
+    No kernel and no outputs kept: for the cohort-shape tests, the notebooks a regold runs only for their
+    tables, and the benchmark's in-process floor.
+    """
+    import ast
+    import io
+    import traceback
+
+    import matplotlib.pyplot as plt
+    import nbformat
+    from IPython.display import display
+
+    started = time.perf_counter()
+    nb = nbformat.read(source, as_version=4)
+    namespace: dict = {"__name__": "__main__", "display": display}  # what a kernel provides as a builtin
+    result: dict = {"status": "ok", "error": None}
+    with contextlib.chdir(REPO_ROOT):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # what cells print is a kernel's output, not ours
+                    exec(compile(ast.parse(cell.source), f"<{Path(source).stem} cell {index}>", "exec"), namespace)
+            except Exception as exc:  # a notebook error is reported like papermill's, with the cell and the traceback
+                result = {"status": "failed", "error": {"cell_index": index, "source": cell.source,
+                                                        "ename": type(exc).__name__, "evalue": str(exc),
+                                                        "traceback": traceback.format_exc()}}
+                break
+            if "parameters" in cell.metadata.get("tags", []):
+                namespace.update(parameters)
+    plt.close("all")
+    nbformat.write(nb, target)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str | None,
+              say: Callable[[str], None], done: list[NotebookRun], total: int) -> None:
+    """Run notebooks into ``staging``, at most ``jobs`` at a time, appending each to ``done`` and reporting it as
+    it starts and ends; in this process, one after another, when ``kernel`` is None. Stops starting notebooks
+    after the first failure."""
+    (staging / "notebooks").mkdir(parents=True, exist_ok=True)
+    (staging / "logs").mkdir(parents=True, exist_ok=True)
+    if kernel is None:
+        return _run_in_process(batch, staging, parameters, say, done, total)
+    ctx = multiprocessing.get_context("spawn")
+    waiting = list(batch)
+    workers = max(1, min(jobs, len(batch)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool:
+        running: dict = {}
+
+        def start_next() -> None:
+            path = waiting.pop(0)
+            say(f"  started  {path.stem}")
+            future = pool.submit(execute_notebook, str(path), str(staging / "notebooks" / path.name), parameters,
+                                 kernel, str(staging / "logs" / f"{path.stem}.log"), kernel_threads(workers))
+            running[future] = path
+
+        while waiting and len(running) < jobs:
+            start_next()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                path = running.pop(future)
+                res = future.result()
+                run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"],
+                                  res["error"], peak_memory_mb=res.get("peak_memory_mb"))
+                if run.status != "ok":
+                    run.status = "failed"
+                done.append(run)
+                _say_done(say, run, path, len(done), total)
+                if waiting and run.status == "ok":
+                    start_next()
+                elif run.status != "ok":
+                    waiting.clear()  # stop early: the run fails anyway, the others' results would be thrown away
+
+
+def _run_in_process(batch: list[Path], staging: Path, parameters: dict, say: Callable[[str], None],
+                    done: list[NotebookRun], total: int) -> None:
+    """:func:`run_batch` without kernels: one notebook after another in this process."""
+    for path in batch:
+        res = execute_in_process(str(path), str(staging / "notebooks" / path.name), parameters)
+        run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
+        done.append(run)
+        _say_done(say, run, path, len(done), total)
+        if run.status != "ok":
+            break
+
+
+def _say_done(say: Callable[[str], None], run: NotebookRun, path: Path, count: int, total: int) -> None:
+    mark = "done    " if run.status == "ok" else "FAILED  "
+    say(f"  [{count}/{total}] {mark}{path.stem} ({run.seconds:.1f} s)")

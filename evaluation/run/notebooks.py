@@ -1,0 +1,64 @@
+"""The workbench's notebooks: which there are, their short names, which read the others' tables, and what a run
+records of each.
+
+Light on purpose (the standard library and two leaf modules): the worker processes that execute notebooks
+import it.
+"""
+
+from __future__ import annotations
+from dataclasses import dataclass
+from pathlib import Path
+from evaluation.core.errors import EvaluationError
+from evaluation.core.paths import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+RUNS_LAST = ("report",)  # notebooks that read the others' tables: they run after every other notebook
+
+
+@dataclass
+class NotebookRun:
+    """One notebook in a run: how it ended, how long it took, and the key of the inputs it ran on."""
+
+    name: str
+    path: str
+    status: str = "pending"  # ran | reused (inputs unchanged) | kept (not chosen by --only) | failed
+    seconds: float = 0.0
+    error: dict | None = None
+    input_key: str | None = None
+    peak_memory_mb: float | None = None  # the notebook kernel's peak resident memory
+
+
+def notebook_name(path: Path) -> str:
+    """``01_engagement.ipynb`` -> ``engagement``."""
+    stem = path.stem
+    return stem.split("_", 1)[1] if stem[:2].isdigit() and "_" in stem else stem
+
+
+def discover_notebooks(only: list[str] | None = None) -> list[Path]:
+    """The workbench's notebooks in order; ``only`` picks by name (``engagement``) or file stem."""
+    paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return paths
+    chosen = [p for p in paths if notebook_name(p) in only or p.stem in only or p.name in only]
+    unknown = set(only) - {notebook_name(p) for p in chosen} - {p.stem for p in chosen} - {p.name for p in chosen}
+    if unknown:
+        names = ", ".join(notebook_name(p) for p in paths)
+        raise EvaluationError(f"--only: no notebook named {', '.join(sorted(unknown))}; the notebooks are: {names}")
+    return chosen
+
+
+def runs_last(notebook: Path) -> bool:
+    """Whether ``notebook`` reads the other notebooks' tables (the report notebook does)."""
+    return notebook_name(notebook) in RUNS_LAST
+
+
+def dependencies(notebook: Path, every: list[Path]) -> list[Path]:
+    """The notebooks of ``every`` whose tables ``notebook`` reads, so they must run before it: for the report
+    notebook every notebook that does not itself run last; for the others none."""
+    return [p for p in every if not runs_last(p)] if runs_last(notebook) else []
+
+
+def expected_cost(notebook: Path, previous: dict[str, dict]) -> tuple[float, int]:
+    """How long a notebook is expected to take, to start the slowest first (the run ends sooner): its time in
+    the last report, and before any report the size of the stored notebook (its outputs are mostly figures)."""
+    return float(previous.get(notebook.name, {}).get("seconds") or 0), notebook.stat().st_size

@@ -1,0 +1,127 @@
+"""A report's provenance: the record ``provenance.json`` written into every report (params, input hashes, code
+and package versions, each notebook's timing), and the keys that tell whether a notebook's inputs changed.
+
+The record is also how a report is recognised: a folder whose ``provenance.json`` names the cohort is a report
+the runner published (see :mod:`evaluation.run.publishing`).
+"""
+
+from __future__ import annotations
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from evaluation.core.params import Params, to_dict
+from evaluation.core.paths import REPO_ROOT
+from evaluation.core.version import __version__
+from .notebooks import NotebookRun
+
+# A report is recognised by its provenance.json naming the cohort (rather than by a marker file of its own):
+# the runner writes it into every report it publishes, last, and has always done so, so reports published
+# before this check keep being updated; the publish journal tells the new report from the old by its hash.
+PROVENANCE = "provenance.json"
+FINISHED = ("ran", "reused", "kept")  # a notebook's statuses in a published report
+
+
+def package_versions() -> dict[str, str]:
+    """Every installed distribution and its version (sorted): the environment the report came from."""
+    versions = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            versions[name.lower()] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def _git(*args: str) -> str | None:
+    """What ``git args`` prints in the workbench, or None when git is missing or fails."""
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def code_version() -> dict[str, str | bool | None]:
+    """The package version, the git commit of the workbench and whether the tree had uncommitted changes."""
+    dirty = _git("status", "--porcelain", "--", "evaluation", "notebooks", "params", "data_dictionary")
+    return {"package_version": __version__, "git_commit": _git("rev-parse", "HEAD"),
+            "uncommitted_changes": bool(dirty) if dirty is not None else None}
+
+
+def code_fingerprint() -> str:
+    """sha256 over the workbench's code, data dictionary and lock file: what a notebook's results depend on."""
+    h = hashlib.sha256()
+    files = sorted((REPO_ROOT / "evaluation").rglob("*.py")) + sorted((REPO_ROOT / "data_dictionary").glob("*.yaml"))
+    files += [REPO_ROOT / "requirements.lock"]
+    for path in files:
+        if path.exists():
+            h.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def input_key(notebook: Path, params: Params, file_hashes: dict[str, str], code: str) -> str:
+    """A notebook's inputs in one hash: its source, the code, the params, the data files, the lock file.
+
+    When it matches the key recorded in the last report, the notebook's outputs are reused.
+    """
+    settings = {k: v for k, v in to_dict(params).items() if k != "output_dir"}
+    blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(), "code": code,
+                       "params": settings, "files": file_hashes}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
+                     started: dt.datetime, seconds: float) -> Path:
+    """The provenance record: the resolved params (every key, as the notebooks received them), input hashes,
+    code and package versions, and each notebook's timing and peak memory."""
+    record = {
+        "cohort_id": params.cohort_id,
+        "params_file": params.source,
+        "params_as_written": json.loads(json.dumps(params.raw, default=str)),  # dates as text
+        "params": to_dict(params) | {"output_dir": f"reports/{params.cohort_id}"},
+        "data_dir": str(params.data_dir),
+        "input_files_sha256": file_hashes,
+        "code": code_version(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "wall_seconds": round(seconds, 2),
+        "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
+                       "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key} for r in runs],
+        "reused_notebooks": [r.name for r in runs if r.status == "reused"],
+    }
+    path = staging / PROVENANCE
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def read_provenance(folder: Path) -> dict | None:
+    """The provenance record of a real (not linked) report folder, else None."""
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        return None
+    try:
+        record = json.loads((Path(folder) / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def provenance_digest(folder: Path) -> str | None:
+    """sha256 of a folder's provenance.json (None when it has none): which run's report the folder holds."""
+    if os.path.islink(folder):
+        return None
+    try:
+        return hashlib.sha256((Path(folder) / PROVENANCE).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def finished_notebooks(record: dict) -> dict[str, dict]:
+    """The notebooks a provenance record lists as finished (ran, reused or kept), by notebook file name."""
+    return {Path(n["notebook"]).name: n for n in record.get("notebooks", []) if n.get("status") in FINISHED}
