@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from evaluation.core.disclosure import (_cohort_rows, format_count, is_small, looks_like_patient_count,
+from evaluation.core.disclosure import (cohort_rows, format_count, is_small, looks_like_patient_count,
                                         looks_like_percentage, shown_number, small_counts_in_text, suppress_text)
 
 
@@ -34,7 +34,7 @@ def test_cohort_rows_give_each_measure_its_label_and_whether_it_is_too_small():
     rows are not the cohort."""
     t = pd.DataFrame({"measure": ["a1c", "a1c", "sbp", "dbp"], "group": ["all", "track=a", "all", "all"],
                       "n": [40, 30, 40, 0], "events": [12, 10, 5, 0]})
-    rows = [(label, r.measure, small) for label, r, small in _cohort_rows(t, ("n", "events"), 11)]
+    rows = [(label, r.measure, small) for label, r, small in cohort_rows(t, ("n", "events"), 11)]
     assert rows == [("HbA1c", "a1c", False), ("Systolic blood pressure", "sbp", True)]
 
 

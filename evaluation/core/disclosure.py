@@ -159,7 +159,7 @@ def suppress_text(text: str, threshold: int) -> str:
     return text
 
 
-def _cohort_rows(t: pd.DataFrame, counts: tuple[str, ...], suppress_below: int):
+def cohort_rows(t: pd.DataFrame, counts: tuple[str, ...], suppress_below: int):
     """Per measure of a result table, the whole cohort's row (group ``all``) with the measure's label and
     whether any of its ``counts`` is too small to report (findings then say so instead of quoting numbers);
     measures with no patients (first count 0 or blank) are skipped."""
