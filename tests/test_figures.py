@@ -1,5 +1,5 @@
 """Figures that may reach a funder draw no small count, and record what they draw for the gate
-(evaluation/figures.py with evaluation/privacy.py).
+(the exporter in evaluation/core/figures.py, the drawing in evaluation/analyses/, the gate in evaluation/report/gate.py).
 
 The Kaplan-Meier data set is made by hand so that every count of its numbers table is known: 22 patients,
 17 reaching goal (days 10, 20, ..., 80, 85, then 100, 110, ..., 170) and 5 censored (days 25, 75, 95, 125, 155).
@@ -23,8 +23,9 @@ import pytest
 from evaluation.analyses import charts
 from evaluation.analyses.outcomes import figures as outcomes_figures
 from evaluation.analyses.overview import figures as overview_figures
-from evaluation.analyses.time_to_goal import compute as ttg_compute
 from evaluation.analyses.time_to_goal import figures as ttg_figures
+from evaluation.analyses.time_to_goal import kaplan_meier as ttg_km
+from evaluation.analyses.time_to_goal import km_chart
 from evaluation.core import figures as figure_io
 from evaluation.core.params import check
 from evaluation.report.gate import check_funder_outputs
@@ -42,7 +43,7 @@ def params(tmp_path, monkeypatch):
 def hand_made_km(params):
     data = pd.DataFrame({"measure": "a1c", "followed": True, "days": EVENT_DAYS + CENSOR_DAYS,
                          "event": [True] * 17 + [False] * 5, "cause": [1] * 17 + [0] * 5})
-    return ttg_compute.kaplan_meier(data, params, "a1c")
+    return ttg_km.kaplan_meier(data, params, "a1c")
 
 
 def shown_cells(fig) -> dict[str, str]:
@@ -65,7 +66,7 @@ def test_the_numbers_table_hides_what_would_give_a_small_count_away(params):
     """With primary suppression only, day 180 reads 22 = 0 + 17 + censored: censored = 5. The table hides the
     17 as well ("*", at least 11): 22 = 0 + e + c with e >= 11 and 1 <= c <= 10 lets c be anything from 1 to 10.
     Day 90 needs nothing more: 22 = 11 + e + c with both 1..10 allows e = 1..10."""
-    fig = ttg_figures.survival_km_chart(hand_made_km(params), suppress_below=11)
+    fig = km_chart.survival_km_chart(hand_made_km(params), suppress_below=11)
     shown = shown_cells(fig)
     assert [shown[f"0:{c}:180"] for c in ("at_risk", "events", "censored")] == ["0", "*", "<11"]
     assert [shown[f"0:{c}:90"] for c in ("at_risk", "events", "censored")] == ["11", "<11", "<11"]
@@ -77,8 +78,8 @@ def test_the_numbers_table_hides_what_would_give_a_small_count_away(params):
 
 def test_the_gate_passes_the_protected_figure_and_names_the_recovery_in_the_old_one(params):
     km = hand_made_km(params)
-    figure_io.export_figure(ttg_figures.survival_km_chart(km, suppress_below=11), params, "survival_km_a1c", notebook="04_time_to_goal",
-                     **ttg_figures.km_text(km))
+    shown = figure_io.show(ttg_figures.km_figure(km, params), params)
+    assert shown.figure_id == "survival_km_a1c" and shown.panels == 1
     folder = params.output_dir / "figures"
     svg = (folder / "survival_km_a1c.svg").read_text()
     counts = json.loads((folder / "survival_km_a1c.counts.json").read_text())
@@ -116,12 +117,13 @@ def test_a_hidden_n_is_hidden_in_the_legend_and_the_caption_too(params):
     days = EVENT_DAYS + CENSOR_DAYS
     data = pd.DataFrame({"measure": "a1c", "followed": True, "days": days, "event": [True] * 17 + [False] * 5,
                          "cause": [1] * 17 + [0] * 5, "track": ["advanced"] * 6 + ["initial"] * 16})
-    km = ttg_compute.kaplan_meier(data, params, "a1c", by="track")
-    fig = ttg_figures.survival_km_chart(km, suppress_below=11)
+    km = ttg_km.kaplan_meier(data, params, "a1c", by="track")
+    spec = ttg_figures.km_figure(km, params)
+    fig = spec.figure
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["advanced (n = <11)", "initial (n = *)"]
     assert shown_cells(fig)["1:at_risk:0"] == "*"
-    figure_io.export_figure(fig, params, "survival_km_a1c_by_track", notebook="04_time_to_goal", **ttg_figures.km_text(km))
+    figure_io.show(spec, params)
     caption = figure_io.read_manifest(params.figures_dir).at[0, "caption"]
     assert "advanced (n < 11)" in caption and "initial (n = *)" in caption and "(n = 16)" not in caption
     assert "the 22 patients" in caption
@@ -135,7 +137,7 @@ def test_export_writes_captions_and_drawn_text_with_small_counts_suppressed(para
     ax.plot([0, 1], label="5 patients")
     ax.legend()
     figure_io.export_figure(fig, params, "demo_fig", title="=HYPERLINK(\"x\") 3 deaths", caption="T01 (n = 7): median 20 days.",
-                     alt_text="Bars of 4 of 10 teams and 2/40 patients.", notebook="00_data_quality")
+                     alt_text="Bars of 4 of 10 teams and 2/40 patients.", notebook="00_data_quality", section="cohort")
     record = figure_io.read_manifest(params.figures_dir).iloc[0]
     assert record["caption"] == "T01 (n < 11): median 20 days."
     assert record["alt_text"] == "Bars of 4 of 10 teams and <11/40 patients."
@@ -147,11 +149,11 @@ def test_export_writes_captions_and_drawn_text_with_small_counts_suppressed(para
 
 def test_a_stale_counts_record_is_removed_and_never_read_as_a_figure(params):
     km = hand_made_km(params)
-    figure_io.export_figure(ttg_figures.survival_km_chart(km), params, "fig_a", title="t", caption="c", alt_text="a", notebook="04")
+    figure_io.export_figure(km_chart.survival_km_chart(km), params, "fig_a", title="t", caption="c", alt_text="a", notebook="04", section="time_to_goal")
     assert (params.figures_dir / "fig_a.counts.json").exists()
     assert list(figure_io.read_manifest(params.figures_dir)["figure_id"]) == ["fig_a"]
     fig, _ = plt.subplots()
-    figure_io.export_figure(fig, params, "fig_a", title="t", caption="c", alt_text="a", notebook="04")
+    figure_io.export_figure(fig, params, "fig_a", title="t", caption="c", alt_text="a", notebook="04", section="time_to_goal")
     assert not (params.figures_dir / "fig_a.counts.json").exists()
 
 

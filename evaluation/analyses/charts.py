@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from evaluation.core.disclosure import COMPLEMENT_MARK, UNDRAWN, format_count, shown_number, small_mark
 from evaluation.core.figures import OKABE_ITO, attach_counts, house_style
-from evaluation.stats.cell_suppression import Relation, protect_cells
+from evaluation.stats.figure_protection import Relation, protect_cells
 from evaluation.core.disclosure import COUNT_GID
 
 

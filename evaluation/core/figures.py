@@ -255,9 +255,12 @@ def _panels(fig: plt.Figure) -> int:
 NOT_A_PANEL = "not a panel"  # the label of an axes that only holds a table or a legend
 
 
-def show(spec: FigureSpec | Iterable[FigureSpec], target: Params | str | Path) -> ShownFigure | None:
+def show(spec: FigureSpec | Iterable[FigureSpec] | str, target: Params | str | Path) -> ShownFigure | str | None:
     """Export a figure spec to the report with :func:`export_figure` and return what a notebook shows (the
-    cell's result). Given several specs (one per measure), each is exported and displayed in turn."""
+    cell's result). Given several specs (one per measure), each is exported and displayed in turn; given a
+    sentence (an analysis' "nothing to draw: ..."), it is returned as it is."""
+    if isinstance(spec, str):
+        return spec
     if not isinstance(spec, FigureSpec):
         for one in spec:
             display(show(one, target))

@@ -52,14 +52,20 @@ def subgroup_members(patients: pd.DataFrame, teams: pd.DataFrame | None = None,
 
 def group_rows(patient_ids: Iterable, members: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     """``(group, row positions)`` of a table's rows (one patient id per row; a patient may have several rows)
-    in each group of :func:`subgroup_members`, in its order; groups with no row are left out."""
-    ids = pd.Index(pd.Series(list(patient_ids), dtype=object))
-    out = []
-    for group, who in members.groupby("group", sort=False)["patient_id"]:
-        rows = np.flatnonzero(ids.isin(who.to_numpy()))
-        if len(rows):
-            out.append((group, rows))
-    return out
+    in each group of :func:`subgroup_members`, in its order; groups with no row are left out.
+
+    One join and one sort, whatever the number of groups (1,000 teams of a statewide cohort)."""
+    ids = pd.Series(list(patient_ids), dtype=object)
+    group_codes, group_names = pd.factorize(members["group"], sort=False)
+    rows = pd.DataFrame({"patient_id": ids.to_numpy(), "row": np.arange(len(ids))})
+    joined = rows.merge(pd.DataFrame({"patient_id": members["patient_id"].to_numpy(), "code": group_codes}),
+                        on="patient_id", how="inner")
+    code = joined["code"].to_numpy()
+    row = joined["row"].to_numpy()
+    order = np.lexsort((row, code))
+    code, row = code[order], row[order]
+    bounds = np.searchsorted(code, np.arange(len(group_names) + 1))
+    return [(str(name), row[bounds[i]:bounds[i + 1]]) for i, name in enumerate(group_names) if bounds[i + 1] > bounds[i]]
 
 
 def group_masks(patient_ids: Iterable, members: pd.DataFrame, index: pd.Index | None = None) -> list[tuple[str, pd.Series]]:

@@ -27,8 +27,6 @@ import pandas as pd
 from scipy.optimize import linprog
 
 from evaluation.core.disclosure import COMPLEMENT_MARK, is_small, looks_like_patient_count, looks_like_percentage, small_mark
-# Transitional: the figure programs moved to figure_protection; drop this once no analysis imports them from here.
-from .figure_protection import Relation, pinned_cells, protect_cells  # noqa: F401
 
 SPEC_FILE = "suppression.json"  # funder/suppression.json: which columns of each funder table are counts
 OVERLAPPING_SUBGROUPS = ("condition",)  # a patient can have several conditions: those rows do not add up to `all`

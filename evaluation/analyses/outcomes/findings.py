@@ -4,8 +4,8 @@
 from __future__ import annotations
 import math
 import numpy as np
-from evaluation.core.disclosure import _cohort_rows, format_count, is_small
-from evaluation.core.outputs import _read_table
+from evaluation.core.disclosure import cohort_rows, format_count, is_small
+from evaluation.core.outputs import read_table
 from evaluation.core.params import Params
 from evaluation.core.text import as_number, format_p, not_analysed
 
@@ -13,12 +13,12 @@ from evaluation.core.text import as_number, format_p, not_analysed
 def findings_outcomes(params: Params) -> list[str]:
     """Per measure: mean at baseline and follow-up with the change, its CI and p, and the % at goal (a measure
     whose n, or a % implying a small count, is too small is said to be not reported)."""
-    t = _read_table(params, "outcome_change")
+    t = read_table(params, "outcome_change")
     if t is None:
         return [not_analysed("Outcome change was", "outcome_change", "no paired baseline and follow-up measurements, or the outcomes notebook did not run")]
     out = []
     th = params.suppress_below
-    for label, r, too_few in _cohort_rows(t, ("n",), th):
+    for label, r, too_few in cohort_rows(t, ("n",), th):
         if too_few:
             out.append(f"{label}: fewer than {th} patients had a baseline and a follow-up value; not reported.")
             continue
@@ -40,7 +40,7 @@ def findings_outcomes(params: Params) -> list[str]:
 
 def findings_run_charts(params: Params) -> list[str]:
     """How many team run charts with enough points show a non-random signal."""
-    t = _read_table(params, "run_chart_signals")
+    t = read_table(params, "run_chart_signals")
     if t is None:
         return [not_analysed("Run charts were", "run_chart_signals", "no monthly reports, or the run-chart notebook did not run")]
     signal = t["runs_signal"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))

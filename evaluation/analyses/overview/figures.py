@@ -16,7 +16,7 @@ from evaluation.core.disclosure import COUNT_GID, UNDRAWN, format_count, is_smal
 from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
 from evaluation.core.params import Params
 from evaluation.core.text import format_days
-from evaluation.stats.cell_suppression import Relation
+from evaluation.stats.figure_protection import Relation
 
 NOTEBOOK = "00_data_quality"
 SECTION = "cohort"

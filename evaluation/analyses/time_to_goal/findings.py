@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 import math
-from evaluation.core.disclosure import _cohort_rows, format_count
+from evaluation.core.disclosure import cohort_rows, format_count
 from evaluation.core.outputs import read_table
 from evaluation.core.params import Params
 from evaluation.core.text import as_number, not_analysed
@@ -17,7 +17,7 @@ def findings_time_to_goal(params: Params) -> list[str]:
         return [not_analysed("Time to goal was", "time_to_goal", "the time-to-goal notebook did not run")]
     out = []
     th = params.suppress_below
-    for label, r, too_few in _cohort_rows(t, ("n", "events"), th):
+    for label, r, too_few in cohort_rows(t, ("n", "events"), th):
         if too_few:
             out.append(f"{label}: fewer than {th} patients (or goals reached) to report a time to goal.")
             continue

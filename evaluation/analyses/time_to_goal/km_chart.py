@@ -15,7 +15,7 @@ from evaluation.core.figures import NOT_A_PANEL, OKABE_ITO, attach_counts, house
 from evaluation.core.groups import TEAM, both_ends
 from evaluation.core.labels import group_name, measure_label
 from evaluation.core.text import format_p
-from evaluation.stats.cell_suppression import Relation, protect_cells
+from evaluation.stats.figure_protection import Relation, protect_cells
 from evaluation.stats.survival import KaplanMeier
 from .kaplan_meier import KaplanMeierGroups, km_groups
 
@@ -78,7 +78,7 @@ def _shown_counts(km, rows: list[tuple[str, str, str, str]], ticks: list[float],
     and at risk never rises; the groups of a partition add up to the patients in the caption; with a
     selection of groups, the drawn groups are part of the pooled one. Small counts show as ``<11`` and
     further cells as ``*`` until no hidden count can be pinned
-    (:func:`evaluation.stats.cell_suppression.protect_cells`); the caption's total is never hidden. Returns (cell -> shown, cell records, relations, caption phrase ->
+    (:func:`evaluation.stats.figure_protection.protect_cells`); the caption's total is never hidden. Returns (cell -> shown, cell records, relations, caption phrase ->
     safe phrase).
     """
     groups = list(km.summary["group"])
