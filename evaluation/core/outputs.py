@@ -56,9 +56,6 @@ def read_table(params: Params | str | Path, name: str) -> pd.DataFrame | None:
     return df if len(df.columns) else None
 
 
-_read_table = read_table  # the old name, until the findings modules and report.funder import read_table
-
-
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see the old or the new content, never half of it.
 
