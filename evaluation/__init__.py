@@ -17,7 +17,7 @@ from .core.errors import DataValidationError, EvaluationError, NotebookFailed, P
 from .core.params import Params, from_namespace, load_params
 from .core.version import __version__
 
-_LAZY = {"Cohort": "data.loading", "load_cohort": "data.loading", "start": "data.start",
+_LAZY = {"Cohort": "data.cohort", "load_cohort": "data.loading", "start": "data.start",
          "save_table": "core.outputs", "show": "core.figures"}
 _SUBPACKAGES = {"core", "data", "stats", "analyses", "report", "run"}
 __all__ = [

@@ -133,7 +133,7 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from .core.params import settings_markdown
+    from .core.schema import settings_markdown
 
     print(settings_markdown(), end="")
     return 0

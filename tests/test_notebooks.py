@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-from evaluation.core.params import SCHEMA
+from evaluation.core.schema import SCHEMA
 from evaluation.core.paths import REPO_ROOT
 from evaluation.run.notebooks import NOTEBOOK_DIR
 from tests.conftest import run_notebook_cells

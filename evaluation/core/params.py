@@ -27,13 +27,9 @@ import yaml
 from .errors import ParamsError
 from .goals import Goal, parse_goal
 from .paths import DEMO_PARAMS, reports_root, resolve_path, shown_path, within_reports_root
-from .schema import (CI_METHODS, CMS_THRESHOLD, CONTROL_CHARTS, DEFAULTS, OPEN_KEYS, PARAM_SECTIONS, RATE_MODELS,
-                     SCHEMA, Check, Invalid, defaults_of, is_number, list_of, month, quoted, settings_markdown)
+from .schema import (CMS_THRESHOLD, DEFAULTS, OPEN_KEYS, PARAM_SECTIONS, SCHEMA, Check, Invalid, defaults_of, is_number, list_of, month, quoted)
 
-__all__ = ["Params", "check", "load_params", "from_namespace", "to_dict", "check_against_data",
-           # defined in core.schema and core.goals; still imported from here by other layers
-           "Goal", "parse_goal", "SCHEMA", "DEFAULTS", "CI_METHODS", "CMS_THRESHOLD", "CONTROL_CHARTS", "RATE_MODELS",
-           "settings_markdown"]
+__all__ = ["Params", "check", "load_params", "from_namespace", "to_dict", "check_against_data"]
 
 
 @dataclass(frozen=True)

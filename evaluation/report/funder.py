@@ -19,7 +19,8 @@ import pandas as pd
 
 from evaluation.core.disclosure import COMPLEMENT_MARK, small_mark
 from evaluation.core.outputs import atomic_write, neutralise_formulas, read_table
-from evaluation.core.params import CMS_THRESHOLD, Params
+from evaluation.core.params import Params
+from evaluation.core.schema import CMS_THRESHOLD
 from evaluation.core.text import format_p
 from evaluation.stats.cell_suppression import SPEC_FILE, SuppressedTable, auto_spec, suppress
 

@@ -16,7 +16,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import RATE_MODELS
+from evaluation.core.schema import RATE_MODELS
 
 NOTE_NO_TIME = "no patient-months in one window"
 NOTE_NO_EVENTS = "no events in one window: no confidence interval"

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats
-from evaluation.core.params import CI_METHODS
+from evaluation.core.schema import CI_METHODS
 
 NONE_FOLLOWED = "not estimable (none followed)"  # a median or share of a group nobody was followed in: never 0
 _TOLERANCE = math.sqrt(np.finfo(float).eps)  # R's quantile.survfit tolerance for "exactly 50%"

@@ -31,13 +31,12 @@ from evaluation.core.groups import TeamCap, first
 from evaluation.core.identifiers import Finding, describe, screen_quote
 from evaluation.core.params import Params
 from evaluation.core.problems import QUALITY_COLUMNS
+from evaluation.core.schema import CODE_RULES, CODER_SCOPES
 from evaluation.data.cohort import Cohort
 from evaluation.data.qualitative import QUALITATIVE_TABLES, QualitativeTables
 from evaluation.data.refi_qda import read_qdpx
 from evaluation.data.refi_qda_writer import export_qdpx
 
-CODE_RULES = ("any", "all", "majority", "consensus")
-CODER_SCOPES = ("source", "excerpt")
 THEME_ROW = "all"  # the `code` of a theme's own row in the theme table (the project's `group = all` habit)
 PHASE_LABELS = {"mid_cycle": "Mid-cycle focus groups", "end_of_cycle": "End-of-cycle interviews"}
 

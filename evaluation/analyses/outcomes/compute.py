@@ -26,7 +26,8 @@ from evaluation.analyses.baseline import NO_DAY, Readings, baseline_rows, day_nu
 from evaluation.core.errors import ParamsError
 from evaluation.core.groups import group_masks, subgroup_members
 from evaluation.core.labels import measure_label
-from evaluation.core.params import Goal, Params
+from evaluation.core.goals import Goal
+from evaluation.core.params import Params
 from evaluation.stats.mixed_model import RandomInterceptModel
 from evaluation.stats.paired import mcnemar_exact_p, paired_change
 from evaluation.stats.ttr import TTR_COLUMNS, time_in_therapeutic_range

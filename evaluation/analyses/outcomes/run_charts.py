@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import CONTROL_CHARTS
+from evaluation.core.schema import CONTROL_CHARTS
 from evaluation.stats.runs import laney_sigma_z, runs_analysis
 
 SIGNAL_COLUMNS = ["team_id", "measure", "n_useful", "longest_run", "longest_run_max", "n_crossings",

@@ -38,7 +38,8 @@ from evaluation.core.disclosure import is_small
 from evaluation.core.errors import ParamsError
 from evaluation.core.groups import TEAM, subgroup_members
 from evaluation.core.labels import EVENT_KINDS, event_kind_label
-from evaluation.core.params import Params, RATE_MODELS
+from evaluation.core.params import Params
+from evaluation.core.schema import RATE_MODELS
 from evaluation.core.text import format_money, format_p, format_percent
 from evaluation.data.cohort import Cohort
 from evaluation.stats.rates import rate_ratio, rate_ratios
