@@ -1,48 +1,19 @@
-"""Drawing helpers several analyses share: counts drawn with small cells protected, labelled bars, and
-histograms whose bins never hold a small count (the CMS cell-size rule applied to what a figure draws)."""
-
+"""Drawing helpers several analyses share: counts drawn with small cells protected, and histograms whose
+bins never hold a small count (the CMS cell-size rule applied to what a figure draws)."""
 from __future__ import annotations
+
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from evaluation.core.disclosure import COMPLEMENT_MARK, UNDRAWN, format_count, shown_number, small_mark
-from evaluation.core.figures import OKABE_ITO, attach_counts, house_style
+
+from evaluation.core.disclosure import COMPLEMENT_MARK, COUNT_GID, UNDRAWN, format_count, shown_number, small_mark
+from evaluation.core.figures import OKABE_ITO, attach_counts
 from evaluation.stats.figure_protection import Relation, protect_cells
-from evaluation.core.disclosure import COUNT_GID
 
-
-# --- shared drawing helpers ------------------------------------------------------------------------
 
 def count_label(n, suppress_below: int | None) -> str:
     """A count drawn on a figure: ``<11`` for 1..10 when figures may reach a funder (CMS cell-size rule)."""
-
     return format_count(n, suppress_below) if suppress_below else f"{int(n):,}"
 
-
-@house_style
-def bar_counts(series: pd.Series, *, title: str, xlabel: str = "", ylabel: str = "", horizontal: bool = True,
-               ax: plt.Axes | None = None) -> plt.Figure:
-    """A plain labelled bar chart of counts (index = category)."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, max(2.0, 0.3 * len(series) + 1)) if horizontal else None)
-    else:
-        fig = ax.figure
-    if horizontal:
-        ax.barh(series.index.astype(str), series.to_numpy(), color=OKABE_ITO[0])
-        ax.invert_yaxis()
-        ax.grid(axis="y", visible=False)
-        for y, v in enumerate(series.to_numpy()):
-            ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
-    else:
-        ax.bar(series.index.astype(str), series.to_numpy(), color=OKABE_ITO[0])
-        ax.grid(axis="x", visible=False)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    return fig
-
-
-# --- overview ------------------------------------------------------------------------------------
 
 def hidden_note(threshold: int | None) -> str:
     """The note under a figure that hides counts."""
@@ -51,7 +22,7 @@ def hidden_note(threshold: int | None) -> str:
 
 def protected_counts(values: dict[str, float], relations: list[Relation], suppress_below: int | None,
                       locked: set[str] = frozenset()) -> dict[str, str]:
-    """What a figure shows of each count: :func:`evaluation.protect_cells` (or every count as it is
+    """What a figure shows of each count: :func:`evaluation.stats.figure_protection.protect_cells` (or every count as it is
     when ``suppress_below`` is None)."""
     if not suppress_below:
         return {c: f"{int(v):,}" for c, v in values.items()}

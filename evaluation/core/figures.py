@@ -6,7 +6,7 @@ alt_text, notebook, section, files) is rebuilt from the sidecars so notebooks ru
 Files are written without timestamps so the same data gives the same files.
 
 Figures may reach a funder, so no small count of patients is drawn or written (the CMS cell-size rule,
-:mod:`evaluation.privacy`): titles, captions, alt text and every text drawn are passed through
+:mod:`evaluation.core.disclosure`): titles, captions, alt text and every text drawn are passed through
 :func:`~evaluation.core.disclosure.suppress_text` on export; a figure that draws counts (the Kaplan-Meier numbers
 table, bars of patients) hides the ones a reader could work out and records what it shows, with the facts
 that tie its numbers together, in ``figures/<id>.counts.json`` for the gate to check.
@@ -109,7 +109,7 @@ def attach_counts(fig: plt.Figure, cells: list[dict], relations: list, threshold
     ``cells``: {id, shown, gid, label} (``gid``: the SVG id of the text drawing it, or None when it is not
     drawn as text, e.g. a total stated in the caption); ``mentions``: {gid, cell, contains}, texts that
     state a cell inside other words (a legend's "(n = 22)"); ``relations``: the
-    :class:`~evaluation.Relation` facts a reader knows. No hidden value is recorded. ``restate``:
+    :class:`~evaluation.stats.figure_protection.Relation` facts a reader knows. No hidden value is recorded. ``restate``:
     phrases of the figure's title, caption or alt text that state a count the figure hides, and what to
     say instead; applied by :func:`export_figure` and never written.
     """
