@@ -273,3 +273,13 @@ def test_charts_up_to_the_cap_draw_every_team_in_team_order():
     [spec] = run_chart_figures.run_charts(result)
     assert [a.get_title(loc="left").split(" ")[0] for a in visible_panels(spec.figure)] == cap.teams
     assert "Shown" not in spec.caption and "(20 of" not in spec.figure._suptitle.get_text()
+
+
+def test_a_capped_chart_with_no_signal_says_it_draws_the_first_teams_by_id():
+    """25 teams that all zigzag (no runs signal): the cap draws T000..T019 and says so plainly."""
+    data = reports({f"T{t:03d}": [((5 if i % 2 else 8) + (i % 3), 20) for i in range(14)] for t in range(25)})
+    result = outcomes_run_charts.analyse(data, {"min_points": 10})
+    cap = run_chart_figures.run_chart_teams(result.signals, "a1c_at_goal")
+    assert cap.teams == [f"T{t:03d}" for t in range(20)]
+    assert cap.sentence("run_chart_signals") == (" Shown: 20 of 25 teams, the first 20 by team id (none has a runs "
+                                                 "signal); every team is in tables/run_chart_signals.csv.")

@@ -42,6 +42,7 @@ def run_chart_teams(signals: pd.DataFrame, measure: str, max_teams: int = PANELS
     signal = int(per["signal"].sum())
     rule = (f"the {max_teams} with the strongest runs signals (the longest run furthest beyond its limit, then the "
             f"fewest median crossings against the expected)" if signal >= max_teams else
+            f"the first {max_teams} by team id (none has a runs signal)" if signal == 0 else
             f"the {signal} with a runs signal, strongest first, then {max_teams - signal} without one, by team id")
     return first(per["team_id"].tolist(), max_teams, rule=rule)
 
