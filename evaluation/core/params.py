@@ -59,6 +59,7 @@ class Params:
     spc: dict[str, Any]
     survival: dict[str, Any]
     value: dict[str, Any]
+    report: dict[str, Any]
     source: str | None = field(default=None, compare=False)  # the params file, when read from one
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the keys as given
 

@@ -32,6 +32,7 @@ RATE_MODELS = ("poisson_robust", "poisson", "negative_binomial")
 CODE_RULES = ("any", "all", "majority", "consensus")
 CODER_SCOPES = ("source", "excerpt")
 SUBGROUPS = ("track", "condition", "setting", "state", "sex")  # strata every analysis can report after `all`
+PAPER_SIZES = ("letter", "a4")
 CMS_THRESHOLD = 11  # the CMS cell-size rule: counts of 1 to 10 are never shown
 OPEN_KEYS = ("goals", "combined_goals")  # their keys are measure names: any name is allowed
 
@@ -260,6 +261,12 @@ SCHEMA: dict[str, Any] = {
         "cost_multipliers": Setting([0.5, 0.75, 1.0, 1.25, 1.5], list_of(number(0, 100, above=True), min_items=1),
                                     "multipliers of the cost per event, for the sensitivity table"),
         "rate_model": Setting("poisson_robust", one_of(*RATE_MODELS), "rate-ratio GLM: Poisson with SEs clustered by patient, plain Poisson, or negative binomial"),
+    },
+    "report": {
+        "paper": Setting("letter", one_of(*PAPER_SIZES), "page size of the funder DOCX and PDF: letter (US) or a4"),
+        "prepared_by": Setting(None, optional(text), "who prepared the report (the evaluation team), on the title page"),
+        "docx_template": Setting(None, optional(text), "a .docx whose styles, header and logo the funder DOCX uses "
+                                 "(relative to the params file's folder)"),
     },
 }
 

@@ -23,7 +23,8 @@ from evaluation.core.labels import SECTIONS, event_kind_label, measure_label
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import SuppressedTable
 
-from .findings import Findings, findings_table
+from .findings import Findings, Headline, findings_table
+from .methods import MethodNote, limitations, methods
 from .funder import FUNDER_DIR, FUNDER_TABLES, suppression_note
 
 STORY_FILE = "performance_story.html"  # linked first from index.html by the runner
@@ -93,20 +94,57 @@ class StoryFigure:
 
 
 @dataclass(frozen=True)
+class StoryColumn:
+    """A column of a story table as a reader sees it: the CSV column it shows, its label and unit, and whether
+    it holds numbers (right-aligned in every layout)."""
+
+    key: str
+    label: str
+    unit: str = ""
+    numeric: bool = False
+
+    @property
+    def heading(self) -> str:
+        """The header cell: ``Mean change (%)``, or the label alone when there is no unit."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+@dataclass(frozen=True)
 class StoryTable:
-    """A funder table as the story shows it: its number, title, note and the cells as text."""
+    """A funder table as the story shows it: its number, title, note, the columns a reader needs and the cells
+    as text (numbers formatted, true minus signs, codes by their names)."""
 
     number: int
     name: str
     title: str
     note: str
-    header: list[str]
+    columns: list[StoryColumn]
     rows: list[list[str]]
 
     @property
+    def header(self) -> list[str]:
+        """The header cells, in column order."""
+        return [c.heading for c in self.columns]
+
+    @property
     def csv(self) -> str:
-        """The table's file, every row of it: ``funder/<name>.csv``."""
+        """The table's file, every row and column of it: ``funder/<name>.csv``."""
         return f"{FUNDER_DIR}/{self.name}.csv"
+
+    def widths(self) -> list[float]:
+        """Each column's share of the table's width (they sum to 1), from the longest word of its header and
+        the longest cell: what the DOCX, the PDF and the page size columns by."""
+        need = [max([len(max(c.heading.split() or [""], key=len)), *(len(r[i]) for r in self.rows)], default=1) + 2
+                for i, c in enumerate(self.columns)]
+        total = sum(need) or 1
+        return [n / total for n in need]
+
+    @property
+    def text_width(self) -> int:
+        """Characters across a row at the widest (header words and cells): above about 110 a portrait page is
+        too narrow at the story's table font."""
+        return sum(max([len(max(c.heading.split() or [""], key=len)), *(len(r[i]) for r in self.rows)], default=1) + 2
+                   for i, c in enumerate(self.columns))
 
 
 @dataclass(frozen=True)
@@ -120,16 +158,34 @@ class StorySection:
 
 
 @dataclass(frozen=True)
+class FindingGroup:
+    """The key findings of one report section, in plain words with units."""
+
+    key: str
+    heading: str
+    sentences: list[str]
+
+
+@dataclass(frozen=True)
 class Story:
-    """The performance story: the front matter, key findings and the sections, for the page and the DOCX alike."""
+    """The performance story, for every layout alike (page, DOCX, PDF, slides): front matter, the executive
+    summary (5 to 7 headline sentences, each with the figure that shows it), the findings grouped by section,
+    the sections with their figures and tables, and methods and limitations."""
 
     title: str
     cohort_id: str
     as_of: str
     disclosure_note: str
-    findings: list[str]
+    summary: list[Headline]
+    findings: list[FindingGroup]
     sections: list[StorySection]
+    methods: list[MethodNote]
+    limitations: list[str]
     table_names: list[str]  # every funder table written (the page links each CSV)
+
+    def figure(self, figure_id: str | None) -> StoryFigure | None:
+        """The story's figure ``figure_id`` (None when it is not in the story)."""
+        return next((f for s in self.sections for f in s.figures if f.figure_id == figure_id), None)
 
 
 def cell_text(value, column: str = "") -> str:
@@ -162,9 +218,24 @@ def shown_rows(name: str, st: SuppressedTable) -> tuple[pd.DataFrame, str]:
     return shown, f"{why[:1].upper()}{why[1:]} ({len(shown)} of {len(df):,} rows); every row is in {FUNDER_DIR}/{name}.csv."
 
 
+def story_table(number: int, name: str, st: SuppressedTable) -> StoryTable:
+    """The funder table ``name`` as the story shows it: the columns a reader needs, labelled, and its cells as text."""
+    entry = {t.name: t for t in FUNDER_TABLES}[name]
+    df, left_out = shown_rows(name, st)
+    keys = [c for c in (entry.reader_columns or df.columns) if c in df.columns]
+    columns = [StoryColumn(str(c), str(c).replace("_", " ").capitalize(), "",
+                           pd.api.types.is_numeric_dtype(st.table[c]) or c not in st.mask or bool(st.mask[c].any()) and
+                           pd.api.types.is_numeric_dtype(df[c].where(~st.mask[c].loc[df.index])))
+               for c in keys]
+    rows = [[cell_text(v, c) for v, c in zip(row, keys)] for row in df[keys].itertuples(index=False)]
+    note = " ".join(t for t in (entry.note, left_out) if t)
+    return StoryTable(number, name, entry.title, note, columns, rows)
+
+
 def performance_story(params: Params, findings: Findings | pd.DataFrame, tables: Mapping[str, SuppressedTable]) -> Story:
-    """The story of the cohort: findings, then every section holding a figure of the manifest or a funder
-    table, with figures and tables numbered in the order they appear."""
+    """The story of the cohort: the executive summary and findings, then every section holding a figure of the
+    manifest or a funder table, with figures and tables numbered in the order they appear, then methods and
+    limitations."""
     manifest = figure_manifest(params)
     registry = {t.name: t for t in FUNDER_TABLES}
     sections = []
@@ -178,12 +249,12 @@ def performance_story(params: Params, findings: Findings | pd.DataFrame, tables:
         shown = []
         for name in [n for n, t in registry.items() if t.section == key and n in tables]:
             table_no += 1
-            df, left_out = shown_rows(name, tables[name])
-            header = [str(c) for c in df.columns]
-            rows = [[cell_text(v, c) for v, c in zip(row, header)] for row in df.itertuples(index=False)]
-            note = " ".join(t for t in (registry[name].note, left_out) if t)
-            shown.append(StoryTable(table_no, name, registry[name].title, note, header, rows))
+            shown.append(story_table(table_no, name, tables[name]))
         if figures or shown:
             sections.append(StorySection(key, SECTIONS.get(key, OTHER_HEADING), figures, shown))
-    return Story(params.title, params.cohort_id, f"{params.as_of:%Y-%m-%d}", suppression_note(params),
-                 findings_table(findings)["finding"].tolist(), sections, list(tables))
+    table = findings_table(findings)
+    groups = [FindingGroup(key, SECTIONS.get(key, key), table.loc[table["section"] == key, "finding"].tolist())
+              for key in dict.fromkeys(table["section"])]
+    summary = findings.headlines if isinstance(findings, Findings) else []
+    return Story(params.title, params.cohort_id, f"{params.as_of:%Y-%m-%d}", suppression_note(params), summary,
+                 groups, sections, methods(params), limitations(params), list(tables))

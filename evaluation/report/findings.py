@@ -9,7 +9,7 @@ every small count of patients is written as ``<11`` (:func:`~evaluation.core.dis
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
@@ -32,14 +32,26 @@ FINDINGS: dict[str, Callable[[Params], list[str]]] = {  # section -> its analysi
 FINDINGS_COLUMNS = ["section", "finding"]
 
 
+@dataclass(frozen=True)
+class Headline:
+    """A sentence of the executive summary, in plain words with units, and the figure that shows it (its
+    ``figure_id`` in the manifest; None when no figure does): one slide of the funder deck each."""
+
+    section: str
+    text: str
+    figure_id: str | None = None
+
+
 @dataclass
 class Findings:
-    """Key findings as sentences; ``table`` has one row per sentence (section, finding).
+    """Key findings as sentences; ``table`` has one row per sentence (section, finding); ``headlines`` the
+    executive summary (5 to 7 sentences).
 
     Shown in a notebook as a list under section headings (a DataFrame would cut the sentences short).
     """
 
     table: pd.DataFrame
+    headlines: list[Headline] = field(default_factory=list)
 
     def by_section(self) -> dict[str, list[str]]:
         """Section key -> its sentences, in report order (sections without a sentence left out)."""
@@ -63,7 +75,9 @@ def key_findings(params: Params) -> Findings:
     """The cohort's key findings as sentences (section, finding), computed from the tables in ``tables/``."""
     rows = [{"section": key, "finding": suppress_text(sentence, params.suppress_below)}
             for key, make in FINDINGS.items() for sentence in make(params)]
-    return Findings(pd.DataFrame(rows, columns=FINDINGS_COLUMNS))
+    table = pd.DataFrame(rows, columns=FINDINGS_COLUMNS)
+    first = table.drop_duplicates("section")
+    return Findings(table, [Headline(r.section, r.finding) for r in first.itertuples(index=False)])
 
 
 def findings_table(findings: Findings | pd.DataFrame) -> pd.DataFrame:

@@ -55,6 +55,7 @@ class FunderTable:
     derive_rest: bool = True
     note: str = ""
     blank_as: Mapping[str, str] = field(default_factory=dict)  # what an empty text cell says to a funder
+    reader_columns: tuple[str, ...] | None = None  # what the story, DOCX and PDF show (None: every column)
 
     def spec(self, df: pd.DataFrame):
         """The suppression spec of this table for the columns ``df`` has (text columns are its row keys)."""

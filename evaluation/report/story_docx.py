@@ -83,7 +83,7 @@ def write_story_docx(params: Params, story: Story) -> Path:
     document.add_paragraph(f"Performance story of cohort {story.cohort_id}, data as of {story.as_of}.")
     document.add_paragraph(story.disclosure_note)
     document.add_heading("Key findings", level=1)
-    for sentence in story.findings:
+    for sentence in (s for g in story.findings for s in g.sentences):
         document.add_paragraph(sentence, style="List Bullet")
     for section in story.sections:
         document.add_heading(section.heading, level=1)

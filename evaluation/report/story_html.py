@@ -49,7 +49,7 @@ def story_page(params: Params, story: Story) -> str:
              f'<p class="muted">Performance story of cohort <code>{esc(story.cohort_id)}</code>, data as of '
              f"{story.as_of}. Every number is computed from the cohort's tables by the evaluation workbench.</p>",
              f'<p class="muted">{esc(story.disclosure_note)}</p>',
-             "<h2>Key findings</h2><ul>", *(f"<li>{esc(f)}</li>" for f in story.findings), "</ul>"]
+             "<h2>Key findings</h2><ul>", *(f"<li>{esc(f)}</li>" for g in story.findings for f in g.sentences), "</ul>"]
     for section in story.sections:
         parts.append(f'<section id="{esc(section.key)}"><h2>{esc(section.heading)}</h2>')
         parts += [_figure(f) for f in section.figures]
