@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.data.synth import generate_cohort
+from evaluation.run.runner import run
+
 TINY = {
     "teams.csv": (
         "team_id,team_name,state,setting,track,joined_on\n"
@@ -87,3 +90,19 @@ def run_notebook_cells(notebook: Path, **parameters) -> tuple[list, dict]:
         if last is not None:
             shown.append(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
     return shown, namespace
+
+
+@pytest.fixture(scope="session")
+def small_report(tmp_path_factory) -> Path:
+    """A finished report of a small synthetic cohort dated 2022-2024 (4 teams of 12-30 patients, every table),
+    run once per test session in process. Returns its params file; the report is ``reports/small`` under the
+    fixture's own reports root. Copy the report before writing into it."""
+    root = tmp_path_factory.mktemp("small_report")
+    data = root / "data"
+    generate_cohort(data, seed=41, n_teams=4, patients_per_team=(12, 30), start="2022-03-01")
+    params_file = root / "small.yaml"
+    params_file.write_text(f"cohort_id: small\ndata_dir: {data}\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CMM_REPORTS_DIR", str(root / "reports"))
+        run(params_file, in_process=True, say=lambda _: None)
+    return params_file

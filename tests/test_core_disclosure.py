@@ -88,3 +88,18 @@ def test_small_counts_in_prose_new_phrases(text, phrases, safe):
 def test_what_is_not_a_small_count_of_patients(text):
     assert small_counts_in_text(text, 11) == []
     assert suppress_text(text, 11) == text
+
+
+@pytest.mark.parametrize("text", ["reached by 11 of 14 patients.", "20 of 25 patients", "3 of 40 patients",
+                                  "n = 7 patients", "5 deaths and 12 of 19 admissions", "12/15 patients"])
+def test_suppressed_prose_passes_the_check_it_was_made_for(text):
+    """What suppress_text writes ("all but <11 of 14 patients") is safe by the same rule the gate applies: a
+    caption on a small cohort ("11 of 14 patients", 3 not counted) must not pass suppression and fail the gate."""
+    safe = suppress_text(text, 11)
+    assert safe != text
+    assert small_counts_in_text(safe, 11) == []
+
+
+def test_a_small_bound_other_than_the_mark_is_still_a_small_count():
+    assert small_counts_in_text("<5 of 14 patients", 11) == ["5 of 14 patients"]
+    assert small_counts_in_text("all but <11 of 14 patients", 11) == []

@@ -123,6 +123,8 @@ def _count_phrases(text: str, threshold: int) -> list[tuple[int, int, str]]:
             found.append((m.start(), m.end(), m.group("lead").replace("=", "<") + str(threshold)))
     for m in COUNT_PHRASE.finditer(plain):
         n = _number(m.group("n"))
+        if n == threshold and plain[:m.start()].endswith(mark[:-len(str(threshold))]):
+            continue  # already safe: "<11 of 14 patients" (what this function writes) is a bound, not a count
         whole = _number(m.group("slash") or m.group("of"))
         if small(n) or small(whole):
             out = m.group(0)
