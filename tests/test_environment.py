@@ -23,6 +23,8 @@ def pyproject_deps() -> dict[str, str]:
 def conda_deps() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     specs = [d for d in env["dependencies"] if isinstance(d, str) and _name(d) not in ("python", "pip")]
+    specs += [d.split("#")[0] for entry in env["dependencies"] if isinstance(entry, dict)  # from PyPI (pip:)
+              for d in entry.get("pip", []) if not d.startswith("-")]
     return {_name(d): d.replace(" ", "") for d in specs}
 
 
