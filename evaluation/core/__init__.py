@@ -6,7 +6,8 @@
   data-quality table);
 - :mod:`.schema` (every params key with its default, allowed values and meaning), :mod:`.goals`,
   :mod:`.params` (reading and checking a params file);
-- :mod:`.labels` (one label per measure, report sections), :mod:`.text` (formatters), :mod:`.groups`
+- :mod:`.labels` (one label per measure and code, report sections), :mod:`.columns` (each result-table
+  column's label, unit and format; cells as text), :mod:`.text` (formatters), :mod:`.groups`
   (subgroups, team caps), :mod:`.disclosure` (the small-count rules), :mod:`.identifiers` (the quote screen);
 - :mod:`.outputs` (atomic writes, saved tables) and :mod:`.figures` (house style, figure specs, export).
 """

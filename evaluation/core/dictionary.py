@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandera.pandas as pa
 
 DICTIONARY_DIR = REPO_ROOT / "data_dictionary"
+# How the result tables read (labels, units, number formats, code labels): it describes outputs, not an input
+# table, so :func:`load_dictionary` leaves it out and :func:`load_results` reads it.
+RESULTS_FILE = "results.yaml"
 TYPES = ("string", "integer", "number", "date", "month", "category", "flag")
 # How a month is written, in a `month` column and in params: YYYY-MM (a first-of-month date, YYYY-MM-01, is
 # read as its month). Groups: year, month.
@@ -91,9 +94,18 @@ def _read_table_spec(path: Path) -> TableSpec:
 def load_dictionary(directory: str | None = None) -> dict[str, TableSpec]:
     """All table specs, in :data:`TABLE_ORDER` (then any extra tables alphabetically)."""
     folder = Path(directory) if directory else DICTIONARY_DIR
-    specs = {s.name: s for s in map(_read_table_spec, sorted(folder.glob("*.yaml")))}
+    specs = {s.name: s for s in map(_read_table_spec, sorted(p for p in folder.glob("*.yaml") if p.name != RESULTS_FILE))}
     order = [t for t in TABLE_ORDER if t in specs] + sorted(set(specs) - set(TABLE_ORDER))
     return {name: specs[name] for name in order}
+
+
+@lru_cache(maxsize=None)
+def load_results(directory: str | None = None) -> dict[str, Any]:
+    """The result-table registry (``data_dictionary/results.yaml``): ``columns``, per-table overrides in
+    ``tables``, ``groups`` and ``codes`` (each an empty mapping when the file leaves it out)."""
+    path = (Path(directory) if directory else DICTIONARY_DIR) / RESULTS_FILE
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {key: dict((doc or {}).get(key) or {}) for key in ("columns", "tables", "groups", "codes")}
 
 
 def table_file(table: str) -> str:

@@ -1,14 +1,16 @@
 """What a reader sees for a code: one home for measure labels and units, conditions, event kinds, group
-names and the report's sections.
+names, the codes of result tables and the report's sections.
 
 Measure labels and units come from the data dictionary (``data_dictionary/measurements.yaml``), so a
-cohort that renames a measure there sees the new name in every table, figure and sentence.
+cohort that renames a measure there sees the new name in every table, figure and sentence. The labels of
+result-table codes (``track=advanced`` -> ``Advanced track``, ``log-log`` -> ``Log-log``) come from
+``data_dictionary/results.yaml`` (:func:`code_label`); a code it does not list is humanised.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
-from .dictionary import load_dictionary
+from .dictionary import load_dictionary, load_results
 
 COMBINED_MEASURES = {"bp": "Blood pressure"}  # goals on two measures at once (params `combined_goals`)
 MONTHLY_SUFFIXES = (("_at_goal", "at goal"), ("_in_range", "in range"))  # monthly_reports.csv measure codes
@@ -59,3 +61,38 @@ def event_kind_label(kind: str, *, mid_sentence: bool = False) -> str:
 def group_name(group: str) -> str:
     """A result-table group in prose: ``track=initial`` -> ``initial``, ``all`` -> ``All``."""
     return group.split("=", 1)[1] if "=" in group else group[:1].upper() + group[1:]
+
+
+def humanise(code) -> str:
+    """A code as words: ``needs_additional_drug_therapy`` -> ``Needs additional drug therapy``."""
+    text = str(code).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def code_label(column: str, value, *, unit: bool = False) -> str:
+    """The reader's name of the code ``value`` of a result-table column.
+
+    ``group``: :func:`group_label`; ``measure``: :func:`measure_label` (``unit``: ``HbA1c (%)``); ``kind``:
+    :func:`event_kind_label`; any other column: its label in ``results.yaml`` ``codes`` (``sex`` ``F`` ->
+    ``Female``, ``ci_method`` ``log-log`` -> ``Log-log``), else the code humanised."""
+    text = str(value).strip()
+    if column == "group":
+        return group_label(text)
+    if column == "measure":
+        return measure_label(text, unit=unit)
+    if column == "kind":
+        return event_kind_label(text)
+    codes = load_results()["codes"].get(column) or {}
+    return str(codes[text]) if text in codes else humanise(text)
+
+
+def group_label(group: str) -> str:
+    """A result-table group as a table row names it: ``all`` -> ``All patients``, ``track=advanced`` ->
+    ``Advanced track``, ``sex=F`` -> ``Female``, ``team=T01`` -> ``Team T01`` (patterns in ``results.yaml``
+    ``groups``; a subgroup it does not list reads ``Age band: 65+``)."""
+    patterns = load_results()["groups"]
+    if "=" not in group:
+        return str(patterns.get(group) or humanise(group))
+    name, code = group.split("=", 1)
+    pattern = str(patterns.get(name) or f"{humanise(name)}: {{value}}")
+    return pattern.replace("{value}", code_label(name, code)).replace("{code}", code)

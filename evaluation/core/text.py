@@ -42,9 +42,10 @@ def format_money(x, *, missing: str = NOT_AVAILABLE) -> str:
 
 
 def format_percent(x, decimals: int = 0, *, missing: str = NOT_AVAILABLE) -> str:
-    """``73%`` from 73.0 (a value already in percent); ``missing`` for a blank."""
+    """``73%`` from 73.0 (a value already in percent; ``1,250%`` with a thousands separator); ``missing`` for
+    a blank."""
     x = as_number(x)
-    return missing if math.isnan(x) else f"{x:.{decimals}f}%"
+    return missing if math.isnan(x) else f"{x:,.{decimals}f}%"
 
 
 def format_share(x, decimals: int = 0, *, missing: str = NOT_AVAILABLE) -> str:

@@ -10,16 +10,15 @@ written before figures named their section falls back to the notebook's default 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
+from evaluation.core.columns import ColumnFormat, column_format, format_cell, table_formats
 from evaluation.core.disclosure import suppress_text
 from evaluation.core.figures import MANIFEST_COLUMNS, read_manifest
-from evaluation.core.labels import SECTIONS, event_kind_label, measure_label
+from evaluation.core.labels import SECTIONS
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import SuppressedTable
 
@@ -39,7 +38,6 @@ NOTEBOOK_SECTIONS = {"00_data_quality": "cohort", "01_engagement": "engagement",
 # a Word table of a hundred pages (and python-docx takes minutes to write it); the demo's 68-row time-to-goal
 # table (10 teams) is shown whole.
 PACK_ROWS = 200
-READER_LABELS = {"measure": measure_label, "kind": event_kind_label}  # codes a reader sees by name in the story
 
 
 def docx_name(params: Params) -> str:
@@ -188,18 +186,17 @@ class Story:
         return next((f for s in self.sections for f in s.figures if f.figure_id == figure_id), None)
 
 
-def cell_text(value, column: str = "") -> str:
-    """A table cell as the story prints it: a dash for a blank, thousands separators on large numbers, a
-    measure or event kind by its reader's name."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "\u2013"
-    if column in READER_LABELS and isinstance(value, str):
-        return READER_LABELS[column](value)
-    if isinstance(value, (float, np.floating)):
-        return f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}" if abs(value) >= 10000 else str(value)
-    return str(value)
+def cell_text(value, column: str | ColumnFormat = "", table: str | None = None) -> str:
+    """A table cell as the story prints it, by the column's format (``data_dictionary/results.yaml``): a dash
+    for a blank, thousands separators, the column's decimals, true minus signs, shares as percentages, codes
+    by their names (``track=advanced`` -> ``Advanced track``), suppression marks as they are."""
+    fmt = column if isinstance(column, ColumnFormat) else column_format(column, table, [value])
+    return format_cell(value, fmt)
+
+
+def story_column(fmt: ColumnFormat) -> StoryColumn:
+    """The story's column for a column format: its key, label, unit and whether it holds numbers."""
+    return StoryColumn(fmt.column, fmt.label, fmt.unit, fmt.numeric)
 
 
 def shown_rows(name: str, st: SuppressedTable) -> tuple[pd.DataFrame, str]:
@@ -219,17 +216,19 @@ def shown_rows(name: str, st: SuppressedTable) -> tuple[pd.DataFrame, str]:
 
 
 def story_table(number: int, name: str, st: SuppressedTable) -> StoryTable:
-    """The funder table ``name`` as the story shows it: the columns a reader needs, labelled, and its cells as text."""
+    """The funder table ``name`` as the story shows it: the columns a reader needs (its ``reader_columns``), each
+    labelled and its cells formatted by ``data_dictionary/results.yaml``, and a note saying how many more
+    columns the CSV keeps."""
     entry = {t.name: t for t in FUNDER_TABLES}[name]
     df, left_out = shown_rows(name, st)
     keys = [c for c in (entry.reader_columns or df.columns) if c in df.columns]
-    columns = [StoryColumn(str(c), str(c).replace("_", " ").capitalize(), "",
-                           pd.api.types.is_numeric_dtype(st.table[c]) or c not in st.mask or bool(st.mask[c].any()) and
-                           pd.api.types.is_numeric_dtype(df[c].where(~st.mask[c].loc[df.index])))
-               for c in keys]
-    rows = [[cell_text(v, c) for v, c in zip(row, keys)] for row in df[keys].itertuples(index=False)]
-    note = " ".join(t for t in (entry.note, left_out) if t)
-    return StoryTable(number, name, entry.title, note, columns, rows)
+    formats = table_formats(name, st.table, keys)  # guessed from every row for a column results.yaml lacks
+    rows = [[format_cell(v, f) for v, f in zip(row, formats)] for row in df[keys].itertuples(index=False)]
+    more = len(df.columns) - len(keys)
+    in_csv = "" if not more else (f"1 more column is in {FUNDER_DIR}/{name}.csv." if more == 1 else
+                                  f"{more} more columns are in {FUNDER_DIR}/{name}.csv.")
+    note = " ".join(t for t in (entry.note, left_out, in_csv) if t)
+    return StoryTable(number, name, entry.title, note, [story_column(f) for f in formats], rows)
 
 
 def performance_story(params: Params, findings: Findings | pd.DataFrame, tables: Mapping[str, SuppressedTable]) -> Story:

@@ -2,7 +2,8 @@
 
 :data:`FUNDER_TABLES` is the registry: per table its title, report section, columns and which of them count
 patients (the rest as :class:`~evaluation.stats.cell_suppression.SuppressionSpec` says). :func:`funder_tables`
-reads each one present in ``tables/``, drops identifier columns, rounds numbers as a reader uses them and
+reads each one present in ``tables/``, drops identifier columns, rounds numbers to what a reader sees (each
+column's format in ``data_dictionary/results.yaml``, :func:`~evaluation.core.columns.column_format`) and
 suppresses small cells (:func:`~evaluation.stats.cell_suppression.suppress`), and writes the results with
 ``funder/suppression.json`` (what the disclosure gate checks them against) and ``funder/README.txt`` (the rule
 they follow, :func:`suppression_note`).
@@ -17,6 +18,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from evaluation.core.columns import table_formats
 from evaluation.core.disclosure import COMPLEMENT_MARK, small_mark
 from evaluation.core.outputs import atomic_write, neutralise_formulas, read_table
 from evaluation.core.params import Params
@@ -37,7 +39,8 @@ class FunderTable:
     ``columns``: the columns to show, in order (None: all but identifiers); ``counts``/``exempt``: count
     columns, and count-like columns that do not count patients (team or excerpt counts); the rest as in
     :class:`~evaluation.stats.cell_suppression.SuppressionSpec`. Columns the table lacks are ignored, extra ones pass through
-    (``derive_rest``: treated as computed from the table's first count).
+    (``derive_rest``: treated as computed from the table's first count). ``reader_columns``: the columns the
+    story, the DOCX, the PDF and the slides show (None: every column); the CSV and the workbook keep them all.
     """
 
     name: str
@@ -69,7 +72,11 @@ _BOTH = ("pre_events", "post_events")
 FUNDER_TABLES: tuple[FunderTable, ...] = (
     FunderTable("engagement_by_team", "Engagement by team", "engagement", group_column=None, derive_rest=False,
                 exempt=("events_offered", "events_attended", "milestones_due", "milestones_done"),
-                note="Counts of collaborative events and milestones (not patients): not suppressed."),
+                reader_columns=("team_id", "track", "events_offered", "events_attended", "attendance_rate",
+                                "milestones_due", "milestones_done", "engagement_score", "rank"),
+                note="Counts of collaborative events and milestones (not patients): not suppressed. Attendance is of "
+                "the events whose attendance was recorded; the engagement score (0 to 100) adds up attendance, "
+                "milestones done and milestones done on time, and rank 1 is the highest score."),
     FunderTable("themes", "Themes and codes from focus groups and interviews", "themes", group_column=None,
                 columns=("theme", "code", "n_excerpts", "n_teams", "pct_teams", "exemplar"), derive_rest=False,
                 exempt=("n_excerpts", "n_teams"), note="Counts of excerpts and teams (not patients): not suppressed. "
@@ -78,16 +85,30 @@ FUNDER_TABLES: tuple[FunderTable, ...] = (
     FunderTable("outcome_change", "Change from baseline to follow-up", "outcomes", block=("measure",),
                 counts=("n",), columns=("measure", "group", "n", "baseline_mean", "followup_mean", "mean_change",
                                         "change_ci_low", "change_ci_high", "p_value", "cohen_dz", "pct_goal_baseline",
-                                        "pct_goal_followup", "mcnemar_p")),
+                                        "pct_goal_followup", "mcnemar_p"),
+                reader_columns=("measure", "group", "n", "baseline_mean", "followup_mean", "mean_change",
+                                "change_ci_low", "change_ci_high", "p_value", "pct_goal_baseline", "pct_goal_followup"),
+                note="Means are in the unit of the measure; the 95% confidence interval (CI) and p are for the mean "
+                "change (paired t-test)."),
     FunderTable("time_to_goal", "Time to goal among patients not at goal at baseline", "time_to_goal",
                 block=("measure",), counts=("n", "events", "censored"),
                 column_totals={"n": ("events", "censored")},  # censored includes the competing exits
                 columns=("measure", "group", "n", "events", "censored", "median_days", "median_ci_low",
-                         "median_ci_high", "ci_method", "logrank_p")),
+                         "median_ci_high", "ci_method", "logrank_p"),
+                reader_columns=("measure", "group", "n", "events", "censored", "median_days", "median_ci_low",
+                                "median_ci_high", "logrank_p"),
+                note="Kaplan–Meier medians; patients who left or had not reached goal by the end of the data are "
+                "censored. Not reached: fewer than half of the patients had reached goal by the end of follow-up "
+                "(median), or the data do not yet rule out a longer time (upper end of the 95% CI). p compares the "
+                "groups of one kind (log-rank test)."),
     FunderTable("value_utilization", "Acute-care use per 1,000 patient-months before and after enrollment", "value",
                 block=("kind",), counts=("patients", "pre_events", "post_events"),
                 columns=("kind", "group", "patients", "pre_events", "post_events", "pre_rate", "post_rate",
                          "rate_ratio", "ci_low", "ci_high", "p_value", "change_pct", "cost_per_event", "cost_avoided"),
+                reader_columns=("kind", "group", "patients", "pre_events", "post_events", "pre_rate", "post_rate",
+                                "rate_ratio", "ci_low", "ci_high", "p_value", "cost_avoided"),
+                note="A rate ratio below 1 means fewer events per patient-month after enrollment than before; the 95% "
+                "CI is for the rate ratio.",
                 derived={"pre_rate": ("pre_events",), "post_rate": ("post_events",), "rate_ratio": _BOTH, "ci_low": _BOTH,
                          "ci_high": _BOTH, "p_value": _BOTH, "change_pct": _BOTH, "cost_avoided": _BOTH},
                 derive_rest=False),
@@ -100,9 +121,12 @@ FUNDER_TABLES: tuple[FunderTable, ...] = (
                 counts=("patients", "patients_with_mtp", "mtps_identified", "mtps_resolved"), hidden=("mtps_unresolved",),
                 column_totals={"mtps_identified": ("mtps_resolved", "mtps_unresolved")},
                 columns=("group", "patients", "patients_with_mtp", "mtps_identified", "mtps_resolved", "mtps_unresolved",
-                         "mtps_per_patient", "pct_resolved", "median_days_to_resolution"),
+                         "mtps_per_patient", "pct_resolved", "median_days_to_resolution", "median_ci_low", "median_ci_high"),
                 derived={"mtps_per_patient": ("mtps_identified", "patients"), "pct_resolved": ("mtps_resolved", "mtps_identified"),
-                         "median_days_to_resolution": ("mtps_resolved",)},
+                         "median_days_to_resolution": ("mtps_resolved",), "median_ci_low": ("mtps_resolved",),
+                         "median_ci_high": ("mtps_resolved",)},
+                note="Median time to resolution: Kaplan–Meier median with its 95% CI; a problem not yet resolved counts "
+                "until the patient left or the data end (censored), so the median is not only of the resolved ones.",
                 percentages={"pct_resolved": "mtps_identified"}, derive_rest=False),
     FunderTable("value_mtp_categories", "Medication therapy problems by category", "value", group_column="category",
                 counts=("identified", "resolved"), hidden=("unresolved",), column_totals={"identified": ("resolved", "unresolved")},
@@ -110,28 +134,24 @@ FUNDER_TABLES: tuple[FunderTable, ...] = (
                 derive_rest=False),
 )
 
-_DECIMALS = (  # (test on the column name, decimals) for funder tables: first match wins
-    (lambda c: any(w in c for w in ("cost", "return", "amount", "roi_per_patient", "dollars")), 0),
-    (lambda c: "pct" in c or "percent" in c or c.endswith("_rate") or c.startswith("median_days"), 1),
-)
 
-
-def _round_for_funder(df: pd.DataFrame) -> pd.DataFrame:
-    """Numbers a reader can use: dollars whole, percentages and rates to 0.1, p-values as the text of
-    :func:`~evaluation.core.text.format_p` (``< 0.001``, ``0.042``), whole numbers as integers, others to two places."""
+def _round_for_funder(df: pd.DataFrame, table: str | None = None) -> pd.DataFrame:
+    """Numbers as a reader sees them, by each column's format (``results.yaml``): dollars whole, a percent or a
+    ratio to its decimals, a share to its shown decimals (0.86 shows as 86%), p-values as the text of
+    :func:`~evaluation.core.text.format_p` (``< 0.001``, ``0.042``), whole numbers as integers; text and
+    codes as they are."""
     out = df.copy()
-    for col in out.columns:
+    for col, fmt in zip(out.columns, table_formats(table, out)):
         if not pd.api.types.is_float_dtype(out[col]):
             continue
-        if str(col) == "p_value" or str(col).endswith("_p"):  # p-values as a reader writes them
+        if fmt.kind == "p_value":  # p-values as a reader writes them
             out[col] = out[col].map(lambda p: None if pd.isna(p) else format_p(p, prefix=False)).astype(object)
             continue
-        values = out[col]
+        values, decimals = out[col], fmt.stored_decimals
         if values.dropna().apply(float.is_integer).all() and values.notna().any():
             out[col] = values.round().astype("Int64")
-            continue
-        decimals = next((d for test, d in _DECIMALS if test(str(col))), 2)
-        out[col] = values.round().astype("Int64") if decimals == 0 else values.round(decimals)
+        elif decimals is not None:
+            out[col] = values.round().astype("Int64") if decimals == 0 else values.round(decimals)
     return out
 
 
@@ -199,7 +219,7 @@ def funder_tables(params: Params, *, write: bool = True) -> FunderTables:
             if col in df.columns:
                 df[col] = df[col].where(df[col].notna() & (df[col].astype(str).str.strip() != ""), text)
         spec = entry.spec(df[keep])  # on the numbers, before p-values become text
-        st = suppress(_round_for_funder(df[keep]), spec, params.suppress_below)
+        st = suppress(_round_for_funder(df[keep], entry.name), spec, params.suppress_below)
         out[entry.name] = st
         registry[entry.name] = spec.to_json() | {"exempt": list(entry.exempt), "columns": list(st.table.columns),
                                                  "title": entry.title, "section": entry.section}
@@ -227,7 +247,7 @@ def suppress_like(name: str, df: pd.DataFrame, threshold: int) -> SuppressedTabl
     entry = next((t for t in FUNDER_TABLES if t.name == name), None)
     if entry is None:
         raise ValueError(f"name must be one of {', '.join(t.name for t in FUNDER_TABLES)}; got {name!r}")
-    return suppress(_round_for_funder(df), entry.spec(df), threshold)
+    return suppress(_round_for_funder(df, name), entry.spec(df), threshold)
 
 
 def suppression_note(params: Params) -> str:
