@@ -41,43 +41,6 @@ def save_seed_value_tables(params):
     return va
 
 
-def test_findings_say_when_an_analysis_did_not_run(params):
-    f = key_findings(params).table
-    assert set(f["section"]) == {"engagement", "themes", "outcomes", "run_charts", "time_to_goal", "value"}
-    assert f["finding"].str.contains("not analysed for this cohort").all()
-    assert "tables/engagement_by_team.csv was not produced" in f["finding"].iloc[0]
-
-
-def test_value_findings_state_the_seed_002_story(params):
-    """Seed 002: readmissions down 59%, net return $486,304 (141%), computed from tables/value.csv."""
-    save_seed_value_tables(params)
-    text = " ".join(key_findings(params).table.query("section == 'value'")["finding"])
-    assert "Readmissions fell 59% after enrollment" in text
-    assert "a net return of $486,304 (net ROI 141%)" in text
-    assert "program cost of $344,896" in text and "Cost avoided $831,200" in text
-
-
-def test_outcome_and_time_to_goal_findings(params):
-    save_table(pd.DataFrame({
-        "measure": ["a1c", "a1c", "sbp"], "group": ["all", "track=a", "all"], "n": [50, 40, 6],
-        "baseline_mean": [9.0, 9.1, 150.0], "followup_mean": [8.0, 8.1, 140.0], "mean_change": [-1.0, -1.0, -10.0],
-        "change_ci_low": [-1.3, -1.4, -20.0], "change_ci_high": [-0.7, -0.6, 0.0], "t_stat": [-6.0, -5.0, -2.0],
-        "p_value": [0.0000002, 0.00001, 0.1]}), params, "outcome_change")
-    save_table(pd.DataFrame({"measure": ["a1c", "ldl", "sbp", "dbp"], "group": "all", "n": [40, 30, 20, 0],
-                             "events": [30, 12, 5, 0], "median_days": [120.0, None, 200.0, None],
-                             "median_ci_low": [98.0, None, 150.0, None], "median_ci_high": [150.0, None, None, None],
-                             "ci_method": "log-log"}), params, "time_to_goal")
-    f = key_findings(params).table.set_index("section")["finding"]
-    outcomes = " ".join(f.loc[["outcomes"]])
-    assert "HbA1c: mean 9.0 at baseline and 8.0 at follow-up, a change of -1.00 (95% CI -1.30 to -0.70; paired t-test p < 0.001; n = 50)." in outcomes
-    assert "fewer than 11 patients" in outcomes  # sbp has n = 6
-    times = " ".join(f.loc[["time_to_goal"]])
-    assert "half of the 40 patients not at goal at baseline reached it within 120 days (95% CI 98 to 150 days, log-log)" in times
-    assert "fewer than half of the 30 patients" in times
-    assert "Systolic blood pressure: fewer than 11 patients (or goals reached) to report a time to goal." in times
-    assert len(f.loc[["time_to_goal"]]) == 3  # dbp had no patient: no sentence
-
-
 def test_funder_tables_are_suppressed_and_carry_no_identifiers(params):
     """Seed 002 by track: advanced has 6 readmissions after enrollment (< 11), so its counts and rates are hidden,
     initial's counts are hidden as a complement (all = initial + advanced), and so is every dollar figure of both
