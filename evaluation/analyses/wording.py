@@ -2,7 +2,8 @@
 in words, a date as a reader writes it, and true minus signs.
 
 Every analysis' ``findings.py`` and the report's methods write with these, so "8.6%", "147.1 mmHg", "below
-8%" and "−$12,300" read the same in every sentence. Units come from the data dictionary
+8%" and "−$12,300" read the same in every sentence (the minus sign is the tables' own,
+:func:`evaluation.core.columns.signed`). Units come from the data dictionary
 (``data_dictionary/measurements.yaml``). A headline is a plain ``(sentence, figure_id)`` pair here: the report
 turns it into its :class:`~evaluation.report.findings.Headline`.
 """
@@ -11,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from evaluation.core.columns import signed
 from evaluation.core.dictionary import load_dictionary
 from evaluation.core.labels import COMBINED_MEASURES, measure_label
 from evaluation.core.params import Params
 from evaluation.core.text import format_money
 
-MINUS = "\u2212"  # a true minus sign: a hyphen breaks a line between "95% CI -" and "0.91"
 NO_UNIT = ("", "ratio")  # dictionary units a number is written without ("INR 2.5", not "2.5 ratio")
 HeadlineText = tuple[str, str | None]  # (sentence, figure_id of the figure that shows it, or None)
 GOAL_WORDS = {"<": "below {}", "<=": "{} or below", ">": "above {}", ">=": "{} or above"}
@@ -24,13 +25,12 @@ GOAL_WORDS = {"<": "below {}", "<=": "{} or below", ">": "above {}", ">=": "{} o
 
 def number(x: float, decimals: int = 1) -> str:
     """``x`` with thousands separators and ``decimals``, a negative number with a true minus sign."""
-    text = f"{x:,.{decimals}f}"
-    return MINUS + text[1:] if text.startswith("-") and text.strip("-0.,") else text.lstrip("-")
+    return signed(f"{x:,.{decimals}f}")
 
 
 def money(x: float) -> str:
     """Whole dollars (``$1,234``), a loss with a true minus sign (``−$1,234``)."""
-    return format_money(x).replace("-", MINUS)
+    return signed(format_money(x))
 
 
 def level(params: Params) -> str:
