@@ -119,8 +119,9 @@ def table_parts(t: StoryTable, paper: str) -> list[TablePart]:
 
     Portrait when its cells fit across unwrapped, or when only long text would wrap and the table is not wide
     (``t.text_width``); else landscape. One part when every column's floor fits across, else parts of columns
-    that each repeat the label columns (the leading text columns). Columns are as wide as their cells (and
-    whole header) when the part fits, else shared out by ``t.widths()`` above their floors."""
+    that each repeat the label columns (the leading text columns). Columns are as wide as their cells and
+    whole header when the part fits; when only the cells fit, the room left widens the wrapping headers;
+    else the width is shared out by ``t.widths()`` above the floors."""
     page_w, page_h = PAPERS[paper]
     n = len(t.columns)
     floors = [floor_width(t, i) for i in range(n)]
@@ -150,8 +151,9 @@ def table_parts(t: StoryTable, paper: str) -> list[TablePart]:
         natural = [natural_width(t, i) for i in cols]
         if sum(unwrapped) <= across:
             widths = unwrapped
-        elif sum(natural) <= across:
-            widths = natural
+        elif sum(natural) <= across:  # the cells fit: the room left goes to the headers that wrap, by how much
+            extra = [u - w for u, w in zip(unwrapped, natural)]
+            widths = [w + (across - sum(natural)) * e / sum(extra) for w, e in zip(natural, extra)]
         else:
             widths = fill_widths([shares[i] for i in cols], [floors[i] for i in cols], across)
         parts.append(TablePart(cols, widths, landscape))
