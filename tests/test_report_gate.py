@@ -2,16 +2,24 @@
 patient identifier, date of birth, unsuppressed small count or unscreened quote is named by file, row and column."""
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
 import docx
+import openpyxl
 import pandas as pd
+import pypdf
 import pytest
+import typst
+from PIL import Image
+from pptx import Presentation
+from pptx.util import Inches
 
 from evaluation.core.errors import EvaluationError
 from evaluation.core.params import check
 from evaluation.report.contents import STORY_FILE
+from evaluation.report.extract import pdf_text, text_operations
 from evaluation.report.gate import PAGES, DisclosureError, check_funder_outputs
 
 
@@ -139,7 +147,7 @@ def test_index_page_with_a_small_n_fails(funder_report):
 def test_performance_story_is_read_too(funder_report):
     out, params = funder_report
     (out / "performance_story.html").write_text("<ul><li>HbA1c at goal: <b>3 of 40</b> patients</li></ul>")
-    with pytest.raises(DisclosureError, match=r"performance_story.html, row line 1, column '<li>': .*'3 of 40 patients'"):
+    with pytest.raises(DisclosureError, match=r"performance_story.html, line 1, column '<li>': .*'3 of 40 patients'"):
         check_funder_outputs(out, params)
 
 
@@ -193,3 +201,241 @@ def test_quotes_go_through_the_identifier_screen(funder_report, tiny_cohort):
 
 def test_the_performance_story_page_is_one_the_gate_reads():
     assert STORY_FILE in PAGES
+
+
+# --- the PDF, the workbook and the slides, whatever their names ------------------------------------------
+
+OUTCOME = pd.DataFrame({"group": ["all", "track=a", "track=b", "track=c"], "n": [60, "<11", 25, 28],
+                        "mean": [7.1, "*", 6.8, 7.3]})
+TITLE = "Blood pressure by group"
+
+
+@pytest.fixture
+def layout_report(funder_report):
+    """The funder report with a four-group table titled in suppression.json, as the layouts show it."""
+    out, params = funder_report
+    OUTCOME.to_csv(out / "funder" / "outcome.csv", index=False)
+    (out / "funder" / "suppression.json").write_text(json.dumps({"tables": {"outcome": {
+        "counts": ["n"], "derived": {"mean": ["n"]}, "percentages": {}, "columns": ["group", "n", "mean"],
+        "title": TITLE, "exempt": []}}}))
+    return out, params
+
+
+def _pdf(path, body: str, title: str = "Performance story") -> None:
+    """A Typst document with a title, two headings (bookmarks), a figure with alt text and a caption, and a page break."""
+    (path.parent / "bars.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+                                          '<rect width="40" height="20" fill="#0072B2"/></svg>')
+    source = path.with_suffix(".typ")
+    source.write_text(f'#set document(title: "{title}")\n{body}\n')
+    typst.compile(str(source), output=str(path))
+    source.unlink()
+    (path.parent / "bars.svg").unlink()
+
+
+CLEAN_PDF = ('= Outcomes\nOf 60 patients, 40 reached goal (n = 60).\n'
+             '#figure(image("bars.svg", alt: "Bars of mean blood pressure for 60 patients"), caption: [Mean by group.])\n'
+             '#pagebreak()\n= Value\nCosts fell by 12% across 4 teams.')
+
+
+def _workbook(path, rows=None, *, sheet="Table 1", note="Counts of 1 to 10 show as <11.") -> None:
+    """An "About" sheet, then the outcome table: title in row 1, labels in row 2 (frozen), data below, a note."""
+    book = openpyxl.Workbook()
+    about = book.active
+    about.title = "About"
+    about.append(["About these tables"])
+    about.append(["Cohort", "tiny"])
+    about.append(["Rule", "Counts from 1 to 10 are shown as <11."])
+    ws = book.create_sheet(sheet)
+    ws.append([f"Table 1. {TITLE}"])
+    ws.append(["Group", "People enrolled", "Mean (mmHg)"])
+    for r in rows if rows is not None else [["All", 60, 7.1], ["Track A", "<11", "*"], ["Track B", 25, 6.8],
+                                            ["Track C", 28, 7.3]]:
+        ws.append(r)
+    ws.append([])
+    ws.append([note])
+    ws.freeze_panes = "A3"
+    book.save(path)
+
+
+def _slides(path, *, notes="Blood pressure fell in every group.", alt="Bars of mean blood pressure by group",
+            box="Mean blood pressure fell by 4 mmHg.", cells=(("Group", "Patients"), ("All", "60"), ("Track A", "<11")),
+            title="Performance story") -> None:
+    """Two slides: a title, then a headline with a text box, a picture (alt text), a table and speaker notes."""
+    deck = Presentation()
+    deck.core_properties.title = title
+    first = deck.slides.add_slide(deck.slide_layouts[0])
+    first.shapes.title.text = "Tiny cohort"
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Blood pressure"
+    slide.shapes.add_textbox(Inches(1), Inches(1.5), Inches(6), Inches(1)).text_frame.text = box
+    png = io.BytesIO()
+    Image.new("RGB", (8, 4), "white").save(png, format="PNG")
+    picture = slide.shapes.add_picture(io.BytesIO(png.getvalue()), Inches(1), Inches(3), Inches(2))
+    picture._element.nvPicPr.cNvPr.set("descr", alt)
+    table = slide.shapes.add_table(len(cells), 2, Inches(5), Inches(3), Inches(3), Inches(1)).table
+    for r, row in enumerate(cells):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    slide.notes_slide.notes_text_frame.text = notes
+    deck.save(path)
+
+
+def _where(problems: pd.DataFrame) -> list[list]:
+    return problems[["file", "row", "column"]].values.tolist()
+
+
+def test_clean_pdf_workbook_and_slides_pass(layout_report):
+    out, params = layout_report
+    _pdf(out / "funder" / "tiny_performance_story.pdf", CLEAN_PDF)
+    _workbook(out / "funder" / "tiny_tables.xlsx")
+    _slides(out / "funder" / "tiny_headlines.pptx")
+    assert check_funder_outputs(out, params).empty
+
+
+def test_pdf_pages_alt_text_and_properties_are_read(layout_report):
+    out, params = layout_report
+    body = CLEAN_PDF.replace("[Mean by group.]", "[Mean by group; 5 patients had no reading.]")
+    body = body.replace("for 60 patients", "for 3 patients").replace("4 teams.", "4 teams, led by P001.")
+    body = body.replace("= Value", "= Value: 2 deaths")
+    _pdf(out / "funder" / "story.pdf", body, title="Story (n = 4)")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    found = {(row, column, p) for row, column, p in problems[["row", "column", "problem"]].values.tolist()}
+    assert set(problems["file"]) == {"funder/story.pdf"}
+    assert ("page 1", "", "unsuppressed small count in the text: '5 patients'") in found
+    assert ("page 2", "", "patient identifier 'P001' in the text") in found
+    assert ("page 1", "Figure Alt", "unsuppressed small count in the alt text: '3 patients'") in found
+    assert ("page 2", "", "unsuppressed small count in the text: '2 deaths'") in found
+    assert ("bookmarks", "", "unsuppressed small count in a bookmark: '2 deaths'") in found
+    for field in ("/Title", "XMP metadata"):  # the title a viewer shows, in both places a PDF keeps it
+        assert ("document properties", field, "unsuppressed small count in the document properties: 'n = 4'") in found
+    assert len(problems) == len(found) == 7
+
+
+def test_workbook_cells_are_read_and_tied_to_the_funder_csv(layout_report):
+    out, params = layout_report
+    rows = [["All", 60, 7.1], ["Track A", 7, "*"], ["Track B", 25, 6.8], ["Track C", 28, "=B5*2"]]
+    _workbook(out / "funder" / "anything.xlsx", rows, note="P001 and 5 patients were left out.")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert _where(problems) == [["funder/anything.xlsx", "sheet 'Table 1', cell B4", "People enrolled"],
+                                ["funder/anything.xlsx", "sheet 'Table 1', cell C6", ""],
+                                ["funder/anything.xlsx", "sheet 'Table 1', cell A8", ""],
+                                ["funder/anything.xlsx", "sheet 'Table 1', cell A8", ""]]
+    assert problems.loc[0, "problem"] == "unsuppressed small count 7 (counts of 1 to 10 must show as <11)"
+    assert problems.loc[1, "problem"].startswith("a formula (=B5*2)")
+    assert problems.loc[2, "problem"] == "unsuppressed small count in the text: '5 patients'"
+    assert problems.loc[3, "problem"] == "patient identifier 'P001' in the text"
+    with pytest.raises(DisclosureError, match=r"funder/anything.xlsx, sheet 'Table 1', cell B4, column 'People enrolled'"):
+        check_funder_outputs(out, params)
+
+
+def test_workbook_may_show_no_cell_the_csv_hides(layout_report):
+    """A complementary cell (*) shown as a number is no small count, but the CSV of the same table hides it."""
+    out, params = layout_report
+    rows = [["All", 60, 7.1], ["Track A", "<11", 6.9], ["Track B", 25, 6.8], ["Track C", 28, 7.3]]
+    _workbook(out / "funder" / "tables.xlsx", rows)
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert _where(problems) == [["funder/tables.xlsx", "sheet 'Table 1', cell C4", "Mean (mmHg)"]]
+    assert problems.loc[0, "problem"].startswith("shows a value computed from a suppressed count (n)")
+    rows[1] = ["Track A", "<11", "*"]
+    rows[2] = ["Track B", 25, 6.8]
+    rows[3] = ["Track C", 28, 7.3]
+    rows.append(["Track D", 31, 7.0])  # a row the CSV does not have: its numbers are in no cell of the CSV
+    _workbook(out / "funder" / "tables.xlsx", rows)
+    problems = check_funder_outputs(out, params, raise_on_problem=False).sort_values("row")
+    assert _where(problems) == [["funder/tables.xlsx", "sheet 'Table 1', cell B7", "People enrolled"],
+                                ["funder/tables.xlsx", "sheet 'Table 1', cell C7", "Mean (mmHg)"]]
+    assert problems["problem"].str.startswith("shows 31, a number funder/outcome.csv does not show in 'n'").iloc[0]
+
+
+def test_a_sheet_is_tied_to_its_table_by_name_or_title(layout_report):
+    out, params = layout_report
+    rows = [["All", 60, 7.1], ["Track A", 7, "*"], ["Track B", 25, 6.8], ["Track C", 28, 7.3]]
+    _workbook(out / "funder" / "tables.xlsx", rows, sheet="outcome")  # by the sheet's name
+    assert _where(check_funder_outputs(out, params, raise_on_problem=False)) == [
+        ["funder/tables.xlsx", "sheet 'outcome', cell B4", "People enrolled"]]
+    book = openpyxl.load_workbook(out / "funder" / "tables.xlsx")  # by the title alone, header not frozen
+    sheet = book["outcome"]
+    sheet.title, sheet.freeze_panes = "Blood pressure", None
+    book.save(out / "funder" / "tables.xlsx")
+    assert _where(check_funder_outputs(out, params, raise_on_problem=False)) == [
+        ["funder/tables.xlsx", "sheet 'Blood pressure', cell B4", "People enrolled"]]
+
+
+def test_slides_text_alt_text_tables_and_notes_are_read(layout_report):
+    out, params = layout_report
+    _slides(out / "funder" / "deck.pptx", notes="Say: 4 patients did not return.", alt="Bars; 3 patients at goal",
+            box="Led by P001.", cells=(("Group", "Patients"), ("All", "60"), ("Track A", "6")), title="P002 headlines")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    records = problems.to_dict("records")
+    assert {"file": "funder/deck.pptx", "row": "slide 2, shape 'Picture 3'", "column": "alt text",
+            "problem": "unsuppressed small count in the alt text: '3 patients'"} in records
+    assert {"file": "funder/deck.pptx", "row": "slide 2, notes", "column": "",
+            "problem": "unsuppressed small count in the speaker notes: '4 patients'"} in records
+    assert {"file": "funder/deck.pptx", "row": "slide 2, shape 'TextBox 2'", "column": "",
+            "problem": "patient identifier 'P001' in the text"} in records
+    assert {"file": "funder/deck.pptx", "row": "slide 2, shape 'Table 4', row 3", "column": "Patients",
+            "problem": "unsuppressed small count 6 (counts of 1 to 10 must show as <11)"} in records
+    assert {"file": "funder/deck.pptx", "row": "docProps/core.xml", "column": "",
+            "problem": "patient identifier 'P002' in the document properties"} in records
+    assert len(records) == 5
+
+
+def test_an_identifier_anywhere_in_an_office_file_is_found(layout_report):
+    """An id in a part no reader shows (here a slide layout's name) is still found, once."""
+    out, params = layout_report
+    path = out / "funder" / "deck.pptx"
+    _slides(path)
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    layout = "ppt/slideLayouts/slideLayout1.xml"
+    parts[layout] = parts[layout].replace(b'<p:cSld name="Title Slide">', b'<p:cSld name="Title Slide P003">')
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    assert _where(check_funder_outputs(out, params, raise_on_problem=False)) == [["funder/deck.pptx", layout, ""]]
+
+
+def test_docx_table_with_reader_labels_is_tied_to_its_csv(layout_report):
+    out, params = layout_report
+    document = docx.Document()
+    table = document.add_table(rows=5, cols=3)
+    for r, row in enumerate([["Group", "People enrolled", "Mean (mmHg)"], ["All", "60", "7.1"], ["Track A", "7", "*"],
+                             ["Track B", "25", "6.8"], ["Track C", "28", "7.3"]]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    document.save(out / "funder" / "story.docx")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert _where(problems) == [["funder/story.docx (table 1)", 3, "People enrolled"]]
+
+
+def test_pdf_text_skips_drawings_but_not_text(tmp_path):
+    """A page's paths are dropped before the text is extracted (a vector figure is a hundred thousand of them):
+    the text is the one pypdf reads from the whole page, and the stream is far shorter."""
+    paths = "".join(f'<path d="M{i} 0 L{i + 1} 20 L{i + 2} 5" stroke="black" fill="none"/>' for i in range(400))
+    (tmp_path / "lines.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="20">{paths}'
+                                        '<text x="5" y="15" font-size="8">Number at risk</text></svg>')
+    (tmp_path / "s.typ").write_text('= Outcomes\nBefore the figure (ET) "quoted" text.\n#figure(image("lines.svg"), '
+                                    'caption: [After it.])\n#table(columns: 2, [Group], [Patients], [All], [60])\n'
+                                    '#pagebreak()\n#rotate(90deg)[Turned text] and more.')
+    typst.compile(str(tmp_path / "s.typ"), output=str(tmp_path / "s.pdf"))
+    reader = pypdf.PdfReader(str(tmp_path / "s.pdf"))
+    assert pdf_text(tmp_path / "s.pdf").pages == [page.extract_text() for page in reader.pages]
+    content = reader.pages[0].get_contents().get_data()
+    assert len(text_operations(content)) < len(content) / 5
+    assert text_operations(b"q 1 0 0 1 5 5 cm 0 0 m 5 5 l S Q q 2 0 0 2 0 0 cm BT /F1 9 Tf (a \\) ET b) Tj ET Q") == (
+        b"q\n2 0 0 2 0 0 cm\nBT /F1 9 Tf (a \\) ET b) Tj ET\nQ")
+
+
+def test_a_sheet_of_identifiers_fails_by_its_labels(layout_report):
+    """Reader's labels are read as names: "Patient ID" is an identifier column, "Date of birth" a date of birth."""
+    out, params = layout_report
+    book = openpyxl.Workbook()
+    book.active.title = "Extra"
+    book.active.append(["Patient ID", "Date of birth", "Note"])
+    book.active.append(["P001", "1950-01-01", "fine"])
+    book.save(out / "funder" / "extra.xlsx")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems.to_dict("records") == [
+        {"file": "funder/extra.xlsx", "row": "sheet 'Extra', column A", "column": "Patient ID", "problem": "patient identifier column"},
+        {"file": "funder/extra.xlsx", "row": "sheet 'Extra', column B", "column": "Date of birth", "problem": "date-of-birth column"},
+        {"file": "funder/extra.xlsx", "row": "sheet 'Extra', cell A2", "column": "Patient ID", "problem": "patient identifier 'P001'"}]

@@ -1,16 +1,21 @@
 """The disclosure gate: no funder output may disclose a patient.
 
 :func:`check_funder_outputs` is the gate the runner calls after the report notebook. It reads what a funder
-reads (:mod:`.extract`): the suppressed tables of ``funder/`` against ``funder/suppression.json``, the DOCX,
-the figure zip (the manifest's prose, and each SVG's text and numbers against its counts record), and the
-index and performance-story pages; it fails the run when any of them carries a patient identifier, a date of
-birth, an unsuppressed small count or a count that can be worked out (:func:`figure_count_problems`), or a
-quote the identifier screen holds back (:func:`quote_problems`), naming the file, row (paragraph, line, SVG
-element) and column. Analysts' tables (``tables/``) may hold no identifier column either.
+reads (:mod:`.extract`): the suppressed tables of ``funder/`` against ``funder/suppression.json``; the DOCX,
+the PDF, the workbook and the slides, whatever their names (every page's text, cell, shape, speaker note,
+alt text, bookmark and document property; their tables tied back to the funder CSV they show,
+:mod:`.gate_tables`); the figure zip (the manifest's prose, and each SVG's text and numbers against its
+counts record); and the index and performance-story pages. It fails the run when any of them carries a
+patient identifier, a date of birth, an unsuppressed small count or a count that can be worked out
+(:func:`figure_count_problems`), a formula, or a quote the identifier screen holds back
+(:func:`quote_problems`), naming the file, where in it (row, paragraph, line, page, "sheet 'X', cell B7",
+"slide N, shape 'name'", SVG element) and the column. Analysts' tables (``tables/``) may hold no identifier
+column either.
 
 The rules themselves live where the outputs are made: :mod:`evaluation.core.disclosure` (small counts, in
 tables and prose), :mod:`evaluation.stats.cell_suppression` (tables) and
-:mod:`evaluation.stats.figure_protection` (figures).
+:mod:`evaluation.stats.figure_protection` (figures); :mod:`.gate_rules` applies them to one table or one text.
+Notebook pages (``NN_*.html``) are analysts' pages, not sent to funders: the gate does not read them.
 """
 
 from __future__ import annotations
@@ -22,19 +27,23 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-import numpy as np
 import pandas as pd
 
-from evaluation.core.dictionary import identifier_columns
-from evaluation.core.disclosure import (BIRTH_NAME, COMPLEMENT_MARK, COUNT_GID, NUMBERS_TABLE_TITLE, QUOTED, is_small,
-                                        looks_like_patient_count, shown_number, small_counts_in_text, small_mark)
+from evaluation.core.disclosure import COUNT_GID, NUMBERS_TABLE_TITLE, shown_number, small_counts_in_text
 from evaluation.core.errors import EvaluationError
 from evaluation.core.identifiers import screen_quote
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import SPEC_FILE
 from evaluation.stats.figure_protection import Relation, pinned_cells
 
-from .extract import docx_text, page_text, read_text_table, svg_texts
+from .extract import (SheetText, cell_name, docx_text, office_parts_text, page_text, pdf_text, read_text_table,
+                      slides_text, svg_texts, workbook_text)
+from .gate_rules import (QUOTE_COLUMNS, check_frame, identifier_names, ids_in_text, patient_ids, problem, quoted_spans,
+                         text_problems)
+from .gate_tables import grid_problems
+
+__all__ = ["DisclosureError", "PAGES", "check_funder_outputs", "figure_count_problems", "identifier_names",
+           "quote_problems"]
 
 
 class DisclosureError(EvaluationError):
@@ -48,7 +57,8 @@ class DisclosureError(EvaluationError):
         self.output_dir = output_dir
         lines = []
         for p in problems.head(max_lines).itertuples(index=False):
-            where = [p.file] + ([f"row {p.row}"] if p.row != "" else []) + ([f"column '{p.column}'"] if p.column else [])
+            row = [f"row {p.row}" if isinstance(p.row, int) else str(p.row)] if p.row != "" else []  # "page 2", "slide 3, ..."
+            where = [p.file] + row + ([f"column '{p.column}'"] if p.column else [])
             lines.append(", ".join(where) + f": {p.problem}")
         if len(problems) > max_lines:
             lines.append(f"... and {len(problems) - max_lines} more")
@@ -59,108 +69,18 @@ class DisclosureError(EvaluationError):
 PROBLEM_COLUMNS = ["file", "row", "column", "problem"]
 
 
-def _patient_ids(params: Params | None) -> set[str]:
-    """The cohort's patient ids (read straight from patients.csv; empty when it cannot be read)."""
-    if params is None:
-        return set()
-    path = Path(params.data_dir) / "patients.csv"
-    try:
-        ids = pd.read_csv(path, dtype=str, usecols=["patient_id"], keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, ValueError):
-        return set()
-    return {s.strip() for s in ids["patient_id"] if s and s.strip()}
-
-
-def identifier_names() -> set[str]:
-    """Column names that identify a patient: the data dictionary's identifier columns and ``patient_id``."""
-    return identifier_columns() | {"patient_id"}
-
-
-_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9])?")
-
-
-def _ids_in_text(text: str, ids: set[str]) -> list[str]:
-    """Patient ids appearing as whole tokens in free text. All-digit ids are not looked for in text (they
-    would match counts and dollars); they are caught in identifier-like columns instead."""
-    if not ids or not text:
-        return []
-    return sorted(t for t in set(_TOKEN.findall(text)) if t in ids and not t.isdigit())
-
-
-def _check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spec: dict | None,
-                 row_offset: int = 2) -> list[dict]:
-    """Problems in one funder table (rows numbered as a spreadsheet shows them: header = row 1)."""
-    problems = []
-    spec = spec or {}
-    ident = identifier_names()
-    for col in df.columns:
-        name = str(col)
-        if name in ident:
-            problems.append({"file": file, "row": "", "column": name, "problem": "patient identifier column"})
-        elif BIRTH_NAME.search(name):
-            problems.append({"file": file, "row": "", "column": name, "problem": "date-of-birth column"})
-    text = df.astype(str)
-    idcol = {c for c in df.columns if "id" in str(c).lower() or "patient" in str(c).lower()}
-    for col in df.columns:
-        for i, cell in text[col].items():
-            cell = cell.strip()
-            hit = cell in ids and (not cell.isdigit() or col in idcol)
-            tokens = [] if hit else _ids_in_text(cell, ids)
-            if hit or tokens:
-                problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
-                                 "problem": f"patient identifier '{cell if hit else tokens[0]}'"})
-    exempt = set(spec.get("exempt", []))
-    counts = [c for c in df.columns if c not in exempt and (c in set(spec.get("counts", [])) or looks_like_patient_count(c))]
-    marks = {small_mark(threshold), COMPLEMENT_MARK}
-    for col in counts:
-        small = is_small(df[col].to_numpy(), threshold)
-        for i in np.flatnonzero(small):
-            problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
-                             "problem": f"unsuppressed small count {df[col].iloc[i]} (counts of 1 to {threshold - 1} must show as {small_mark(threshold)})"})
-    hidden = text.apply(lambda s: s.str.strip().isin(marks))
-    for col, sources in spec.get("derived", {}).items():
-        src = [s for s in sources if s in df.columns]
-        if col not in df.columns or not src:
-            continue
-        leak = hidden[src].any(axis=1) & ~hidden[col] & ~text[col].str.strip().isin(["", "nan", "<NA>", "None"])
-        for i in np.flatnonzero(leak.to_numpy()):
-            problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
-                             "problem": f"shows a value computed from a suppressed count ({', '.join(src)})"})
-    for col, denominator in spec.get("percentages", {}).items():
-        if col not in df.columns or denominator not in df.columns:
-            continue
-        implied = (pd.to_numeric(df[col], errors="coerce") / 100 * pd.to_numeric(df[denominator], errors="coerce")).round()
-        for i in np.flatnonzero(is_small(implied, threshold)):
-            problems.append({"file": file, "row": int(i) + row_offset, "column": str(col),
-                             "problem": f"percentage implies a small count of {int(implied.iloc[i])} {denominator}"})
-    return problems
-
-
-def _problem(file: str, row, column: str, problem: str) -> dict:
-    return {"file": file, "row": row, "column": column, "problem": problem}
-
-
-def _text_problems(text: str, file: str, row, column: str, threshold: int, ids: set[str], what: str = "the text") -> list[dict]:
-    """Small counts and patient identifiers in one piece of prose a funder reads."""
-    problems = [_problem(file, row, column, f"unsuppressed small count in {what}: '{phrase}'")
-                for phrase in small_counts_in_text(text, threshold)]
-    problems += [_problem(file, row, column, f"patient identifier '{token}' in {what}") for token in _ids_in_text(text, ids)]
-    return problems
-
-
 def _prose_problems(df: pd.DataFrame, file: str, threshold: int, columns: Iterable[str]) -> list[dict]:
     """Small counts stated in the prose columns of a table (figure captions and alt text)."""
     problems = []
     for col in [c for c in columns if c in df.columns]:
         for i, text in df[col].items():
             for phrase in small_counts_in_text(text, threshold):
-                problems.append(_problem(file, int(i) + 2, col, f"unsuppressed small count in the text: '{phrase}'"))
+                problems.append(problem(file, int(i) + 2, col, f"unsuppressed small count in the text: '{phrase}'"))
     return problems
 
 
 # --- quotes: the identifier screen ---------------------------------------------------------------------
 
-QUOTE_COLUMNS = ("exemplar", "quote")  # columns of funder tables that hold what a participant said
 ScreenQuote = Callable[..., list]  # like screen_quote(text, deny_terms=()) -> findings
 
 
@@ -193,46 +113,36 @@ def quote_problems(quotes: Iterable[tuple[str, object, str, str]], screen: Scree
         if not text or any(text.removesuffix("...").strip() in a for a in approved):
             continue
         for finding in screen(text, deny_terms=deny_terms):
-            problems.append(_problem(file, row, column, f"quote held back by the identifier screen: {finding} "
+            problems.append(problem(file, row, column, f"quote held back by the identifier screen: {finding} "
                                                         f"(\u201c{text[:60]}{'...' if len(text) > 60 else ''}\u201d)"))
     return problems
-
-
-def _quoted_spans(text: str) -> list[str]:
-    return [m.group(0)[1:-1] for m in QUOTED.finditer(str(text))]
 
 
 # --- prose and numbers in what a funder reads: DOCX, HTML pages, SVG figures --------------------------
 
 def _docx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict,
-                   quotes: list | None = None) -> list[dict]:
-    """The DOCX's paragraphs, tables (cells against the table's spec, and each cell's prose), image alt text
-    and headers and footers."""
+                   csvs: Mapping[str, pd.DataFrame], quotes: list | None = None) -> list[dict]:
+    """The DOCX's paragraphs, tables (each tied to its funder CSV, :func:`.gate_tables.grid_problems`, and each
+    cell's prose), image alt text and headers and footers."""
     problems = []
     text = docx_text(path)
     for k, paragraph in enumerate(text.paragraphs, start=1):
-        problems += [_problem(file, f"paragraph {k}", "", f"unsuppressed small count in the text: '{phrase}' ({paragraph[:60]}...)")
+        problems += [problem(file, f"paragraph {k}", "", f"unsuppressed small count in the text: '{phrase}' ({paragraph[:60]}...)")
                      for phrase in small_counts_in_text(paragraph, threshold)]
-        problems += [_problem(file, f"paragraph {k}", "", f"patient identifier '{token}' in the text")
-                     for token in _ids_in_text(paragraph, ids)]
+        problems += [problem(file, f"paragraph {k}", "", f"patient identifier '{token}' in the text")
+                     for token in ids_in_text(paragraph, ids)]
         if quotes is not None:
-            quotes += [(file, f"paragraph {k}", "", q) for q in _quoted_spans(paragraph)]
-    by_header = {tuple(s.get("columns", [])): s for s in specs.values()}
+            quotes += [(file, f"paragraph {k}", "", q) for q in quoted_spans(paragraph)]
     for k, rows in enumerate(text.tables, start=1):
-        if not rows:
-            continue
-        name = f"{file} (table {k})"
-        frame = pd.DataFrame(rows[1:], columns=rows[0])
-        problems += _check_frame(frame, name, threshold, ids, by_header.get(tuple(rows[0])))
-        for r, cells in enumerate(rows[1:], start=2):
-            for header, cell in zip(rows[0], cells):
-                problems += _text_problems(cell, name, r, header, threshold, set())
-                if quotes is not None and str(header) in QUOTE_COLUMNS:
-                    quotes.append((name, r, header, cell))
+        if rows:
+            found, said = grid_problems(rows[0], rows[1:], f"{file} (table {k})", threshold, ids, specs, csvs,
+                                        lambda i, j, rows=rows: (i + 2 if i != "" else "", str(rows[0][j])))
+            problems += found
+            quotes += said if quotes is not None else []
     for k, alt in enumerate(text.alt_texts, start=1):
-        problems += _text_problems(alt, file, f"image {k}", "alt text", threshold, ids)
+        problems += text_problems(alt, file, f"image {k}", "alt text", threshold, ids)
     for where, margin in text.margins:
-        problems += _text_problems(margin, file, where, "", threshold, ids)
+        problems += text_problems(margin, file, where, "", threshold, ids)
     return problems
 
 
@@ -240,9 +150,9 @@ def _html_problems(page: str, file: str, threshold: int, ids: set[str], quotes: 
     """Small counts and patient identifiers in the text of a page (tags stripped, alt text included)."""
     problems = []
     for line, element, text, header in page_text(page):
-        problems += _text_problems(text, file, f"line {line}", f"<{element}>", threshold, ids)
+        problems += text_problems(text, file, f"line {line}", f"<{element}>", threshold, ids)
         if quotes is not None:
-            quotes += [(file, f"line {line}", f"<{element}>", q) for q in _quoted_spans(text)]
+            quotes += [(file, f"line {line}", f"<{element}>", q) for q in quoted_spans(text)]
             if header in QUOTE_COLUMNS:
                 quotes.append((file, f"line {line}", header, text))
     return problems
@@ -265,7 +175,7 @@ def figure_count_problems(svg: str, counts: Mapping | None, file: str, threshold
     by_id = dict(texts)
     if counts is None:
         if any(NUMBERS_TABLE_TITLE in t for _, t in texts) or any(i.startswith(COUNT_GID) for i in by_id):
-            return [_problem(file, "", "", "a numbers table without its counts record (<figure>.counts.json): "
+            return [problem(file, "", "", "a numbers table without its counts record (<figure>.counts.json): "
                                            "whether a hidden count can be worked out cannot be checked")]
         return []
     problems = []
@@ -278,27 +188,27 @@ def figure_count_problems(svg: str, counts: Mapping | None, file: str, threshold
         if gid:
             drawn.add(gid)
             if gid not in by_id:
-                problems.append(_problem(file, f"element {gid}", "", f"'{labels[cid]}' is in the counts record but not in the SVG"))
+                problems.append(problem(file, f"element {gid}", "", f"'{labels[cid]}' is in the counts record but not in the SVG"))
                 continue
             if by_id[gid] != recorded:
-                problems.append(_problem(file, f"element {gid}", "", f"'{labels[cid]}' shows '{by_id[gid]}' where the "
+                problems.append(problem(file, f"element {gid}", "", f"'{labels[cid]}' shows '{by_id[gid]}' where the "
                                                                      f"counts record says '{recorded}'"))
             shown[cid] = by_id[gid]
     for mention in counts.get("mentions", []):
         gid = mention.get("gid")
         drawn.add(gid)
         if gid in by_id and str(mention.get("contains", "")) not in by_id[gid]:
-            problems.append(_problem(file, f"element {gid}", "", f"'{by_id[gid]}' does not show "
+            problems.append(problem(file, f"element {gid}", "", f"'{by_id[gid]}' does not show "
                                                                  f"'{mention.get('contains')}' as the counts record says"))
     for gid in by_id:
         if gid.startswith(COUNT_GID) and gid not in drawn:
-            problems.append(_problem(file, f"element {gid}", "", f"a count ('{by_id[gid]}') that is not in the counts record"))
+            problems.append(problem(file, f"element {gid}", "", f"a count ('{by_id[gid]}') that is not in the counts record"))
     for cid, text in shown.items():
         number = shown_number(text)
         if number is not None and 1 <= number < threshold:
-            problems.append(_problem(file, "", labels[cid], f"unsuppressed small count {text} in the figure"))
+            problems.append(problem(file, "", labels[cid], f"unsuppressed small count {text} in the figure"))
     for cid, value in pinned_cells(shown, relations, threshold):
-        problems.append(_problem(file, "", labels[cid], f"the hidden count '{labels[cid]}' ({shown[cid] or 'left out'}) "
+        problems.append(problem(file, "", labels[cid], f"the hidden count '{labels[cid]}' ({shown[cid] or 'left out'}) "
                                                         f"can be worked out: it must be {value}, from: "
                                                         f"{_relations_of(cid, relations)}"))
     return problems
@@ -309,38 +219,162 @@ def _svg_problems(svg: str, counts: Mapping | None, file: str, threshold: int, i
     problems = []
     texts = svg_texts(svg)
     for element, text in texts:
-        problems += _text_problems(text, file, f"element {element}", "", threshold, ids, "the figure's text")
-    in_texts = {t for _, text in texts for t in _ids_in_text(text, ids)}
-    problems += [_problem(file, "", "", f"patient identifier '{token}'") for token in _ids_in_text(svg, ids)
+        problems += text_problems(text, file, f"element {element}", "", threshold, ids, "the figure's text")
+    in_texts = {t for _, text in texts for t in ids_in_text(text, ids)}
+    problems += [problem(file, "", "", f"patient identifier '{token}'") for token in ids_in_text(svg, ids)
                  if token not in in_texts]  # anywhere else in the file (metadata, ids)
     return problems + figure_count_problems(svg, counts, file, threshold)
 
 
 def _zip_problems(path: Path, file: str, threshold: int, ids: set[str], specs: dict) -> list[dict]:
     """The figure zip: file names, CSVs (the manifest's prose too), every SVG's text and numbers (with its
-    counts record from the zip), and any other text file. PDFs are drawn from the same figure objects as the
-    SVGs (same texts, same numbers); no PDF text extractor is installed, so the SVG stands for both."""
+    counts record from the zip), and any other text file. A figure's PDF is drawn from the same figure object
+    as its SVG (same texts, same numbers): the SVG, whose texts carry the ids its counts record names, stands
+    for both."""
     problems = []
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         for info in zf.infolist():
             name = f"{file}:{info.filename}"
-            for token in _ids_in_text(info.filename, ids):
-                problems.append(_problem(name, "", "", f"patient identifier '{token}' in a file name"))
+            for token in ids_in_text(info.filename, ids):
+                problems.append(problem(name, "", "", f"patient identifier '{token}' in a file name"))
             if info.filename.endswith(".csv"):
                 df = read_text_table(io.BytesIO(zf.read(info)))
-                problems += _check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
+                problems += check_frame(df, name, threshold, ids, specs.get(Path(info.filename).stem))
                 problems += _prose_problems(df, name, threshold, ("title", "caption", "alt_text"))
             elif info.filename.endswith(".svg"):
                 record = info.filename[:-len(".svg")] + ".counts.json"
                 counts = json.loads(zf.read(record)) if record in names else None
                 problems += _svg_problems(zf.read(info).decode("utf-8", "replace"), counts, name, threshold, ids)
             elif info.filename.endswith((".txt", ".md", ".json", ".html")):
-                for token in _ids_in_text(zf.read(info).decode("utf-8", "replace"), ids):
-                    problems.append(_problem(name, "", "", f"patient identifier '{token}'"))
+                for token in ids_in_text(zf.read(info).decode("utf-8", "replace"), ids):
+                    problems.append(problem(name, "", "", f"patient identifier '{token}'"))
     return problems
 
 
+# --- the PDF, the workbook and the slides ---------------------------------------------------------------
+
+def _pdf_problems(path: Path, file: str, threshold: int, ids: set[str], quotes: list) -> list[dict]:
+    """Every page's text ("page N"), the document properties and XMP metadata, the bookmarks, and the alt text
+    of tagged figures and of annotations. A table's cells are read with the page's text, not by column: the
+    same story tables are checked cell by cell, against their CSV, in the DOCX and the workbook."""
+    text = pdf_text(path)
+    problems = []
+    for k, page in enumerate(text.pages, start=1):
+        problems += text_problems(page, file, f"page {k}", "", threshold, ids)
+        quotes += [(file, f"page {k}", "", q) for q in quoted_spans(page)]
+    for name, value in text.info:
+        problems += text_problems(value, file, "document properties", name, threshold, ids, "the document properties")
+    for title in text.outline:
+        problems += text_problems(title, file, "bookmarks", "", threshold, ids, "a bookmark")
+    for page, what, value in text.alt_texts:
+        problems += text_problems(value, file, f"page {page}" if page else "", what, threshold, ids, "the alt text")
+    return problems
+
+
+def _table_sheet(sheet: SheetText, specs: Mapping[str, dict]) -> str | None:
+    """The funder table a sheet shows, when the workbook says: a defined name or the sheet's name that is the
+    table's name, the table's title in row 1 (the longest title found), or the one table whose CSV a cell names."""
+    for name in [*sheet.names, sheet.title]:
+        if name in specs:
+            return name
+    first = " ".join(str(v) for r, _, v, _ in sheet.cells if r == 1).casefold()
+    titled = [n for n, s in specs.items() if s.get("title") and str(s["title"]).casefold() in first]
+    if titled:
+        return max(titled, key=lambda n: len(str(specs[n]["title"])))
+    named = {n for _, _, v, _ in sheet.cells if isinstance(v, str) for n in specs
+             if v.strip() == n or re.search(rf"(?<![\w.]){re.escape(n)}\.csv(?!\w)", v)}
+    return named.pop() if len(named) == 1 else None
+
+
+def _sheet_problems(sheet: SheetText, file: str, threshold: int, ids: set[str], specs: Mapping[str, dict],
+                    csvs: Mapping[str, pd.DataFrame], quotes: list) -> list[dict]:
+    """One sheet: formulas, every text cell as prose, the sheet's name, comments, headers and footers, and its
+    table (the header row above the frozen panes, else the first row of more than one cell; the data down to
+    the first empty row) against the funder CSV it shows. Problems are placed as "sheet 'X', cell B7"."""
+    at = f"sheet '{sheet.title}'"
+    grid: dict[int, dict[int, object]] = {}
+    for r, c, value, _ in sheet.cells:
+        grid.setdefault(r, {})[c] = value
+    problems = text_problems(sheet.title, file, at, "sheet name", threshold, ids, "the sheet's name")
+    problems += [p for where, text in sheet.notes for p in text_problems(text, file, f"{at}, {where}", "", threshold, ids)]
+    filled = sorted(grid)
+    header = sheet.first_data_row - 1 if sheet.first_data_row > 1 else next(
+        (r for r in filled if len(grid[r]) > 1), filled[1] if len(filled) > 1 else 0)
+    data = []
+    while header and header + 1 + len(data) in grid:
+        data.append(header + 1 + len(data))
+    table_cells = set()
+    if header in grid and data:
+        width = max(c for r in [header, *data] for c in grid[r])
+        labels = [str(grid[header].get(c, "")) for c in range(1, width + 1)]
+        rows = [[grid[r].get(c, "") for c in range(1, width + 1)] for r in data]
+        table_cells = {(r, c) for r in data for c in range(1, width + 1)}
+
+        def place(i, j):
+            if i == "":
+                return f"{at}, column {cell_name(header, j + 1).removesuffix(str(header))}", labels[j]
+            return f"{at}, cell {cell_name(data[i], j + 1)}", labels[j]
+        found, said = grid_problems(labels, rows, file, threshold, ids, specs, csvs, place, name=_table_sheet(sheet, specs))
+        problems += found
+        quotes += said
+    for r, c, value, kind in sheet.cells:
+        where = f"{at}, cell {cell_name(r, c)}"
+        if kind == "f":
+            problems.append(problem(file, where, "", f"a formula ({str(value)[:40]}): a funder's spreadsheet would run "
+                                                     "it; a cell a funder is sent holds text or a number"))
+        elif isinstance(value, str):
+            problems += text_problems(value, file, where, "", threshold, set() if (r, c) in table_cells else ids)
+            quotes += [(file, where, "", q) for q in quoted_spans(value)]
+    return problems
+
+
+def _xlsx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: Mapping[str, dict],
+                   csvs: Mapping[str, pd.DataFrame], quotes: list) -> list[dict]:
+    """Every cell of every sheet (:func:`_sheet_problems`)."""
+    return [p for sheet in workbook_text(path) for p in _sheet_problems(sheet, file, threshold, ids, specs, csvs, quotes)]
+
+
+def _pptx_problems(path: Path, file: str, threshold: int, ids: set[str], specs: Mapping[str, dict],
+                   csvs: Mapping[str, pd.DataFrame], quotes: list) -> list[dict]:
+    """Every shape's text, alt text and title on every slide, tables cell by cell (tied to their funder CSV),
+    chart titles and labels, and the speaker notes; placed as "slide N, shape 'name'" or "slide N, notes"."""
+    text = slides_text(path)
+    problems = []
+    for slide, shape, what, value in text.items:
+        where = f"slide {slide}, notes" if what == "notes" else f"slide {slide}, shape '{shape}'"
+        said = {"notes": "the speaker notes", "alt text": "the alt text", "title": "the shape's title"}.get(what, "the text")
+        problems += text_problems(value, file, where, "" if what in ("text", "notes") else what, threshold, ids, said)
+        quotes += [(file, where, "", q) for q in quoted_spans(value)]
+    for slide, shape, rows in text.tables:
+        if rows:
+            found, said = grid_problems(rows[0], rows[1:], file, threshold, ids, specs, csvs,
+                                        lambda i, j, s=slide, n=shape, h=rows[0]: (
+                                            f"slide {s}, shape '{n}'" + (f", row {i + 2}" if i != "" else ""), str(h[j])))
+            problems += found
+            quotes += said
+    return problems
+
+
+_IDENTIFIER = re.compile(r"patient identifier '([^']+)'")
+PROPERTIES = ("docProps/core.xml", "docProps/custom.xml")  # the title, subject, keywords, comments a viewer shows
+
+
+def _office_problems(path: Path, file: str, threshold: int, ids: set[str], found: Iterable[dict]) -> list[dict]:
+    """An Office file's document properties, read as prose, and any patient id in any of its XML parts that the
+    readers of its pages, sheets or slides did not show (``found``: their problems)."""
+    seen = {m.group(1) for p in found if (m := _IDENTIFIER.search(p["problem"]))}
+    problems = []
+    for part, texts in office_parts_text(path):
+        if part in PROPERTIES:
+            problems += [p for t in texts for p in text_problems(t, file, part, "", threshold, ids, "the document properties")]
+        else:
+            problems += [problem(file, part, "", f"patient identifier '{token}'")
+                         for token in sorted({t for x in texts for t in ids_in_text(x, ids)} - seen)]
+    return problems
+
+
+OFFICE = {".docx": _docx_problems, ".xlsx": _xlsx_problems, ".pptx": _pptx_problems}  # each also gets _office_problems
 PAGES = ("index.html", "performance_story.html")  # pages at the top of a report a funder may be sent (contents.STORY_FILE)
 
 
@@ -349,18 +383,22 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     """Fail when a funder output carries a patient identifier, a date of birth or an unsuppressed small count.
 
     Reads what a funder reads: every file of ``<output_dir>/funder/`` (CSV tables against ``suppression.json``
-    and their quotes; the DOCX's paragraphs, tables, alt text, headers and footers; the figure zip's manifest
+    and their quotes; the DOCX's paragraphs, tables, alt text, headers and footers; the PDF's pages, properties,
+    bookmarks and alt text; every cell of every sheet of a workbook, formulas included; every shape, table,
+    alt text and speaker note of the slides; the document properties and every XML part of the Office files
+    for identifiers; the figure zip's manifest
     and each SVG's text and numbers against its counts record, see :func:`figure_count_problems`), and
     ``index.html`` and ``performance_story.html`` at the top of the output folder (text with the tags
     stripped, alt text included); and the column names of every analyst table in ``tables/``. Quotes (the
     ``exemplar`` column, quoted speech in the DOCX and the pages) go through the identifier screen
     (``screen``; by default :func:`~evaluation.core.identifiers.screen_quote` with ``qualitative.deny_terms``),
     except those the evaluator approved. Returns the problems table (empty when all is well); raises
-    :class:`DisclosureError` naming file, row (paragraph, line or SVG element) and column otherwise.
+    :class:`DisclosureError` naming file, row (paragraph, line, page, sheet and cell, slide and shape, or SVG
+    element) and column otherwise.
     """
     output_dir = Path(output_dir)
     threshold = params.suppress_below if params is not None else 11
-    ids = _patient_ids(params)
+    ids = patient_ids(params)
     screen = screen or screen_quote
     quotes: list = []
     problems: list[dict] = []
@@ -368,6 +406,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     specs: dict = {}
     if (funder / SPEC_FILE).exists():
         specs = json.loads((funder / SPEC_FILE).read_text(encoding="utf-8")).get("tables", {})
+    csvs = {name: read_text_table(funder / f"{name}.csv") for name in specs if (funder / f"{name}.csv").is_file()}
     for path in sorted(funder.rglob("*")) if funder.exists() else []:
         if not path.is_file():
             continue
@@ -375,17 +414,20 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
         suffix = path.suffix.lower()
         if suffix == ".csv":
             df = read_text_table(path)
-            problems += _check_frame(df, file, threshold, ids, specs.get(path.stem))
+            problems += check_frame(df, file, threshold, ids, specs.get(path.stem))
             quotes += [(file, int(i) + 2, c, q) for c in df.columns if c in QUOTE_COLUMNS for i, q in df[c].items()]
-        elif suffix == ".docx":
-            problems += _docx_problems(path, file, threshold, ids, specs, quotes)
+        elif suffix in OFFICE:
+            found = OFFICE[suffix](path, file, threshold, ids, specs, csvs, quotes)
+            problems += found + _office_problems(path, file, threshold, ids, found)
+        elif suffix == ".pdf":
+            problems += _pdf_problems(path, file, threshold, ids, quotes)
         elif suffix == ".zip":
             problems += _zip_problems(path, file, threshold, ids, specs)
         elif suffix == ".html":
             problems += _html_problems(path.read_text(encoding="utf-8", errors="replace"), file, threshold, ids, quotes)
         elif suffix in (".json", ".txt", ".md", ".svg"):
-            for token in _ids_in_text(path.read_text(encoding="utf-8", errors="replace"), ids):
-                problems.append(_problem(file, "", "", f"patient identifier '{token}'"))
+            for token in ids_in_text(path.read_text(encoding="utf-8", errors="replace"), ids):
+                problems.append(problem(file, "", "", f"patient identifier '{token}'"))
     for name in PAGES:
         if (output_dir / name).is_file():
             problems += _html_problems((output_dir / name).read_text(encoding="utf-8", errors="replace"), name,
@@ -401,7 +443,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
             continue
         for col in header:
             if col in ident:
-                problems.append(_problem(str(path.relative_to(output_dir)), "", col,
+                problems.append(problem(str(path.relative_to(output_dir)), "", col,
                                          "patient identifier column in an analyst table (tables/ must hold none)"))
     table = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
     if raise_on_problem and len(table):
