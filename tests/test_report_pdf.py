@@ -23,7 +23,8 @@ from evaluation.core.params import check
 from evaluation.report.contents import FindingGroup, Story, StoryColumn, StoryFigure, StorySection, StoryTable
 from evaluation.report.findings import Headline
 from evaluation.report.methods import MethodNote
-from evaluation.report.story_pdf import (CELL_INSET_PT, FONT_DIR, compile_story, fill_widths, pdf_name,
+from evaluation.report.contents import pdf_name
+from evaluation.report.story_pdf import (CELL_INSET_PT, FONT_DIR, compile_story, fill_widths,
                                          table_parts, write_story_pdf)
 
 HOSTILE = 'Costs #exit() $x^2$ *bold* _it_ `code` <lbl> @ref [a] ] \\ "q" // not a comment /* nor this'

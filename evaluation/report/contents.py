@@ -45,6 +45,21 @@ def docx_name(params: Params) -> str:
     return f"{params.cohort_id}_performance_story.docx"
 
 
+def pdf_name(params: Params) -> str:
+    """The PDF of the performance story, in ``funder/``."""
+    return f"{params.cohort_id}_performance_story.pdf"
+
+
+def workbook_name(params: Params) -> str:
+    """The workbook of the funder tables (one sheet each), in ``funder/``."""
+    return f"{params.cohort_id}_tables.xlsx"
+
+
+def slides_name(params: Params) -> str:
+    """The slides of the headline findings, in ``funder/``."""
+    return f"{params.cohort_id}_headlines.pptx"
+
+
 def zip_name(params: Params) -> str:
     """The zip of every figure with its manifest, in ``funder/``."""
     return f"{params.cohort_id}_figures.zip"

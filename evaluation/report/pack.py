@@ -1,9 +1,12 @@
-"""The funder pack: the performance story page and Word file, the figure zip, and the read-back check.
+"""The funder pack: the performance story as a page, a Word file, a PDF and slides, the tables as a workbook,
+the figure zip, and the read-back check.
 
-:func:`build_funder_pack` writes ``performance_story.html`` (:mod:`.story_html`), the DOCX (:mod:`.story_docx`)
-from one :class:`~evaluation.report.contents.Story`, and ``funder/<cohort>_figures.zip`` (every figure file with
-the manifest and the disclosure rule); the suppressed tables are already in ``funder/`` (:mod:`.funder`).
-:func:`verify_pack` reads the pack back so the report notebook shows that every figure made it in.
+:func:`build_funder_pack` lays out one :class:`~evaluation.report.contents.Story` as ``performance_story.html``
+(:mod:`.story_html`), the DOCX (:mod:`.story_docx`), the PDF (:mod:`.story_pdf`) and the headline slides
+(:mod:`.slides`); writes the funder tables as one workbook (:mod:`.workbook`) and ``funder/<cohort>_figures.zip``
+(every figure file with the manifest and the disclosure rule); the suppressed CSVs are already in ``funder/``
+(:mod:`.funder`). :func:`verify_pack` reads every file back so the report notebook shows that each figure,
+section, table and headline made it in.
 """
 
 from __future__ import annotations
@@ -14,18 +17,27 @@ import zipfile
 from pathlib import Path
 from typing import Mapping
 
+import docx
+import openpyxl
 import pandas as pd
+import pptx
+import pypdf
+from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from evaluation.core.figures import MANIFEST_COLUMNS
 from evaluation.core.outputs import atomic_write, neutralise_formulas
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import SuppressedTable
 
-from .contents import STORY_FILE, docx_name, figure_manifest, performance_story, zip_name
+from .contents import (STORY_FILE, Story, docx_name, figure_manifest, pdf_name, performance_story, slides_name,
+                       workbook_name, zip_name)
 from .findings import Findings
 from .funder import FUNDER_DIR, README_FILE, suppression_note
+from .slides import write_slides
 from .story_docx import write_story_docx
 from .story_html import write_story_html
+from .story_pdf import write_story_pdf
+from .workbook import write_funder_workbook
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every zip entry's timestamp: the same figures give the same zip
 
@@ -58,24 +70,34 @@ def build_funder_pack(params: Params, findings: Findings | pd.DataFrame, tables:
     written = [
         (write_story_html(params, story), "performance story page (linked first from index.html)"),
         (write_story_docx(params, story), "performance story for funders (Word)"),
+        (write_story_pdf(params, story), "performance story for funders (PDF)"),
+        (write_slides(params, story), "headline findings, one slide each with its figure (PowerPoint)"),
+        (write_funder_workbook(params, tables), "funder tables, one sheet each (Excel)"),
         (write_figure_zip(params), "every figure (PNG 300 dpi, SVG, PDF) and manifest.csv"),
     ]
     written += [(params.output_dir / FUNDER_DIR / f"{name}.csv", "suppressed table") for name in tables]
     return pd.DataFrame([{"file": str(p.relative_to(params.output_dir)), "what": what} for p, what in written])
 
 
-def verify_pack(params: Params) -> pd.DataFrame:
-    """Read the pack back: every manifest figure is in the DOCX and the zip, and every image of the page loads.
+def _outline_titles(outline) -> list[str]:
+    """Every bookmark title of a PDF outline (nested lists flattened)."""
+    return [t for item in outline for t in (_outline_titles(item) if isinstance(item, list) else [item.title])]
 
-    One row per check (check, expected, found, ok), so a notebook shows the acceptance of the pack.
+
+def verify_pack(params: Params, findings: Findings | pd.DataFrame | None = None,
+                tables: Mapping[str, SuppressedTable] | None = None) -> pd.DataFrame:
+    """Read the pack back: every manifest figure is on the page, in the DOCX and the zip; the PDF has a bookmark
+    per section; the workbook a sheet per funder table; the slides one per headline (with its picture).
+
+    One row per check (check, expected, found, ok), so a notebook shows the acceptance of the pack. Without
+    ``findings`` and ``tables`` the checks that need the story are left out.
     """
-    import docx
-
+    folder = params.output_dir / FUNDER_DIR
     manifest = figure_manifest(params)
     page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
     sources = re.findall(r'<img src="([^"]+)"', page)
-    document = docx.Document(str(params.output_dir / FUNDER_DIR / docx_name(params)))
-    with zipfile.ZipFile(params.output_dir / FUNDER_DIR / zip_name(params)) as zf:
+    document = docx.Document(str(folder / docx_name(params)))
+    with zipfile.ZipFile(folder / zip_name(params)) as zf:
         names = set(zf.namelist())
     files = {f for fs in manifest["files"] for f in str(fs).split(";") if f}
     rows = [
@@ -85,6 +107,29 @@ def verify_pack(params: Params) -> pd.DataFrame:
         ("figure files in the zip (PNG, SVG, PDF)", len(files), len(files & names)),
         ("manifest.csv in the zip", 1, int("manifest.csv" in names)),
     ]
+    if findings is not None and tables is not None:
+        rows += _story_checks(params, performance_story(params, findings, tables))
     out = pd.DataFrame(rows, columns=["check", "expected", "found"])
     out["ok"] = out["expected"] == out["found"]
     return out
+
+
+def _story_checks(params: Params, story: Story) -> list[tuple[str, int, int]]:
+    """The PDF, workbook and slides read back against the story they were made from."""
+    folder = params.output_dir / FUNDER_DIR
+    pdf = pypdf.PdfReader(folder / pdf_name(params))
+    bookmarks = set(_outline_titles(pdf.outline))
+    book = openpyxl.load_workbook(folder / workbook_name(params), read_only=True)
+    sheets = len(book.sheetnames)
+    book.close()
+    deck = pptx.Presentation(str(folder / slides_name(params)))
+    slide_texts = [" ".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame) for slide in deck.slides]
+    pictures = sum(1 for slide in deck.slides for sh in slide.shapes if sh.shape_type == MSO_SHAPE_TYPE.PICTURE)
+    with_figure = [h for h in story.summary if story.figure(h.figure_id) is not None and story.figure(h.figure_id).png]
+    return [
+        ("section bookmarks in the PDF", len(story.sections), sum(s.heading in bookmarks for s in story.sections)),
+        ("sheets in the workbook (About and one per funder table)", 1 + len(story.table_names), sheets),
+        ("headline slides (one per sentence of the executive summary)", len(story.summary),
+         sum(any(h.text[:60] in t for t in slide_texts) for h in story.summary)),
+        ("figures on the headline slides", len(with_figure), pictures),
+    ]

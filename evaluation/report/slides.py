@@ -31,7 +31,7 @@ from evaluation.core.labels import SECTIONS
 from evaluation.core.outputs import atomic_write
 from evaluation.core.params import Params
 
-from .contents import Story, StoryFigure
+from .contents import Story, StoryFigure, slides_name
 from .funder import FUNDER_DIR
 from .ooxml import as_of_stamp, stable_zip
 
@@ -57,11 +57,6 @@ SHORT_LIMIT = 110  # characters of a methods note on the about slide (the notes 
 GREY = RGBColor(0x59, 0x59, 0x59)
 AUTHOR = "CMM evaluation workbench"
 CUT = " (\u2026 the full caption is in the notes)"
-
-
-def slides_name(params: Params) -> str:
-    """The headline slides, in ``funder/``."""
-    return f"{params.cohort_id}_headlines.pptx"
 
 
 def caption_text(f: StoryFigure) -> str:

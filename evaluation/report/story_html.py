@@ -20,7 +20,7 @@ from pathlib import Path
 from evaluation.core.outputs import atomic_write
 from evaluation.core.params import Params
 
-from .contents import STORY_FILE, Story, StoryFigure, StoryTable, docx_name, zip_name
+from .contents import STORY_FILE, Story, StoryFigure, StoryTable, docx_name, pdf_name, slides_name, workbook_name, zip_name
 from .funder import FUNDER_DIR
 
 esc = html.escape
@@ -84,28 +84,13 @@ dl.methods dt { font-weight: 600; margin-top: 0.5rem; } dl.methods dd { margin-l
 """
 
 
-def pdf_name(params: Params) -> str:
-    """The PDF of the performance story, in ``funder/``."""
-    return f"{params.cohort_id}_performance_story.pdf"
-
-
-def xlsx_name(params: Params) -> str:
-    """The workbook of the funder tables (one sheet each), in ``funder/``."""
-    return f"{params.cohort_id}_tables.xlsx"
-
-
-def pptx_name(params: Params) -> str:
-    """The slides of the headline findings, in ``funder/``."""
-    return f"{params.cohort_id}_headlines.pptx"
-
-
 def pack_links(params: Params) -> list[tuple[str, str]]:
     """(what, file relative to the report folder) of every document of the funder pack, in the order the page
     lists them (the tables' CSVs follow)."""
     return [("Performance story (PDF)", f"{FUNDER_DIR}/{pdf_name(params)}"),
             ("Performance story (Word)", f"{FUNDER_DIR}/{docx_name(params)}"),
-            ("Funder tables, one sheet each (Excel)", f"{FUNDER_DIR}/{xlsx_name(params)}"),
-            ("Headline findings, one slide each (PowerPoint)", f"{FUNDER_DIR}/{pptx_name(params)}"),
+            ("Funder tables, one sheet each (Excel)", f"{FUNDER_DIR}/{workbook_name(params)}"),
+            ("Headline findings, one slide each (PowerPoint)", f"{FUNDER_DIR}/{slides_name(params)}"),
             ("Every figure (PNG, SVG, PDF) with the manifest (zip)", f"{FUNDER_DIR}/{zip_name(params)}")]
 
 

@@ -33,7 +33,7 @@ from fontTools.ttLib import TTFont
 from evaluation.core.outputs import atomic_write
 from evaluation.core.params import Params
 
-from .contents import Story, StoryFigure, StorySection, StoryTable
+from .contents import Story, StoryFigure, StorySection, StoryTable, pdf_name
 from .funder import FUNDER_DIR
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"  # DejaVu Sans ships with matplotlib (in the lock)
@@ -49,11 +49,6 @@ PORTRAIT_CHARS = 110  # StoryTable.text_width above this, a table whose cells wo
 NOWRAP_PT = 48.0  # a column this narrow unwrapped (about 12 characters) is never wrapped: "< 0.001" stays on a line
 MAX_LABEL_COLUMNS = 2  # leading text columns repeated in every part of a split table
 FIGURE_HEIGHT_SHARE = 0.72  # a figure is at most this share of the text height (its caption needs the rest)
-
-
-def pdf_name(params: Params) -> str:
-    """The PDF of the performance story, in ``funder/``."""
-    return f"{params.cohort_id}_performance_story.pdf"
 
 
 @lru_cache(maxsize=None)

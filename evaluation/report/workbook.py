@@ -35,6 +35,7 @@ from evaluation.core.outputs import FORMULA_STARTS, INERT_PREFIX, atomic_write
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import SuppressedTable
 
+from .contents import workbook_name
 from .funder import FUNDER_DIR, FUNDER_TABLES, suppression_note
 from .ooxml import as_of_stamp, stable_zip
 
@@ -53,11 +54,6 @@ HEADING_WIDTH = 16  # a longer heading wraps (over at most a few lines) unless i
 LINE_HEIGHT = 15  # points per line of 11-point text
 ABOUT_WIDTHS = (20, 60, 8, 34, 60)  # the About sheet's columns A to E
 BOLD = Font(bold=True)
-
-
-def workbook_name(params: Params) -> str:
-    """The workbook of the funder tables, in ``funder/``."""
-    return f"{params.cohort_id}_tables.xlsx"
 
 
 def sheet_columns(name: str, st: SuppressedTable) -> list[ColumnFormat]:
