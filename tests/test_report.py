@@ -183,7 +183,7 @@ def test_figures_are_placed_by_their_section_in_the_page_and_the_docx(params):
 
     page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
     sections = dict(re.findall(r'<section id="([a-z_]+)"><h2>[^<]*</h2>(.*?)</section>', page, re.S))
-    assert list(sections) == ["cohort", "outcomes", "run_charts"]
+    assert list(sections) == ["summary", "findings", "cohort", "outcomes", "run_charts", "methods"]
     assert re.findall(r'<figure id="([a-z_0-9]+)"', sections["run_charts"]) == ["run_chart_a1c"]
     assert re.findall(r'<figure id="([a-z_0-9]+)"', sections["outcomes"]) == ["outcome_forest"]
     assert '<section id="run_charts"><h2>Monthly measures: run charts</h2>' in page
@@ -233,17 +233,18 @@ def test_funder_tables_show_what_was_suppressed_and_say_when_one_is_missing(para
 
 
 def test_the_story_names_measures_and_event_kinds_as_a_reader_does(params):
-    """The page and the DOCX show "HbA1c" and "Readmissions" where the funder CSV keeps the codes."""
+    """The page and the DOCX show "HbA1c (%)" (a mean change is in the measure's unit) and "Readmissions" where the
+    funder CSV keeps the codes."""
     save_seed_value_tables(params)
     save_table(pd.DataFrame({"measure": ["a1c"], "group": ["all"], "n": [50], "baseline_mean": [9.0], "followup_mean": [8.0],
                              "mean_change": [-1.0], "change_ci_low": [-1.3], "change_ci_high": [-0.7], "p_value": [0.001]}),
                params, "outcome_change")
     build_funder_pack(params, key_findings(params), funder_tables(params))
     page = (params.output_dir / STORY_FILE).read_text(encoding="utf-8")
-    assert "<td>HbA1c</td>" in page and "<td>a1c</td>" not in page and "<td>Readmissions</td>" in page
+    assert "<td>HbA1c (%)</td>" in page and "<td>a1c</td>" not in page and "<td>Readmissions</td>" in page
     cells = {c.text for t in docx.Document(str(params.output_dir / "funder" / docx_name(params))).tables
              for row in t.rows for c in row.cells}
-    assert {"HbA1c", "Readmissions", "ED visits"} <= cells and "a1c" not in cells
+    assert {"HbA1c (%)", "Readmissions", "ED visits"} <= cells and "a1c" not in cells
     assert pd.read_csv(params.output_dir / "funder" / "outcome_change.csv")["measure"].tolist() == ["a1c"]
 
 

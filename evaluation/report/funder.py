@@ -26,7 +26,7 @@ from evaluation.core.schema import CMS_THRESHOLD
 from evaluation.core.text import format_p
 from evaluation.stats.cell_suppression import SPEC_FILE, SuppressedTable, auto_spec, suppress
 
-from .gate import identifier_names
+from .gate_rules import identifier_names
 
 FUNDER_DIR = "funder"
 README_FILE = "README.txt"  # funder/README.txt and the zip's: the disclosure rule the pack follows
