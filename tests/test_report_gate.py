@@ -21,6 +21,7 @@ from evaluation.core.params import check
 from evaluation.report.contents import STORY_FILE
 from evaluation.report.extract import pdf_text, text_operations
 from evaluation.report.gate import PAGES, DisclosureError, check_funder_outputs
+from evaluation.report.gate_tables import _unmatched
 
 
 @pytest.fixture
@@ -439,3 +440,11 @@ def test_a_sheet_of_identifiers_fails_by_its_labels(layout_report):
         {"file": "funder/extra.xlsx", "row": "sheet 'Extra', column A", "column": "Patient ID", "problem": "patient identifier column"},
         {"file": "funder/extra.xlsx", "row": "sheet 'Extra', column B", "column": "Date of birth", "problem": "date-of-birth column"},
         {"file": "funder/extra.xlsx", "row": "sheet 'Extra', cell A2", "column": "Patient ID", "problem": "patient identifier 'P001'"}]
+
+
+def test_a_rounded_cell_does_not_take_the_number_of_another_row():
+    """Found on a 2022 cohort: a workbook showing -0.8 (stored -0.80) and -0.84 in a column the CSV partly
+    suppresses; each shown number is the CSV's own, so nothing is flagged, whatever the order."""
+    assert _unmatched([(0, -0.8), (1, -0.84)], [-0.84, -0.8]) == []
+    assert _unmatched([(0, -0.84), (1, -0.8)], [-0.8, -0.84]) == []
+    assert _unmatched([(0, -0.8), (1, -0.84), (2, -0.81)], [-0.84, -0.8]) == [(2, -0.81)]

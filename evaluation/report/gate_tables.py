@@ -107,15 +107,20 @@ def identify_table(labels: Sequence[str], rows: Sequence[Sequence], specs: Mappi
 def _unmatched(shown: list[tuple[int, float]], pool: list[float]) -> list[tuple[int, float]]:
     """The shown numbers (row, value) that no number of the pool gives at the decimals shown, each pool value used once."""
     left = Counter(pool)
-    out = []
-    for row, value in shown:
+    out, rounded = [], []
+    for row, value in shown:  # exact matches first: a shown -0.8 must not take the pool's -0.84 from a shown -0.84
+        if left[value] > 0:
+            left[value] -= 1
+        else:
+            rounded.append((row, value))
+    for row, value in rounded:  # then the closest pool value at the decimals shown (a layout may drop a trailing 0)
         decimals = max(0, min(6, len(f"{value:.6f}".rstrip("0").split(".")[1])))
         tolerance = 0.5 * 10 ** -decimals + 1e-9
-        hit = next((w for w in left if left[w] > 0 and abs(w - value) <= tolerance), None)
-        if hit is None:
+        near = [w for w in left if left[w] > 0 and abs(w - value) <= tolerance]
+        if not near:
             out.append((row, value))
         else:
-            left[hit] -= 1
+            left[min(near, key=lambda w: abs(w - value))] -= 1
     return out
 
 
