@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluation.core.dictionary import RESULTS_FILE
 from evaluation.data.loading import load_cohort
 from evaluation.data.synth import DEMO_TEAMS, generate_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml"))]
+SPECS = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml"))
+         if p.name != RESULTS_FILE]  # results.yaml labels the result tables; it is not an input table
 DICTIONARY = {spec["file"]: spec for spec in SPECS}
 PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
             "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}

@@ -211,7 +211,13 @@ def render_markdown(specs: dict[str, TableSpec] | None = None) -> str:
     out += ["", "## Types", "",
             "- **string**: free text. **category**: one of the allowed values. **flag**: 0 or 1.",
             "- **integer** / **number**: digits with an optional decimal point; no thousands separators or units.",
-            "- **date**: `YYYY-MM-DD` (spreadsheet serial numbers such as 42005 are rejected). **month**: `YYYY-MM`.", ""]
+            "- **date**: `YYYY-MM-DD` (spreadsheet serial numbers such as 42005 are rejected). **month**: `YYYY-MM`.", "",
+            "## Result tables as readers see them", "",
+            f"`{RESULTS_FILE}` is not an input table: it gives each result-table column a reader's label, unit and "
+            "number format (count, number, percent, share, money, p-value, ratio, days, text or code), per-table "
+            "overrides, and names for codes (`track=advanced` is \"Advanced track\"). Every funder output (the story "
+            "page, DOCX, PDF, workbook and slides) labels and formats its tables from it; the CSVs keep the column "
+            "names.", ""]
     return "\n".join(out)
 
 
