@@ -8,7 +8,7 @@
   rebuilds its grid on every call);
 * fields (:func:`add_field`: SEQ, PAGE, NUMPAGES with their cached result), page setup (:func:`set_paper`,
   :func:`new_section`), styles the layout needs (:func:`ensure_style`), a user's template opened with its
-  body emptied (:func:`open_template`) and a zip with fixed timestamps (:func:`stable_zip`).
+  body emptied (:func:`open_template`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from docx.shared import Inches, Length, Mm, Pt
 from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph
 
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every part's timestamp in the zip: the same story gives the same bytes
 TWIPS_PER_PT = 20
 # Paper sizes of ``report.paper`` and their margins: Letter with 1 in, A4 with 2.5 cm.
 PAPERS = {"letter": (Inches(8.5), Inches(11), Inches(1)), "a4": (Mm(210), Mm(297), Mm(25))}
@@ -320,16 +319,4 @@ def _retype_template(data: bytes) -> bytes:
             if info.filename == "[Content_Types].xml":
                 blob = re.sub(rb"wordprocessingml\.template\.main\+xml", b"wordprocessingml.document.main+xml", blob)
             dst.writestr(info, blob)
-    return out.getvalue()
-
-
-def stable_zip(data: bytes) -> bytes:
-    """A saved Word file rewritten with every part dated :data:`ZIP_DATE` (python-docx stamps each with the
-    clock), in the same order: the same document gives the same bytes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(entry, src.read(info))
     return out.getvalue()

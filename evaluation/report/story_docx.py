@@ -15,7 +15,6 @@ timestamps: the same story gives the same bytes. The OOXML pieces are in :mod:`.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import re
@@ -37,8 +36,9 @@ from evaluation.core.paths import resolve_path, shown_path
 
 from .contents import Story, StoryFigure, StorySection, StoryTable, docx_name, zip_name
 from .docx_parts import (TABLE_FONT, TableFit, add_field, ensure_style, fit_table, has_content, has_field,
-                         new_section, open_template, set_paper, stable_zip, table_element, text_height, text_width)
+                         new_section, open_template, set_paper, table_element, text_height, text_width)
 from .funder import FUNDER_DIR
+from .ooxml import as_of_stamp, stable_zip
 
 LANDSCAPE_CHARS = 110  # a table wider than this (StoryTable.text_width) is too wide for a portrait page
 BODY_PT = 10
@@ -163,7 +163,7 @@ def _margins(document: Document, story: Story, *, own: bool) -> None:
 def _properties(document: Document, params: Params, story: Story) -> None:
     """Title, author and dates (the data's as-of date, never the clock)."""
     props = document.core_properties
-    stamp = dt.datetime.combine(params.as_of, dt.time())
+    stamp = as_of_stamp(params)
     props.title = f"{story.title}: performance story"
     props.subject = "Performance story"
     props.author = props.last_modified_by = params.report.get("prepared_by") or AUTHOR
@@ -354,5 +354,5 @@ def write_story_docx(params: Params, story: Story) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     document.save(buffer)
-    atomic_write(path, stable_zip(buffer.getvalue()))
+    atomic_write(path, stable_zip(buffer.getvalue(), as_of_stamp(params)))
     return path

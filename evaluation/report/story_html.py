@@ -242,7 +242,7 @@ def _findings(story: Story) -> str:
 def _methods(story: Story) -> str:
     notes = "".join(f"<div><dt>{esc(m.label)}</dt><dd>{esc(m.text)}</dd></div>" for m in story.methods)
     limits = "".join(f"<li>{esc(x)}</li>" for x in story.limitations)
-    return (f'<section id="methods"><h2>Methods and limitations</h2>'
+    return ('<section id="methods"><h2>Methods and limitations</h2>'
             + (f'<dl class="methods">{notes}</dl>' if notes else "")
             + (f"<h3>Limitations</h3><ul>{limits}</ul>" if limits else "") + "</section>")
 

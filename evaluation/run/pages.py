@@ -209,7 +209,7 @@ figure img {{ width: 100%; border: 1px solid #ddd; }} figcaption {{ font-size: 0
 <p>{q.get('error', 0)} errors, {q.get('warning', 0)} warnings, {q.get('note', 0)} notes:
 <a href="tables/data_quality.csv">tables/data_quality.csv</a> (table, row, column, severity, problem).</p>
 <h2>Notebooks</h2>
-<p class="muted">Each notebook's reader page shows its text, tables and figures; the page with code shows every cell.</p>
+<p class="muted">Each notebook's reader page shows its text, tables and figures; the page with code shows every cell. These are the evaluation team's pages, with tables that are not suppressed: send funders the <a href="funder/">funder pack</a>, not these.</p>
 <ul>{''.join(items)}</ul>
 <h2>Tables</h2>
 <ul>{''.join(f'<li><a href="tables/{e(t)}">{e(t)}</a></li>' for t in tables)}</ul>
