@@ -1,6 +1,7 @@
 """The runner: a good run publishes a complete report; any failure leaves the last good report intact."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -128,6 +129,30 @@ def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, re
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
     monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v2")
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
+
+
+def test_a_report_changed_outside_a_run_is_not_reused(tmp_path, tiny_cohort, reports_root, one_notebook, monkeypatch):
+    """The published report belongs to the runner: provenance records the sha256 of every file it published, and
+    a table edited, deleted or added afterwards (a notebook saved over it, a hand edit) makes the next run execute
+    every notebook again instead of re-publishing the mixed state."""
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v1")
+    params = params_file(tmp_path, tiny_cohort)
+    runner.run(params, say=lambda s: None)
+    report = reports_root / "tiny"
+    published = json.loads((report / "provenance.json").read_text())["published_files_sha256"]
+    assert published["tables/data_quality.csv"] == hashlib.sha256((report / "tables" / "data_quality.csv").read_bytes()).hexdigest()
+    assert "provenance.json" not in published and not any(f.startswith("logs/") for f in published)
+    assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["reused"]
+
+    for change in (lambda: (report / "tables" / "data_quality.csv").write_text("table,row,column,severity,problem\n"),
+                   lambda: (report / "tables" / "data_quality.csv").unlink(),
+                   lambda: (report / "tables" / "extra.csv").write_text("a\n1\n")):
+        change()
+        said = []
+        assert [r.status for r in runner.run(params, say=said.append).notebooks] == ["ran"]
+        assert any("changed since the report was published" in line for line in said), said
+        assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["reused"]
+    assert not (report / "tables" / "extra.csv").exists()  # the rerun publishes only what the notebooks wrote
 
 
 def test_notebooks_reuse_the_runners_validation(tmp_path, tiny_cohort, reports_root, monkeypatch):

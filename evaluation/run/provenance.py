@@ -24,6 +24,7 @@ from .notebooks import NotebookRun
 # the runner writes it into every report it publishes, last, and has always done so, so reports published
 # before this check keep being updated; the publish journal tells the new report from the old by its hash.
 PROVENANCE = "provenance.json"
+UNHASHED = (PROVENANCE, "logs")  # what the published-files record leaves out: itself, and the notebooks' logs
 FINISHED = ("ran", "reused", "kept")  # a notebook's statuses in a published report
 
 
@@ -75,10 +76,33 @@ def input_key(notebook: Path, params: Params, file_hashes: dict[str, str], code:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def published_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a report folder (relative path -> digest), but for the provenance record and the
+    logs: what the report held when it was published, so that a later run sees a file changed outside it."""
+    folder = Path(folder)
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = path.relative_to(folder)
+        if relative.parts[0] not in UNHASHED:
+            out[relative.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def changed_outside(folder: Path, record: dict) -> list[str]:
+    """The files of a published report that differ from what was published (changed, missing or added), in
+    order; empty when the record predates published hashes (nothing to compare with)."""
+    published = record.get("published_files_sha256")
+    if not isinstance(published, dict):
+        return []
+    now = published_hashes(folder)
+    return sorted(name for name in set(published) | set(now) if published.get(name) != now.get(name))
+
+
 def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
                      started: dt.datetime, seconds: float) -> Path:
     """The provenance record: the resolved params (every key, as the notebooks received them), input hashes,
-    code and package versions, and each notebook's timing and peak memory."""
+    code and package versions, each notebook's timing and peak memory, and the sha256 of every file published
+    (written last, so it sees the report as it goes out)."""
     record = {
         "cohort_id": params.cohort_id,
         "params_file": params.source,
@@ -95,6 +119,7 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
                        "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key} for r in runs],
         "reused_notebooks": [r.name for r in runs if r.status == "reused"],
+        "published_files_sha256": published_hashes(staging),
     }
     path = staging / PROVENANCE
     path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")

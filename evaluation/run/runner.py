@@ -35,7 +35,8 @@ from evaluation.report.gate import check_funder_outputs
 from .execute import kernel_name, run_batch
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
-from .provenance import FINISHED, code_fingerprint, finished_notebooks, input_key, read_provenance, write_provenance
+from .provenance import (FINISHED, changed_outside, code_fingerprint, finished_notebooks, input_key, read_provenance,
+                         write_provenance)
 from .publishing import (WRITE_ERRORS, check_output_dir, check_replaceable, check_writable, new_staging_dir, publish,
                          refused_write, repair_reports, storage_error)
 
@@ -66,6 +67,7 @@ class Plan:
     file_hashes: dict[str, str]  # input file -> sha256
     record: dict  # the published report's provenance record ({} when there is none)
     previous: dict[str, dict]  # its finished notebooks, by file name
+    changed: list[str] = field(default_factory=list)  # its files changed since it was published (none reused then)
 
 
 def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
@@ -107,6 +109,9 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
         say(line)
     check_writable(params.output_dir)
     plan = make_plan(params, only, force)
+    if plan.changed:
+        shown = ", ".join(plan.changed[:5]) + (f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else "")
+        say(f"  changed since the report was published (outside a run): {shown}; every notebook runs again")
     report = params.output_dir
     staging = new_staging_dir(params.cohort_id)
     made.append(staging)
@@ -136,9 +141,9 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     write_index(staging, params, runs, counts, started)
     if (staging / "funder").exists():  # last, so it reads every page a funder may be sent, the index included
         check_funder_outputs(staging, params)
+    (staging / CACHE_FILE).unlink(missing_ok=True)
     seconds = time.perf_counter() - t0
     write_provenance(staging, params, plan.file_hashes, runs, started, seconds)
-    (staging / CACHE_FILE).unlink(missing_ok=True)
     publish(staging, report)
     say(f"Report: {report / 'index.html'} ({seconds:.1f} s)")
     return RunResult(params, report, runs, seconds)
@@ -156,6 +161,9 @@ def make_plan(params: Params, only: list[str] | None, force: bool) -> Plan:
     keys = {p.name: input_key(p, params, file_hashes, code) for p in every}
     record = read_provenance(params.output_dir) or {}
     previous = finished_notebooks(record)
+    changed = changed_outside(params.output_dir, record) if previous else []
+    if changed:  # a file of the report was edited, added or deleted outside the runner: nothing in it is trusted
+        chosen, previous = every, {}
     reusable = set() if force else {
         p.name for p in chosen
         if previous.get(p.name, {}).get("input_key") == keys[p.name]
@@ -164,7 +172,7 @@ def make_plan(params: Params, only: list[str] | None, force: bool) -> Plan:
     if stale:  # the report notebook reads the others' tables: it reruns whenever any of them does, chosen or not
         stale += [p for p in every if runs_last(p) and p not in stale]
         chosen = chosen + [p for p in stale if p not in chosen]
-    return Plan(every, chosen, stale, reusable, keys, file_hashes, record, previous)
+    return Plan(every, chosen, stale, reusable, keys, file_hashes, record, previous, changed)
 
 
 def input_hashes(params: Params) -> dict[str, str]:
