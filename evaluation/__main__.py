@@ -1,7 +1,8 @@
 """Command line: ``python -m evaluation <command>``.
 
-  run PARAMS [--only NAME ...] [--jobs N] [--force]
-                                            run every notebook for a cohort and publish its report
+  run PARAMS [--only NAME ...] [--jobs N] [--force] [--set KEY=VALUE ... --variant NAME]
+                                            run every notebook for a cohort and publish its report (a variant:
+                                            the params with KEY set to VALUE, in reports/variants/<cohort>/NAME/)
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
@@ -35,11 +36,14 @@ def _print_problems(exc: DataValidationError) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .core.params import parse_overrides
     from .run.publishing import ReportsNotWritable
     from .run.runner import run
 
     try:
-        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force)
+        overrides = parse_overrides(args.set or [], path=args.params)
+        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force, overrides=overrides,
+                     variant=args.variant)
     except ReportsNotWritable as exc:  # one line naming the path: what to fix is the disk, not the data
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
@@ -186,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement time_to_goal)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time (default 2)")
     p.add_argument("--force", action="store_true", help="run every notebook, even those whose inputs are unchanged")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a variant's setting: a dotted params key and a YAML value, e.g. --set 'goals.a1c=< 7' "
+                        "--set windows.followup_max_days=180 --set 'subgroups=[track, sex]' (repeat it; needs --variant)")
+    p.add_argument("--variant", metavar="NAME", help="publish a variant of the cohort (the params with --set applied) "
+                   "to reports/variants/<cohort_id>/NAME/, leaving the main report untouched; NAME: letters, digits, "
+                   "-, _ and .")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)", epilog=EXIT_CODES)
     p.add_argument("target", help="params file or data folder")

@@ -251,3 +251,13 @@ def test_phase_months_are_written_as_in_the_data():
         check(base(spc={"phases": ["2015-06", "2015-13"]}))
     with pytest.raises(ParamsError, match=r"`spc.phases.T01` item 1 must be a month written YYYY-MM; got '2015-06-15'"):
         check(base(spc={"phases": {"T01": ["2015-06-15"]}}))
+
+
+@pytest.mark.parametrize("cohort_id", ["variants", "sweeps", "scratch", "Variants"])
+def test_the_reports_folders_own_names_are_not_cohort_ids(cohort_id):
+    """reports/variants/, reports/sweeps/ and reports/scratch/ hold variants, sweeps and notebooks run alone: a
+    cohort of that name would publish its report over them (case-blind disks included)."""
+    with pytest.raises(ParamsError, match=f"`cohort_id` '{cohort_id}' is reserved: reports/{cohort_id.lower()}/ is "
+                                          "the reports folder's own"):
+        check(base(cohort_id=cohort_id))
+    assert check(base(cohort_id=f"{cohort_id}-2024")).cohort_id == f"{cohort_id}-2024"

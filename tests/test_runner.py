@@ -95,11 +95,21 @@ def test_missing_data_folder_is_named(tmp_path, reports_root, one_notebook, caps
 
 
 def test_only_keeps_the_other_notebooks_outputs(tmp_path, tiny_cohort, reports_root, one_notebook):
+    """A second notebook writes tables/kept.csv; `--only data_quality` (forced, so it runs) keeps that table and
+    records the other notebook as kept. (A file written into the report by hand is not kept: see
+    test_a_report_changed_outside_a_run_is_not_reused.)"""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("output_dir = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from pathlib import Path\n(Path(output_dir) / 'tables').mkdir(exist_ok=True)\n"
+                                  "(Path(output_dir) / 'tables' / 'kept.csv').write_text('a\\n1\\n')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, one_notebook / "01_marker.ipynb")
     params = params_file(tmp_path, tiny_cohort)
-    runner.run(params, say=lambda s: None)
-    (reports_root / "tiny" / "tables" / "kept.csv").write_text("a\n1\n")
-    runner.run(params, only=["data_quality"], say=lambda s: None)
-    assert (reports_root / "tiny" / "tables" / "kept.csv").exists()
+    runner.run(params, say=lambda s: None, in_process=True)
+    assert (reports_root / "tiny" / "tables" / "kept.csv").read_text() == "a\n1\n"
+    result = runner.run(params, only=["data_quality"], force=True, say=lambda s: None, in_process=True)
+    assert [(r.name, r.status) for r in result.notebooks] == [("data_quality", "ran"), ("marker", "kept")]
+    assert (reports_root / "tiny" / "tables" / "kept.csv").read_text() == "a\n1\n"
     with pytest.raises(Exception, match="no notebook named nonsense"):
         runner.run(params, only=["nonsense"], say=lambda s: None)
 

@@ -6,6 +6,11 @@ notebook started, and every problem is reported at once (key, allowed values, ba
 so a run never fails minutes in on a setting. What depends on the data (a team named in ``spc.phases``, a
 consensus coder) is checked by :func:`check_against_data` once the data are loaded. The resolved params
 (:func:`to_dict`) are what the runner hands every notebook and records in provenance.
+
+A variant of a cohort is its params file with some keys changed on the command line (``--set goals.a1c='< 7'``):
+:func:`parse_overrides` reads them, :func:`apply_overrides` writes them into the params as written, and
+``load_params(path, overrides, variant=NAME)`` checks the result exactly like a params file, a problem naming the
+``--set KEY`` that caused it.
 """
 
 from __future__ import annotations
@@ -27,9 +32,15 @@ import yaml
 from .errors import ParamsError
 from .goals import Goal, parse_goal
 from .paths import DEMO_PARAMS, reports_root, resolve_path, shown_path, within_reports_root
-from .schema import (CMS_THRESHOLD, DEFAULTS, OPEN_KEYS, PARAM_SECTIONS, SCHEMA, Check, Invalid, defaults_of, is_number, list_of, month, quoted)
+from .schema import (CMS_THRESHOLD, DEFAULTS, OPEN_KEYS, PARAM_SECTIONS, RESERVED_COHORT_IDS, SCHEMA, VARIANTS_DIR,
+                     Check, Invalid, defaults_of, is_number, list_of, month, quoted)
 
-__all__ = ["Params", "check", "load_params", "from_namespace", "to_dict", "check_against_data"]
+__all__ = ["Params", "check", "load_params", "from_namespace", "to_dict", "check_against_data", "parse_overrides",
+           "apply_overrides", "name_overrides", "check_variant_name", "variant_dir", "flatten"]
+
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a variant's (and a sweep's) name: a folder name
+OPEN_MAPPINGS = (*OPEN_KEYS, "spc.phases")  # mappings whose keys are not in the schema (measures, names, teams)
+FIXED_KEYS = ("cohort_id",)  # what an override may not change: a variant belongs to its params file's cohort
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,9 @@ def check(raw: Mapping[str, Any], path: str | None = None) -> Params:
     cohort_id = str(top.get("cohort_id") or "")
     if cohort_id and not re.fullmatch(r"[A-Za-z0-9_-]+", cohort_id):
         found.add("cohort_id", f"`cohort_id` may hold only letters, digits, - and _; got {cohort_id!r}")
+    if cohort_id.casefold() in RESERVED_COHORT_IDS:  # casefold: on a case-blind disk Variants/ is variants/
+        found.add("cohort_id", f"`cohort_id` {cohort_id!r} is reserved: reports/{cohort_id.casefold()}/ is the reports "
+                  f"folder's own ({', '.join(RESERVED_COHORT_IDS)} are); choose another name")
 
     goals: dict[str, Goal] = {}
     goals_raw = raw.get("goals")
@@ -245,8 +259,9 @@ def _cross_checks(sections: dict[str, dict], goals: Mapping[str, Goal], combined
                       f"got {m!r}{_suggest(m, known) if difflib.get_close_matches(m, known, n=1) else ''}")
 
 
-def load_params(path: str | os.PathLike, **overrides: Any) -> Params:
-    """Read and check ``params/<cohort>.yaml``; ``overrides`` replace top-level keys."""
+def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The params file as written (an empty file is an empty mapping); a ParamsError naming the file when it is
+    missing, a folder, not YAML or not a mapping."""
     path = str(path)
     try:
         with open(resolve_path(path), encoding="utf-8") as fh:
@@ -259,9 +274,173 @@ def load_params(path: str | os.PathLike, **overrides: Any) -> Params:
         raise ParamsError(f"not valid YAML: {exc}", path=path) from None
     if raw is not None and not isinstance(raw, Mapping):
         raise ParamsError("a params file must be a YAML mapping of keys to values", path=path)
-    raw = dict(raw or {})
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    return check(raw, path)
+    return dict(raw or {})
+
+
+def load_params(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, variant: str | None = None,
+                **given: Any) -> Params:
+    """Read and check ``params/<cohort>.yaml``; ``given`` replace top-level keys (a notebook's injected values).
+
+    ``overrides`` (dotted key -> value, as ``--set`` gives them) are applied to the file as written and checked
+    with it: a problem they cause names its ``--set KEY`` and the file. ``variant`` names a variant of the cohort:
+    its report goes to ``reports/variants/<cohort_id>/<variant>/`` (unless an override sets ``output_dir``, even
+    when the file sets one: that is the main report's) and its title ends ``(variant NAME)``.
+    """
+    path = str(path)
+    overrides = dict(overrides or {})
+    if variant is not None:
+        check_variant_name(variant, path)
+    raw = read_params_file(path)
+    raw.update({k: v for k, v in given.items() if v is not None})
+    raw = apply_overrides(raw, overrides, path)
+    try:
+        params = check(raw, path)
+    except ParamsError as exc:
+        raise name_overrides(exc, overrides) from None
+    if variant is None:
+        return params
+    output_dir = params.output_dir if "output_dir" in overrides else variant_dir(params.cohort_id, variant)
+    return dataclasses.replace(params, output_dir=output_dir, title=f"{params.title} (variant {variant})")
+
+
+def check_variant_name(name: str, path: str | None = None) -> str:
+    """A variant's name as given, or a ParamsError: it names a folder, so letters, digits, -, _ and . only (and
+    not a leading ., which would hide the folder or climb out of it)."""
+    if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+        raise ParamsError(f"`--variant` must be letters, digits, -, _ and . (not starting with .); got {name!r}",
+                          path=path, key="--variant")
+    return name
+
+
+def variant_dir(cohort_id: str, name: str) -> Path:
+    """Where a variant's report goes by default: ``reports/variants/<cohort_id>/<name>/``, beside the main report."""
+    return reports_root() / VARIANTS_DIR / cohort_id / name
+
+
+def parse_overrides(texts: list[str], path: str | None = None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` texts as {dotted key: value}, in the order given; each VALUE read as YAML (``7`` a
+    number, ``[track, condition]`` a list, ``< 7`` and ``log-log`` text). A value starting with ``>`` or ``|`` is
+    the text as written (a goal such as ``> 5``: YAML would begin a block of text there)."""
+    out: dict[str, Any] = {}
+    for text in texts:
+        key, sep, value = str(text).partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise ParamsError(f"`--set {text}` must be written KEY=VALUE, such as --set 'goals.a1c=< 7'",
+                              path=path, key="--set")
+        if key in out:
+            raise ParamsError(f"`--set {key}` is given twice: give each key once", path=path, key=key)
+        if value.startswith((">", "|")):
+            out[key] = value
+            continue
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            why = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ParamsError(f"`--set {key}`: {value!r} is not a YAML value ({why}); quote it to give it as text",
+                              path=path, key=key) from None
+    return out
+
+
+def _key_options(prefix: str, schema: Mapping[str, Any]) -> list[str]:
+    """Every dotted key an override may name under ``schema`` (sections, their keys, and the default goals)."""
+    out = []
+    for key, value in schema.items():
+        name = f"{prefix}{key}"
+        out.append(name)
+        if isinstance(value, dict):
+            out += _key_options(f"{name}.", value)
+        elif name == "goals":
+            out += [f"goals.{m}" for m in DEFAULTS["goals"]]
+    return out
+
+
+OVERRIDE_KEYS = tuple(_key_options("", SCHEMA))  # for a did-you-mean on a mistyped --set key
+
+
+def _override_key_problem(key: str) -> str | None:
+    """What is wrong with a dotted key an override names (its message completes "`--set KEY`: "), else None.
+
+    Sections are closed like a params file's; goals, combined goals and phases take any name one level down."""
+    parts = key.split(".")
+    if "" in parts:
+        return f"`{key}` is not a params key (parts are joined by dots, such as goals.a1c)"
+    if key in FIXED_KEYS:
+        return f"`{key}` cannot be set: a variant belongs to its params file's cohort (write a params file instead)"
+    node: Any = SCHEMA
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[:depth])
+        if isinstance(node, dict):
+            if part not in node:
+                alike = [k for k in OVERRIDE_KEYS if k.count(".") == key.count(".")]  # as deep: not "windows"
+                close = difflib.get_close_matches(key, alike, n=1, cutoff=0.6)
+                known = sorted(f"{here}.{k}" if here else k for k in node)
+                hint = (f"; did you mean '{close[0]}'?" if close else
+                        f"; known keys{f' of `{here}`' if here else ''}: {', '.join(known)}")
+                return f"unknown key `{key}`{hint}"
+            node = node[part]
+        elif here in OPEN_MAPPINGS and depth == len(parts) - 1:
+            return None
+        else:
+            return f"unknown key `{key}`: `{here}` has no keys of its own; set it whole (--set '{here}=...')"
+    return None
+
+
+def _seed(name: str, merged: Mapping[str, Any]) -> dict[str, Any]:
+    """What a mapping the params leave out holds before an override writes into it: the default goals (``--set
+    goals.a1c=...`` changes one goal, keeping the others), the default combinations of goals that apply, and
+    nothing for a section (its defaults fill in when it is checked)."""
+    if name == "goals":
+        return copy.deepcopy(DEFAULTS["goals"])
+    if name == "combined_goals":
+        goals = merged.get("goals") or DEFAULTS["goals"]
+        return {k: list(v) for k, v in DEFAULTS["combined_goals"].items() if all(p in goals for p in v)}
+    return {}
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any], path: str | None = None) -> dict[str, Any]:
+    """The params as written with each override (dotted key -> value) written in, as a new mapping; a ParamsError
+    naming every ``--set KEY`` that names no params key (with a did-you-mean) or writes into a value that is not
+    a mapping. The values are checked with the rest by :func:`check`."""
+    merged = copy.deepcopy(dict(raw))
+    problems: list[tuple[str, str]] = []
+    for key, value in overrides.items():
+        problem = _override_key_problem(key)
+        if problem:
+            problems.append((key, f"`--set {key}`: {problem}"))
+            continue
+        parts = key.split(".")
+        node = merged
+        for depth, part in enumerate(parts[:-1]):
+            name = ".".join(parts[:depth + 1])
+            child = node.get(part)
+            if child is None:
+                child = _seed(name, merged)
+            elif not isinstance(child, Mapping):
+                problems.append((key, f"`--set {key}`: `{name}` is {quoted(child)} in the params, not a mapping; "
+                                      f"set it whole (--set '{name}=...')"))
+                break
+            node[part] = child = dict(child)
+            node = child
+        else:
+            node[parts[-1]] = copy.deepcopy(value)
+    if problems:
+        raise ParamsError.many(problems, path=path)
+    return merged
+
+
+def name_overrides(error: ParamsError, overrides: Mapping[str, Any]) -> ParamsError:
+    """``error`` with each problem an override caused saying which: "`--set goals.a1c`: ..." before its message
+    (the problem's key is the override's, inside it or around it, or the message names the override's key)."""
+    if not overrides:
+        return error
+    problems = []
+    for key, message in error.problems:
+        given = next((o for o in overrides if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")
+                      or f"`{o}`" in message), None)
+        named = given is not None and not message.startswith("`--set ")
+        problems.append((key, f"`--set {given}`: {message}" if named else message))
+    return ParamsError.many(problems, path=error.path)
 
 
 def from_namespace(namespace: Mapping[str, Any]) -> Params:
@@ -302,6 +481,19 @@ def to_dict(params: Params) -> dict[str, Any]:
     }
     for name in PARAM_SECTIONS:
         out[name] = copy.deepcopy(getattr(params, name))
+    return out
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as {dotted key: value} (``{"goals": {"a1c": "< 8"}}`` -> ``{"goals.a1c": "< 8"}``), in
+    order; lists and other values are kept whole, an empty mapping leaves no key."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
     return out
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import yaml
 from nbconvert import HTMLExporter
 
 from evaluation.core.figures import read_manifest
@@ -165,10 +166,44 @@ def render_html(staging: Path, runs: list[NotebookRun]) -> None:
                 (staging / name).write_text(page, encoding="utf-8")
 
 
+def shown_setting(value) -> str:
+    """A resolved setting as the index page shows it: as YAML writes it inline (``< 7``, ``[track, sex]``,
+    ``null``), so it reads as it would be written in a params file or after ``--set``."""
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+def variant_section(variant: dict | None) -> str:
+    """The index page's account of a variant: its name, the params file it varies and a table of every setting
+    that differs from it (empty for a main report)."""
+    if not variant:
+        return ""
+    e = html.escape
+    base = variant.get("base_params_file")
+    base = f"\u2026/{Path(base).name}" if base and Path(base).is_absolute() else base or "its params file"
+    rows = "".join(f"<tr><td><code>{e(d['key'])}</code></td><td>{e(shown_setting(d['base']))}</td>"
+                   f"<td>{e(shown_setting(d['variant']))}</td></tr>" for d in variant.get("differs_from_base", []))
+    given = "".join(f" --set '{k}={shown_setting(v)}'" for k, v in variant.get("overrides", {}).items()
+                    if k != "output_dir")  # a folder of the machine that ran it: not shown
+    command = f"python -m evaluation run {base}{given} --variant {variant['name']}"
+    table = (f'<table class="differs"><thead><tr><th>setting</th><th>{e(base)}</th><th>this variant</th></tr></thead>'
+             f"<tbody>{rows}</tbody></table>" if rows else
+             "<p>No resolved setting differs from the params file: the results are those of the main report.</p>")
+    return f"""<section class="variant">
+<h2>Variant {e(variant['name'])}</h2>
+<p>This report is a variant of <code>{e(base)}</code>, run beside the cohort's main report (which it leaves
+untouched) with <code>{e(command)}</code>. These settings differ from the params file as written:</p>
+{table}
+</section>
+"""
+
+
 def write_index(staging: Path, params: Params, runs: list[NotebookRun], quality_counts: dict[str, int],
-                started: dt.datetime) -> Path:
+                started: dt.datetime, variant: dict | None = None) -> Path:
     """The report's front page: links to the performance story, every notebook (its reader page and the page
-    with code), tables and figures."""
+    with code), tables and figures; for a variant, what differs from its params file (``variant``, the
+    provenance's variant record)."""
     e = html.escape
     items = []
     for r in runs:
@@ -200,11 +235,13 @@ body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 .muted {{ color: #666; font-size: 0.9em; }} .lead {{ font-size: 1.15em; }}
 figure {{ display: inline-block; width: 28rem; max-width: 100%; margin: 0.5rem; vertical-align: top; }}
 figure img {{ width: 100%; border: 1px solid #ddd; }} figcaption {{ font-size: 0.85em; }}
+.variant {{ border-left: 4px solid #b35900; padding: 0.1rem 1rem; background: #fff8f0; }}
+table.differs {{ border-collapse: collapse; }} table.differs th, table.differs td {{ text-align: left; padding: 0.2rem 0.8rem; border-bottom: 1px solid #ddd; }}
 </style></head><body>
 <h1>{e(params.title)}</h1>
 <p class="muted">Cohort <code>{e(params.cohort_id)}</code> &middot; run started {started:%Y-%m-%d %H:%M} UTC &middot;
 <a href="provenance.json">provenance</a> (params, input file hashes, package and code versions, timings)</p>
-{story}
+{variant_section(variant)}{story}
 <h2>Data quality</h2>
 <p>{q.get('error', 0)} errors, {q.get('warning', 0)} warnings, {q.get('note', 0)} notes:
 <a href="tables/data_quality.csv">tables/data_quality.csv</a> (table, row, column, severity, problem).</p>

@@ -2,7 +2,9 @@
 and package versions, each notebook's timing), and the keys that tell whether a notebook's inputs changed.
 
 The record is also how a report is recognised: a folder whose ``provenance.json`` names the cohort is a report
-the runner published (see :mod:`evaluation.run.publishing`).
+the runner published (see :mod:`evaluation.run.publishing`). A variant's report (its params file with ``--set``
+overrides) says so in a ``variant`` record: its name, the params file, the overrides and every resolved setting
+that differs from the params file as written.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import os
 import platform
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from evaluation.core.params import Params, to_dict
-from evaluation.core.paths import REPO_ROOT
+from typing import Any
+from evaluation.core.params import Params, flatten, to_dict
+from evaluation.core.paths import REPO_ROOT, reports_root, shown_path
 from evaluation.core.version import __version__
 from .notebooks import NotebookRun
 
@@ -26,6 +30,42 @@ from .notebooks import NotebookRun
 PROVENANCE = "provenance.json"
 UNHASHED = (PROVENANCE, "logs")  # what the published-files record leaves out: itself, and the notebooks' logs
 FINISHED = ("ran", "reused", "kept")  # a notebook's statuses in a published report
+NOT_COMPARED = ("output_dir", "title")  # what always differs between a variant and its base: not a difference
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A variant run: its name, the params file as written (resolved like the variant: same ``as_of`` rule) and
+    the overrides given, dotted key -> value."""
+
+    name: str
+    base: Params
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def differences(base: Params, variant: Params) -> list[dict[str, Any]]:
+    """Every resolved setting whose value differs between ``base`` and ``variant``, as {key, base, variant} with
+    dotted keys, in the order of the resolved params (keys only one side has last; None for the side without
+    it); the report folder and the title are left out."""
+    old, new = (flatten(json.loads(json.dumps(to_dict(p), default=str))) for p in (base, variant))
+    keys = [k for k in old if k not in NOT_COMPARED] + [k for k in new if k not in old and k not in NOT_COMPARED]
+    return [{"key": k, "base": old.get(k), "variant": new.get(k)} for k in keys if old.get(k) != new.get(k)]
+
+
+def variant_record(variant: Variant, params: Params) -> dict[str, Any]:
+    """The ``variant`` record of a variant report's provenance: name, base params file, overrides and the
+    resolved settings that differ from the base."""
+    return {"name": variant.name, "base_params_file": shown_path(variant.base.source) if variant.base.source else None,
+            "overrides": json.loads(json.dumps(variant.overrides, default=str)),
+            "differs_from_base": differences(variant.base, params)}
+
+
+def shown_report_dir(folder: Path) -> str:
+    """A report folder as provenance names it: ``reports/...`` under the reports root (wherever that is)."""
+    try:
+        return (Path("reports") / Path(os.path.abspath(folder)).relative_to(os.path.abspath(reports_root()))).as_posix()
+    except ValueError:
+        return shown_path(folder)
 
 
 def package_versions() -> dict[str, str]:
@@ -99,16 +139,22 @@ def changed_outside(folder: Path, record: dict) -> list[str]:
 
 
 def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
-                     started: dt.datetime, seconds: float) -> Path:
+                     started: dt.datetime, seconds: float, variant: Variant | None = None,
+                     last_recorded: dt.date | None = None) -> Path:
     """The provenance record: the resolved params (every key, as the notebooks received them), input hashes,
     code and package versions, each notebook's timing and peak memory, and the sha256 of every file published
-    (written last, so it sees the report as it goes out)."""
+    (written last, so it sees the report as it goes out). A variant's record says what it changed
+    (:func:`variant_record`); ``params_as_written`` is then the params file's, without the overrides.
+    ``last_recorded`` is the last date recorded in the data (``as_of`` when the params leave it out)."""
+    as_written = variant.base.raw if variant else params.raw
     record = {
         "cohort_id": params.cohort_id,
         "params_file": params.source,
-        "params_as_written": json.loads(json.dumps(params.raw, default=str)),  # dates as text
-        "params": to_dict(params) | {"output_dir": f"reports/{params.cohort_id}"},
+        "params_as_written": json.loads(json.dumps(as_written, default=str)),  # dates as text
+        "params": to_dict(params) | {"output_dir": shown_report_dir(params.output_dir)},
+        **({"variant": variant_record(variant, params)} if variant else {}),
         "data_dir": str(params.data_dir),
+        "data_last_recorded": last_recorded.isoformat() if last_recorded else None,
         "input_files_sha256": file_hashes,
         "code": code_version(),
         "python": sys.version.split()[0],

@@ -6,6 +6,11 @@ parallel up to ``--jobs``; the ``*_report`` notebook last), renders HTML, writes
 and only then swaps the staging folder in for ``reports/<cohort_id>/``. A failed or interrupted run leaves
 the previous report exactly as it was; its staging folder is kept for inspection.
 
+A variant (``--set KEY=VALUE ... --variant NAME``) is the same run on the params file with those keys changed,
+published to ``reports/variants/<cohort_id>/<NAME>/``: the main report is never touched by it, and always
+reflects the params file as written (``--set`` without ``--variant`` is refused). The variant's title, index
+page and provenance say what it changed.
+
 This module holds the plan (which notebooks run, which are reused) and the order of the steps; the steps live
 beside it: executing notebooks in :mod:`.execute`, the provenance record and input keys in :mod:`.provenance`,
 the HTML pages in :mod:`.pages`, and writing only inside the reports root, the atomic exchange, the journal and
@@ -20,23 +25,24 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 import pandas as pd
 from evaluation.core.errors import DataValidationError, NotebookFailed, ParamsError
 from evaluation.core.figures import write_manifest
 from evaluation.core.outputs import save_table
-from evaluation.core.params import Params, load_params, to_dict
+from evaluation.core.params import Params, load_params, name_overrides, to_dict
 from evaluation.core.paths import reports_root, shown_path
 from evaluation.core.problems import Problems
 from evaluation.data.loading import CACHE_FILE, input_files, load_cohort, save_validated, sha256
 from evaluation.data.refi_qda import qdpx_path
 from evaluation.data.start import resolve_with_data
+from evaluation.data.validation import last_recorded_date
 from evaluation.report.gate import check_funder_outputs
 from .execute import kernel_name, run_batch
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
-from .provenance import (FINISHED, changed_outside, code_fingerprint, finished_notebooks, input_key, read_provenance,
-                         write_provenance)
+from .provenance import (FINISHED, Variant, changed_outside, code_fingerprint, finished_notebooks, input_key,
+                         read_provenance, variant_record, write_provenance)
 from .publishing import (WRITE_ERRORS, check_output_dir, check_replaceable, check_writable, new_staging_dir, publish,
                          refused_write, repair_reports, storage_error)
 
@@ -71,8 +77,13 @@ class Plan:
 
 
 def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
-        say: Callable[[str], None] = print, in_process: bool = False) -> RunResult:
+        say: Callable[[str], None] = print, in_process: bool = False, overrides: dict[str, Any] | None = None,
+        variant: str | None = None) -> RunResult:
     """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails.
+
+    ``variant`` names a variant of the cohort: the params file with ``overrides`` (dotted key -> value, as
+    ``--set`` gives them) applied, its report published to ``reports/variants/<cohort_id>/<variant>/`` (or the
+    ``output_dir`` an override sets). Overrides without a variant are a :class:`ParamsError`.
 
     A notebook whose inputs (see :func:`~evaluation.run.provenance.input_key`) are unchanged since the
     published report is not executed again: its outputs are reused. ``force`` executes every chosen notebook.
@@ -86,7 +97,7 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     """
     made: list[Path] = []  # the staging folder, once there is one
     try:
-        return _run(params_path, only, jobs, force, say, in_process, made)
+        return _run(params_path, only, jobs, force, say, in_process, made, overrides or {}, variant)
     except OSError as exc:
         if refused_write(exc) is None:
             raise
@@ -98,11 +109,16 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
 
 
 def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool, say: Callable[[str], None],
-         in_process: bool, made: list[Path]) -> RunResult:
+         in_process: bool, made: list[Path], overrides: dict[str, Any], variant: str | None) -> RunResult:
     """:func:`run`'s work; the staging folder is appended to ``made`` as soon as it exists."""
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
-    params = load_params(params_path)
+    if overrides and variant is None:
+        raise ParamsError(f"--set ({', '.join(overrides)}) needs --variant NAME: the main report always reflects the "
+                          "params file as written; a run with settings changed is a variant, published to "
+                          "reports/variants/<cohort_id>/NAME/", path=str(params_path), key="--set")
+    params = load_params(params_path, overrides, variant)
+    base = Variant(variant, load_params(params_path), overrides) if variant is not None else None
     check_output_dir(params)  # before anything is written
     check_replaceable(params.output_dir, params.cohort_id, params.source)
     for line in repair_reports():
@@ -113,19 +129,22 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
         shown = ", ".join(plan.changed[:5]) + (f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else "")
         say(f"  changed since the report was published (outside a run): {shown}; every notebook runs again")
     report = params.output_dir
-    staging = new_staging_dir(params.cohort_id)
+    staging = new_staging_dir(params.cohort_id if variant is None else f"{params.cohort_id}-variant-{variant}")
     made.append(staging)
 
     if plan.previous and report.exists() and (plan.reusable or only or len(plan.stale) < len(plan.every)):
         shutil.copytree(report, staging, dirs_exist_ok=True)  # keep the outputs of reused and other notebooks
     if plan.stale:
-        params, counts = _validate(params, staging, say)
+        params, counts, last_recorded = _validate(params, staging, say, overrides)
     else:
         counts = pd.read_csv(staging / "tables" / "data_quality.csv")["severity"].value_counts().to_dict()
         # nothing runs: the params resolve as they did for the published report (same inputs, same data)
         as_of = (plan.record.get("params") or {}).get("as_of")
         if params.as_of is None and as_of:
             params = params.with_data_dates(dt.date.fromisoformat(as_of))
+        last_recorded = _recorded_date(plan.record.get("data_last_recorded")) or params.as_of
+    if base is not None:  # the base resolves as the variant does: as_of, when the file leaves it out, from the data
+        base = Variant(base.name, base.base.with_data_dates(last_recorded), base.overrides)
     if plan.reusable:
         say(f"  unchanged since the last report, reused: {', '.join(Path(n).stem for n in sorted(plan.reusable))}")
 
@@ -138,12 +157,12 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
 
     if plan.stale and (staging / "figures").exists():
         write_manifest(staging / "figures")
-    write_index(staging, params, runs, counts, started)
+    write_index(staging, params, runs, counts, started, variant_record(base, params) if base else None)
     if (staging / "funder").exists():  # last, so it reads every page a funder may be sent, the index included
         check_funder_outputs(staging, params)
     (staging / CACHE_FILE).unlink(missing_ok=True)
     seconds = time.perf_counter() - t0
-    write_provenance(staging, params, plan.file_hashes, runs, started, seconds)
+    write_provenance(staging, params, plan.file_hashes, runs, started, seconds, base, last_recorded)
     publish(staging, report)
     say(f"Report: {report / 'index.html'} ({seconds:.1f} s)")
     return RunResult(params, report, runs, seconds)
@@ -184,9 +203,12 @@ def input_hashes(params: Params) -> dict[str, str]:
     return hashes
 
 
-def _validate(params: Params, staging: Path, say: Callable[[str], None]) -> tuple[Params, dict[str, int]]:
+def _validate(params: Params, staging: Path, say: Callable[[str], None],
+              overrides: dict[str, Any]) -> tuple[Params, dict[str, int], dt.date | None]:
     """Validate the cohort into the staging folder's data-quality table, stop on an error, resolve the params
-    against the data and leave the validated cohort for the notebooks; the params and the counts by severity."""
+    against the data and leave the validated cohort for the notebooks; the params, the counts by severity and
+    the last date recorded in the data. A setting that names something the data lack and was given by an
+    override says so (``--set KEY``)."""
     say(f"Cohort {params.cohort_id}: validating {params.data_dir}")
     cohort = load_cohort(params, raise_on_error=False)
     quality = cohort.quality
@@ -199,11 +221,19 @@ def _validate(params: Params, staging: Path, say: Callable[[str], None]) -> tupl
     say(f"  data are valid ({counts.get('warning', 0)} warnings, {counts.get('note', 0)} notes)")
     try:
         params = resolve_with_data(params, cohort)  # settings naming things in the data; as_of from the data
-    except ParamsError:
+    except ParamsError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise name_overrides(exc, overrides) from None
     save_validated(cohort, params, staging)  # the notebooks of this run reuse it
-    return params, counts
+    return params, counts, last_recorded_date(cohort.tables)
+
+
+def _recorded_date(text: str | None) -> dt.date | None:
+    """A date a provenance record holds as text, or None."""
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _execute(plan: Plan, staging: Path, parameters: dict, jobs: int, kernel: str | None,
