@@ -3,6 +3,9 @@
   run PARAMS [--only NAME ...] [--jobs N] [--force] [--set KEY=VALUE ... --variant NAME]
                                             run every notebook for a cohort and publish its report (a variant:
                                             the params with KEY set to VALUE, in reports/variants/<cohort>/NAME/)
+  sweep SPEC [--workers N] [--scheduler ADDRESS] [--retries N] [--force]
+                                            every cohort of a sweep spec under a grid of settings, as tasks on Dask,
+                                            and a sensitivity summary in reports/sweeps/<name>/
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
@@ -197,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "to reports/variants/<cohort_id>/NAME/, leaving the main report untouched; NAME: letters, digits, "
                    "-, _ and .")
     p.set_defaults(func=cmd_run)
+    from .run.sweep import add_sweep_parser  # here, like each command's modules: the command line starts fast
+
+    add_sweep_parser(sub)
     p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)", epilog=EXIT_CODES)
     p.add_argument("target", help="params file or data folder")
     p.set_defaults(func=cmd_validate)

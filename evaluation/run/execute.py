@@ -4,6 +4,11 @@ their code cells in this process (fast, for tests and the benchmark's floor).
 The worker processes import this module to run :func:`execute_notebook`, so it stays light: the standard
 library and the light :mod:`evaluation.run.notebooks` at the top, papermill, nbformat and matplotlib only inside
 the functions that use them (a worker that started pandas and matplotlib for nothing would start seconds later).
+
+Kernels talk to papermill over Unix sockets in a folder of their own (:func:`kernel_connection`), never over TCP
+ports: jupyter_client picks free ports and the kernel binds them a moment later, so kernels started at the same time
+in several processes (the runner's workers, a sweep's tasks) could take each other's ports and fail with
+``ZMQError: Address already in use`` (papermill issue 511, jupyter_client issue 487).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import multiprocessing
 import os
 import resource
 import sys
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -24,6 +30,8 @@ CELL_TIMEOUT_SECONDS = 1800
 # linear-algebra libraries start one thread per core in every kernel; with notebooks running side by side that
 # oversubscribes the cores (OpenBLAS slowed the mixed models up to 50-fold on 2 cores), so each kernel gets its share
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+SOCKETS_PREFIX = "cmm-kernel-"  # a kernel's socket folder, under the system's temporary folder (a short path: a
+# Unix socket's path is limited to about 100 characters)
 
 
 def kernel_name() -> str:
@@ -38,11 +46,26 @@ def kernel_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def kernel_connection(folder: str) -> dict:
+    """papermill's keyword arguments that make the kernel listen on Unix sockets in ``folder`` (its connection
+    file beside them) instead of TCP ports, so that no other kernel starting at the same moment can take them.
+
+    ``folder`` must be this kernel's alone (the sockets are named after the connection file). Windows keeps TCP:
+    its kernels have no Unix sockets.
+    """
+    if os.name == "nt":  # pragma: no cover - the workbench runs on POSIX systems
+        return {}
+    from traitlets.config import Config
+
+    return {"config": Config({"KernelManager": {"transport": "ipc",
+                                                "connection_file": os.path.join(folder, "kernel.json")}})}
+
+
 def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str, threads: int = 1) -> dict:
     """Run one notebook with papermill (in a worker process); return its status, never raise.
 
     The kernel inherits this worker's environment, where the thread variables are set to ``threads`` unless the
-    user has set them.
+    user has set them, and listens on sockets in a temporary folder of its own (removed after it).
     """
     # jsonschema, under nbformat, compiles an IRI grammar on import (0.7 s in every worker) that notebook
     # validation never uses; this process only runs papermill, so it goes without
@@ -58,9 +81,10 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
     with open(log_path, "w", encoding="utf-8") as log:
         os.dup2(log.fileno(), 2)  # this worker's (and its kernel's) stderr noise goes to the log, not the console
         try:
-            pm.execute_notebook(source, target, parameters=parameters, kernel_name=kernel, cwd=str(REPO_ROOT),
-                                progress_bar=False, log_output=True, stdout_file=log, stderr_file=log,
-                                execution_timeout=CELL_TIMEOUT_SECONDS)
+            with tempfile.TemporaryDirectory(prefix=SOCKETS_PREFIX, ignore_cleanup_errors=True) as sockets:
+                pm.execute_notebook(source, target, parameters=parameters, kernel_name=kernel, cwd=str(REPO_ROOT),
+                                    progress_bar=False, log_output=True, stdout_file=log, stderr_file=log,
+                                    execution_timeout=CELL_TIMEOUT_SECONDS, **kernel_connection(sockets))
         except PapermillExecutionError as exc:
             result = {"status": "failed", "error": {"cell_index": exc.cell_index, "source": exc.source,
                                                     "ename": exc.ename, "evalue": exc.evalue}}
