@@ -261,3 +261,26 @@ def test_on_a_real_report_the_headlines_are_the_funder_csvs_all_row(small_report
     c = read(out / "conclusions.csv")
     assert (c["holds"] == "True").all()  # the same report twice: nothing flips
     assert len(read(out / "figures" / "manifest.csv")) > 0
+
+
+def test_without_a_base_the_most_common_conclusion_is_the_reference_and_cohorts_are_kept_apart(tmp_path, variants):
+    """A second cohort whose variants are named x, y, z (no base): y reads as a1c-lt7 did, x and z as the base."""
+    same_as = {"x": "ci-log", "y": "a1c-lt7", "z": "base"}
+    second = [SweepVariant("c2", name, {"windows.followup_max_days": 180 if name == "y" else 365},
+                           write_report(tmp_path / "c2" / name, data)) for name, data in same_as.items()]
+    out = tmp_path / "out"
+    write_sensitivity_summary(out, "two-cohorts", variants + second)
+    c = read(out / "conclusions.csv")
+    c2 = c[c["cohort_id"] == "c2"].set_index(["result", "measure"])
+    assert c2.loc[("pct_goal_followup", "a1c"), ["conclusion", "holds", "differs_in"]].tolist() == [
+        "above baseline", "False", "y"]
+    assert c2.loc[("net_roi_pct", ""), ["in x", "in y", "in z", "differs_in"]].tolist() == [
+        "positive", "not available", "positive", "y"]
+    assert (c.loc[c["cohort_id"] == "c2", "in base"] == "").all()  # a variant the cohort has not: no conclusion
+    t = read(out / "sensitivity.csv")
+    # a key only the second cohort's variants set: the first cohort's values come from their provenance
+    assert t.drop_duplicates(["cohort_id", "variant"])["windows.followup_max_days"].tolist() == [
+        "365", "365", "365", "365", "180", "365"]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "Cohort c2, median time to goal, HbA1c (days): reached in x and z" in page
+    assert "differs from the most common conclusion in y" in page

@@ -459,7 +459,7 @@ def findings(table: pd.DataFrame, conclusions: pd.DataFrame, variants: list[Swee
         order = [v.name for v in variants if v.cohort_id == c["cohort_id"]]
         rows = _Rows(table, c["cohort_id"])
         about = subject(c["result"], c["measure"])
-        lead = f"{c['cohort_id']}, {about}" if several else about
+        lead = f"Cohort {c['cohort_id']}, {mid_sentence(about)}" if several else about
         values = {n: _value(rows, n, c["result"], c["measure"], level) for n in order}
         if c["holds"]:
             said = [v for v in values.values() if v]

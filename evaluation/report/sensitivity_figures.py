@@ -223,6 +223,7 @@ def write_figures(table: pd.DataFrame, folder: Path, *, sweep_name: str, order: 
                         ["result", "measure", "label"]].drop_duplicates(["result", "measure"])
         k = len(names)
         where = f" (cohort {cohort_id})" if several else ""
+        highlighted = "; the base variant is highlighted" if BASE in names else ""
         for key in keys.itertuples(index=False):
             rows = mine[(mine["result"] == key.result) & (mine["measure"] == key.measure)]
             number = len(out) + 1
@@ -233,7 +234,7 @@ def write_figures(table: pd.DataFrame, folder: Path, *, sweep_name: str, order: 
                 hidden = sorted(set(_suppressed_names(before, names)) | set(_suppressed_names(rows, names)),
                                 key=names.index)
                 caption = (f"{label} at baseline (open circle) and at follow-up (filled) in each of the {k} variants "
-                           f"of sweep {sweep_name}{where}; the base variant is highlighted.")
+                           f"of sweep {sweep_name}{where}{highlighted}.")
                 alt = (f"Dot plot of {mid_sentence(label)}, one row per variant. At baseline: "
                        f"{_alt_values(before, names, ci_label)}. At follow-up: {_alt_values(rows, names, ci_label)}.")
                 stem = figure_id(cohort_id, PCT_GOAL, key.measure)
@@ -243,11 +244,11 @@ def write_figures(table: pd.DataFrame, folder: Path, *, sweep_name: str, order: 
                 fig = draw_interval(rows, names, key.label, null, log=log)
                 hidden = _suppressed_names(rows, names)
                 line = f" The dashed line marks {NULL_WORDS.get(null, 'no effect')}." if not math.isnan(null) else ""
-                reached = ("; an arrow marks a CI whose upper limit was not reached"
+                reached = ("; an arrow: a CI whose upper limit was not reached"
                            if "median" in key.result else "")
                 scale = ", on a logarithmic scale" if log else ""
                 caption = (f"{key.label}: estimate (dot) and {ci_label} (bar) in each of the {k} variants of "
-                           f"sweep {sweep_name}{where}{scale}; the base variant is highlighted{reached}.{line}")
+                           f"sweep {sweep_name}{where}{scale}{highlighted}{reached}.{line}")
                 alt = (f"Dot plot of {mid_sentence(key.label)} with {ci_label}, one row per variant: "
                        f"{_alt_values(rows, names, ci_label)}.")
                 stem = figure_id(cohort_id, key.result, key.measure)

@@ -20,6 +20,7 @@ from .sensitivity_figures import MANIFEST, SweepFigure
 
 BASE = "base"
 DASH = "\u2013"
+DIFFERS, BASE_ROW = ' class="differs"', ' class="base"'
 esc = html.escape
 
 STYLE = """
@@ -66,8 +67,8 @@ def grid_section(grid: pd.DataFrame, keys: list[str], links: dict[tuple[str, str
             cells.append(f"<td>{name}</td>")
             for k in keys:
                 differs = base is not None and r["variant"] != BASE and r[k] != base[k]
-                cells.append(f'<td class="{"differs" if differs else ""}"><code>{esc(str(r[k]))}</code></td>')
-            rows.append(f'<tr class="{"base" if r["variant"] == BASE else ""}">{"".join(cells)}</tr>')
+                cells.append(f"<td{DIFFERS if differs else ''}><code>{esc(str(r[k]))}</code></td>")
+            rows.append(f"<tr{BASE_ROW if r['variant'] == BASE else ''}>{''.join(cells)}</tr>")
     header = (["Cohort"] if several else []) + ["Variant (its report)"] + keys
     if not keys:
         return "<p>No setting is varied: every variant runs the params file as written.</p>" + _table(header, rows)
