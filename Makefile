@@ -16,7 +16,7 @@ help:
 	@echo "make test      set up, then unit tests and nbval regression tests on every notebook"
 	@echo "make run PARAMS=params/<cohort>.yaml   evaluate your own cohort"
 	@echo "make lab       JupyterLab with the project's kernel"
-	@echo "make regold    refresh the notebooks' stored outputs after an intended change"
+	@echo "make regold    refresh the regression outputs (tests/goldens/) after an intended change"
 	@echo "make bench     benchmark the demo, 25,000- and 250,000-patient cohorts"
 
 # The environment: a virtualenv with the locked versions (uv when it installs, else pip), the package
@@ -38,14 +38,16 @@ demo: $(STAMP) $(DEMO)
 run: $(STAMP)
 	$(PY) -m evaluation run $(PARAMS) --jobs $(JOBS)
 
-# Tests write reports to a temporary folder, never to reports/.
+# Tests write reports to a temporary folder, never to reports/. nbval runs the goldens (tests/goldens/: each
+# notebook with its stored outputs, written only by `make regold`), never the working notebooks/.
 test: $(STAMP) $(DEMO)
-	CMM_REPORTS_DIR=$$(mktemp -d) $(PY) -m pytest tests notebooks --nbval \
+	CMM_REPORTS_DIR=$$(mktemp -d) $(PY) -m pytest tests --nbval \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -q
 
 lab: $(STAMP) $(DEMO)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
+# Executes notebooks/ (left as they are) and writes their goldens to tests/goldens/: review that diff.
 regold: $(STAMP) $(DEMO)
 	$(PY) -m evaluation regold $(NOTEBOOKS)
 

@@ -1,11 +1,22 @@
-"""Refresh the outputs stored in the notebooks, which the nbval regression tests compare against.
+"""Refresh the goldens: the stored outputs the nbval regression tests compare against, one executed copy of each
+notebook in ``tests/goldens/``.
 
-Each requested notebook is executed in a kernel with its own default parameters (the demo cohort), writing its
-tables and figures to a throw-away reports folder, and its outputs are stored in place: exactly what nbval
-sees. A notebook that reads the other notebooks' tables (the report notebook) finds them as it does in a full
-run or under nbval: the notebooks it depends on run first into the same folder, in this process and without
-touching their stored outputs (only their tables and figures are wanted). Run it after an intended change
-(``make regold``) and review the diff before committing.
+Why goldens kept apart from the working notebooks: JupyterLab stores a notebook's outputs whenever it is saved,
+so if nbval compared against ``notebooks/*.ipynb`` itself, running and saving a notebook in Lab (on another
+cohort, with another ``ci_method``) would silently rewrite what the tests check. Stripping outputs on save
+instead (a Lab hook or a git filter) would leave nothing to compare against and depends on each user's set-up.
+So the working notebooks are kept without outputs (their diffs show code only, and a Lab save changes nothing
+the tests read), and the goldens change only here, by ``make regold``, in a folder whose diff is the review of
+an intended change. ``tests/test_goldens.py`` fails when a notebook's cells and its golden's differ (a notebook
+edited without a regold).
+
+Each requested notebook is executed from ``notebooks/`` in a kernel with its own default parameters (the demo
+cohort), in the goldens folder as nbval runs it, writing its tables and figures to a throw-away reports folder;
+the executed copy, outputs kept, becomes its golden: exactly what nbval sees. ``notebooks/`` is never written.
+A notebook that reads the other notebooks' tables (the report notebook) finds them as it does in a full run or
+under nbval: the notebooks it depends on run first into the same folder, in this process and without touching
+their goldens (only their tables and figures are wanted). Run it after an intended change and review the diff
+of ``tests/goldens/`` before committing.
 """
 
 from __future__ import annotations
@@ -18,6 +29,13 @@ from evaluation.core.paths import REPO_ROOT, REPORTS_ENV
 from .execute import CELL_TIMEOUT_SECONDS, execute_in_process, kernel_name
 from .notebooks import dependencies, discover_notebooks, runs_last
 
+GOLDEN_DIR = REPO_ROOT / "tests" / "goldens"  # one executed copy of each notebook: what nbval compares against
+
+
+def golden_path(notebook: Path) -> Path:
+    """Where the golden of ``notebook`` (a working notebook, or its name) is kept."""
+    return GOLDEN_DIR / Path(notebook).name
+
 
 def regold_order(requested: list[Path], every: list[Path]) -> tuple[list[Path], list[Path]]:
     """(the notebooks to run only for the tables a requested one reads, the requested notebooks), each list in
@@ -28,14 +46,17 @@ def regold_order(requested: list[Path], every: list[Path]) -> tuple[list[Path], 
 
 
 def regold(notebooks: list[str] | None = None, say: Callable[[str], None] = print) -> int:
-    """Refresh the stored outputs of ``notebooks`` (default: every notebook); raise :class:`NotebookFailed`
-    when a notebook run only for its tables fails."""
+    """Write the goldens of ``notebooks`` (paths or names of working notebooks, or of their goldens; default:
+    every notebook, and a golden whose notebook is gone is removed); raise :class:`NotebookFailed` when a
+    notebook run only for its tables fails."""
     import nbformat
     from nbclient import NotebookClient
 
     every = discover_notebooks()
-    first, paths = regold_order([Path(p) for p in notebooks] if notebooks else every, every)
+    requested = discover_notebooks([Path(p).name for p in notebooks]) if notebooks else every
+    first, paths = regold_order(requested, every)
     kernel = kernel_name()
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cmm-regold-") as reports:
         previous = os.environ.get(REPORTS_ENV)
         os.environ[REPORTS_ENV] = reports  # this process and the kernels write to the throw-away folder
@@ -48,19 +69,23 @@ def regold(notebooks: list[str] | None = None, say: Callable[[str], None] = prin
                                            err["source"])
                     error.traceback = err["traceback"]
                     raise error
-                say(f"ran {path} for its tables ({done['seconds']:.1f} s; stored outputs unchanged)")
+                say(f"ran {path} for its tables ({done['seconds']:.1f} s; its golden unchanged)")
             for path in paths:
                 nb = nbformat.read(path, as_version=4)
                 NotebookClient(nb, kernel_name=kernel, timeout=CELL_TIMEOUT_SECONDS,
-                               resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
+                               resources={"metadata": {"path": str(GOLDEN_DIR)}}).execute()
                 for cell in nb.cells:
                     cell.get("metadata", {}).pop("execution", None)
                 nb.metadata.pop("papermill", None)
-                nbformat.write(nb, path)
-                say(f"refreshed {path}")
+                nbformat.write(nb, golden_path(path))
+                say(f"refreshed {golden_path(path)}")
         finally:
             if previous is None:
                 os.environ.pop(REPORTS_ENV, None)
             else:
                 os.environ[REPORTS_ENV] = previous
+    if not notebooks:
+        for stale in sorted(set(GOLDEN_DIR.glob("*.ipynb")) - {golden_path(p) for p in every}):
+            stale.unlink()
+            say(f"removed {stale}: no notebook of that name")
     return 0
