@@ -5,7 +5,14 @@ unchanged (every notebook reused), then run the same notebooks' code in one Pyth
 papermill or a kernel, to show what the notebooks themselves cost. Writes
 ``benchmarks/results/benchmark.csv`` (one row per size and notebook) and prints a Markdown table.
 
+With ``--sweep sweeps/demo.yaml`` it benchmarks a parameter sweep instead: every variant of the spec run one
+after another as single runs (``run --variant ... --force``, ``--jobs`` notebooks at a time: what a researcher
+does without a sweep), then the same variants as one sweep on Dask (``--workers``, each variant ``--jobs 1``),
+cold, and the sweep again unchanged; wall time and peak memory of each, and their ratio. Writes
+``benchmarks/results/sweep_benchmark.csv``.
+
 Usage: ``python benchmarks/run_benchmark.py [--sizes demo medium statewide] [--jobs 2]``
+       ``python benchmarks/run_benchmark.py --sweep sweeps/demo.yaml [--workers 2] [--jobs 2]``
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import pandas as pd
 import yaml
 
 from evaluation.data.synth import generate_cohort
+from evaluation.run.sweep import load_spec, plan_tasks, variant_command
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -59,11 +67,10 @@ def tree_memory_mb(pid: int) -> float:
     return total / 2**20
 
 
-def run_cli(params: Path, reports: Path, jobs: int, force: bool) -> tuple[float, float, dict]:
-    """Run the evaluation as a user would; return wall seconds, the whole run's peak memory (MB, sampled every
-    0.2 s over the process tree) and its provenance record."""
+def measured(args: list[str], reports: Path) -> tuple[float, float]:
+    """Run a command of the workbench with ``reports`` as the reports root; its wall seconds and peak memory (MB,
+    sampled every 0.2 s over the whole process tree: runner, workers, kernels, a sweep's Dask cluster)."""
     env = dict(os.environ, CMM_REPORTS_DIR=str(reports))
-    args = [sys.executable, "-m", "evaluation", "run", str(params), "--jobs", str(jobs)] + (["--force"] if force else [])
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -74,9 +81,16 @@ def run_cli(params: Path, reports: Path, jobs: int, force: bool) -> tuple[float,
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             out.seek(0)
-            raise SystemExit(f"run failed ({proc.returncode}):\n{out.read()}")
+            raise SystemExit(f"{' '.join(args[1:4])} failed ({proc.returncode}):\n{out.read()[-5000:]}")
+    return seconds, round(peak, 1)
+
+
+def run_cli(params: Path, reports: Path, jobs: int, force: bool) -> tuple[float, float, dict]:
+    """Run the evaluation as a user would; return wall seconds, the whole run's peak memory and its provenance."""
+    args = [sys.executable, "-m", "evaluation", "run", str(params), "--jobs", str(jobs)] + (["--force"] if force else [])
+    seconds, peak = measured(args, reports)
     cohort_id = yaml.safe_load(params.read_text())["cohort_id"]
-    return seconds, round(peak, 1), json.loads((reports / cohort_id / "provenance.json").read_text())
+    return seconds, peak, json.loads((reports / cohort_id / "provenance.json").read_text())
 
 
 def in_process(params: Path, reports: Path) -> pd.DataFrame:
@@ -102,7 +116,8 @@ for path in discover_notebooks():
 print(json.dumps(rows))
 '''
     done = subprocess.run([sys.executable, "-c", script, str(params), str(reports / "in_process")], cwd=ROOT,
-                          capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+                          capture_output=True, text=True,
+                          env=dict(os.environ, MPLBACKEND="Agg", CMM_REPORTS_DIR=str(reports)))
     if done.returncode != 0:
         raise SystemExit(f"in-process run failed:\n{done.stderr[-3000:]}")
     return pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -135,6 +150,49 @@ def bench(size: str, jobs: int, work: Path) -> pd.DataFrame:
     return out
 
 
+def single_run_commands(spec_path: Path, reports: Path, jobs: int) -> list[tuple[str, list[str]]]:
+    """(variant label, command) for each variant of a sweep spec run as a single cold run, ``jobs`` notebooks at
+    a time, each into its own folder under ``reports``: the sweep's own commands with ``--jobs`` changed."""
+    previous = os.environ.get("CMM_REPORTS_DIR")
+    os.environ["CMM_REPORTS_DIR"] = str(reports)  # the variants' report folders are planned inside ``reports``
+    try:
+        tasks = plan_tasks(load_spec(spec_path), force=True)
+    finally:
+        if previous is None:
+            os.environ.pop("CMM_REPORTS_DIR")
+        else:
+            os.environ["CMM_REPORTS_DIR"] = previous
+    commands = []
+    for task in tasks:
+        command = variant_command(task)
+        command[command.index("--jobs") + 1] = str(jobs)
+        commands.append((task.label, command))
+    return commands
+
+
+def bench_sweep(spec_path: Path, workers: int, jobs: int, work: Path) -> pd.DataFrame:
+    """The variants of a sweep as single runs one after another, then as one sweep (cold, then unchanged)."""
+    rows = []
+    single = work / "single_runs"
+    for label, command in single_run_commands(spec_path, single, jobs):
+        print(f"  single run {label} ...", flush=True)
+        seconds, peak = measured(command, single)
+        rows.append({"what": f"single run {label}", "seconds": round(seconds, 1), "peak_memory_mb": peak})
+    sequential = sum(r["seconds"] for r in rows)
+    sweep = [sys.executable, "-m", "evaluation", "sweep", str(spec_path), "--workers", str(workers)]
+    print("  sweep, cold ...", flush=True)
+    cold, cold_peak = measured(sweep + ["--force"], work / "sweep")
+    print("  sweep, unchanged ...", flush=True)
+    warm, warm_peak = measured(sweep, work / "sweep")
+    rows += [{"what": f"{len(rows)} single runs one after another (--jobs {jobs})", "seconds": round(sequential, 1),
+              "peak_memory_mb": max(r["peak_memory_mb"] for r in rows)},
+             {"what": f"sweep on {workers} Dask workers, cold", "seconds": round(cold, 1),
+              "peak_memory_mb": cold_peak, "ratio_to_single_runs": round(cold / sequential, 2)},
+             {"what": "sweep again, unchanged (every variant reused)", "seconds": round(warm, 1),
+              "peak_memory_mb": warm_peak, "ratio_to_single_runs": round(warm / sequential, 3)}]
+    return pd.DataFrame(rows)
+
+
 def markdown(df: pd.DataFrame) -> str:
     """A Markdown table for the README (pandas' to_markdown needs the optional tabulate package)."""
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
@@ -148,9 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the generated cohorts and reports")
+    parser.add_argument("--sweep", type=Path, metavar="SPEC", help="benchmark this sweep spec instead of the sizes")
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers of the sweep (default 2)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="cmm-bench-"))
+    if args.sweep:
+        print(f"benchmark: sweep {args.sweep} ...", flush=True)
+        table = bench_sweep(args.sweep, args.workers, args.jobs, work)
+        table.to_csv(RESULTS / "sweep_benchmark.csv", index=False)
+        print(markdown(table.fillna("")))
+        print(f"\nResults: {RESULTS / 'sweep_benchmark.csv'}")
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
     frames = []
     for size in args.sizes:
         print(f"benchmark: {size} ...", flush=True)

@@ -11,7 +11,7 @@
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
   params                                    every params key: default, allowed values, meaning
   qdpx export|import SOURCE --out PATH      exchange focus-group coding with QDA tools (REFI-QDA)
-  regold [NOTEBOOK ...]                     refresh the notebooks' stored outputs for the regression tests
+  regold [NOTEBOOK ...]                     write the goldens (tests/goldens/) the nbval regression tests compare against
 
 Exit codes of run and validate: 0 done, 1 data errors, 2 a params mistake, 3 a notebook failed, 4 the reports
 folder cannot be written (read-only, full, or no permission; the message names the path).
@@ -224,9 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="export: params file or data folder; import: the .qdpx file")
     p.add_argument("--out", required=True, help="export: the .qdpx to write; import: the cohort folder to write qualitative/ into")
     p.set_defaults(func=cmd_qdpx)
-    p = sub.add_parser("regold", help="refresh the stored outputs of notebooks for the nbval regression tests")
+    p = sub.add_parser("regold", help="write the goldens (tests/goldens/) the nbval regression tests compare against")
     p.add_argument("notebooks", nargs="*", help="notebooks to refresh (default: all); the notebooks one of them reads "
-                   "the tables of run first, their stored outputs unchanged")
+                   "the tables of run first, their goldens unchanged")
     p.set_defaults(func=cmd_regold)
     return parser
 

@@ -26,7 +26,7 @@ from evaluation.analyses.engagement import compute as engagement_compute
 from evaluation.analyses.engagement import figures as engagement_figures
 from evaluation.core import figures as figure_io
 from evaluation.core.groups import TeamCap
-from evaluation.core.paths import REPO_ROOT
+from evaluation.core.paths import REPO_ROOT, REPORTS_ENV, scratch_dir
 from evaluation.core.params import check
 from evaluation.data.synth import generate_cohort
 from tests.conftest import write_cohort  # noqa: E402
@@ -295,15 +295,18 @@ def test_attendance_note_says_why_charts_are_skipped(tmp_path):
     assert "none of the offered events" in attendance.attendance_note(c, offered.assign(status="not recorded"))
 
 
-def test_notebook_runs_without_events_and_says_why(tmp_path):
-    """The notebook's cells, run in-process on a cohort with no events file, show the skip note and do not fail."""
+def test_notebook_runs_without_events_and_says_why(tmp_path, monkeypatch):
+    """The notebook's cells, run in-process on a cohort with no events file, show the skip note and do not fail
+    (run alone, it writes to the cohort's scratch folder)."""
     p, c = make(tmp_path, drop=("events.csv", "attendance.csv"))
+    monkeypatch.setenv(REPORTS_ENV, str(tmp_path / "reports"))
     shown, _ = run_notebook_cells(REPO_ROOT / "notebooks" / "01_engagement.ipynb", data_dir=str(p.data_dir),
-                                  output_dir=str(p.output_dir), as_of=AS_OF, cohort_id="tiny")
+                                  as_of=AS_OF, cohort_id="tiny")
     note = c.missing_note("events")
     assert note in shown and c.missing_note("events", "attendance") in shown
-    assert (p.output_dir / "tables" / "engagement_by_team.csv").exists()
-    assert not (p.output_dir / "figures" / "engagement_heatmap.png").exists()
+    out = scratch_dir("tiny")
+    assert (out / "tables" / "engagement_by_team.csv").exists()
+    assert not (out / "figures" / "engagement_heatmap.png").exists()
 
 
 # --- by month ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pandas as pd
 from evaluation.__main__ import main
 from evaluation.run import notebooks
 from evaluation.run.notebooks import NOTEBOOK_DIR, discover_notebooks
+from evaluation.run import regold as regold_module
 from evaluation.run.regold import regold_order
 
 
@@ -83,17 +84,22 @@ def test_regold_runs_the_notebooks_a_requested_one_reads_first():
 def test_regold_of_the_report_notebook_alone_stores_what_a_full_run_would(tmp_path, monkeypatch, capsys):
     """`make regold NOTEBOOKS=notebooks/06_report.ipynb` used to store "not analysed" for every table, since the
     report notebook read the others' tables from an empty folder. Now the others run first (in this process,
-    their stored outputs untouched) and the demo, which has every table, leaves no "not analysed" line.
+    their goldens untouched) and the demo, which has every table, leaves no "not analysed" line. Only the
+    report notebook's golden is written; no working notebook changes.
     Runs the demo's analyses once (the notebooks in this process, the report notebook in a kernel): minutes."""
     folder = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOK_DIR, folder)
     monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
+    goldens = tmp_path / "goldens"
+    monkeypatch.setattr(regold_module, "GOLDEN_DIR", goldens)
     report = folder / "06_report.ipynb"
-    before = {p.name: p.read_bytes() for p in discover_notebooks() if p != report}
+    before = {p.name: p.read_bytes() for p in discover_notebooks()}
     assert main(["regold", str(report)]) == 0
     out = capsys.readouterr().out
-    assert out.count("for its tables") == len(before) and f"refreshed {report}" in out
-    stored = [text for cell in nbformat.read(report, as_version=4).cells for output in cell.get("outputs", [])
+    assert out.count("for its tables") == len(before) - 1 and f"refreshed {goldens / '06_report.ipynb'}" in out
+    stored = [text for cell in nbformat.read(goldens / "06_report.ipynb", as_version=4).cells
+              for output in cell.get("outputs", [])
               for text in (output.get("text", ""), output.get("data", {}).get("text/plain", ""))]
     assert stored and not any("not analysed" in "".join(text) for text in stored)
-    assert {p.name: p.read_bytes() for p in discover_notebooks() if p != report} == before  # only 06 was written
+    assert {p.name: p.read_bytes() for p in discover_notebooks()} == before  # no working notebook was written
+    assert [p.name for p in goldens.iterdir()] == ["06_report.ipynb"]  # only 06's golden

@@ -4,6 +4,7 @@ short, and its golden stores each figure as its caption in text, which the nbval
 alone, a notebook never writes into a published report."""
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 from pathlib import Path
@@ -55,6 +56,34 @@ def test_notebook_parameters_cells_name_every_params_key():
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         declared = {line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")}
         assert declared == {"params_file", *SCHEMA}, f"{path.name}: {({'params_file', *SCHEMA}) ^ declared}"
+
+
+def bound_names(source: str) -> set[str]:
+    """The names a cell's code binds at its top level: assignments and imports (``import a.b as c`` binds c)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def test_bound_names_sees_imports_and_assignments():
+    assert bound_names("import evaluation as ev\nfrom evaluation import report\nx, (y, z) = 1, (2, 3)\n") == \
+        {"ev", "report", "x", "y", "z"}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_cell_rebinds_a_params_key(notebook):
+    """A cell that binds a params key's name (``from evaluation import report``) replaces the value papermill
+    injected for it before ``ev.start`` reads it: the runner's resolved section (a variant's ``--set
+    report.paper=a4``) would be lost for the file's."""
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"
+             and "parameters" not in c.metadata.get("tags", [])]
+    rebound = sorted({name for c in cells for name in bound_names(c.source) if name in SCHEMA})
+    assert rebound == [], f"{notebook.name} binds params keys {rebound}: import or name them otherwise"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nbformat
-import pytest
 from nbconvert import HTMLExporter
 
+from evaluation.run.notebooks import GOLDEN_DIR
 from evaluation.core import figures as figure_io
 from evaluation.core.paths import REPO_ROOT
 from evaluation.core.params import check
@@ -266,13 +266,12 @@ def test_the_old_exporter_would_fail_these_checks(tmp_path):
 
 
 def test_a_real_notebook_renders_offline_with_its_figures_alt_text(tmp_path):
-    """The stored data-quality notebook (its outputs as the last regold left them), with injected parameters
+    """The data-quality notebook's golden (its outputs as the last regold left them), with injected parameters
     naming machine paths and the sidecar records of its figures, renders with no remote reference."""
-    source = REPO_ROOT / "notebooks" / "00_data_quality.ipynb"
+    source = GOLDEN_DIR / "00_data_quality.ipynb"
     nb = nbformat.read(source, as_version=4)
     shown = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    if not shown:
-        pytest.skip("the stored notebook has no figure outputs")
+    assert shown, "the golden of 00_data_quality shows no figure"
     staging = tmp_path / "staging"
     (staging / "figures").mkdir(parents=True)
     alts = []

@@ -21,7 +21,7 @@ from evaluation.analyses.focus_groups import reliability as fg_reliability
 from evaluation.core import figures as figure_io
 from evaluation.core import outputs
 from evaluation.core.params import check
-from evaluation.core.paths import REPO_ROOT
+from evaluation.core.paths import REPO_ROOT, REPORTS_ENV, scratch_dir
 from evaluation.data import loading, qualitative
 from evaluation.data.qualitative import EXCERPT_COLUMNS, normalise
 from evaluation.data.refi_qda_writer import export_qdpx
@@ -556,16 +556,18 @@ def test_show_exports_a_spec_into_the_themes_section(tmp_path, monkeypatch):
 
 # --- the notebook ----------------------------------------------------------------------------------------
 
-def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_path):
-    """The notebook's cells, run in-process on a cohort with no qualitative files, show the skip note."""
+def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_path, monkeypatch):
+    """The notebook's cells, run in-process on a cohort with no qualitative files, show the skip note (run
+    alone, it writes to the cohort's scratch folder: it wrote its tables there, but no themes)."""
+    monkeypatch.setenv(REPORTS_ENV, str(tmp_path / "reports"))
     shown, namespace = run_notebook_cells(REPO_ROOT / "notebooks" / "02_focus_groups.ipynb",
-                                          data_dir=str(tiny_cohort), output_dir=str(tmp_path / "out"),
-                                          as_of="2016-12-31", cohort_id="tiny")
+                                          data_dir=str(tiny_cohort), as_of="2016-12-31", cohort_id="tiny")
     note = namespace["cohort"].missing_note(*qualitative.QUALITATIVE_TABLES)
     assert sum(isinstance(s, str) and s == note for s in shown) == 11  # every section after the overview
     assert namespace["irr"].note == note and not namespace["irr"].computable
-    assert not (tmp_path / "out" / "tables" / "themes.csv").exists()
-    assert not list((tmp_path / "out").glob("figures/qualitative_*.png"))
+    out = scratch_dir("tiny")
+    assert out.is_dir() and not (out / "tables" / "themes.csv").exists()
+    assert not list(out.glob("figures/qualitative_*.png"))
 
 
 def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_path):

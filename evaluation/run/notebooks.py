@@ -12,6 +12,7 @@ from evaluation.core.errors import EvaluationError
 from evaluation.core.paths import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+GOLDEN_DIR = REPO_ROOT / "tests" / "goldens"  # one executed copy of each notebook: what nbval compares against
 RUNS_LAST = ("report",)  # notebooks that read the others' tables: they run after every other notebook
 
 
@@ -60,5 +61,6 @@ def dependencies(notebook: Path, every: list[Path]) -> list[Path]:
 
 def expected_cost(notebook: Path, previous: dict[str, dict]) -> tuple[float, int]:
     """How long a notebook is expected to take, to start the slowest first (the run ends sooner): its time in
-    the last report, and before any report the size of the stored notebook (its outputs are mostly figures)."""
-    return float(previous.get(notebook.name, {}).get("seconds") or 0), notebook.stat().st_size
+    the last report, and before any report the size of its golden (tests/goldens/: its outputs are mostly figures)."""
+    golden = GOLDEN_DIR / notebook.name
+    return float(previous.get(notebook.name, {}).get("seconds") or 0), (golden if golden.exists() else notebook).stat().st_size

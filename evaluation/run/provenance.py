@@ -105,13 +105,22 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+def notebook_fingerprint(notebook: Path) -> str:
+    """sha256 over a notebook's cells (type, source and tags, in order): what it runs, not the outputs a Lab
+    save left in it, so saving a notebook with its outputs does not make its published outputs stale."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    cells = [[c.get("cell_type"), "".join(c.get("source", "")), c.get("metadata", {}).get("tags", [])]
+             for c in nb.get("cells", [])]
+    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+
+
 def input_key(notebook: Path, params: Params, file_hashes: dict[str, str], code: str) -> str:
-    """A notebook's inputs in one hash: its source, the code, the params, the data files, the lock file.
+    """A notebook's inputs in one hash: its cells, the code, the params, the data files, the lock file.
 
     When it matches the key recorded in the last report, the notebook's outputs are reused.
     """
     settings = {k: v for k, v in to_dict(params).items() if k != "output_dir"}
-    blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(), "code": code,
+    blob = json.dumps({"notebook": notebook_fingerprint(notebook), "code": code,
                        "params": settings, "files": file_hashes}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

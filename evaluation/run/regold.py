@@ -25,11 +25,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 from evaluation.core.errors import NotebookFailed
-from evaluation.core.paths import REPO_ROOT, REPORTS_ENV
+from evaluation.core.paths import REPORTS_ENV
 from .execute import CELL_TIMEOUT_SECONDS, execute_in_process, kernel_name
-from .notebooks import dependencies, discover_notebooks, runs_last
+from .notebooks import GOLDEN_DIR, dependencies, discover_notebooks, runs_last
 
-GOLDEN_DIR = REPO_ROOT / "tests" / "goldens"  # one executed copy of each notebook: what nbval compares against
 
 
 def golden_path(notebook: Path) -> Path:
