@@ -9,7 +9,7 @@ PARAMS ?= params/demo.yaml
 JOBS   ?= 2
 NOTEBOOKS ?=
 
-.PHONY: demo test lab run regold dictionary bench clean help
+.PHONY: demo test lab run regold dictionary bench bench-sweep clean help
 
 help:
 	@echo "make demo      set up .venv, generate the synthetic demo cohort, run the full evaluation"
@@ -18,6 +18,7 @@ help:
 	@echo "make lab       JupyterLab with the project's kernel"
 	@echo "make regold    refresh the regression outputs (tests/goldens/) after an intended change"
 	@echo "make bench     benchmark the demo, 25,000- and 250,000-patient cohorts"
+	@echo "make bench-sweep   benchmark the demo sweep against the same variants run one by one"
 
 # The environment: a virtualenv with the locked versions (uv when it installs, else pip), the package
 # itself in editable mode, and a Jupyter kernel named cmm-evaluation registered inside the venv.
@@ -56,6 +57,10 @@ dictionary: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmark.py
+
+# the demo sweep's 6 variants as single runs one after another, then as one sweep on 2 Dask workers
+bench-sweep: $(STAMP) $(DEMO)
+	$(PY) benchmarks/run_benchmark.py --sweep sweeps/demo.yaml --workers 2
 
 # An interrupted publish is finished first: its journal in reports/.publishing points into .staging and .trash.
 clean:
