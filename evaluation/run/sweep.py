@@ -335,6 +335,7 @@ def plan_tasks(spec: SweepSpec, force: bool = False, environment: Mapping[str, s
     file, with every problem found)."""
     tasks = []
     problems: list[tuple[str, str]] = []
+    refused: dict[tuple[str, str], list[str]] = {}  # (params file, message) -> the variants it refuses
     seen: dict[str, str] = {}
     for params_file in spec.cohorts:
         try:
@@ -355,13 +356,14 @@ def plan_tasks(spec: SweepSpec, force: bool = False, environment: Mapping[str, s
                 load_params(params_file, given, variant=name)
             except ParamsError as exc:
                 for _, message in exc.problems:
-                    entry = ("variants", f"variant {name} of {params_file}: {message}")
-                    if entry not in problems:
-                        problems.append(entry)
+                    refused.setdefault((params_file, message), []).append(name)
                 continue
             tasks.append(SweepTask(cohort_id, params_file, name, dict(overrides), str(report_dir),
                                    str(spec.folder / LOGS / f"{cohort_id}__{name}.log"), str(reports_root()),
                                    str(REPO_ROOT), sys.executable, force, dict(environment or {})))
+    for (params_file, message), names in refused.items():  # one line per mistake, however many variants it hits
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        problems.append(("variants", f"variant{'s' if len(names) > 1 else ''} {shown} of {params_file}: {message}"))
     if problems:
         raise ParamsError.many(problems, path=shown_path(spec.source))
     return tasks
@@ -413,8 +415,7 @@ def run_variant(task: SweepTask) -> dict[str, Any]:
         return record | {"status": "failed", "error": _error_line(output) or DETERMINISTIC[code]}
     why = (f"killed by signal {-code}" if code < 0 else "crashed" if crashed and code != EXIT_NOTEBOOK else
            _error_line(output) or f"exit {code}")
-    raise VariantFailed(f"{task.label}: {why} (exit {code}; log {task.log_path})",
-                        EXIT_NOTEBOOK if code < 0 or code not in DETERMINISTIC else code)
+    raise VariantFailed(f"{task.label}: {why} (exit {code}; log {task.log_path})", EXIT_NOTEBOOK)
 
 
 def _read_from(path: Path, offset: int) -> str:
@@ -482,14 +483,18 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
                  say: Callable[[str], None] | None, progress: bool | None) -> list[dict[str, Any]]:
     """Submit every task, report each as it finishes (a progress bar with an ETA on stderr, a line per variant);
     the records in the tasks' order."""
+    # imported here: the command line builds its parser from this module and starts every command fast
+    from dask.distributed import Client, LocalCluster, as_completed
+
     if scheduler:
         client, cluster = Client(scheduler), None
-        _check_shared_files(client, tasks[0])
     else:
         cluster = LocalCluster(n_workers=min(n_workers, len(tasks)), threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=LOCAL_LOGS)
         client = Client(cluster)
     try:
+        if scheduler:
+            _check_shared_files(client, tasks[0])
         token = uuid.uuid4().hex[:8]  # two sweeps on one scheduler never share a task's key
         futures = {client.submit(run_variant, task, key=f"sweep-{spec.name}-{task.cohort_id}-{task.variant}-{token}",
                                  retries=retries, pure=False): i for i, task in enumerate(tasks)}
@@ -563,7 +568,8 @@ def place_summary(spec: SweepSpec, tasks: list[SweepTask], records: list[dict[st
 
     staging = new_staging_dir(f"sweep-{spec.name}")
     variants = [SweepVariant(t.cohort_id, t.variant, dict(t.overrides), Path(t.report_dir)) for t in tasks]
-    write_sensitivity_summary(staging, spec.name, variants, spec.description)
+    # the page links each variant's report relative to where it will be read: the sweep's folder
+    write_sensitivity_summary(staging, spec.name, variants, spec.description, published_dir=spec.folder)
     write_sweep_record(staging / SWEEP_RECORD, spec, tasks, records)
     clash = [p.name for p in staging.iterdir() if p.name in KEPT]
     if clash:
