@@ -1,6 +1,6 @@
 """Command line: ``python -m evaluation <command>``.
 
-  run PARAMS [--only NAME ...] [--jobs N] [--force]
+  run PARAMS [--only NAME ...] [--jobs N] [--force] [--reuse-from DIR ...]
                                             run every notebook for a cohort and publish its report
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .run.runner import run
 
     try:
-        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force)
+        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force, reuse_from=args.reuse_from)
     except ReportsNotWritable as exc:  # one line naming the path: what to fix is the disk, not the data
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. engagement time_to_goal)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run at the same time (default 2)")
     p.add_argument("--force", action="store_true", help="run every notebook, even those whose inputs are unchanged")
+    p.add_argument("--reuse-from", action="append", metavar="DIR", default=[],
+                   help="another report of the same cohort and data (e.g. reports/demo): a notebook that read no "
+                   "param differing from it is copied from it instead of run (repeatable)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)", epilog=EXIT_CODES)
     p.add_argument("target", help="params file or data folder")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 import dataclasses
+import os
 from typing import Any, Mapping
 import pandas as pd
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import Params, check_against_data, from_namespace
+from evaluation.core.params import PARAMS_READ_VARIABLE, Params, check_against_data, from_namespace, record_params_reads
 from evaluation.core.paths import scratch_dir
 from .cohort import Cohort
 from .loading import load_validated
@@ -36,8 +37,13 @@ def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
     :func:`resolve_with_data`). Raises :class:`~evaluation.core.errors.DataValidationError` naming file, row and
     column when the data has errors, so a notebook never analyses data that failed validation. Run on its own
     (no ``output_dir`` injected), a notebook writes to ``reports/scratch/<cohort_id>/``. Inside a run,
-    the cohort the runner validated is reused (when its inputs are unchanged) instead of being read again.
+    the cohort the runner validated is reused (when its inputs are unchanged) instead of being read again,
+    and every params field the notebook reads from here on is recorded for the runner's reuse
+    (:func:`evaluation.core.params.record_params_reads`).
     """
+    record = os.environ.get(PARAMS_READ_VARIABLE)
+    if record:  # set by the runner for this notebook only
+        record_params_reads(record)
     for key, value in DISPLAY_OPTIONS.items():
         pd.set_option(key, value)
     params = from_namespace(namespace)
