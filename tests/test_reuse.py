@@ -238,3 +238,11 @@ def test_a_ci_method_variant_reuses_what_does_not_read_it_and_matches_a_cold_run
     assert all(r.status == "ran" for r in cold.notebooks)
     tables = lambda d: {p.name: p.read_bytes() for p in sorted((d / "tables").iterdir())}  # noqa: E731
     assert tables(reused.report_dir) == tables(cold.report_dir)
+
+
+def test_a_variant_reuses_from_the_cohorts_main_report_when_there_is_one(tmp_path, tiny_cohort, reports_root,
+                                                                         two_notebooks):
+    assert runner.variant_reuse_from("tiny", ["reports/x"]) == ["reports/x"]  # no main report yet
+    main = runner.run(tiny_params(tmp_path, tiny_cohort, "main"), in_process=True, say=quiet)
+    assert runner.variant_reuse_from("tiny", ["reports/x"]) == ["reports/x", main.report_dir]
+    assert runner.variant_reuse_from("tiny", None) == [main.report_dir]

@@ -42,7 +42,7 @@ from evaluation.report.gate import check_funder_outputs
 from .execute import PARAMS_READ_DIR, kernel_name, params_read_path, run_batch
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
-from .provenance import (FINISHED, changed_outside, code_fingerprint, finished_notebooks, input_key, params_read_by,
+from .provenance import (FINISHED, PROVENANCE, changed_outside, code_fingerprint, finished_notebooks, input_key, params_read_by,
                          published_hashes, read_provenance, report_name, reuse_key, write_provenance)
 from .publishing import (WRITE_ERRORS, check_output_dir, check_replaceable, check_writable, new_staging_dir, publish,
                          refused_write, repair_reports, storage_error)
@@ -242,6 +242,13 @@ def reusable_from(source: ReuseSource, notebook: Path, params: Params, file_hash
     if entry.get("reuse_key") and isinstance(read, list):
         return reuse_key(notebook, params, file_hashes, code, read) == entry["reuse_key"]
     return source.own and entry.get("input_key") == key
+
+
+def variant_reuse_from(cohort_id: str, reuse_from: list[str | Path] | None) -> list[str | Path]:
+    """Where a variant run may reuse notebooks from: the reports named, then the cohort's main report
+    (``reports/<cohort_id>/``) when there is one, so a variant reruns only what its overrides reach."""
+    main = reports_root() / cohort_id
+    return list(reuse_from or []) + ([main] if (main / PROVENANCE).is_file() else [])
 
 
 def reuse_sources(params: Params, folders: list[str | Path], file_hashes: dict[str, str]) -> tuple[list[ReuseSource], list[str]]:
