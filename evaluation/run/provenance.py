@@ -123,10 +123,8 @@ def params_read_in_code(notebook: Path) -> set[str]:
             tree = ast.parse(cell.source)
         except SyntaxError:  # magics or shell lines: what they read is unknown
             return set(PARAM_FIELDS)
-        handed_to_start = {id(node.args[0]) for node in ast.walk(tree)
-                           if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
-                           and getattr(node.func, "attr", getattr(node.func, "id", None)) == "start"
-                           and len(node.args) == 1}
+        handed_to_start = {id(node.args[0]) for node in ast.walk(tree)  # ev.start(globals()): start reads Params
+                           if isinstance(node, ast.Call) and _called(node) == "start" and len(node.args) == 1}
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in NAMESPACE_FIELDS:
                 read.add(NAMESPACE_FIELDS[node.id])
@@ -140,6 +138,12 @@ def params_read_in_code(notebook: Path) -> set[str]:
                     return set(PARAM_FIELDS)
                 read |= {NAMESPACE_FIELDS[n] for n in re.findall(r"@(\w+)", expression.value) if n in NAMESPACE_FIELDS}
     return read
+
+
+def _called(call: ast.Call) -> str | None:
+    """The name a call calls: ``f`` of ``f(...)`` and of ``x.f(...)``."""
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 def params_read_by(notebook: Path, record: Path) -> list[str]:
