@@ -2,7 +2,6 @@
 report or from another report of the same cohort and data (``reuse_from``)."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -44,7 +43,8 @@ def two_notebooks(tmp_path, monkeypatch) -> Path:
 
 
 def tiny_params(tmp_path: Path, data_dir: Path, name: str, **extra) -> Path:
-    lines = ["cohort_id: tiny", f"data_dir: {data_dir}", 'as_of: "2016-12-31"'] + [f"{k}: {v}" for k, v in extra.items()]
+    lines = ["cohort_id: tiny", f"data_dir: {data_dir}", 'as_of: "2016-12-31"']
+    lines += [f"{k}: {v}" for k, v in extra.items()]
     path = tmp_path / f"{name}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -227,7 +227,8 @@ def test_a_ci_method_variant_reuses_what_does_not_read_it_and_matches_a_cold_run
     reused = runner.run(variant, in_process=True, say=quiet, reuse_from=[main_dir])
     expected = {name: "ran" if "ci_method" in read or name == "report" else "reused" for name, read in recorded.items()}
     assert statuses(reused) == expected
-    assert {"data_quality", "engagement", "focus_groups", "outcomes"} <= {n for n, s in expected.items() if s == "reused"}
+    assert {"data_quality", "engagement", "focus_groups", "outcomes"} <= {n for n, s in expected.items()
+                                                                           if s == "reused"}
     ttg, ttg_main = (pd.read_csv(d / "tables" / "time_to_goal.csv") for d in (reused.report_dir, main_dir))
     assert set(ttg["ci_method"]) == {"log"} and set(ttg_main["ci_method"]) == {"log-log"}
     assert not ttg["median_ci_low"].equals(ttg_main["median_ci_low"])  # the CI method matters for these

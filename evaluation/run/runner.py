@@ -42,8 +42,8 @@ from evaluation.report.gate import check_funder_outputs
 from .execute import PARAMS_READ_DIR, kernel_name, params_read_path, run_batch
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
-from .provenance import (FINISHED, PROVENANCE, changed_outside, code_fingerprint, finished_notebooks, input_key, params_read_by,
-                         published_hashes, read_provenance, report_name, reuse_key, write_provenance)
+from .provenance import (FINISHED, PROVENANCE, changed_outside, code_fingerprint, finished_notebooks, input_key,
+                         params_read_by, published_hashes, read_provenance, report_name, reuse_key, write_provenance)
 from .publishing import (WRITE_ERRORS, check_output_dir, check_replaceable, check_writable, new_staging_dir, publish,
                          refused_write, repair_reports, storage_error)
 
@@ -166,7 +166,7 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     parameters = to_dict(params) | {"output_dir": str(staging),
                                     "params_file": shown_path(params.source) if params.source else None}
     kernel = None if in_process else kernel_name()
-    shutil.rmtree(staging.joinpath(*PARAMS_READ_DIR), ignore_errors=True)  # a copied source's records are not this run's
+    shutil.rmtree(staging.joinpath(*PARAMS_READ_DIR), ignore_errors=True)  # a copied report's records: not this run's
     runs = _execute(plan, staging, parameters, jobs, kernel, say) if plan.stale else []
     runs = _every_notebook(plan, runs, staging)
     _record_reuse(plan, runs, staging)
@@ -210,13 +210,14 @@ def make_plan(params: Params, only: list[str] | None, force: bool,
         chosen, previous = every, {}
     candidates = [ReuseSource(params.output_dir, record, previous, own=True)] if previous else []
     others, notes = reuse_sources(params, [] if force else reuse_from or [], file_hashes)
+    # (source, reusable, stale, the notebooks it is about): with no source, the chosen ones run
     best: tuple[ReuseSource | None, set[str], list[Path], list[Path]] = (None, set(), _and_report(chosen, every), chosen)
     for source in candidates + others:
         among = chosen if source.own else every
         reusable = set() if force else {p.name for p in among
                                          if reusable_from(source, p, params, file_hashes, code, keys[p.name])}
         stale = _and_report([p for p in among if p.name not in reusable], every)
-        if source.own or reusable and (best[0] is None or len(stale) < len(best[2])):
+        if source.own or (reusable and (best[0] is None or len(stale) < len(best[2]))):
             best = (source, reusable, stale, among)
     source, reusable, stale, among = best
     chosen = among + [p for p in stale if p not in among]
@@ -251,7 +252,8 @@ def variant_reuse_from(cohort_id: str, reuse_from: list[str | Path] | None) -> l
     return list(reuse_from or []) + ([main] if (main / PROVENANCE).is_file() else [])
 
 
-def reuse_sources(params: Params, folders: list[str | Path], file_hashes: dict[str, str]) -> tuple[list[ReuseSource], list[str]]:
+def reuse_sources(params: Params, folders: list[str | Path],
+                  file_hashes: dict[str, str]) -> tuple[list[ReuseSource], list[str]]:
     """The reports of ``folders`` a run of ``params`` may reuse notebooks from (a report of the same cohort on the
     same data, unchanged since it was published), and a note for each other one saying why it is not used."""
     sources, notes = [], []
@@ -271,8 +273,9 @@ def reuse_sources(params: Params, folders: list[str | Path], file_hashes: dict[s
         elif not isinstance(record.get("published_files_sha256"), dict):
             notes.append(f"--reuse-from {shown}: published before reports recorded their files; nothing reused from it")
         elif changed := changed_outside(folder, record):
-            notes.append(f"--reuse-from {shown}: changed since it was published (outside a run: {', '.join(changed[:3])}"
-                         f"{' ...' if len(changed) > 3 else ''}); nothing reused from it")
+            listed = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
+            notes.append(f"--reuse-from {shown}: changed since it was published (outside a run: {listed}); "
+                         "nothing reused from it")
         else:
             sources.append(ReuseSource(folder, record, finished_notebooks(record)))
     return sources, notes
