@@ -1,6 +1,6 @@
 """Command line: ``python -m evaluation <command>``.
 
-  run PARAMS [--only NAME ...] [--jobs N] [--force] [--set KEY=VALUE ... --variant NAME]
+  run PARAMS [--only NAME ...] [--jobs N] [--force] [--reuse-from DIR ...] [--set KEY=VALUE ... --variant NAME]
                                             run every notebook for a cohort and publish its report (a variant:
                                             the params with KEY set to VALUE, in reports/variants/<cohort>/NAME/)
   sweep SPEC [--workers N] [--scheduler ADDRESS] [--retries N] [--force]
@@ -46,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         overrides = parse_overrides(args.set or [], path=args.params)
         result = run(args.params, only=args.only, jobs=args.jobs, force=args.force, overrides=overrides,
-                     variant=args.variant)
+                     variant=args.variant, reuse_from=args.reuse_from)
     except ReportsNotWritable as exc:  # one line naming the path: what to fix is the disk, not the data
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", metavar="NAME", help="publish a variant of the cohort (the params with --set applied) "
                    "to reports/variants/<cohort_id>/NAME/, leaving the main report untouched; NAME: letters, digits, "
                    "-, _ and .")
+    p.add_argument("--reuse-from", action="append", metavar="DIR", default=[],
+                   help="another report of the same cohort and data (e.g. reports/demo): a notebook that read no "
+                   "param differing from it is copied from it instead of run (repeatable)")
     p.set_defaults(func=cmd_run)
     from .run.sweep import add_sweep_parser  # here, like each command's modules: the command line starts fast
 

@@ -135,8 +135,13 @@ def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, re
     changed = runner.run(params, say=lambda s: None)
     assert [r.status for r in changed.notebooks] == ["ran"]
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["reused"]
-    params.write_text(params.read_text() + "alpha: 0.1\n")
+    # a param the notebook reads reruns it; one it never reads (the data-quality notebook has no test) does not
+    params.write_text(params.read_text() + "suppress_below: 12\n")
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
+    read = json.loads((reports_root / "tiny" / "provenance.json").read_text())["notebooks"][0]["params_read"]
+    assert "suppress_below" in read and "alpha" not in read
+    params.write_text(params.read_text() + "alpha: 0.1\n")
+    assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["reused"]
     monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v2")
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
 

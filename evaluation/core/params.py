@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import datetime as dt
 import difflib
+import json
 import os
 import re
 import types
@@ -36,11 +37,14 @@ from .schema import (CMS_THRESHOLD, DEFAULTS, OPEN_KEYS, PARAM_SECTIONS, RESERVE
                      Check, Invalid, defaults_of, is_number, list_of, month, quoted)
 
 __all__ = ["Params", "check", "load_params", "from_namespace", "to_dict", "check_against_data", "parse_overrides",
-           "apply_overrides", "name_overrides", "check_variant_name", "variant_dir", "flatten"]
+           "apply_overrides", "name_overrides", "check_variant_name", "variant_dir", "flatten",
+           "PARAMS_READ_VARIABLE", "record_params_reads", "stop_recording_params_reads"]
 
 VARIANT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a variant's (and a sweep's) name: a folder name
 OPEN_MAPPINGS = (*OPEN_KEYS, "spc.phases")  # mappings whose keys are not in the schema (measures, names, teams)
 FIXED_KEYS = ("cohort_id",)  # what an override may not change: a variant belongs to its params file's cohort
+# the file a notebook process records the params it reads in; the runner sets it for each notebook it executes
+PARAMS_READ_VARIABLE = "CMM_PARAMS_READ"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,12 @@ class Params:
     source: str | None = field(default=None, compare=False)  # the params file, when read from one
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the keys as given
 
+    def __getattribute__(self, name: str) -> Any:
+        # while a notebook runs under the runner, every field read is recorded (see record_params_reads)
+        if _reads.names is not None and name in _RECORDED and name not in _reads.names:
+            _reads.note(name)
+        return object.__getattribute__(self, name)
+
     def goal_met(self, measure: str, values) -> np.ndarray:
         """Which values of ``measure`` meet its goal."""
         return self.goals[measure].met(values)
@@ -91,6 +101,54 @@ class Params:
     @property
     def figures_dir(self) -> Path:
         return self.output_dir / "figures"
+
+
+PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(Params))
+_RECORDED = frozenset(PARAM_FIELDS) | {"__dict__"}  # ``__dict__`` (vars, pickle, copy) reads every field
+
+
+class _ParamsReads:
+    """The fields of :class:`Params` read in this process since :func:`record_params_reads`, kept in a small
+    JSON file (rewritten at each new field, so it is complete however the process ends)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] | None = None  # None: not recording
+        self.path: Path | None = None
+
+    def note(self, name: str) -> None:
+        read = set(PARAM_FIELDS) if name == "__dict__" else {name}
+        if not read <= self.names:
+            self.names |= read
+            self.write()
+
+    def write(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps({"params_read": sorted(self.names)}) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+_reads = _ParamsReads()
+
+
+def record_params_reads(path: str | os.PathLike) -> None:
+    """Record from now on every field of any :class:`Params` read in this process into ``path`` (JSON,
+    ``{"params_read": [...]}``), so the runner knows which params a notebook's outputs can depend on.
+
+    Started by :func:`evaluation.start` when the runner names the file in ``$CMM_PARAMS_READ``; started again
+    for the same file (a notebook calling ``start`` twice), what was recorded is kept.
+    """
+    path = Path(path)
+    if _reads.names is not None and _reads.path == path:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _reads.names, _reads.path = set(), path
+    _reads.write()  # an empty record says recording ran: a missing one means nothing is known (every field)
+
+
+def stop_recording_params_reads() -> set[str] | None:
+    """Stop recording (a notebook run in the runner's own process has ended); the fields read, or None."""
+    names, _reads.names, _reads.path = _reads.names, None, None
+    return names
 
 
 def _suggest(key: str, options) -> str:

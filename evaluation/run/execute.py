@@ -2,8 +2,9 @@
 their code cells in this process (fast, for tests and the benchmark's floor).
 
 The worker processes import this module to run :func:`execute_notebook`, so it stays light: the standard
-library and the light :mod:`evaluation.run.notebooks` at the top, papermill, nbformat and matplotlib only inside
-the functions that use them (a worker that started pandas and matplotlib for nothing would start seconds later).
+library, the light :mod:`evaluation.run.notebooks` and the params module (which the package loads anyway) at the
+top, papermill, nbformat and matplotlib only inside the functions that use them (a worker that started pandas and
+matplotlib for nothing would start seconds later).
 
 Kernels talk to papermill over Unix sockets in a folder of their own (:func:`kernel_connection`), never over TCP
 ports: jupyter_client picks free ports and the kernel binds them a moment later, so kernels started at the same time
@@ -22,6 +23,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
+from evaluation.core.params import PARAMS_READ_VARIABLE, stop_recording_params_reads  # loaded with the package anyway
 from evaluation.core.paths import REPO_ROOT
 from .notebooks import NotebookRun, notebook_name
 
@@ -32,6 +34,12 @@ CELL_TIMEOUT_SECONDS = 1800
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SOCKETS_PREFIX = "cmm-kernel-"  # a kernel's socket folder, under the system's temporary folder (a short path: a
 # Unix socket's path is limited to about 100 characters)
+PARAMS_READ_DIR = ("logs", "params_read")  # where, in the staging folder, each notebook records the params it read
+
+
+def params_read_path(staging: Path, notebook: Path) -> Path:
+    """The file the notebook ``notebook`` records the params it reads in, when run into ``staging``."""
+    return staging.joinpath(*PARAMS_READ_DIR, f"{notebook.stem}.json")
 
 
 def kernel_name() -> str:
@@ -61,11 +69,13 @@ def kernel_connection(folder: str) -> dict:
                                                 "connection_file": os.path.join(folder, "kernel.json")}})}
 
 
-def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str, threads: int = 1) -> dict:
+def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str, threads: int = 1,
+                     params_read: str | None = None) -> dict:
     """Run one notebook with papermill (in a worker process); return its status, never raise.
 
     The kernel inherits this worker's environment, where the thread variables are set to ``threads`` unless the
-    user has set them, and listens on sockets in a temporary folder of its own (removed after it).
+    user has set them, and ``$CMM_PARAMS_READ`` names ``params_read``, the file the notebook records the params
+    it reads in. The kernel listens on sockets in a temporary folder of its own (removed after it).
     """
     # jsonschema, under nbformat, compiles an IRI grammar on import (0.7 s in every worker) that notebook
     # validation never uses; this process only runs papermill, so it goes without
@@ -75,6 +85,8 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
 
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, str(threads))
+    if params_read:
+        os.environ[PARAMS_READ_VARIABLE] = params_read
 
     started = time.perf_counter()
     result: dict = {"status": "ok", "error": None}
@@ -97,10 +109,11 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
     return result
 
 
-def execute_in_process(source: str, target: str, parameters: dict) -> dict:
+def execute_in_process(source: str, target: str, parameters: dict, params_read: str | None = None) -> dict:
     """Run one notebook's code cells in this process, as papermill would with ``parameters`` injected after the
     ``parameters`` cell (and the repository as the working folder); write the notebook (without outputs) to
-    ``target``; return its status, never raise.
+    ``target``; return its status, never raise. With ``params_read``, the params the notebook reads are recorded
+    in that file, as in a kernel, and recording stops when the notebook ends (the caller's reads are its own).
 
     No kernel and no outputs kept: for the cohort-shape tests, the notebooks a regold runs only for their
     tables, and the benchmark's in-process floor.
@@ -117,7 +130,7 @@ def execute_in_process(source: str, target: str, parameters: dict) -> dict:
     nb = nbformat.read(source, as_version=4)
     namespace: dict = {"__name__": "__main__", "display": display}  # what a kernel provides as a builtin
     result: dict = {"status": "ok", "error": None}
-    with contextlib.chdir(REPO_ROOT):
+    with contextlib.chdir(REPO_ROOT), _environment(PARAMS_READ_VARIABLE, params_read):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -131,10 +144,26 @@ def execute_in_process(source: str, target: str, parameters: dict) -> dict:
                 break
             if "parameters" in cell.metadata.get("tags", []):
                 namespace.update(parameters)
+    stop_recording_params_reads()
     plt.close("all")
     nbformat.write(nb, target)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None):
+    """``$name`` set to ``value`` (when not None) for the duration, then as it was."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None and before is None:
+            os.environ.pop(name, None)
+        elif value is not None:
+            os.environ[name] = before
 
 
 def run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str | None,
@@ -156,7 +185,8 @@ def run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ker
             path = waiting.pop(0)
             say(f"  started  {path.stem}")
             future = pool.submit(execute_notebook, str(path), str(staging / "notebooks" / path.name), parameters,
-                                 kernel, str(staging / "logs" / f"{path.stem}.log"), kernel_threads(workers))
+                                 kernel, str(staging / "logs" / f"{path.stem}.log"), kernel_threads(workers),
+                                 str(params_read_path(staging, path)))
             running[future] = path
 
         while waiting and len(running) < jobs:
@@ -182,7 +212,8 @@ def _run_in_process(batch: list[Path], staging: Path, parameters: dict, say: Cal
                     done: list[NotebookRun], total: int) -> None:
     """:func:`run_batch` without kernels: one notebook after another in this process."""
     for path in batch:
-        res = execute_in_process(str(path), str(staging / "notebooks" / path.name), parameters)
+        res = execute_in_process(str(path), str(staging / "notebooks" / path.name), parameters,
+                                 str(params_read_path(staging, path)))
         run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
         done.append(run)
         _say_done(say, run, path, len(done), total)

@@ -27,6 +27,9 @@ class NotebookRun:
     error: dict | None = None
     input_key: str | None = None
     peak_memory_mb: float | None = None  # the notebook kernel's peak resident memory
+    params_read: list[str] | None = None  # the params fields the notebook read (recorded as it ran)
+    reuse_key: str | None = None  # the input key narrowed to those fields: what another run may reuse it by
+    reused_from: str | None = None  # the report its outputs were copied from, when reused
 
 
 def notebook_name(path: Path) -> str:

@@ -8,18 +8,21 @@ that differs from the params file as written.
 """
 
 from __future__ import annotations
+import ast
 import datetime as dt
 import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from evaluation.core.params import Params, flatten, to_dict
+import nbformat
+from evaluation.core.params import PARAM_FIELDS, Params, flatten, to_dict
 from evaluation.core.paths import REPO_ROOT, reports_root, shown_path
 from evaluation.core.version import __version__
 from .notebooks import NotebookRun
@@ -125,6 +128,93 @@ def input_key(notebook: Path, params: Params, file_hashes: dict[str, str], code:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def params_values(params: Params) -> dict:
+    """Every field of ``params`` as plain data (the resolved params, the params file and the keys as written),
+    but ``output_dir``: where a run writes is not an input of what it writes."""
+    values = {k: v for k, v in to_dict(params).items() if k != "output_dir"}
+    values["source"] = params.source
+    values["raw"] = json.loads(json.dumps(params.raw, sort_keys=True, default=str))
+    return values
+
+
+def reuse_key(notebook: Path, params: Params, file_hashes: dict[str, str], code: str, params_read: list[str]) -> str:
+    """A notebook's inputs narrowed to the params it read: its source, the code, the data files and the values
+    of exactly the fields in ``params_read`` (``output_dir`` left out, as in :func:`input_key`).
+
+    Recomputed for another run's params over the fields a report recorded, it tells whether that report's
+    outputs of the notebook are what this run would compute: the notebook read nothing else that differs.
+    """
+    values = params_values(params)
+    read = sorted(set(params_read) - {"output_dir"})
+    blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(), "code": code,
+                       "params": {k: values.get(k) for k in read}, "params_read": read, "files": file_hashes},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# the variables a notebook's parameters cell holds are the params by another road: a cell using one reads that field
+NAMESPACE_FIELDS = {name: name for name in PARAM_FIELDS if name not in ("source", "raw")} | {"params_file": "source"}
+WHOLE_NAMESPACE = ("globals", "locals", "vars", "eval", "exec")  # builtins that read any variable
+FRAME_READERS = ("query", "eval")  # pandas methods whose expression reads variables as ``@name``
+
+
+def params_read_in_code(notebook: Path) -> set[str]:
+    """The params fields a notebook's code reads as variables of its own (the injected ``ci_method`` rather
+    than ``params.ci_method``, or ``@ci_method`` in a pandas query), which the recorder in :class:`Params`
+    cannot see. Every field when a cell reads the namespace as a whole (``globals()`` other than handed to
+    ``ev.start``, ``eval``, a query whose expression is not written out) or cannot be parsed."""
+    nb = nbformat.read(notebook, as_version=4)
+    read: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # magics or shell lines: what they read is unknown
+            return set(PARAM_FIELDS)
+        handed_to_start = {id(node.args[0]) for node in ast.walk(tree)  # ev.start(globals()): start reads Params
+                           if isinstance(node, ast.Call) and _called(node) == "start" and len(node.args) == 1}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in NAMESPACE_FIELDS:
+                read.add(NAMESPACE_FIELDS[node.id])
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Name) and node.func.id in WHOLE_NAMESPACE and id(node) not in handed_to_start:
+                return set(PARAM_FIELDS)
+            if isinstance(node.func, ast.Attribute) and node.func.attr in FRAME_READERS:
+                expression = node.args[0] if node.args else None
+                if not (isinstance(expression, ast.Constant) and isinstance(expression.value, str)):
+                    return set(PARAM_FIELDS)
+                read |= {NAMESPACE_FIELDS[n] for n in re.findall(r"@(\w+)", expression.value) if n in NAMESPACE_FIELDS}
+    return read
+
+
+def _called(call: ast.Call) -> str | None:
+    """The name a call calls: ``f`` of ``f(...)`` and of ``x.f(...)``."""
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def params_read_by(notebook: Path, record: Path) -> list[str]:
+    """The params fields a notebook read in a run: those recorded in ``record`` as it ran, and those its code
+    reads as variables; every field when nothing was recorded (the notebook never called ``ev.start``, or it
+    died before), so a notebook whose reads are unknown is reused only when every param is unchanged."""
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))["params_read"]
+        read = set(recorded) if isinstance(recorded, list) else set(PARAM_FIELDS)
+    except (OSError, ValueError, KeyError, TypeError):
+        read = set(PARAM_FIELDS)
+    return sorted(read | params_read_in_code(notebook))
+
+
+def report_name(folder: Path) -> str:
+    """A report folder as provenance names it: ``reports/<its path in the reports root>``, else as shown."""
+    try:
+        return "reports/" + Path(os.path.abspath(folder)).relative_to(os.path.abspath(reports_root())).as_posix()
+    except ValueError:
+        return shown_path(folder)
+
+
 def published_hashes(folder: Path) -> dict[str, str]:
     """sha256 of every file of a report folder (relative path -> digest), but for the provenance record and the
     logs: what the report held when it was published, so that a later run sees a file changed outside it."""
@@ -172,7 +262,8 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_seconds": round(seconds, 2),
         "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
-                       "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key} for r in runs],
+                       "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key, "params_read": r.params_read,
+                       "reuse_key": r.reuse_key, "reused_from": r.reused_from} for r in runs],
         "reused_notebooks": [r.name for r in runs if r.status == "reused"],
         "published_files_sha256": published_hashes(staging),
     }

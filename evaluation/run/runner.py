@@ -6,10 +6,16 @@ parallel up to ``--jobs``; the ``*_report`` notebook last), renders HTML, writes
 and only then swaps the staging folder in for ``reports/<cohort_id>/``. A failed or interrupted run leaves
 the previous report exactly as it was; its staging folder is kept for inspection.
 
+A notebook is reused when nothing it read differs: as it runs, every params field it reads is recorded, and its
+reuse key covers its source, the code, the data and the values of exactly those fields. So a run with another
+``ci_method`` reruns the notebooks that read it (and the report notebook) and takes the others' outputs from its
+own last report, or from another report of the same cohort and data named in ``reuse_from``.
+
 A variant (``--set KEY=VALUE ... --variant NAME``) is the same run on the params file with those keys changed,
 published to ``reports/variants/<cohort_id>/<NAME>/``: the main report is never touched by it, and always
 reflects the params file as written (``--set`` without ``--variant`` is refused). The variant's title, index
-page and provenance say what it changed.
+page and provenance say what it changed. A variant reuses, by default, the notebooks of the cohort's main report
+that read none of the keys it changed.
 
 This module holds the plan (which notebooks run, which are reused) and the order of the steps; the steps live
 beside it: executing notebooks in :mod:`.execute`, the provenance record and input keys in :mod:`.provenance`,
@@ -18,7 +24,9 @@ its repair in :mod:`.publishing`.
 """
 
 from __future__ import annotations
+import dataclasses
 import datetime as dt
+import os
 import re
 import shutil
 import time
@@ -31,18 +39,19 @@ from evaluation.core.errors import DataValidationError, NotebookFailed, ParamsEr
 from evaluation.core.figures import write_manifest
 from evaluation.core.outputs import save_table
 from evaluation.core.params import Params, load_params, name_overrides, to_dict
-from evaluation.core.paths import reports_root, shown_path
+from evaluation.core.paths import reports_root, resolve_path, shown_path
 from evaluation.core.problems import Problems
 from evaluation.data.loading import CACHE_FILE, input_files, load_cohort, save_validated, sha256
 from evaluation.data.refi_qda import qdpx_path
 from evaluation.data.start import resolve_with_data
 from evaluation.data.validation import last_recorded_date
 from evaluation.report.gate import check_funder_outputs
-from .execute import kernel_name, run_batch
+from .execute import PARAMS_READ_DIR, kernel_name, params_read_path, run_batch
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
-from .provenance import (FINISHED, Variant, changed_outside, code_fingerprint, finished_notebooks, input_key,
-                         read_provenance, variant_record, write_provenance)
+from .provenance import (FINISHED, PROVENANCE, Variant, changed_outside, code_fingerprint, finished_notebooks,
+                         input_key, params_read_by, published_hashes, read_provenance, report_name, reuse_key,
+                         variant_record, write_provenance)
 from .publishing import (WRITE_ERRORS, check_output_dir, check_replaceable, check_writable, new_staging_dir, publish,
                          refused_write, repair_reports, storage_error)
 
@@ -74,11 +83,28 @@ class Plan:
     record: dict  # the published report's provenance record ({} when there is none)
     previous: dict[str, dict]  # its finished notebooks, by file name
     changed: list[str] = field(default_factory=list)  # its files changed since it was published (none reused then)
+    # where the reused outputs come from: the report copied into staging (the run's own, or one of reuse_from)
+    source: Path | None = None
+    reused_from: str | None = None  # the source as provenance names it (reports/...)
+    params: Params | None = None  # the params the keys were computed for (as of the plan: as_of maybe unresolved)
+    code: str = ""  # the code fingerprint
+    notes: list[str] = field(default_factory=list)  # reuse sources not used, and why
+
+
+@dataclass
+class ReuseSource:
+    """A finished report a run may take notebooks' outputs from instead of running them: the run's own last
+    report, or another report of the same cohort on the same data (``reuse_from``)."""
+
+    folder: Path
+    record: dict  # its provenance record
+    finished: dict[str, dict]  # its finished notebooks, by file name
+    own: bool = False
 
 
 def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
         say: Callable[[str], None] = print, in_process: bool = False, overrides: dict[str, Any] | None = None,
-        variant: str | None = None) -> RunResult:
+        variant: str | None = None, reuse_from: list[str | Path] | None = None) -> RunResult:
     """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails.
 
     ``variant`` names a variant of the cohort: the params file with ``overrides`` (dotted key -> value, as
@@ -86,7 +112,9 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     ``output_dir`` an override sets). Overrides without a variant are a :class:`ParamsError`.
 
     A notebook whose inputs (see :func:`~evaluation.run.provenance.input_key`) are unchanged since the
-    published report is not executed again: its outputs are reused. ``force`` executes every chosen notebook.
+    published report is not executed again: its outputs are reused. ``reuse_from`` names other reports of the
+    same cohort and data a notebook may be reused from too (see :func:`make_plan`). ``force`` executes every
+    chosen notebook and reuses nothing.
     ``only`` limits the run to some notebooks; the others' outputs are kept from the last report. ``in_process``
     runs the notebooks' code in this process instead of kernels (fast, for tests: the executed notebooks keep
     no outputs and no HTML pages are rendered); everything else, publishing included, is the same.
@@ -97,7 +125,7 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     """
     made: list[Path] = []  # the staging folder, once there is one
     try:
-        return _run(params_path, only, jobs, force, say, in_process, made, overrides or {}, variant)
+        return _run(params_path, only, jobs, force, say, in_process, made, overrides or {}, variant, reuse_from)
     except OSError as exc:
         if refused_write(exc) is None:
             raise
@@ -109,7 +137,8 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
 
 
 def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool, say: Callable[[str], None],
-         in_process: bool, made: list[Path], overrides: dict[str, Any], variant: str | None) -> RunResult:
+         in_process: bool, made: list[Path], overrides: dict[str, Any], variant: str | None,
+         reuse_from: list[str | Path] | None = None) -> RunResult:
     """:func:`run`'s work; the staging folder is appended to ``made`` as soon as it exists."""
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
@@ -124,7 +153,11 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     for line in repair_reports():
         say(line)
     check_writable(params.output_dir)
-    plan = make_plan(params, only, force)
+    if variant is not None:  # a variant reruns only what its overrides reach: the rest comes from the main report
+        reuse_from = variant_reuse_from(params.cohort_id, reuse_from)
+    plan = make_plan(params, only, force, reuse_from)
+    for note in plan.notes:
+        say(f"  {note}")
     if plan.changed:
         shown = ", ".join(plan.changed[:5]) + (f" and {len(plan.changed) - 5} more" if len(plan.changed) > 5 else "")
         say(f"  changed since the report was published (outside a run): {shown}; every notebook runs again")
@@ -132,8 +165,8 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     staging = new_staging_dir(params.cohort_id if variant is None else f"{params.cohort_id}-variant-{variant}")
     made.append(staging)
 
-    if plan.previous and report.exists() and (plan.reusable or only or len(plan.stale) < len(plan.every)):
-        shutil.copytree(report, staging, dirs_exist_ok=True)  # keep the outputs of reused and other notebooks
+    if plan.source is not None and (plan.reusable or only or len(plan.stale) < len(plan.every)):
+        plan = _copy_source(plan, staging, say)  # keep the outputs of reused and other notebooks
     if plan.stale:
         params, counts, last_recorded = _validate(params, staging, say, overrides)
     else:
@@ -146,14 +179,20 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     if base is not None:  # the base resolves as the variant does: as_of, when the file leaves it out, from the data
         base = Variant(base.name, base.base.with_data_dates(last_recorded), base.overrides)
     if plan.reusable:
-        say(f"  unchanged since the last report, reused: {', '.join(Path(n).stem for n in sorted(plan.reusable))}")
+        names = ', '.join(Path(n).stem for n in sorted(plan.reusable))
+        if plan.source == params.output_dir:
+            say(f"  unchanged since the last report, reused: {names}")
+        else:
+            say(f"  the params they read unchanged, reused from {plan.reused_from}: {names}")
 
     # every notebook receives every resolved param, so it cannot fall back on a value of its own
     parameters = to_dict(params) | {"output_dir": str(staging),
                                     "params_file": shown_path(params.source) if params.source else None}
     kernel = None if in_process else kernel_name()
+    shutil.rmtree(staging.joinpath(*PARAMS_READ_DIR), ignore_errors=True)  # a copied report's records: not this run's
     runs = _execute(plan, staging, parameters, jobs, kernel, say) if plan.stale else []
     runs = _every_notebook(plan, runs, staging)
+    _record_reuse(plan, runs, staging)
 
     if plan.stale and (staging / "figures").exists():
         write_manifest(staging / "figures")
@@ -168,9 +207,18 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     return RunResult(params, report, runs, seconds)
 
 
-def make_plan(params: Params, only: list[str] | None, force: bool) -> Plan:
-    """Which notebooks to execute: the chosen ones whose input keys differ from those of the published report
-    (all chosen ones when ``force``), and the report notebook whenever any other runs (it reads their tables)."""
+def make_plan(params: Params, only: list[str] | None, force: bool,
+              reuse_from: list[str | Path] | None = None) -> Plan:
+    """Which notebooks to execute and where the others' outputs come from.
+
+    A notebook is reusable from a report when its reuse key (:func:`~evaluation.run.provenance.reuse_key`),
+    recomputed for these params over the fields the report recorded it read, equals the key recorded there. The
+    candidates are the published report at ``output_dir`` (for the chosen notebooks; the others are kept) and
+    then the reports of ``reuse_from`` (for every notebook, so a report is never assembled from two); the one
+    leaving the fewest notebooks to run is copied (on a tie the earlier). A report changed outside a run is
+    never used. The report notebook runs whenever any other does (it reads their tables); ``force`` runs every
+    chosen notebook.
+    """
     every = discover_notebooks()
     chosen = discover_notebooks(only)
     if not params.data_dir.is_dir():
@@ -183,15 +231,77 @@ def make_plan(params: Params, only: list[str] | None, force: bool) -> Plan:
     changed = changed_outside(params.output_dir, record) if previous else []
     if changed:  # a file of the report was edited, added or deleted outside the runner: nothing in it is trusted
         chosen, previous = every, {}
-    reusable = set() if force else {
-        p.name for p in chosen
-        if previous.get(p.name, {}).get("input_key") == keys[p.name]
-        and (params.output_dir / "notebooks" / p.name).exists()}
-    stale = [p for p in chosen if p.name not in reusable]
-    if stale:  # the report notebook reads the others' tables: it reruns whenever any of them does, chosen or not
-        stale += [p for p in every if runs_last(p) and p not in stale]
-        chosen = chosen + [p for p in stale if p not in chosen]
-    return Plan(every, chosen, stale, reusable, keys, file_hashes, record, previous, changed)
+    candidates = [ReuseSource(params.output_dir, record, previous, own=True)] if previous else []
+    others, notes = reuse_sources(params, [] if force else reuse_from or [], file_hashes)
+    # (source, reusable, stale, the notebooks it is about): with no source, the chosen ones run
+    best: tuple[ReuseSource | None, set[str], list[Path], list[Path]] = (None, set(), _and_report(chosen, every), chosen)
+    for source in candidates + others:
+        among = chosen if source.own else every
+        reusable = set() if force else {p.name for p in among
+                                         if reusable_from(source, p, params, file_hashes, code, keys[p.name])}
+        stale = _and_report([p for p in among if p.name not in reusable], every)
+        if source.own or (reusable and (best[0] is None or len(stale) < len(best[2]))):
+            best = (source, reusable, stale, among)
+    source, reusable, stale, among = best
+    chosen = among + [p for p in stale if p not in among]
+    return Plan(every, chosen, stale, reusable, keys, file_hashes, source.record if source else record,
+                source.finished if source else previous, changed, source=source.folder if source else None,
+                reused_from=report_name(source.folder) if source else None, params=params, code=code, notes=notes)
+
+
+def _and_report(stale: list[Path], every: list[Path]) -> list[Path]:
+    """``stale`` with the report notebook when anything runs: it reads the others' tables."""
+    return stale + [p for p in every if runs_last(p) and p not in stale] if stale else []
+
+
+def reusable_from(source: ReuseSource, notebook: Path, params: Params, file_hashes: dict[str, str], code: str,
+                  key: str) -> bool:
+    """Whether ``source`` holds the outputs a run of ``params`` would compute for ``notebook``: its recorded reuse
+    key matches, recomputed over the params it read (``key``, the full input key, for the run's own report of
+    before params were recorded)."""
+    entry = source.finished.get(notebook.name)
+    if entry is None or not (source.folder / "notebooks" / notebook.name).exists():
+        return False
+    read = entry.get("params_read")
+    if entry.get("reuse_key") and isinstance(read, list):
+        return reuse_key(notebook, params, file_hashes, code, read) == entry["reuse_key"]
+    return source.own and entry.get("input_key") == key
+
+
+def variant_reuse_from(cohort_id: str, reuse_from: list[str | Path] | None) -> list[str | Path]:
+    """Where a variant run may reuse notebooks from: the reports named, then the cohort's main report
+    (``reports/<cohort_id>/``) when there is one, so a variant reruns only what its overrides reach."""
+    main = reports_root() / cohort_id
+    return list(reuse_from or []) + ([main] if (main / PROVENANCE).is_file() else [])
+
+
+def reuse_sources(params: Params, folders: list[str | Path],
+                  file_hashes: dict[str, str]) -> tuple[list[ReuseSource], list[str]]:
+    """The reports of ``folders`` a run of ``params`` may reuse notebooks from (a report of the same cohort on the
+    same data, unchanged since it was published), and a note for each other one saying why it is not used."""
+    sources, notes = [], []
+    for folder in folders:
+        folder = resolve_path(folder)
+        if Path(os.path.abspath(folder)) == Path(os.path.abspath(params.output_dir)):
+            continue  # the run's own report is a candidate anyway
+        shown = report_name(folder)
+        record = read_provenance(folder)
+        if record is None:
+            notes.append(f"--reuse-from {shown}: not a report (no provenance.json), nothing reused from it")
+        elif record.get("cohort_id") != params.cohort_id:
+            notes.append(f"--reuse-from {shown}: a report of cohort {record.get('cohort_id')!r}, not "
+                         f"{params.cohort_id!r}; nothing reused from it")
+        elif record.get("input_files_sha256") != file_hashes:
+            notes.append(f"--reuse-from {shown}: run on other data files; nothing reused from it")
+        elif not isinstance(record.get("published_files_sha256"), dict):
+            notes.append(f"--reuse-from {shown}: published before reports recorded their files; nothing reused from it")
+        elif changed := changed_outside(folder, record):
+            listed = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
+            notes.append(f"--reuse-from {shown}: changed since it was published (outside a run: {listed}); "
+                         "nothing reused from it")
+        else:
+            sources.append(ReuseSource(folder, record, finished_notebooks(record)))
+    return sources, notes
 
 
 def input_hashes(params: Params) -> dict[str, str]:
@@ -277,6 +387,36 @@ def _every_notebook(plan: Plan, runs: list[NotebookRun], staging: Path) -> list[
         name = Path(r.path).name
         r.input_key = plan.keys[name] if r.status in ("ran", "reused") else previous.get(name, {}).get("input_key")
     return runs
+
+
+def _copy_source(plan: Plan, staging: Path, say: Callable[[str], None]) -> Plan:
+    """Copy the plan's source report into ``staging``; the plan to follow. When the copy does not hold exactly the
+    files the source published (it was being replaced meanwhile), nothing of it is used: every notebook runs."""
+    shutil.copytree(plan.source, staging, dirs_exist_ok=True)
+    published = plan.record.get("published_files_sha256")
+    if not isinstance(published, dict) or published_hashes(staging) == published:
+        return plan
+    say(f"  {plan.reused_from} changed while it was copied: nothing reused from it, every notebook runs")
+    shutil.rmtree(staging)
+    staging.mkdir()
+    every = plan.every
+    return dataclasses.replace(plan, chosen=every, stale=_and_report(list(every), every), reusable=set(), previous={},
+                               source=None, reused_from=None)
+
+
+def _record_reuse(plan: Plan, runs: list[NotebookRun], staging: Path) -> None:
+    """Each notebook's params read and reuse key, and where its outputs came from: recorded as it ran, or carried
+    over from the report its outputs were taken from."""
+    notebooks = {p.name: p for p in plan.every}
+    for r in runs:
+        name = Path(r.path).name
+        if r.status == "ran":
+            r.params_read = params_read_by(notebooks[name], params_read_path(staging, notebooks[name]))
+            r.reuse_key = reuse_key(notebooks[name], plan.params, plan.file_hashes, plan.code, r.params_read)
+            continue
+        entry = plan.previous.get(name, {})
+        r.params_read, r.reuse_key = entry.get("params_read"), entry.get("reuse_key")
+        r.reused_from = plan.reused_from if r.status == "reused" else entry.get("reused_from")
 
 
 def _raise_failed(runs: list[NotebookRun], staging: Path) -> None:
