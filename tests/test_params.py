@@ -13,10 +13,11 @@ from evaluation.__main__ import main
 from evaluation.core import params as params_module
 from evaluation.core.goals import parse_goal
 from evaluation.core.params import check, from_namespace, to_dict
-from evaluation.core.paths import REPO_ROOT
+from evaluation.core.paths import REPO_ROOT, shown_path
 from evaluation.core.schema import OPEN_KEYS, SCHEMA, Setting
 from evaluation.data.loading import load_cohort
 from evaluation.data.start import resolve_with_data
+from evaluation.run.sweep_spec import load_spec
 
 
 def base(**extra):
@@ -85,6 +86,25 @@ def test_params_file_errors_name_the_file(tmp_path):
     bad.write_text("cohort_id: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(bad)
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "{kind} not found"), ("folder", "is a folder, not a {kind}"),
+    (b"cohort_id: [unclosed\n", "not valid YAML: "), (b"title: caf\xe9\n", "not valid YAML: "),
+    (b"- a\n- b\n", "a {kind} must be a YAML mapping of keys to values")],
+    ids=["missing", "folder", "bad-yaml", "latin-1", "list"])
+@pytest.mark.parametrize("kind", ["params file", "sweep spec"])
+def test_a_params_file_and_a_sweep_spec_name_the_same_mistakes_alike(tmp_path, content, problem, kind):
+    path = tmp_path / "file.yaml"
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    read = load_params if kind == "params file" else load_spec
+    with pytest.raises(ParamsError) as caught:
+        read(path)
+    assert str(caught.value).startswith(f"{shown_path(path) if kind == 'sweep spec' else path}: "
+                                        f"{problem.format(kind=kind)}")
 
 
 def test_relative_data_dir_resolves_from_repository_root(tmp_path):

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from evaluation.__main__ import build_parser
-from evaluation.core.params import PARAM_FIELDS, load_params, record_params_reads, stop_recording_params_reads
+from evaluation.core.params import PARAM_FIELDS, load_params
+from evaluation.core.params_read import record_params_reads, stop_recording_params_reads
 from evaluation.run import notebooks, runner
 from evaluation.run.provenance import params_read_by, params_read_in_code, reuse_key
 
@@ -72,14 +73,14 @@ def test_the_recorder_writes_the_fields_read(tmp_path):
         params.ci_method
         params.goal_met("a1c", [7.0])  # a method reads the goals
         params.tables_dir  # a property reads output_dir
-        assert json.loads(record.read_text()) == {"params_read": ["ci_method", "goals", "output_dir"]}
+        assert json.loads(record.read_text()) == {"params_read": ["ci_method", "goals.a1c", "output_dir"]}
         record_params_reads(record)  # started again (start called twice): what was recorded stays
         params.alpha
-        assert json.loads(record.read_text())["params_read"] == ["alpha", "ci_method", "goals", "output_dir"]
+        assert json.loads(record.read_text())["params_read"] == ["alpha", "ci_method", "goals.a1c", "output_dir"]
         vars(params)  # the whole object: every field
-        assert json.loads(record.read_text())["params_read"] == sorted(PARAM_FIELDS)
+        assert set(PARAM_FIELDS) <= set(json.loads(record.read_text())["params_read"])
     finally:
-        assert stop_recording_params_reads() == set(PARAM_FIELDS)
+        assert stop_recording_params_reads() == set(PARAM_FIELDS) | {"goals.a1c"}
     record.unlink()
     params.seed  # after: nothing recorded
     assert not record.exists()
@@ -210,31 +211,36 @@ def test_reuse_from_on_the_command_line():
     assert build_parser().parse_args(["run", "params/demo.yaml"]).reuse_from == []
 
 
-def test_a_ci_method_variant_reuses_what_does_not_read_it_and_matches_a_cold_run(small_report, tmp_path):
-    """The real notebooks: a run with another CI method takes every notebook that did not read ``ci_method`` (and
-    is not the report notebook) from the main report, and its tables are exactly those of a full cold run."""
+def test_a_variant_reuses_what_its_settings_do_not_reach_and_matches_a_cold_run(small_report, tmp_path):
+    """The real notebooks: a run with another CI method and another A1c goal takes every notebook that read
+    neither (and is not the report notebook) from the main report, and its tables are exactly those of a full
+    cold run. Every notebook checks which measures have goals; that alone does not tie it to the A1c goal."""
     main_dir = small_report.parent / "reports" / "small"
     main = provenance(main_dir)
     recorded = {n["name"]: set(n["params_read"]) for n in main["notebooks"]}
     # what the data-quality notebook can depend on, and what it cannot
-    assert {"data_dir", "as_of", "goals", "suppress_below", "output_dir"} <= recorded["data_quality"]
-    assert not {"ci_method", "alpha", "seed", "survival", "value", "title", "windows"} & recorded["data_quality"]
-    assert "ci_method" in recorded["time_to_goal"]
+    assert {"data_dir", "as_of", "keys(goals)", "suppress_below", "output_dir"} <= recorded["data_quality"]
+    assert not {"ci_method", "alpha", "seed", "survival", "value", "title", "windows", "goals", "goals.a1c"} & \
+        recorded["data_quality"]
+    assert "ci_method" in recorded["time_to_goal"] and "goals.a1c" in recorded["time_to_goal"]
+    reaches = {"ci_method", "goals", "goals.a1c"}
 
     text = small_report.read_text()
-    variant = tmp_path / "log.yaml"
-    variant.write_text(text + f"ci_method: log\noutput_dir: {tmp_path / 'variants' / 'log'}\n")
-    reused = runner.run(variant, in_process=True, say=quiet, reuse_from=[main_dir])
-    expected = {name: "ran" if "ci_method" in read or name == "report" else "reused" for name, read in recorded.items()}
-    assert statuses(reused) == expected
-    assert {"data_quality", "engagement", "focus_groups", "outcomes"} <= {n for n, s in expected.items()
-                                                                           if s == "reused"}
+    settings = "ci_method: log\ngoals:\n  a1c: '< 7'\n  sbp: '< 140'\n  dbp: '< 90'\n  ldl: '< 100'\n  inr: 2-3\n"
+    assert "goals:" not in text  # the small cohort's params leave goals at their defaults (those above, a1c < 8)
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(text + settings + f"output_dir: {tmp_path / 'variants' / 'v'}\n")
+    said: list[str] = []
+    reused = runner.run(variant, in_process=True, say=said.append, reuse_from=[main_dir])
+    expected = {name: "ran" if read & reaches or name == "report" else "reused" for name, read in recorded.items()}
+    assert statuses(reused) == expected, said
+    assert {"data_quality", "focus_groups"} <= {n for n, s in expected.items() if s == "reused"}
     ttg, ttg_main = (pd.read_csv(d / "tables" / "time_to_goal.csv") for d in (reused.report_dir, main_dir))
     assert set(ttg["ci_method"]) == {"log"} and set(ttg_main["ci_method"]) == {"log-log"}
     assert not ttg["median_ci_low"].equals(ttg_main["median_ci_low"])  # the CI method matters for these
 
     cold_params = tmp_path / "cold.yaml"
-    cold_params.write_text(text + f"ci_method: log\noutput_dir: {tmp_path / 'variants' / 'cold'}\n")
+    cold_params.write_text(text + settings + f"output_dir: {tmp_path / 'variants' / 'cold'}\n")
     cold = runner.run(cold_params, in_process=True, say=quiet, force=True)
     assert all(r.status == "ran" for r in cold.notebooks)
     tables = lambda d: {p.name: p.read_bytes() for p in sorted((d / "tables").iterdir())}  # noqa: E731

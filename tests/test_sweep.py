@@ -166,6 +166,24 @@ def test_the_runner_reads_each_override_back_as_the_spec_wrote_it(tmp_path, para
     assert parse_overrides(args.set) == {"output_dir": str(tmp_path / "r" / "v1"), **overrides}
 
 
+def test_a_cohorts_first_variant_runs_first_on_the_idle_cores_and_the_others_reuse_from_it(tmp_path, params_file):
+    def task(cohort: str, name: str, force: bool = False) -> SweepTask:
+        return SweepTask(cohort, str(params_file), name, {}, f"/r/{cohort}/{name}", "", "", "", "python", force)
+
+    tasks = [task("a", "base"), task("a", "x"), task("a", "y"), task("b", "base"), task("b", "x")]
+    ordered, waves = sweep.in_waves(tasks, workers=4)
+    assert waves == {0: [1, 2], 3: [4]}
+    assert [(t.jobs, t.reuse_from) for t in ordered] == [(2, ()), (1, ("/r/a/base",)), (1, ("/r/a/base",)),
+                                                         (2, ()), (1, ("/r/b/base",))]
+    assert [t.jobs for t in sweep.in_waves(tasks, workers=1)[0]] == [1] * 5  # fewer workers than cohorts
+    assert [t.jobs for t in sweep.in_waves(tasks, workers=None)[0]] == [1] * 5  # a cluster's cores are unknown
+    args = build_parser().parse_args(variant_command(ordered[1])[3:])
+    assert args.reuse_from == ["/r/a/base"] and args.jobs == 1
+    assert build_parser().parse_args(variant_command(ordered[0])[3:]).jobs == 2
+    forced = [task("a", "base", True), task("a", "x", True)]
+    assert sweep.in_waves(forced, workers=2) == (forced, {0: [], 1: []})  # --force: every variant cold, at once
+
+
 FAKE_RUN = """#!/bin/sh
 # stands in for python: prints what a run would and exits as FAKE_EXIT says
 echo "reports root $CMM_REPORTS_DIR, threads $OMP_NUM_THREADS"
@@ -353,6 +371,10 @@ def test_a_two_variant_sweep_on_a_local_cluster_then_reused(tmp_path):
     assert a1c["variant"]["overrides"] == {"output_dir": str(folder / "variants/small/a1c-lt7"), "goals.a1c": "< 7"}
     assert {"key": "goals.a1c", "base": "< 8", "variant": "< 7"} in a1c["variant"]["differs_from_base"]
     assert a1c["params"]["output_dir"] == "reports/sweeps/ci/variants/small/a1c-lt7"
+    # the variant ran after the base and took from it what the A1c goal does not reach (the focus groups)
+    origin = {n["name"]: (n["status"], n.get("reused_from")) for n in a1c["notebooks"]}
+    assert origin["focus_groups"] == ("reused", "reports/sweeps/ci/variants/small/base")
+    assert origin["time_to_goal"] == ("ran", None) and origin["report"] == ("ran", None)
     for name in ("index.html", "sensitivity.csv", "conclusions.csv", "sweep.json"):
         assert (folder / name).is_file(), name
     assert any((folder / "figures").iterdir())

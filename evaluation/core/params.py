@@ -19,7 +19,6 @@ import copy
 import dataclasses
 import datetime as dt
 import difflib
-import json
 import os
 import re
 import types
@@ -32,19 +31,18 @@ import yaml
 
 from .errors import ParamsError
 from .goals import Goal, parse_goal
+from .params_read import RecordedSection, note_read, recording
 from .paths import DEMO_PARAMS, reports_root, resolve_path, shown_path, within_reports_root
 from .schema import (CMS_THRESHOLD, DEFAULTS, OPEN_KEYS, PARAM_SECTIONS, RESERVED_COHORT_IDS, SCHEMA, VARIANTS_DIR,
                      Check, Invalid, defaults_of, is_number, list_of, month, quoted)
 
 __all__ = ["Params", "check", "load_params", "from_namespace", "to_dict", "check_against_data", "parse_overrides",
-           "apply_overrides", "name_overrides", "check_variant_name", "variant_dir", "flatten",
-           "PARAMS_READ_VARIABLE", "record_params_reads", "stop_recording_params_reads"]
+           "apply_overrides", "name_overrides", "check_variant_name", "variant_dir", "flatten"]
 
 VARIANT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a variant's (and a sweep's) name: a folder name
 OPEN_MAPPINGS = (*OPEN_KEYS, "spc.phases")  # mappings whose keys are not in the schema (measures, names, teams)
+SECTION_FIELDS = ("goals", "combined_goals", *PARAM_SECTIONS)  # the mappings, read key by key
 FIXED_KEYS = ("cohort_id",)  # what an override may not change: a variant belongs to its params file's cohort
-# the file a notebook process records the params it reads in; the runner sets it for each notebook it executes
-PARAMS_READ_VARIABLE = "CMM_PARAMS_READ"
 
 
 @dataclass(frozen=True)
@@ -78,10 +76,17 @@ class Params:
     source: str | None = field(default=None, compare=False)  # the params file, when read from one
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the keys as given
 
+    def __post_init__(self) -> None:
+        # the sections note which of their keys a notebook reads (see evaluation.core.params_read)
+        for name in SECTION_FIELDS:
+            value = object.__getattribute__(self, name)
+            if not isinstance(value, RecordedSection):
+                object.__setattr__(self, name, RecordedSection(name, value))
+
     def __getattribute__(self, name: str) -> Any:
-        # while a notebook runs under the runner, every field read is recorded (see record_params_reads)
-        if _reads.names is not None and name in _RECORDED and name not in _reads.names:
-            _reads.note(name)
+        # while a notebook runs under the runner, every field read is recorded (a section records its own keys)
+        if name in _NOTED and recording():
+            note_read(*(PARAM_FIELDS if name == "__dict__" else (name,)))
         return object.__getattribute__(self, name)
 
     def goal_met(self, measure: str, values) -> np.ndarray:
@@ -104,51 +109,8 @@ class Params:
 
 
 PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(Params))
-_RECORDED = frozenset(PARAM_FIELDS) | {"__dict__"}  # ``__dict__`` (vars, pickle, copy) reads every field
-
-
-class _ParamsReads:
-    """The fields of :class:`Params` read in this process since :func:`record_params_reads`, kept in a small
-    JSON file (rewritten at each new field, so it is complete however the process ends)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] | None = None  # None: not recording
-        self.path: Path | None = None
-
-    def note(self, name: str) -> None:
-        read = set(PARAM_FIELDS) if name == "__dict__" else {name}
-        if not read <= self.names:
-            self.names |= read
-            self.write()
-
-    def write(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps({"params_read": sorted(self.names)}) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
-
-
-_reads = _ParamsReads()
-
-
-def record_params_reads(path: str | os.PathLike) -> None:
-    """Record from now on every field of any :class:`Params` read in this process into ``path`` (JSON,
-    ``{"params_read": [...]}``), so the runner knows which params a notebook's outputs can depend on.
-
-    Started by :func:`evaluation.start` when the runner names the file in ``$CMM_PARAMS_READ``; started again
-    for the same file (a notebook calling ``start`` twice), what was recorded is kept.
-    """
-    path = Path(path)
-    if _reads.names is not None and _reads.path == path:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _reads.names, _reads.path = set(), path
-    _reads.write()  # an empty record says recording ran: a missing one means nothing is known (every field)
-
-
-def stop_recording_params_reads() -> set[str] | None:
-    """Stop recording (a notebook run in the runner's own process has ended); the fields read, or None."""
-    names, _reads.names, _reads.path = _reads.names, None, None
-    return names
+# ``__dict__`` (vars, pickle, copy) reads every field
+_NOTED = frozenset(PARAM_FIELDS) - frozenset(SECTION_FIELDS) | {"__dict__"}
 
 
 def _suggest(key: str, options) -> str:
@@ -317,22 +279,28 @@ def _cross_checks(sections: dict[str, dict], goals: Mapping[str, Goal], combined
                       f"got {m!r}{_suggest(m, known) if difflib.get_close_matches(m, known, n=1) else ''}")
 
 
-def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
-    """The params file as written (an empty file is an empty mapping); a ParamsError naming the file when it is
-    missing, a folder, not YAML or not a mapping."""
-    path = str(path)
+def read_yaml_mapping(path: str | os.PathLike, kind: str, shown: str | None = None) -> dict[str, Any] | None:
+    """A YAML file of keys and values (a params file, a sweep spec), or None when it is empty; a ParamsError
+    naming the file (as ``shown``, else as given) when it is missing, a folder, not YAML, not UTF-8 or not a
+    mapping. ``kind`` names the file in those messages: "params file not found"."""
+    shown = str(path) if shown is None else shown
     try:
         with open(resolve_path(path), encoding="utf-8") as fh:
             raw = yaml.safe_load(fh)
     except FileNotFoundError:
-        raise ParamsError("params file not found", path=path) from None
+        raise ParamsError(f"{kind} not found", path=shown) from None
     except IsADirectoryError:
-        raise ParamsError("is a folder, not a params file", path=path) from None
+        raise ParamsError(f"is a folder, not a {kind}", path=shown) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"not valid YAML: {exc}", path=path) from None
+        raise ParamsError(f"not valid YAML: {exc}", path=shown) from None
     if raw is not None and not isinstance(raw, Mapping):
-        raise ParamsError("a params file must be a YAML mapping of keys to values", path=path)
-    return dict(raw or {})
+        raise ParamsError(f"a {kind} must be a YAML mapping of keys to values", path=shown)
+    return None if raw is None else dict(raw)
+
+
+def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The params file as written (an empty file is an empty mapping)."""
+    return read_yaml_mapping(path, "params file") or {}
 
 
 def load_params(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, variant: str | None = None,

@@ -220,7 +220,7 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
     """
     goals = None
     if isinstance(source, Params):
-        data_dir, as_of, goals = source.data_dir, as_of or source.as_of, source.goals
+        data_dir, as_of, goals = source.data_dir, as_of or source.as_of, list(source.goals)  # their measures only
     else:
         data_dir = Path(source)
     data_dir = Path(data_dir)
@@ -260,7 +260,8 @@ _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", 
 
 
 def validation_key(params: Params) -> str:
-    """What a validated cohort depends on: the input files, the params validation reads, and the code."""
+    """What a validated cohort depends on: the input files, the params validation reads (as_of, which measures
+    have goals, the REFI-QDA project), and the code."""
     package = Path(__file__).resolve().parents[1]
     code = hashlib.sha256()
     for path in [package / name for name in _VALIDATION_CODE] + sorted(DICTIONARY_DIR.glob("*.yaml")):
@@ -268,7 +269,7 @@ def validation_key(params: Params) -> str:
             code.update(path.read_bytes())
     files = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
     qdpx = params.qualitative.get("qdpx")
-    blob = json.dumps({"files": files, "as_of": str(params.as_of), "goals": sorted(map(str, params.goals.values())),
+    blob = json.dumps({"files": files, "as_of": str(params.as_of), "goals": sorted(params.goals),
                        "qdpx": str(qdpx), "code": code.hexdigest()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Mapping
 import pandas as pd
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import PARAMS_READ_VARIABLE, Params, check_against_data, from_namespace, record_params_reads
+from evaluation.core.params import Params, check_against_data, from_namespace
+from evaluation.core.params_read import PARAMS_READ_VARIABLE, record_params_reads
 from evaluation.core.paths import REPORTS_ENV, STAGING_DIR, reports_root, scratch_dir, shown_path, workbench_dir
 from .cohort import Cohort
 from .loading import load_validated
@@ -61,7 +62,7 @@ def start(namespace: Mapping[str, Any]) -> tuple[Params, Cohort]:
     a notebook writes to ``reports/scratch/<cohort_id>/`` whatever ``output_dir`` says (see
     :func:`where_to_write`) and prints where. Inside a run, the cohort the runner validated is reused (when its
     inputs are unchanged) instead of being read again, and every params field the notebook reads from here on is
-    recorded for the runner's reuse (:func:`evaluation.core.params.record_params_reads`).
+    recorded for the runner's reuse (:func:`evaluation.core.params_read.record_params_reads`).
     """
     record = os.environ.get(PARAMS_READ_VARIABLE)
     if record:  # set by the runner for this notebook only

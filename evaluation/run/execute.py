@@ -23,7 +23,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
-from evaluation.core.params import PARAMS_READ_VARIABLE, stop_recording_params_reads  # loaded with the package anyway
+from evaluation.core.params_read import PARAMS_READ_VARIABLE, stop_recording_params_reads  # loaded with the package anyway
 from evaluation.core.paths import REPO_ROOT
 from .notebooks import NotebookRun, notebook_name
 

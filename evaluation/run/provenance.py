@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 import nbformat
 from evaluation.core.params import PARAM_FIELDS, Params, flatten, to_dict
+from evaluation.core.params_read import read_value
 from evaluation.core.paths import REPO_ROOT, reports_root, shown_path
 from evaluation.core.version import __version__
 from .notebooks import NotebookRun
@@ -146,8 +147,8 @@ def reuse_key(notebook: Path, params: Params, file_hashes: dict[str, str], code:
     """
     values = params_values(params)
     read = sorted(set(params_read) - {"output_dir"})
-    blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(), "code": code,
-                       "params": {k: values.get(k) for k in read}, "params_read": read, "files": file_hashes},
+    blob = json.dumps({"notebook": notebook_fingerprint(notebook), "code": code,
+                       "params": {k: read_value(values, k) for k in read}, "params_read": read, "files": file_hashes},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

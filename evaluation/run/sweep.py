@@ -27,6 +27,7 @@ reports folder that cannot be written fail the same way every time and are repor
 
 from __future__ import annotations
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -79,6 +80,8 @@ class SweepTask:
     python: str
     force: bool = False
     environment: dict[str, str] = field(default_factory=dict)  # set in the run's environment (thread counts)
+    jobs: int = 1  # notebooks run side by side (a cohort's first variant, while the workers would idle, gets more)
+    reuse_from: tuple[str, ...] = ()  # reports it may take unchanged notebooks from (its cohort's first variant's)
 
     @property
     def label(self) -> str:
@@ -166,14 +169,44 @@ def _without_path(exc: ParamsError) -> str:
 
 
 def variant_command(task: SweepTask) -> list[str]:
-    """The runner's command line for a task: ``--jobs 1`` (one kernel: the worker has one core), the variant,
-    its report folder and each override as ``--set KEY=VALUE``, the value written as JSON (which YAML reads back
-    as the same value: ``"< 7"`` text, ``7`` a number, ``["track", "sex"]`` a list)."""
-    command = [task.python, "-m", "evaluation", "run", task.params_file, "--jobs", "1", "--variant", task.variant,
-               "--set", f"output_dir={json.dumps(task.report_dir)}"]
+    """The runner's command line for a task: ``--jobs`` (1, one kernel, unless the task is given the cores of
+    idle workers), the variant, its report folder and each override as ``--set KEY=VALUE``, the value written as
+    JSON (which YAML reads back as the same value: ``"< 7"`` text, ``7`` a number, ``["track", "sex"]`` a list),
+    and ``--reuse-from`` each report it may reuse notebooks from."""
+    command = [task.python, "-m", "evaluation", "run", task.params_file, "--jobs", str(task.jobs),
+               "--variant", task.variant, "--set", f"output_dir={json.dumps(task.report_dir)}"]
     for key, value in task.overrides.items():
         command += ["--set", f"{key}={json.dumps(value, ensure_ascii=False)}"]
+    for folder in task.reuse_from:
+        command += ["--reuse-from", folder]
     return command + (["--force"] if task.force else [])
+
+
+def in_waves(tasks: list[SweepTask], workers: int | None) -> tuple[list[SweepTask], dict[int, list[int]]]:
+    """The tasks set to run in two waves: each cohort's first variant (its base, when the spec includes it),
+    then, once that has finished, the cohort's other variants, each reusing from it every notebook that read no
+    setting the variant changes. Returns the tasks and {first task's index: its followers' indexes}.
+
+    While the first variants run, the workers the cohorts leave idle lend them their cores (``jobs``:
+    ``workers`` // cohorts, at least 1; 1 on a cluster given by address, whose workers' cores are unknown).
+    ``--force`` runs every variant cold: nothing waits, nothing is reused.
+    """
+    if not tasks or tasks[0].force:
+        return tasks, {i: [] for i in range(len(tasks))}
+    first: dict[str, int] = {}
+    for i, task in enumerate(tasks):
+        first.setdefault(task.cohort_id, i)
+    jobs = max(1, (workers or 1) // len(first))
+    waves: dict[int, list[int]] = {i: [] for i in first.values()}
+    out = list(tasks)
+    for i, task in enumerate(tasks):
+        lead = first[task.cohort_id]
+        if i == lead:
+            out[i] = dataclasses.replace(task, jobs=jobs)
+        else:
+            out[i] = dataclasses.replace(task, reuse_from=(tasks[lead].report_dir,))
+            waves[lead].append(i)
+    return out, waves
 
 
 def run_variant(task: SweepTask) -> dict[str, Any]:
@@ -286,16 +319,26 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
         if scheduler:
             _check_shared_files(client, tasks[0])
         token = uuid.uuid4().hex[:8]  # two sweeps on one scheduler never share a task's key
-        futures = {client.submit(run_variant, task, key=f"sweep-{spec.name}-{task.cohort_id}-{task.variant}-{token}",
-                                 retries=retries, pure=False): i for i, task in enumerate(tasks)}
+        tasks, waves = in_waves(tasks, None if scheduler else n_workers)
+
+        def submit(i: int) -> Any:
+            task = tasks[i]
+            return client.submit(run_variant, task, key=f"sweep-{spec.name}-{task.cohort_id}-{task.variant}-{token}",
+                                 retries=retries, pure=False)
+
+        futures = {submit(i): i for i in waves}
+        pending = as_completed(list(futures))
         records: list[dict[str, Any] | None] = [None] * len(tasks)
         bar = tqdm(total=len(tasks), desc=f"sweep {spec.name}", unit="variant", file=sys.stderr,
                    disable=None if progress is None else not progress, dynamic_ncols=True)
         tell = say or (lambda line: tqdm.write(line, file=sys.stderr))
         with bar:
-            for count, future in enumerate(as_completed(futures), 1):
+            for count, future in enumerate(pending, 1):
                 i = futures[future]
                 records[i] = _record_of(future, tasks[i])
+                for follower in waves.get(i, []):  # the cohort's other variants, now that its first has finished
+                    futures[later := submit(follower)] = follower
+                    pending.add(later)
                 bar.update(1)
                 tell(_finished_line(records[i], count, len(tasks)))
         return [r for r in records if r is not None]

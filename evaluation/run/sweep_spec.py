@@ -9,9 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
-import yaml
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import VARIANT_NAME
+from evaluation.core.params import VARIANT_NAME, read_yaml_mapping
 from evaluation.core.paths import reports_root, resolve_path, shown_path
 from evaluation.core.schema import SWEEPS_DIR
 
@@ -85,22 +84,12 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
 
 
 def _read_yaml(path: str | os.PathLike, shown: str) -> dict[str, Any]:
-    """The spec file as a mapping; a ParamsError naming it when it is missing, not YAML or not a mapping."""
-    try:
-        with open(resolve_path(path), encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise ParamsError("sweep spec not found", path=shown) from None
-    except IsADirectoryError:
-        raise ParamsError("a sweep spec is a YAML file, not a folder", path=shown) from None
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"not valid YAML: {exc}", path=shown) from None
+    """The spec file as a mapping; a ParamsError naming it when it is missing, empty, not YAML or not a mapping."""
+    raw = read_yaml_mapping(path, "sweep spec", shown)
     if raw is None:
         raise ParamsError("the sweep spec is empty: it needs at least `cohorts` and a `grid` or `variants`",
                           path=shown)
-    if not isinstance(raw, Mapping):
-        raise ParamsError("a sweep spec must be a YAML mapping of keys to values", path=shown)
-    return dict(raw)
+    return raw
 
 
 def _check_cohorts(value: Any, problem: Callable[[str, str], None]) -> list[str]:
