@@ -171,7 +171,10 @@ def single_run_commands(spec_path: Path, reports: Path, jobs: int) -> list[tuple
 
 
 def bench_sweep(spec_path: Path, workers: int, jobs: int, work: Path) -> pd.DataFrame:
-    """The variants of a sweep as single runs one after another, then as one sweep (cold, then unchanged)."""
+    """The variants of a sweep as cold single runs one after another, then as one sweep into an empty reports
+    folder (each cohort's first variant first, the others reusing what their settings do not reach), again
+    unchanged, and with ``--force`` (every variant cold, side by side): seconds, peak memory and each sweep's
+    ratio to the single runs, all measured in this one run."""
     rows = []
     single = work / "single_runs"
     for label, command in single_run_commands(spec_path, single, jobs):
@@ -179,17 +182,16 @@ def bench_sweep(spec_path: Path, workers: int, jobs: int, work: Path) -> pd.Data
         seconds, peak = measured(command, single)
         rows.append({"what": f"single run {label}", "seconds": round(seconds, 1), "peak_memory_mb": peak})
     sequential = sum(r["seconds"] for r in rows)
+    rows.append({"what": f"{len(rows)} single runs one after another (--jobs {jobs}, --force)",
+                 "seconds": round(sequential, 1), "peak_memory_mb": max(r["peak_memory_mb"] for r in rows)})
     sweep = [sys.executable, "-m", "evaluation", "sweep", str(spec_path), "--workers", str(workers)]
-    print("  sweep, cold ...", flush=True)
-    cold, cold_peak = measured(sweep + ["--force"], work / "sweep")
-    print("  sweep, unchanged ...", flush=True)
-    warm, warm_peak = measured(sweep, work / "sweep")
-    rows += [{"what": f"{len(rows)} single runs one after another (--jobs {jobs})", "seconds": round(sequential, 1),
-              "peak_memory_mb": max(r["peak_memory_mb"] for r in rows)},
-             {"what": f"sweep on {workers} Dask workers, cold", "seconds": round(cold, 1),
-              "peak_memory_mb": cold_peak, "ratio_to_single_runs": round(cold / sequential, 2)},
-             {"what": "sweep again, unchanged (every variant reused)", "seconds": round(warm, 1),
-              "peak_memory_mb": warm_peak, "ratio_to_single_runs": round(warm / sequential, 3)}]
+    for what, extra in [(f"sweep on {workers} Dask workers, into an empty reports folder", []),
+                        ("sweep again, unchanged (every variant reused)", []),
+                        ("sweep --force (every variant cold, side by side)", ["--force"])]:
+        print(f"  {what} ...", flush=True)
+        seconds, peak = measured(sweep + extra, work / "sweep")
+        rows.append({"what": what, "seconds": round(seconds, 1), "peak_memory_mb": peak,
+                     "ratio_to_single_runs": round(seconds / sequential, 3)})
     return pd.DataFrame(rows)
 
 
