@@ -189,6 +189,23 @@ def test_a_source_changed_outside_a_run_or_of_other_data_is_not_used(tmp_path, t
     assert any("not a report" in line for line in said), said
 
 
+def test_a_notebook_run_again_leaves_no_file_it_no_longer_writes(tmp_path, tiny_cohort, reports_root, two_notebooks):
+    """The seed notebook writes extra.csv unless the seed is 7: a variant with seed 7, assembled from the main
+    report, has the ci notebook's table (reused) and not the seed notebook's extra.csv of the main report."""
+    notebook(two_notebooks, "00_seed.ipynb", START, "ev.save_table(pd.DataFrame({'seed': [params.seed]}), params, 'seed')",
+             "if params.seed != 7:\n    ev.save_table(pd.DataFrame({'x': [1]}), params, 'extra')")
+    main = runner.run(tiny_params(tmp_path, tiny_cohort, "main"), in_process=True, say=quiet)
+    written = {n["name"]: n["outputs"] for n in provenance(main.report_dir)["notebooks"]}
+    assert written == {"seed": ["tables/extra.csv", "tables/seed.csv"], "ci": ["tables/ci.csv"]}
+    seed7 = runner.run(tiny_params(tmp_path, tiny_cohort, "seed7", seed=7, output_dir=reports_root / "v" / "seed7"),
+                       in_process=True, say=quiet, reuse_from=[main.report_dir])
+    assert statuses(seed7) == {"seed": "ran", "ci": "reused"}
+    assert sorted(p.name for p in (seed7.report_dir / "tables").iterdir()) == ["ci.csv", "data_quality.csv", "seed.csv"]
+    entries = {n["name"]: n["outputs"] for n in provenance(seed7.report_dir)["notebooks"]}
+    assert entries == {"seed": ["tables/seed.csv"], "ci": ["tables/ci.csv"]}  # the reused one's, carried over
+    assert (main.report_dir / "tables" / "extra.csv").is_file()  # the source is never touched
+
+
 def test_force_reuses_nothing_from_another_report(tmp_path, tiny_cohort, reports_root, two_notebooks):
     main = runner.run(tiny_params(tmp_path, tiny_cohort, "main"), in_process=True, say=quiet)
     params = tiny_params(tmp_path, tiny_cohort, "log", ci_method="log", output_dir=reports_root / "v" / "log")
@@ -245,6 +262,10 @@ def test_a_variant_reuses_what_its_settings_do_not_reach_and_matches_a_cold_run(
     assert all(r.status == "ran" for r in cold.notebooks)
     tables = lambda d: {p.name: p.read_bytes() for p in sorted((d / "tables").iterdir())}  # noqa: E731
     assert tables(reused.report_dir) == tables(cold.report_dir)
+    figures = lambda d: sorted(p.name for p in (d / "figures").iterdir())  # noqa: E731
+    assert figures(reused.report_dir) == figures(cold.report_dir)
+    assert (reused.report_dir / "figures" / "manifest.csv").read_bytes() == \
+        (cold.report_dir / "figures" / "manifest.csv").read_bytes()
 
 
 def test_a_variant_reuses_from_the_cohorts_main_report_when_there_is_one(tmp_path, tiny_cohort, reports_root,

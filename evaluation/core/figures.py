@@ -28,7 +28,7 @@ from IPython.display import display
 from matplotlib.text import Text
 from .disclosure import suppress_text
 from .labels import SECTIONS
-from .outputs import atomic_write, neutralise_formulas
+from .outputs import atomic_write, neutralise_formulas, note_written
 from .params import Params
 
 # Okabe & Ito (2008) colour-blind-safe palette; black last.
@@ -178,6 +178,7 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
             tmp = folder / f".{figure_id}.tmp.{fmt}"
             fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], bbox_inches=bbox)
             os.replace(tmp, path)
+            note_written(path)
             files.append(f"figures/{path.name}")
     counts = figure_counts(fig)
     counts_path = folder / f"{figure_id}{COUNTS_SUFFIX}"

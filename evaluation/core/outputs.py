@@ -2,7 +2,9 @@
 
 :func:`save_table` writes ``tables/<name>.csv`` (what ``ev.save_table`` is); :func:`read_table` reads one back
 for the findings; :func:`atomic_write` is how every file of a report is written (readers see the old or the
-new content, never half of it).
+new content, never half of it). Under the runner, each file a notebook writes is noted in a record of its
+outputs (:func:`note_written`), so that a notebook run again in a report assembled from another starts without
+the files it wrote there: a figure it no longer draws is not left behind.
 
 Text cells a spreadsheet would run as a formula are made inert before any CSV or workbook meant for people:
 a cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return, which some spreadsheets skip
@@ -23,6 +25,23 @@ import pandas as pd
 from .params import Params
 
 FLOAT_FORMAT = "%.10g"
+# the file a notebook process notes the files it writes in (one path a line); the runner sets it per notebook
+OUTPUTS_VARIABLE = "CMM_OUTPUTS_WRITTEN"
+
+
+def note_written(path: Path) -> None:
+    """Note ``path`` in the record of this notebook's outputs, when the runner asked for one: as a path
+    relative to the report folder the record is in (``<report>/logs/outputs/<notebook>.txt``)."""
+    record = os.environ.get(OUTPUTS_VARIABLE)
+    if not record:
+        return
+    report = Path(record).parents[2]
+    try:
+        name = Path(os.path.abspath(path)).relative_to(os.path.abspath(report)).as_posix()
+    except ValueError:
+        return  # written outside the report (a notebook run alone): not an output of the report
+    with open(record, "a", encoding="utf-8") as fh:
+        fh.write(name + "\n")
 
 
 def save_table(df: pd.DataFrame, target: Params | str | Path, name: str) -> pd.DataFrame:
@@ -70,6 +89,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     os.umask(mask)
     os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, path)
+    note_written(path)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -8,13 +8,13 @@ timestamps), so the same tables give the same bytes, and atomic.
 from __future__ import annotations
 import io
 import os
-import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 from typing import Any
 import pandas as pd
+from evaluation.core.outputs import atomic_write
 from .cohort import Cohort
 from .qualitative import CODING_COLUMNS, QualitativeTables, as_tables
 from .refi_qda import INTERNAL, NAMESPACE, PROJECT_FILE, SOURCES_FOLDER
@@ -152,17 +152,12 @@ def export_qdpx(source: Cohort | QualitativeTables, path: str | os.PathLike, nam
     """
     path = Path(path)
     xml, files = build_project(source, name=name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            for member, data in [(PROJECT_FILE, xml), *sorted(files.items())]:
-                info = zipfile.ZipInfo(member, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in [(PROJECT_FILE, xml), *sorted(files.items())]:
+            info = zipfile.ZipInfo(member, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    atomic_write(path, buffer.getvalue())
     return path

@@ -23,7 +23,8 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
-from evaluation.core.params_read import PARAMS_READ_VARIABLE, stop_recording_params_reads  # loaded with the package anyway
+from evaluation.core.outputs import OUTPUTS_VARIABLE  # loaded with the package anyway, like the params modules
+from evaluation.core.params_read import PARAMS_READ_VARIABLE, stop_recording_params_reads
 from evaluation.core.paths import REPO_ROOT
 from .notebooks import NotebookRun, notebook_name
 
@@ -35,11 +36,27 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 SOCKETS_PREFIX = "cmm-kernel-"  # a kernel's socket folder, under the system's temporary folder (a short path: a
 # Unix socket's path is limited to about 100 characters)
 PARAMS_READ_DIR = ("logs", "params_read")  # where, in the staging folder, each notebook records the params it read
+OUTPUTS_DIR = ("logs", "outputs")  # and the files it wrote
 
 
 def params_read_path(staging: Path, notebook: Path) -> Path:
     """The file the notebook ``notebook`` records the params it reads in, when run into ``staging``."""
     return staging.joinpath(*PARAMS_READ_DIR, f"{notebook.stem}.json")
+
+
+def outputs_path(staging: Path, notebook: Path) -> Path:
+    """The file the notebook ``notebook`` notes the files it writes in (one a line), when run into ``staging``."""
+    return staging.joinpath(*OUTPUTS_DIR, f"{notebook.stem}.txt")
+
+
+def records_of(staging: Path, notebook: Path) -> tuple[str, str]:
+    """The two records a notebook run into ``staging`` keeps (params read, files written), made ready: their
+    folder exists and no earlier record is in them."""
+    paths = params_read_path(staging, notebook), outputs_path(staging, notebook)
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+    return str(paths[0]), str(paths[1])
 
 
 def kernel_name() -> str:
@@ -70,12 +87,12 @@ def kernel_connection(folder: str) -> dict:
 
 
 def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str, threads: int = 1,
-                     params_read: str | None = None) -> dict:
+                     params_read: str | None = None, outputs: str | None = None) -> dict:
     """Run one notebook with papermill (in a worker process); return its status, never raise.
 
     The kernel inherits this worker's environment, where the thread variables are set to ``threads`` unless the
-    user has set them, and ``$CMM_PARAMS_READ`` names ``params_read``, the file the notebook records the params
-    it reads in. The kernel listens on sockets in a temporary folder of its own (removed after it).
+    user has set them, ``$CMM_PARAMS_READ`` names ``params_read``, the file the notebook records the params it
+    reads in, and ``$CMM_OUTPUTS_WRITTEN`` names ``outputs``, where it notes the files it writes. The kernel listens on sockets in a temporary folder of its own (removed after it).
     """
     # jsonschema, under nbformat, compiles an IRI grammar on import (0.7 s in every worker) that notebook
     # validation never uses; this process only runs papermill, so it goes without
@@ -87,6 +104,8 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
         os.environ.setdefault(name, str(threads))
     if params_read:
         os.environ[PARAMS_READ_VARIABLE] = params_read
+    if outputs:
+        os.environ[OUTPUTS_VARIABLE] = outputs
 
     started = time.perf_counter()
     result: dict = {"status": "ok", "error": None}
@@ -109,11 +128,13 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
     return result
 
 
-def execute_in_process(source: str, target: str, parameters: dict, params_read: str | None = None) -> dict:
+def execute_in_process(source: str, target: str, parameters: dict, params_read: str | None = None,
+                       outputs: str | None = None) -> dict:
     """Run one notebook's code cells in this process, as papermill would with ``parameters`` injected after the
     ``parameters`` cell (and the repository as the working folder); write the notebook (without outputs) to
     ``target``; return its status, never raise. With ``params_read``, the params the notebook reads are recorded
-    in that file, as in a kernel, and recording stops when the notebook ends (the caller's reads are its own).
+    in that file, as in a kernel, and recording stops when the notebook ends (the caller's reads are its own);
+    with ``outputs``, the files it writes are noted there.
 
     No kernel and no outputs kept: for the cohort-shape tests, the notebooks a regold runs only for their
     tables, and the benchmark's in-process floor.
@@ -130,7 +151,8 @@ def execute_in_process(source: str, target: str, parameters: dict, params_read: 
     nb = nbformat.read(source, as_version=4)
     namespace: dict = {"__name__": "__main__", "display": display}  # what a kernel provides as a builtin
     result: dict = {"status": "ok", "error": None}
-    with contextlib.chdir(REPO_ROOT), _environment(PARAMS_READ_VARIABLE, params_read):
+    with contextlib.chdir(REPO_ROOT), _environment(PARAMS_READ_VARIABLE, params_read), \
+            _environment(OUTPUTS_VARIABLE, outputs):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -186,7 +208,7 @@ def run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, ker
             say(f"  started  {path.stem}")
             future = pool.submit(execute_notebook, str(path), str(staging / "notebooks" / path.name), parameters,
                                  kernel, str(staging / "logs" / f"{path.stem}.log"), kernel_threads(workers),
-                                 str(params_read_path(staging, path)))
+                                 *records_of(staging, path))
             running[future] = path
 
         while waiting and len(running) < jobs:
@@ -213,7 +235,7 @@ def _run_in_process(batch: list[Path], staging: Path, parameters: dict, say: Cal
     """:func:`run_batch` without kernels: one notebook after another in this process."""
     for path in batch:
         res = execute_in_process(str(path), str(staging / "notebooks" / path.name), parameters,
-                                 str(params_read_path(staging, path)))
+                                 *records_of(staging, path))
         run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"], res["error"])
         done.append(run)
         _say_done(say, run, path, len(done), total)

@@ -30,6 +30,7 @@ class NotebookRun:
     params_read: list[str] | None = None  # the params fields the notebook read (recorded as it ran)
     reuse_key: str | None = None  # the input key narrowed to those fields: what another run may reuse it by
     reused_from: str | None = None  # the report its outputs were copied from, when reused
+    outputs: list[str] | None = None  # the files it wrote, relative to the report (noted as it ran)
 
 
 def notebook_name(path: Path) -> str:

@@ -264,7 +264,7 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "wall_seconds": round(seconds, 2),
         "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
                        "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key, "params_read": r.params_read,
-                       "reuse_key": r.reuse_key, "reused_from": r.reused_from} for r in runs],
+                       "reuse_key": r.reuse_key, "reused_from": r.reused_from, "outputs": r.outputs} for r in runs],
         "reused_notebooks": [r.name for r in runs if r.status == "reused"],
         "published_files_sha256": published_hashes(staging),
     }

@@ -46,7 +46,7 @@ from evaluation.data.refi_qda import qdpx_path
 from evaluation.data.start import resolve_with_data
 from evaluation.data.validation import last_recorded_date
 from evaluation.report.gate import check_funder_outputs
-from .execute import PARAMS_READ_DIR, kernel_name, params_read_path, run_batch
+from .execute import OUTPUTS_DIR, PARAMS_READ_DIR, kernel_name, outputs_path, params_read_path, run_batch
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
 from .provenance import (FINISHED, PROVENANCE, Variant, changed_outside, code_fingerprint, finished_notebooks,
@@ -167,6 +167,7 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
 
     if plan.source is not None and (plan.reusable or only or len(plan.stale) < len(plan.every)):
         plan = _copy_source(plan, staging, say)  # keep the outputs of reused and other notebooks
+        _clear_outputs(plan, staging)  # and only theirs
     if plan.stale:
         params, counts, last_recorded = _validate(params, staging, say, overrides)
     else:
@@ -189,7 +190,8 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     parameters = to_dict(params) | {"output_dir": str(staging),
                                     "params_file": shown_path(params.source) if params.source else None}
     kernel = None if in_process else kernel_name()
-    shutil.rmtree(staging.joinpath(*PARAMS_READ_DIR), ignore_errors=True)  # a copied report's records: not this run's
+    for records in (PARAMS_READ_DIR, OUTPUTS_DIR):  # a copied report's records: not this run's
+        shutil.rmtree(staging.joinpath(*records), ignore_errors=True)
     runs = _execute(plan, staging, parameters, jobs, kernel, say) if plan.stale else []
     runs = _every_notebook(plan, runs, staging)
     _record_reuse(plan, runs, staging)
@@ -405,18 +407,47 @@ def _copy_source(plan: Plan, staging: Path, say: Callable[[str], None]) -> Plan:
 
 
 def _record_reuse(plan: Plan, runs: list[NotebookRun], staging: Path) -> None:
-    """Each notebook's params read and reuse key, and where its outputs came from: recorded as it ran, or carried
-    over from the report its outputs were taken from."""
+    """Each notebook's params read, reuse key and files written, and where its outputs came from: recorded as it
+    ran, or carried over from the report its outputs were taken from."""
     notebooks = {p.name: p for p in plan.every}
     for r in runs:
         name = Path(r.path).name
         if r.status == "ran":
             r.params_read = params_read_by(notebooks[name], params_read_path(staging, notebooks[name]))
             r.reuse_key = reuse_key(notebooks[name], plan.params, plan.file_hashes, plan.code, r.params_read)
+            r.outputs = _written(outputs_path(staging, notebooks[name]))
             continue
         entry = plan.previous.get(name, {})
-        r.params_read, r.reuse_key = entry.get("params_read"), entry.get("reuse_key")
+        r.params_read, r.reuse_key, r.outputs = entry.get("params_read"), entry.get("reuse_key"), entry.get("outputs")
         r.reused_from = plan.reused_from if r.status == "reused" else entry.get("reused_from")
+
+
+def _written(record: Path) -> list[str] | None:
+    """The files a notebook noted it wrote (sorted, each once); None when it noted none (unknown)."""
+    try:
+        return sorted(set(record.read_text(encoding="utf-8").split()))
+    except OSError:
+        return None
+
+
+def _clear_outputs(plan: Plan, staging: Path) -> list[str]:
+    """Remove from the copied report the files the notebooks about to run wrote there, but those a notebook
+    that is not run again also wrote: a notebook run again starts as if on an empty report, so a table or figure
+    it no longer writes (a measure without a goal in this variant) is not left behind. Returns what was removed.
+    A notebook of a report from before outputs were recorded removes nothing."""
+    stale = {p.name for p in plan.stale}
+    written = {name: entry.get("outputs") for name, entry in plan.previous.items() if isinstance(entry, dict)}
+    kept = {f for name, files in written.items() if name not in stale and isinstance(files, list) for f in files}
+    removed = []
+    for name in sorted(stale):
+        for file in written.get(name) or []:
+            path = Path(str(file))
+            if file in kept or path.is_absolute() or ".." in path.parts:
+                continue
+            if (staging / path).is_file():
+                (staging / path).unlink()
+                removed.append(path.as_posix())
+    return removed
 
 
 def _raise_failed(runs: list[NotebookRun], staging: Path) -> None:
