@@ -171,10 +171,18 @@ def single_run_commands(spec_path: Path, reports: Path, jobs: int) -> list[tuple
 
 
 def bench_sweep(spec_path: Path, workers: int, jobs: int, work: Path) -> pd.DataFrame:
-    """The variants of a sweep as cold single runs one after another, then as one sweep into an empty reports
-    folder (each cohort's first variant first, the others reusing what their settings do not reach), again
-    unchanged, and with ``--force`` (every variant cold, side by side): seconds, peak memory and each sweep's
-    ratio to the single runs, all measured in this one run."""
+    """The variants of a sweep as one sweep into an empty reports folder (each cohort's first variant first, the
+    others reusing what their settings do not reach), again unchanged, and with ``--force`` (every variant cold,
+    side by side); then as cold single runs one after another: seconds, peak memory and each sweep's ratio to
+    the single runs, all measured in this one run."""
+    sweeps = []
+    sweep = [sys.executable, "-m", "evaluation", "sweep", str(spec_path), "--workers", str(workers)]
+    for what, extra in [(f"sweep on {workers} Dask workers, into an empty reports folder", []),
+                        ("sweep again, unchanged (every variant reused)", []),
+                        ("sweep --force (every variant cold, side by side)", ["--force"])]:
+        print(f"  {what} ...", flush=True)
+        seconds, peak = measured(sweep + extra, work / "sweep")
+        sweeps.append({"what": what, "seconds": round(seconds, 1), "peak_memory_mb": peak})
     rows = []
     single = work / "single_runs"
     for label, command in single_run_commands(spec_path, single, jobs):
@@ -184,15 +192,9 @@ def bench_sweep(spec_path: Path, workers: int, jobs: int, work: Path) -> pd.Data
     sequential = sum(r["seconds"] for r in rows)
     rows.append({"what": f"{len(rows)} single runs one after another (--jobs {jobs}, --force)",
                  "seconds": round(sequential, 1), "peak_memory_mb": max(r["peak_memory_mb"] for r in rows)})
-    sweep = [sys.executable, "-m", "evaluation", "sweep", str(spec_path), "--workers", str(workers)]
-    for what, extra in [(f"sweep on {workers} Dask workers, into an empty reports folder", []),
-                        ("sweep again, unchanged (every variant reused)", []),
-                        ("sweep --force (every variant cold, side by side)", ["--force"])]:
-        print(f"  {what} ...", flush=True)
-        seconds, peak = measured(sweep + extra, work / "sweep")
-        rows.append({"what": what, "seconds": round(seconds, 1), "peak_memory_mb": peak,
-                     "ratio_to_single_runs": round(seconds / sequential, 3)})
-    return pd.DataFrame(rows)
+    for row in sweeps:
+        row["ratio_to_single_runs"] = round(row["seconds"] / sequential, 3)
+    return pd.DataFrame(rows + sweeps)
 
 
 def markdown(df: pd.DataFrame) -> str:

@@ -3,6 +3,7 @@ how it tells a failure worth retrying from one that is not, where the summary go
 and a real two-variant sweep on a LocalCluster (run again: every variant reused, the summary the same bytes)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -186,7 +187,7 @@ def test_a_cohorts_first_variant_runs_first_on_the_idle_cores_and_the_others_reu
 
 FAKE_RUN = """#!/bin/sh
 # stands in for python: prints what a run would and exits as FAKE_EXIT says
-echo "reports root $CMM_REPORTS_DIR, threads $OMP_NUM_THREADS"
+echo "reports root $CMM_REPORTS_DIR, threads $OMP_NUM_THREADS, trim ${MALLOC_TRIM_THRESHOLD_:-unset}"
 case "$FAKE_EXIT" in
   crash) echo "Traceback (most recent call last):"; echo "KeyError: 'x'"; exit 1 ;;
   kill) kill -9 $$ ;;
@@ -221,10 +222,29 @@ def test_a_run_that_executed_nothing_is_reused_and_the_log_has_its_command_and_o
     assert (record["status"], record["exit_code"], record["error"]) == ("reused", 0, None)
     log = Path(task.log_path).read_text()
     assert f"$ {tmp_path / 'fake-python'} -m evaluation run {tmp_path / 'x.yaml'} --jobs 1 --variant v1" in log
-    assert f"reports root {tmp_path / 'root'}, threads 1" in log  # the reports root passed explicitly
+    assert f"reports root {tmp_path / 'root'}, threads 1, trim unset" in log  # the reports root passed explicitly
     provenance(Path(task.report_dir), ["reused", "ran"])
     assert run_variant(task)["status"] == "ran"
     assert Path(task.log_path).read_text().count("$ ") == 2  # attempts append
+
+
+def test_a_run_does_not_inherit_the_settings_dask_gives_its_workers(tmp_path, monkeypatch):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ (and thread counts) in each worker; a variant's run sees the
+    sweep's environment instead (the thread counts the sweep sets itself)."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    unset = sweep.dask_worker_settings({"OMP_NUM_THREADS": "1"})
+    assert "MALLOC_TRIM_THRESHOLD_" in unset and "MKL_NUM_THREADS" in unset and "OMP_NUM_THREADS" not in unset
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")  # the user's own setting is theirs: kept
+    assert "MALLOC_TRIM_THRESHOLD_" not in sweep.dask_worker_settings({})
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as in a Dask worker
+    task = fake_task(tmp_path, "v1", "0")
+    provenance(Path(task.report_dir), ["ran"])
+    run_variant(task)
+    assert "trim 65536" in Path(task.log_path).read_text()
+    run_variant(dataclasses.replace(task, unset=("MALLOC_TRIM_THRESHOLD_",)))
+    assert Path(task.log_path).read_text().count("trim unset") == 1
 
 
 @pytest.mark.parametrize("code, reason", [(1, "data errors"), (2, "a params mistake"), (4, "cannot be written")])

@@ -82,6 +82,7 @@ class SweepTask:
     environment: dict[str, str] = field(default_factory=dict)  # set in the run's environment (thread counts)
     jobs: int = 1  # notebooks run side by side (a cohort's first variant, while the workers would idle, gets more)
     reuse_from: tuple[str, ...] = ()  # reports it may take unchanged notebooks from (its cohort's first variant's)
+    unset: tuple[str, ...] = ()  # variables of the worker's environment the run must not inherit (Dask's own)
 
     @property
     def label(self) -> str:
@@ -219,7 +220,8 @@ def run_variant(task: SweepTask) -> dict[str, Any]:
     log = Path(task.log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
     command = variant_command(task)
-    environment = {**os.environ, **task.environment, REPORTS_ENV: task.reports_root}
+    environment = {k: v for k, v in os.environ.items() if k not in task.unset}
+    environment |= {**task.environment, REPORTS_ENV: task.reports_root}
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"=== {dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} on {socket.gethostname()}\n"
                   f"$ {shlex.join(command)}\n")
@@ -320,6 +322,7 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
             _check_shared_files(client, tasks[0])
         token = uuid.uuid4().hex[:8]  # two sweeps on one scheduler never share a task's key
         tasks, waves = in_waves(tasks, None if scheduler else n_workers)
+        tasks = [dataclasses.replace(t, unset=dask_worker_settings(t.environment)) for t in tasks]
 
         def submit(i: int) -> Any:
             task = tasks[i]
@@ -346,6 +349,20 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def dask_worker_settings(environment: Mapping[str, str]) -> tuple[str, ...]:
+    """The variables Dask's nanny sets in each worker process (``distributed.nanny.pre-spawn-environ`` and
+    ``environ``) that the sweep's own environment does not have and the task does not set, for the run to drop:
+    it should see the environment the sweep was started in. Inherited, ``MALLOC_TRIM_THRESHOLD_=65536`` made the
+    demo's notebooks 2.4 times slower (glibc returning memory to the system at every free)."""
+    import dask
+    import distributed  # noqa: F401  (importing it puts its settings in dask's config)
+
+    names: set[str] = set()
+    for key in ("distributed.nanny.pre-spawn-environ", "distributed.nanny.environ"):
+        names |= set(dask.config.get(key, default={}) or {})
+    return tuple(sorted(n for n in names if n not in os.environ and n not in environment))
 
 
 def _record_of(future: Any, task: SweepTask) -> dict[str, Any]:
