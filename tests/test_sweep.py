@@ -167,22 +167,39 @@ def test_the_runner_reads_each_override_back_as_the_spec_wrote_it(tmp_path, para
     assert parse_overrides(args.set) == {"output_dir": str(tmp_path / "r" / "v1"), **overrides}
 
 
-def test_a_cohorts_first_variant_runs_first_on_the_idle_cores_and_the_others_reuse_from_it(tmp_path, params_file):
-    def task(cohort: str, name: str, force: bool = False) -> SweepTask:
-        return SweepTask(cohort, str(params_file), name, {}, f"/r/{cohort}/{name}", "", "", "", "python", force)
+def test_each_variant_waits_for_the_one_it_differs_least_from_and_reuses_from_it(tmp_path, params_file):
+    """The demo's grid: base; a1c < 7 with log-log (the base's CI method), then with log; a1c < 9 likewise; a
+    shorter follow-up. Each waits for (and reuses from) the earlier variant with the fewest settings that differ
+    (on a tie the one closer to the base), and from its cohort's first variant; a second cohort's base runs from
+    the start."""
+    other = write(tmp_path / "other.yaml", f"cohort_id: c2\ndata_dir: {tmp_path / 'data'}\n")
 
-    tasks = [task("a", "base"), task("a", "x"), task("a", "y"), task("b", "base"), task("b", "x")]
-    ordered, waves = sweep.in_waves(tasks, workers=4)
-    assert waves == {0: [1, 2], 3: [4]}
-    assert [(t.jobs, t.reuse_from) for t in ordered] == [(2, ()), (1, ("/r/a/base",)), (1, ("/r/a/base",)),
-                                                         (2, ()), (1, ("/r/b/base",))]
-    assert [t.jobs for t in sweep.in_waves(tasks, workers=1)[0]] == [1] * 5  # fewer workers than cohorts
-    assert [t.jobs for t in sweep.in_waves(tasks, workers=None)[0]] == [1] * 5  # a cluster's cores are unknown
-    args = build_parser().parse_args(variant_command(ordered[1])[3:])
-    assert args.reuse_from == ["/r/a/base"] and args.jobs == 1
+    def task(params: Path, cohort: str, name: str, force: bool = False, **overrides) -> SweepTask:
+        return SweepTask(cohort, str(params), name, overrides, f"/r/{cohort}/{name}", "", "", "", "python", force)
+
+    grid = [{}, {"goals.a1c": "< 7", "ci_method": "log-log"}, {"goals.a1c": "< 7", "ci_method": "log"},
+            {"goals.a1c": "< 9", "ci_method": "log-log"}, {"goals.a1c": "< 9", "ci_method": "log"},
+            {"windows.followup_max_days": 180}]
+    names = ["base", "lt7-ll", "lt7-log", "lt9-ll", "lt9-log", "short"]
+    tasks = [task(params_file, "c1", n, **g) for n, g in zip(names, grid)] + [task(other, "c2", "base"),
+                                                                              task(other, "c2", "x", seed=7)]
+    ordered, roots, children = sweep.reuse_tree(tasks, workers=4)
+    assert roots == [0, 6]
+    # lt7-ll differs from the base in the A1c goal only (log-log is the base's CI method); lt7-log from lt7-ll in
+    # the CI method only; lt9-ll in one setting from the base and from lt7-ll (the base is closer); lt9-log in one
+    # from lt7-log and from lt9-ll (lt9-ll is closer); the short follow-up in one from the base only
+    assert children == {0: [1, 3, 5], 1: [2], 3: [4], 6: [7]}
+    assert [t.reuse_from for t in ordered] == [
+        (), ("/r/c1/base",), ("/r/c1/lt7-ll", "/r/c1/base"), ("/r/c1/base",), ("/r/c1/lt9-ll", "/r/c1/base"),
+        ("/r/c1/base",), (), ("/r/c2/base",)]
+    assert [t.jobs for t in ordered] == [2, 1, 1, 1, 1, 1, 2, 1]  # the first variants get the idle cores
+    assert [t.jobs for t in sweep.reuse_tree(tasks, workers=1)[0]] == [1] * 8  # fewer workers than cohorts
+    assert [t.jobs for t in sweep.reuse_tree(tasks, workers=None)[0]] == [1] * 8  # a cluster's cores unknown
+    args = build_parser().parse_args(variant_command(ordered[2])[3:])
+    assert args.reuse_from == ["/r/c1/lt7-ll", "/r/c1/base"] and args.jobs == 1
     assert build_parser().parse_args(variant_command(ordered[0])[3:]).jobs == 2
-    forced = [task("a", "base", True), task("a", "x", True)]
-    assert sweep.in_waves(forced, workers=2) == (forced, {0: [], 1: []})  # --force: every variant cold, at once
+    forced = [task(params_file, "c1", "base", True), task(params_file, "c1", "x", True, seed=7)]
+    assert sweep.reuse_tree(forced, workers=2) == (forced, [0, 1], {})  # --force: every variant cold, at once
 
 
 FAKE_RUN = """#!/bin/sh

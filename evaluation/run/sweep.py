@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from tqdm import tqdm
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import check_variant_name, load_params
+from evaluation.core.params import check_variant_name, flatten, load_params, to_dict
 from evaluation.core.paths import REPO_ROOT, REPORTS_ENV, TRASH_DIR, reports_root, resolve_path, shown_path
 from evaluation.report.sensitivity import SweepVariant, write_sensitivity_summary
 from .execute import THREAD_VARIABLES
@@ -183,31 +183,42 @@ def variant_command(task: SweepTask) -> list[str]:
     return command + (["--force"] if task.force else [])
 
 
-def in_waves(tasks: list[SweepTask], workers: int | None) -> tuple[list[SweepTask], dict[int, list[int]]]:
-    """The tasks set to run in two waves: each cohort's first variant (its base, when the spec includes it),
-    then, once that has finished, the cohort's other variants, each reusing from it every notebook that read no
-    setting the variant changes. Returns the tasks and {first task's index: its followers' indexes}.
+def reuse_tree(tasks: list[SweepTask], workers: int | None) -> tuple[list[SweepTask], list[int], dict[int, list[int]]]:
+    """The order the tasks run in, as a tree: each cohort's first variant (its base, when the spec includes it)
+    first; every other variant once the variant it differs least from has finished (of those before it in the
+    spec, counting the settings whose values differ; on a tie the one fewer steps from the first variant, so
+    that no variant waits longer than it must, then the later), reusing from that variant's report, and from
+    the first variant's, every notebook that read none of the settings they differ in. Returns the tasks set for this, the first variants' indexes, and {index: the
+    indexes of the variants that wait for it}.
 
-    While the first variants run, the workers the cohorts leave idle lend them their cores (``jobs``:
-    ``workers`` // cohorts, at least 1; 1 on a cluster given by address, whose workers' cores are unknown).
-    ``--force`` runs every variant cold: nothing waits, nothing is reused.
+    So in the demo's grid ``a1c-lt7_ci_method-log`` waits for ``a1c-lt7_ci_method-log-log`` and reruns only what
+    reads the CI method. While the first variants run, the workers the cohorts leave idle lend them their cores
+    (``jobs``: ``workers`` // cohorts, at least 1; 1 on a cluster given by address, whose workers' cores are
+    unknown). ``--force`` runs every variant cold: nothing waits, nothing is reused.
     """
     if not tasks or tasks[0].force:
-        return tasks, {i: [] for i in range(len(tasks))}
-    first: dict[str, int] = {}
+        return tasks, list(range(len(tasks))), {}
+    cohorts: dict[str, list[int]] = {}
     for i, task in enumerate(tasks):
-        first.setdefault(task.cohort_id, i)
-    jobs = max(1, (workers or 1) // len(first))
-    waves: dict[int, list[int]] = {i: [] for i in first.values()}
-    out = list(tasks)
-    for i, task in enumerate(tasks):
-        lead = first[task.cohort_id]
-        if i == lead:
-            out[i] = dataclasses.replace(task, jobs=jobs)
-        else:
-            out[i] = dataclasses.replace(task, reuse_from=(tasks[lead].report_dir,))
-            waves[lead].append(i)
-    return out, waves
+        cohorts.setdefault(task.cohort_id, []).append(i)
+    jobs = max(1, (workers or 1) // len(cohorts))
+    out, roots, children = list(tasks), [], {}
+    for indexes in cohorts.values():
+        lead = indexes[0]
+        roots.append(lead)
+        out[lead] = dataclasses.replace(tasks[lead], jobs=jobs)
+        written = flatten(to_dict(load_params(tasks[lead].params_file)))  # the params file's own values
+        settings = {i: {**written, **tasks[i].overrides} for i in indexes}
+        depth = {lead: 0}
+        for n, i in enumerate(indexes[1:], 1):
+            keys = set(tasks[i].overrides).union(*(tasks[j].overrides for j in indexes[:n]))
+            differ = {j: sum(settings[i].get(k) != settings[j].get(k) for k in keys) for j in indexes[:n]}
+            parent = min(indexes[:n], key=lambda j: (differ[j], depth[j], -j))
+            depth[i] = depth[parent] + 1
+            sources = dict.fromkeys([tasks[parent].report_dir, tasks[lead].report_dir])
+            out[i] = dataclasses.replace(tasks[i], reuse_from=tuple(sources))
+            children.setdefault(parent, []).append(i)
+    return out, roots, children
 
 
 def run_variant(task: SweepTask) -> dict[str, Any]:
@@ -321,7 +332,7 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
         if scheduler:
             _check_shared_files(client, tasks[0])
         token = uuid.uuid4().hex[:8]  # two sweeps on one scheduler never share a task's key
-        tasks, waves = in_waves(tasks, None if scheduler else n_workers)
+        tasks, roots, children = reuse_tree(tasks, None if scheduler else n_workers)
         tasks = [dataclasses.replace(t, unset=dask_worker_settings(t.environment)) for t in tasks]
 
         def submit(i: int) -> Any:
@@ -329,7 +340,7 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
             return client.submit(run_variant, task, key=f"sweep-{spec.name}-{task.cohort_id}-{task.variant}-{token}",
                                  retries=retries, pure=False)
 
-        futures = {submit(i): i for i in waves}
+        futures = {submit(i): i for i in roots}
         pending = as_completed(list(futures))
         records: list[dict[str, Any] | None] = [None] * len(tasks)
         bar = tqdm(total=len(tasks), desc=f"sweep {spec.name}", unit="variant", file=sys.stderr,
@@ -339,8 +350,8 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
             for count, future in enumerate(pending, 1):
                 i = futures[future]
                 records[i] = _record_of(future, tasks[i])
-                for follower in waves.get(i, []):  # the cohort's other variants, now that its first has finished
-                    futures[later := submit(follower)] = follower
+                for child in children.get(i, []):  # the variants that reuse from this one, now that it has finished
+                    futures[later := submit(child)] = child
                     pending.add(later)
                 bar.update(1)
                 tell(_finished_line(records[i], count, len(tasks)))
@@ -354,8 +365,8 @@ def _run_on_dask(spec: SweepSpec, tasks: list[SweepTask], n_workers: int, schedu
 def dask_worker_settings(environment: Mapping[str, str]) -> tuple[str, ...]:
     """The variables Dask's nanny sets in each worker process (``distributed.nanny.pre-spawn-environ`` and
     ``environ``) that the sweep's own environment does not have and the task does not set, for the run to drop:
-    it should see the environment the sweep was started in. Inherited, ``MALLOC_TRIM_THRESHOLD_=65536`` made the
-    demo's notebooks 2.4 times slower (glibc returning memory to the system at every free)."""
+    it should see the environment the sweep was started in, as a single run would (the nanny's
+    ``MALLOC_TRIM_THRESHOLD_=65536`` tunes the worker's own memory, not the notebooks')."""
     import dask
     import distributed  # noqa: F401  (importing it puts its settings in dask's config)
 
