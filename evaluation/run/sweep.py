@@ -207,7 +207,10 @@ def reuse_tree(tasks: list[SweepTask], workers: int | None) -> tuple[list[SweepT
         lead = indexes[0]
         roots.append(lead)
         out[lead] = dataclasses.replace(tasks[lead], jobs=jobs)
-        written = flatten(to_dict(load_params(tasks[lead].params_file)))  # the params file's own values
+        try:  # the params file's own values, which an override may repeat (checked already by plan_tasks)
+            written = flatten(to_dict(load_params(tasks[lead].params_file)))
+        except ParamsError:  # a task made by hand: compare the overrides alone
+            written = {}
         settings = {i: {**written, **tasks[i].overrides} for i in indexes}
         depth = {lead: 0}
         for n, i in enumerate(indexes[1:], 1):
