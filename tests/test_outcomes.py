@@ -194,19 +194,22 @@ def _change_cohort(n_teams: int, tracks=("initial", "advanced")):
 
 def test_change_model_terms_and_too_few_teams():
     """Three teams on two tracks: intercept, baseline and track terms. Two teams: not modelled, said so."""
-    effects, models = outcomes_compute.fit_change_models(_change_cohort(3), ["a1c"])
+    effects, models, _ = outcomes_compute.fit_change_models(_change_cohort(3), ["a1c"])
     assert effects["term"].tolist() == ["intercept (change at mean baseline)", "track=advanced",
                                         "baseline (per unit above mean)"]
     # the simulated slope on baseline is -0.3: the estimate lands near it
     slope = effects.set_index("term").loc["baseline (per unit above mean)"]
     assert slope["ci_low"] < -0.3 < slope["ci_high"]
     assert models["in_words"].iloc[0].startswith("HbA1c:")  # the measure's label, not its code
-    effects, models = outcomes_compute.fit_change_models(_change_cohort(2), ["a1c"])
+    _, _, teams = outcomes_compute.fit_change_models(_change_cohort(3), ["a1c"])
+    assert teams["team_id"].tolist() == ["T1", "T2", "T3"] and (teams["measure"] == "a1c").all()
+    assert (teams["ci_low"] < teams["effect"]).all() and (teams["effect"] < teams["ci_high"]).all()
+    effects, models, _ = outcomes_compute.fit_change_models(_change_cohort(2), ["a1c"])
     assert effects.empty and models["in_words"].iloc[0].startswith("Not modelled: 16 paired patients in 2 team(s)")
 
 
 def test_one_track_drops_the_track_term():
-    effects, _ = outcomes_compute.fit_change_models(_change_cohort(3, tracks=("initial",)), ["a1c"])
+    effects, _, _ = outcomes_compute.fit_change_models(_change_cohort(3, tracks=("initial",)), ["a1c"])
     assert not any(effects["term"].str.startswith("track="))
 
 
@@ -462,3 +465,18 @@ def test_ttr_histogram_counts_the_patients_at_goal():
     [ax] = visible_panels(spec.figure)
     assert sorted(t.get_text() for t in ax.texts) == ["12", "12"]
     assert [line.get_xdata()[0] for line in ax.get_lines()] == [60]
+
+
+def test_team_goal_counts_count_paired_patients_at_goal_by_team():
+    """By hand (default goals: a1c < 8; bp = sbp < 140 and dbp < 90): T1's P1 9.0 -> 7.5 (reaches goal), P2
+    7.9 -> 8.2 (loses it); T2's P3 8.5 -> 7.0 (reaches it); P4 has no follow-up and is left out. So a1c: T1 n 2,
+    1 at goal at baseline and 1 at follow-up (50%); T2 n 1, 0 and 1 (100%). bp: P1 150/95 -> 130/80 at goal."""
+    m = frame([("P1", "a1c", 0, 9.0), ("P1", "a1c", 180, 7.5), ("P2", "a1c", 0, 7.9), ("P2", "a1c", 180, 8.2),
+               ("P3", "a1c", 0, 8.5), ("P3", "a1c", 180, 7.0), ("P4", "a1c", 0, 9.5),
+               ("P1", "sbp", 0, 150), ("P1", "dbp", 0, 95), ("P1", "sbp", 180, 130), ("P1", "dbp", 180, 80)])
+    pairs = pairs_for(m, people(["P1", "P2", "P3", "P4"], teams=["T1", "T1", "T2", "T2"]))
+    got = outcomes_compute.team_goal_counts(pairs, TEAMS, measures=["a1c", "bp"])
+    assert got[["measure", "team_id", "n", "n_goal_baseline", "n_goal_followup"]].values.tolist() == [
+        ["a1c", "T1", 2, 1, 1], ["a1c", "T2", 1, 0, 1], ["bp", "T1", 1, 0, 1]]
+    assert got["pct_goal_followup"].tolist() == [50.0, 100.0, 100.0]
+    assert got["team_name"].tolist() == ["One", "Two", "One"]

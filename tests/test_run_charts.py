@@ -283,3 +283,15 @@ def test_a_capped_chart_with_no_signal_says_it_draws_the_first_teams_by_id():
     assert cap.teams == [f"T{t:03d}" for t in range(20)]
     assert cap.sentence("run_chart_signals") == (" Shown: 20 of 25 teams, the first 20 by team id (none has a runs "
                                                  "signal); every team is in tables/run_chart_signals.csv.")
+
+
+def test_collaborative_series_pools_the_teams_by_month():
+    """By hand: 2015-02 a1c: (1 + 3) / (4 + 6) = 40%, 2 teams; 2015-04 (month 3 of the cycle): T1 alone 2/5 = 40%;
+    a month with a zero denominator pooled with none is NaN."""
+    monthly = pd.DataFrame({"team_id": ["T1", "T2", "T1", "T1"], "month": ["2015-02", "2015-02", "2015-04", "2015-05"],
+                            "measure": "a1c_at_goal", "numerator": [1, 3, 2, 0], "denominator": [4, 6, 5, 0]})
+    got = outcomes_run_charts.collaborative_series(outcomes_run_charts.prepare_points(monthly))
+    assert got["month"].tolist() == ["2015-02", "2015-04", "2015-05"]
+    assert got["cycle_month"].tolist() == [1, 3, 4]
+    assert got["teams_reporting"].tolist() == [2, 1, 1]
+    assert got["percent"].iloc[:2].tolist() == pytest.approx([40.0, 40.0]) and np.isnan(got["percent"].iloc[2])

@@ -68,3 +68,25 @@ def test_variance_ratio_start_is_the_reml_optimum():
     # the slope on baseline lands near the simulated -0.3
     slope = fit.fixed_effects_.set_index("term").loc["baseline_centred"]
     assert slope["ci_low"] < -0.3 < slope["ci_high"]
+
+
+def test_group_effects_are_the_blups_with_lme4s_conditional_variances():
+    """Each pig's random intercept by hand from lme4's REML fit (fixef 15.723523, 6.942505; pig variance
+    tau2 = 40.39395, residual sigma2 = 11.36692): b_i = tau2 n_i / (tau2 n_i + sigma2) * mean_i(Weight - 15.723523
+    - 6.942505 Time), conditional variance tau2 sigma2 / (tau2 n_i + sigma2) (what ``ranef(fit, condVar = TRUE)``
+    gives for a random intercept)."""
+    data = dietox()
+    fit = mixed_model.RandomInterceptModel("Weight ~ Time", "Pig").fit(data)
+    tau2, sigma2 = 40.39395, 11.36692
+    residual = data["Weight"] - 15.723523 - 6.942505 * data["Time"]
+    by_pig = residual.groupby(data["Pig"]).agg(["size", "mean"])
+    blup = tau2 * by_pig["size"] / (tau2 * by_pig["size"] + sigma2) * by_pig["mean"]
+    se = np.sqrt(tau2 * sigma2 / (tau2 * by_pig["size"] + sigma2))
+    got = fit.group_effects_.set_index("group")
+    assert len(got) == 72 and list(got.columns) == ["n", "effect", "std_error", "ci_low", "ci_high"]
+    expected = blup.rename(index=str).loc[got.index]
+    # lme4's estimates are quoted to 7 digits; a BLUP near zero is a difference of such numbers: absolute 1e-3 kg
+    assert got["effect"].to_numpy() == pytest.approx(expected.to_numpy(), abs=1e-3)
+    assert got["std_error"].to_numpy() == pytest.approx(se.rename(index=str).loc[got.index].to_numpy(), rel=1e-5)
+    assert got["ci_high"].to_numpy() == pytest.approx((got["effect"] + 1.959964 * got["std_error"]).to_numpy(), rel=1e-6)
+    assert (got["n"] == by_pig["size"].rename(index=str).loc[got.index]).all()

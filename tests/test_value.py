@@ -103,6 +103,11 @@ def test_track_strata_split_shared_costs_by_patients():
     assert np.isnan(roi.at["condition=diabetes", "program_cost"])  # a patient-level stratum has no program cost
     assert list(va.by_team_["team_id"]) == ["T1", "T2"]
     assert va.by_team_.set_index("team_id").at["T1", "net_return"] == pytest.approx(374_040 - 194_896, abs=1e-6)
+    # the team rates behind it (by hand, above): T1's readmissions 86 before, 50 after, 50 patients x 365 days
+    t1 = va.team_rates_.set_index(["kind", "team_id"]).loc[("readmission", "T1")]
+    assert (t1.pre_events, t1.post_events, t1.patients) == (86, 50, 50)
+    assert t1.pre_patient_months == pytest.approx(50 * 365 / DAYS_PER_MONTH)
+    assert t1.pre_rate == pytest.approx(1000 * 86 / (50 * 365 / DAYS_PER_MONTH))
 
 
 def test_windows_cut_at_exit_and_as_of():

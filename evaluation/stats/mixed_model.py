@@ -17,7 +17,8 @@ class RandomInterceptModel:
     ``lmer(y ~ x + (1 | group))``). ``fit()`` returns self; results end with ``_``:
     ``fixed_effects_`` (term, estimate, std_error, ci_low, ci_high, p_value), ``group_variance_``,
     ``residual_variance_``, ``icc_`` (share of the unexplained variance that lies between groups),
-    ``converged_``, ``n_obs_``, ``n_groups_``."""
+    ``converged_``, ``n_obs_``, ``n_groups_``, and ``group_effects_`` (each group's predicted random intercept,
+    the BLUP, with its conditional standard error and interval: lme4's ``ranef(fit, condVar = TRUE)``)."""
 
     def __init__(self, formula: str, groups: str, *, alpha: float = 0.05, reml: bool = True):
         self.formula = formula
@@ -58,6 +59,7 @@ class RandomInterceptModel:
         self.converged_ = bool(result.converged)
         self.n_obs_ = int(result.nobs)
         self.n_groups_ = int(len(model.group_labels))
+        self.group_effects_ = group_effects(result, model, self.alpha)
         self.result_ = result
         return self
 
@@ -70,6 +72,26 @@ class RandomInterceptModel:
 
     def __repr__(self) -> str:
         return f"<RandomInterceptModel {self.formula} | {self.groups}>\n{self.summary.to_string(index=False)}"
+
+
+def group_effects(result, model, alpha: float = 0.05) -> pd.DataFrame:
+    """Each group's random intercept as the fit predicts it (the BLUP: the group's mean residual from the fixed
+    effects, shrunk by tau^2 n_i / (tau^2 n_i + sigma^2)) with its conditional standard error
+    sqrt(tau^2 sigma^2 / (tau^2 n_i + sigma^2)) and a normal interval at 1 - alpha; columns group, n, effect,
+    std_error, ci_low, ci_high. The conditional variance treats the fixed effects as known, as lme4's
+    ``condVar`` does: what a caterpillar plot draws."""
+    from scipy import stats
+
+    tau2, sigma2 = float(np.asarray(result.cov_re)[0, 0]), float(result.scale)
+    labels = list(model.group_labels)
+    effects = result.random_effects
+    n = np.array([len(model.row_indices[g]) for g in labels], dtype=float)
+    effect = np.array([float(np.asarray(effects[g])[0]) for g in labels])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(tau2 * sigma2 / (tau2 * n + sigma2))
+    z = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({"group": [str(g) for g in labels], "n": n.astype(int), "effect": effect, "std_error": se,
+                         "ci_low": effect - z * se, "ci_high": effect + z * se})
 
 
 def variance_ratio_start(model, reml: bool = True):

@@ -249,6 +249,34 @@ def team_change(pairs: pd.DataFrame, teams: pd.DataFrame | None = None, *, alpha
     return out.reset_index(drop=True)
 
 
+def team_goal_counts(pairs: pd.DataFrame, teams: pd.DataFrame | None = None,
+                     measures: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per measure with a goal and team: paired patients (n) and how many were at goal at baseline and at
+    follow-up, with the percentages: the team's share at goal the collaborative's funnel plot compares. Combined
+    goals (bp) included; rows in measure order, then by team."""
+    paired = pairs[(pairs["status"] == "paired") & pairs["followup_at_goal"].notna()]
+    if measures is not None:
+        measures = list(measures)
+        paired = paired[paired["measure"].isin(measures)]
+    columns = ["measure", "team_id", "n", "n_goal_baseline", "n_goal_followup", "pct_goal_baseline",
+               "pct_goal_followup"]
+    d = paired.assign(base=paired["baseline_at_goal"].fillna(False).astype(bool),
+                      follow=paired["followup_at_goal"].astype(bool))
+    per = d.groupby(["measure", "team_id"], sort=True).agg(n=("follow", "size"), n_goal_baseline=("base", "sum"),
+                                                             n_goal_followup=("follow", "sum")).reset_index()
+    per["measure"] = per["measure"].astype(str)
+    per["pct_goal_baseline"] = 100 * per["n_goal_baseline"] / per["n"]
+    per["pct_goal_followup"] = 100 * per["n_goal_followup"] / per["n"]
+    out = per[columns]
+    if teams is not None:
+        out = out.merge(teams[["team_id", "team_name", "track"]], on="team_id", how="left")
+    if measures is not None:
+        rank = {m: i for i, m in enumerate(measures)}
+        out = out.sort_values(["measure", "team_id"], key=lambda c: c.map(rank) if c.name == "measure" else c,
+                              kind="stable")
+    return out.reset_index(drop=True)
+
+
 def change_model_data(pairs: pd.DataFrame, measure: str) -> pd.DataFrame:
     """Paired patients of one measure with ``baseline_centred`` (baseline minus the mean baseline)."""
     d = pairs[(pairs["measure"] == measure) & (pairs["status"] == "paired") & pairs["change"].notna()]
@@ -258,14 +286,15 @@ def change_model_data(pairs: pd.DataFrame, measure: str) -> pd.DataFrame:
 
 
 def fit_change_models(pairs: pd.DataFrame, measures: Iterable[str], *, alpha: float = 0.05,
-                      min_teams: int = 3, min_patients: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      min_teams: int = 3, min_patients: int = 10) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """For each measure: change ~ centred baseline + track, random intercept per team (REML).
 
-    Returns (fixed effects: measure, term, estimate, ci_low, ci_high, p_value; and per measure: n_patients,
-    n_teams, team_variance, residual_variance, icc, converged, in_words). Track is dropped when only one
+    Returns (fixed effects: measure, term, estimate, ci_low, ci_high, p_value; per measure: n_patients,
+    n_teams, team_variance, residual_variance, icc, converged, in_words; and each team's random intercept: measure,
+    team_id, n, effect, std_error, ci_low, ci_high, what a caterpillar plot draws). Track is dropped when only one
     track has data; a measure with fewer than ``min_teams`` teams or ``min_patients`` pairs is not modelled
     and says so."""
-    effects, models = [], []
+    effects, models, teams = [], [], []
     for measure in measures:
         d = change_model_data(pairs, measure)
         n_teams = d["team_id"].nunique()
@@ -284,6 +313,7 @@ def fit_change_models(pairs: pd.DataFrame, measures: Iterable[str], *, alpha: fl
         fe = fit.fixed_effects_.assign(measure=measure)
         fe["term"] = fe["term"].map(_term_label)
         effects.append(fe)
+        teams.append(fit.group_effects_.rename(columns={"group": "team_id"}).assign(measure=measure))
         info.update(team_variance=fit.group_variance_, residual_variance=fit.residual_variance_, icc=fit.icc_,
                     converged=fit.converged_)
         info["in_words"] = icc_in_words(measure_label(measure), fit.icc_, n_teams)
@@ -292,7 +322,9 @@ def fit_change_models(pairs: pd.DataFrame, measures: Iterable[str], *, alpha: fl
     effects_df = pd.concat(effects, ignore_index=True)[fe_cols] if effects else pd.DataFrame(columns=fe_cols)
     models_df = pd.DataFrame(models, columns=["measure", "n_patients", "n_teams", "team_variance",
                                               "residual_variance", "icc", "converged", "in_words"])
-    return effects_df, models_df
+    team_cols = ["measure", "team_id", "n", "effect", "std_error", "ci_low", "ci_high"]
+    teams_df = pd.concat(teams, ignore_index=True)[team_cols] if teams else pd.DataFrame(columns=team_cols)
+    return effects_df, models_df, teams_df
 
 
 def _term_label(term: str) -> str:

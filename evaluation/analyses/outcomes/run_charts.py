@@ -289,3 +289,25 @@ def signal_counts(signals: pd.DataFrame) -> pd.DataFrame:
         "no_verdict": (g.size() - g["verdict"].sum()).astype(int),
         "outside_limits": g["outside"].sum().astype(int),
     }).reset_index()
+
+
+def collaborative_series(points: pd.DataFrame) -> pd.DataFrame:
+    """The collaborative's monthly measures: per measure and month, the teams' numerators and denominators
+    summed, the pooled percentage, the teams reporting, and ``cycle_month`` (1 = the first month any team
+    reported): the series a comparison of cycles draws on the same axes (``tables/monthly_collaborative.csv``)."""
+    columns = ["measure", "month", "cycle_month", "teams_reporting", "numerator", "denominator", "percent"]
+    if points.empty:
+        return pd.DataFrame(columns=columns)
+    d = points.assign(month=pd.to_datetime(points["month"].astype(str).str[:7] + "-01"),
+                      numerator=points["numerator"].astype(float), denominator=points["denominator"].astype(float))
+    out = (d.groupby(["measure", "month"], sort=True)
+           .agg(teams_reporting=("team_id", "nunique"), numerator=("numerator", "sum"),
+                denominator=("denominator", "sum")).reset_index())
+    first = out["month"].min()
+    out["cycle_month"] = (out["month"].dt.year - first.year) * 12 + out["month"].dt.month - first.month + 1
+    out["percent"] = np.where(out["denominator"] > 0, 100 * out["numerator"] / out["denominator"].where(
+        out["denominator"] > 0), np.nan)
+    out["month"] = out["month"].dt.strftime("%Y-%m")
+    for col in ("numerator", "denominator"):
+        out[col] = out[col].astype("Int64")
+    return out[columns]

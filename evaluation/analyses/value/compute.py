@@ -153,6 +153,17 @@ def program_cost_by_group(program_costs: pd.DataFrame, patients: pd.DataFrame, g
     return out[["group", "team_costs", "shared_costs", "program_cost"]]
 
 
+def team_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """Each team's acute-care counts and patient-months before and after enrolment, per kind (rates per 1,000
+    patient-months; ``tables/value_utilization_by_team.csv``): what a comparison across teams (a funnel plot of
+    readmissions) needs, from the per-team rows of the utilization table."""
+    columns = ["kind", "team_id", "patients", "pre_events", "post_events", "pre_patient_months",
+               "post_patient_months", "pre_rate", "post_rate"]
+    d = rates.assign(team_id=rates["group"].str.removeprefix(f"{TEAM}="))
+    return d[columns].sort_values(["kind", "team_id"], key=lambda c: c.map(
+        {k: i for i, k in enumerate(EVENT_KINDS)}) if c.name == "kind" else c, kind="stable").reset_index(drop=True)
+
+
 def sensitivity_grid(sens: pd.DataFrame) -> pd.DataFrame:
     """The sensitivity table as a grid of net ROI (%): one row per attributed share (largest first), one column
     per cost multiplier, as the heat map draws it."""
@@ -315,6 +326,7 @@ class ValueAnalysis:
         self.program_cost_ = (program_cost_by_group(program_costs, patients, self.groups_)
                               if program_costs is not None and len(program_costs) else None)
         self.roi_ = self._roi(self.rates_, self.program_cost_, self.groups_)
+        self.team_rates_ = None  # set with by_team_
         self.by_team_ = self._by_team(utilization, program_costs, patients, teams)
         self.sensitivity_ = self._sensitivity()
         has_mtps = mtps is not None and len(mtps) > 0
@@ -474,6 +486,7 @@ class ValueAnalysis:
         groups = subgroup_members(patients, None, [TEAM])
         groups = groups[groups["group"] != "all"].reset_index(drop=True)
         rates = self._rates(utilization, groups)
+        self.team_rates_ = team_rates(rates)
         program = program_cost_by_group(program_costs, patients, groups) if program_costs is not None and len(program_costs) else None
         roi = self._roi(rates, program, groups)
         roi.insert(0, "team_id", roi.pop("group").str.removeprefix(f"{TEAM}="))
