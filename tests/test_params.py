@@ -273,10 +273,10 @@ def test_phase_months_are_written_as_in_the_data():
         check(base(spc={"phases": {"T01": ["2015-06-15"]}}))
 
 
-@pytest.mark.parametrize("cohort_id", ["variants", "sweeps", "scratch", "Variants"])
+@pytest.mark.parametrize("cohort_id", ["variants", "sweeps", "compare", "scratch", "Variants"])
 def test_the_reports_folders_own_names_are_not_cohort_ids(cohort_id):
-    """reports/variants/, reports/sweeps/ and reports/scratch/ hold variants, sweeps and notebooks run alone: a
-    cohort of that name would publish its report over them (case-blind disks included)."""
+    """reports/variants/, reports/sweeps/, reports/compare/ and reports/scratch/ hold variants, sweeps, comparisons
+    and notebooks run alone: a cohort of that name would publish its report over them (case-blind disks included)."""
     with pytest.raises(ParamsError, match=f"`cohort_id` '{cohort_id}' is reserved: reports/{cohort_id.lower()}/ is "
                                           "the reports folder's own"):
         check(base(cohort_id=cohort_id))

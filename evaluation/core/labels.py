@@ -24,6 +24,7 @@ SECTIONS = {  # report section key -> heading, in report order; every figure and
     "run_charts": "Monthly measures: run charts",
     "time_to_goal": "Time to goal",
     "value": "Value and return on investment",
+    "comparison": "Across cohorts and cycles",
 }
 
 

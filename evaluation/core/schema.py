@@ -38,8 +38,8 @@ CMS_THRESHOLD = 11  # the CMS cell-size rule: counts of 1 to 10 are never shown
 OPEN_KEYS = ("goals", "combined_goals")  # their keys are measure names: any name is allowed
 # the reports root's own folders beside the cohorts' reports (reports/variants/<cohort_id>/<name>/, reports/sweeps/
 # <name>/, reports/scratch/<cohort_id>/): a cohort of one of these names would publish its report over them
-VARIANTS_DIR, SWEEPS_DIR = "variants", "sweeps"
-RESERVED_COHORT_IDS = (VARIANTS_DIR, SWEEPS_DIR, SCRATCH_DIR)
+VARIANTS_DIR, SWEEPS_DIR, COMPARE_DIR = "variants", "sweeps", "compare"
+RESERVED_COHORT_IDS = (VARIANTS_DIR, SWEEPS_DIR, COMPARE_DIR, SCRATCH_DIR)
 
 
 class Invalid(ValueError):
@@ -196,7 +196,7 @@ def _from_dictionary(allowed: Callable[[], tuple[str, ...]], column: str) -> Che
 
 
 SCHEMA: dict[str, Any] = {
-    "cohort_id": Setting(None, text, "the cohort's name (letters, digits, - and _; not variants, sweeps or scratch); "
+    "cohort_id": Setting(None, text, "the cohort's name (letters, digits, - and _; not variants, sweeps, compare or scratch); "
                          "the report goes to reports/<cohort_id>/ (required)"),
     "data_dir": Setting(None, text, "the cohort's data folder, relative to the repository root or absolute (required)"),
     "title": Setting(None, optional(text), "report title; default `Cohort <cohort_id>`"),
