@@ -6,6 +6,8 @@
   sweep SPEC [--workers N] [--scheduler ADDRESS] [--retries N] [--force]
                                             every cohort of a sweep spec under a grid of settings, as tasks on Dask,
                                             and a sensitivity summary in reports/sweeps/<name>/
+  compare SPEC [--jobs N] [--force]         cohorts or cycles side by side (each cohort's report brought up to date
+                                            first), published to reports/compare/<name>/
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
@@ -68,6 +70,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("The previous report (if any) was left untouched.", file=sys.stderr)
         return EXIT_NOTEBOOK
     return 0 if result.ok else EXIT_NOTEBOOK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """A comparison: the same errors and exit codes as a cohort run (a cohort's own problems name its files)."""
+    from .run.compare import compare
+    from .run.publishing import ReportsNotWritable
+
+    try:
+        compare(args.spec, jobs=args.jobs, force=args.force)
+    except ReportsNotWritable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PARAMS
+    except DataValidationError as exc:
+        _print_problems(exc)
+        return EXIT_DATA
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.source:
+            print("  in this cell:\n    " + "\n    ".join(exc.source.splitlines()[:12]), file=sys.stderr)
+        print(f"  executed notebook with the traceback: {exc.output_path}", file=sys.stderr)
+        print("The previous comparison (if any) was left untouched.", file=sys.stderr)
+        return EXIT_NOTEBOOK
+    except EvaluationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("The previous comparison (if any) was left untouched.", file=sys.stderr)
+        return EXIT_NOTEBOOK
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -206,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .run.sweep import add_sweep_parser  # here, like each command's modules: the command line starts fast
 
     add_sweep_parser(sub)
+    p = sub.add_parser("compare", help="cohorts or cycles side by side, published to reports/compare/<name>/",
+                       epilog=EXIT_CODES)
+    p.add_argument("spec", help="comparison spec, e.g. compare/demo.yaml")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks a cohort run runs at the same time (default 2)")
+    p.add_argument("--force", action="store_true", help="run the comparison notebook even when nothing it reads changed")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("validate", help="check a cohort folder (or the folder a params file names)", epilog=EXIT_CODES)
     p.add_argument("target", help="params file or data folder")
     p.set_defaults(func=cmd_validate)

@@ -14,6 +14,8 @@ from evaluation.core.paths import REPO_ROOT
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GOLDEN_DIR = REPO_ROOT / "tests" / "goldens"  # one executed copy of each notebook: what nbval compares against
 RUNS_LAST = ("report",)  # notebooks that read the others' tables: they run after every other notebook
+# the comparison's notebook: run by `compare` on several cohorts' reports, never by a cohort's run
+COMPARE_NOTEBOOK = NOTEBOOK_DIR / "07_compare.ipynb"
 
 
 @dataclass
@@ -40,8 +42,8 @@ def notebook_name(path: Path) -> str:
 
 
 def discover_notebooks(only: list[str] | None = None) -> list[Path]:
-    """The workbench's notebooks in order; ``only`` picks by name (``engagement``) or file stem."""
-    paths = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """The cohort notebooks in order (not the comparison's); ``only`` picks by name (``engagement``) or file stem."""
+    paths = sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb") if p.name != COMPARE_NOTEBOOK.name)
     if not only:
         return paths
     chosen = [p for p in paths if notebook_name(p) in only or p.stem in only or p.name in only]
