@@ -1,1 +1,1 @@
-"""Cohort-agnostic estimators and tests (Kaplan-Meier, Aalen-Johansen, log-rank, paired tests, mixed model, rates, agreement, runs rules, cell suppression), each tested against R or a published value."""
+"""Cohort-agnostic estimators and tests (Kaplan-Meier, Aalen-Johansen, log-rank, paired tests, mixed model, rates, agreement, runs rules, cell suppression, funnel plots), each tested against R or a published value."""
