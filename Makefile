@@ -5,15 +5,17 @@ PY     := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo/teams.csv
+DEMO2  := data/demo-cycle2/teams.csv
 PARAMS ?= params/demo.yaml
 JOBS   ?= 2
 NOTEBOOKS ?=
 
-.PHONY: demo test lab run regold dictionary bench bench-sweep clean help
+.PHONY: demo compare-demo test lab run regold dictionary bench bench-sweep clean help
 
 help:
 	@echo "make demo      set up .venv, generate the synthetic demo cohort, run the full evaluation"
 	@echo "make test      set up, then unit tests and nbval regression tests on every notebook"
+	@echo "make compare-demo   the demo collaborative's two cycles side by side (reports/compare/demo/)"
 	@echo "make run PARAMS=params/<cohort>.yaml   evaluate your own cohort"
 	@echo "make lab       JupyterLab with the project's kernel"
 	@echo "make regold    refresh the regression outputs (tests/goldens/) after an intended change"
@@ -33,15 +35,23 @@ $(STAMP): requirements.lock pyproject.toml
 $(DEMO): | $(STAMP)
 	$(PY) -m evaluation synth --out data/demo --seed 2015
 
+# the demo collaborative's second cycle: half its teams return, new patients, from February 2016
+$(DEMO2): | $(STAMP)
+	$(PY) -m evaluation synth --out data/demo-cycle2 --seed 2015 --cycle 2
+
 demo: $(STAMP) $(DEMO)
 	$(PY) -m evaluation run params/demo.yaml --jobs $(JOBS)
+
+# both cycles' reports brought up to date, then the comparison published to reports/compare/demo/
+compare-demo: $(STAMP) $(DEMO) $(DEMO2)
+	$(PY) -m evaluation compare compare/demo.yaml --jobs $(JOBS)
 
 run: $(STAMP)
 	$(PY) -m evaluation run $(PARAMS) --jobs $(JOBS)
 
 # Tests write reports to a temporary folder, never to reports/. nbval runs the goldens (tests/goldens/: each
 # notebook with its stored outputs, written only by `make regold`), never the working notebooks/.
-test: $(STAMP) $(DEMO)
+test: $(STAMP) $(DEMO) $(DEMO2)
 	CMM_REPORTS_DIR=$$(mktemp -d) $(PY) -m pytest tests --nbval \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -q
 
@@ -49,7 +59,7 @@ lab: $(STAMP) $(DEMO)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
 # Executes notebooks/ (left as they are) and writes their goldens to tests/goldens/: review that diff.
-regold: $(STAMP) $(DEMO)
+regold: $(STAMP) $(DEMO) $(DEMO2)
 	$(PY) -m evaluation regold $(NOTEBOOKS)
 
 dictionary: $(STAMP)

@@ -81,7 +81,10 @@ def open_comparison(compare_file: str | Path, output_dir: str | Path | None = No
     ``reports/scratch/compare-<name>/`` (never the published comparison, which belongs to the runner)."""
     spec = load_compare_spec(compare_file)
     if cohort_reports is None:
-        cohort_reports = ensure_cohort_reports(spec)
+        print("Bringing each cohort's report up to date (a cohort run: nothing runs for a current report) ...")
+        cohort_reports = ensure_cohort_reports(spec, say=lambda line: None)
+        for label, folder in cohort_reports.items():
+            print(f"  {label}: {report_name(folder)}")
     if output_dir is None or workbench_dir(output_dir) != STAGING_DIR:
         output_dir = scratch_dir(f"compare-{spec.name}")
         shutil.rmtree(output_dir, ignore_errors=True)
@@ -89,11 +92,22 @@ def open_comparison(compare_file: str | Path, output_dir: str | Path | None = No
     return comparison_of(spec, cohort_reports, output_dir)
 
 
+def tables_digest(folder: Path) -> str:
+    """sha256 over a cohort report's ``tables/`` (names and bytes) and the params its notebooks ran with: what a
+    comparison reads of it. A cohort run that reused every notebook republishes the same tables (the provenance
+    record, with its times, is new), so the comparison stays current."""
+    h = hashlib.sha256()
+    for path in sorted((Path(folder) / "tables").glob("*.csv")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(json.dumps((read_provenance(folder) or {}).get("params"), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
 def comparison_key(spec: CompareSpec, reports: dict[str, Path], code: str) -> str:
-    """The comparison's inputs in one hash: the notebook's cells, the code, the spec as written, and which run's
-    report each cohort has (its provenance record's digest)."""
+    """The comparison's inputs in one hash: the notebook's cells, the code, the spec as written, and what it reads
+    of each cohort's report (:func:`tables_digest`)."""
     blob = json.dumps({"notebook": notebook_fingerprint(COMPARE_NOTEBOOK), "code": code, "spec": spec.raw,
-                       "cohorts": [[label, report_name(folder), provenance_digest(folder)]
+                       "cohorts": [[label, report_name(folder), tables_digest(folder)]
                                    for label, folder in reports.items()]}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -152,7 +166,8 @@ def write_compare_provenance(staging: Path, spec: CompareSpec, reports: dict[str
         "compare_file": shown_path(spec.source),
         "spec_as_written": json.loads(json.dumps(spec.raw, default=str)),
         "cohorts": [{"label": c.label, "params_file": c.params_file, "cohort_id": c.params.cohort_id,
-                     "report": report_name(reports[c.label]), "report_provenance_sha256": provenance_digest(reports[c.label])}
+                     "report": report_name(reports[c.label]), "report_provenance_sha256": provenance_digest(reports[c.label]),
+                     "tables_sha256": tables_digest(reports[c.label])}
                     for c in spec.cohorts],
         "reference": spec.reference,
         "comparison_key": key,

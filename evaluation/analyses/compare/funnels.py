@@ -13,7 +13,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
 from evaluation.core.labels import event_kind_label, measure_label
-from evaluation.stats.funnel import LEVELS, Funnel, funnel_proportions, funnel_rates, level_label
+from evaluation.stats.funnel import LEVELS, Funnel, funnel_proportions, funnel_rates, level_label, level_suffix
 from .cohorts import Comparison
 
 NOTEBOOK, SECTION = "07_compare", "comparison"
@@ -101,7 +101,7 @@ def draw_funnels(funnels: dict[str, Funnel], *, y_label: str, x_label: str) -> p
         curve = f.curve(max_denominator=top)
         ax.axhline(f.target * f.per, color="#555555", linewidth=1)
         for level, style in zip(LEVELS, ("--", ":")):
-            key = level_label(level).rstrip("%").replace(".", "")
+            key = level_suffix(level)
             ax.plot(curve["denominator"], curve[f"lower_{key}"], style, color="#555555", linewidth=0.9)
             ax.plot(curve["denominator"], curve[f"upper_{key}"], style, color="#555555", linewidth=0.9,
                     label=f"{level_label(level)} limits")
