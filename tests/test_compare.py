@@ -264,3 +264,17 @@ def test_the_demo_comparison_publishes_and_is_reused_when_nothing_changed(report
     said.clear()
     again = compare(REPO_ROOT / "compare" / "demo.yaml", in_process=True, say=said.append)
     assert again.status == "reused" and any("unchanged since the comparison was published" in s for s in said)
+
+
+def test_assessment_share_aligns_the_cycles_by_month(tmp_path):
+    """Cycle A rated from 2015-03, cycle B from 2016-02: each one's first rated month is month 1."""
+    a = make_report(tmp_path / "a", "a", {"engagement_assessments": pd.DataFrame(
+        {"month": ["2015-03", "2015-04"], "teams_rated": [10, 10], "teams_at_or_above": [1, 3], "share": [0.1, 0.3]})})
+    b = make_report(tmp_path / "b", "b", {"engagement_assessments": pd.DataFrame(
+        {"month": ["2016-02", "2016-03", "2016-05"], "teams_rated": [8, 8, 8], "teams_at_or_above": [2, 4, 6],
+         "share": [0.25, 0.5, 0.75]})})
+    comparison = Comparison("x", [CohortReport("A", a), CohortReport("B", b)], "A", tmp_path / "out")
+    shares = cycles.assessment_share(comparison)
+    assert shares["cycle_month"].tolist() == [1, 2, 1, 2, 4]
+    spec = cycles.assessment_figure(shares, comparison)
+    assert "A: 30% of 10 teams in month 2; B: 75% of 8 teams in month 4" in spec.caption

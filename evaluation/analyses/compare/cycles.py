@@ -77,3 +77,55 @@ def cycles_figure(series: pd.DataFrame, comparison: Comparison) -> FigureSpec | 
            f"({', '.join(measure_label(x) for x in measures)}), percent by month of the cycle. Medians: {said}.")
     return FigureSpec("compare_cycles", fig, "The cycles' monthly measures side by side", caption, alt, SECTION,
                       NOTEBOOK)
+
+
+ASSESSMENT_LEVEL = 4.0  # "significant improvement" on IHI's assessment scale: the share the engagement notebook keeps
+
+
+def assessment_share(comparison: Comparison) -> pd.DataFrame:
+    """Every cohort's share of teams the faculty rated 4.0 or above on the assessment scale, by month of the cycle
+    (the cohorts' ``tables/engagement_assessments.csv``; month 1 is the cohort's first rated month):
+    ``tables/comparison_assessments.csv``."""
+    frames = []
+    for c in comparison.cohorts:
+        t = c.table("engagement_assessments")
+        if t is None or t.empty:
+            continue
+        month = pd.to_datetime(t["month"].astype(str).str[:7] + "-01")
+        first = month.min()
+        frames.append(t.assign(cohort=c.label, cycle_month=(month.dt.year - first.year) * 12
+                               + month.dt.month - first.month + 1))
+    columns = ["cohort", "month", "cycle_month", "teams_rated", "teams_at_or_above", "share"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+@house_style
+def draw_assessment_share(shares: pd.DataFrame, cohorts: list[str]) -> plt.Figure:
+    """One line per cohort: the share of teams at 4.0 or above by month of the cycle."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.4), layout="constrained")
+    for i, cohort in enumerate(cohorts):
+        d = shares[shares["cohort"] == cohort]
+        ax.plot(d["cycle_month"], 100 * d["share"], "-o", markersize=3, color=OKABE_ITO[i % len(OKABE_ITO)],
+                label=cohort)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Month of the cycle")
+    ax.set_ylabel(f"% of teams rated {ASSESSMENT_LEVEL:.1f} or above")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def assessment_figure(shares: pd.DataFrame, comparison: Comparison) -> FigureSpec | str:
+    """The cohorts' share of teams at 4.0 or above by month, on one chart, with the last month of each stated."""
+    if shares.empty:
+        return "No assessment-scale ratings to compare: no cohort has assessments.csv."
+    cohorts = [c for c in comparison.labels if c in set(shares["cohort"])]
+    fig = draw_assessment_share(shares, cohorts)
+    last = shares.sort_values("cycle_month").groupby("cohort", sort=False).tail(1).set_index("cohort")
+    said = "; ".join(f"{c}: {100 * last.loc[c, 'share']:.0f}% of {int(last.loc[c, 'teams_rated'])} teams in month "
+                     f"{int(last.loc[c, 'cycle_month'])}" for c in cohorts)
+    caption = (f"The share of teams the faculty rated {ASSESSMENT_LEVEL:.1f} (significant improvement) or above on "
+               "IHI's Assessment Scale for Collaboratives, by month of the cycle, a line per cohort. At the last month "
+               f"rated: {said}.")
+    alt = f"Line chart of the share of teams rated {ASSESSMENT_LEVEL:.1f} or above by month, one line per cohort. {said}."
+    return FigureSpec("compare_assessments", fig, "Teams at 4.0 or above on the assessment scale", caption, alt,
+                      SECTION, NOTEBOOK)
