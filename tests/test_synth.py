@@ -22,7 +22,7 @@ DICTIONARY = {spec["file"]: spec for spec in SPECS}
 PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
             "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}
 VALUE_FORMAT = {"a1c": r"^\d+\.\d$", "inr": r"^\d+\.\d$", "sbp": r"^\d+$", "dbp": r"^\d+$", "ldl": r"^\d+$"}
-DEMO_DIGEST = "a9b5c127ba888a7a4f2ae8ce0d6991fec219588389361be10bf62b6daf4dbe12"  # seed 2015, 10 teams
+DEMO_DIGEST = "f414ac96ee44dc6e7239f5a55d16517f767982455ecb1337fa9b1f60c19e1214"  # seed 2015, 10 teams
 REAL_SEED_NAMES = ("Kroger", "CarePro", "Meyer", "Towncrest", "Apple Discount", "Goodrich", "HealthPartners",
                    "SUPERVALU", "Walgreens", "CareSouth")
 
@@ -326,6 +326,44 @@ def test_qualitative_tables(tables):
         pe = pa * pb + (1 - pa) * (1 - pb)
         kappas.append((po - pe) / (1 - pe))
     assert 0.6 <= np.median(kappas) <= 0.85 and min(kappas) > 0.4 and max(kappas) < 0.97
+
+
+def test_assessments_rate_every_team_monthly_on_the_scale(tables):
+    """From the month a team joined to the cycle's last month (2016-01 for a 2015-02-01 start), the faculty rate
+    every month and the team itself most months; every score is a half point of 0.5-5.0."""
+    a, teams = tables["assessments.csv"], tables["teams.csv"].set_index("team_id")
+    assert a["rater"].isin(["team", "faculty"]).all() and set(a["team_id"]) == set(teams.index)
+    score = a["score"].astype(float)
+    assert a["score"].str.match(r"^\d\.[05]$").all() and score.between(0.5, 5.0).all()
+    faculty = a[a["rater"] == "faculty"]
+    joined = dates(teams["joined_on"]).dt.to_period("M")
+    for team, rows in faculty.groupby("team_id"):
+        months = pd.PeriodIndex(rows["month"], freq="M")
+        expected = pd.period_range(joined[team], "2016-01", freq="M")
+        assert months.tolist() == expected.tolist(), team
+    own = a[a["rater"] == "team"]
+    assert 0.5 * len(faculty) < len(own) < len(faculty)
+    assert not a.duplicated(["team_id", "month", "rater"]).any()
+
+
+def test_assessments_rise_with_the_teams_engagement_and_effect(tables):
+    """The scale tells the demo's story: everyone starts low, the advanced team (strongest effect) ends near the
+    top, the team that barely attends stays low; the share of teams rated >= 4.0 rises over the year."""
+    a = tables["assessments.csv"].assign(score=lambda d: d["score"].astype(float))
+    faculty = a[a["rater"] == "faculty"].pivot(index="team_id", columns="month", values="score")
+    first, last = faculty.apply(lambda r: r.dropna().iloc[0], axis=1), faculty.iloc[:, -1]
+    assert first.max() <= 2.0 and (last > first).all()
+    names = tables["teams.csv"].set_index("team_id")["team_name"]
+    by_name = last.rename(index=names)
+    assert by_name["Northwoods Health System"] >= 4.0 and by_name["Loess Hills Apothecary"] <= 2.5
+    effect = pd.Series({t.name: t.effect for t in DEMO_TEAMS})
+    rho = pd.Series(by_name).corr(effect[by_name.index], method="spearman")
+    assert rho > 0.7
+    share = (faculty >= 4.0).sum() / faculty.notna().sum()
+    assert share.iloc[:3].max() == 0 and share.iloc[-3:].min() >= 0.2
+    own = a[a["rater"] == "team"].set_index(["team_id", "month"])["score"]
+    paired = own.to_frame("team").join(a[a["rater"] == "faculty"].set_index(["team_id", "month"])["score"])
+    assert 0 < (paired["team"] - paired["score"]).mean() < 0.6     # teams rate themselves a little higher
 
 
 # ---------------------------------------------------------------------------------------------- other shapes

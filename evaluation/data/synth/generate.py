@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .assessments import assessments_frame
 from .calendar import Calendar
 from .columns import write_table
 from .costs import program_costs_frame, utilization_frame
@@ -19,7 +20,7 @@ from .qualitative import qualitative_frames
 from .teams import DEMO_TEAMS, make_teams, teams_frame
 
 STREAMS = ("teams", "patients", "measurements", "events", "attendance", "milestones", "pdsa", "mtps",
-           "utilization", "costs", "qualitative")
+           "utilization", "costs", "qualitative", "assessments")  # a new stream goes last: the others stay as they were
 
 
 def generate_cohort(out_dir: str | Path, seed: int = 2015, n_teams: int = 10,
@@ -84,4 +85,5 @@ def generate_cohort(out_dir: str | Path, seed: int = 2015, n_teams: int = 10,
     if qualitative:
         for file, frame in qualitative_frames(rng["qualitative"], teams, cal).items():
             rows[file] = write_table(frame, out, file)
+    rows["assessments.csv"] = write_table(assessments_frame(rng["assessments"], teams, cal), out, "assessments.csv")
     return rows

@@ -100,6 +100,11 @@ class Teams:
     aim_target: np.ndarray
     barrier: np.ndarray        # index into CODES
     n_patients: np.ndarray
+    returning: np.ndarray | None = None   # bool: the team took part in the collaborative's previous cycle
+
+    def __post_init__(self) -> None:
+        if self.returning is None:
+            self.returning = np.zeros(len(self.names), bool)
 
     @property
     def n(self) -> int:
