@@ -56,11 +56,15 @@ two mid-cycle focus groups and one end-of-cycle interview per team (capped at
 :data:`~evaluation.data.synth.qualitative.QUAL_MAX_TEAMS` teams), excerpts built from per-code sentence templates, and two coders
 whose codings disagree realistically (Cohen's kappa about 0.55-0.85 per code).
 
+*Later cycles* (``cycle=2`` and on) follow :mod:`.cycles`: about half of a cycle's teams come back (the
+engaged ones more often) with the same ids and names, a little more engaged and effective; new teams take
+the other places with ids no earlier cycle used; patients are new, their ids prefixed with the cycle.
+
 One module per concern: :mod:`.columns` (the contract's files and columns, how a column is written),
 :mod:`.calendar`, :mod:`.teams` (the demo's profiles or invented statewide teams), :mod:`.patients`,
 :mod:`.measurements`, :mod:`.monthly_reports`, :mod:`.engagement` (events, attendance, milestones, PDSA),
 :mod:`.mtps`, :mod:`.costs` (utilization and program costs), :mod:`.codebook` and :mod:`.qualitative`,
-:mod:`.assessments`, and :mod:`.generate` (:func:`generate_cohort`, which draws them in a fixed order).
+:mod:`.assessments`, :mod:`.cycles`, and :mod:`.generate` (:func:`generate_cohort`, which draws them in a fixed order).
 
 Determinism: one ``numpy.random.default_rng(seed)`` is split (``spawn``) into an independent
 stream per table (a new table's stream is appended last, so the other tables keep their bytes); no
