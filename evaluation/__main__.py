@@ -143,12 +143,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_DATA if n_err else 0
 
 
+def _cycle_number(text: str) -> int:
+    """``--cycle``: a whole number, at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1 (the first cycle); got {text!r}")
+    return int(text)
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from .data.synth import generate_cohort
 
     low, _, high = args.patients_per_team.partition("-")
-    counts = generate_cohort(args.out, seed=args.seed, n_teams=args.teams,
-                             patients_per_team=(int(low), int(high or low)), start=args.start)
+    try:
+        counts = generate_cohort(args.out, seed=args.seed, n_teams=args.teams,
+                                 patients_per_team=(int(low), int(high or low)), start=args.start,
+                                 cycle=args.cycle, cycle_start=args.cycle_start)
+    except ValueError as exc:  # a bad argument: say which, without a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PARAMS
     total = sum(counts.values())
     print(f"Wrote a synthetic cohort to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
           + f" ({total:,} rows)")
@@ -252,7 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2015)
     p.add_argument("--teams", type=int, default=10, help="number of teams (10 gives the demo's shape)")
     p.add_argument("--patients-per-team", default="40-80", help="N or MIN-MAX (default 40-80)")
-    p.add_argument("--start", default="2015-02-01", help="first day of the cycle (default 2015-02-01)")
+    p.add_argument("--start", default="2015-02-01", help="first day of the first cycle (default 2015-02-01)")
+    p.add_argument("--cycle", type=_cycle_number, default=1,
+                   help="which cycle of the collaborative to write (default 1); a later cycle has about half of the "
+                        "previous cycle's teams back (same ids and names), new teams with new ids, and new patients")
+    p.add_argument("--cycle-start", default=None, metavar="YYYY-MM-DD",
+                   help="first day of that cycle (default: --start plus 12 months per earlier cycle)")
     p.set_defaults(func=cmd_synth)
     p = sub.add_parser("dictionary", help="regenerate data_dictionary/README.md from the YAML files")
     p.add_argument("--check", action="store_true", help="only check that it is current")

@@ -21,6 +21,7 @@ CONTRACT = {
     "qualitative/excerpts.csv": ["excerpt_id", "source_id", "team_id", "text"],
     "qualitative/codings.csv": ["excerpt_id", "coder", "code"],
     "qualitative/codebook.csv": ["code", "theme", "definition"],
+    "assessments.csv": ["team_id", "month", "score", "rater"],
 }
 
 
@@ -43,6 +44,22 @@ def test_allowed_values_from_the_brief():
     assert set(d["utilization"].column("kind").allowed) == {"ed_visit", "admission", "readmission"}
     assert d["measurements"].measures["a1c"]["plausible"] == [3, 20]
     assert d["measurements"].measures["sbp"]["plausible"] == [60, 260]
+
+
+def test_assessments_follow_the_ihi_scale_and_the_monthly_reports_month():
+    """Optional; scored 0.5-5.0 (the step of 0.5 is a validation rule); rated by the team or the faculty; one
+    rating per team, month and rater; its month is written as monthly_reports' is."""
+    d = load_dictionary()
+    spec = d["assessments"]
+    assert (spec.file, spec.required, spec.primary_key) == ("assessments.csv", False, ("team_id", "month", "rater"))
+    assert spec.column("score").type == "number" and spec.column("score").range == (0.5, 5.0)
+    assert spec.column("rater").allowed == ("team", "faculty")
+    assert spec.column("team_id").references == "teams.team_id"
+    month, reports_month = spec.column("month"), d["monthly_reports"].column("month")
+    assert (month.type, month.description) == (reports_month.type, reports_month.description.replace(
+        "Reporting month", "Month the rating is for"))
+    assert "1.0 forming team" in spec.column("score").description
+    assert "5.0 outstanding sustainable results" in spec.column("score").description
 
 
 def test_every_column_is_documented():

@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 
 from tests.conftest import run_notebook_cells  # noqa: E402
 from evaluation import ParamsError, load_cohort
-from evaluation.analyses.engagement import attendance, milestones
+from evaluation.analyses.engagement import assessments, attendance, milestones
 from evaluation.analyses.engagement import compute as engagement_compute
 from evaluation.analyses.engagement import figures as engagement_figures
 from evaluation.core import figures as figure_io
@@ -781,3 +781,115 @@ def test_attendance_trend_of_one_team_uses_model_based_errors():
     assert trend.standard_errors == "model-based (one team)"
     assert trend.odds_ratio == pytest.approx(0.25, rel=1e-6)  # IRLS converges to ~1e-8 on this two-point fit
     assert "errors model-based (one team)" in engagement_figures.trend(trend).caption
+
+
+# --- progress on the IHI assessment scale ------------------------------------------------------------------
+
+# Three teams, two months (and an April only T1 rated itself in). Faculty ratings: Feb T1 3.5, T2 4.5 (T3 has only
+# its own rating); Mar T1 4.0, T2 3.0, T3 4.0. Self-ratings: Feb T1 4.0, T3 5.0; Mar T1 4.5, T2 4.0; Apr T1 4.5.
+ASSESSMENTS = (
+    "team_id,month,score,rater\n"
+    "T1,2015-02,3.5,faculty\n"
+    "T1,2015-02,4.0,team\n"
+    "T2,2015-02,4.5,faculty\n"
+    "T3,2015-02,5.0,team\n"
+    "T1,2015-03,4.0,faculty\n"
+    "T1,2015-03,4.5,team\n"
+    "T2,2015-03,3.0,faculty\n"
+    "T2,2015-03,4.0,team\n"
+    "T3,2015-03-01,4.0,faculty\n"
+    "T1,2015-04,4.5,team\n"
+)
+
+
+@pytest.fixture
+def rated(tmp_path):
+    """The tiny cohort with ASSESSMENTS, as loaded (months parsed to their first day)."""
+    folder = write_cohort(tmp_path / "rated", {**COHORT, "assessments.csv": ASSESSMENTS})
+    p = check({"cohort_id": "tiny", "data_dir": str(folder), "as_of": AS_OF, "output_dir": str(tmp_path / "out")})
+    return p, load_cohort(p)
+
+
+def test_trajectories_are_every_rating_by_team_month_and_rater(rated):
+    _, c = rated
+    t = assessments.assessment_trajectories(c.assessments, c.teams)
+    assert t.columns.tolist() == ["team_id", "team_name", "month", "rater", "score"]
+    assert t.values.tolist() == [
+        ["T1", "Alpha Pharmacy", "2015-02", "team", 4.0], ["T1", "Alpha Pharmacy", "2015-02", "faculty", 3.5],
+        ["T1", "Alpha Pharmacy", "2015-03", "team", 4.5], ["T1", "Alpha Pharmacy", "2015-03", "faculty", 4.0],
+        ["T1", "Alpha Pharmacy", "2015-04", "team", 4.5],
+        ["T2", "Beta Health", "2015-02", "faculty", 4.5],
+        ["T2", "Beta Health", "2015-03", "team", 4.0], ["T2", "Beta Health", "2015-03", "faculty", 3.0],
+        ["T3", "Gamma Drugs", "2015-02", "team", 5.0], ["T3", "Gamma Drugs", "2015-03", "faculty", 4.0]]
+
+
+def test_share_at_or_above_by_hand(rated):
+    """Faculty, 4.0: Feb T1 3.5 < 4, T2 4.5 >= 4 -> 1 of 2 = 0.5 (T3's own 5.0 is not the faculty's); Mar 4.0, 3.0,
+    4.0 -> 2 of 3. April has no faculty rating: no row. Teams' own, 4.0: Feb 4.0, 5.0 -> 2 of 2; Mar 4.5, 4.0 -> 2 of 2;
+    Apr 4.5 -> 1 of 1. Faculty, 4.5: Feb 1 of 2; Mar 0 of 3."""
+    _, c = rated
+    faculty = assessments.share_at_or_above(c.assessments)
+    assert faculty.columns.tolist() == ["month", "teams_rated", "teams_at_or_above", "share"]
+    assert faculty[["month", "teams_rated", "teams_at_or_above"]].values.tolist() == [["2015-02", 2, 1],
+                                                                                     ["2015-03", 3, 2]]
+    assert faculty["share"].tolist() == [pytest.approx(1 / 2), pytest.approx(2 / 3)]
+    own = assessments.share_at_or_above(c.assessments, rater="team")
+    assert own.values.tolist() == [["2015-02", 2, 2, 1.0], ["2015-03", 2, 2, 1.0], ["2015-04", 1, 1, 1.0]]
+    high = assessments.share_at_or_above(c.assessments, threshold=4.5)
+    assert high.values.tolist() == [["2015-02", 2, 1, 0.5], ["2015-03", 3, 0, 0.0]]
+    empty = assessments.share_at_or_above(c.assessments.iloc[:0])
+    assert empty.empty and empty.columns.tolist() == ["month", "teams_rated", "teams_at_or_above", "share"]
+
+
+def test_share_at_or_above_names_a_bad_rater_threshold_or_a_second_rating(rated):
+    _, c = rated
+    with pytest.raises(ValueError, match="rater must be one of team, faculty; got 'coach'"):
+        assessments.share_at_or_above(c.assessments, rater="coach")
+    with pytest.raises(ValueError, match=r"threshold must be a score of the assessment scale, 0.5 to 5; got 6"):
+        assessments.share_at_or_above(c.assessments, threshold=6)
+    twice = pd.concat([c.assessments, c.assessments.iloc[[0]]])
+    with pytest.raises(ValueError, match="more than one rating of team T1 for 2015-02 by faculty"):
+        assessments.share_at_or_above(twice)
+
+
+def test_assessment_figure_draws_each_team_the_median_and_the_share(rated):
+    """Left: one thin line per faculty-rated team (T1 Feb-Mar, T2 Feb-Mar, T3 Mar), the median (Feb median(3.5, 4.5)
+    = 4.0; Mar median(4.0, 3.0, 4.0) = 4.0) and the dashed 4.0; right: the shares 0.5 and 2/3. The caption says the
+    last and first month and the self-rating gap: pairs T1 Feb 4.0-3.5, T1 Mar 4.5-4.0, T2 Mar 4.0-3.0 -> mean
+    (0.5 + 0.5 + 1.0) / 3 = 0.67 above."""
+    p, c = rated
+    t = assessments.assessment_trajectories(c.assessments, c.teams)
+    shares = assessments.share_at_or_above(c.assessments)
+    spec = engagement_figures.assessment_progress(t, shares)
+    left, right = spec.figure.axes
+    lines = [(np.asarray(line.get_xdata(), float).tolist(), np.asarray(line.get_ydata(), float).tolist())
+             for line in left.lines]
+    # months on the axis: 2015-02 (0), 2015-03 (1); the team's own April rating is not drawn
+    assert lines[:3] == [([0, 1], [3.5, 4.0]), ([0, 1], [4.5, 3.0]), ([1], [4.0])]
+    assert lines[3] == ([0, 1], [4.0, 4.0]) and left.lines[4].get_linestyle() == "--"
+    assert np.asarray(right.lines[0].get_ydata(), float).tolist() == [pytest.approx(0.5), pytest.approx(2 / 3)]
+    assert ("In 2015-03, 2 of 3 teams rated (67%) were at or above 4.0, against 1 of 2 in 2015-02." in spec.caption)
+    assert spec.caption.endswith("Where a team also rated itself (3 team-months), its own score was on average 0.67 "
+                                 "points above the faculty's.")
+    assert "the monthly assessment scores of 3 teams" in spec.alt_text and "from 50% in 2015-02 to 67% in 2015-03" in spec.alt_text
+    assert (spec.figure_id, spec.section, spec.notebook) == ("engagement_assessments", "engagement", "01_engagement")
+    assert figure_io.show(spec, p).panels == 2
+
+
+def test_notebook_draws_the_scale_or_says_there_is_none(tmp_path, monkeypatch):
+    """With assessments.csv the section saves the monthly shares and exports the figure; without it the section
+    shows the loader's note and writes neither."""
+    p, c = make(tmp_path / "plain")
+    monkeypatch.setenv(REPORTS_ENV, str(tmp_path / "reports"))
+    folder = write_cohort(tmp_path / "rated", {**COHORT, "assessments.csv": ASSESSMENTS})
+    shown, _ = run_notebook_cells(REPO_ROOT / "notebooks" / "01_engagement.ipynb", data_dir=str(folder),
+                                  as_of=AS_OF, cohort_id="rated")
+    out = scratch_dir("rated")
+    assert pd.read_csv(out / "tables" / "engagement_assessments.csv").values.tolist() == [
+        ["2015-02", 2, 1, 0.5], ["2015-03", 3, 2, pytest.approx(2 / 3)]]
+    assert shown[-1].figure_id == "engagement_assessments" and (out / "figures" / "engagement_assessments.svg").exists()
+    shown, _ = run_notebook_cells(REPO_ROOT / "notebooks" / "01_engagement.ipynb", data_dir=str(p.data_dir),
+                                  as_of=AS_OF, cohort_id="plain")
+    assert shown[-1] == c.missing_note("assessments") == (
+        "Skipped: this cohort has no assessments.csv (or the file is empty), which this analysis needs.")
+    assert not (scratch_dir("plain") / "tables" / "engagement_assessments.csv").exists()

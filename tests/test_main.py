@@ -5,6 +5,7 @@ import shutil
 
 import nbformat
 import pandas as pd
+import pytest
 
 from evaluation.__main__ import main
 from evaluation.run import notebooks
@@ -25,6 +26,24 @@ def test_synth_then_qdpx_round_trip(tmp_path, capsys):
     before = pd.read_csv(data / "qualitative" / "codings.csv").sort_values(key).reset_index(drop=True)
     after = pd.read_csv(back / "qualitative" / "codings.csv").sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(before[key], after[key])
+
+
+def test_synth_writes_a_later_cycle_and_names_a_bad_cycle_argument(tmp_path, capsys):
+    """--cycle 2 starts 12 months after --start unless --cycle-start says otherwise; a bad value is named."""
+    first, second = tmp_path / "c1", tmp_path / "c2"
+    base = ["synth", "--teams", "4", "--patients-per-team", "2", "--seed", "3"]
+    assert main([*base, "--out", str(first)]) == 0
+    assert main([*base, "--out", str(second), "--cycle", "2", "--cycle-start", "2016-03-01"]) == 0
+    one, two = pd.read_csv(first / "teams.csv"), pd.read_csv(second / "teams.csv")
+    assert two["team_id"].isin(one["team_id"]).sum() == 2 and two["team_id"].tolist()[2:] == ["T05", "T06"]
+    assert pd.read_csv(second / "patients.csv")["enrolled_on"].min() >= "2016-03-01"
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "x"), "--cycle", "2", "--cycle-start", "2016-02-30"]) == 2
+    assert "cycle_start must be a date written YYYY-MM-DD; got '2016-02-30'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--out", str(tmp_path / "y"), "--cycle", "0"])
+    assert exit_.value.code == 2
+    assert "argument --cycle: must be a whole number, at least 1 (the first cycle); got '0'" in capsys.readouterr().err
 
 
 def test_qdpx_import_of_a_broken_file_exits_non_zero(tmp_path, capsys):

@@ -13,7 +13,8 @@ import yaml
 
 from evaluation.core.dictionary import RESULTS_FILE
 from evaluation.data.loading import load_cohort
-from evaluation.data.synth import DEMO_TEAMS, generate_cohort
+from evaluation.data.synth import DEMO_TEAMS, cycles, generate_cohort
+from evaluation.data.synth.generate import cycle_roster
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data_dictionary").glob("*.yaml"))
@@ -22,7 +23,7 @@ DICTIONARY = {spec["file"]: spec for spec in SPECS}
 PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
             "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}
 VALUE_FORMAT = {"a1c": r"^\d+\.\d$", "inr": r"^\d+\.\d$", "sbp": r"^\d+$", "dbp": r"^\d+$", "ldl": r"^\d+$"}
-DEMO_DIGEST = "a9b5c127ba888a7a4f2ae8ce0d6991fec219588389361be10bf62b6daf4dbe12"  # seed 2015, 10 teams
+DEMO_DIGEST = "f414ac96ee44dc6e7239f5a55d16517f767982455ecb1337fa9b1f60c19e1214"  # seed 2015, 10 teams
 REAL_SEED_NAMES = ("Kroger", "CarePro", "Meyer", "Towncrest", "Apple Discount", "Goodrich", "HealthPartners",
                    "SUPERVALU", "Walgreens", "CareSouth")
 
@@ -328,6 +329,44 @@ def test_qualitative_tables(tables):
     assert 0.6 <= np.median(kappas) <= 0.85 and min(kappas) > 0.4 and max(kappas) < 0.97
 
 
+def test_assessments_rate_every_team_monthly_on_the_scale(tables):
+    """From the month a team joined to the cycle's last month (2016-01 for a 2015-02-01 start), the faculty rate
+    every month and the team itself most months; every score is a half point of 0.5-5.0."""
+    a, teams = tables["assessments.csv"], tables["teams.csv"].set_index("team_id")
+    assert a["rater"].isin(["team", "faculty"]).all() and set(a["team_id"]) == set(teams.index)
+    score = a["score"].astype(float)
+    assert a["score"].str.match(r"^\d\.[05]$").all() and score.between(0.5, 5.0).all()
+    faculty = a[a["rater"] == "faculty"]
+    joined = dates(teams["joined_on"]).dt.to_period("M")
+    for team, rows in faculty.groupby("team_id"):
+        months = pd.PeriodIndex(rows["month"], freq="M")
+        expected = pd.period_range(joined[team], "2016-01", freq="M")
+        assert months.tolist() == expected.tolist(), team
+    own = a[a["rater"] == "team"]
+    assert 0.5 * len(faculty) < len(own) < len(faculty)
+    assert not a.duplicated(["team_id", "month", "rater"]).any()
+
+
+def test_assessments_rise_with_the_teams_engagement_and_effect(tables):
+    """The scale tells the demo's story: everyone starts low, the advanced team (strongest effect) ends near the
+    top, the team that barely attends stays low; the share of teams rated >= 4.0 rises over the year."""
+    a = tables["assessments.csv"].assign(score=lambda d: d["score"].astype(float))
+    faculty = a[a["rater"] == "faculty"].pivot(index="team_id", columns="month", values="score")
+    first, last = faculty.apply(lambda r: r.dropna().iloc[0], axis=1), faculty.iloc[:, -1]
+    assert first.max() <= 2.0 and (last > first).all()
+    names = tables["teams.csv"].set_index("team_id")["team_name"]
+    by_name = last.rename(index=names)
+    assert by_name["Northwoods Health System"] >= 4.0 and by_name["Loess Hills Apothecary"] <= 2.5
+    effect = pd.Series({t.name: t.effect for t in DEMO_TEAMS})
+    rho = pd.Series(by_name).corr(effect[by_name.index], method="spearman")
+    assert rho > 0.7
+    share = (faculty >= 4.0).sum() / faculty.notna().sum()
+    assert share.iloc[:3].max() == 0 and share.iloc[-3:].min() >= 0.2
+    own = a[a["rater"] == "team"].set_index(["team_id", "month"])["score"]
+    paired = own.to_frame("team").join(a[a["rater"] == "faculty"].set_index(["team_id", "month"])["score"])
+    assert 0 < (paired["team"] - paired["score"]).mean() < 0.6     # teams rate themselves a little higher
+
+
 # ---------------------------------------------------------------------------------------------- other shapes
 def test_multi_team_cohort(tmp_path):
     rows = generate_cohort(tmp_path, seed=3, n_teams=30, patients_per_team=(20, 20))
@@ -359,3 +398,115 @@ def test_demo_cohort_passes_loading_validation(demo):
     errors = cohort.quality[cohort.quality["severity"] == "error"]
     assert errors.empty, errors.to_string()
     assert len(cohort.patients) > 0 and len(cohort.measurements) > 0
+
+
+# ---------------------------------------------------------------------------------------------- later cycles
+SMALL_DIGEST = "5c49866aaf2c35f1653d8af363bb01203bde201ec5167a5b64b17d5e6d832309"  # seed 7, 30 teams of 5-10
+
+
+def test_the_first_cycle_is_the_one_written_before_cycles_and_assessments_existed(tmp_path):
+    """A statewide-shaped cohort (seed 7, 30 invented teams) hashes, file for file except assessments.csv, to what
+    the generator wrote before later cycles and the assessment table were added: drawing them touches nothing of
+    the first cycle. ``cycle=1`` is the default."""
+    rows = generate_cohort(tmp_path / "a", seed=7, n_teams=30, patients_per_team=(5, 10))
+    assert generate_cohort(tmp_path / "b", seed=7, n_teams=30, patients_per_team=(5, 10), cycle=1) == rows
+    h = hashlib.sha256()
+    for file in sorted(f for f in DICTIONARY if f != "assessments.csv"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+        h.update(file.encode() + b"\0" + (tmp_path / "a" / file).read_bytes())
+    assert h.hexdigest() == SMALL_DIGEST
+
+
+@pytest.fixture(scope="module")
+def cycle2(tmp_path_factory) -> Path:
+    """The demo's second cycle (seed 2015): it starts on 2016-02-01, 12 months after the first."""
+    out = tmp_path_factory.mktemp("cycle2")
+    generate_cohort(out, cycle=2)
+    return out
+
+
+def test_half_the_demo_teams_return_with_their_ids_and_the_new_ones_get_new_ids(demo, cycle2):
+    one, two = read(demo[0], "teams.csv").set_index("team_id"), read(cycle2, "teams.csv").set_index("team_id")
+    back = two.index[two.index.isin(one.index)]
+    assert len(two) == 10 and len(back) == 5                      # round(10 x 0.5) teams come back
+    fixed = ["team_name", "state", "setting", "track"]
+    assert two.loc[back, fixed].equals(one.loc[back, fixed])
+    new = two.drop(back)
+    assert new.index.tolist() == ["T11", "T12", "T13", "T14", "T15"]  # numbered on from T10, the last of cycle 1
+    assert not new["team_name"].isin(one["team_name"]).any() and two["team_name"].is_unique
+    # the demo's shape is kept: a new team takes the state, setting and track of the team whose place it takes
+    assert Counter(two["state"]) == Counter(one["state"]) and Counter(two["track"]) == Counter(one["track"])
+    assert Counter(two["setting"]) == Counter(one["setting"])
+
+
+def test_a_later_cycle_has_new_patients_and_its_own_dates(demo, cycle2):
+    p1, p2 = read(demo[0], "patients.csv"), read(cycle2, "patients.csv")
+    assert p2["patient_id"].str.match(r"^C2-P\d{6}$").all() and not p2["patient_id"].isin(p1["patient_id"]).any()
+    start, cycle_end, data_end = pd.Timestamp("2016-02-01"), pd.Timestamp("2017-01-31"), pd.Timestamp("2017-12-01")
+    enrolled = dates(p2["enrolled_on"])
+    assert enrolled.min() >= start and enrolled.max() <= pd.Timestamp("2016-07-31")
+    joined = dates(read(cycle2, "teams.csv")["joined_on"])
+    assert (joined >= pd.Timestamp("2016-01-01")).all() and (joined < start + pd.Timedelta(days=101)).all()
+    events = dates(read(cycle2, "events.csv")["event_on"])
+    assert events.min() >= start and events.max() <= cycle_end
+    # every date of the cycle lies before its data end (start + 22 months); what comes before the start is a
+    # patient's history: a baseline up to 90 days before enrollment, acute care up to a year before
+    for file, spec in DICTIONARY.items():
+        df = read(cycle2, file)
+        for col in spec["columns"]:
+            if col["type"] not in ("date", "month") or col["name"] == "aim_by":
+                continue
+            d = pd.to_datetime(df[col["name"]].replace("", None), format="mixed").dropna()
+            earliest = {"utilization.csv": start - pd.Timedelta(days=365),
+                        "measurements.csv": start - pd.Timedelta(days=90)}.get(file, pd.Timestamp("2016-01-01"))
+            assert d.min() >= earliest and d.max() < data_end, f"{file}.{col['name']}"
+    months = read(cycle2, "assessments.csv")["month"]
+    assert months.min() == "2016-01" and months.max() == "2017-01"
+
+
+def test_a_later_cycle_validates_and_is_deterministic(cycle2, tmp_path):
+    cohort = load_cohort(cycle2, raise_on_error=False)
+    assert cohort.quality[cohort.quality["severity"] == "error"].empty
+    generate_cohort(tmp_path, cycle=2)
+    for file in DICTIONARY:
+        assert (tmp_path / file).read_bytes() == (cycle2 / file).read_bytes(), file
+
+
+def test_returning_teams_are_a_little_better_and_a_third_cycle_numbers_on(tmp_path):
+    """Cycle 3 of 7 invented teams: 4 come back each cycle (round(7 x 0.5)); every new team's id is above every id
+    an earlier cycle gave out, and a returning team's traits grow by the documented gains."""
+    args = dict(seed=5, n_teams=7, demo=False, start="2015-02-01", patients_per_team=(3, 4))
+    first, _, _ = cycle_roster(cycle=1, first_day="2015-02-01", **args)
+    second, _, _ = cycle_roster(cycle=2, first_day="2016-02-01", **args)
+    third, cal, _ = cycle_roster(cycle=3, first_day="2017-03-01", **args)
+    assert first.numbers.tolist() == list(range(1, 8))
+    for before, after, used in ((first, second, 7), (second, third, 10)):
+        back = after.numbers[after.teams.returning]
+        assert len(back) == 4 and set(back) <= set(before.numbers)
+        assert after.numbers[~after.teams.returning].tolist() == [used + 1, used + 2, used + 3]
+        at = np.searchsorted(before.numbers, back)
+        expected = np.minimum(before.teams.effect[at] + cycles.RETURN_EFFECT_GAIN, cycles.EFFECT_MAX)
+        assert np.array_equal(after.teams.effect[after.teams.returning], expected)
+        expected = np.minimum(before.teams.engagement[at] + cycles.RETURN_ENGAGEMENT_GAIN, cycles.ENGAGEMENT_MAX)
+        assert np.array_equal(after.teams.engagement[after.teams.returning], expected)
+        assert [after.teams.names[i] for i in np.flatnonzero(after.teams.returning)] == [before.teams.names[i] for i in at]
+    assert np.datetime64(cal.start, "D") == np.datetime64("2017-03-01")
+    rows = generate_cohort(tmp_path, seed=5, n_teams=7, patients_per_team=(3, 4), cycle=3, cycle_start="2017-03-01")
+    teams = read(tmp_path, "teams.csv")
+    assert rows["teams.csv"] == 7 and teams["team_id"].tolist() == [f"T{k:02d}" for k in third.numbers]
+    assert read(tmp_path, "patients.csv")["patient_id"].str.startswith("C3-P").all()
+    assert dates(read(tmp_path, "patients.csv")["enrolled_on"]).min() >= pd.Timestamp("2017-03-01")
+
+
+def test_bad_cycle_arguments_fail_with_what_is_wrong(tmp_path):
+    small = dict(n_teams=2, patients_per_team=(2, 2))
+    with pytest.raises(ValueError, match="cycle must be a whole number, at least 1"):
+        generate_cohort(tmp_path / "a", cycle=0, **small)
+    with pytest.raises(ValueError, match="first day of a later cycle"):
+        generate_cohort(tmp_path / "b", cycle_start="2016-02-01", **small)
+    with pytest.raises(ValueError, match=r"must come after the start of cycle 1 \(2015-02-01\)"):
+        generate_cohort(tmp_path / "c", cycle=2, cycle_start="2015-01-01", **small)
+    with pytest.raises(ValueError, match="cycle_start must be a date written YYYY-MM-DD; got '2016-13-01'"):
+        generate_cohort(tmp_path / "d", cycle=2, cycle_start="2016-13-01", **small)
+    with pytest.raises(ValueError, match="cycle_start 2099-01-01 is too recent"):
+        generate_cohort(tmp_path / "e", cycle=2, cycle_start="2099-01-01", **small)

@@ -230,3 +230,51 @@ def test_a_huge_number_out_of_range_is_echoed_bounded(tmp_path):
     [[table, row, column, problem]] = errors(quality(tmp_path, program_costs_csv=costs))
     assert (table, row, column) == ("program_costs.csv", 2, "amount")
     assert problem == f"'{str(int(-1e300))[:80]}…' must be at least 0"
+
+
+# --- assessments (IHI Assessment Scale for Collaboratives) -----------------------------------------------------
+
+ASSESSMENTS_HEADER = "team_id,month,score,rater\n"
+
+
+def test_assessments_on_the_scale_are_fine_in_either_month_format(tmp_path):
+    rows = ("T01,2015-02,0.5,team\n"          # the lowest point
+            "T01,2015-02,1,faculty\n"         # a whole point written without a decimal
+            "T02,2015-03-01,4.5,faculty\n"    # a first-of-month date is read as its month
+            "T02,2015-04,5.0,team\n")         # the highest point
+    q = quality(tmp_path, assessments_csv=ASSESSMENTS_HEADER + rows)
+    assert errors(q) == []
+    assert q[q["table"] == "assessments.csv"].empty
+
+
+def test_an_assessment_score_between_two_points_of_the_scale(tmp_path):
+    rows = "T01,2015-02,4.3,faculty\nT01,2015-03,4.5,faculty\nT01,2015-04,0.75,team\n"
+    assert errors(quality(tmp_path, assessments_csv=ASSESSMENTS_HEADER + rows)) == [
+        ["assessments.csv", 2, "score", "'4.3' is not a point of the assessment scale: scores go in steps of 0.5 "
+                                        "(0.5, 1.0, 1.5, ..., 5.0); the nearest points are 4.0 and 4.5"],
+        ["assessments.csv", 4, "score", "'0.75' is not a point of the assessment scale: scores go in steps of 0.5 "
+                                        "(0.5, 1.0, 1.5, ..., 5.0); the nearest points are 0.5 and 1.0"]]
+
+
+def test_an_assessment_score_outside_the_scale_is_one_error(tmp_path):
+    """5.5 and 0 are multiples of 0.5 outside 0.5-5.0; 5.3 is off both ways and still gets one error (the range)."""
+    rows = "T01,2015-02,5.5,team\nT01,2015-03,0,team\nT01,2015-04,5.3,team\n"
+    assert errors(quality(tmp_path, assessments_csv=ASSESSMENTS_HEADER + rows)) == [
+        ["assessments.csv", 2, "score", "'5.5' must be at most 5"],
+        ["assessments.csv", 3, "score", "'0' must be at least 0.5"],
+        ["assessments.csv", 4, "score", "'5.3' must be at most 5"]]
+
+
+def test_an_assessment_by_an_unknown_rater_or_of_an_unknown_team(tmp_path):
+    rows = "T01,2015-02,3.0,coach\nT99,2015-02,3.0,faculty\n"
+    assert errors(quality(tmp_path, assessments_csv=ASSESSMENTS_HEADER + rows)) == [
+        ["assessments.csv", 2, "rater", "'coach' must be one of: team, faculty"],
+        ["assessments.csv", 3, "team_id", "'T99' is not a team_id in teams.csv"]]
+
+
+def test_one_rating_per_team_month_and_rater(tmp_path):
+    """The team's and the faculty's ratings of a month are two rows; the same rater twice is a duplicate."""
+    rows = "T01,2015-02,3.0,team\nT01,2015-02,2.5,faculty\nT01,2015-02-01,3.5,team\n"
+    assert errors(quality(tmp_path, assessments_csv=ASSESSMENTS_HEADER + rows)) == [
+        ["assessments.csv", 4, "team_id",
+         "duplicated key (team_id, month, rater) = (T01, 2015-02-01, team): the same key is on an earlier row"]]

@@ -31,7 +31,7 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])(?:-01)?$")
 TABLE_ORDER = (
     "teams", "patients", "measurements", "events", "attendance", "milestones", "monthly_reports",
     "pdsa_cycles", "mtps", "utilization", "program_costs", "qualitative_sources", "qualitative_excerpts",
-    "qualitative_codings", "qualitative_codebook",
+    "qualitative_codings", "qualitative_codebook", "assessments",
 )
 
 

@@ -8,6 +8,7 @@ data-quality row per offending record. Severity: *error* when an analysis would 
 from __future__ import annotations
 import datetime as dt
 from typing import Callable
+import numpy as np
 import pandas as pd
 from evaluation.core.dictionary import load_dictionary
 from evaluation.core.errors import shown_value
@@ -279,6 +280,30 @@ def check_codings(tables: Tables, problems, as_of) -> None:
                       [f"'{shown_value(c)}' was applied by no coder" for c in unused["code"]])
 
 
+ASSESSMENT_STEP = 0.5  # IHI's Assessment Scale for Collaboratives is scored in half points
+
+
+def check_assessment_scores(tables: Tables, problems, as_of) -> None:
+    """An assessment score is a point of the scale (0.5, 1.0, ..., 5.0): a score between two points (4.3) is
+    a typo or a score from another scale, and no share of teams at or above a level can be read from it.
+
+    A score outside 0.5-5.0 is the dictionary's range error already; it gets no second one here.
+    """
+    df = tables.get("assessments")
+    if df is None or df.empty:
+        return
+    file = _file("assessments")
+    scores = df["score"].astype(float)
+    halves = scores / ASSESSMENT_STEP
+    off_scale = (scores.notna() & ~np.isclose(halves, np.round(halves), rtol=0.0, atol=1e-9)
+                 & ~df["row"].isin(problems.error_rows(file, "score")))
+    problems.add_rows(file, df.loc[off_scale, "row"], "score", "error", [
+        f"'{s:g}' is not a point of the assessment scale: scores go in steps of {ASSESSMENT_STEP:g} "
+        f"(0.5, 1.0, 1.5, ..., 5.0); the nearest points are {np.floor(h) * ASSESSMENT_STEP:.1f} and "
+        f"{np.ceil(h) * ASSESSMENT_STEP:.1f}"
+        for s, h in zip(scores[off_scale], halves[off_scale])])
+
+
 def check_goals(tables: Tables, problems, goals) -> None:
     """A goal in the params for a measure the data never has is almost always a typo: say so."""
     m = tables.get("measurements")
@@ -298,6 +323,7 @@ RULES: tuple[Callable, ...] = (
     check_references, check_future_dates, check_measurement_values, check_patient_dates, check_birth_years,
     check_patient_timeline, check_mtp_dates,
     check_readmissions, check_monthly_reports, check_milestones, check_attendance, check_codings,
+    check_assessment_scores,
 )
 
 

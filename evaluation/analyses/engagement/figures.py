@@ -1,8 +1,8 @@
 """Engagement figures: attendance by team and month and across the cycle, the accountability pathway, the
-engagement score ranking, and engagement against results.
+engagement score ranking, engagement against results, and progress on the IHI assessment scale.
 
 Each notebook-facing function (:func:`heatmap`, :func:`trend`, :func:`milestones`, :func:`score`,
-:func:`vs_outcome`) returns a :class:`~evaluation.core.figures.FigureSpec`: the chart with its title, caption
+:func:`vs_outcome`, :func:`assessment_progress`) returns a :class:`~evaluation.core.figures.FigureSpec`: the chart with its title, caption
 and alt text, computed from the same results, for the report's engagement section. The ``engagement_*``
 functions draw the bare matplotlib figure.
 
@@ -21,6 +21,7 @@ from evaluation.core.figures import NOT_A_PANEL, OKABE_ITO, SEQUENTIAL, FigureSp
 from evaluation.core.groups import TeamCap, both_ends, first
 from evaluation.core.params import Params
 from evaluation.core.text import format_p, format_share
+from .assessments import SIGNIFICANT_IMPROVEMENT
 from .attendance import AttendanceTrend
 from .compute import COMPONENTS, EngagementVsOutcome, score_weights
 
@@ -33,6 +34,7 @@ TITLES = {
     "engagement_milestones": "Accountability pathway: milestone status by team",
     "engagement_score": "Engagement score by team",
     "engagement_vs_outcome": "Engagement and results by team",
+    "engagement_assessments": "Team progress on the IHI assessment scale",
 }
 ATTENDANCE_GOAL = 0.8  # the heatmap caption counts the teams attending at least this share of recorded events
 
@@ -186,6 +188,45 @@ def vs_outcome(result: EngagementVsOutcome) -> FigureSpec:
     alt = (f"Scatter plot of {result.n_teams} teams, engagement score on the horizontal axis and change in patients at "
            f"goal on the vertical axis, marked by track, with a dashed fitted line. {result.statement}")
     return _spec("engagement_vs_outcome", engagement_vs_outcome_chart(result), caption, alt)
+
+
+def assessment_progress(trajectories: pd.DataFrame, shares: pd.DataFrame,
+                        threshold: float = SIGNIFICANT_IMPROVEMENT, rater: str = "faculty") -> FigureSpec:
+    """Each team's monthly score on the assessment scale by ``rater`` (from assessments.assessment_trajectories)
+    and the share of teams rated at or above ``threshold`` each month (assessments.share_at_or_above, computed
+    with the same threshold and rater); the caption compares the first and last month and, when teams also rated
+    themselves, how far their own scores sit from the faculty's."""
+    who = "faculty" if rater == "faculty" else "teams themselves"
+    rated = trajectories[trajectories["rater"] == rater]
+    level = f"{threshold:.1f}"
+    caption = (f"Left: each thin line is one team's monthly score on IHI's Assessment Scale for Collaboratives as "
+               f"rated by the {who} (1.0 forming team, 4.0 significant improvement, 5.0 outstanding sustainable "
+               f"results); the thick line is the median of the teams rated that month. Right: the share of the teams "
+               f"rated each month whose score was {level} or higher.")
+    alt_share = ""
+    if len(shares):
+        first, last = shares.iloc[0], shares.iloc[-1]
+        caption += (f" In {last['month']}, {int(last['teams_at_or_above'])} of {int(last['teams_rated'])} teams rated "
+                    f"({format_share(last['share'])}) were at or above {level}, against "
+                    f"{int(first['teams_at_or_above'])} of {int(first['teams_rated'])} in {first['month']}.")
+        alt_share = (f", from {format_share(first['share'])} in {first['month']} to {format_share(last['share'])} in "
+                     f"{last['month']}")
+    else:
+        caption += f" No team was rated by the {who}."
+    pairs = (trajectories.pivot_table(index=["team_id", "month"], columns="rater", values="score")
+             if {"team", "faculty"} <= set(trajectories["rater"]) else pd.DataFrame())
+    pairs = pairs.dropna() if len(pairs) else pairs
+    if len(pairs):
+        gap = float((pairs["team"] - pairs["faculty"]).mean())
+        caption += (f" Where a team also rated itself ({len(pairs):,} team-months), its own score was on average "
+                    f"{abs(gap):.2f} points {'above' if gap >= 0 else 'below'} the faculty's.")
+    months = sorted(rated["month"].unique())
+    alt = (f"Two line charts. Left: the monthly assessment scores of {rated['team_id'].nunique()} teams, one thin line "
+           f"each, from {months[0] if months else '-'} to {months[-1] if months else '-'}, on a scale of 0.5 to 5 with "
+           f"a dashed line at {level} and the median team in bold. Right: the share of teams rated at or above {level} "
+           f"each month{alt_share}.")
+    return _spec("engagement_assessments", engagement_assessment_chart(trajectories, shares, threshold, rater),
+                 caption, alt)
 
 
 # --- drawing ---------------------------------------------------------------------------------------------
@@ -394,4 +435,41 @@ def engagement_vs_outcome_chart(result: EngagementVsOutcome) -> plt.Figure:
     else:
         ax.text(0.5, 0.5, "No team has patients with a baseline and a follow-up reading\nof a measure with a goal",
                 transform=ax.transAxes, ha="center", va="center", color="#555555")
+    return fig
+
+
+@house_style
+def engagement_assessment_chart(trajectories: pd.DataFrame, shares: pd.DataFrame,
+                                threshold: float = SIGNIFICANT_IMPROVEMENT, rater: str = "faculty") -> plt.Figure:
+    """Two panels on one month axis: every team's scores by ``rater`` as thin lines with the monthly median in
+    bold and the threshold dashed; then the share of rated teams at or above the threshold by month."""
+    rated = trajectories[trajectories["rater"] == rater]
+    months = sorted(set(rated["month"]) | set(shares["month"]))
+    x_of = {m: i for i, m in enumerate(months)}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+    n_teams = rated["team_id"].nunique()
+    alpha = 0.6 if n_teams <= TEAMS_SHOWN else max(0.05, 0.6 * TEAMS_SHOWN / n_teams)  # many teams: a haze
+    for _, team in rated.groupby("team_id", sort=True):
+        left.plot(team["month"].map(x_of), team["score"], color=OKABE_ITO[4], linewidth=0.8, alpha=alpha)
+    median = rated.groupby("month")["score"].median()
+    left.plot(median.index.map(x_of), median.to_numpy(), color=OKABE_ITO[0], linewidth=2.4, label="median team")
+    left.axhline(threshold, color=OKABE_ITO[3], linestyle="--", linewidth=1,
+                 label=f"{threshold:.1f} significant improvement" if threshold == SIGNIFICANT_IMPROVEMENT
+                 else f"{threshold:.1f}")
+    left.set_ylim(0.4, 5.1)
+    left.set_yticks(np.arange(0.5, 5.5, 0.5))
+    left.set_ylabel(f"Score ({'faculty' if rater == 'faculty' else 'self'}-rated)")
+    left.set_title("Each team's score")
+    left.legend(loc="lower right", fontsize=7)
+    right.plot(shares["month"].map(x_of), shares["share"], marker="o", color=OKABE_ITO[2])
+    right.set_ylim(0, 1.05)
+    right.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    right.set_ylabel(f"Teams at or above {threshold:.1f}")
+    right.set_title(f"Share of teams at {threshold:.1f} or higher")
+    step = max(1, int(np.ceil(len(months) / 12)))  # at most about 12 labelled months
+    for ax in (left, right):
+        ax.set_xticks(range(0, len(months), step), [m[2:] for m in months[::step]], rotation=90, fontsize=7)
+        ax.set_xlim(-0.5, max(len(months) - 0.5, 0.5))
+        ax.set_xlabel("Month")
+    fig.suptitle(TITLES["engagement_assessments"], fontweight="bold")
     return fig

@@ -45,20 +45,30 @@ fall after enrollment by the team's effect, and each admission may be followed 2
 by a readmission. *Program costs* (pharmacist time, training, software, fee, plus a shared item)
 make the return on investment positive but plausible (roughly 1-1.5x).
 
+*Assessments* score each team monthly on IHI's Assessment Scale for Collaboratives, from the month it
+joined to the end of the cycle: the faculty every month, the team itself most months (more often when
+engaged) and a little more generously. Scores rise from 1.0 (forming team) toward a ceiling set by the
+team's (fading) engagement and its effect, rounded to the scale's half points, so the strong teams reach
+4.0 and above late in the year and the team that barely attends stays near 2.
+
 *Qualitative* data follow the seed report's Tables 1-2: a codebook of 16 codes in three themes,
 two mid-cycle focus groups and one end-of-cycle interview per team (capped at
 :data:`~evaluation.data.synth.qualitative.QUAL_MAX_TEAMS` teams), excerpts built from per-code sentence templates, and two coders
 whose codings disagree realistically (Cohen's kappa about 0.55-0.85 per code).
 
+*Later cycles* (``cycle=2`` and on) follow :mod:`.cycles`: about half of a cycle's teams come back (the
+engaged ones more often) with the same ids and names, a little more engaged and effective; new teams take
+the other places with ids no earlier cycle used; patients are new, their ids prefixed with the cycle.
+
 One module per concern: :mod:`.columns` (the contract's files and columns, how a column is written),
 :mod:`.calendar`, :mod:`.teams` (the demo's profiles or invented statewide teams), :mod:`.patients`,
 :mod:`.measurements`, :mod:`.monthly_reports`, :mod:`.engagement` (events, attendance, milestones, PDSA),
-:mod:`.mtps`, :mod:`.costs` (utilization and program costs), :mod:`.codebook` and :mod:`.qualitative`, and
-:mod:`.generate` (:func:`generate_cohort`, which draws them in a fixed order).
+:mod:`.mtps`, :mod:`.costs` (utilization and program costs), :mod:`.codebook` and :mod:`.qualitative`,
+:mod:`.assessments`, :mod:`.cycles`, and :mod:`.generate` (:func:`generate_cohort`, which draws them in a fixed order).
 
 Determinism: one ``numpy.random.default_rng(seed)`` is split (``spawn``) into an independent
-stream per table; no global random state, no string hashing, no set iteration. Numbers are
-written with fixed rounding, dates as ``YYYY-MM-DD`` (months ``YYYY-MM``), so the same arguments
+stream per table (a new table's stream is appended last, so the other tables keep their bytes); no
+global random state, no string hashing, no set iteration. Numbers are written with fixed rounding, dates as ``YYYY-MM-DD`` (months ``YYYY-MM``), so the same arguments
 give byte-identical files.
 """
 

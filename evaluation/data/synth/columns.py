@@ -31,6 +31,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "qualitative/excerpts.csv": ("excerpt_id", "source_id", "team_id", "text", "exemplar"),
     "qualitative/codings.csv": ("excerpt_id", "coder", "code"),
     "qualitative/codebook.csv": ("code", "theme", "definition"),
+    "assessments.csv": ("team_id", "month", "score", "rater"),
 }
 NEVER = np.int64(10**8)  # "no date" (an exit that did not happen): days since 1970, far beyond any real date
 

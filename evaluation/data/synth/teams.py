@@ -100,31 +100,86 @@ class Teams:
     aim_target: np.ndarray
     barrier: np.ndarray        # index into CODES
     n_patients: np.ndarray
+    returning: np.ndarray | None = None   # bool: the team took part in the collaborative's previous cycle
+
+    def __post_init__(self) -> None:
+        if self.returning is None:
+            self.returning = np.zeros(len(self.names), bool)
 
     @property
     def n(self) -> int:
         return len(self.names)
 
 
-def _team_names(rng: np.random.Generator, settings: np.ndarray) -> list[str]:
-    """Unique invented names such as 'Maple Ridge Pharmacy'."""
+def _team_names(rng: np.random.Generator, settings: np.ndarray, taken: frozenset[str] = frozenset()) -> list[str]:
+    """Unique invented names such as 'Maple Ridge Pharmacy', none of them in ``taken`` (the names of an earlier
+    cycle's teams)."""
     n_combo = len(NAME_PLACES) * len(NAME_FEATURES)
-    picks = rng.permutation(n_combo)[np.arange(len(settings)) % n_combo]
+    order = rng.permutation(n_combo)
     names: list[str] = []
-    for i, (pick, setting) in enumerate(zip(picks.tolist(), settings.tolist())):
-        place, feature = NAME_PLACES[pick // len(NAME_FEATURES)], NAME_FEATURES[pick % len(NAME_FEATURES)]
+    j = 0                              # position in the permutation (then again, with a number, past its end)
+    for i, setting in enumerate(settings.tolist()):
         kinds = NAME_KINDS[SETTINGS[setting]]
-        name = f"{place} {feature} {kinds[i % len(kinds)]}"
-        if i >= n_combo:               # only for cohorts larger than the name space
-            name = f"{name} {i // n_combo + 1}"
+        while True:
+            pick, round_ = int(order[j % n_combo]), j // n_combo
+            j += 1
+            place, feature = NAME_PLACES[pick // len(NAME_FEATURES)], NAME_FEATURES[pick % len(NAME_FEATURES)]
+            name = f"{place} {feature} {kinds[i % len(kinds)]}"
+            if round_:                 # only for cohorts larger than the name space
+                name = f"{name} {round_ + 1}"
+            if name not in taken:
+                break
         names.append(name)
     return names
 
 
+@dataclass
+class RandomTraits:
+    """Invented teams' traits (see :func:`random_traits`)."""
+
+    state: np.ndarray
+    setting: np.ndarray
+    advanced: np.ndarray
+    engagement: np.ndarray
+    fade: np.ndarray
+    effect: np.ndarray
+    aim_measure: np.ndarray
+    barrier: np.ndarray
+    joined: np.ndarray
+    names: list[str]
+
+
+def random_traits(rng: np.random.Generator, n_teams: int, cal: Calendar, joined: np.ndarray,
+                  slots: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                  taken: frozenset[str] = frozenset()) -> RandomTraits:
+    """Invented teams whose engagement and effect share a latent trait (so engagement-outcome analyses find a
+    dose-response); about 5% join late, after the first events.
+
+    ``slots`` gives the teams' (state, setting, advanced) instead of drawing them (a later cycle of the demo keeps
+    its states and tracks); they are drawn all the same, so the other traits come from the same draws.
+    """
+    state = rng.integers(0, len(STATES), n_teams)
+    setting = rng.choice(len(SETTINGS), n_teams, p=SETTING_WEIGHTS)
+    advanced = rng.random(n_teams) < ADVANCED_SHARE
+    if slots is not None:
+        state, setting, advanced = slots
+    latent = rng.normal(0.0, 1.0, n_teams) + 0.5 * advanced
+    engagement = np.clip(0.72 + 0.15 * latent, 0.05, 0.97)
+    engagement[rng.random(n_teams) < 0.01] = 0.07             # teams that barely attend
+    fade = np.where(rng.random(n_teams) < 0.15, rng.uniform(0.3, 0.6, n_teams), 0.0)
+    effect = np.clip(0.42 + 0.15 * latent + 0.12 * advanced + rng.normal(0, 0.05, n_teams), 0.05, 0.85)
+    aim_measure = rng.choice(len(AIM_MEASURES), n_teams, p=AIM_MEASURE_WEIGHTS)
+    barriers = [i for i, (_, theme, _) in enumerate(CODEBOOK) if theme == "Barriers"]
+    barrier = np.array(barriers)[rng.integers(0, len(barriers), n_teams)]
+    late = rng.random(n_teams) < LATE_JOIN_SHARE
+    joined = np.where(late, cal.start + rng.integers(LATE_JOIN_DAYS[0], LATE_JOIN_DAYS[1] + 1, n_teams), joined)
+    names = _team_names(rng, setting, taken)
+    return RandomTraits(state, setting, advanced, engagement, fade, effect, aim_measure, barrier, joined, names)
+
+
 def make_teams(rng: np.random.Generator, n_teams: int, demo: bool, cal: Calendar,
                 patients_per_team: tuple[int, int]) -> Teams:
-    """The teams' traits: the demo's fixed profiles, or random teams whose engagement and effect share
-    a latent trait (so engagement-outcome analyses find a dose-response)."""
+    """The teams' traits: the demo's fixed profiles, or invented teams (:func:`random_traits`)."""
     lo, hi = patients_per_team
     joined = month_start(cal.start_month - 1) + rng.integers(4, 28, n_teams)
     if demo:
@@ -140,20 +195,9 @@ def make_teams(rng: np.random.Generator, n_teams: int, demo: bool, cal: Calendar
         barrier = np.array([CODES.index(p.barrier) for p in profiles])
         joined[DEMO_LATE_TEAM] = cal.start + DEMO_LATE_DAYS
     else:
-        state = rng.integers(0, len(STATES), n_teams)
-        setting = rng.choice(len(SETTINGS), n_teams, p=SETTING_WEIGHTS)
-        advanced = rng.random(n_teams) < ADVANCED_SHARE
-        latent = rng.normal(0.0, 1.0, n_teams) + 0.5 * advanced
-        engagement = np.clip(0.72 + 0.15 * latent, 0.05, 0.97)
-        engagement[rng.random(n_teams) < 0.01] = 0.07             # teams that barely attend
-        fade = np.where(rng.random(n_teams) < 0.15, rng.uniform(0.3, 0.6, n_teams), 0.0)
-        effect = np.clip(0.42 + 0.15 * latent + 0.12 * advanced + rng.normal(0, 0.05, n_teams), 0.05, 0.85)
-        aim_measure = rng.choice(len(AIM_MEASURES), n_teams, p=AIM_MEASURE_WEIGHTS)
-        barriers = [i for i, (_, theme, _) in enumerate(CODEBOOK) if theme == "Barriers"]
-        barrier = np.array(barriers)[rng.integers(0, len(barriers), n_teams)]
-        late = rng.random(n_teams) < LATE_JOIN_SHARE
-        joined = np.where(late, cal.start + rng.integers(LATE_JOIN_DAYS[0], LATE_JOIN_DAYS[1] + 1, n_teams), joined)
-        names = _team_names(rng, setting)
+        r = random_traits(rng, n_teams, cal, joined)
+        state, setting, advanced, engagement, fade, effect = r.state, r.setting, r.advanced, r.engagement, r.fade, r.effect
+        aim_measure, barrier, joined, names = r.aim_measure, r.barrier, r.joined, r.names
     aim_target = np.array(AIM_TARGETS)[rng.integers(0, len(AIM_TARGETS), n_teams)]
     n_patients = rng.integers(lo, hi + 1, n_teams)
     return Teams(names, state, setting, advanced, joined.astype(np.int64), engagement, fade, effect,
