@@ -510,3 +510,18 @@ def test_bad_cycle_arguments_fail_with_what_is_wrong(tmp_path):
         generate_cohort(tmp_path / "d", cycle=2, cycle_start="2016-13-01", **small)
     with pytest.raises(ValueError, match="cycle_start 2099-01-01 is too recent"):
         generate_cohort(tmp_path / "e", cycle=2, cycle_start="2099-01-01", **small)
+
+
+def test_a_later_cycle_has_one_struggling_new_team_for_readmissions():
+    """The least engaged new team of cycle 2 has four times the chance of a readmission after enrollment; every
+    other team (and every team of cycle 1) the usual chance."""
+    from evaluation.data.synth.cycles import STRUGGLING_READMISSIONS
+    from evaluation.data.synth.generate import cycle_roster
+
+    first, _, _ = cycle_roster(2015, 10, True, "2015-02-01", 1, "2015-02-01", (40, 80))
+    second, _, _ = cycle_roster(2015, 10, True, "2015-02-01", 2, "2016-02-01", (40, 80))
+    assert (first.teams.readmissions == 1).all()
+    t = second.teams
+    new = ~t.returning
+    assert (t.readmissions[t.returning] == 1).all() and sorted(t.readmissions[new])[-1] == STRUGGLING_READMISSIONS
+    assert t.engagement[t.readmissions > 1][0] == t.engagement[new].min()

@@ -76,7 +76,9 @@ def utilization_frame(rng: np.random.Generator, p: Patients, teams: Teams, cal: 
         add(who_post, day_post, kind)
         if kind == "admission":
             add(*_readmissions(rng, who_pre, day_pre, np.full(len(who_pre), READMIT_PROB), pre_hi), "readmission")
-            add(*_readmissions(rng, who_post, day_post, READMIT_PROB * (1.0 - READMIT_DROP * rel[who_post]),
+            struggling = teams.readmissions[p.team][who_post]  # 1 but for a later cycle's struggling team
+            add(*_readmissions(rng, who_post, day_post,
+                               np.minimum(READMIT_PROB * (1.0 - READMIT_DROP * rel[who_post]) * struggling, 1.0),
                                post_hi), "readmission")
     owner, day, kind = (np.concatenate(a) for a in (owners, days, kinds))
     order = np.lexsort((kind, day, owner))

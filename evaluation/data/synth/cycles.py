@@ -19,6 +19,9 @@ from .calendar import Calendar, month_start
 from .teams import AIM_TARGETS, Teams, random_traits
 
 RETURN_SHARE = 0.5                # share of a cycle's teams that come back for the next
+# a later cycle's least engaged new team loses track of its patients after discharge: this many times the usual
+# chance of a readmission after enrollment, so the cycle's funnel of readmissions has a team that stands out
+STRUGGLING_READMISSIONS = 4.0
 RETURN_WEIGHT_BASE = 0.1          # a team comes back with weight base + engagement: the engaged more often
 RETURN_ENGAGEMENT_GAIN = 0.05     # a returning team attends a little more ...
 RETURN_FADE_KEPT = 0.5            # ... fades half as much over the year ...
@@ -78,9 +81,18 @@ def next_roster(rng: np.random.Generator, previous: Roster, demo: bool, cal: Cal
         barrier=np.concatenate([prev.barrier[back], new.barrier]),
         n_patients=rng.integers(lo, hi + 1, n),
         returning=np.arange(n) < n_back,
+        readmissions=_readmissions(n_back, new.engagement),
     )
     numbers = np.concatenate([previous.numbers[back], previous.used + 1 + np.arange(n_new)])
     return Roster(teams, numbers, previous.width, previous.used + n_new, previous.names | frozenset(new.names))
+
+
+def _readmissions(n_back: int, new_engagement: np.ndarray) -> np.ndarray:
+    """The teams' readmission multipliers: 1 for every team but the least engaged new one (none without new teams)."""
+    out = np.ones(n_back + len(new_engagement))
+    if len(new_engagement):
+        out[n_back + int(np.argmin(new_engagement))] = STRUGGLING_READMISSIONS
+    return out
 
 
 def default_start(start: str, cycle: int) -> str:

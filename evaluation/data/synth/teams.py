@@ -101,10 +101,13 @@ class Teams:
     barrier: np.ndarray        # index into CODES
     n_patients: np.ndarray
     returning: np.ndarray | None = None   # bool: the team took part in the collaborative's previous cycle
+    readmissions: np.ndarray | None = None   # multiplier of the chance of a readmission after enrollment (1: as usual)
 
     def __post_init__(self) -> None:
         if self.returning is None:
             self.returning = np.zeros(len(self.names), bool)
+        if self.readmissions is None:
+            self.readmissions = np.ones(len(self.names))
 
     @property
     def n(self) -> int:
