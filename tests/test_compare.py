@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaluation.analyses.compare import cycles, funnels, pooling, side_by_side as side
+from evaluation.analyses.compare import cycles, findings, funnels, pooling, side_by_side as side
 from evaluation.analyses.compare.cohorts import CohortReport, Comparison
 from evaluation.core.errors import ParamsError
 from evaluation.core.paths import REPO_ROOT
@@ -278,3 +278,15 @@ def test_assessment_share_aligns_the_cycles_by_month(tmp_path):
     assert shares["cycle_month"].tolist() == [1, 2, 1, 2, 4]
     spec = cycles.assessment_figure(shares, comparison)
     assert "A: 30% of 10 teams in month 2; B: 75% of 8 teams in month 4" in spec.caption
+
+
+def test_findings_say_the_difference_and_the_team_that_stands_out(two_cycles):
+    values = side.headline_values(two_cycles)
+    differences = side.headline_differences(two_cycles, values)
+    flagged = pd.DataFrame([{"indicator": "readmission", "cohort": "B", "team_id": "T13", "flag": "above 99.8%",
+                             "value": 18.44, "target": 4.36}])
+    said = findings.comparison_findings(values, differences, flagged, two_cycles)
+    assert any(s.startswith("HbA1c at goal at follow-up: 60% in B against 50% in A, a difference of +10.0 percentage "
+                            "points (95% CI") for s in said)
+    assert said[-1] == ("B: team T13 lies above its cohort's 99.8% limits for readmissions per 1,000 patient-months "
+                        "(18.4 against 4.4).")
