@@ -290,3 +290,12 @@ def test_findings_say_the_difference_and_the_team_that_stands_out(two_cycles):
                             "points (95% CI") for s in said)
     assert said[-1] == ("B: team T13 lies above its cohort's 99.8% limits for readmissions per 1,000 patient-months "
                         "(18.4 against 4.4).")
+
+
+def test_the_command_exits_2_on_a_spec_mistake_and_touches_nothing(tmp_path, reports_root, capsys):
+    from evaluation.__main__ import main
+
+    spec = write_spec(tmp_path, "cohorts:\n  - {label: A, params: params/demo.yaml}\n")
+    assert main(["compare", str(spec)]) == 2
+    assert "`cohorts` must list two or more cohorts" in capsys.readouterr().err
+    assert not (reports_root / "compare").exists()

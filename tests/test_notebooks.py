@@ -17,11 +17,12 @@ from evaluation.core.params import check
 from evaluation.core.schema import SCHEMA
 from evaluation.core.paths import REPO_ROOT, scratch_dir
 from evaluation.data.start import in_reports, where_to_write
-from evaluation.run.notebooks import NOTEBOOK_DIR
+from evaluation.run.notebooks import NOTEBOOK_DIR, discover_notebooks
 from evaluation.run.regold import golden_path
 from tests.conftest import run_notebook_cells
 
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))  # the comparison's among them
+COHORT_NOTEBOOKS = discover_notebooks()  # those a cohort's run executes, on its params
 MAX_CELL_LINES = 6  # a notebook cell is a call or two; what takes longer belongs in the package
 # what ev.show displays as text: "Figure <id> (N panels)", the title, the caption
 SHOWN_FIGURE = re.compile(r"Figure (?P<id>[\w-]+) \((?P<panels>\d+) panels?\)\n(?P<title>[^\n]+)\n(?P<caption>\S.*)",
@@ -42,7 +43,7 @@ def shown_texts(path):
             for i, cell in code_cells(golden_path(path)) for out in cell.get("outputs", []) if "data" in out]
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", COHORT_NOTEBOOKS, ids=[p.stem for p in COHORT_NOTEBOOKS])
 def test_notebook_runs_on_the_required_tables_only(notebook, tiny_cohort):
     shown, namespace = run_notebook_cells(notebook, cohort_id="tiny", data_dir=str(tiny_cohort), as_of="2016-12-31")
     assert namespace["params"].cohort_id == "tiny"
@@ -50,8 +51,8 @@ def test_notebook_runs_on_the_required_tables_only(notebook, tiny_cohort):
 
 
 def test_notebook_parameters_cells_name_every_params_key():
-    """papermill injects each key of a params file; every notebook declares all of them."""
-    for path in NOTEBOOKS:
+    """papermill injects each key of a params file; every cohort notebook declares all of them."""
+    for path in COHORT_NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         declared = {line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")}

@@ -53,8 +53,9 @@ def workbench_dir(path: str | os.PathLike) -> str | None:
 
 
 def shown_path(path: str | os.PathLike) -> str:
-    """A path as a reader should see it: relative to the repository root when inside it."""
-    p = Path(path)
+    """A path as a reader should see it: relative to the repository root when inside it (a relative path is one
+    inside the repository, as :func:`resolve_path` reads it, whatever the working folder)."""
+    p = resolve_path(path)
     try:
         return str(p.resolve().relative_to(REPO_ROOT))
     except ValueError:

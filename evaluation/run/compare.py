@@ -28,7 +28,7 @@ from typing import Callable
 import pandas as pd
 from evaluation.analyses.compare.cohorts import CohortReport, Comparison
 from evaluation.core.figures import write_manifest
-from evaluation.core.paths import STAGING_DIR, reports_root, scratch_dir, shown_path, workbench_dir
+from evaluation.core.paths import STAGING_DIR, scratch_dir, shown_path, workbench_dir
 from evaluation.report.gate import check_funder_outputs
 from .compare_spec import CompareSpec, load_compare_spec
 from .execute import kernel_name, run_batch

@@ -8,7 +8,6 @@ comparison's ``tables/`` and ``figures/``, never in ``funder/``.
 """
 
 from __future__ import annotations
-import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
