@@ -893,3 +893,17 @@ def test_notebook_draws_the_scale_or_says_there_is_none(tmp_path, monkeypatch):
     assert shown[-1] == c.missing_note("assessments") == (
         "Skipped: this cohort has no assessments.csv (or the file is empty), which this analysis needs.")
     assert not (scratch_dir("plain") / "tables" / "engagement_assessments.csv").exists()
+
+
+def test_assessment_figure_without_a_faculty_rating_says_so(rated):
+    """Only self-ratings in February: the faculty view draws nothing and says so; the teams' view of one month
+    has no 'against' clause (T1 4.0 and T3 5.0 -> 2 of 2)."""
+    _, c = rated
+    feb_own = c.assessments[(c.assessments["rater"] == "team") & (c.assessments["month"] == "2015-02-01")]
+    t = assessments.assessment_trajectories(feb_own, c.teams)
+    faculty = engagement_figures.assessment_progress(t, assessments.share_at_or_above(feb_own))
+    assert faculty.caption.endswith("No team was rated by the faculty.")
+    assert faculty.alt_text == "Two empty line charts: no team was rated by the faculty."
+    own = engagement_figures.assessment_progress(t, assessments.share_at_or_above(feb_own, rater="team"), rater="team")
+    assert "as rated by the teams themselves" in own.caption
+    assert own.caption.endswith("In 2015-02, 2 of 2 teams rated (100%) were at or above 4.0.")

@@ -206,11 +206,12 @@ def assessment_progress(trajectories: pd.DataFrame, shares: pd.DataFrame,
     alt_share = ""
     if len(shares):
         first, last = shares.iloc[0], shares.iloc[-1]
+        since = (f", against {int(first['teams_at_or_above'])} of {int(first['teams_rated'])} in {first['month']}"
+                 if len(shares) > 1 else "")
         caption += (f" In {last['month']}, {int(last['teams_at_or_above'])} of {int(last['teams_rated'])} teams rated "
-                    f"({format_share(last['share'])}) were at or above {level}, against "
-                    f"{int(first['teams_at_or_above'])} of {int(first['teams_rated'])} in {first['month']}.")
+                    f"({format_share(last['share'])}) were at or above {level}{since}.")
         alt_share = (f", from {format_share(first['share'])} in {first['month']} to {format_share(last['share'])} in "
-                     f"{last['month']}")
+                     f"{last['month']}" if len(shares) > 1 else f": {format_share(last['share'])} in {last['month']}")
     else:
         caption += f" No team was rated by the {who}."
     pairs = (trajectories.pivot_table(index=["team_id", "month"], columns="rater", values="score")
@@ -222,9 +223,9 @@ def assessment_progress(trajectories: pd.DataFrame, shares: pd.DataFrame,
                     f"{abs(gap):.2f} points {'above' if gap >= 0 else 'below'} the faculty's.")
     months = sorted(rated["month"].unique())
     alt = (f"Two line charts. Left: the monthly assessment scores of {rated['team_id'].nunique()} teams, one thin line "
-           f"each, from {months[0] if months else '-'} to {months[-1] if months else '-'}, on a scale of 0.5 to 5 with "
-           f"a dashed line at {level} and the median team in bold. Right: the share of teams rated at or above {level} "
-           f"each month{alt_share}.")
+           f"each, from {months[0]} to {months[-1]}, on a scale of 0.5 to 5 with a dashed line at {level} and the "
+           f"median team in bold. Right: the share of teams rated at or above {level} each month{alt_share}."
+           if months else f"Two empty line charts: no team was rated by the {who}.")
     return _spec("engagement_assessments", engagement_assessment_chart(trajectories, shares, threshold, rater),
                  caption, alt)
 
