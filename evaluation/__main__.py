@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .core.errors import DataValidationError, EvaluationError, NotebookFailed, ParamsError, format_problem
 
@@ -40,15 +41,13 @@ def _print_problems(exc: DataValidationError) -> None:
     print("The previous report (if any) was left untouched.", file=sys.stderr)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .core.params import parse_overrides
+def _reported(work: Callable[[], int], what: str = "report") -> int:
+    """Run ``work`` (a run or a comparison) and turn the workbench's errors into a message and an exit code; the
+    previous ``what`` (report, comparison) is untouched by a failed run, and the message says so."""
     from .run.publishing import ReportsNotWritable
-    from .run.runner import run
 
     try:
-        overrides = parse_overrides(args.set or [], path=args.params)
-        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force, overrides=overrides,
-                     variant=args.variant, reuse_from=args.reuse_from)
+        return work()
     except ReportsNotWritable as exc:  # one line naming the path: what to fix is the disk, not the data
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
@@ -63,43 +62,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         if exc.source:
             print("  in this cell:\n    " + "\n    ".join(exc.source.splitlines()[:12]), file=sys.stderr)
         print(f"  executed notebook with the traceback: {exc.output_path}", file=sys.stderr)
-        print("The previous report (if any) was left untouched.", file=sys.stderr)
+        print(f"The previous {what} (if any) was left untouched.", file=sys.stderr)
         return EXIT_NOTEBOOK
     except EvaluationError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        print("The previous report (if any) was left untouched.", file=sys.stderr)
+        print(f"The previous {what} (if any) was left untouched.", file=sys.stderr)
         return EXIT_NOTEBOOK
-    return 0 if result.ok else EXIT_NOTEBOOK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .core.params import parse_overrides
+    from .run.runner import run
+
+    def work() -> int:
+        overrides = parse_overrides(args.set or [], path=args.params)
+        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force, overrides=overrides,
+                     variant=args.variant, reuse_from=args.reuse_from)
+        return 0 if result.ok else EXIT_NOTEBOOK
+
+    return _reported(work)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """A comparison: the same errors and exit codes as a cohort run (a cohort's own problems name its files)."""
     from .run.compare import compare
-    from .run.publishing import ReportsNotWritable
 
-    try:
+    def work() -> int:
         compare(args.spec, jobs=args.jobs, force=args.force)
-    except ReportsNotWritable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_STORAGE
-    except ParamsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_PARAMS
-    except DataValidationError as exc:
-        _print_problems(exc)
-        return EXIT_DATA
-    except NotebookFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if exc.source:
-            print("  in this cell:\n    " + "\n    ".join(exc.source.splitlines()[:12]), file=sys.stderr)
-        print(f"  executed notebook with the traceback: {exc.output_path}", file=sys.stderr)
-        print("The previous comparison (if any) was left untouched.", file=sys.stderr)
-        return EXIT_NOTEBOOK
-    except EvaluationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print("The previous comparison (if any) was left untouched.", file=sys.stderr)
-        return EXIT_NOTEBOOK
-    return 0
+        return 0
+
+    return _reported(work, "comparison")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

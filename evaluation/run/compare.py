@@ -18,9 +18,7 @@ import hashlib
 import html
 import json
 import os
-import platform
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +27,16 @@ import pandas as pd
 from evaluation.analyses.compare.cohorts import CohortReport, Comparison
 from evaluation.core.figures import write_manifest
 from evaluation.core.paths import STAGING_DIR, scratch_dir, shown_path, workbench_dir
+from evaluation.data.start import DISPLAY_OPTIONS
 from evaluation.report.gate import check_funder_outputs
 from .compare_spec import CompareSpec, load_compare_spec
 from .execute import kernel_name, run_batch
-from .notebooks import COMPARE_NOTEBOOK, NotebookRun
-from .pages import render_html
-from .provenance import (PROVENANCE, changed_outside, code_fingerprint, code_version, notebook_fingerprint,
-                         package_versions, provenance_digest, published_hashes, read_provenance, report_name)
+from .notebooks import COMPARE_NAME, NOTEBOOK_DIR, NotebookRun
+from .pages import figure_items, render_html
+from .provenance import (PROVENANCE, changed_outside, code_fingerprint, notebook_fingerprint, provenance_digest,
+                         published_hashes, read_provenance, report_name, run_environment)
 from .publishing import check_replaceable, check_writable, new_staging_dir, publish, repair_reports
-from .runner import _raise_failed, run
+from .runner import raise_failed, run
 
 
 @dataclass
@@ -80,6 +79,8 @@ def open_comparison(compare_file: str | Path, output_dir: str | Path | None = No
     staging folder; run alone, the notebook brings the cohorts' reports up to date itself and writes to
     ``reports/scratch/compare-<name>/`` (never the published comparison, which belongs to the runner)."""
     spec = load_compare_spec(compare_file)
+    for key, value in DISPLAY_OPTIONS.items():  # tables shown as every notebook shows them (stable for nbval)
+        pd.set_option(key, value)
     if cohort_reports is None:
         print("Bringing each cohort's report up to date (a cohort run: nothing runs for a current report) ...")
         cohort_reports = ensure_cohort_reports(spec, say=lambda line: None)
@@ -106,7 +107,7 @@ def tables_digest(folder: Path) -> str:
 def comparison_key(spec: CompareSpec, reports: dict[str, Path], code: str) -> str:
     """The comparison's inputs in one hash: the notebook's cells, the code, the spec as written, and what it reads
     of each cohort's report (:func:`tables_digest`)."""
-    blob = json.dumps({"notebook": notebook_fingerprint(COMPARE_NOTEBOOK), "code": code, "spec": spec.raw,
+    blob = json.dumps({"notebook": notebook_fingerprint(NOTEBOOK_DIR / COMPARE_NAME), "code": code, "spec": spec.raw,
                        "cohorts": [[label, report_name(folder), tables_digest(folder)]
                                    for label, folder in reports.items()]}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -140,8 +141,8 @@ def compare(spec_path: str | Path, jobs: int = 2, force: bool = False, say: Call
                   "cohort_reports": {label: str(folder) for label, folder in reports.items()}}
     kernel = None if in_process else kernel_name()
     runs: list[NotebookRun] = []
-    run_batch([COMPARE_NOTEBOOK], staging, parameters, 1, kernel, say, runs, 1)
-    _raise_failed(runs, staging)
+    run_batch([NOTEBOOK_DIR / COMPARE_NAME], staging, parameters, 1, kernel, say, runs, 1)
+    raise_failed(runs, staging)
     runs[0].status, runs[0].input_key = "ran", key
     if kernel:
         render_html(staging, runs)
@@ -171,12 +172,7 @@ def write_compare_provenance(staging: Path, spec: CompareSpec, reports: dict[str
                     for c in spec.cohorts],
         "reference": spec.reference,
         "comparison_key": key,
-        "code": code_version(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": package_versions(),
-        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "wall_seconds": round(seconds, 2),
+        **run_environment(started, seconds),
         "notebooks": [{"name": notebook.name, "notebook": notebook.path, "status": notebook.status,
                        "seconds": notebook.seconds, "peak_memory_mb": notebook.peak_memory_mb, "input_key": key}],
         "published_files_sha256": published_hashes(staging),
@@ -200,13 +196,7 @@ def write_compare_index(staging: Path, spec: CompareSpec, reports: dict[str, Pat
         f'<a href="{e(_relative(reports[c.label], spec.folder))}/index.html">its report</a>'
         f'{" (the reference)" if c.label == spec.reference else ""}</li>' for c in spec.cohorts)
     tables = sorted(p.name for p in (staging / "tables").glob("*.csv"))
-    figures = []
-    manifest = staging / "figures" / "manifest.csv"
-    if manifest.exists():
-        for row in pd.read_csv(manifest, keep_default_na=False).itertuples(index=False):
-            png = next((f for f in row.files.split(";") if f.endswith(".png")), "")
-            figures.append(f'<figure><a href="{e(png)}"><img src="{e(png)}" alt="{e(row.alt_text)}" loading="lazy"></a>'
-                           f'<figcaption><b>{e(row.title)}.</b> {e(row.caption)}</figcaption></figure>')
+    figures = figure_items(staging)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(spec.title)}: comparison</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

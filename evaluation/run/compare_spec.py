@@ -15,15 +15,15 @@ funnel: {measure: a1c, event: readmission}   # what the funnel plots compare (th
 """
 
 from __future__ import annotations
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from evaluation.core.errors import ParamsError
-from evaluation.core.params import VARIANT_NAME, Params, load_params, read_yaml_mapping
+from evaluation.core.params import Params, load_params, read_yaml_mapping
 from evaluation.core.paths import reports_root, resolve_path, shown_path
 from evaluation.core.schema import COMPARE_DIR
+from .spec_files import check_keys, spec_name
 
 SPEC_KEYS = ("name", "title", "description", "cohorts", "reference", "measures", "funnel")
 COHORT_KEYS = ("label", "params")
@@ -78,15 +78,8 @@ def load_compare_spec(path: str | os.PathLike) -> CompareSpec:
     def problem(key: str, message: str) -> None:
         problems.append((key, message))
 
-    for key in raw:
-        if key not in SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else f"; a comparison spec has {', '.join(SPEC_KEYS)}"
-            problem(str(key), f"unknown key `{key}`{hint}")
-    name = raw.get("name", Path(path).stem)
-    if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
-        problem("name", f"`name` must be letters, digits, -, _ and . (not starting with .); got {name!r}"
-                + ("" if "name" in raw else " (the file's name: give `name`)"))
+    check_keys(raw, SPEC_KEYS, "comparison spec", problem)
+    name = spec_name(raw, path, problem)
     for key in ("title", "description"):
         if raw.get(key) is not None and not isinstance(raw.get(key), str):
             problem(key, f"`{key}` must be text; got {raw.get(key)!r}")

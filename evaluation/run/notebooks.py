@@ -14,8 +14,7 @@ from evaluation.core.paths import REPO_ROOT
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GOLDEN_DIR = REPO_ROOT / "tests" / "goldens"  # one executed copy of each notebook: what nbval compares against
 RUNS_LAST = ("report",)  # notebooks that read the others' tables: they run after every other notebook
-# the comparison's notebook: run by `compare` on several cohorts' reports, never by a cohort's run
-COMPARE_NOTEBOOK = NOTEBOOK_DIR / "07_compare.ipynb"
+COMPARE_NAME = "07_compare.ipynb"  # the comparison's notebook: run by `compare` on cohorts' reports, never in a cohort's run
 
 
 @dataclass
@@ -43,7 +42,7 @@ def notebook_name(path: Path) -> str:
 
 def discover_notebooks(only: list[str] | None = None) -> list[Path]:
     """The cohort notebooks in order (not the comparison's); ``only`` picks by name (``engagement``) or file stem."""
-    paths = sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb") if p.name != COMPARE_NOTEBOOK.name)
+    paths = sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb") if p.name != COMPARE_NAME)
     if not only:
         return paths
     chosen = [p for p in paths if notebook_name(p) in only or p.stem in only or p.name in only]
@@ -52,6 +51,12 @@ def discover_notebooks(only: list[str] | None = None) -> list[Path]:
         names = ", ".join(notebook_name(p) for p in paths)
         raise EvaluationError(f"--only: no notebook named {', '.join(sorted(unknown))}; the notebooks are: {names}")
     return chosen
+
+
+def compare_notebooks() -> list[Path]:
+    """The comparison's notebook, in a list (empty where there is none, as in a folder of test notebooks)."""
+    path = NOTEBOOK_DIR / COMPARE_NAME
+    return [path] if path.exists() else []
 
 
 def runs_last(notebook: Path) -> bool:

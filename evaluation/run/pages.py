@@ -199,6 +199,25 @@ untouched) with <code>{e(command)}</code>. These settings differ from the params
 """
 
 
+def figure_items(staging: Path, with_files: bool = True) -> list[str]:
+    """Each figure of the manifest as an index page shows it: the PNG, linked, with its alt text, title and caption
+    (and with ``with_files`` its notebook and a link to each format)."""
+    e = html.escape
+    manifest = staging / "figures" / "manifest.csv"
+    if not manifest.exists():
+        return []
+    out = []
+    for row in pd.read_csv(manifest, keep_default_na=False).itertuples(index=False):
+        files = row.files.split(";")
+        png = next((f for f in files if f.endswith(".png")), "")
+        links = (f' <span class="muted">[{e(row.notebook)}; '
+                 + " ".join(f'<a href="{e(f)}">{e(f.rsplit(".", 1)[1].upper())}</a>' for f in files) + "]</span>"
+                 if with_files else "")
+        out.append(f'<figure><a href="{e(png)}"><img src="{e(png)}" alt="{e(row.alt_text)}" loading="lazy"></a>'
+                   f'<figcaption><b>{e(row.title)}.</b> {e(row.caption)}{links}</figcaption></figure>')
+    return out
+
+
 def write_index(staging: Path, params: Params, runs: list[NotebookRun], quality_counts: dict[str, int],
                 started: dt.datetime, variant: dict | None = None) -> Path:
     """The report's front page: links to the performance story, every notebook (its reader page and the page
@@ -216,16 +235,7 @@ def write_index(staging: Path, params: Params, runs: list[NotebookRun], quality_
     if (staging / "performance_story.html").exists():
         story = '<p class="lead"><a href="performance_story.html">Read the performance story</a> (key findings, figures and tables for funders).</p>'
     tables = sorted(p.name for p in (staging / "tables").glob("*.csv"))
-    figures = []
-    manifest = staging / "figures" / "manifest.csv"
-    if manifest.exists():
-        for row in pd.read_csv(manifest, keep_default_na=False).itertuples(index=False):
-            png = next((f for f in row.files.split(";") if f.endswith(".png")), "")
-            figures.append(f'<figure><a href="{e(png)}"><img src="{e(png)}" alt="{e(row.alt_text)}" loading="lazy"></a>'
-                           f'<figcaption><b>{e(row.title)}.</b> {e(row.caption)} '
-                           f'<span class="muted">[{e(row.notebook)}; '
-                           + " ".join(f'<a href="{e(f)}">{e(f.rsplit(".", 1)[1].upper())}</a>' for f in row.files.split(";"))
-                           + "]</span></figcaption></figure>")
+    figures = figure_items(staging)
     q = quality_counts
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(params.title)}: evaluation report</title>

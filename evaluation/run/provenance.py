@@ -238,6 +238,14 @@ def changed_outside(folder: Path, record: dict) -> list[str]:
     return sorted(name for name in set(published) | set(now) if published.get(name) != now.get(name))
 
 
+def run_environment(started: dt.datetime, seconds: float) -> dict[str, Any]:
+    """What every provenance record says of the run itself: code and package versions, Python, the platform, when
+    it started and how long it took."""
+    return {"code": code_version(), "python": sys.version.split()[0], "platform": platform.platform(),
+            "packages": package_versions(), "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "wall_seconds": round(seconds, 2)}
+
+
 def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
                      started: dt.datetime, seconds: float, variant: Variant | None = None,
                      last_recorded: dt.date | None = None) -> Path:
@@ -256,12 +264,7 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "data_dir": str(params.data_dir),
         "data_last_recorded": last_recorded.isoformat() if last_recorded else None,
         "input_files_sha256": file_hashes,
-        "code": code_version(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": package_versions(),
-        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "wall_seconds": round(seconds, 2),
+        **run_environment(started, seconds),
         "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
                        "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key, "params_read": r.params_read,
                        "reuse_key": r.reuse_key, "reused_from": r.reused_from, "outputs": r.outputs} for r in runs],

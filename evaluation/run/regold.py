@@ -27,7 +27,7 @@ from typing import Callable
 from evaluation.core.errors import NotebookFailed
 from evaluation.core.paths import REPORTS_ENV
 from .execute import CELL_TIMEOUT_SECONDS, execute_in_process, kernel_name
-from .notebooks import COMPARE_NOTEBOOK, GOLDEN_DIR, dependencies, discover_notebooks, runs_last
+from .notebooks import COMPARE_NAME, GOLDEN_DIR, compare_notebooks, dependencies, discover_notebooks, runs_last
 
 
 
@@ -47,9 +47,9 @@ def regold_order(requested: list[Path], every: list[Path]) -> tuple[list[Path], 
 def _requested(names: list[str]) -> list[Path]:
     """The notebooks named (the comparison's among them: it brings the cohorts' reports it reads up to date itself,
     so it needs no other notebook run first)."""
-    compare = [COMPARE_NOTEBOOK] if {COMPARE_NOTEBOOK.name, COMPARE_NOTEBOOK.stem, "compare"} & set(names) else []
-    rest = [n for n in names if n not in (COMPARE_NOTEBOOK.name, COMPARE_NOTEBOOK.stem, "compare")]
-    return (discover_notebooks(rest) if rest else []) + compare
+    aliases = (COMPARE_NAME, Path(COMPARE_NAME).stem, "compare")
+    rest = [n for n in names if n not in aliases]
+    return (discover_notebooks(rest) if rest else []) + (compare_notebooks() if set(aliases) & set(names) else [])
 
 
 def regold(notebooks: list[str] | None = None, say: Callable[[str], None] = print) -> int:
@@ -60,7 +60,7 @@ def regold(notebooks: list[str] | None = None, say: Callable[[str], None] = prin
     from nbclient import NotebookClient
 
     every = discover_notebooks()
-    requested = (_requested([Path(p).name for p in notebooks]) if notebooks else every + [COMPARE_NOTEBOOK])
+    requested = _requested([Path(p).name for p in notebooks]) if notebooks else every + compare_notebooks()
     first, paths = regold_order(requested, every)
     kernel = kernel_name()
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ def regold(notebooks: list[str] | None = None, say: Callable[[str], None] = prin
             else:
                 os.environ[REPORTS_ENV] = previous
     if not notebooks:
-        for stale in sorted(set(GOLDEN_DIR.glob("*.ipynb")) - {golden_path(p) for p in every + [COMPARE_NOTEBOOK]}):
+        for stale in sorted(set(GOLDEN_DIR.glob("*.ipynb")) - {golden_path(p) for p in every + compare_notebooks()}):
             stale.unlink()
             say(f"removed {stale}: no notebook of that name")
     return 0

@@ -360,13 +360,13 @@ def _execute(plan: Plan, staging: Path, parameters: dict, jobs: int, kernel: str
     runs: list[NotebookRun] = []
     if first:
         run_batch(first, staging, parameters, jobs, kernel, say, runs, len(stale))
-        _raise_failed(runs, staging)
+        raise_failed(runs, staging)
     with ThreadPoolExecutor(max_workers=1) as background:  # a core is free while the report notebook runs
         pages = background.submit(render_html, staging, list(runs) if kernel else [])
         if last:
             run_batch(last, staging, parameters, jobs, kernel, say, runs, len(stale))
         pages.result()
-    _raise_failed(runs, staging)
+    raise_failed(runs, staging)
     render_html(staging, runs[len(first):] if kernel else [])
     for r in runs:
         r.status = "ran"
@@ -450,7 +450,7 @@ def _clear_outputs(plan: Plan, staging: Path) -> list[str]:
     return removed
 
 
-def _raise_failed(runs: list[NotebookRun], staging: Path) -> None:
+def raise_failed(runs: list[NotebookRun], staging: Path) -> None:
     """Raise for the first failed notebook: :class:`NotebookFailed` with its cell, or the OSError of a notebook
     stopped by a full or read-only disk (that is the disk, not a bug in the notebook)."""
     failed = [r for r in runs if r.status == "failed"]

@@ -2,7 +2,6 @@
 the named variants), each with a name made from its settings. :mod:`.sweep` runs them."""
 
 from __future__ import annotations
-import difflib
 import itertools
 import os
 import re
@@ -13,6 +12,7 @@ from evaluation.core.errors import ParamsError
 from evaluation.core.params import VARIANT_NAME, read_yaml_mapping
 from evaluation.core.paths import reports_root, resolve_path, shown_path
 from evaluation.core.schema import SWEEPS_DIR
+from .spec_files import check_keys, spec_name
 
 
 SPEC_KEYS = ("name", "description", "cohorts", "include_base", "grid", "variants")
@@ -54,15 +54,8 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     def problem(key: str, message: str) -> None:
         problems.append((key, message))
 
-    for key in raw:
-        if key not in SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else f"; a sweep spec has {', '.join(SPEC_KEYS)}"
-            problem(str(key), f"unknown key `{key}`{hint}")
-    name = raw.get("name", Path(path).stem)
-    if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
-        problem("name", f"`name` must be letters, digits, -, _ and . (not starting with .); got {name!r}"
-                + ("" if "name" in raw else " (the file's name: give `name`)"))
+    check_keys(raw, SPEC_KEYS, "sweep spec", problem)
+    name = spec_name(raw, path, problem)
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         problem("description", f"`description` must be text; got {description!r}")
