@@ -13,10 +13,10 @@ def _ci(r, level: str) -> str:
 
 
 def _clear(r, null: float = 0.0) -> str:
-    """Whether the CI leaves out no difference (0; 1 for a ratio)."""
-    if math.isnan(r.ci_low):
+    """Said when the CI excludes no difference (0; 1 for a ratio): the difference is unlikely to be chance alone."""
+    if math.isnan(r.ci_low) or r.ci_low <= null <= r.ci_high:
         return ""
-    return "" if r.ci_low <= null <= r.ci_high else " (the interval leaves out no difference)"
+    return f"; the interval excludes {null:g}, so chance alone is an unlikely explanation"
 
 
 def comparison_findings(values: pd.DataFrame, differences: pd.DataFrame, flagged: pd.DataFrame,
