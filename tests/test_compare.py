@@ -221,11 +221,11 @@ def test_the_demo_comparison_publishes_and_is_reused_when_nothing_changed(report
     folder = reports_root / "compare" / "demo"
     assert first.status == "ran" and first.report_dir == folder
     for name in ("comparison_values", "comparison_differences", "funnel_goal", "funnel_rates", "funnel_flagged",
-                 "comparison_pooled_change", "comparison_monthly"):
+                 "comparison_pooled_change", "comparison_monthly", "comparison_assessments"):
         assert (folder / "tables" / f"{name}.csv").is_file(), name
     manifest = pd.read_csv(folder / "figures" / "manifest.csv")
     assert set(manifest["figure_id"]) == {"compare_funnel_a1c", "compare_funnel_readmission", "compare_caterpillar_a1c",
-                                          "compare_cycles"}
+                                          "compare_cycles", "compare_assessments"}
     assert (manifest["section"] == "comparison").all() and manifest["alt_text"].str.len().gt(40).all()
     record = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
     assert [c["cohort_id"] for c in record["cohorts"]] == ["demo", "demo_cycle2"]

@@ -128,9 +128,9 @@ def test_tiny_cohort_one_workbook_with_a_sheet_per_table_loads_like_the_csvs(tmp
 
 @pytest.mark.parametrize("layout", ["per_table", "one_book"])
 def test_every_table_of_the_synthetic_cohort_loads_like_the_csvs(tmp_path, synthetic, layout):
-    """All fifteen tables (dates, months, flags, numbers, free text, the qualitative folder)."""
+    """All sixteen tables (dates, months, flags, numbers, scores in half points, free text, the qualitative folder)."""
     files = csv_files(synthetic)
-    assert len(files) == 15
+    assert len(files) == 16
     from_csv = load(synthetic)
     folder = save_books(tmp_path / "xlsx", per_table(files) if layout == "per_table" else one_book(files))
     from_xlsx = load(folder)
@@ -140,7 +140,7 @@ def test_every_table_of_the_synthetic_cohort_loads_like_the_csvs(tmp_path, synth
         labels = {SPECS[f].name: f"cohort.xlsx [sheet {Path(f).stem}]" for f in files}
     assert labels["qualitative_codings"] in ("qualitative/codings.xlsx [sheet Sheet1]", "cohort.xlsx [sheet codings]")
     assert_same_cohort(from_csv, from_xlsx, labels)
-    assert len(input_files(folder)) == (15 if layout == "per_table" else 1)
+    assert len(input_files(folder)) == (16 if layout == "per_table" else 1)
 
 
 def test_sheet_may_be_named_like_the_qualitative_table(tmp_path, synthetic):
