@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
+from evaluation.analyses.outcomes.run_charts import cycle_months
 from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
 from evaluation.core.labels import measure_label
 from .cohorts import Comparison
@@ -91,10 +92,7 @@ def assessment_share(comparison: Comparison) -> pd.DataFrame:
         t = c.table("engagement_assessments")
         if t is None or t.empty:
             continue
-        month = pd.to_datetime(t["month"].astype(str).str[:7] + "-01")
-        first = month.min()
-        frames.append(t.assign(cohort=c.label, cycle_month=(month.dt.year - first.year) * 12
-                               + month.dt.month - first.month + 1))
+        frames.append(t.assign(cohort=c.label, cycle_month=cycle_months(t["month"])))
     columns = ["cohort", "month", "cycle_month", "teams_rated", "teams_at_or_above", "share"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 

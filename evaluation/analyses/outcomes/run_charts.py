@@ -291,6 +291,14 @@ def signal_counts(signals: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
+def cycle_months(months: pd.Series) -> pd.Series:
+    """Each month's number in its cycle: 1 for the earliest month of ``months`` (dates or YYYY-MM text), then on by
+    calendar months, so cycles that started in different years share one axis."""
+    month = pd.to_datetime(months.astype(str).str[:7] + "-01")
+    first = month.min()
+    return (month.dt.year - first.year) * 12 + month.dt.month - first.month + 1
+
+
 def collaborative_series(points: pd.DataFrame) -> pd.DataFrame:
     """The collaborative's monthly measures: per measure and month, the teams' numerators and denominators
     summed, the pooled percentage, the teams reporting, and ``cycle_month`` (1 = the first month any team
@@ -303,8 +311,7 @@ def collaborative_series(points: pd.DataFrame) -> pd.DataFrame:
     out = (d.groupby(["measure", "month"], sort=True)
            .agg(teams_reporting=("team_id", "nunique"), numerator=("numerator", "sum"),
                 denominator=("denominator", "sum")).reset_index())
-    first = out["month"].min()
-    out["cycle_month"] = (out["month"].dt.year - first.year) * 12 + out["month"].dt.month - first.month + 1
+    out["cycle_month"] = cycle_months(out["month"])
     out["percent"] = np.where(out["denominator"] > 0, 100 * out["numerator"] / out["denominator"].where(
         out["denominator"] > 0), np.nan)
     out["month"] = out["month"].dt.strftime("%Y-%m")
