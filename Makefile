@@ -32,11 +32,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name cmm-evaluation --display-name "CMM evaluation (Python 3)" > /dev/null
 	touch $(STAMP)
 
-$(DEMO): | $(STAMP)
+SYNTH := $(wildcard evaluation/data/synth/*.py)  # the generator: a changed generator regenerates the demo
+
+$(DEMO): $(SYNTH) | $(STAMP)
 	$(PY) -m evaluation synth --out data/demo --seed 2015
 
 # the demo collaborative's second cycle: half its teams return, new patients, from February 2016
-$(DEMO2): | $(STAMP)
+$(DEMO2): $(SYNTH) | $(STAMP)
 	$(PY) -m evaluation synth --out data/demo-cycle2 --seed 2015 --cycle 2
 
 demo: $(STAMP) $(DEMO)

@@ -174,7 +174,7 @@ def _docx_figures_by_heading(path) -> dict[str, str]:
 
 def test_figures_are_placed_by_their_section_in_the_page_and_the_docx(params):
     """The outcomes notebook draws a forest plot (section outcomes) and a run chart (section run_charts): the run
-    chart lands under "Monthly measures: run charts" on the page and in the DOCX, not under "Clinical outcomes"
+    chart lands under "Monthly measures: run charts and interrupted time series" on the page and in the DOCX, not under "Clinical outcomes"
     with its notebook's other figure; figures are numbered in story order, the same in both."""
     _export(params, "run_chart_a1c", "03_outcomes", "run_charts")
     _export(params, "outcome_forest", "03_outcomes", "outcomes")
@@ -186,13 +186,13 @@ def test_figures_are_placed_by_their_section_in_the_page_and_the_docx(params):
     assert list(sections) == ["summary", "findings", "cohort", "outcomes", "run_charts", "methods"]
     assert re.findall(r'<figure id="([a-z_0-9]+)"', sections["run_charts"]) == ["run_chart_a1c"]
     assert re.findall(r'<figure id="([a-z_0-9]+)"', sections["outcomes"]) == ["outcome_forest"]
-    assert '<section id="run_charts"><h2>Monthly measures: run charts</h2>' in page
+    assert '<section id="run_charts"><h2>Monthly measures: run charts and interrupted time series</h2>' in page
     assert "<b>Figure 3. run_chart_a1c title.</b>" in sections["run_charts"]
 
     under = _docx_figures_by_heading(params.output_dir / "funder" / docx_name(params))
     assert under == {"Figure 1. patients_per_team title. patients_per_team": "The cohort",
                      "Figure 2. outcome_forest title. outcome_forest": "Clinical outcomes",
-                     "Figure 3. run_chart_a1c title. run_chart_a1c": "Monthly measures: run charts"}
+                     "Figure 3. run_chart_a1c title. run_chart_a1c": "Monthly measures: run charts and interrupted time series"}
     document = docx.Document(str(params.output_dir / "funder" / docx_name(params)))
     assert [s._inline.docPr.get("descr") for s in document.inline_shapes] == [
         "patients_per_team alt text.", "outcome_forest alt text.", "run_chart_a1c alt text."]

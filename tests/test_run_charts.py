@@ -295,3 +295,18 @@ def test_collaborative_series_pools_the_teams_by_month():
     assert got["cycle_month"].tolist() == [1, 3, 4]
     assert got["teams_reporting"].tolist() == [2, 1, 1]
     assert got["percent"].iloc[:2].tolist() == pytest.approx([40.0, 40.0]) and np.isnan(got["percent"].iloc[2])
+
+
+def test_baseline_months_before_a_team_joined_are_marked_and_left_out_of_the_collaborative_series():
+    """T1 joined on 2015-03-12 and T2 on 2015-02-01: T1's 2015-02 report is a baseline month (before its month of
+    joining), T2's is not; the collaborative's series starts with T2 alone (3/6 = 50%) and counts cycle months from
+    2015-02, and T1's 2015-03 counts (joined during the month)."""
+    monthly = pd.DataFrame({"team_id": ["T1", "T2", "T1"], "month": ["2015-02", "2015-02", "2015-03"],
+                            "measure": "a1c_at_goal", "numerator": [1, 3, 2], "denominator": [4, 6, 5]})
+    teams = pd.DataFrame({"team_id": ["T1", "T2"], "joined_on": pd.to_datetime(["2015-03-12", "2015-02-01"])})
+    points = outcomes_run_charts.prepare_points(monthly, teams=teams)
+    assert points["before_joining"].tolist() == [True, False, False]
+    got = outcomes_run_charts.collaborative_series(points)
+    assert got["month"].tolist() == ["2015-02", "2015-03"] and got["teams_reporting"].tolist() == [1, 1]
+    assert got["percent"].tolist() == pytest.approx([50.0, 40.0])
+    assert not outcomes_run_charts.prepare_points(monthly)["before_joining"].any()  # without teams: none

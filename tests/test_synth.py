@@ -23,7 +23,7 @@ DICTIONARY = {spec["file"]: spec for spec in SPECS}
 PATTERNS = {"date": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "month": re.compile(r"^\d{4}-\d{2}$"),
             "flag": re.compile(r"^[01]$"), "integer": re.compile(r"^-?\d+$"), "number": re.compile(r"^-?\d+(\.\d+)?$")}
 VALUE_FORMAT = {"a1c": r"^\d+\.\d$", "inr": r"^\d+\.\d$", "sbp": r"^\d+$", "dbp": r"^\d+$", "ldl": r"^\d+$"}
-DEMO_DIGEST = "f414ac96ee44dc6e7239f5a55d16517f767982455ecb1337fa9b1f60c19e1214"  # seed 2015, 10 teams
+DEMO_DIGEST = "e289ee101d0c37cfa075938e93b14b640a87a4ff010a3ddf981b00599ded1a86"  # seed 2015, 10 teams
 REAL_SEED_NAMES = ("Kroger", "CarePro", "Meyer", "Towncrest", "Apple Discount", "Goodrich", "HealthPartners",
                    "SUPERVALU", "Walgreens", "CareSouth")
 
@@ -241,6 +241,30 @@ def test_monthly_reports_match_the_measurements(tables):
     assert (int(row["numerator"]), int(row["denominator"])) == (int((latest < 8).sum()), len(latest))
 
 
+def test_monthly_reports_begin_with_a_baseline_year_before_each_team_joined(tables):
+    """Twelve months before the month a team joined, every measure it later reports, with a denominator of about
+    half to 70% of the patients it enrolls with the measure (nobody is enrolled yet) and a share at goal near
+    the share at their first reading; from the month after joining on the reports follow the measurements."""
+    r, teams = tables["monthly_reports.csv"], tables["teams.csv"].set_index("team_id")
+    joined = dates(teams["joined_on"]).dt.to_period("M").dt.to_timestamp()
+    month = pd.to_datetime(r["month"] + "-01")
+    before = month < r["team_id"].map(joined)
+    for team, g in r[before].groupby("team_id"):
+        months = pd.to_datetime(g["month"].drop_duplicates() + "-01").sort_values()
+        assert len(months) == 12 and months.iloc[-1] == joined[team] - pd.offsets.MonthBegin(1), team
+        assert set(g["measure"]) == set(r.loc[(r["team_id"] == team) & ~before, "measure"]), team
+    p, m = tables["patients.csv"], tables["measurements.csv"]
+    team = teams.index[0]
+    a1c = m[(m["measure"] == "a1c") & m["patient_id"].isin(p.loc[p["team_id"] == team, "patient_id"])]
+    enrolled = a1c["patient_id"].nunique()
+    first = a1c.sort_values("measured_on").groupby("patient_id")["value"].first().astype(float)
+    base = r[before & (r["team_id"] == team) & (r["measure"] == "a1c_at_goal")]
+    den = base["denominator"].astype(int)
+    assert (den >= round(0.5 * enrolled) - 1).all() and (den <= round(0.7 * enrolled) + 1).all()
+    share = base["numerator"].astype(int).sum() / den.sum()
+    assert abs(share - (first < 8).mean()) < 0.15  # usual care: around the share at goal at the first reading
+
+
 def test_engagement_tables(tables):
     events, att = tables["events.csv"], tables["attendance.csv"]
     teams = tables["teams.csv"].set_index("team_id")
@@ -401,17 +425,17 @@ def test_demo_cohort_passes_loading_validation(demo):
 
 
 # ---------------------------------------------------------------------------------------------- later cycles
-SMALL_DIGEST = "5c49866aaf2c35f1653d8af363bb01203bde201ec5167a5b64b17d5e6d832309"  # seed 7, 30 teams of 5-10
+SMALL_DIGEST = "c9cbaea78d5f987224bbe3b4f1e0fbf56a8d5da3070370fcd73453515100c42d"  # seed 7, 30 teams of 5-10
 
 
 def test_the_first_cycle_is_the_one_written_before_cycles_and_assessments_existed(tmp_path):
-    """A statewide-shaped cohort (seed 7, 30 invented teams) hashes, file for file except assessments.csv, to what
-    the generator wrote before later cycles and the assessment table were added: drawing them touches nothing of
-    the first cycle. ``cycle=1`` is the default."""
+    """A statewide-shaped cohort (seed 7, 30 invented teams) hashes, file for file except assessments.csv and the
+    monthly reports (which gained baseline months), to what the generator wrote before later cycles and the
+    assessment table were added: drawing them touches nothing of the first cycle. ``cycle=1`` is the default."""
     rows = generate_cohort(tmp_path / "a", seed=7, n_teams=30, patients_per_team=(5, 10))
     assert generate_cohort(tmp_path / "b", seed=7, n_teams=30, patients_per_team=(5, 10), cycle=1) == rows
     h = hashlib.sha256()
-    for file in sorted(f for f in DICTIONARY if f != "assessments.csv"):
+    for file in sorted(f for f in DICTIONARY if f not in ("assessments.csv", "monthly_reports.csv")):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
         h.update(file.encode() + b"\0" + (tmp_path / "a" / file).read_bytes())
     assert h.hexdigest() == SMALL_DIGEST
@@ -458,7 +482,8 @@ def test_a_later_cycle_has_new_patients_and_its_own_dates(demo, cycle2):
                 continue
             d = pd.to_datetime(df[col["name"]].replace("", None), format="mixed").dropna()
             earliest = {"utilization.csv": start - pd.Timedelta(days=365),
-                        "measurements.csv": start - pd.Timedelta(days=90)}.get(file, pd.Timestamp("2016-01-01"))
+                        "measurements.csv": start - pd.Timedelta(days=90),
+                        "monthly_reports.csv": pd.Timestamp("2015-01-01")}.get(file, pd.Timestamp("2016-01-01"))
             assert d.min() >= earliest and d.max() < data_end, f"{file}.{col['name']}"
     months = read(cycle2, "assessments.csv")["month"]
     assert months.min() == "2016-01" and months.max() == "2017-01"

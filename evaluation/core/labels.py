@@ -21,7 +21,7 @@ SECTIONS = {  # report section key -> heading, in report order; every figure and
     "engagement": "Engagement in the collaborative",
     "themes": "What teams said: focus groups and interviews",
     "outcomes": "Clinical outcomes",
-    "run_charts": "Monthly measures: run charts",
+    "run_charts": "Monthly measures: run charts and interrupted time series",
     "time_to_goal": "Time to goal",
     "value": "Value and return on investment",
     "comparison": "Across cohorts and cycles",

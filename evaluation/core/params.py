@@ -70,6 +70,7 @@ class Params:
     engagement: dict[str, Any]
     qualitative: dict[str, Any]
     spc: dict[str, Any]
+    its: dict[str, Any]
     survival: dict[str, Any]
     value: dict[str, Any]
     report: dict[str, Any]

@@ -29,6 +29,9 @@ from .paths import SCRATCH_DIR
 
 CI_METHODS = ("log-log", "log")
 CONTROL_CHARTS = ("p", "laney")  # p-chart, or Laney p' for large denominators
+ITS_MODELS = ("quasibinomial", "binomial", "quasipoisson", "linear")  # segmented regression of a monthly measure
+ITS_AUTOCORRELATION = ("none", "newey-west", "ar1")
+ITS_RULES = ("joined_on", "first_pdsa")  # the intervention month of each team: when it joined, its first PDSA cycle
 RATE_MODELS = ("poisson_robust", "poisson", "negative_binomial")
 CODE_RULES = ("any", "all", "majority", "consensus")
 CODER_SCOPES = ("source", "excerpt")
@@ -104,6 +107,16 @@ def text(value) -> str:
 text.describe = "text"
 
 
+def boolean(value) -> bool:
+    """true or false (YAML's yes/no arrive as booleans too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise Invalid(f"must be true or false; got {quoted(value)}")
+    return bool(value)
+
+
+boolean.describe = "true | false"
+
+
 def date(value) -> dt.date:
     """A date written YYYY-MM-DD (or a date YAML already read as one)."""
     if isinstance(value, dt.datetime):
@@ -129,6 +142,21 @@ def month(value) -> str:
     if found:
         return f"{found[1]}-{found[2]}"
     raise Invalid(f"must be a month written YYYY-MM; got {quoted(value)}")
+
+
+def intervention(value) -> str:
+    """When each team's intervention starts: a rule (``joined_on``, ``first_pdsa``) or one month for every team."""
+    if isinstance(value, str) and value.strip() in ITS_RULES:
+        return value.strip()
+    try:
+        return month(value)
+    except Invalid:
+        close = difflib.get_close_matches(str(value), ITS_RULES, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise Invalid(f"must be {' or '.join(ITS_RULES)}, or a month written YYYY-MM; got {quoted(value)}{hint}") from None
+
+
+intervention.describe = f"{' | '.join(ITS_RULES)} | YYYY-MM"
 
 
 def optional(inner: Check, meaning: str = "") -> Check:
@@ -249,6 +277,21 @@ SCHEMA: dict[str, Any] = {
         "min_points": Setting(10, whole(1, 1000), "fewer useful points: no runs verdict"),
         "control_chart": Setting("p", one_of(*CONTROL_CHARTS), "p-chart, or Laney p′ for large denominators"),
         "phases": Setting(None, None, "months (YYYY-MM) that start a new phase: a list for every team, or {team_id: [months]}"),
+    },
+    "its": {
+        "intervention": Setting("joined_on", intervention, "when the change starts, per team: the month it joined, "
+                                "the month of its first PDSA cycle, or one month (YYYY-MM) for every team; months from "
+                                "it on are after"),
+        "model": Setting("quasibinomial", one_of(*ITS_MODELS), "segmented regression: binomial GLM of numerator of "
+                         "denominator (quasi: dispersion estimated), quasi-Poisson with log-denominator offset, or "
+                         "linear on the percentage (Wagner 2002)"),
+        "slope_change": Setting(True, boolean, "fit a change of slope as well as of level (false: level change only)"),
+        "harmonics": Setting(0, whole(0, 6), "seasonality: pairs of sine and cosine terms of the month (period 12)"),
+        "autocorrelation": Setting("none", one_of(*ITS_AUTOCORRELATION), "standard errors: model-based, Newey-West "
+                                   "(HAC), or AR(1) errors (linear model only)"),
+        "hac_lags": Setting(None, optional(whole(1, 24), "floor(4 (n/100)^(2/9))"), "lags of the Newey-West covariance"),
+        "min_points": Setting(8, whole(2, 1000), "fewer months on either side of the intervention: a warning"),
+        "measures": Setting(None, optional(list_of(text, min_items=1), "the charted measures"), "monthly_reports measures to model"),
     },
     "survival": {
         "competing_exit_reasons": Setting(["died"], list_of(_from_dictionary(_exit_reasons, 'patients.exit_reason')), "exit reasons that compete with reaching goal"),

@@ -74,6 +74,33 @@ def _mixed_model(t: pd.DataFrame) -> str:
             + (f" and {_listed(covariates)}" if covariates else "") + ", allowing for patients of one team being alike.")
 
 
+ITS_MODELS_IN_WORDS = {"quasibinomial": "a binomial regression of each month's numerator of its denominator with "
+                                          "the Pearson dispersion (changes as odds ratios)",
+                        "binomial": "a binomial regression of each month's numerator of its denominator (changes as "
+                                    "odds ratios)",
+                        "quasipoisson": "a quasi-Poisson regression of the numerator with the log denominator as "
+                                        "offset (changes as rate ratios)",
+                        "linear": "a linear regression of the monthly percentage (changes in percentage points)"}
+ITS_ERRORS_IN_WORDS = {"newey-west": "Newey-West standard errors robust to autocorrelation",
+                       "ar1": "first-order autoregressive errors"}
+
+
+def _its(params: Params) -> str:
+    """The segmented regression as the methods name it: model, intervention, season, errors and pooling."""
+    its = params.its
+    when = {"joined_on": "the month the team joined", "first_pdsa": "the month of the team's first PDSA cycle"}.get(
+        its["intervention"], f"{its['intervention']} for every team")
+    parts = [f"Segmented regression of each team's monthly measures (Wagner et al. 2002; Lopez Bernal et al. 2017): "
+             f"{ITS_MODELS_IN_WORDS.get(its['model'], its['model'])}, with a level and a trend before {when} and a "
+             + ("change in level and in trend from then on" if its["slope_change"] else "change in level from then on")]
+    if its["harmonics"]:
+        parts.append(f"{its['harmonics']} pair(s) of sine and cosine terms of the month for season")
+    if its["autocorrelation"] != "none":
+        parts.append(ITS_ERRORS_IN_WORDS.get(its["autocorrelation"], its["autocorrelation"]))
+    return ("; ".join(parts) + ". The teams' changes are pooled by random-effects meta-analysis (REML); "
+            f"a team with fewer than {its['min_points']} months on either side is flagged.")
+
+
 def _time_to_goal(params: Params) -> str:
     competing = params.survival.get("competing_exit_reasons") or []
     return ("Kaplan-Meier estimates of the days from enrollment to the first reading at goal, among patients not at "
@@ -114,6 +141,8 @@ def methods(params: Params) -> list[MethodNote]:
                                 "rules for change beyond month-to-month variation (a run on one side of the median "
                                 "longer than chance allows, or too few crossings of it); a chart with fewer than "
                                 f"{params.spc['min_points']} useful months gets no verdict."))
+    if (its := read_table(params, "its")) is not None and len(its):
+        notes.append(MethodNote("Interrupted time series", _its(params)))
     if read_table(params, "time_to_goal") is not None:
         notes.append(MethodNote("Time to goal", _time_to_goal(params)))
     v = _cohort_value(params)

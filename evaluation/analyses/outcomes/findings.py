@@ -104,7 +104,40 @@ def findings_run_charts(params: Params) -> list[str]:
     signal, judged = _signals(t)
     return [f"Of the {int(judged.sum())} team run charts with at least {params.spc['min_points']} useful months, "
             f"{int(signal.sum())} showed change beyond month-to-month variation (Anh\u00f8j rules: an unusually long "
-            "run of months on one side of the median, or too few crossings of it)."]
+            "run of months on one side of the median, or too few crossings of it)."] + findings_its(params)
+
+
+def _its_change(value: float, low: float, high: float, level: int, ratio: bool) -> str:
+    """A pooled change as the findings write it: ``\u00d71.10 (95% CI 1.06\u20131.13)`` or ``+2.1 percentage points (...)``."""
+    if ratio:
+        return f"\u00d7{value:.2f} ({level}% CI {low:.2f}\u2013{high:.2f})"
+    return f"{value:+.1f} percentage points ({level}% CI {low:.1f} to {high:.1f})"
+
+
+def findings_its(params: Params) -> list[str]:
+    """The pooled interrupted time series (``tables/its.csv``, rows ``team_id = all``): per measure the change in
+    level at the intervention and in the monthly trend after it, with the model and the pooling named."""
+    t = read_table(params, "its")
+    if t is None or t.empty:
+        return []
+    pooled = t[(t["team_id"].astype(str) == "all") & t["level_change"].notna()]
+    if pooled.empty:
+        return []
+    level = int(round(100 * (1 - params.alpha)))
+    first = pooled.iloc[0]
+    ratio = str(first["scale"]) != "percentage points"
+    parts = []
+    for r in pooled.itertuples(index=False):
+        text = (f"{mid_sentence(measure_label(r.measure))}: level "
+                f"{_its_change(r.level_change, r.level_ci_low, r.level_ci_high, level, ratio)}")
+        if not math.isnan(float(r.slope_change)):
+            text += f", trend {_its_change(r.slope_change, r.slope_ci_low, r.slope_ci_high, level, ratio)} per month"
+        parts.append(text)
+    model = str(first["model"]).split(",", 1)[0]
+    scale = f"{first['scale']}s" if ratio else "percentage points"
+    return [f"Interrupted time series of the monthly reports (segmented {model} regression at each team's "
+            f"intervention month, pooled across {int(first['teams'])} teams by random-effects meta-analysis; "
+            f"changes as {scale}): " + "; ".join(parts) + "."]
 
 
 def headline_run_charts(params: Params) -> HeadlineText | None:

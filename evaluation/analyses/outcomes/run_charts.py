@@ -66,9 +66,10 @@ def _months(values: Iterable[Any], key: str) -> list[pd.Timestamp]:
 
 
 def prepare_points(monthly_reports: pd.DataFrame, *, measures: Iterable[str] | None = None,
-                   phases: Any = None) -> pd.DataFrame:
+                   phases: Any = None, teams: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per team, measure and month: numerator, denominator, proportion (NaN when the denominator
-    is 0) and phase (1, 2, ... from ``spc.phases``)."""
+    is 0), phase (1, 2, ... from ``spc.phases``) and ``before_joining``: a month before the month the team
+    joined (``teams.joined_on``), a baseline month under usual care (False for every month without ``teams``)."""
     d = monthly_reports[["team_id", "month", "measure", "numerator", "denominator"]].dropna(subset=["team_id", "month", "measure"])
     if measures is not None:
         wanted = [measures] if isinstance(measures, str) else list(measures)
@@ -90,7 +91,25 @@ def prepare_points(monthly_reports: pd.DataFrame, *, measures: Iterable[str] | N
         if starts[team_id]:  # phase = 1 + the number of phase starts on or before the month
             phase[rows] += np.searchsorted(np.array(starts[team_id], dtype=months.dtype), months[rows], side="right")
     d["phase"] = pd.array(phase, dtype="Int64")
+    d["before_joining"] = before_joining(d, teams)
     return d
+
+
+def join_months(teams: pd.DataFrame | None) -> pd.Series:
+    """Each team's month of joining (the first of the month of ``joined_on``), by team_id; empty without teams."""
+    if teams is None or "joined_on" not in teams:
+        return pd.Series(dtype="datetime64[ns]")
+    joined = pd.to_datetime(teams["joined_on"], errors="coerce")
+    return pd.Series(joined.dt.to_period("M").dt.to_timestamp().to_numpy(), index=teams["team_id"].to_numpy())
+
+
+def before_joining(points: pd.DataFrame, teams: pd.DataFrame | None) -> np.ndarray:
+    """Which monthly points fall in a month before their team's month of joining."""
+    if teams is None or "joined_on" not in teams or points.empty:
+        return np.zeros(len(points), dtype=bool)
+    joined = pd.to_datetime(points["team_id"].map(join_months(teams)))
+    month = pd.to_datetime(points["month"].astype(str).str[:7] + "-01")
+    return (joined.notna() & (month < joined)).to_numpy(dtype=bool)
 
 
 SERIES_KEYS = ["team_id", "measure", "phase"]  # one series (one median, one runs analysis) per key
@@ -239,7 +258,7 @@ def analyse(monthly_reports: pd.DataFrame, spc: Mapping[str, Any], *, teams: pd.
     if not isinstance(min_points, (int, np.integer)) or min_points < 1:
         raise ParamsError(f"`spc.min_points` must be a whole number of at least 1; got {min_points!r}", key="spc.min_points")
     chart = spc.get("control_chart", "p")
-    pts = prepare_points(monthly_reports, measures=spc.get("measures"), phases=spc.get("phases"))
+    pts = prepare_points(monthly_reports, measures=spc.get("measures"), phases=spc.get("phases"), teams=teams)
     pts, signals = run_charts(pts, baseline_points=spc.get("baseline_points"), min_points=min_points)
     limits = control_limits(pts, chart=chart, baseline_points=spc.get("baseline_points"))
     outside = (limits.groupby(["team_id", "measure", "phase"])["outside"].sum().astype(int)
@@ -302,8 +321,11 @@ def cycle_months(months: pd.Series) -> pd.Series:
 def collaborative_series(points: pd.DataFrame) -> pd.DataFrame:
     """The collaborative's monthly measures: per measure and month, the teams' numerators and denominators
     summed, the pooled percentage, the teams reporting, and ``cycle_month`` (1 = the first month any team
-    reported): the series a comparison of cycles draws on the same axes (``tables/monthly_collaborative.csv``)."""
+    reported): the series a comparison of cycles draws on the same axes (``tables/monthly_collaborative.csv``).
+    A team's baseline months, before it joined, are not the cycle's and are left out."""
     columns = ["measure", "month", "cycle_month", "teams_reporting", "numerator", "denominator", "percent"]
+    if "before_joining" in points:
+        points = points[~points["before_joining"].to_numpy(dtype=bool)]
     if points.empty:
         return pd.DataFrame(columns=columns)
     d = points.assign(month=pd.to_datetime(points["month"].astype(str).str[:7] + "-01"),

@@ -22,7 +22,7 @@ from .teams import DEMO_TEAMS, make_teams, teams_frame
 
 # A new stream goes last: the streams before it stay as they were, and so do the tables drawn from them.
 STREAMS = ("teams", "patients", "measurements", "events", "attendance", "milestones", "pdsa", "mtps",
-           "utilization", "costs", "qualitative", "assessments", "cycles")
+           "utilization", "costs", "qualitative", "assessments", "cycles", "baseline")
 
 
 def streams(seed: int, cycle: int = 1) -> dict[str, np.random.Generator]:
@@ -124,7 +124,7 @@ def generate_cohort(out_dir: str | Path, seed: int = 2015, n_teams: int = 10,
     rows["events.csv"] = write(events_frame(events, teams.n), "events.csv")
     rows["attendance.csv"] = write(attendance_frame(rng["attendance"], events, teams, cal), "attendance.csv")
     rows["milestones.csv"] = write(milestones_frame(rng["milestones"], teams, cal), "milestones.csv")
-    rows["monthly_reports.csv"] = write(monthly_reports_frame(visits, patients, teams, cal), "monthly_reports.csv")
+    rows["monthly_reports.csv"] = write(monthly_reports_frame(visits, patients, teams, cal, rng["baseline"]), "monthly_reports.csv")
     del visits
     rows["pdsa_cycles.csv"] = write(pdsa_frame(rng["pdsa"], teams, cal), "pdsa_cycles.csv")
     rows["mtps.csv"] = write(mtps_frame(rng["mtps"], patients, teams, cal), "mtps.csv")
