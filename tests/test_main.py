@@ -92,7 +92,7 @@ def test_validate_refuses_a_report_folder_run_would_refuse(tmp_path, capsys):
 def test_regold_runs_the_notebooks_a_requested_one_reads_first():
     every = discover_notebooks()
     report, outcomes, engagement = (NOTEBOOK_DIR / name for name in
-                                    ("06_report.ipynb", "03_outcomes.ipynb", "01_engagement.ipynb"))
+                                    ("07_report.ipynb", "03_outcomes.ipynb", "01_engagement.ipynb"))
     assert regold_order([report], every) == ([p for p in every if p != report], [report])
     assert regold_order([report, outcomes], every) == ([p for p in every if p not in (report, outcomes)],
                                                        [outcomes, report])
@@ -101,7 +101,7 @@ def test_regold_runs_the_notebooks_a_requested_one_reads_first():
 
 
 def test_regold_of_the_report_notebook_alone_stores_what_a_full_run_would(tmp_path, monkeypatch, capsys):
-    """`make regold NOTEBOOKS=notebooks/06_report.ipynb` used to store "not analysed" for every table, since the
+    """`make regold NOTEBOOKS=notebooks/07_report.ipynb` used to store "not analysed" for every table, since the
     report notebook read the others' tables from an empty folder. Now the others run first (in this process,
     their goldens untouched) and the demo, which has every table, leaves no "not analysed" line. Only the
     report notebook's golden is written; no working notebook changes.
@@ -111,14 +111,14 @@ def test_regold_of_the_report_notebook_alone_stores_what_a_full_run_would(tmp_pa
     monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
     goldens = tmp_path / "goldens"
     monkeypatch.setattr(regold_module, "GOLDEN_DIR", goldens)
-    report = folder / "06_report.ipynb"
+    report = folder / "07_report.ipynb"
     before = {p.name: p.read_bytes() for p in discover_notebooks()}
     assert main(["regold", str(report)]) == 0
     out = capsys.readouterr().out
-    assert out.count("for its tables") == len(before) - 1 and f"refreshed {goldens / '06_report.ipynb'}" in out
-    stored = [text for cell in nbformat.read(goldens / "06_report.ipynb", as_version=4).cells
+    assert out.count("for its tables") == len(before) - 1 and f"refreshed {goldens / '07_report.ipynb'}" in out
+    stored = [text for cell in nbformat.read(goldens / "07_report.ipynb", as_version=4).cells
               for output in cell.get("outputs", [])
               for text in (output.get("text", ""), output.get("data", {}).get("text/plain", ""))]
     assert stored and not any("not analysed" in "".join(text) for text in stored)
     assert {p.name: p.read_bytes() for p in discover_notebooks()} == before  # no working notebook was written
-    assert [p.name for p in goldens.iterdir()] == ["06_report.ipynb"]  # only 06's golden
+    assert [p.name for p in goldens.iterdir()] == ["07_report.ipynb"]  # only 07's golden

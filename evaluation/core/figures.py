@@ -27,7 +27,7 @@ from cycler import cycler
 from IPython.display import display
 from matplotlib.text import Text
 from .disclosure import suppress_text
-from .labels import SECTIONS
+from .labels import INTERNAL_SECTIONS, SECTIONS
 from .outputs import atomic_write, neutralise_formulas, note_written
 from .params import Params
 
@@ -154,8 +154,9 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
     for name, text in (("title", title), ("caption", caption), ("alt_text", alt_text)):
         if not text or not str(text).strip():
             raise ValueError(f"figure {figure_id!r} needs a non-empty {name}")
-    if section not in SECTIONS:
-        raise ValueError(f"figure {figure_id!r}: section must be one of {', '.join(SECTIONS)}; got {section!r}")
+    if section not in SECTIONS and section not in INTERNAL_SECTIONS:
+        raise ValueError(f"figure {figure_id!r}: section must be one of {', '.join([*SECTIONS, *INTERNAL_SECTIONS])}; "
+                         f"got {section!r}")
     if not figure_id.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"figure_id may hold only letters, digits, - and _; got {figure_id!r}")
     threshold = _threshold(target, suppress_below)
@@ -216,7 +217,8 @@ def write_manifest(folder: str | Path) -> Path:
 class FigureSpec:
     """A drawn figure with everything a reader and the report need: what an analysis' figure function returns.
 
-    ``section`` is the report section it belongs in (a key of :data:`evaluation.core.labels.SECTIONS`);
+    ``section`` is the report section it belongs in (a key of :data:`evaluation.core.labels.SECTIONS`, or an
+    internal section of :data:`~evaluation.core.labels.INTERNAL_SECTIONS`, never in the story or the funder pack);
     ``notebook`` the notebook that draws it. Caption and alt text state the numbers the figure shows.
     """
 

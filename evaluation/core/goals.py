@@ -35,6 +35,18 @@ class Goal:
                 ">=": v >= self.threshold,
             }[self.operator]
 
+    def distance(self, values) -> np.ndarray:
+        """How far each value lies outside the goal, in the measure's unit: 0 at goal (or on its bound), NaN for
+        NaN. HbA1c 9.4 against ``< 8`` is 1.4; INR 1.6 against ``2-3`` is 0.4."""
+        v = np.asarray(values, dtype=float)
+        if self.operator is None:
+            gap = np.maximum(self.low - v, v - self.high)
+        elif self.operator in ("<", "<="):
+            gap = v - self.threshold
+        else:
+            gap = self.threshold - v
+        return np.where(np.isnan(v), np.nan, np.maximum(gap, 0.0))
+
     @property
     def spec(self) -> str:
         """The goal as a params file writes it: '< 8' or '2-3'."""

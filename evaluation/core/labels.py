@@ -16,6 +16,14 @@ COMBINED_MEASURES = {"bp": "Blood pressure"}  # goals on two measures at once (p
 MONTHLY_SUFFIXES = (("_at_goal", "at goal"), ("_in_range", "in range"))  # monthly_reports.csv measure codes
 EVENT_KINDS = ("ed_visit", "admission", "readmission")  # utilization.csv `kind`, in report order
 EVENT_KIND_LABELS = {"ed_visit": "ED visits", "admission": "Admissions", "readmission": "Readmissions"}
+# Medication-related needs (Cipolle, Strand and Morley): each MTP category of mtps.csv answers one of four
+# questions about the patient's drug therapy, in this order; "other" stays other.
+MTP_NEEDS = {"unnecessary_drug_therapy": "indication", "needs_additional_drug_therapy": "indication",
+             "ineffective_drug": "effectiveness", "dosage_too_low": "effectiveness",
+             "adverse_drug_reaction": "safety", "dosage_too_high": "safety",
+             "nonadherence": "adherence", "other": "other"}
+NEEDS = ("indication", "effectiveness", "safety", "adherence", "other")
+INTERNAL_SECTIONS = ("priority",)  # figures for the teams only: never in the story or the funder pack
 SECTIONS = {  # report section key -> heading, in report order; every figure and funder table names one
     "cohort": "The cohort",
     "engagement": "Engagement in the collaborative",

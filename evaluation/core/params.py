@@ -71,6 +71,7 @@ class Params:
     qualitative: dict[str, Any]
     spc: dict[str, Any]
     its: dict[str, Any]
+    priority: dict[str, Any]
     survival: dict[str, Any]
     value: dict[str, Any]
     report: dict[str, Any]

@@ -293,6 +293,29 @@ SCHEMA: dict[str, Any] = {
         "min_points": Setting(8, whole(2, 1000), "fewer months on either side of the intervention: a warning"),
         "measures": Setting(None, optional(list_of(text, min_items=1), "the charted measures"), "monthly_reports measures to model"),
     },
+    "priority": {
+        "weights": {
+            "not_at_goal": Setting(2.0, number(0), "points per measure not at goal at the patient's latest reading"),
+            "far_from_goal": Setting(2.0, number(0), "more points per measure at least priority.far_from_goal from goal"),
+            "condition": Setting(1.0, number(0), "points per condition flagged in patients.csv (diabetes, hypertension, ...)"),
+            "ed_visit_6m": Setting(1.0, number(0), "points per ED visit in the 6 months up to as_of"),
+            "ed_visit_12m": Setting(1.0, number(0), "points per ED visit in the 12 months up to as_of (a recent visit counts in both)"),
+            "admission_6m": Setting(2.0, number(0), "points per admission or readmission in the 6 months up to as_of"),
+            "admission_12m": Setting(1.0, number(0), "points per admission or readmission in the 12 months up to as_of"),
+            "open_mtp": Setting(1.0, number(0), "points per medication therapy problem open at as_of"),
+            "no_recent_reading": Setting(2.0, number(0), "points when no goal measure was read in priority.stale_days"),
+        },
+        "far_from_goal": {measure: Setting(gap, number(0, above=True), f"{measure}: this far outside the goal "
+                                           f"({unit}) counts as far from goal")
+                          for measure, gap, unit in (("a1c", 1.0, "%"), ("sbp", 20.0, "mmHg"), ("dbp", 10.0, "mmHg"),
+                                                     ("ldl", 30.0, "mg/dL"), ("inr", 0.5, "ratio"))},
+        "bands": {
+            "high": Setting(8.0, number(0, above=True), "a score of at least this is high priority"),
+            "medium": Setting(4.0, number(0, above=True), "at least this (and below high) is medium; below it, low"),
+        },
+        "stale_days": Setting(90, whole(1, 3650), "a patient without a goal-measure reading in this many days has "
+                              "no recent reading"),
+    },
     "survival": {
         "competing_exit_reasons": Setting(["died"], list_of(_from_dictionary(_exit_reasons, 'patients.exit_reason')), "exit reasons that compete with reaching goal"),
         "horizons_days": Setting([90, 180, 365], list_of(whole(1, 3650), min_items=1), "share at goal reported by these days"),

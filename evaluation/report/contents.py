@@ -18,7 +18,7 @@ import pandas as pd
 from evaluation.core.columns import ColumnFormat, column_format, format_cell, table_formats
 from evaluation.core.disclosure import suppress_text
 from evaluation.core.figures import MANIFEST_COLUMNS, read_manifest
-from evaluation.core.labels import SECTIONS
+from evaluation.core.labels import INTERNAL_SECTIONS, SECTIONS
 from evaluation.core.params import Params
 from evaluation.stats.cell_suppression import SuppressedTable
 
@@ -32,7 +32,8 @@ OTHER_HEADING = "Other figures"
 # The section of a notebook's figures in a manifest without a section column (a report written before
 # figures named their section). Newer figures name theirs: the run charts of 03_outcomes are in run_charts.
 NOTEBOOK_SECTIONS = {"00_data_quality": "cohort", "01_engagement": "engagement", "02_focus_groups": "themes",
-                     "03_outcomes": "outcomes", "04_time_to_goal": "time_to_goal", "05_value": "value"}
+                     "03_outcomes": "outcomes", "04_time_to_goal": "time_to_goal", "05_value": "value",
+                     "06_priority": "priority"}
 # A funder table longer than this shows its summary rows on the page and in the DOCX (team rows left out, then
 # the first rows); the CSV in funder/ keeps every row. A statewide cohort's 1,000 teams would otherwise make
 # a Word table of a hundred pages (and python-docx takes minutes to write it); the demo's 68-row time-to-goal
@@ -78,11 +79,15 @@ def figure_manifest(params: Params, *, for_funder: bool = True) -> pd.DataFrame:
     """Every exported figure (the manifest) with its report section and PNG file, in story order (section,
     then notebook and figure id).
 
+    Figures of an internal section (the priority list's, :data:`~evaluation.core.labels.INTERNAL_SECTIONS`) are
+    left out: they are for the teams, not the story or the funder pack.
+
     ``for_funder``: titles, captions and alt text with any small count of patients or events written as ``<11``
     (a caption such as "5 patients have no measurement" must not reach a funder as it is).
     """
     folder = params.figures_dir
     m = read_manifest(folder) if folder.exists() else pd.DataFrame(columns=MANIFEST_COLUMNS)
+    m = m[~m["section"].isin(INTERNAL_SECTIONS)] if "section" in m else m  # the teams' own figures stay out
     if for_funder:
         for col in ("title", "caption", "alt_text"):
             m[col] = m[col].map(lambda t: suppress_text(t, params.suppress_below))

@@ -10,7 +10,8 @@ patient identifier, a date of birth, an unsuppressed small count or a count that
 (:func:`figure_count_problems`), a formula, or a quote the identifier screen holds back
 (:func:`quote_problems`), naming the file, where in it (row, paragraph, line, page, "sheet 'X', cell B7",
 "slide N, shape 'name'", SVG element) and the column. Analysts' tables (``tables/``) may hold no identifier
-column either.
+column either, except the teams' internal patient list (``priority.csv``), which no funder file may carry or
+be named after.
 
 The rules themselves live where the outputs are made: :mod:`evaluation.core.disclosure` (small counts, in
 tables and prose), :mod:`evaluation.stats.cell_suppression` (tables) and
@@ -44,6 +45,27 @@ from .gate_tables import grid_problems
 
 __all__ = ["DisclosureError", "PAGES", "check_funder_outputs", "figure_count_problems", "identifier_names",
            "quote_problems"]
+
+
+INTERNAL_TABLES = ("priority",)  # analyst tables with patient_id on purpose: the teams' lists, never for funders
+
+
+def _internal_name(name: str) -> bool:
+    """Whether a file name is one of the internal list's (``priority.csv``, ``priority_bands.png``...)."""
+    stem = Path(name).stem.lower()
+    return any(stem == t or stem.startswith(f"{t}_") for t in INTERNAL_TABLES)
+
+
+def _zip_internal_problems(funder: Path, output_dir: Path) -> list[dict]:
+    """A zip of the funder pack holding an internal list's file (a figure or the table)."""
+    out = []
+    for path in sorted(funder.glob("*.zip")) if funder.exists() else []:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if _internal_name(name):
+                    out.append(problem(str(path.relative_to(output_dir)), name, "",
+                                       "the teams' internal patient list (priority) in the funder pack"))
+    return out
 
 
 class DisclosureError(EvaluationError):
@@ -435,8 +457,15 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     if quotes:
         deny = (params.qualitative or {}).get("deny_terms") or () if params is not None else ()
         problems += quote_problems(quotes, screen, deny_terms=deny, approved=_approved_quotes(params, output_dir))
+    for path in sorted(funder.rglob("*")) if funder.exists() else []:
+        if _internal_name(path.name):
+            problems.append(problem(str(path.relative_to(output_dir)), "", "",
+                                     "the teams' internal patient list (priority) in the funder pack"))
+    problems += _zip_internal_problems(funder, output_dir)
     ident = identifier_names()
     for path in sorted((output_dir / "tables").glob("*.csv")):
+        if path.stem in INTERNAL_TABLES:  # the teams' patient list carries the pseudonymous ids they work from
+            continue
         try:
             header = pd.read_csv(path, nrows=0).columns
         except pd.errors.EmptyDataError:  # no header at all: nothing it could identify

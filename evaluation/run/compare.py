@@ -3,7 +3,7 @@
 
 The run checks the spec (every cohort's params with it), brings each cohort's report up to date (a cohort run:
 nothing runs when its report is current, a missing or stale one runs), then executes the comparison notebook
-(``notebooks/07_compare.ipynb``) in a staging folder on the cohorts' published tables, renders its pages, writes
+(``notebooks/08_compare.ipynb``) in a staging folder on the cohorts' published tables, renders its pages, writes
 the index and the provenance record, checks the funder outputs and publishes the folder in one step, as a cohort
 run does. A comparison whose inputs (the notebook, the code, the spec and every cohort's report) are unchanged is
 not run again. A failed run leaves the last published comparison as it was.

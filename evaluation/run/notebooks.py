@@ -14,7 +14,7 @@ from evaluation.core.paths import REPO_ROOT
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GOLDEN_DIR = REPO_ROOT / "tests" / "goldens"  # one executed copy of each notebook: what nbval compares against
 RUNS_LAST = ("report",)  # notebooks that read the others' tables: they run after every other notebook
-COMPARE_NAME = "07_compare.ipynb"  # the comparison's notebook: run by `compare` on cohorts' reports, never in a cohort's run
+COMPARE_NAME = "08_compare.ipynb"  # the comparison's notebook: run by `compare` on cohorts' reports, never in a cohort's run
 
 
 @dataclass

@@ -12,7 +12,7 @@ from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
 from evaluation.core.labels import measure_label
 from .cohorts import Comparison
 
-NOTEBOOK, SECTION = "07_compare", "comparison"
+NOTEBOOK, SECTION = "08_compare", "comparison"
 
 
 def monthly_series(comparison: Comparison) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from evaluation.core.labels import event_kind_label, measure_label
 from evaluation.stats.funnel import LEVELS, Funnel, funnel_proportions, funnel_rates, level_label, level_suffix
 from .cohorts import Comparison
 
-NOTEBOOK, SECTION = "07_compare", "comparison"
+NOTEBOOK, SECTION = "08_compare", "comparison"
 FLAG_COLUMNS = ["indicator", "cohort", "team_id", "team_name", "numerator", "denominator", "value", "target",
                 "lower_95", "upper_95", "lower_998", "upper_998", "flag"]
 COLOURS = {"above 99.8%": OKABE_ITO[3], "below 99.8%": OKABE_ITO[3], "above 95%": OKABE_ITO[1],

@@ -17,7 +17,7 @@ from evaluation.core.labels import measure_label
 from evaluation.stats.meta_analysis import TABLE_COLUMNS, random_effects
 from .cohorts import Comparison
 
-NOTEBOOK, SECTION = "07_compare", "comparison"
+NOTEBOOK, SECTION = "08_compare", "comparison"
 METHODS = ("REML", "DL")
 TEAMS_DRAWN = 40  # a caterpillar draws at most this many teams per cohort: the 20 lowest and the 20 highest
 
