@@ -6,6 +6,7 @@ themselves are checked against published values in tests/test_stats_agreement.py
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import matplotlib
@@ -27,6 +28,7 @@ from evaluation.data.qualitative import EXCERPT_COLUMNS, normalise
 from evaluation.data.refi_qda_writer import export_qdpx
 from evaluation.report import funder
 from tests.conftest import TINY, run_notebook_cells, write_cohort
+from tests.test_stats_agreement import KRIPPENDORFF_C
 
 matplotlib.use("Agg")
 
@@ -586,3 +588,50 @@ def test_qdpx_named_in_params_is_read_and_its_problems_listed(tiny_cohort, tmp_p
     assert problems[["table", "column", "severity"]].values.tolist() == [["coding/p.qdpx", "Case name='T09'", "error"]]
     assert fg_compute.theme_table(tables, QUICK).set_index("code").at["P", "n_teams"] == 1  # T09's excerpt voices no team
     assert fg_compute.overview(tables, QUICK).set_index("item").at["read from", "value"] == "coding/p.qdpx"
+
+
+# --- one code per excerpt: the codebook as one nominal variable -------------------------------------
+
+def krippendorff_c_tables():
+    """Krippendorff (2011), section C, as codings: 12 excerpts, coders A-D, values 1-5 as codes c1-c5; a missing
+    value is an excerpt the coder did not code (coder_scope excerpt: a coder read only what they coded)."""
+    excerpts = [(f"U{u:02d}", "S1", "T1", f"unit {u}") for u in range(1, 13)]
+    codings = [(f"U{u + 1:02d}", coder, f"c{int(v)}") for coder, row in zip("ABCD", KRIPPENDORFF_C)
+               for u, v in enumerate(row) if v == v]
+    return make_tables(excerpts, codings, [(f"c{v}", "Theme", "def") for v in range(1, 6)])
+
+
+def test_single_code_alpha_reproduces_krippendorff_2011():
+    """The nominal alpha of section C is 0.743; unit 12, with one value only, is not pairable (11 excerpts)."""
+    settings = fg_compute.CodingSettings(coder_scope="excerpt", bootstrap_samples=200)
+    row = fg_reliability.single_code_reliability(krippendorff_c_tables(), settings).iloc[0]
+    assert row["krippendorff_alpha"] == pytest.approx(0.743, abs=5e-4)
+    assert (row["n_excerpts"], row["n_coders"], row["n_values"], row["left_out_multi_coded"]) == (11, 4, 5, 0)
+    assert row["alpha_ci_low"] < row["krippendorff_alpha"] < row["alpha_ci_high"]
+
+
+def test_single_code_alpha_leaves_out_excerpts_given_two_codes():
+    """A gives U01 a second code: A has no single value for U01, so that pair is left out (and counted); B's and
+    D's 1 still make U01 pairable."""
+    tables = krippendorff_c_tables()
+    tables = dataclasses_replace_codings(tables, [("U01", "A", "c2")])
+    settings = fg_compute.CodingSettings(coder_scope="excerpt", bootstrap_samples=0)
+    row = fg_reliability.single_code_reliability(tables, settings).iloc[0]
+    assert row["left_out_multi_coded"] == 1 and "two or more codes" in row["note"]
+    assert row["n_excerpts"] == 11  # U01 still has B's and D's 1
+
+
+def dataclasses_replace_codings(tables, extra):
+    more = pd.DataFrame(extra, columns=["excerpt_id", "coder", "code"])
+    return dataclasses.replace(tables, codings=pd.concat([tables.codings, more.assign(
+        **{c: tables.codings[c].iloc[0] for c in tables.codings.columns if c not in more})], ignore_index=True))
+
+
+def test_coder_coverage_warns_about_a_coder_with_few_excerpts():
+    """Section C's shared excerpts (unit 12, coded by B alone, is not shared): A read 9, B 10, C 10, D 11; with
+    min_coder_excerpts 10 only A is warned about."""
+    settings = fg_compute.CodingSettings(coder_scope="excerpt", bootstrap_samples=0, min_coder_excerpts=10)
+    cover = fg_reliability.coder_coverage(krippendorff_c_tables(), settings).set_index("coder")
+    assert cover["excerpts_read"].to_dict() == {"A": 9, "B": 10, "C": 10, "D": 11}
+    assert cover.loc["A", "warning"].startswith("A read only 9 of the shared excerpts (fewer than 10)")
+    assert (cover.drop(index="A")["warning"] == "").all()

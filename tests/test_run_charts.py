@@ -310,3 +310,15 @@ def test_baseline_months_before_a_team_joined_are_marked_and_left_out_of_the_col
     assert got["month"].tolist() == ["2015-02", "2015-03"] and got["teams_reporting"].tolist() == [1, 1]
     assert got["percent"].tolist() == pytest.approx([50.0, 40.0])
     assert not outcomes_run_charts.prepare_points(monthly)["before_joining"].any()  # without teams: none
+
+
+def test_control_limits_table_by_hand():
+    """Three months 3/10, 5/10, 2/10: the centre line is 10/30 = 1/3 and sigma sqrt(1/3 · 2/3 / 10) = 0.14907, so
+    the upper limit is 1/3 + 3 · 0.14907 = 0.78054 and the lower one is clipped at 0; no month is outside."""
+    result = outcomes_run_charts.analyse(reports({"T1": [(3, 10), (5, 10), (2, 10)]}), {"min_points": 10, "control_chart": "p"})
+    table = outcomes_run_charts.limits_table(result.limits, result.chart)
+    assert list(table.columns) == outcomes_run_charts.LIMIT_COLUMNS
+    assert table["month"].tolist() == ["2015-01", "2015-02", "2015-03"]
+    assert table["cl"].tolist() == pytest.approx([1 / 3] * 3)
+    assert table["ucl"].tolist() == pytest.approx([1 / 3 + 3 * np.sqrt(2 / 90)] * 3) and (table["lcl"] == 0).all()
+    assert not table["outside"].any() and table["method"].iloc[0].startswith("p-chart")

@@ -169,3 +169,15 @@ def test_bootstrap_alphas_of_a_single_resampled_unit_are_the_units_alpha():
     draws = agreement.bootstrap_alphas(counts, np.random.default_rng(0), 5)
     assert draws == pytest.approx([-0.5] * 5)
     assert agreement.alpha_from_counts(counts.reshape(-1, 2)) == pytest.approx(-0.5)
+
+
+def test_nominal_bootstrap_resamples_match_the_krippendorff_package():
+    """Each resample of section C's units (the draws of rng.integers, in turn) gives the alpha the krippendorff
+    package computes on the resampled value counts."""
+    data = np.array(KRIPPENDORFF_C)
+    counts = np.stack([(data == v).sum(axis=0) for v in range(1, 6)], axis=1)
+    draws = agreement.bootstrap_alphas_nominal(counts, np.random.default_rng(7), 5)
+    rng = np.random.default_rng(7)
+    picks = rng.integers(0, len(counts), (5, len(counts)))
+    for alpha, pick in zip(draws, picks):
+        assert alpha == pytest.approx(agreement.alpha_from_counts(counts[pick]), rel=1e-12, nan_ok=True)

@@ -36,6 +36,16 @@ def test_random_intercept_model_matches_lme4_on_dietox():
     assert fit.summary["std_error"].to_numpy() == pytest.approx([0.78805374, 0.03338727], rel=1e-4)
 
 
+def test_variance_components_are_lme4s_varcorr_on_dietox():
+    """lme4's ``VarCorr``: Pig (Intercept) variance 40.394, Std.Dev. 6.3556; Residual 11.367, 3.3715; the pig
+    share 40.39395 / 51.76087 = 0.780397 is the ICC."""
+    table = mixed_model.RandomInterceptModel("Weight ~ Time", "Pig").fit(dietox()).variance_components_
+    assert table["component"].tolist() == ["Pig (intercept)", "residual"]
+    assert table["variance"].to_numpy() == pytest.approx([40.39395, 11.36692], rel=1e-5)
+    assert table["std_dev"].to_numpy() == pytest.approx([6.3556, 3.3715], abs=5e-5)
+    assert table["share"].to_numpy() == pytest.approx([0.780397, 0.219603], abs=1e-5)
+
+
 def _no_team_effect() -> pd.DataFrame:
     """Three teams of 8 patients whose change depends on baseline only (slope -0.3, noise SD 0.3): with this
     seed the REML optimum of the team variance is zero."""

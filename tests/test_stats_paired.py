@@ -87,3 +87,13 @@ def test_mcnemar_exact_hand_values():
     assert paired.mcnemar_exact_p(before, after) == pytest.approx(0.625)
     assert paired.mcnemar_exact_p([False] * 5, [True] * 5) == pytest.approx(0.0625)
     assert paired.mcnemar_exact_p([True, False], [True, False]) == 1.0
+
+
+def test_mcnemar_corrected_is_rs_default():
+    """The same 1 lost and 3 gained: R's mcnemar.test(matrix(c(1, 3, 1, 1), 2)) gives McNemar's chi-squared
+    = 0.25, df = 1, p-value = 0.6171 ((|1 - 3| - 1)² / 4 = 0.25). Nobody changes: NaN, as R."""
+    before = [False, False, False, False, True, True]
+    after = [True, True, True, False, True, False]
+    chi2, p = paired.mcnemar_corrected(before, after)
+    assert chi2 == pytest.approx(0.25) and p == pytest.approx(0.6170751, abs=1e-7)
+    assert all(np.isnan(paired.mcnemar_corrected([True], [True])))

@@ -11,7 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines import CoxPHFitter
 from lifelines.datasets import load_lung
+from scipy import stats
 
 from evaluation.stats import survival as survival_stats
 
@@ -209,22 +211,58 @@ def test_aalen_johansen_of_nobody_is_not_estimable():
 
 # --- proportional hazards -------------------------------------------------------------------------------
 
-def test_ph_test_matches_lifelines_on_rossi():
-    """lifelines' proportional_hazard_test(cph, rossi, time_transform="km") is the reference; ours is the
-    same statistic without lifelines' quadratic residual loop."""
-    from lifelines import CoxPHFitter
-    from lifelines.datasets import load_rossi
-    from lifelines.statistics import proportional_hazard_test
+# R survival's own check of cox.zph (tests/zph.R): the data of test1 (the row with a missing status dropped), whose
+# Cox MLE and score test have closed forms
+ZPH_TIME = [9, 1, 1, 6, 6, 8]
+ZPH_STATUS = [1, 1, 0, 1, 1, 0]
+ZPH_X = pd.DataFrame({"x": [0, 1, 1, 1, 0, 0]})
 
-    rossi = load_rossi()
-    cph = CoxPHFitter().fit(rossi, "week", "arrest")
-    ref = proportional_hazard_test(cph, rossi, time_transform="km").summary
-    covariates = list(cph.params_.index)
-    ours = survival_stats.ph_test(rossi["week"], rossi["arrest"], rossi[covariates], cph.params_, cph.variance_matrix_,
-                      cph.standard_errors_).reindex(ref.index)
-    # the same fitted model and the same closed-form statistic, summed in another order: rounding only
-    assert np.allclose(ours["test_statistic"], ref["test_statistic"], rtol=1e-9)
-    assert np.allclose(ours["p"], ref["p"], rtol=1e-9)
+
+def _zph_by_hand(r: float, u: list[float], imat: list[float], g: np.ndarray) -> float:
+    """R's sctest: with U and imat the score and information at each death time (1, 6, 6, 9), the score test of
+    x·g(t) is solve(i2, u2) %*% u2, u2 = (sum U, sum g U), i2 = [[sum I, sum g I], [sum g I, sum g² I]]."""
+    u, imat = np.array(u), np.array(imat)
+    u2 = np.array([u.sum(), (g * u).sum()])
+    i2 = np.array([[imat.sum(), (g * imat).sum()], [(g * imat).sum(), (g ** 2 * imat).sum()]])
+    return float(np.linalg.solve(i2, u2) @ u2)
+
+
+def test_cox_zph_is_rs_score_test_breslow_identity():
+    """Breslow ties: the MLE of beta is log r, r = (3 + sqrt(33)) / 2; U = (1/(r+1), 3/(r+3), -r/(r+3), 0) and
+    I = (r/(r+1)², 3r/(r+3)², 3r/(r+3)², 0) at the deaths 1, 6, 6, 9; transform identity (g = t)."""
+    r = (3 + np.sqrt(33)) / 2
+    expected = _zph_by_hand(r, [1 / (r + 1), 3 / (r + 3), -r / (r + 3), 0],
+                            [r / (r + 1) ** 2, 3 * r / (r + 3) ** 2, 3 * r / (r + 3) ** 2, 0], np.array([1, 6, 6, 9.0]))
+    got = survival_stats.cox_zph(ZPH_TIME, ZPH_STATUS, ZPH_X, [np.log(r)], transform="identity", ties="breslow")
+    assert got.loc["x", "chisq"] == pytest.approx(expected, rel=1e-10)
+    assert got.loc["x", "df"] == 1 and got.loc["GLOBAL", "chisq"] == pytest.approx(expected, rel=1e-10)
+    assert got.loc["x", "p"] == pytest.approx(stats.chi2.sf(expected, 1), rel=1e-10)
+
+
+def test_cox_zph_is_rs_score_test_efron_log():
+    """Efron ties: phi = acos((45/23) sqrt(3/23)), r = 2 sqrt(23/3) cos(phi/3); U = (1/(r+1), 3/(r+3),
+    -r/(r+5), 0), I = (r/(r+1)², 3r/(r+3)², 5r/(r+5)², 0); transform log, g = log t centred."""
+    phi = np.arccos((45 / 23) * np.sqrt(3 / 23))
+    r = 2 * np.sqrt(23 / 3) * np.cos(phi / 3)
+    g = np.log([1, 6, 6, 9.0])
+    expected = _zph_by_hand(r, [1 / (r + 1), 3 / (r + 3), -r / (r + 5), 0],
+                            [r / (r + 1) ** 2, 3 * r / (r + 3) ** 2, 5 * r / (r + 5) ** 2, 0], g - g.mean())
+    got = survival_stats.cox_zph(ZPH_TIME, ZPH_STATUS, ZPH_X, [np.log(r)], transform="log")
+    assert got.loc["x", "chisq"] == pytest.approx(expected, rel=1e-10)
+    # lifelines' Efron fit finds the same MLE, log r, to its convergence tolerance
+    fit = CoxPHFitter().fit(pd.DataFrame({"t": ZPH_TIME, "e": ZPH_STATUS, "x": ZPH_X["x"]}), "t", "e")
+    assert fit.params_["x"] == pytest.approx(np.log(r), abs=1e-5)
+
+
+def test_cox_zph_km_transform_and_terms():
+    """The km transform is 1 - S(t-) of everyone's Kaplan-Meier. test1 by hand: 1 death of 6 at risk at day 1
+    (S = 5/6), 2 of 4 at day 6 (S = 5/12), none of 2 at day 8, so S(1-) = 1, S(6-) = 5/6, S(8-) = S(9-) = 5/12.
+    A two-column term gets df 2 and equals the global test when it is the whole model."""
+    g = survival_stats._time_transform(np.array(ZPH_TIME, float), np.array(ZPH_STATUS, bool), "km")
+    assert g.tolist() == pytest.approx([7 / 12, 0, 0, 1 / 6, 1 / 6, 7 / 12])
+    x2 = ZPH_X.assign(z=[1, 0, 1, 0, 1, 1])
+    got = survival_stats.cox_zph(ZPH_TIME, ZPH_STATUS, x2, [0.3, -0.2], terms={"both": ["x", "z"]})
+    assert got.loc["both", "df"] == 2 and got.loc["both", "chisq"] == pytest.approx(got.loc["GLOBAL", "chisq"])
 
 
 # --- bad input ------------------------------------------------------------------------------------------

@@ -269,6 +269,8 @@ SCHEMA: dict[str, Any] = {
                                    "although the identifier screen held them back"),
         "deny_terms": Setting([], list_of(text), "words that must never appear in a quote for funders (staff or patient "
                               "names, places); a quote holding one is held back"),
+        "min_coder_excerpts": Setting(10, whole(2, 100_000), "a coder who read fewer of the excerpts two or more "
+                                      "coders read gets a warning: too few for a per-code alpha to mean much"),
         "coder_scope": Setting("source", one_of(*CODER_SCOPES), "source: a coder who coded any excerpt of a transcript read all of it; excerpt: only those coded"),
     },
     "spc": {

@@ -118,6 +118,30 @@ def bootstrap_alphas(counts: np.ndarray, rng: np.random.Generator, n_boot: int) 
     return np.where((n0 > 0) & (n1 > 0), alpha, np.nan)
 
 
+def bootstrap_alphas_nominal(value_counts: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """Nominal alpha of ``n_boot`` resamples of units for any number of values: ``value_counts`` is units x
+    values (how many raters gave the unit each value). Alpha is 1 - (n - 1) sum_u d_u / (n² - sum_c n_c²),
+    d_u = (m_u² - sum_c n_uc²) / (m_u - 1) the unit's disagreeing pairs, over the pairable units (Krippendorff
+    2011, nominal data); as :func:`bootstrap_alphas`, a resample's totals are one matrix product. A resample
+    with one value only gives NaN."""
+    counts = np.asarray(value_counts, dtype=float)
+    m = counts.sum(axis=1)
+    pairable = m >= 2
+    counts = np.where(pairable[:, None], counts, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disagree = np.where(pairable, (m ** 2 - (counts ** 2).sum(axis=1)) / (m - 1), 0.0)
+    n_units = len(counts)
+    drawn = rng.integers(0, n_units, (n_boot, n_units))
+    cell = (np.arange(n_boot)[:, None] * n_units + drawn).ravel()
+    times = np.bincount(cell, minlength=n_boot * n_units).reshape(n_boot, n_units).astype(float)
+    totals = times @ counts  # resamples x values
+    n = totals.sum(axis=1)
+    expected = n ** 2 - (totals ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = 1 - (n - 1) * (times @ disagree) / expected
+    return np.where(expected > 0, alpha, np.nan)
+
+
 def landis_koch(kappa: float) -> str:
     """Landis & Koch (1977) label for a kappa: poor (< 0), slight, fair, moderate, substantial, almost perfect."""
     if kappa is None or not np.isfinite(kappa):

@@ -64,6 +64,12 @@ class RandomInterceptModel:
         return self
 
     @property
+    def variance_components_(self) -> pd.DataFrame:
+        """lme4's ``VarCorr(fit)`` as a table: component (the group's intercept, residual), variance, std_dev,
+        and share of the total (the group's share is the ICC)."""
+        return variance_components(self.groups, self.group_variance_, self.residual_variance_)
+
+    @property
     def summary(self) -> pd.DataFrame:
         return self.fixed_effects_
 
@@ -72,6 +78,15 @@ class RandomInterceptModel:
 
     def __repr__(self) -> str:
         return f"<RandomInterceptModel {self.formula} | {self.groups}>\n{self.summary.to_string(index=False)}"
+
+
+def variance_components(group: str, group_variance: float, residual_variance: float) -> pd.DataFrame:
+    """The two variance components of a random-intercept model with their standard deviations and shares of
+    the total: the group intercept's share is the intraclass correlation (ICC)."""
+    total = group_variance + residual_variance
+    variances = np.array([group_variance, residual_variance], dtype=float)
+    return pd.DataFrame({"component": [f"{group} (intercept)", "residual"], "variance": variances,
+                         "std_dev": np.sqrt(variances), "share": variances / total if total > 0 else np.nan})
 
 
 def group_effects(result, model, alpha: float = 0.05) -> pd.DataFrame:

@@ -40,6 +40,18 @@ def mcnemar_exact_p(before: Iterable[bool], after: Iterable[bool]) -> float:
     return float(mcnemar(table, exact=True).pvalue)
 
 
+def mcnemar_corrected(before: Iterable[bool], after: Iterable[bool]) -> tuple[float, float]:
+    """McNemar's chi-square with the continuity correction, R's ``mcnemar.test`` default:
+    (|b - c| - 1)² / (b + c) on 1 df, b and c the discordant pairs; (NaN, NaN) when no pair changed (as R)."""
+    b_ = _array(before, bool)
+    a_ = _array(after, bool)
+    b, c = int((b_ & ~a_).sum()), int((~b_ & a_).sum())
+    if b + c == 0:
+        return float("nan"), float("nan")
+    chi2 = (abs(b - c) - 1) ** 2 / (b + c)
+    return float(chi2), float(stats.chi2.sf(chi2, 1))
+
+
 def paired_change(baseline: Iterable[float], followup: Iterable[float], alpha: float = 0.05) -> dict[str, float]:
     """Mean change (follow-up minus baseline) with its t-based CI, paired t, Wilcoxon p and Cohen's d_z
     (mean change / SD of change). Statistics that need two or more pairs (or a non-zero SD) are NaN."""

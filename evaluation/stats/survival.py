@@ -276,47 +276,86 @@ def logrank_test(durations, group_of, events) -> tuple[float, int, float]:
     return stat, k - 1, float(stats.chi2.sf(stat, k - 1))
 
 
-def ph_test(durations, events, covariates: pd.DataFrame, coefficients, variance, standard_errors) -> pd.DataFrame:
-    """Grambsch-Therneau test of proportional hazards, per covariate, against KM-transformed time.
+ZPH_TRANSFORMS = ("km", "rank", "identity", "log")
+ZPH_METHOD = ("score test of beta(t) = beta + gamma g(t), g = 1 - Kaplan-Meier(t-) (Grambsch and Therneau 1994; "
+              "R survival 3 cox.zph, transform km)")
 
-    The statistic of lifelines' ``proportional_hazard_test(cph, df, time_transform="km")``: scaled Schoenfeld
-    residuals (Efron ties) regressed on 1 - KM(t), chi-square on 1 df. Vectorised over event times, because
-    lifelines grows the residual array one row at a time (quadratic: minutes for 100,000 patients).
-    Returns ``test_statistic`` and ``p`` indexed by covariate.
+
+def _time_transform(t: np.ndarray, e: np.ndarray, transform: str) -> np.ndarray:
+    """g(t) for every observation as R's ``cox.zph`` makes it: ``km`` is 1 - S(t-) of the Kaplan-Meier of
+    everyone; ``rank`` the average rank of t; ``identity`` t; ``log`` log t."""
+    if transform == "km":
+        times, at_risk, died, _ = _risk_counts(t, e)
+        before = np.concatenate([[1.0], np.cumprod(1 - died / at_risk)])  # S just before each distinct time
+        return 1 - before[np.searchsorted(times, t, side="left")]
+    if transform == "rank":
+        return stats.rankdata(t)
+    if transform == "log":
+        return np.log(t)
+    if transform == "identity":
+        return t.astype(float)
+    raise ValueError(f"transform must be one of {', '.join(ZPH_TRANSFORMS)}; got {transform!r}")
+
+
+def cox_zph(durations, events, covariates: pd.DataFrame, coefficients, *, transform: str = "km",
+            ties: str = "efron", terms: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """The proportional-hazards test of R survival 3's ``cox.zph``, per term and GLOBAL: the score test, at the
+    fitted coefficients, of adding x·g(t) to the model (g centred on its mean over the events), chi-square
+    on as many df as the term has columns.
+
+    Written here because lifelines' ``proportional_hazard_test`` is the older approximation (R survival 2's, on
+    scaled Schoenfeld residuals with the average variance), which R replaced in 2019. Sums over the risk sets are
+    vectorised over event times (Efron or Breslow ties). ``terms`` maps a term to its columns (default: one term
+    per column). Returns chisq, df, p indexed by term, then GLOBAL.
     """
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be efron or breslow; got {ties!r}")
     t = np.asarray(durations, dtype=float)
     e = np.asarray(events).astype(bool)
     x = covariates.to_numpy(float)
+    x = x - x.mean(axis=0)  # as zph1.c: centring steadies the sums and changes no test
     beta = np.asarray(coefficients, dtype=float)
-    phi = np.exp(x @ beta - (x @ beta).max())  # scaled: the weighted means do not change
+    eta = x @ beta
+    phi = np.exp(eta - eta.max())  # a common factor: the weighted means and variances do not change
+    g_all = _time_transform(t, e, transform)
+    g_all = g_all - g_all[e].mean()
     times, at = np.unique(t, return_inverse=True)
     n_times, k = len(times), x.shape[1]
 
     def by_time(weights: np.ndarray) -> np.ndarray:
         return np.bincount(at, weights=weights, minlength=n_times)
 
-    def from_t_on(v: np.ndarray) -> np.ndarray:  # sum over everyone still at risk at each time
+    def from_t_on(v: np.ndarray) -> np.ndarray:  # sums over everyone at risk at each time
         return np.cumsum(v[::-1], axis=0)[::-1]
 
+    xx = x[:, :, None] * x[:, None, :]
     risk = from_t_on(by_time(phi))
-    risk_x = from_t_on(np.column_stack([by_time(phi * x[:, j]) for j in range(k)]))
+    risk_x = from_t_on(np.stack([by_time(phi * x[:, j]) for j in range(k)], axis=1))
+    risk_xx = from_t_on(np.stack([by_time(phi * xx[:, i, j]) for i in range(k) for j in range(k)], axis=1)).reshape(n_times, k, k)
     tie = by_time(phi * e)
-    tie_x = np.column_stack([by_time(phi * e * x[:, j]) for j in range(k)])
+    tie_x = np.stack([by_time(phi * e * x[:, j]) for j in range(k)], axis=1)
+    tie_xx = np.stack([by_time(phi * e * xx[:, i, j]) for i in range(k) for j in range(k)], axis=1).reshape(n_times, k, k)
     deaths = by_time(e.astype(float)).astype(int)
-    # Efron: at a time with m tied events, the mean of (risk_x - l/m tie_x) / (risk - l/m tie) over l = 0..m-1
+    # each death at a time of m deaths is one slot; Efron takes l/m of the tied deaths out of slot l (Breslow none)
     slot = np.repeat(np.arange(n_times), deaths)
     first = np.repeat(np.cumsum(deaths) - deaths, deaths)
-    frac = (np.arange(len(slot)) - first) / deaths[slot]
-    share = (risk_x[slot] - frac[:, None] * tie_x[slot]) / (risk[slot] - frac * tie[slot])[:, None] / deaths[slot][:, None]
-    mean = np.zeros((n_times, k))
-    np.add.at(mean, slot, share)
-    n_deaths = int(e.sum())
-    residuals = x[e] - mean[at[e]]
-    scaled = n_deaths * residuals @ np.asarray(variance, dtype=float)
-    # 1 - Kaplan-Meier at each event time
-    _, at_risk, died, _ = _risk_counts(t, e)
-    g = (1 - np.cumprod(1 - died / at_risk))[at[e]]
-    g = g - g.mean()
-    se = np.asarray(standard_errors, dtype=float)
-    stat = (g @ scaled) ** 2 / (n_deaths * se ** 2 * (g ** 2).sum())
-    return pd.DataFrame({"test_statistic": stat, "p": stats.chi2.sf(stat, 1)}, index=covariates.columns)
+    frac = (np.arange(len(slot)) - first) / deaths[slot] if ties == "efron" else np.zeros(len(slot))
+    denom = risk[slot] - frac * tie[slot]
+    mean = (risk_x[slot] - frac[:, None] * tie_x[slot]) / denom[:, None]
+    var = (risk_xx[slot] - frac[:, None, None] * tie_xx[slot]) / denom[:, None, None] - mean[:, :, None] * mean[:, None, :]
+    g_time = np.zeros(n_times)
+    g_time[at[e]] = g_all[e]
+    g = g_time[slot]
+    u_gamma = (g_all[e][:, None] * x[e]).sum(axis=0) - (g[:, None] * mean).sum(axis=0)
+    info = np.block([[var.sum(axis=0), (g[:, None, None] * var).sum(axis=0)],
+                     [(g[:, None, None] * var).sum(axis=0), (g[:, None, None] ** 2 * var).sum(axis=0)]])
+    names = list(covariates.columns)
+    terms = terms or {name: [name] for name in names}
+    rows = {}
+    for term, cols in [*terms.items(), ("GLOBAL", names)]:
+        idx = [names.index(c) for c in cols]
+        keep = list(range(k)) + [k + i for i in idx]
+        u = np.concatenate([np.zeros(k), u_gamma[idx]])  # the score for beta is 0 at the fitted coefficients
+        chisq = float(u @ np.linalg.solve(info[np.ix_(keep, keep)], u))
+        rows[term] = (chisq, len(idx), float(stats.chi2.sf(chisq, len(idx))))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["chisq", "df", "p"])

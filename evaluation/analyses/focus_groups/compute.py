@@ -66,6 +66,7 @@ class CodingSettings:
     alpha: float = 0.05  # 1 - confidence level of the bootstrap CI
     approved_quotes: tuple[str, ...] = ()  # excerpt_ids the evaluator cleared although the screen held them back
     deny_terms: tuple[str, ...] = ()  # words no funder quote may hold (names, places)
+    min_coder_excerpts: int = 10  # a coder who read fewer shared excerpts gets a warning in the reliability
 
     def __post_init__(self) -> None:
         for name in ("approved_quotes", "deny_terms"):  # a list or a single value, kept as a tuple of text
@@ -92,7 +93,7 @@ class CodingSettings:
         return cls(code_rule=q.get("code_rule", "any"), consensus_coder=q.get("consensus_coder"),
                    coder_scope=q.get("coder_scope", "source"), bootstrap_samples=q.get("bootstrap_samples", 1000),
                    seed=params.seed, alpha=params.alpha, approved_quotes=tuple(q.get("approved_quotes") or ()),
-                   deny_terms=tuple(q.get("deny_terms") or ()))
+                   deny_terms=tuple(q.get("deny_terms") or ()), min_coder_excerpts=q.get("min_coder_excerpts", 10))
 
     def describe(self) -> str:
         """The code rule in words, for the notebook's overview table."""

@@ -6,6 +6,10 @@ what by ``qualitative.coder_scope``). Per code: percent agreement, Cohen's kappa
 Krippendorff's alpha, nominal, with a percentile bootstrap CI over excerpts; the statistics themselves
 are in :mod:`evaluation.stats.agreement`. QualCoder's "kappa" uses a non-standard formula, so its numbers
 will differ from these.
+
+Beside them, :func:`single_code_reliability` treats the codebook as one nominal variable: per excerpt, the one
+code each coder assigned among the several (Krippendorff 2011, nominal data with any number of values), and
+:func:`coder_coverage` warns when a coder read too few shared excerpts for a per-code alpha to mean much.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import numpy as np
 import pandas as pd
 from .compute import THEME_ROW, CodingSettings, decisions
 from evaluation.data.qualitative import QualitativeTables
-from evaluation.stats.agreement import (alpha_from_counts, alpha_verdict, bootstrap_alphas, landis_koch,
-                                        mean_pairwise_kappa)
+from evaluation.stats.agreement import (alpha_from_counts, alpha_verdict, bootstrap_alphas, bootstrap_alphas_nominal,
+                                        landis_koch, mean_pairwise_kappa)
 
 OVERALL = "overall"  # the `code` of the pooled row of the reliability table
 IRR_COLUMNS = ["code", "theme", "n_excerpts", "n_coders", "percent_agreement", "cohen_kappa", "landis_koch",
@@ -142,3 +146,81 @@ def inter_rater_reliability(tables: QualitativeTables, settings: CodingSettings 
     if settings.code_rule == "consensus":
         method += f" The consensus coder ({settings.consensus_coder}) reconciles the others and is left out."
     return ReliabilityResult(table[IRR_COLUMNS], active, settings, method=method, n_shared=len(shared))
+
+
+NO_CODE = "(no code)"  # the value of an excerpt a coder read and assigned no code to
+SINGLE_CODE_COLUMNS = ["n_excerpts", "n_coders", "n_values", "krippendorff_alpha", "alpha_ci_low", "alpha_ci_high",
+                       "alpha_verdict", "left_out_multi_coded", "method", "note"]
+COVERAGE_COLUMNS = ["coder", "excerpts_read", "excerpts_coded", "codes_applied", "warning"]
+
+
+def _shared_decisions(tables: QualitativeTables, settings: CodingSettings) -> tuple[pd.DataFrame, list[str]]:
+    """The decisions on the excerpts two or more coders read (the consensus coder left out under
+    ``code_rule: consensus``), and those excerpts."""
+    if settings.code_rule == "consensus":
+        tables = dataclasses.replace(tables, codings=tables.codings[tables.codings["coder"] != settings.consensus_coder])
+    d = decisions(tables, settings.coder_scope)
+    n_reviewers = d.drop_duplicates(["excerpt_id", "coder"]).groupby("excerpt_id").size()
+    shared = sorted(n_reviewers[n_reviewers >= 2].index)
+    return d[d["excerpt_id"].isin(shared)], shared
+
+
+def single_code_reliability(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> pd.DataFrame:
+    """``tables/irr_single_code.csv``: Krippendorff's nominal alpha over the code each coder assigned to each
+    shared excerpt, the codebook's codes (and "no code") as the values; an excerpt a coder gave two or more codes
+    has no single value from that coder and is left out for that coder (counted). Percentile bootstrap CI over
+    excerpts, as the per-code alphas."""
+    empty = pd.DataFrame(columns=SINGLE_CODE_COLUMNS)
+    if not tables.ok or len(tables.coders) < 2:
+        return empty
+    d, shared = _shared_decisions(tables, settings)
+    if not shared:
+        return empty
+    applied = d[d["applied"] == 1].groupby(["excerpt_id", "coder"])["code"].agg(list)
+    read = d.drop_duplicates(["excerpt_id", "coder"])[["excerpt_id", "coder"]]
+    value = read.set_index(["excerpt_id", "coder"]).index.map(
+        lambda key: NO_CODE if key not in applied.index else (applied[key][0] if len(applied[key]) == 1 else None))
+    read = read.assign(value=list(value))
+    multi = int(read["value"].isna().sum())
+    single = read.dropna(subset=["value"])
+    counts = pd.crosstab(single["excerpt_id"], single["value"]).reindex(shared, fill_value=0)
+    values = counts.to_numpy(dtype=float)
+    alpha = alpha_from_counts(values)
+    low = high = np.nan
+    if np.isfinite(alpha) and settings.bootstrap_samples > 0:
+        rng = np.random.default_rng([settings.seed, zlib.crc32(b"single code")])
+        draws = bootstrap_alphas_nominal(values, rng, settings.bootstrap_samples)
+        draws = draws[~np.isnan(draws)]
+        if len(draws):
+            low, high = (float(v) for v in np.quantile(draws, [settings.alpha / 2, 1 - settings.alpha / 2]))
+    pct = round(100 * (1 - settings.alpha))
+    note = (f"{multi} excerpt-coder pair(s) with two or more codes have no single code and are left out"
+            if multi else "")
+    if not np.isfinite(alpha):
+        note = "; ".join(x for x in (note, "alpha not computable: one value only, or no excerpt with two single codes") if x)
+    return pd.DataFrame([{
+        "n_excerpts": int((counts.sum(axis=1) >= 2).sum()), "n_coders": int(single["coder"].nunique()),
+        "n_values": int((counts.sum(axis=0) > 0).sum()), "krippendorff_alpha": alpha, "alpha_ci_low": low,
+        "alpha_ci_high": high, "alpha_verdict": alpha_verdict(alpha), "left_out_multi_coded": multi,
+        "method": (f"Krippendorff's alpha, nominal, over the one code each coder assigned to each excerpt two or more "
+                   f"coders read (values: the codebook's codes and '{NO_CODE}'); {pct}% percentile bootstrap over "
+                   f"excerpts, {settings.bootstrap_samples} samples, seed {settings.seed}"),
+        "note": note}], columns=SINGLE_CODE_COLUMNS)
+
+
+def coder_coverage(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> pd.DataFrame:
+    """``tables/irr_coders.csv``: per coder, the shared excerpts read and coded and the codes applied, with a
+    warning when fewer than ``qualitative.min_coder_excerpts`` shared excerpts were read: a per-code alpha then
+    rests on a handful of that coder's decisions."""
+    if not tables.ok or len(tables.coders) < 2:
+        return pd.DataFrame(columns=COVERAGE_COLUMNS)
+    d, _ = _shared_decisions(tables, settings)
+    rows = []
+    for coder, g in d.groupby("coder", sort=True):
+        read = g["excerpt_id"].nunique()
+        hits = g[g["applied"] == 1]
+        warning = (f"{coder} read only {read} of the shared excerpts (fewer than {settings.min_coder_excerpts}): "
+                   "per-code alphas rest on few of this coder's decisions" if read < settings.min_coder_excerpts else "")
+        rows.append({"coder": coder, "excerpts_read": read, "excerpts_coded": hits["excerpt_id"].nunique(),
+                     "codes_applied": len(hits), "warning": warning})
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

@@ -28,16 +28,19 @@ from evaluation.core.groups import group_masks, subgroup_members
 from evaluation.core.labels import measure_label
 from evaluation.core.goals import Goal
 from evaluation.core.params import Params
-from evaluation.stats.mixed_model import RandomInterceptModel
-from evaluation.stats.paired import mcnemar_exact_p, paired_change
+from evaluation.stats.mixed_model import RandomInterceptModel, variance_components as variance_components_table
+from evaluation.stats.paired import mcnemar_corrected, mcnemar_exact_p, paired_change
 from evaluation.stats.ttr import TTR_COLUMNS, time_in_therapeutic_range
 
 PAIR_STATUSES = ("paired", "no_followup", "no_baseline", "neither")
 CHANGE_COLUMNS = [
     "measure", "group", "n", "baseline_mean", "followup_mean", "mean_change", "change_ci_low", "change_ci_high",
     "t_stat", "p_value", "wilcoxon_p", "cohen_dz", "sd_change", "n_no_followup", "n_no_baseline",
-    "goal", "n_goal_baseline", "n_goal_followup", "pct_goal_baseline", "pct_goal_followup", "mcnemar_p", "note",
+    "goal", "n_goal_baseline", "n_goal_followup", "pct_goal_baseline", "pct_goal_followup", "mcnemar_p",
+    "n_goal_gained", "n_goal_lost", "mcnemar_chi2", "mcnemar_chi2_p", "mcnemar_method", "note",
 ]
+MCNEMAR_METHOD = ("mcnemar_p: exact binomial test of the discordant pairs; mcnemar_chi2(_p): chi-square with "
+                  "continuity correction (R mcnemar.test default)")
 PAIR_COLUMNS = ["patient_id", "measure", "team_id", "track", "enrolled_on", "baseline_on", "baseline_value",
                 "baseline_at_goal", "followup_on", "followup_value", "followup_at_goal", "change", "status"]
 
@@ -184,10 +187,15 @@ def change_table(pairs: pd.DataFrame, patients: pd.DataFrame, teams: pd.DataFram
             row["pct_goal_baseline"] = 100 * before.mean() if has_goal else np.nan
             row["pct_goal_followup"] = 100 * after.mean() if has_goal else np.nan
             row["mcnemar_p"] = mcnemar_exact_p(before, after) if has_goal else np.nan
+            row["n_goal_gained"] = int((~before & after).sum()) if has_goal else pd.NA
+            row["n_goal_lost"] = int((before & ~after).sum()) if has_goal else pd.NA
+            row["mcnemar_chi2"], row["mcnemar_chi2_p"] = mcnemar_corrected(before, after) if has_goal else (np.nan, np.nan)
+            row["mcnemar_method"] = MCNEMAR_METHOD if has_goal else ""
             row["note"] = _change_note(row["n"], n_sel, measure in combined)
             rows.append(row)
     out = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
-    for col in ("n", "n_no_followup", "n_no_baseline", "n_goal_baseline", "n_goal_followup"):
+    for col in ("n", "n_no_followup", "n_no_baseline", "n_goal_baseline", "n_goal_followup", "n_goal_gained",
+                "n_goal_lost"):
         out[col] = out[col].astype("Int64")
     return out
 
@@ -325,6 +333,22 @@ def fit_change_models(pairs: pd.DataFrame, measures: Iterable[str], *, alpha: fl
     team_cols = ["measure", "team_id", "n", "effect", "std_error", "ci_low", "ci_high"]
     teams_df = pd.concat(teams, ignore_index=True)[team_cols] if teams else pd.DataFrame(columns=team_cols)
     return effects_df, models_df, teams_df
+
+
+VARIANCE_METHOD = "REML, statsmodels MixedLM (lme4: lmer(change ~ baseline_centred + track + (1 | team)))"
+
+
+def variance_components(models: pd.DataFrame) -> pd.DataFrame:
+    """``tables/outcome_variance_components.csv``: per modelled measure the team-intercept and residual variance
+    of :func:`fit_change_models` (lme4's ``VarCorr``), their standard deviations and shares, the ICC, the
+    patients and teams, and the method."""
+    cols = ["measure", "component", "variance", "std_dev", "share", "icc", "n_patients", "n_teams", "method"]
+    rows = []
+    for m in models[models["team_variance"].notna()].itertuples(index=False):
+        part = variance_components_table("team", m.team_variance, m.residual_variance)
+        rows.append(part.assign(measure=m.measure, icc=m.icc, n_patients=m.n_patients, n_teams=m.n_teams,
+                                method=VARIANCE_METHOD))
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
 
 
 def _term_label(term: str) -> str:

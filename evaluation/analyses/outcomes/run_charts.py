@@ -194,6 +194,22 @@ def control_limits(points: pd.DataFrame, *, chart: str = "p", baseline_points: i
     return pts.assign(cl=cl, lcl=lcl, ucl=ucl, outside=outside, sigma_z=sigma_z)
 
 
+LIMIT_COLUMNS = ["team_id", "measure", "month", "phase", "numerator", "denominator", "proportion", "cl", "lcl", "ucl",
+                 "outside", "sigma_z", "chart", "method"]
+CHART_METHODS = {"p": "p-chart: cl ± 3·sqrt(cl(1 - cl)/n) (Montgomery 2009, 7.2), cl the pooled proportion of "
+                      "the baseline months",
+                 "laney": "Laney p′ chart: p-chart limits widened by sigma_z, the moving-range SD of the z-scores "
+                          "(Laney 2002; qicharts2's screening of large moving ranges)"}
+
+
+def limits_table(limits: pd.DataFrame, chart: str) -> pd.DataFrame:
+    """``tables/control_limits.csv``: each team's month with its proportion, centre line and 3-sigma limits
+    (proportions 0-1, clipped), whether it falls outside them, Laney's sigma_z (1 for a p-chart) and the method."""
+    t = limits.assign(chart=chart, method=CHART_METHODS[chart])
+    t["month"] = pd.to_datetime(t["month"].astype(str).str[:7] + "-01").dt.strftime("%Y-%m")
+    return t[LIMIT_COLUMNS].reset_index(drop=True)
+
+
 def aims(teams: pd.DataFrame | None) -> pd.DataFrame:
     """Each team's aim as a line to draw: team_id, measure, target (proportion), by (date or NaT)."""
     cols = ["team_id", "measure", "target", "by"]

@@ -9,7 +9,7 @@ import pandas as pd
 from evaluation.core.params import Params
 from evaluation.stats.survival import AalenJohansen, KaplanMeier
 from .compute import COMPETING, GOAL, analysed_measures
-from .kaplan_meier import row_groups
+from .kaplan_meier import reported_subgroups, row_groups
 
 CURVE_COLUMNS = ["measure", "group", "time", "at_risk", "cif_goal", "cif_competing", "km_at_goal"]
 BY_DAY_COLUMNS = ["measure", "group", "days", "n", "competing_exits", "pct_goal", "pct_competing_exit",
@@ -70,3 +70,13 @@ def cumulative_incidence_by_day(data: pd.DataFrame, params: Params, by: str | No
                              "pct_competing_exit": np.nan if late else 100 * comp[i],
                              "pct_goal_ignoring_competing": 100 * (1 - ignoring.iat[i])})
     return pd.DataFrame(rows, columns=BY_DAY_COLUMNS)
+
+
+def cumulative_incidence_by_group(data: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """``tables/time_to_goal_competing_by_group.csv``: :func:`cumulative_incidence_by_day` for ``all`` and then
+    for each reported subgroup (track, team, condition, ...), every stratum's own Aalen-Johansen estimate."""
+    frames = [cumulative_incidence_by_day(data, params, by) for by in [None, *reported_subgroups(params)]]
+    frames = [f for f in frames if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BY_DAY_COLUMNS)
+    order = {m: i for i, m in enumerate(analysed_measures(params))}
+    return out.sort_values("measure", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)

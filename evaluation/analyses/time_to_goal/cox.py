@@ -2,8 +2,8 @@
 engagement score), with hazard ratios per a clinically readable step, the proportional-hazards check in
 words, and notes for every covariate or patient left out (``tables/time_to_goal_cox.csv``).
 
-lifelines fits the model (Efron ties, as R's ``coxph``); the proportional-hazards test is
-:func:`evaluation.stats.survival.ph_test`.
+lifelines fits the model (Efron ties, as R's ``coxph``); the proportional-hazards test is R survival 3's
+``cox.zph`` (:func:`evaluation.stats.survival.cox_zph`), per covariate and global (``tables/time_to_goal_ph_test.csv``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from evaluation.core.dictionary import load_dictionary
 from evaluation.core.params import Params
 from evaluation.core.text import format_p
 from evaluation.data.cohort import Cohort
-from evaluation.stats.survival import ph_test
+from evaluation.stats.survival import ZPH_METHOD, cox_zph
 from .compute import analysed_measures
 
 
@@ -91,7 +91,7 @@ def _per_step(measure: str, params: Params, covariate: str) -> str:
 
 def ph_verdict(covariate: str, p_value: float, alpha: float) -> str:
     """The proportional-hazards check in plain words."""
-    label = COVARIATE_LABELS.get(covariate, covariate)
+    label = "the covariates taken together" if covariate == "GLOBAL" else COVARIATE_LABELS.get(covariate, covariate)
     if np.isnan(p_value):
         return f"Not checked for {label}."
     if p_value < alpha:
@@ -132,8 +132,8 @@ def cox_model(data: pd.DataFrame, params: Params, measure: str,
               engagement: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Cox PH (Efron ties, as R's coxph) of time to goal ~ track + baseline value + age (+ engagement score).
 
-    Returns (hazard ratios, proportional-hazards check, notes). The PH check is the Grambsch-Therneau test
-    on scaled Schoenfeld residuals against KM-transformed time (R cox.zph's default transform).
+    Returns (hazard ratios, proportional-hazards check, notes). The PH check is R survival 3's ``cox.zph``
+    score test against Kaplan-Meier-transformed time, per covariate and global.
     """
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError
@@ -170,8 +170,7 @@ def cox_model(data: pd.DataFrame, params: Params, measure: str,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cph = CoxPHFitter(alpha=params.alpha).fit(x, "days", "event")
-            ph = ph_test(x["days"], x["event"], x[covariates], cph.params_[covariates],
-                         cph.variance_matrix_.loc[covariates, covariates], cph.standard_errors_[covariates])
+            ph = cox_zph(x["days"], x["event"], x[covariates], cph.params_[covariates])
     except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
         notes.append(f"No Cox model: the fit did not converge ({str(exc).splitlines()[0]}).")
         return empty
@@ -182,10 +181,13 @@ def cox_model(data: pd.DataFrame, params: Params, measure: str,
         "per": [_per_step(measure, params, c) for c in s.index], "hazard_ratio": s["exp(coef)"].to_numpy(),
         "ci_low": s[f"exp(coef) lower {level:g}%"].to_numpy(), "ci_high": s[f"exp(coef) upper {level:g}%"].to_numpy(),
         "p_value": s["p"].to_numpy(), "n": len(x), "events": events})
-    phs = ph.reindex(s.index)
-    check = pd.DataFrame({"measure": measure, "covariate": [COVARIATE_LABELS[c] for c in s.index],
-                          "test_statistic": phs["test_statistic"].to_numpy(), "p_value": phs["p"].to_numpy(),
-                          "verdict": [ph_verdict(c, p, params.alpha) for c, p in zip(s.index, phs["p"])]})
+    phs = ph.reindex([*s.index, "GLOBAL"])
+    check = pd.DataFrame({"measure": measure, "covariate": [COVARIATE_LABELS.get(c, "all covariates (global)")
+                                                             for c in phs.index],
+                          "chisq": phs["chisq"].to_numpy(), "df": phs["df"].astype(int).to_numpy(),
+                          "p_value": phs["p"].to_numpy(),
+                          "verdict": [ph_verdict(c, p, params.alpha) for c, p in zip(phs.index, phs["p"])],
+                          "method": ZPH_METHOD})
     return hr, check, notes
 
 
@@ -211,7 +213,7 @@ def cox_models(data: pd.DataFrame, params: Params,
     if why:
         notes.append({"measure": "all", "note": why})
     hr_cols = ["measure", "covariate", "per", "hazard_ratio", "ci_low", "ci_high", "p_value", "n", "events"]
-    ph_cols = ["measure", "covariate", "test_statistic", "p_value", "verdict"]
+    ph_cols = ["measure", "covariate", "chisq", "df", "p_value", "verdict", "method"]
     summary = pd.concat([h for h in his if len(h)], ignore_index=True) if any(len(h) for h in his) else pd.DataFrame(columns=hr_cols)
     ph_check = pd.concat([c for c in checks if len(c)], ignore_index=True) if any(len(c) for c in checks) else pd.DataFrame(columns=ph_cols)
     return CoxResult(summary=summary, ph_check=ph_check, notes=pd.DataFrame(notes, columns=["measure", "note"]),

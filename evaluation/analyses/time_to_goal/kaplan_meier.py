@@ -202,6 +202,29 @@ def time_to_goal_table(data: pd.DataFrame, params: Params) -> pd.DataFrame:
     return out[first + [c for c in out.columns if c not in first]]
 
 
+LOGRANK_METHOD = "log-rank test (R survdiff, rho = 0): chi-square of observed minus expected events"
+LOGRANK_COLUMNS = ["measure", "subgroup", "comparison", "groups", "chisq", "df", "p_value", "method", "note"]
+
+
+def logrank_table(data: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """``tables/time_to_goal_logrank.csv``: per measure and reported subgroup, the log-rank chi-square, its
+    degrees of freedom and p (the p that ``time_to_goal.csv`` carries), with the method; for the overlapping
+    conditions one test per condition against the patients without it."""
+    frames = []
+    for m in analysed_measures(params):
+        for by in reported_subgroups(params):
+            lr = kaplan_meier(data, params, m, by).logrank
+            if len(lr):
+                frames.append(lr.rename(columns={"test_statistic": "chisq"}).assign(measure=m, subgroup=by,
+                                                                                   method=LOGRANK_METHOD))
+    if not frames:
+        return pd.DataFrame(columns=LOGRANK_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)[LOGRANK_COLUMNS]
+    out["groups"] = out["groups"].astype("Int64")
+    out["df"] = out["df"].astype("Int64")
+    return out
+
+
 def at_goal_by_day(data: pd.DataFrame, params: Params) -> pd.DataFrame:
     """``tables/time_to_goal_by_day.csv``: % at goal by each of ``survival.horizons_days`` (1 - KM) with its
     CI, per measure and group."""
