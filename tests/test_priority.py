@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import zipfile
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,6 +39,7 @@ from evaluation.core.params import check
 from evaluation.data.loading import load_cohort
 from evaluation.report.contents import figure_manifest
 from evaluation.report.gate import check_funder_outputs
+from evaluation.run.pages import figure_items
 
 COHORT = {
     "teams.csv": ("team_id,team_name,state,setting,track,joined_on\n"
@@ -211,3 +213,17 @@ def test_internal_figures_stay_out_of_the_story_manifest(cohort_params):
     assert (params.figures_dir / "priority_bands.png").is_file()
     assert figure_manifest(params).empty
     assert json.loads((params.figures_dir / "priority_bands.json").read_text())["section"] == "priority"
+
+
+def test_the_index_page_leaves_the_teams_figures_out(cohort_params):
+    """The index page is read as a funder reads it (the gate checks it): the priority figure, which counts
+    patients per team, is shown on its notebook's page only."""
+    params, cohort = cohort_params
+    bands = priority_list.band_counts(priority_list.priority_list(cohort, params), cohort.teams)
+    spec = priority_figures.bands_figure(bands, params)
+    export_figure(spec.figure, params, spec.figure_id, title=spec.title, caption=spec.caption, alt_text=spec.alt_text,
+                  notebook=spec.notebook, section=spec.section)
+    export_figure(plt.subplots()[0], params, "cohort_chart", title="A cohort chart", caption="Every patient.",
+                  alt_text="Bars.", notebook="00_data_quality", section="cohort")
+    items = figure_items(params.output_dir)
+    assert len(items) == 1 and "A cohort chart" in items[0] and "priority" not in items[0]

@@ -565,7 +565,7 @@ def test_notebook_runs_without_qualitative_data_and_says_why(tiny_cohort, tmp_pa
     shown, namespace = run_notebook_cells(REPO_ROOT / "notebooks" / "02_focus_groups.ipynb",
                                           data_dir=str(tiny_cohort), as_of="2016-12-31", cohort_id="tiny")
     note = namespace["cohort"].missing_note(*qualitative.QUALITATIVE_TABLES)
-    assert sum(isinstance(s, str) and s == note for s in shown) == 11  # every section after the overview
+    assert sum(isinstance(s, str) and s == note for s in shown) == 13  # every section after the overview
     assert namespace["irr"].note == note and not namespace["irr"].computable
     out = scratch_dir("tiny")
     assert out.is_dir() and not (out / "tables" / "themes.csv").exists()

@@ -24,6 +24,7 @@ import yaml
 from nbconvert import HTMLExporter
 
 from evaluation.core.figures import read_manifest
+from evaluation.core.labels import INTERNAL_SECTIONS
 from evaluation.core.paths import REPO_ROOT, shown_path
 from evaluation.core.params import Params
 
@@ -201,13 +202,16 @@ untouched) with <code>{e(command)}</code>. These settings differ from the params
 
 def figure_items(staging: Path, with_files: bool = True) -> list[str]:
     """Each figure of the manifest as an index page shows it: the PNG, linked, with its alt text, title and caption
-    (and with ``with_files`` its notebook and a link to each format)."""
+    (and with ``with_files`` its notebook and a link to each format). The teams' internal figures (the priority
+    list's) stay on their notebook's page: the index is read as a funder reads it."""
     e = html.escape
     manifest = staging / "figures" / "manifest.csv"
     if not manifest.exists():
         return []
     out = []
     for row in pd.read_csv(manifest, keep_default_na=False).itertuples(index=False):
+        if getattr(row, "section", "") in INTERNAL_SECTIONS:
+            continue
         files = row.files.split(";")
         png = next((f for f in files if f.endswith(".png")), "")
         links = (f' <span class="muted">[{e(row.notebook)}; '

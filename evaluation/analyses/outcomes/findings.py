@@ -1,5 +1,5 @@
 """The report's sentences on outcome change and run charts, in plain words with units, read back from the saved
-tables (``outcome_change``, ``run_chart_signals``) so the report says what the notebook wrote, with small counts
+tables (``outcome_change``, ``run_chart_signals``, ``its``) so the report says what the notebook wrote, with small counts
 left out; and each section's headline for the executive summary."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 from evaluation.analyses.wording import HeadlineText, change_words, goal_label, goal_words, mid_sentence, with_unit
+from evaluation.core.columns import signed
 from evaluation.core.disclosure import cohort_rows, format_count, is_small
 from evaluation.core.labels import measure_label
 from evaluation.core.outputs import read_table
@@ -111,7 +112,8 @@ def _its_change(value: float, low: float, high: float, level: int, ratio: bool) 
     """A pooled change as the findings write it: ``\u00d71.10 (95% CI 1.06\u20131.13)`` or ``+2.1 percentage points (...)``."""
     if ratio:
         return f"\u00d7{value:.2f} ({level}% CI {low:.2f}\u2013{high:.2f})"
-    return f"{value:+.1f} percentage points ({level}% CI {low:.1f} to {high:.1f})"
+    return (f"{signed(f'{value:+.1f}')} percentage points ({level}% CI {signed(f'{low:.1f}')} to "
+            f"{signed(f'{high:.1f}')})")
 
 
 def findings_its(params: Params) -> list[str]:
