@@ -540,7 +540,7 @@ def redcap_tables(export: RedcapExport, problems: Problems) -> RedcapTables:
     for form in forms:
         if form not in used and not _rows_of(records, form).empty:
             problems.add(f"{records.name} [instrument {form}]", None, None, "note", "the instrument is not a table of "
-                         f"the data contract and redcap.yaml maps none to it; not read")
+                         "the data contract and redcap.yaml maps none to it; not read")
     return tables
 
 

@@ -198,7 +198,7 @@ def _table(check: _Checker, name: str, raw: Any, key: str) -> TableMapping | Non
                                            f"{near_miss(instrument, check.forms, 'instruments')}")
             instrument = None
     melts = {kind: _melt(check, kind, raw.get(kind), spec, f"{key}.{kind}") for kind in MELTS}
-    melted = {c for kind, found in melts.items() if found for c in MELTS[kind]}
+    melted = {c for kind in MELTS if raw.get(kind) for c in MELTS[kind]}  # what the mapping melts, even if misspelt
     columns: dict[str, FieldSource] = {}
     for column, value in (check.mapping(raw.get("columns"), f"{key}.columns") or {}).items():
         where = f"{key}.columns.{column}"
@@ -206,7 +206,7 @@ def _table(check: _Checker, name: str, raw: Any, key: str) -> TableMapping | Non
             check.add(where, f"'{shown_value(column)}' is not a column of {spec.name}"
                              f"{near_miss(column, spec.column_names, 'columns of ' + spec.name)}")
         elif column in melted:
-            check.add(where, f"the column {column} is set by `{'melt' if 'value' in melted else 'melt_pairs'}`; remove it here")
+            check.add(where, f"the column {column} is set by `{'melt' if raw.get('melt') else 'melt_pairs'}`; remove it here")
         elif (source := _column(check, value, where)) is not None:
             columns[column] = source
     if instrument is None:
