@@ -215,8 +215,12 @@ def test_the_tables_parse_and_validate_like_a_csvs(tmp_path):
     typed = {name: parse_table(tables[name], spec, problems) if name in tables else None for name, spec in specs.items()}
     assert list(typed["patients"]["row"]) == [2, 3] and typed["patients"]["birth_year"].tolist() == [1950, 1961]
     check_cohort(typed, problems, as_of=None)
-    # the only problems: no teams table, so the references to t01 and t02 cannot resolve
-    assert set(problems.table()["table"]) <= {"teams.csv", "patients.csv"}
+    # the only problem: no teams table for team_id to refer to; it is about the whole table, so it moves to the
+    # instrument, and team_id came from the data access group
+    quality = problems.table()
+    assert problem_rows(quality) == [("patients.csv", None, "team_id", "error")]
+    assert problem_rows(locate_problems(quality, tables)) == [
+        ("redcap_records.csv [instrument patients]", None, "redcap_data_access_group", "error")]
 
 
 def test_a_column_may_come_from_a_field_prefixed_with_its_instrument(tmp_path):
@@ -479,8 +483,8 @@ def test_a_field_of_another_instrument_is_read_from_the_same_record(tmp_path):
         [["E1", "2015-02-05", "coaching_call", "T01"], ["E2", "2015-02-06", "coaching_call", ""]],
         ["event_id", "event_on", "kind", "team_id"]))
     assert problem_rows(quality) == [("redcap_records.csv [record S2]", None, "site_team", "error")]
-    assert quality["problem"][0] == ("the field has different values in this record's events (T02, T09), so the rows "
-                                     "of events take none; map a field of events instead")
+    assert quality["problem"][0] == ("the field has several values in this record (T02, T09: in several events or "
+                                     "instances), so the rows of events take none; map a field of events instead")
 
 
 def test_as_month_and_as_date_shorten_dates_and_a_non_date_is_located(tmp_path):

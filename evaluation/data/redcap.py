@@ -53,7 +53,7 @@ from evaluation.core.problems import Problems
 from .readers import WHITESPACE
 from .redcap_mapping import SYSTEM_FIELDS, FieldSource, RedcapError, RedcapMapping, TableMapping, near_miss, read_mapping
 
-__all__ = ["RedcapError", "RedcapExport", "RedcapTables", "find_redcap_export", "identifier_fields",
+__all__ = ["RedcapError", "RedcapExport", "RedcapTables", "choice_codes", "find_redcap_export", "identifier_fields",
            "load_redcap_tables", "locate_problems", "read_redcap_dictionary", "redcap_tables"]
 
 DICTIONARY_NAMES = ("redcap_dictionary.csv", "redcap_dictionary.json")
@@ -111,7 +111,7 @@ def read_redcap_dictionary(path: str | Path) -> pd.DataFrame:
     if missing:
         raise RedcapError(path, [("", "is not a whole REDCap data dictionary: its header lacks "
                                       + ", ".join(f"'{h}'" for h in missing))])
-    table = pd.DataFrame({name: raw[keys[_key(h)]].astype(str).str.strip(WHITESPACE)
+    table = pd.DataFrame({name: raw[keys[_key(h)]].fillna("").astype(str).str.strip(WHITESPACE)
                           for name, h in zip(DICTIONARY_COLUMNS, headers)})
     flags = table["identifier"].str.lower()
     problems = [(f"row {i + 2}", f"row {i + 2}: Identifier? must be y or blank; got '{shown_value(v)}'")
@@ -309,8 +309,9 @@ def _check_header(records: _Records, checkbox_fields: set[str]) -> None:
     for column in records.frame.columns:
         stem, sep, suffix = column.partition("___")
         if sep and stem in checkbox_fields:
-            spelled = {form: code for code in records.codes[stem]
-                       for form in (code.lower().replace("-", "_"), code.lower().replace("_", ""))}
+            # REDCap writes a code in lower case, "-" as "_"; before version 5.5.21 it dropped the underscores
+            spelled = {spelling: code for code in records.codes[stem]
+                       for spelling in (code.lower().replace("-", "_"), code.lower().replace("_", ""))}
             if suffix in spelled:
                 records.checkboxes.setdefault(stem, {})[column] = spelled[suffix]
                 continue
@@ -432,8 +433,8 @@ def _cells(records: _Records, source: FieldSource, rows: pd.Index, instrument: s
         for rid in sorted(set(filled.loc[several, "record"]) & set(record[cells == ""])):
             values = ", ".join(shown_value(v) for v in filled.loc[filled["record"] == rid, "value"])
             problems.add(f"{records.name} [record {shown_value(rid)}]", None, name, "error",
-                         f"the field has different values in this record's events ({values}), so the rows of "
-                         f"{instrument} take none; map a field of {instrument} instead")
+                         f"the field has several values in this record ({values}: in several events or instances), "
+                         f"so the rows of {instrument} take none; map a field of {instrument} instead")
     if name == DAG:
         groups = records.export.mapping.data_access_groups
         if groups:
@@ -554,8 +555,8 @@ def locate_problems(quality: pd.DataFrame, tables: RedcapTables) -> pd.DataFrame
     for name, origin in tables.origins.items():
         for i in out.index[out["table"] == specs[name].file]:
             row, column = out.at[i, "row"], out.at[i, "column"]
-            if pd.isna(row) or int(row) not in origin.rows.index:  # about the whole table
-                out.at[i, "table"], out.at[i, "column"] = origin.label, origin.fields.get(column, column)
+            if pd.isna(row) or int(row) not in origin.rows.index:  # about the whole table (or its header)
+                out.at[i, "table"], out.at[i, "row"], out.at[i, "column"] = origin.label, pd.NA, origin.fields.get(column, column)
                 continue
             where = origin.rows.loc[int(row)]
             fields = {**origin.fields, **origin.melt_fields.get(where["melt"], {})}
