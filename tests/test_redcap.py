@@ -280,6 +280,44 @@ def test_a_choice_field_whose_codes_are_not_the_contracts_is_named(tmp_path):
                                      "give the field the contract's codes in REDCap")
 
 
+PATIENT_FIELDS = [F("record_id", "patients"), F("team_id", "patients"), F("enrolled_on", "patients"),
+                  F("sex", "patients"), F("birth_year", "patients"), F("exited_on", "patients"), F("exit_reason", "patients")]
+
+
+@pytest.mark.parametrize("records, mapping, want", [
+    (b"record_id,team_id,enrolled_on,sex,birth_year,exited_on,exit_reason\nP1,T\xe9,2015-02-01,F,1950,,\n", None,
+     [("redcap_records.csv", None, None, "error", "is not UTF-8; export the records from REDCap again as CSV")]),
+    (b"team_id,enrolled_on,sex,birth_year,exited_on,exit_reason\nT1,2015-02-01,F,1950,,\n", None,
+     [("redcap_records.csv", 1, "record_id", "error", "the record id field is not a column of the records; export "
+                                                      "them with it (it is the first column REDCap writes)")]),
+    (b"record_id,team_id,enrolled_on,sex,birth_year,exited_on,exit_reason\n,T1,2015-02-01,F,1950,,\nP2,T1,2015-02-01,M,1951,,\n",
+     None, [("redcap_records.csv", 2, "record_id", "error", "row has no record id; it is not read")]),
+    (b"record_id,team_id,enrolled_on,sex,birth_year,exited_on\nP1,T1,2015-02-01,F,1950,\n",
+     "tables:\n  patients: {instrument: patients, columns: {exit_reason: exit_reason}}\n",
+     [("redcap_records.csv [instrument patients]", None, "exit_reason", "error", "redcap.yaml maps the field "
+       "exit_reason to patients exit_reason, but the records have no such column; export them with it")]),
+])
+def test_records_that_cannot_be_read_whole_are_reported(tmp_path, records, mapping, want):
+    folder = write_export(tmp_path, PATIENT_FIELDS, "", mapping)
+    (folder / "redcap_records.csv").write_bytes(records)
+    tables, quality = load(folder)
+    assert [(*r, p) for r, p in zip(problem_rows(quality), quality["problem"])] == want
+    if "no record id" in want[0][-1]:
+        assert tables["patients"]["patient_id"].tolist() == ["P2"]
+    else:
+        assert "patients" not in tables
+
+
+def test_a_checkbox_exported_before_redcap_5_5_21_loses_its_underscores(tmp_path):
+    fields = [F("record_id", "qualitative_codings"), F("excerpt_id", "qualitative_codings"),
+              F("coder", "qualitative_codings"), F("code", "qualitative_codings", "checkbox", "peer_support, P | Payment, Pay")]
+    records = ("record_id,excerpt_id,coder,code___peersupport,code___payment\n"
+               "X,X0001,coder_a,1,1\n")
+    tables, quality = load(write_export(tmp_path, fields, records))
+    assert tables["qualitative_codings"]["code"].tolist() == ["peer_support,Payment"]  # the codes as the dictionary has them
+    assert quality.empty
+
+
 # --- a mapping with melt and melt_pairs ---------------------------------------------------------------------------
 
 MAPPED_FIELDS = [
