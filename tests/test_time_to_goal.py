@@ -409,7 +409,7 @@ def test_cox_matches_r_coxph(lung, lung_params):
     # p = 2 * pnorm(-0.017045 / 0.009223) = 0.06459 from R's printed coef and se, which pin it to ~2e-5
     assert hr.loc["baseline value", "p_value"] == pytest.approx(0.06459, abs=5e-5)
     assert any("age left out" in n for n in notes)
-    assert list(check_ph["covariate"]) == ["track", "baseline value"]
+    assert list(check_ph["covariate"]) == ["track", "baseline value", "all covariates (global)"]
 
 
 def test_ph_check_in_plain_words(lung_params):
@@ -459,7 +459,7 @@ def test_cox_leaves_out_a_covariate_nobody_has_and_keeps_everyone(lung, lung_par
     assert track["ci_high"] == pytest.approx(0.816, abs=5e-4)
     assert (track["n"], track["events"]) == (228, 165)
     pd.testing.assert_frame_equal(hr, alone)  # the same fit, exactly
-    assert list(hr["covariate"]) == ["track"] and list(ph["covariate"]) == ["track"]
+    assert list(hr["covariate"]) == ["track"] and list(ph["covariate"]) == ["track", "all covariates (global)"]
     assert "team engagement score left out of the Cox model: no patient has a value." in notes
     assert not any("missing covariate" in n for n in notes)
     assert notes == alone_notes + ["team engagement score left out of the Cox model: no patient has a value."]
