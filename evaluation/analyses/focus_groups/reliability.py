@@ -92,6 +92,17 @@ class ReliabilityResult:
         return f"<p>{html.escape(self._header())}</p>" + self.summary.to_html(index=False, na_rep="")
 
 
+def _shared_decisions(tables: QualitativeTables, settings: CodingSettings) -> tuple[pd.DataFrame, list[str]]:
+    """The decisions on the excerpts two or more coders read (the consensus coder left out under
+    ``code_rule: consensus``), and those excerpts."""
+    if settings.code_rule == "consensus":
+        tables = dataclasses.replace(tables, codings=tables.codings[tables.codings["coder"] != settings.consensus_coder])
+    d = decisions(tables, settings.coder_scope)
+    n_reviewers = d.drop_duplicates(["excerpt_id", "coder"]).groupby("excerpt_id").size()
+    shared = sorted(n_reviewers[n_reviewers >= 2].index)
+    return d[d["excerpt_id"].isin(shared)], shared
+
+
 def inter_rater_reliability(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> ReliabilityResult:
     """Per code, over excerpts reviewed by two or more coders: agreement, Cohen's kappa, Krippendorff's alpha.
 
@@ -110,13 +121,10 @@ def inter_rater_reliability(tables: QualitativeTables, settings: CodingSettings 
         who = f"only one coder ({coders[0]})" if coders else "no coder"
         return ReliabilityResult(empty, coders, settings,
                                  note=f"Inter-rater reliability skipped: {who} coded the excerpts; it needs two or more.")
-    d = decisions(tables, settings.coder_scope)
-    n_reviewers = d.drop_duplicates(["excerpt_id", "coder"]).groupby("excerpt_id").size()
-    shared = sorted(n_reviewers[n_reviewers >= 2].index)
+    d, shared = _shared_decisions(tables, settings)
     if not shared:
         return ReliabilityResult(empty, coders, settings,
                                  note="Inter-rater reliability skipped: no excerpt was coded by two or more coders.")
-    d = d[d["excerpt_id"].isin(shared)]
     book = tables.codebook.dropna(subset=["code"]).drop_duplicates("code")
     codes = list(book["code"])
     cube = np.full((len(coders), len(shared), len(codes)), np.nan)
@@ -152,17 +160,6 @@ NO_CODE = "(no code)"  # the value of an excerpt a coder read and assigned no co
 SINGLE_CODE_COLUMNS = ["n_excerpts", "n_coders", "n_values", "krippendorff_alpha", "alpha_ci_low", "alpha_ci_high",
                        "alpha_verdict", "left_out_multi_coded", "method", "note"]
 COVERAGE_COLUMNS = ["coder", "excerpts_read", "excerpts_coded", "codes_applied", "warning"]
-
-
-def _shared_decisions(tables: QualitativeTables, settings: CodingSettings) -> tuple[pd.DataFrame, list[str]]:
-    """The decisions on the excerpts two or more coders read (the consensus coder left out under
-    ``code_rule: consensus``), and those excerpts."""
-    if settings.code_rule == "consensus":
-        tables = dataclasses.replace(tables, codings=tables.codings[tables.codings["coder"] != settings.consensus_coder])
-    d = decisions(tables, settings.coder_scope)
-    n_reviewers = d.drop_duplicates(["excerpt_id", "coder"]).groupby("excerpt_id").size()
-    shared = sorted(n_reviewers[n_reviewers >= 2].index)
-    return d[d["excerpt_id"].isin(shared)], shared
 
 
 def single_code_reliability(tables: QualitativeTables, settings: CodingSettings = CodingSettings()) -> pd.DataFrame:
