@@ -6,6 +6,7 @@ UV_VERSION := 0.13.8
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := data/demo/teams.csv
 DEMO2  := data/demo-cycle2/teams.csv
+DEMO_REDCAP := data/demo-redcap/redcap_records.csv
 PARAMS ?= params/demo.yaml
 JOBS   ?= 2
 NOTEBOOKS ?=
@@ -41,6 +42,10 @@ $(DEMO): $(SYNTH) | $(STAMP)
 $(DEMO2): $(SYNTH) | $(STAMP)
 	$(PY) -m evaluation synth --out data/demo-cycle2 --seed 2015 --cycle 2
 
+# the demo cohort as a REDCap export (data dictionary, raw records, redcap.yaml): params/demo_redcap.yaml
+$(DEMO_REDCAP): $(SYNTH) | $(STAMP)
+	$(PY) -m evaluation synth --out data/demo-redcap --seed 2015 --format redcap
+
 demo: $(STAMP) $(DEMO)
 	$(PY) -m evaluation run params/demo.yaml --jobs $(JOBS)
 
@@ -48,12 +53,13 @@ demo: $(STAMP) $(DEMO)
 compare-demo: $(STAMP) $(DEMO) $(DEMO2)
 	$(PY) -m evaluation compare compare/demo.yaml --jobs $(JOBS)
 
-run: $(STAMP)
+# a shipped demo's data is generated on first use; a cohort of your own is read as it is
+run: $(STAMP) $(if $(filter params/demo%,$(PARAMS)),$(DEMO) $(DEMO2) $(DEMO_REDCAP))
 	$(PY) -m evaluation run $(PARAMS) --jobs $(JOBS)
 
 # Tests write reports to a temporary folder, never to reports/. nbval runs the goldens (tests/goldens/: each
 # notebook with its stored outputs, written only by `make regold`), never the working notebooks/.
-test: $(STAMP) $(DEMO) $(DEMO2)
+test: $(STAMP) $(DEMO) $(DEMO2) $(DEMO_REDCAP)
 	CMM_REPORTS_DIR=$$(mktemp -d) $(PY) -m pytest tests --nbval \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -q
 

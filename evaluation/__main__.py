@@ -9,7 +9,8 @@
   compare SPEC [--jobs N] [--force]         cohorts or cycles side by side (each cohort's report brought up to date
                                             first), published to reports/compare/<name>/
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
-  synth --out DIR [--seed N] ...            write a synthetic cohort (the demo, or a statewide one)
+  synth --out DIR [--seed N] [--format F] ...  write a synthetic cohort (the demo, a statewide one; F redcap: as a
+                                            REDCap export)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
   params                                    every params key: default, allowed values, meaning
   qdpx export|import SOURCE --out PATH      exchange focus-group coding with QDA tools (REFI-QDA)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -144,17 +146,23 @@ def _cycle_number(text: str) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from .data.synth import generate_cohort
+    from .data.synth.redcap import write_redcap
 
     low, _, high = args.patients_per_team.partition("-")
-    try:
-        counts = generate_cohort(args.out, seed=args.seed, n_teams=args.teams,
-                                 patients_per_team=(int(low), int(high or low)), start=args.start,
-                                 cycle=args.cycle, cycle_start=args.cycle_start)
-    except ValueError as exc:  # a bad argument: say which, without a traceback
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_PARAMS
+    with tempfile.TemporaryDirectory(prefix="cmm-synth-") as scratch:
+        folder = args.out if args.format == "csv" else Path(scratch) / "cohort"
+        try:
+            counts = generate_cohort(folder, seed=args.seed, n_teams=args.teams,
+                                     patients_per_team=(int(low), int(high or low)), start=args.start,
+                                     cycle=args.cycle, cycle_start=args.cycle_start)
+        except ValueError as exc:  # a bad argument: say which, without a traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_PARAMS
+        if args.format == "redcap":
+            write_redcap(folder, args.out)
     total = sum(counts.values())
-    print(f"Wrote a synthetic cohort to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    kind = "as a REDCap export (redcap_dictionary.csv, redcap_records.csv, redcap.yaml) " if args.format == "redcap" else ""
+    print(f"Wrote a synthetic cohort {kind}to {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
           + f" ({total:,} rows)")
     return 0
 
@@ -262,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "previous cycle's teams back (same ids and names), new teams with new ids, and new patients")
     p.add_argument("--cycle-start", default=None, metavar="YYYY-MM-DD",
                    help="first day of that cycle (default: --start plus 12 months per earlier cycle)")
+    p.add_argument("--format", choices=("csv", "redcap"), default="csv",
+                   help="csv: the data contract's files (default); redcap: the same cohort as a REDCap export "
+                        "(data dictionary, raw records and the redcap.yaml that maps them)")
     p.set_defaults(func=cmd_synth)
     p = sub.add_parser("dictionary", help="regenerate data_dictionary/README.md from the YAML files")
     p.add_argument("--check", action="store_true", help="only check that it is current")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from evaluation.core.dictionary import load_dictionary
+from evaluation.core.errors import DataValidationError
+from evaluation.core.params import check
 from evaluation.core.problems import Problems
-from evaluation.data.loading import parse_table
+from evaluation.data.loading import input_files, load_cohort, parse_table, validation_key
 from evaluation.data.redcap import (RedcapError, choice_codes, find_redcap_export, identifier_fields,
                                     load_redcap_tables, locate_problems, read_redcap_dictionary, redcap_tables)
 from evaluation.data.synth import generate_cohort
@@ -709,3 +712,102 @@ def test_the_demo_export_validates_without_a_problem(demo_round_trip):
     typed = {name: parse_table(tables[name], spec, problems) for name, spec in load_dictionary().items()}
     check_cohort(typed, problems, as_of=None)
     assert problems.table().empty
+
+
+# --- an export as a cohort's data folder (load_cohort) -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory) -> Path:
+    """A small synthetic cohort dated 2022-2024 (3 teams of 6-9 patients), every table, as CSVs."""
+    folder = tmp_path_factory.mktemp("redcap_small") / "csv"
+    generate_cohort(folder, seed=11, n_teams=3, patients_per_team=(6, 9), start="2022-03-01")
+    return folder
+
+
+def _records(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "redcap_records.csv", dtype=str, keep_default_na=False)
+
+
+def test_a_cohort_loads_from_an_export_as_from_its_csvs(small_cohort, tmp_path):
+    export = write_redcap(small_cohort, tmp_path / "export")
+    from_csv, from_redcap = load_cohort(small_cohort), load_cohort(export)
+    for name in load_dictionary():
+        want, got = from_csv.tables[name], from_redcap.tables[name]
+        key = [c for c in want.columns if c != "row"]
+        pd.testing.assert_frame_equal(got[key].sort_values(key).reset_index(drop=True),
+                                      want[key].sort_values(key).reset_index(drop=True), obj=name)
+    assert from_redcap.sources["measurements"] == "redcap_records.csv [instrument labs]"
+    assert from_redcap.identifier_fields == ["patient_name", "patient_phone"]
+    assert set(from_redcap.file_hashes) == {"redcap.yaml", "redcap_dictionary.csv", "redcap_records.csv"}
+    assert from_redcap.quality[["table", "severity"]].values.tolist() == [["redcap_records.csv", "note"]]
+
+
+def test_identifiers_never_leave_the_importer(small_cohort, tmp_path):
+    """No cell, column or message of the loaded cohort holds an identifier field's name or any of its values."""
+    export = write_redcap(small_cohort, tmp_path / "export")
+    raw = _records(export)
+    values = (set(raw["patient_name"]) | set(raw["patient_phone"])) - {""}
+    assert len(values) >= 2 * 18  # a name and a phone per patient
+    cohort = load_cohort(export)
+    for name, table in cohort.tables.items():
+        assert not {"patient_name", "patient_phone"} & set(table.columns), name
+        cells = set(table.astype(str).to_numpy().ravel())
+        assert not values & cells, name
+    text = cohort.quality.to_csv(index=False)
+    assert not any(v in text for v in values)
+
+
+def test_problems_in_an_export_are_filed_against_its_record_instrument_and_field(small_cohort, tmp_path):
+    export = write_redcap(small_cohort, tmp_path / "export")
+    raw = _records(export)
+    lab = raw.index[raw["redcap_repeat_instrument"] == "labs"][3]
+    raw.loc[lab, "lab_sbp"] = "high"
+    raw.to_csv(export / "redcap_records.csv", index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_cohort(export)
+    quality = info.value.problems
+    errors = quality[quality["severity"] == "error"]
+    where = (f"redcap_records.csv [record {raw.loc[lab, 'record_id']}, instrument labs, "
+             f"instance {raw.loc[lab, 'redcap_repeat_instance']}]")
+    assert errors[["table", "row", "column", "problem"]].values.tolist() == [[where, lab + 2, "lab_sbp",
+                                                                              "'high' is not a number"]]
+
+
+def test_an_export_and_csvs_may_share_a_folder_but_not_a_table(small_cohort, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(small_cohort, source)
+    qualitative = source / "qualitative"
+    shutil.move(qualitative, tmp_path / "qualitative")
+    export = write_redcap(source, tmp_path / "export")
+    shutil.copytree(tmp_path / "qualitative", export / "qualitative")  # the coding comes from the QDA tool
+    cohort = load_cohort(export)
+    assert cohort.sources["qualitative_codings"] == "qualitative/codings.csv"
+    assert cohort.sources["patients"] == "redcap_records.csv [instrument patients]"
+    assert len(cohort.qualitative_codings) == len(load_cohort(small_cohort).qualitative_codings)
+    shutil.copy(small_cohort / "patients.csv", export / "patients.csv")
+    quality = load_cohort(export, raise_on_error=False).quality
+    assert quality.loc[quality["severity"] == "error", ["table", "problem"]].values.tolist() == [
+        ["redcap_records.csv [instrument patients]", "this table is in both patients.csv and redcap_records.csv "
+                                                     "[instrument patients]; keep only one of them"]]
+
+
+def test_a_required_table_in_neither_names_the_csv_and_the_export(small_cohort, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(small_cohort, source)
+    export = write_redcap(source, tmp_path / "export")
+    dictionary = pd.read_csv(export / "redcap_dictionary.csv", dtype=str, keep_default_na=False)
+    dictionary["Form Name"] = dictionary["Form Name"].replace("teams", "sites")  # an instrument of another name
+    dictionary.to_csv(export / "redcap_dictionary.csv", index=False)
+    quality = load_cohort(export, raise_on_error=False).quality
+    assert ["teams.csv", "required file is missing from the data folder, and the REDCap export has no instrument "
+                         "teams (redcap.yaml can map another one to it)"] in \
+        quality.loc[quality["severity"] == "error", ["table", "problem"]].values.tolist()
+
+
+def test_the_validated_cohort_is_stale_when_the_export_changes(small_cohort, tmp_path):
+    export = write_redcap(small_cohort, tmp_path / "export")
+    params = check({"cohort_id": "rc", "data_dir": str(export)})
+    before = validation_key(params)
+    (export / "redcap.yaml").write_text((export / "redcap.yaml").read_text() + "\n# a comment\n")
+    assert validation_key(params) != before
+    assert {p.name for p in input_files(export)} == {"redcap.yaml", "redcap_dictionary.csv", "redcap_records.csv"}

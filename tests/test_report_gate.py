@@ -18,6 +18,7 @@ from pptx.util import Inches
 
 from evaluation.core.errors import EvaluationError
 from evaluation.core.params import check
+from evaluation.data.synth.redcap import write_redcap
 from evaluation.report.contents import STORY_FILE
 from evaluation.report.extract import pdf_text, text_operations
 from evaluation.report.gate import PAGES, DisclosureError, check_funder_outputs
@@ -448,3 +449,59 @@ def test_a_rounded_cell_does_not_take_the_number_of_another_row():
     assert _unmatched([(0, -0.8), (1, -0.84)], [-0.84, -0.8]) == []
     assert _unmatched([(0, -0.84), (1, -0.8)], [-0.8, -0.84]) == []
     assert _unmatched([(0, -0.8), (1, -0.84), (2, -0.81)], [-0.84, -0.8]) == [(2, -0.81)]
+
+
+# --- a REDCap export's ids, identifier fields and identifying values -------------------------------------
+
+@pytest.fixture
+def redcap_report(tmp_path, tiny_cohort):
+    """The tiny cohort as a REDCap export (no patients.csv: its ids are the export's records), a clean report,
+    and the made-up identifiers its patients instrument holds (Identifier? = y)."""
+    data = write_redcap(tiny_cohort, tmp_path / "redcap")
+    records = pd.read_csv(data / "redcap_records.csv", dtype=str, keep_default_na=False)
+    names = [v for v in records["patient_name"] if v]
+    phones = [v for v in records["patient_phone"] if v]
+    out = tmp_path / "report"
+    (out / "funder").mkdir(parents=True)
+    (out / "tables").mkdir()
+    pd.DataFrame({"group": ["all"], "n": [40]}).to_csv(out / "funder" / "outcome.csv", index=False)
+    (out / "funder" / "suppression.json").write_text(json.dumps(
+        {"tables": {"outcome": {"counts": ["n"], "derived": {}, "percentages": {}, "columns": ["group", "n"]}}}))
+    params = check({"cohort_id": "tiny", "data_dir": str(data), "output_dir": str(out)})
+    return out, params, names, phones
+
+
+def test_an_exports_patient_ids_are_known_without_a_patients_csv(redcap_report):
+    out, params, _, _ = redcap_report
+    assert check_funder_outputs(out, params).empty
+    (out / "funder" / "note.txt").write_text("P002 stayed at goal.")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert problems.to_dict("records") == [{"file": "funder/note.txt", "row": "", "column": "",
+                                            "problem": "patient identifier 'P002'"}]
+
+
+def test_an_identifier_field_is_an_identifier_column_in_any_table(redcap_report):
+    out, params, _, _ = redcap_report
+    pd.DataFrame({"patient_phone": ["x"], "n": [50]}).to_csv(out / "tables" / "contacts.csv", index=False)
+    pd.DataFrame({"patient_name": ["x"], "n": [50]}).to_csv(out / "funder" / "names.csv", index=False)
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    assert sorted(map(tuple, problems[["file", "column"]].values.tolist())) == [
+        ("funder/names.csv", "patient_name"), ("tables/contacts.csv", "patient_phone")]
+
+
+def test_identifying_values_are_found_in_cells_and_in_prose_whatever_joins_their_words(redcap_report):
+    out, params, names, phones = redcap_report
+    first, last = names[0].split(" ")
+    digits = "".join(c for c in phones[1] if c.isdigit())
+    spaced = f"{digits[:3]} {digits[3:7]} {digits[7:]}"  # the same number written with other separators
+    pd.DataFrame({"team": ["T01", "T02"], "contact": ["fine", names[2]]}).to_csv(out / "funder" / "contacts.csv", index=False)
+    document = docx.Document()
+    document.add_paragraph(f"We thank {first}   {last}, who can be reached on {spaced}.")
+    document.add_paragraph(f"{first} alone is a first name, not looked for in prose.")
+    document.save(out / "funder" / "story.docx")
+    problems = check_funder_outputs(out, params, raise_on_problem=False)
+    found = {(p["file"].split(":")[0], p["problem"]) for p in problems.to_dict("records")}
+    assert ("funder/contacts.csv", f"patient identifier '{names[2]}'") in found
+    assert ("funder/story.docx", f"patient identifier '{names[0]}' in the text") in found
+    assert ("funder/story.docx", f"patient identifier '{phones[1]}' in the text") in found
+    assert not any(f"'{first}'" in problem for _, problem in found)

@@ -16,7 +16,8 @@ class Cohort:
 
     Absent optional tables are ``None``. Each DataFrame keeps a ``row`` column: its row in the file.
     ``sources`` names where each present table was read from, as the ``table`` column of ``quality`` does
-    (``patients.csv``, or ``cohort.xlsx [sheet patients]`` for a workbook).
+    (``patients.csv``, ``cohort.xlsx [sheet patients]`` for a workbook, ``redcap_records.csv [instrument patients]``
+    for a REDCap export).
     """
 
     data_dir: Path
@@ -24,6 +25,7 @@ class Cohort:
     quality: pd.DataFrame
     file_hashes: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    identifier_fields: list[str] = field(default_factory=list)  # a REDCap export's Identifier? = y fields, all dropped
 
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         tables = self.__dict__.get("tables", {})

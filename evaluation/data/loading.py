@@ -1,4 +1,5 @@
-"""Load a cohort folder: read every present table as text cells (:mod:`evaluation.data.readers`), parse each
+"""Load a cohort folder: read every present table as text cells (:mod:`evaluation.data.readers` for CSVs and
+workbooks, :mod:`evaluation.data.redcap` for a REDCap export), parse each
 cell by the data dictionary, run the cross-table rules (:mod:`evaluation.data.validation`), and collect every
 problem into one data-quality table (``table, row, column, severity, problem``).
 
@@ -27,6 +28,7 @@ from evaluation.core.problems import Problems
 from .cohort import Cohort
 from .qualitative import QUALITATIVE_TABLES, QualitativeTables, from_cohort, normalise
 from .readers import FORBIDDEN_CHARACTERS, find_sources, read_source, workbook_files
+from .redcap import export_files, load_redcap_tables, locate_problems
 from .refi_qda import qdpx_path, read_qdpx
 from .validation import check_cohort, check_goals
 
@@ -54,6 +56,7 @@ def input_files(data_dir: Path) -> list[Path]:
     files = [data_dir / s.file for s in specs.values() if (data_dir / s.file).exists()]
     files += workbook_files(data_dir)
     files += sorted(p for p in data_dir.rglob("*.qdpx"))
+    files += export_files(data_dir)
     return files
 
 
@@ -231,22 +234,27 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         quality = problems.table()
         raise DataValidationError(quality, str(data_dir))
 
-    sources = find_sources(data_dir, problems)  # a CSV or a workbook's sheet per table; reports absent ones
+    redcap = load_redcap_tables(data_dir, problems)  # a REDCap export's tables, identifiers already dropped
+    # a CSV or a workbook's sheet per table the export does not give; reports absent ones
+    sources = find_sources(data_dir, problems, None if redcap is None else redcap.instruments)
+    labels = {name: s.label for name, s in sources.items() if s is not None}
     for name, spec in load_dictionary().items():
-        found = sources[name]
-        if found is None:
-            tables[name] = None
-            continue
-        raw = read_source(found, spec, problems)
+        if redcap is not None and name in redcap:
+            raw, labels[name] = redcap[name], redcap.instruments[name]
+        elif sources[name] is not None:
+            raw = read_source(sources[name], spec, problems)
+        else:
+            raw = None
         tables[name] = None if raw is None else parse_table(raw, spec, problems)
     check_cohort(tables, problems, as_of=as_of)
     check_goals(tables, problems, goals)
     if isinstance(source, Params) and source.qualitative.get("qdpx"):
         _check_qdpx(source, tables, problems)
-    quality = problems.table()
+    quality = problems.table() if redcap is None else locate_problems(problems.table(), redcap)
     cohort = Cohort(data_dir=data_dir, tables=tables, quality=quality,
                     file_hashes={str(p.relative_to(data_dir)): sha256(p) for p in input_files(data_dir)},
-                    sources={name: s.label for name, s in sources.items() if s is not None and tables[name] is not None})
+                    sources={name: label for name, label in labels.items() if tables[name] is not None},
+                    identifier_fields=sorted(redcap.identifiers) if redcap is not None else [])
     if raise_on_error and problems.has_errors:
         raise DataValidationError(quality, str(data_dir))
     return cohort
@@ -256,7 +264,8 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
 # statewide cohort is parsed and checked once per run instead of once per notebook. Removed before publishing.
 CACHE_FILE = ".validated_cohort.pickle"
 _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", "data/loading.py", "data/qualitative.py",
-                    "data/readers.py", "data/refi_qda.py", "data/validation.py")  # relative to the package folder
+                    "data/readers.py", "data/redcap.py", "data/redcap_mapping.py", "data/refi_qda.py",
+                    "data/validation.py")  # relative to the package folder
 
 
 def validation_key(params: Params) -> str:
@@ -282,9 +291,10 @@ def save_validated(cohort: Cohort, params: Params, folder: Path) -> Path:
     return path
 
 
-def load_validated(params: Params) -> Cohort:
-    """The cohort validated by this run's runner when its inputs are unchanged, else :func:`load_cohort`."""
-    path = params.output_dir / CACHE_FILE
+def load_validated(params: Params, folder: Path | None = None) -> Cohort:
+    """The cohort validated by this run's runner (left in ``folder``, by default the params' output folder) when
+    its inputs are unchanged, else :func:`load_cohort`."""
+    path = Path(folder or params.output_dir) / CACHE_FILE
     if path.exists():
         try:
             with open(path, "rb") as fh:

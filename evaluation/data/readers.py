@@ -163,8 +163,12 @@ def _join(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-def find_sources(data_dir: Path, problems: Problems) -> dict[str, Source | None]:
-    """Where each table of the dictionary is read from (None: absent or unreadable, already reported)."""
+def find_sources(data_dir: Path, problems: Problems, elsewhere: dict[str, str] | None = None) -> dict[str, Source | None]:
+    """Where each table of the dictionary is read from (None: absent or unreadable, already reported).
+
+    ``elsewhere`` names the tables another source of the folder gives (a REDCap export: table -> its instrument,
+    as messages name it): such a table is None here and must not also be a file or a sheet. A dict, even empty,
+    says the folder holds such a source, so a missing required table is reported against both."""
     data_dir = Path(data_dir)
     specs = load_dictionary()
     books: dict[Path, Any] = {}
@@ -185,20 +189,24 @@ def find_sources(data_dir: Path, problems: Problems) -> dict[str, Source | None]
                              "sheet is not a table of the data dictionary; not read")
     sources: dict[str, Source | None] = {}
     for name, spec in specs.items():
-        sources[name] = _source_for(data_dir, spec, specs, books, in_books[name], problems)
+        sources[name] = _source_for(data_dir, spec, specs, books, in_books[name], problems, elsewhere)
     return sources
 
 
 def _source_for(data_dir: Path, spec: TableSpec, specs: dict[str, TableSpec], books: dict[Path, Any],
-                sheets: list[tuple[Path, str]], problems: Problems) -> Source | None:
+                sheets: list[tuple[Path, str]], problems: Problems, elsewhere: dict[str, str] | None) -> Source | None:
     """The one source of a table, or None after reporting why there is none (or more than one)."""
     csv_path = data_dir / spec.file
     named = _named_like(csv_path.parent, spec)
     own_books = [p for p in named if _is_spreadsheet(p)]
     found = (([spec.file] if csv_path.is_file() else []) + [_rel(p, data_dir) for p in own_books]
              + [_sheet_label(p, data_dir, s) for p, s in sheets])
+    if elsewhere and spec.name in elsewhere:
+        found.append(elsewhere[spec.name])
     if len(found) > 1:
         problems.add(spec.file, None, None, "error", f"this table is in both {_join(found)}; keep only one of them")
+        return None
+    if elsewhere and spec.name in elsewhere:
         return None
     if csv_path.is_file():
         return Source(csv_path, spec.file)
@@ -218,6 +226,9 @@ def _source_for(data_dir: Path, spec: TableSpec, specs: dict[str, TableSpec], bo
     elif spec.required:
         hint = "".join(f" ({_rel(p, data_dir)} has no sheet named {spec.name}; its sheets: "
                        f"{shown_value(', '.join(_worksheets(b)), limit=200)})" for p, b in books.items())
+        if elsewhere is not None:
+            hint += (f", and the REDCap export has no instrument {spec.name} (redcap.yaml can map another one to it)"
+                     if elsewhere else ", and no table could be read from the REDCap export (see its errors)")
         problems.add(spec.file, None, None, "error", "required file is missing from the data folder" + hint)
     return None
 

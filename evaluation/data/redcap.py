@@ -53,8 +53,9 @@ from evaluation.core.problems import Problems
 from .readers import WHITESPACE
 from .redcap_mapping import SYSTEM_FIELDS, FieldSource, RedcapError, RedcapMapping, TableMapping, near_miss, read_mapping
 
-__all__ = ["RedcapError", "RedcapExport", "RedcapTables", "choice_codes", "find_redcap_export", "identifier_fields",
-           "load_redcap_tables", "locate_problems", "read_redcap_dictionary", "redcap_tables"]
+__all__ = ["RedcapError", "RedcapExport", "RedcapTables", "choice_codes", "export_files", "find_redcap_export",
+           "identifier_fields", "identifier_values", "load_redcap_tables", "locate_problems", "read_redcap_dictionary",
+           "redcap_tables"]
 
 DICTIONARY_NAMES = ("redcap_dictionary.csv", "redcap_dictionary.json")
 DICTIONARY_PATTERN = "*_DataDictionary_*.csv"  # REDCap's download: MyProject_DataDictionary_2024-01-15.csv
@@ -169,18 +170,29 @@ def _one(found: list[Path], what: str, folder: Path) -> Path | None:
     return found[0] if found else None
 
 
+def _export_files(folder: Path) -> tuple[list[Path], list[Path], Path | None]:
+    """The data folder's REDCap data dictionaries, record exports and mapping, by name only (nothing read)."""
+    files = _visible(folder) if folder.is_dir() else []
+    dictionaries = [p for p in files if p.name.lower() in DICTIONARY_NAMES or fnmatch.fnmatchcase(p.name, DICTIONARY_PATTERN)]
+    records = [p for p in files if p.name.lower() in RECORDS_NAMES or fnmatch.fnmatchcase(p.name, RECORDS_PATTERN)]
+    return dictionaries, records, next((p for p in files if p.name.lower() == MAPPING_NAME), None)
+
+
+def export_files(data_dir: str | Path) -> list[Path]:
+    """Every file of a REDCap export in the data folder (for the input hashes of the provenance record)."""
+    dictionaries, records, mapping = _export_files(Path(data_dir))
+    return dictionaries + records + ([mapping] if mapping is not None else [])
+
+
 def find_redcap_export(data_dir: str | Path) -> RedcapExport | None:
     """The REDCap export in a data folder (files named in the module docstring), None when there is none.
     Raises :class:`RedcapError` for half an export, two of a kind, a labels export, or a bad dictionary or mapping."""
     folder = Path(data_dir)
-    files = _visible(folder) if folder.is_dir() else []
-    dictionaries = [p for p in files if p.name.lower() in DICTIONARY_NAMES or fnmatch.fnmatchcase(p.name, DICTIONARY_PATTERN)]
-    records = [p for p in files if p.name.lower() in RECORDS_NAMES or fnmatch.fnmatchcase(p.name, RECORDS_PATTERN)]
+    dictionaries, records, mapping = _export_files(folder)
     for path in records:
         for part, why in NOT_RAW.items():
             if part in path.name:
                 raise RedcapError(path, [("", f"{why}: export the records again as 'CSV / Microsoft Excel (raw data)'")])
-    mapping = next((p for p in files if p.name.lower() == MAPPING_NAME), None)
     dictionary, records_file = _one(dictionaries, "data dictionaries", folder), _one(records, "record exports", folder)
     if dictionary is None and records_file is None:
         if mapping is not None:
@@ -200,6 +212,29 @@ def identifier_fields(export: RedcapExport) -> set[str]:
     return set(export.dictionary.loc[export.dictionary["identifier"], "field_name"])
 
 
+def identifier_values(data_dir: str | Path) -> tuple[set[str], set[str]]:
+    """The identifier fields of the data folder's REDCap export and every value the records hold in them, for the
+    disclosure gate to look for in what a funder reads (both empty without a readable export). Only the gate
+    reads these cells, and only to look for them: no table is built from them."""
+    try:
+        export = find_redcap_export(data_dir)
+    except RedcapError:
+        return set(), set()
+    if export is None:
+        return set(), set()
+    fields = identifier_fields(export)
+    try:
+        header = pd.read_csv(export.records_file, nrows=0, encoding="utf-8-sig").columns
+        columns = [c for c in header if str(c).strip(WHITESPACE) in fields or str(c).split("___")[0] in fields]
+        cells = pd.read_csv(export.records_file, usecols=columns, dtype=str, keep_default_na=False,
+                            encoding="utf-8-sig") if columns else pd.DataFrame()
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError):
+        return fields, set()
+    checkboxes = [c for c in cells.columns if "___" in str(c)]  # 0/1 ticks identify no one
+    values = cells.drop(columns=checkboxes).stack() if len(cells.columns) > len(checkboxes) else pd.Series(dtype=str)
+    return fields, {v.strip(WHITESPACE) for v in values if v.strip(WHITESPACE)}
+
+
 @dataclass(frozen=True)
 class TableOrigin:
     """Where each row of one imported table came from, to file problems about it against the export."""
@@ -212,11 +247,15 @@ class TableOrigin:
 
 class RedcapTables(dict):
     """The contract tables read from an export (table name -> text cells); ``origins`` says where each row came
-    from, for :func:`locate_problems`."""
+    from, for :func:`locate_problems`; ``instruments`` names the instrument of every table the export was read
+    for, including those it could not give (their errors are filed); ``identifiers`` are the fields the data
+    dictionary marks Identifier? = y, all dropped."""
 
     def __init__(self) -> None:
         super().__init__()
         self.origins: dict[str, TableOrigin] = {}
+        self.instruments: dict[str, str] = {}
+        self.identifiers: set[str] = set()
 
 
 class _Records:
@@ -393,8 +432,16 @@ def _plan(records: _Records, spec: TableSpec, table: TableMapping) -> tuple[dict
     required = {c.name for c in spec.columns if c.required}
     missing = [c for c in spec.column_names if c in required and c not in sources and c not in melted | set(refused)]
     where = f"{records.name} [instrument {table.instrument}]"
+    identifiers = identifier_fields(records.export)
     for column in missing:
-        fields = [f for f in records.export.fields_of(table.instrument) if f not in identifier_fields(records.export)]
+        fields = [f for f in records.export.fields_of(table.instrument) if f not in identifiers]
+        marked = [f for f in (column, f"{table.instrument}_{column}") if f in identifiers]
+        if marked:
+            records.problems.add(where, None, marked[0], "error", f"{spec.name} needs the column {column}, but its field "
+                                 f"{marked[0]} is marked Identifier? = y, and identifiers are never read; unmark it in "
+                                 "the data dictionary if it identifies no one (a shifted or pseudonymous value), or "
+                                 "map another field to it in redcap.yaml")
+            continue
         records.problems.add(where, None, column, "error", f"{spec.name} needs the column {column}, but the instrument "
                              f"{table.instrument} has no field {column} (or {table.instrument}_{column}) and redcap.yaml "
                              f"maps none to it{near_miss(column, fields, 'fields of ' + table.instrument)}")
@@ -521,6 +568,7 @@ def redcap_tables(export: RedcapExport, problems: Problems) -> RedcapTables:
     (the table's columns in dictionary order, str cells, "" for blank, rows numbered from 2); tables the export
     does not hold are absent. Problems are filed against the export (see the module docstring)."""
     tables = RedcapTables()
+    tables.identifiers = identifier_fields(export)
     records = _read_records(export, problems)
     if records is None:
         return tables
@@ -532,6 +580,7 @@ def redcap_tables(export: RedcapExport, problems: Problems) -> RedcapTables:
         if table is None:
             continue
         used.add(table.instrument)
+        tables.instruments[name] = f"{records.name} [instrument {table.instrument}]"
         _build(records, spec, table, teams, tables)
         if name == "teams" and "team_id" in tables.get(name, {}):
             teams = {t.lower(): t for t in tables[name]["team_id"] if t}

@@ -420,7 +420,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
     """
     output_dir = Path(output_dir)
     threshold = params.suppress_below if params is not None else 11
-    ids = patient_ids(params)
+    ids = patient_ids(params, output_dir)
     screen = screen or screen_quote
     quotes: list = []
     problems: list[dict] = []
@@ -462,7 +462,7 @@ def check_funder_outputs(output_dir: str | Path, params: Params | None = None, *
             problems.append(problem(str(path.relative_to(output_dir)), "", "",
                                      "the teams' internal patient list (priority) in the funder pack"))
     problems += _zip_internal_problems(funder, output_dir)
-    ident = identifier_names()
+    ident = identifier_names() | ids.fields  # with a REDCap export's identifier fields
     for path in sorted((output_dir / "tables").glob("*.csv")):
         if path.stem in INTERNAL_TABLES:  # the teams' patient list carries the pseudonymous ids they work from
             continue

@@ -14,22 +14,59 @@ import pandas as pd
 from evaluation.core.dictionary import identifier_columns
 from evaluation.core.disclosure import (BIRTH_NAME, COMPLEMENT_MARK, QUOTED, is_small, looks_like_patient_count,
                                         small_counts_in_text, small_mark)
+from evaluation.core.errors import EvaluationError
 from evaluation.core.params import Params
+from evaluation.data.loading import load_validated
+from evaluation.data.redcap import identifier_values
 
 QUOTE_COLUMNS = ("exemplar", "quote")  # columns of funder tables that hold what a participant said
 BLANKS = ("", "nan", "<NA>", "None", "\u2013", "\u2014")  # an empty cell as a table or a layout writes it
+WORD = re.compile(r"[A-Za-z0-9]+")  # the words of an identifying value, whatever joins them: "(555) 0104-1004"
 
 
-def patient_ids(params: Params | None) -> set[str]:
-    """The cohort's patient ids (read straight from patients.csv; empty when it cannot be read)."""
+class Identifying(set):
+    """What identifies a patient of this cohort, for the gate to look for: the patient ids (the set itself); the
+    fields a REDCap export marks Identifier? = y (``fields``: never a column of an output); and the values the
+    export holds in them (a full name, a phone number, a date of birth, a record number): each whole value is
+    looked for in every cell, and a value of several words (``phrases``) in running text too, whatever
+    punctuation joins its words. A value of one word without a digit (a first name alone) is not looked for in
+    text, where it would match ordinary words ("Grant", "May"): the quote screen and ``deny_terms`` cover it."""
+
+    def __init__(self, ids=(), fields=(), values=()):
+        super().__init__(ids)
+        self.fields: set[str] = set(fields)
+        self.phrases: dict[tuple[str, ...], str] = {}
+        for value in values:
+            words = tuple(WORD.findall(value))
+            if len(value) < 5 or not words:
+                continue
+            if len(words) > 1:
+                self.phrases[words] = value
+                self.add(value)
+            elif any(c.isdigit() for c in value):
+                self.add(value)
+        self.lengths = sorted({len(w) for w in self.phrases})
+
+
+def patient_ids(params: Params | None, output_dir: Path | None = None) -> Identifying:
+    """The cohort's patient ids (straight from patients.csv when there is one, else from the cohort the run
+    validated into ``output_dir``: a workbook's sheet or a REDCap export), with the REDCap export's identifier
+    fields and their values."""
     if params is None:
-        return set()
-    path = Path(params.data_dir) / "patients.csv"
+        return Identifying()
+    data_dir = Path(params.data_dir)
+    fields, values = identifier_values(data_dir)
+    path = data_dir / "patients.csv"
     try:
-        ids = pd.read_csv(path, dtype=str, usecols=["patient_id"], keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, ValueError):
-        return set()
-    return {s.strip() for s in ids["patient_id"] if s and s.strip()}
+        if path.is_file():
+            column = pd.read_csv(path, dtype=str, usecols=["patient_id"], keep_default_na=False,
+                                 encoding="utf-8-sig")["patient_id"]
+        else:
+            patients = load_validated(params, output_dir).patients
+            column = patients["patient_id"].dropna().astype(str) if patients is not None else pd.Series(dtype=str)
+    except (OSError, ValueError, EvaluationError):
+        column = pd.Series(dtype=str)
+    return Identifying({s.strip() for s in column if s and s.strip()}, fields, values)
 
 
 def identifier_names() -> set[str]:
@@ -41,11 +78,18 @@ TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-]*[A-Za-z0-9])?")
 
 
 def ids_in_text(text: str, ids: set[str]) -> list[str]:
-    """Patient ids appearing as whole tokens in free text. All-digit ids are not looked for in text (they
-    would match counts and dollars); they are caught in identifier-like columns instead."""
+    """Patient ids appearing as whole tokens in free text, and an export's identifying values of several words
+    (:class:`Identifying`). All-digit ids are not looked for in text (they would match counts and dollars);
+    they are caught in identifier-like columns instead."""
     if not ids or not text:
         return []
-    return sorted(t for t in set(TOKEN.findall(text)) if t in ids and not t.isdigit())
+    found = {t for t in set(TOKEN.findall(text)) if t in ids and not t.isdigit()}
+    phrases = getattr(ids, "phrases", None)
+    if phrases:
+        words = WORD.findall(text)
+        for n in ids.lengths:
+            found |= {phrases[key] for key in (tuple(words[i:i + n]) for i in range(len(words) - n + 1)) if key in phrases}
+    return sorted(found)
 
 
 def check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spec: dict | None,
@@ -53,7 +97,7 @@ def check_frame(df: pd.DataFrame, file: str, threshold: int, ids: set[str], spec
     """Problems in one funder table (rows numbered as a spreadsheet shows them: header = row 1)."""
     problems = []
     spec = spec or {}
-    ident = identifier_names()
+    ident = identifier_names() | getattr(ids, "fields", set())
     for col in df.columns:
         name = str(col)
         if name in ident:
