@@ -11,6 +11,8 @@
   validate PARAMS|DIR                       check a cohort folder against the data dictionary
   synth --out DIR [--seed N] [--format F] ...  write a synthetic cohort (the demo, a statewide one; F redcap: as a
                                             REDCap export)
+  redcap-pull PARAMS                        export the params' REDCap project through its API into the data folder
+                                            (redcap.api_url; the token from $REDCAP_API_TOKEN, never written)
   dictionary [--check]                      regenerate data_dictionary/README.md (or check it is current)
   params                                    every params key: default, allowed values, meaning
   qdpx export|import SOURCE --out PATH      exchange focus-group coding with QDA tools (REFI-QDA)
@@ -135,6 +137,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_PARAMS
     return EXIT_DATA if n_err else 0
+
+
+def cmd_redcap_pull(args: argparse.Namespace) -> int:
+    """The params' REDCap project exported through its API into the cohort's data folder (token from the
+    environment, never written)."""
+    from .core.params import load_params
+    from .data.redcap_pull import PullFailed, pull_export
+
+    try:
+        params = load_params(args.params)
+        pulled = pull_export(params)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PARAMS
+    except PullFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("The data folder's previous export (if any) was left untouched.", file=sys.stderr)
+        return EXIT_DATA
+    print(f"Pulled {pulled.n_fields:,} fields and {pulled.n_records:,} records ({pulled.n_rows:,} rows) from "
+          f"{pulled.host} into {pulled.records.parent} ({pulled.dictionary.name}, {pulled.records.name}); "
+          f"`python -m evaluation validate {args.params}` checks them")
+    return 0
 
 
 def _cycle_number(text: str) -> int:
@@ -274,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="csv: the data contract's files (default); redcap: the same cohort as a REDCap export "
                         "(data dictionary, raw records and the redcap.yaml that maps them)")
     p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("redcap-pull", help="export the params' REDCap project through its API into the data folder",
+                       epilog="The API address is redcap.api_url; the token is read from the environment variable "
+                              "redcap.token_env names (REDCAP_API_TOKEN) and never written. Needs PyCap: "
+                              "pip install 'cmm-evaluation[redcap]'.")
+    p.add_argument("params", help="params file")
+    p.set_defaults(func=cmd_redcap_pull)
     p = sub.add_parser("dictionary", help="regenerate data_dictionary/README.md from the YAML files")
     p.add_argument("--check", action="store_true", help="only check that it is current")
     p.set_defaults(func=cmd_dictionary)

@@ -2,17 +2,20 @@
 
 The shapes are what users bring: only the required tables, each optional table absent, one team, a team with
 no patients, a patient with no measurements, a dozen patients, another date era, each written with a params
-file of two keys (``cohort_id`` and ``data_dir``). Each runs the whole evaluation with the runner (notebooks
-executed in this process, figures as SVG only, to keep the matrix fast) and publishes its report.
+file of two keys (``cohort_id`` and ``data_dir``); and the same cohort as one workbook and as a REDCap export.
+Each runs the whole evaluation with the runner (notebooks executed in this process, figures as SVG only, to keep
+the matrix fast) and publishes its report.
 """
 from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+import pypdf
 import pytest
 
 from evaluation import DataValidationError
@@ -20,6 +23,7 @@ from evaluation.core.dictionary import load_dictionary
 from evaluation.data.loading import load_cohort
 from evaluation.data.refi_qda_writer import export_qdpx
 from evaluation.data.synth import generate_cohort
+from evaluation.data.synth.redcap import write_redcap
 from evaluation.run.runner import run
 
 OPTIONAL_FILES = [spec.file for spec in load_dictionary().values() if not spec.required]
@@ -249,3 +253,50 @@ def test_focus_groups_from_a_qdpx_project_instead_of_the_csvs(source, tmp_path, 
     _published(report)
     themes = pd.read_csv(report / "tables" / "themes.csv")
     assert len(themes) > 5 and themes["n_excerpts"].sum() > 0
+
+
+def _every_text(report: Path) -> dict[str, str]:
+    """Every file of a report as text, Office files and zips member by member, PDFs as their text and properties."""
+    texts = {}
+    for path in sorted(p for p in report.rglob("*") if p.is_file()):
+        name = str(path.relative_to(report))
+        if path.suffix.lower() in (".docx", ".xlsx", ".pptx", ".zip"):
+            with zipfile.ZipFile(path) as zf:
+                for member in zf.namelist():
+                    texts[f"{name}:{member}"] = zf.read(member).decode("utf-8", "replace")
+        elif path.suffix.lower() == ".pdf":
+            pdf = pypdf.PdfReader(path)
+            texts[name] = "\n".join(page.extract_text() for page in pdf.pages) + str(pdf.metadata)
+        else:
+            texts[name] = path.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+def test_a_redcap_export_gives_the_same_report_and_its_identifiers_reach_no_file(source, tmp_path, monkeypatch):
+    """Done when: the cohort as a REDCap export publishes tables identical to the CSV run's (the data-quality
+    table adds the note that identifiers were dropped), and no file of the report holds an identifier's value."""
+    monkeypatch.setenv("CMM_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("CMM_FIGURE_FORMATS", "svg")
+    export = write_redcap(source, tmp_path / "redcap")
+    records = pd.read_csv(export / "redcap_records.csv", dtype=str, keep_default_na=False)
+    identifying = (set(records["patient_name"]) | set(records["patient_phone"])) - {""}
+    reports = {}
+    for name, folder in (("csv", source), ("redcap", export)):
+        params = tmp_path / f"{name}.yaml"
+        params.write_text(f"cohort_id: {name}\ndata_dir: {folder}\n", encoding="utf-8")
+        reports[name] = run(params, force=True, in_process=True, say=lambda line: None).report_dir
+    tables = sorted(p.name for p in (reports["csv"] / "tables").glob("*.csv"))
+    assert tables == sorted(p.name for p in (reports["redcap"] / "tables").glob("*.csv")) and len(tables) > 20
+    for table in tables:
+        if table != "data_quality.csv":
+            assert (reports["csv"] / "tables" / table).read_bytes() == (reports["redcap"] / "tables" / table).read_bytes(), table
+    quality = {k: pd.read_csv(reports[k] / "tables" / "data_quality.csv", dtype=str, keep_default_na=False) for k in reports}
+    added = quality["redcap"][~quality["redcap"]["problem"].isin(quality["csv"]["problem"])]
+    assert added[["table", "severity"]].values.tolist() == [["redcap_records.csv", "note"]]
+    assert len(identifying) >= 2 * 18
+    texts = _every_text(reports["redcap"])
+    assert len(texts) > 50
+    patients = records.loc[records["patient_name"] != "", "record_id"]
+    assert patients.map(lambda pid: pid in texts["tables/priority.csv"]).all()  # the scan reads what holds ids
+    leaks = sorted({(name, value) for name, text in texts.items() for value in identifying if value in text})
+    assert not leaks, leaks[:5]

@@ -2,6 +2,7 @@
 worked out by hand from the records shown in the test."""
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from evaluation.core.dictionary import load_dictionary
 from evaluation.core.errors import DataValidationError
@@ -395,6 +397,27 @@ def test_dob_gives_birth_year_and_the_full_date_never_survives(mapped):
     cells = {c for df in tables.values() for c in df.to_numpy().ravel()}
     assert tables["patients"]["birth_year"].tolist() == ["1950", "1961"]
     assert not {"1950-03-14", "1961-11-30"} & cells
+
+
+def test_a_date_of_birth_marked_identifier_gives_its_year_alone(tmp_path):
+    """Projects often mark dob Identifier? = y: `as: year` still gives birth_year, and nothing else of the date
+    is read; a cell that is not a date is an error that does not show it."""
+    fields = [F("dob", "enrollment", validation="date_ymd", identifier="y") if f[0] == "dob" else f for f in MAPPED_FIELDS]
+    tables, quality = load(write_export(tmp_path / "a", fields, MAPPED_RECORDS, MAPPING))
+    assert tables["patients"]["birth_year"].tolist() == ["1950", "1961"]
+    cells = {c for df in tables.values() for c in df.to_numpy().ravel()}
+    assert not {"1950-03-14", "1961-11-30"} & cells and "1961-11-30" not in quality.to_csv()
+    assert quality["problem"].tolist() == ["3 identifier column(s) (Identifier? = y in the data dictionary) dropped on "
+                                           "import: full_name, phone, dob; of dob only the year is kept (`as: year` "
+                                           "in the mapping)"]
+    tables, quality = load(write_export(tmp_path / "b", fields, MAPPED_RECORDS.replace("1961-11-30", "11/30/1961"), MAPPING))
+    assert tables["patients"]["birth_year"].tolist() == ["1950", ""]
+    errors = quality[quality["severity"] == "error"]
+    assert problem_rows(errors)[0] == ("redcap_records.csv [record 1002]", 5, "dob", "error")
+    assert "11/30/1961" not in quality.to_csv() and "the cell is not shown" in errors["problem"].iloc[0]
+    as_date = MAPPING.replace("enrolled_on: enroll_date", "enrolled_on: dob")  # read whole: still refused
+    _, quality = load(write_export(tmp_path / "c", fields, MAPPED_RECORDS, as_date))
+    assert "redcap.yaml maps the identifier field dob (Identifier? = y) to patients enrolled_on: refused" in quality.to_csv()
 
 
 def test_later_problems_are_moved_to_the_record_instrument_instance_and_field(mapped):
@@ -811,3 +834,27 @@ def test_the_validated_cohort_is_stale_when_the_export_changes(small_cohort, tmp
     (export / "redcap.yaml").write_text((export / "redcap.yaml").read_text() + "\n# a comment\n")
     assert validation_key(params) != before
     assert {p.name for p in input_files(export)} == {"redcap.yaml", "redcap_dictionary.csv", "redcap_records.csv"}
+
+
+def test_the_mapping_may_be_written_in_the_params_file_instead(small_cohort, tmp_path):
+    export = write_redcap(small_cohort, tmp_path / "export")
+    mapping = yaml.safe_load((export / "redcap.yaml").read_text())
+    (export / "redcap.yaml").unlink()
+    params = check({"cohort_id": "rc", "data_dir": str(export), "redcap": {"mapping": mapping}})
+    cohort = load_cohort(params)
+    assert len(cohort.measurements) == len(load_cohort(small_cohort).measurements)
+    assert cohort.sources["monthly_reports"] == "redcap_records.csv [instrument monthly_report]"
+    wrong = copy.deepcopy(mapping)
+    wrong["tables"]["measurements"]["instrument"] = "lab"
+    quality = load_cohort(check({"cohort_id": "rc", "data_dir": str(export), "redcap": {"mapping": wrong}}),
+                          raise_on_error=False).quality
+    mistake = quality[quality["table"] == "params"]  # the params file's name (these params were given as a dict)
+    assert mistake["column"].tolist() == ["redcap.mapping.tables.measurements.instrument"]
+    assert mistake["problem"].iloc[0] == ("`redcap.mapping.tables.measurements.instrument`: 'lab' is not an instrument "
+                                          "of the data dictionary; did you mean 'labs'?")
+    assert quality.loc[quality["table"] == "teams.csv", "problem"].tolist() == [
+        "required file is missing from the data folder, and no table could be read from the REDCap export (see its errors)"]
+    (export / "redcap.yaml").write_text(yaml.safe_dump(mapping))
+    quality = load_cohort(params, raise_on_error=False).quality
+    assert quality.loc[quality["table"] == "redcap.yaml", "problem"].tolist() == [
+        "the REDCap mapping is both in this file and in the params file's redcap.mapping; keep only one of them"]

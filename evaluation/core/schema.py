@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -105,6 +106,27 @@ def text(value) -> str:
 
 
 text.describe = "text"
+
+
+def web_address(value) -> str:
+    """An http(s) address, as REDCap shows its API's (https://redcap.example.org/api/)."""
+    text_value = text(value).strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text_value):
+        raise Invalid(f"must be a web address starting https:// (the project's API address); got {quoted(value)}")
+    return text_value
+
+
+web_address.describe = "https://… address"
+
+
+def environment_variable(value) -> str:
+    """The name of an environment variable: letters, digits and _, not starting with a digit."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise Invalid(f"must be the name of an environment variable (letters, digits and _); got {quoted(value)}")
+    return value
+
+
+environment_variable.describe = "a variable name"
 
 
 def boolean(value) -> bool:
@@ -341,6 +363,14 @@ SCHEMA: dict[str, Any] = {
         "prepared_by": Setting(None, optional(text), "who prepared the report (the evaluation team), on the title page"),
         "docx_template": Setting(None, optional(text), "a .docx whose styles, header and logo the funder DOCX uses "
                                  "(relative to the params file's folder)"),
+    },
+    "redcap": {
+        "mapping": Setting(None, None, "how the data folder's REDCap export becomes the contract's tables, written here "
+                           "instead of in a redcap.yaml beside it (same schema; README, \"REDCap exports\")"),
+        "api_url": Setting(None, optional(web_address), "the REDCap API (https://…/api/) that `python -m evaluation "
+                           "redcap-pull` reads the export from into the data folder"),
+        "token_env": Setting("REDCAP_API_TOKEN", environment_variable, "the environment variable holding the API "
+                             "token; the token itself is never written in params, the report or anywhere"),
     },
 }
 

@@ -221,9 +221,10 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
     Every problem is collected first; then, if any is an error, :class:`DataValidationError` is raised
     carrying the whole data-quality table (unless ``raise_on_error`` is False).
     """
-    goals = None
+    goals, written, params_file = None, None, None
     if isinstance(source, Params):
         data_dir, as_of, goals = source.data_dir, as_of or source.as_of, list(source.goals)  # their measures only
+        written, params_file = source.redcap.get("mapping"), source.source
     else:
         data_dir = Path(source)
     data_dir = Path(data_dir)
@@ -234,7 +235,7 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
         quality = problems.table()
         raise DataValidationError(quality, str(data_dir))
 
-    redcap = load_redcap_tables(data_dir, problems)  # a REDCap export's tables, identifiers already dropped
+    redcap = load_redcap_tables(data_dir, problems, written, params_file)  # identifiers already dropped
     # a CSV or a workbook's sheet per table the export does not give; reports absent ones
     sources = find_sources(data_dir, problems, None if redcap is None else redcap.instruments)
     labels = {name: s.label for name, s in sources.items() if s is not None}
@@ -270,7 +271,7 @@ _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", 
 
 def validation_key(params: Params) -> str:
     """What a validated cohort depends on: the input files, the params validation reads (as_of, which measures
-    have goals, the REFI-QDA project), and the code."""
+    have goals, the REFI-QDA project, a REDCap mapping written in params), and the code."""
     package = Path(__file__).resolve().parents[1]
     code = hashlib.sha256()
     for path in [package / name for name in _VALIDATION_CODE] + sorted(DICTIONARY_DIR.glob("*.yaml")):
@@ -279,7 +280,8 @@ def validation_key(params: Params) -> str:
     files = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
     qdpx = params.qualitative.get("qdpx")
     blob = json.dumps({"files": files, "as_of": str(params.as_of), "goals": sorted(params.goals),
-                       "qdpx": str(qdpx), "code": code.hexdigest()}, sort_keys=True)
+                       "qdpx": str(qdpx), "redcap": params.redcap.get("mapping"), "code": code.hexdigest()},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -13,7 +13,8 @@ Files, in the data folder (one of each; two candidates are an error naming both)
   optional ``redcap_event_name`` (longitudinal projects), ``redcap_repeat_instrument`` and
   ``redcap_repeat_instance`` (repeating instruments), ``redcap_data_access_group``; a checkbox field comes
   as one ``field___code`` column per choice, 0 or 1;
-- optionally ``redcap.yaml``: the mapping, whose schema is in :mod:`evaluation.data.redcap_mapping`.
+- optionally ``redcap.yaml``: the mapping, whose schema is in :mod:`evaluation.data.redcap_mapping` (or the same
+  mapping written in the params file's ``redcap.mapping``; not both).
 
 The default layout, for every contract table the mapping leaves out: an instrument named like the table
 (``patients``, ``qualitative_codings``) gives its rows; a column comes from the instrument's field of the
@@ -29,8 +30,9 @@ team_id the mapping's ``data_access_groups`` gives it, else the export's team wi
 Fields that no column names are not read: a project holds far more than the contract, often notes about a
 person.
 
-Identifiers: every field marked Identifier? = y is dropped as the records are read, before anything else;
-a mapping that names one is refused with an error, and :func:`identifier_fields` lists them for the
+Identifiers: every field marked Identifier? = y is dropped as the records are read, before anything else
+(of a date the mapping reads ``as: year``, a date of birth, only the year is kept, which Safe Harbor allows);
+a mapping that names one otherwise is refused with an error, and :func:`identifier_fields` lists them for the
 disclosure gate. Problems are filed against the export as its user knows it (``redcap_records.csv [record
 1042, event baseline_arm_1, instrument labs, instance 3]``, the records file's row, the REDCap field), and
 :func:`locate_problems` moves the parser's and validator's problems about these tables there too.
@@ -44,6 +46,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 
@@ -184,27 +187,34 @@ def export_files(data_dir: str | Path) -> list[Path]:
     return dictionaries + records + ([mapping] if mapping is not None else [])
 
 
-def find_redcap_export(data_dir: str | Path) -> RedcapExport | None:
-    """The REDCap export in a data folder (files named in the module docstring), None when there is none.
+def find_redcap_export(data_dir: str | Path, written: Mapping | None = None,
+                       params_file: str | Path | None = None) -> RedcapExport | None:
+    """The REDCap export in a data folder (files named in the module docstring), None when there is none; its
+    mapping is ``redcap.yaml`` or the one ``written`` in the params file (``redcap.mapping``), never both.
     Raises :class:`RedcapError` for half an export, two of a kind, a labels export, or a bad dictionary or mapping."""
     folder = Path(data_dir)
     dictionaries, records, mapping = _export_files(folder)
+    if written is not None and mapping is not None:
+        raise RedcapError(mapping, [("redcap.mapping", "the REDCap mapping is both in this file and in the params "
+                                                       "file's redcap.mapping; keep only one of them")])
     for path in records:
         for part, why in NOT_RAW.items():
             if part in path.name:
                 raise RedcapError(path, [("", f"{why}: export the records again as 'CSV / Microsoft Excel (raw data)'")])
     dictionary, records_file = _one(dictionaries, "data dictionaries", folder), _one(records, "record exports", folder)
     if dictionary is None and records_file is None:
-        if mapping is not None:
-            raise RedcapError(mapping, [("", "a REDCap mapping without an export: add the data dictionary "
-                                             "(redcap_dictionary.csv) and the records (redcap_records.csv)")])
+        if mapping is not None or written is not None:
+            raise RedcapError(mapping or Path(params_file or "params"), [(
+                "" if written is None else "redcap.mapping", "a REDCap mapping without an export: add the data "
+                "dictionary (redcap_dictionary.csv) and the records (redcap_records.csv) to the data folder")])
         return None
     if dictionary is None or records_file is None:
         present, wanted = (records_file, "data dictionary (redcap_dictionary.csv)") if dictionary is None else \
             (dictionary, "records (redcap_records.csv)")
         raise RedcapError(present, [("", f"a REDCap export needs its {wanted} beside it: download it from the project")])
     table = read_redcap_dictionary(dictionary)
-    return RedcapExport(folder, dictionary, records_file, mapping, table, read_mapping(mapping, table))
+    return RedcapExport(folder, dictionary, records_file, mapping, table,
+                        read_mapping(mapping, table, written, params_file))
 
 
 def identifier_fields(export: RedcapExport) -> set[str]:
@@ -270,6 +280,7 @@ class _Records:
         self.codes = {f: choice_codes(t, c) for f, t, c in zip(info.index, info["field_type"], info["choices"])}
         self.blank = pd.Series("", index=frame.index, dtype="str")
         self.checkboxes: dict[str, dict[str, str]] = {}  # checkbox field -> {records column: code}
+        self.year_only: set[str] = set()  # identifier dates of which only the year was kept
         self._cache: dict[str, pd.Series] = {}
 
     def column(self, name: str) -> pd.Series:
@@ -316,16 +327,19 @@ def _read_records(export: RedcapExport, problems: Problems) -> _Records | None:
         problems.add(name, None, None, "error", f"is not a well-formed CSV file: {shown_value(exc, limit=200)}")
         return None
     frame.columns = [str(c).strip(WHITESPACE) for c in frame.columns]
+    frame.index = pd.RangeIndex(2, len(frame) + 2)
     identifiers = identifier_fields(export)
     checkbox_fields = {f for f, t in zip(export.dictionary["field_name"], export.dictionary["field_type"]) if t == "checkbox"}
     dropped = [c for c in frame.columns if c in identifiers or c.split("___")[0] in (identifiers & checkbox_fields)]
-    frame = frame.drop(columns=dropped)  # before anything else reads a cell
+    years = _years_of_identifiers(export, frame, identifiers, name, problems)
+    frame = frame.drop(columns=dropped).assign(**years)  # before anything else reads a cell
     if dropped:
+        kept = f"; of {', '.join(years)} only the year is kept (`as: year` in the mapping)" if years else ""
         problems.add(name, None, None, "note", f"{len(dropped)} identifier column(s) (Identifier? = y in the data "
-                                              f"dictionary) dropped on import: {', '.join(dropped)}")
+                                              f"dictionary) dropped on import: {', '.join(dropped)}{kept}")
     frame = frame.apply(lambda s: s.str.strip(WHITESPACE)).astype("str") if len(frame.columns) else frame
-    frame.index = pd.RangeIndex(2, len(frame) + 2)
     records = _Records(export, frame, problems)
+    records.year_only = set(years)
     if records.rid in identifiers:
         problems.add(name, None, records.rid, "error", "the record id field is marked Identifier? = y, so no record "
                      "can be told apart; export a pseudonymous record id (unmark it, or use REDCap's hashed record id)")
@@ -340,6 +354,26 @@ def _read_records(export: RedcapExport, problems: Problems) -> _Records | None:
     records.frame = frame[~unnamed]
     records.blank = records.blank[~unnamed]
     return records
+
+
+def _years_of_identifiers(export: RedcapExport, frame: pd.DataFrame, identifiers: set[str], name: str,
+                          problems: Problems) -> dict[str, pd.Series]:
+    """The year alone of each identifier date the mapping reads ``as: year`` (a date of birth marked Identifier? = y
+    becomes birth_year; Safe Harbor allows the year): every other character is gone before any rule reads the
+    cell, and a cell that is not a date is reported without being shown."""
+    pattern = CONVERT["year"][0]
+    wanted = {s.field for t in export.mapping.tables.values() for s in t.columns.values()
+              if s.conversion == "year" and s.field in identifiers and s.field in frame.columns}
+    years = {}
+    for field_name in sorted(wanted):
+        cells = frame[field_name].str.strip(WHITESPACE)
+        ok = cells.str.match(pattern) | (cells == "")
+        for row in frame.index[~ok]:
+            record = f" [record {shown_value(frame.at[row, export.record_id])}]" if export.record_id in frame else ""
+            problems.add(name + record, row, field_name, "error", "is not a date written YYYY-MM-DD, so `as: year` "
+                         "cannot read it (the cell is not shown: the field is an identifier); correct it in REDCap")
+        years[field_name] = cells.str[:4].where(ok, "")
+    return years
 
 
 def _check_header(records: _Records, checkbox_fields: set[str]) -> None:
@@ -395,10 +429,12 @@ def _melt_groups(table: TableMapping) -> dict[str, dict[str, str]]:
     return {code: {"numerator": n, "denominator": d} for code, (n, d) in table.melt_pairs.items()}
 
 
-def _readable(records: _Records, spec: TableSpec, table: TableMapping, column: str, name: str) -> bool:
-    """May the mapping's field be read? An identifier is refused; a field missing from the records is reported."""
+def _readable(records: _Records, spec: TableSpec, table: TableMapping, column: str, name: str,
+              conversion: str | None = None) -> bool:
+    """May the mapping's field be read? An identifier is refused (but for the year of a date, ``as: year``); a
+    field missing from the records is reported."""
     where = f"{records.name} [instrument {table.instrument}]"
-    if name in identifier_fields(records.export):
+    if name in identifier_fields(records.export) and not (name in records.year_only and conversion == "year"):
         records.problems.add(where, None, name, "error", f"redcap.yaml maps the identifier field {name} "
                              f"(Identifier? = y) to {spec.name} {column}: refused, identifiers are never read; "
                              "map another field, or unmark it in the data dictionary if it identifies no one")
@@ -423,7 +459,7 @@ def _plan(records: _Records, spec: TableSpec, table: TableMapping) -> tuple[dict
         if column in melted:
             continue
         if column in table.columns:
-            if _readable(records, spec, table, column, table.columns[column].field):
+            if _readable(records, spec, table, column, table.columns[column].field, table.columns[column].conversion):
                 sources[column] = table.columns[column]
             else:
                 refused.append(column)
@@ -491,7 +527,7 @@ def _cells(records: _Records, source: FieldSource, rows: pd.Index, instrument: s
             cells = cells.map(lambda g: groups.get(g, g))
         else:
             cells = cells.map(lambda g: teams.get(g.lower(), g))
-    if source.conversion:
+    if source.conversion and name not in records.year_only:  # an identifier's year was cut as the records were read
         pattern, width, what = CONVERT[source.conversion]
         ok = cells.str.match(pattern) | (cells == "")
         for row in cells.index[~ok]:
@@ -617,11 +653,13 @@ def locate_problems(quality: pd.DataFrame, tables: RedcapTables) -> pd.DataFrame
     return out[~again].reset_index(drop=True)
 
 
-def load_redcap_tables(data_dir: str | Path, problems: Problems) -> RedcapTables | None:
-    """The contract tables of the REDCap export in a data folder (None when it holds none). An export that
-    cannot be read (a bad dictionary, a mapping with mistakes) is filed as errors, each naming its key."""
+def load_redcap_tables(data_dir: str | Path, problems: Problems, written: Mapping | None = None,
+                       params_file: str | Path | None = None) -> RedcapTables | None:
+    """The contract tables of the REDCap export in a data folder (None when it holds none), mapped by its
+    ``redcap.yaml`` or the params file's ``redcap.mapping`` (``written``). An export that cannot be read (a bad
+    dictionary, a mapping with mistakes) is filed as errors, each naming its key."""
     try:
-        export = find_redcap_export(data_dir)
+        export = find_redcap_export(data_dir, written, params_file)
     except RedcapError as exc:
         for key, message in exc.problems:
             problems.add(shown_value(Path(exc.path).name, limit=200), None, key or None, "error", message)

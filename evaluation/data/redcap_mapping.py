@@ -99,13 +99,15 @@ def near_miss(value: Any, options, what: str) -> str:
 class _Checker:
     """Collects every mistake of one mapping file as (key, message) pairs."""
 
-    def __init__(self, dictionary: pd.DataFrame):
+    def __init__(self, dictionary: pd.DataFrame, prefix: str = ""):
         self.problems: list[tuple[str, str]] = []
         self.fields = list(dictionary["field_name"])
         self.forms = list(dict.fromkeys(dictionary["form_name"]))
         self.specs = load_dictionary()
+        self.prefix = prefix  # "redcap.mapping." for a mapping written in the params file
 
     def add(self, key: str, message: str) -> None:
+        key = self.prefix + key if key != "redcap.yaml" else (self.prefix.rstrip(".") or key)
         self.problems.append((key, f"`{key}`: {message}"))
 
     def keys(self, raw: Mapping, allowed: tuple[str, ...], key: str) -> None:
@@ -214,17 +216,24 @@ def _table(check: _Checker, name: str, raw: Any, key: str) -> TableMapping | Non
     return TableMapping(instrument, columns, melts["melt"], melts["melt_pairs"])
 
 
-def read_mapping(path: Path | None, dictionary: pd.DataFrame) -> RedcapMapping:
-    """The checked mapping in ``path`` (an empty one for None), or :class:`RedcapError` naming every mistake."""
-    if path is None:
+def read_mapping(path: Path | None, dictionary: pd.DataFrame, written: Mapping | None = None,
+                 params_file: str | Path | None = None) -> RedcapMapping:
+    """The checked mapping in ``path`` (an empty one for None), or the one ``written`` in the params file's
+    ``redcap.mapping`` (its mistakes then named by their params key, against ``params_file``), or
+    :class:`RedcapError` naming every mistake."""
+    if written is not None:
+        doc, path, check = written, Path(params_file or "params"), _Checker(dictionary, prefix="redcap.mapping.")
+    elif path is None:
         return RedcapMapping()
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RedcapError(path, [("", f"is not readable YAML{where}: {shown_value(str(exc).splitlines()[0], limit=200)}")]) from None
-    check = _Checker(dictionary)
+    else:
+        try:
+            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise RedcapError(path, [("", f"is not readable YAML{where}: "
+                                          f"{shown_value(str(exc).splitlines()[0], limit=200)}")]) from None
+        check = _Checker(dictionary)
     doc = check.mapping(doc, "redcap.yaml")
     if doc is None:
         raise RedcapError(path, check.problems)
