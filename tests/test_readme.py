@@ -15,6 +15,7 @@ import pytest
 from evaluation.__main__ import build_parser, main
 from evaluation.core.schema import settings_markdown
 from evaluation.core.paths import REPO_ROOT
+from evaluation.data.loading import load_cohort
 from evaluation.run.runner import discover_notebooks, run
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -111,3 +112,45 @@ def test_readme_papermill_command_leaves_the_published_report_as_it_was(small_re
     assert {n.name: n.status for n in result.notebooks} == {n["name"]: "reused" for n in
                                                             json.loads(before["provenance.json"][0])["notebooks"]}
     assert {k: v[0] for k, v in snapshot(published).items() if k in tables} == tables
+
+
+def _redcap_example() -> tuple[str, str, str]:
+    """README's worked REDCap example: its data dictionary, records and redcap.yaml, as written."""
+    section = README[README.index("## REDCap exports"):README.index("## Variants and sweeps")]
+    dictionary, records = re.findall(r"```csv\n(.*?)```", section, flags=re.S)
+    (mapping,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    return dictionary, records, mapping
+
+
+def test_readme_redcap_example_gives_the_tables_it_says(tmp_path):
+    dictionary, records, mapping = _redcap_example()
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    (folder / "redcap_dictionary.csv").write_text(dictionary, encoding="utf-8")
+    (folder / "redcap_records.csv").write_text(records, encoding="utf-8")
+    (folder / "redcap.yaml").write_text(mapping, encoding="utf-8")
+    (folder / "teams.csv").write_text("team_id,team_name,state,setting,track,joined_on\n"
+                                      "T01,North Clinic,MN,clinic,initial,2024-01-15\n"
+                                      "T02,River Pharmacy,MN,community_pharmacy,initial,2024-01-15\n", encoding="utf-8")
+    cohort = load_cohort(folder)
+    patients = cohort.patients[["patient_id", "team_id", "sex", "birth_year", "diabetes", "hypertension"]]
+    assert patients.astype(str).values.tolist() == [["1001", "T01", "F", "1950", "1", "0"],
+                                                    ["1002", "T02", "M", "1961", "1", "1"]]
+    assert cohort.patients["enrolled_on"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01", "2024-03-01"]
+    assert cohort.patients["exit_reason"].fillna("").tolist() == ["", "moved"]
+    assert cohort.patients["exited_on"].dt.strftime("%Y-%m-%d").fillna("").tolist() == ["", "2024-09-01"]
+    measurements = cohort.measurements.assign(measured_on=cohort.measurements["measured_on"].dt.strftime("%Y-%m-%d"))
+    assert measurements[["patient_id", "measure", "measured_on", "value"]].values.tolist() == [
+        ["1001", "a1c", "2024-02-01", 9.1], ["1001", "a1c", "2024-05-02", 7.6], ["1002", "a1c", "2024-03-01", 10.2],
+        ["1002", "sbp", "2024-03-01", 150.0], ["1002", "dbp", "2024-03-01", 95.0]]
+    cells = {str(c) for table in cohort.tables.values() if table is not None for c in table.to_numpy().ravel()}
+    assert not {"MRN0045521", "MRN0045877", "1950-03-14", "1961-11-30"} & cells
+    assert cohort.sources["teams"] == "teams.csv" and cohort.sources["patients"] == "redcap_records.csv [instrument enrollment]"
+    (folder / "redcap_records.csv").write_text(records.replace(",150,95,", ",15O,95,"), encoding="utf-8")
+    quality = load_cohort(folder, raise_on_error=False).quality
+    said = re.search(r"`(redcap_records\.csv \[record 1002, instrument labs, instance 1\]),\nrow (\d+), column '(\w+)': "
+                     r"'15O' is not a number`", README)
+    assert said, "README's example of a problem in an export is not where the test looks for it"
+    error = quality[quality["severity"] == "error"].iloc[0]
+    assert [error["table"], int(error["row"]), error["column"], error["problem"]] == \
+        [said.group(1), int(said.group(2)), said.group(3), "'15O' is not a number"]

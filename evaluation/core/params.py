@@ -164,14 +164,9 @@ def _check_section(name: str, given: Any, schema: Mapping[str, Any], found: _Col
 SECRET_KEYS = ("token", "api_token", "api_key", "password")  # what a params file must never hold
 
 
-def _check_redcap(given: Any, section: dict[str, Any], found: _Collector) -> None:
-    """``redcap.mapping`` is a mapping (checked against the export's data dictionary when the data are read); an
-    API token written in the file is refused, so it never reaches a report's params record."""
-    mapping = section.get("mapping")
-    if mapping is not None and not isinstance(mapping, Mapping):
-        found.add("redcap.mapping", f"`redcap.mapping` must be a mapping with the keys of redcap.yaml (record_id, "
-                                    f"data_access_groups, tables); got {mapping!r}")
-        section["mapping"] = None
+def _check_redcap(given: Any, found: _Collector) -> None:
+    """An API token written in the ``redcap`` section is refused, so it never reaches a report's params record.
+    (``redcap.mapping`` is checked against the export's data dictionary when the data are read.)"""
     for key in given if isinstance(given, Mapping) else ():
         if str(key).lower() in SECRET_KEYS:
             found.problems = [(k, m) for k, m in found.problems if k != f"redcap.{key}"]  # not just an unknown key
@@ -246,7 +241,7 @@ def check(raw: Mapping[str, Any], path: str | None = None) -> Params:
 
     sections = {name: _check_section(name, raw.get(name), SCHEMA[name], found) for name in PARAM_SECTIONS}
     sections["spc"]["phases"] = _check_phases(sections["spc"]["phases"], found)
-    _check_redcap(raw.get("redcap"), sections["redcap"], found)
+    _check_redcap(raw.get("redcap"), found)
     _cross_checks(sections, goals, combined, found)
 
     output_dir = top.get("output_dir")

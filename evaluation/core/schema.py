@@ -129,6 +129,16 @@ def environment_variable(value) -> str:
 environment_variable.describe = "a variable name"
 
 
+def keyed(value) -> dict:
+    """A mapping of keys to values (its keys are checked by the reader that knows them)."""
+    if not isinstance(value, Mapping):
+        raise Invalid(f"must be a mapping of keys to values; got {quoted(value)}")
+    return dict(value)
+
+
+keyed.describe = "a mapping"
+
+
 def boolean(value) -> bool:
     """true or false (YAML's yes/no arrive as booleans too)."""
     if not isinstance(value, (bool, np.bool_)):
@@ -365,7 +375,7 @@ SCHEMA: dict[str, Any] = {
                                  "(relative to the params file's folder)"),
     },
     "redcap": {
-        "mapping": Setting(None, None, "how the data folder's REDCap export becomes the contract's tables, written here "
+        "mapping": Setting(None, optional(keyed), "how the data folder's REDCap export becomes the contract's tables, written here "
                            "instead of in a redcap.yaml beside it (same schema; README, \"REDCap exports\")"),
         "api_url": Setting(None, optional(web_address), "the REDCap API (https://…/api/) that `python -m evaluation "
                            "redcap-pull` reads the export from into the data folder"),
