@@ -265,8 +265,8 @@ def load_cohort(source: Params | str | Path, *, as_of=None, raise_on_error: bool
 # statewide cohort is parsed and checked once per run instead of once per notebook. Removed before publishing.
 CACHE_FILE = ".validated_cohort.pickle"
 _VALIDATION_CODE = ("core/dictionary.py", "core/problems.py", "data/cohort.py", "data/loading.py", "data/qualitative.py",
-                    "data/readers.py", "data/redcap.py", "data/redcap_mapping.py", "data/refi_qda.py",
-                    "data/validation.py")  # relative to the package folder
+                    "data/readers.py", "data/redcap.py", "data/redcap_export.py", "data/redcap_mapping.py",
+                    "data/refi_qda.py", "data/validation.py")  # relative to the package folder
 
 
 def validation_key(params: Params) -> str:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from evaluation.core.errors import EvaluationError, ParamsError
 from evaluation.core.params import Params
-from .redcap import export_files
+from .redcap_export import export_files
 
 DICTIONARY_FILE, RECORDS_FILE = "redcap_dictionary.csv", "redcap_records.csv"
 EXTRA = "pip install 'cmm-evaluation[redcap]'"

@@ -17,7 +17,7 @@ from evaluation.core.disclosure import (BIRTH_NAME, COMPLEMENT_MARK, QUOTED, is_
 from evaluation.core.errors import EvaluationError
 from evaluation.core.params import Params
 from evaluation.data.loading import load_validated
-from evaluation.data.redcap import identifier_values
+from evaluation.data.redcap_export import identifier_values
 
 QUOTE_COLUMNS = ("exemplar", "quote")  # columns of funder tables that hold what a participant said
 BLANKS = ("", "nan", "<NA>", "None", "\u2013", "\u2014")  # an empty cell as a table or a layout writes it

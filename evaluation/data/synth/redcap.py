@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from evaluation.core.dictionary import ColumnSpec, TableSpec, load_dictionary
-from ..redcap import MAPPING_NAME, UI_HEADERS
+from ..redcap_export import MAPPING_NAME, UI_HEADERS
 
 DICTIONARY_FILE, RECORDS_FILE = "redcap_dictionary.csv", "redcap_records.csv"
 UI_COLUMNS = ("Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
