@@ -24,13 +24,17 @@ help:
 	@echo "make bench-sweep   benchmark the demo sweep against the same variants run one by one"
 
 # The environment: a virtualenv with the locked versions (uv when it installs, else pip), the package
-# itself in editable mode, and a Jupyter kernel named cmm-evaluation registered inside the venv.
+# itself in editable mode, and a Jupyter kernel named cmm-evaluation registered inside the venv. Then the
+# one-time work a first run would otherwise pay for: every module compiled to bytecode (uv leaves that to first
+# import), the workbench's own modules too, and matplotlib's font cache built.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	( $(PY) -m pip install --quiet uv==$(UV_VERSION) && $(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.lock ) \
+	( $(PY) -m pip install --quiet uv==$(UV_VERSION) && $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock ) \
 	  || $(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name cmm-evaluation --display-name "CMM evaluation (Python 3)" > /dev/null
+	$(PY) -m compileall -q -j 0 evaluation benchmarks > /dev/null
+	$(PY) -c "import matplotlib.font_manager"
 	touch $(STAMP)
 
 SYNTH := $(wildcard evaluation/data/synth/*.py)  # the generator: a changed generator regenerates the demo

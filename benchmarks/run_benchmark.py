@@ -1,9 +1,19 @@
-"""Benchmark the workbench on three cohort sizes: the demo, 100 teams x 250 patients, 1,000 x 250.
+"""Benchmark the workbench: the demo and synthetic cohorts of 25,000, 100,000 and 250,000 patients (statewide).
 
-For each size: generate the synthetic cohort, run the full evaluation cold (``--force``), run it again
-unchanged (every notebook reused), then run the same notebooks' code in one Python process without
-papermill or a kernel, to show what the notebooks themselves cost. Writes
-``benchmarks/results/benchmark.csv`` (one row per size and notebook) and prints a Markdown table.
+For each size, in one run of this script: generate the cohort, then
+- **first run**: for the demo and the statewide cohort, in a fresh copy of this checkout (what ``git ls-files``
+  lists, uncommitted changes included, never ``.venv``, ``data`` or ``reports``) set up with ``make`` as a new user
+  would (its own venv, kernel, bytecode and matplotlib font cache; ``MPLCONFIGDIR`` of its own), the first
+  ``python -m evaluation run`` after set-up;
+- **forced run**: ``run --force`` in the same checkout (every notebook executed again);
+- **unchanged re-run**: ``run`` again (every notebook reused);
+- **in-process floor**: the cohort validated once and every notebook's code run one after another in one Python
+  process (no kernel, no papermill, no HTML pages, no gate, no publishing): what the analyses themselves cost.
+
+Writes ``benchmarks/results/benchmark.csv`` (one row per size: seconds, peak memory of the whole process tree,
+and the ratios, which hold across machines of a kind where seconds do not) and
+``benchmarks/results/benchmark_notebooks.csv`` (one row per size and notebook: seconds in the forced run, in
+process, their ratio, peak memory), and prints both as Markdown for the README.
 
 With ``--sweep sweeps/demo.yaml`` it benchmarks a parameter sweep instead: every variant of the spec run one
 after another as single runs (``run --variant ... --force``, ``--jobs`` notebooks at a time: what a researcher
@@ -11,7 +21,7 @@ does without a sweep), then the same variants as one sweep on Dask (``--workers`
 cold, and the sweep again unchanged; wall time and peak memory of each, and their ratio. Writes
 ``benchmarks/results/sweep_benchmark.csv``.
 
-Usage: ``python benchmarks/run_benchmark.py [--sizes demo medium statewide] [--jobs 2]``
+Usage: ``python benchmarks/run_benchmark.py [--sizes demo 25k 100k statewide] [--jobs 2] [--keep]``
        ``python benchmarks/run_benchmark.py --sweep sweeps/demo.yaml [--workers 2] [--jobs 2]``
 """
 from __future__ import annotations
@@ -36,9 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SIZES = {  # name: (teams, patients per team)
     "demo": (10, None),
-    "medium": (100, 250),
+    "25k": (100, 250),
+    "100k": (400, 250),
     "statewide": (1000, 250),
 }
+FRESH_SIZES = ("demo", "statewide")  # measured from a fresh copy's first run too
+SCALING = ("25k", "100k", "statewide")  # time per 100,000 patients, compared across these
+COPY_NEVER = (".venv/", "data/", "reports/", "benchmarks/results/")
 
 
 def generate(size: str, folder: Path) -> dict[str, int]:
@@ -67,13 +81,13 @@ def tree_memory_mb(pid: int) -> float:
     return total / 2**20
 
 
-def measured(args: list[str], reports: Path) -> tuple[float, float]:
-    """Run a command of the workbench with ``reports`` as the reports root; its wall seconds and peak memory (MB,
-    sampled every 0.2 s over the whole process tree: runner, workers, kernels, a sweep's Dask cluster)."""
-    env = dict(os.environ, CMM_REPORTS_DIR=str(reports))
+def measured(args: list[str], reports: Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run a command of the workbench in ``cwd`` with ``reports`` as the reports root; its wall seconds and peak
+    memory (MB, sampled every 0.2 s over the whole process tree: runner, workers, kernels, a sweep's Dask cluster)."""
+    env = dict(env or os.environ, CMM_REPORTS_DIR=str(reports))
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         peak = 0.0
         while proc.poll() is None:
             peak = max(peak, tree_memory_mb(proc.pid))
@@ -85,69 +99,118 @@ def measured(args: list[str], reports: Path) -> tuple[float, float]:
     return seconds, round(peak, 1)
 
 
-def run_cli(params: Path, reports: Path, jobs: int, force: bool) -> tuple[float, float, dict]:
+def run_cli(python: Path, checkout: Path, params: Path, reports: Path, jobs: int, force: bool,
+            env: dict[str, str]) -> tuple[float, float, dict]:
     """Run the evaluation as a user would; return wall seconds, the whole run's peak memory and its provenance."""
-    args = [sys.executable, "-m", "evaluation", "run", str(params), "--jobs", str(jobs)] + (["--force"] if force else [])
-    seconds, peak = measured(args, reports)
+    args = [str(python), "-m", "evaluation", "run", str(params), "--jobs", str(jobs)] + (["--force"] if force else [])
+    seconds, peak = measured(args, reports, cwd=checkout, env=env)
     cohort_id = yaml.safe_load(params.read_text())["cohort_id"]
     return seconds, peak, json.loads((reports / cohort_id / "provenance.json").read_text())
 
 
-def in_process(params: Path, reports: Path) -> pd.DataFrame:
-    """Execute each notebook's code cells in one child process (no kernel, no papermill), as the runner's
-    in-process mode does; time each."""
-    script = r'''
-import json, sys
+FLOOR = r"""
+import dataclasses, json, sys, time
 from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
 from evaluation.core.params import load_params, to_dict
+from evaluation.data.loading import load_cohort, save_validated
+from evaluation.data.start import resolve_with_data
 from evaluation.run.execute import execute_in_process
 from evaluation.run.notebooks import discover_notebooks
 out = Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
-params = to_dict(load_params(sys.argv[1])) | {"output_dir": str(out), "params_file": sys.argv[1]}  # as the runner passes
-rows = []
+started = time.perf_counter()
+params = dataclasses.replace(load_params(sys.argv[1]), output_dir=out)
+cohort = load_cohort(params, raise_on_error=False)
+params = resolve_with_data(params, cohort)
+save_validated(cohort, params, out)  # as the runner does: validated once, the notebooks load it
+rows = [{"notebook": "validation", "in_process_seconds": round(time.perf_counter() - started, 2)}]
+parameters = to_dict(params) | {"output_dir": str(out), "params_file": sys.argv[1]}  # as the runner passes them
 for path in discover_notebooks():
-    result = execute_in_process(str(path), str(out / path.name), params)
+    result = execute_in_process(str(path), str(out / path.name), parameters)
     if result["status"] != "ok":
         raise SystemExit(f"{path.stem}: {result['error']['ename']}: {result['error']['evalue']}")
     rows.append({"notebook": path.stem, "in_process_seconds": result["seconds"]})
 print(json.dumps(rows))
-'''
-    done = subprocess.run([sys.executable, "-c", script, str(params), str(reports / "in_process")], cwd=ROOT,
-                          capture_output=True, text=True,
-                          env=dict(os.environ, MPLBACKEND="Agg", CMM_REPORTS_DIR=str(reports)))
+"""
+
+
+def in_process(python: Path, checkout: Path, params: Path, reports: Path, env: dict[str, str]) -> pd.DataFrame:
+    """The in-process floor: the cohort validated once, then each notebook's code cells run one after another in
+    one child process (no kernel, no papermill), each timed. Its folder is a staging folder of ``reports``, where
+    a notebook writes (as in a run)."""
+    folder = reports / ".staging" / f"floor-{params.stem}"
+    done = subprocess.run([str(python), "-c", FLOOR, str(params), str(folder)], cwd=checkout, capture_output=True,
+                          text=True, env=env | {"MPLBACKEND": "Agg", "CMM_REPORTS_DIR": str(reports)})
     if done.returncode != 0:
         raise SystemExit(f"in-process run failed:\n{done.stderr[-3000:]}")
     return pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def bench(size: str, jobs: int, work: Path) -> pd.DataFrame:
+def fresh_checkout(work: Path, name: str) -> tuple[Path, dict[str, str]]:
+    """A copy of this checkout as a fresh clone has it (plus uncommitted changes), set up with ``make``; its folder
+    and the environment its commands run in (a matplotlib config folder of its own, so its font cache is new)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    checkout = work / f"checkout_{name}"
+    for rel in filter(None, listed):
+        source = ROOT / rel
+        if rel.startswith(COPY_NEVER) or not source.is_file():
+            continue
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, checkout / rel)
+    env = dict(os.environ, MPLCONFIGDIR=str(work / f"mplconfig_{name}"))
+    print(f"  setting up a fresh checkout ({name}) ...", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(["make", ".venv/.installed-stamp"], cwd=checkout, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    print(f"  set up in {time.perf_counter() - t0:.0f} s", flush=True)
+    return checkout, env
+
+
+def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
+    """One size: its summary row and its per-notebook rows."""
     data = work / f"data_{size}"
     t0 = time.perf_counter()
     counts = generate(size, data)
     gen_seconds = time.perf_counter() - t0
-    params = work / f"{size}.yaml"
-    params.write_text(yaml.safe_dump({"cohort_id": f"bench_{size}", "data_dir": str(data), "as_of": "2016-12-31"}))
-    reports = work / "reports"
-    cold, cold_peak, prov = run_cli(params, reports, jobs, force=True)
-    warm, _, prov_warm = run_cli(params, reports, jobs, force=False)
-    inproc = in_process(params, reports)
-    nb = pd.DataFrame(prov["notebooks"])[["notebook", "seconds", "peak_memory_mb"]]
-    nb["notebook"] = nb["notebook"].map(lambda p: Path(p).stem)
-    out = nb.merge(inproc, on="notebook", how="left")
-    out.insert(0, "size", size)
-    out["patients"] = counts.get("patients.csv")
-    out["measurements"] = counts.get("measurements.csv")
-    out["rows_in_cohort"] = sum(counts.values())
-    out["generate_seconds"] = round(gen_seconds, 1)
-    out["cold_run_seconds"] = round(cold, 1)
-    out["cold_run_peak_memory_mb"] = cold_peak
-    out["unchanged_run_seconds"] = round(warm, 1)
-    out["reused_on_rerun"] = len(prov_warm.get("reused_notebooks", []))
-    out["notebook_overhead_ratio"] = (out["seconds"] / out["in_process_seconds"]).round(2)
-    return out
+    params = work / f"bench_{size}.yaml"
+    params.write_text(yaml.safe_dump({"cohort_id": f"bench_{size}", "data_dir": str(data)}))  # as a user writes it
+    reports = work / f"reports_{size}"
+    row: dict = {"size": size, "patients": counts.get("patients.csv"), "measurements": counts.get("measurements.csv"),
+                 "generate_s": round(gen_seconds, 1)}
+    if size in FRESH_SIZES:
+        checkout, env = fresh_checkout(work, size)
+        python = checkout / ".venv" / "bin" / "python"
+        print("  first run after set-up ...", flush=True)
+        first, row["first_run_peak_mb"], _ = run_cli(python, checkout, params, reports, jobs, False, env)
+        row["first_run_s"] = round(first, 1)
+    else:
+        checkout, env, python = ROOT, dict(os.environ), Path(sys.executable)
+    print("  forced run ...", flush=True)
+    forced, row["forced_run_peak_mb"], prov = run_cli(python, checkout, params, reports, jobs, True, env)
+    print("  unchanged re-run ...", flush=True)
+    unchanged, _, prov_again = run_cli(python, checkout, params, reports, jobs, False, env)
+    print("  in-process floor ...", flush=True)
+    floor = in_process(python, checkout, params, reports, env)
+    row |= {"forced_run_s": round(forced, 1), "unchanged_run_s": round(unchanged, 2),
+            "floor_s": round(floor["in_process_seconds"].sum(), 1),
+            "reused_on_rerun": len(prov_again.get("reused_notebooks", [])),
+            "steps_s": json.dumps(prov.get("step_seconds", {}))}
+    notebooks = pd.DataFrame(prov["notebooks"])[["notebook", "seconds", "peak_memory_mb"]]
+    notebooks["notebook"] = notebooks["notebook"].map(lambda p: Path(p).stem)
+    notebooks = notebooks.merge(floor, on="notebook", how="outer")
+    notebooks["overhead_ratio"] = (notebooks["seconds"] / notebooks["in_process_seconds"]).round(2)
+    notebooks.insert(0, "size", size)
+    worst = notebooks.dropna(subset=["overhead_ratio"]).sort_values("overhead_ratio").iloc[-1]
+    row |= {"run_to_floor": round(forced / row["floor_s"], 2),
+            "first_to_forced": round(row["first_run_s"] / forced, 2) if "first_run_s" in row else None,
+            "unchanged_to_forced": round(unchanged / forced, 3),
+            "worst_notebook_overhead": f"{worst['overhead_ratio']} ({worst['notebook']})",
+            "notebook_peak_mb": notebooks["peak_memory_mb"].max(),
+            "forced_s_per_100k_patients": round(forced / row["patients"] * 100_000, 1)}
+    return row, notebooks
 
 
 def single_run_commands(spec_path: Path, reports: Path, jobs: int) -> list[tuple[str, list[str]]]:
@@ -223,23 +286,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nResults: {RESULTS / 'sweep_benchmark.csv'}")
         shutil.rmtree(work, ignore_errors=True)
         return 0
-    frames = []
+    rows, notebooks = [], []
     for size in args.sizes:
         print(f"benchmark: {size} ...", flush=True)
-        frames.append(bench(size, args.jobs, work))
-        pd.concat(frames).to_csv(RESULTS / "benchmark.csv", index=False)
-    table = pd.concat(frames, ignore_index=True)
-    summary = table.groupby("size", sort=False).agg(
-        patients=("patients", "first"), measurements=("measurements", "first"),
-        cold_run_s=("cold_run_seconds", "first"), unchanged_run_s=("unchanged_run_seconds", "first"),
-        run_peak_memory_mb=("cold_run_peak_memory_mb", "first"),
-        slowest_notebook_s=("seconds", "max"), notebook_peak_memory_mb=("peak_memory_mb", "max"),
-        notebooks_s=("seconds", "sum"), in_process_s=("in_process_seconds", "sum"))
-    summary["notebook_overhead"] = (summary["notebooks_s"] / summary["in_process_s"]).round(2)
-    summary[["notebooks_s", "in_process_s"]] = summary[["notebooks_s", "in_process_s"]].round(1)
-    print(markdown(summary.reset_index()))
-    print(table.to_string(index=False))
-    print(f"\nResults: {RESULTS / 'benchmark.csv'}")
+        row, per_notebook = bench(size, args.jobs, work)
+        rows.append(row)
+        notebooks.append(per_notebook)
+        pd.DataFrame(rows).to_csv(RESULTS / "benchmark.csv", index=False)
+        pd.concat(notebooks).to_csv(RESULTS / "benchmark_notebooks.csv", index=False)
+    summary = pd.DataFrame(rows)
+    scaling = summary[summary["size"].isin(SCALING)]
+    if len(scaling) > 1:
+        per = scaling["forced_s_per_100k_patients"]
+        print(f"time per 100,000 patients from {scaling['size'].iloc[0]} to {scaling['size'].iloc[-1]}: "
+              f"{per.min()}-{per.max()} s (max/min {per.max() / per.min():.2f})")
+    print(markdown(summary.drop(columns=["steps_s"]).fillna("")))
+    print()
+    print(markdown(pd.concat(notebooks).fillna("")))
+    print(f"\nResults: {RESULTS / 'benchmark.csv'}, {RESULTS / 'benchmark_notebooks.csv'}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -87,6 +87,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _reported(work)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .run.sweep import cmd_sweep as sweep_command  # Dask and the sweep's modules load only for a sweep
+
+    return sweep_command(args)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """A comparison: the same errors and exit codes as a cohort run (a cohort's own problems name its files)."""
     from .run.compare import compare
@@ -271,9 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another report of the same cohort and data (e.g. reports/demo): a notebook that read no "
                    "param differing from it is copied from it instead of run (repeatable)")
     p.set_defaults(func=cmd_run)
-    from .run.sweep import add_sweep_parser  # here, like each command's modules: the command line starts fast
-
-    add_sweep_parser(sub)
+    p = sub.add_parser("sweep", help="run every cohort of a sweep spec under a grid of settings on Dask and "
+                       "write a sensitivity summary to reports/sweeps/<name>/", epilog=EXIT_CODES)
+    p.add_argument("spec", help="sweep spec, e.g. sweeps/demo.yaml")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster (default: one "
+                   "per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask cluster's scheduler, e.g. "
+                   "tcp://host:8786 (its workers must share this file system: repository, data, reports)")
+    p.add_argument("--retries", type=int, default=2, metavar="N", help="further attempts of a variant whose "
+                   "notebook failed or whose run was killed (default 2)")
+    p.add_argument("--force", action="store_true", help="run every notebook of every variant, even unchanged ones")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("compare", help="cohorts or cycles side by side, published to reports/compare/<name>/",
                        epilog=EXIT_CODES)
     p.add_argument("spec", help="comparison spec, e.g. compare/demo.yaml")

@@ -12,6 +12,7 @@ Ticks at 0, 90 and 180 days give
 """
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -199,3 +200,64 @@ def test_a_share_at_goal_implying_a_small_count_is_not_drawn():
     assert list(followup[:, 0]) == [50.0]
     assert any("a % hidden" in t.get_text() for t in ax.texts)
     plt.close(fig)
+
+
+def _embedded_fonts(pdf_path) -> list:
+    """The TrueType fonts a PDF embeds (FontFile2 of each descendant font), as fontTools fonts."""
+    import io
+
+    from fontTools.ttLib import TTFont
+    from pypdf import PdfReader
+
+    fonts = []
+    for font in PdfReader(pdf_path).pages[0]["/Resources"]["/Font"].values():
+        for descendant in font.get_object().get("/DescendantFonts", []):
+            data = descendant.get_object()["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+            fonts.append(TTFont(io.BytesIO(data)))
+    return fonts
+
+
+def test_a_pdf_embeds_its_fonts_without_layout_tables_and_keeps_its_text(tmp_path, monkeypatch):
+    """The PDF's font subsets leave out GSUB/GPOS/GDEF (no reader uses them; they were a third of the export
+    time); the glyphs, the text a reader copies and fontTools' own defaults afterwards are unchanged."""
+    from fontTools import subset
+    from pypdf import PdfReader
+
+    monkeypatch.setenv(figure_io.FORMATS_ENV, "pdf")
+    default = list(subset.Options._drop_tables_default)
+    fig, ax = plt.subplots()
+    ax.set_title("Share at goal, fi ligature")
+    ax.plot([0, 1], [0, 1])
+    figure_io.export_figure(fig, tmp_path, "probe", title="t", caption="c", alt_text="a", notebook="n",
+                            section="cohort")
+    fonts = _embedded_fonts(tmp_path / "figures" / "probe.pdf")
+    assert fonts and all("glyf" in f and "cmap" in f for f in fonts)
+    assert not any(table in f for f in fonts for table in figure_io.LAYOUT_TABLES)
+    assert "Share at goal, fi ligature" in PdfReader(tmp_path / "figures" / "probe.pdf").pages[0].extract_text()
+    assert subset.Options._drop_tables_default == default
+    # matplotlib alone keeps them: what the export leaves out is there to leave out
+    with plt.rc_context(figure_io.HOUSE_STYLE):
+        fig.savefig(tmp_path / "plain.pdf", format="pdf")
+    assert any(table in f for f in _embedded_fonts(tmp_path / "plain.pdf") for table in figure_io.LAYOUT_TABLES)
+
+
+def test_a_notebook_shows_the_exported_png_at_a_third_of_its_resolution(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.delenv(figure_io.FORMATS_ENV, raising=False)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    spec = figure_io.FigureSpec("probe", fig, "t", "c", "a", "cohort", "n")
+    shown = figure_io.show(spec, tmp_path)
+    with Image.open(tmp_path / "figures" / "probe.png") as exported, Image.open(io.BytesIO(shown.png)) as small:
+        assert exported.info["dpi"][0] == pytest.approx(300, abs=1) and small.info["dpi"][0] == pytest.approx(100, abs=1)
+        assert small.size == tuple(-(-n // 3) for n in exported.size)
+        # a block's average: the pixel at the top left of the small image is the mean of the 3x3 block it stands for
+        block = np.asarray(exported.convert("RGBA"))[:3, :3].reshape(-1, 4).mean(axis=0)
+        assert np.allclose(np.asarray(small.convert("RGBA"))[0, 0], block, atol=1)
+    monkeypatch.setenv(figure_io.FORMATS_ENV, "svg")  # no PNG exported: drawn at 100 dpi instead
+    fig2, ax2 = plt.subplots()
+    ax2.plot([0, 1])
+    shown2 = figure_io.show(figure_io.FigureSpec("probe2", fig2, "t", "c", "a", "cohort", "n"), tmp_path)
+    with Image.open(io.BytesIO(shown2.png)) as drawn:
+        assert drawn.info["dpi"][0] == pytest.approx(100, abs=1)

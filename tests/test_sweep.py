@@ -18,7 +18,8 @@ from evaluation.core.errors import ParamsError
 from evaluation.core.params import parse_overrides
 from evaluation.data.synth import generate_cohort
 from evaluation.run import sweep
-from evaluation.run.execute import SOCKETS_PREFIX, kernel_connection, kernel_name, run_batch
+from evaluation.run.execute import kernel_name, run_batch
+from evaluation.run.kernels import SOCKETS_PREFIX, kernel_connection
 from evaluation.run.sweep import (SweepTask, VariantFailed, expand_variants, load_spec, move_into, plan_tasks,
                                   run_variant, slug, variant_command, variant_name)
 

@@ -13,6 +13,7 @@ that tie its numbers together, in ``figures/<id>.counts.json`` for the gate to c
 """
 
 from __future__ import annotations
+import contextlib
 import functools
 import io
 import json
@@ -24,11 +25,13 @@ from typing import Callable, Iterable, TypeVar
 import matplotlib.pyplot as plt
 import pandas as pd
 from cycler import cycler
+from fontTools import subset
 from IPython.display import display
 from matplotlib.text import Text
+from PIL import Image
 from .disclosure import suppress_text
 from .labels import INTERNAL_SECTIONS, SECTIONS
-from .outputs import atomic_write, neutralise_formulas, note_written
+from .outputs import atomic_write, neutralise_formulas
 from .params import Params
 
 # Okabe & Ito (2008) colour-blind-safe palette; black last.
@@ -72,6 +75,8 @@ HOUSE_STYLE = {
     "image.cmap": SEQUENTIAL,
 }
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}
+DISPLAY_DPI = 100  # the image a notebook (and its page) shows: the exported PNG at a third of its resolution
+LAYOUT_TABLES = ["GSUB", "GPOS", "GDEF"]  # OpenType layout tables: matplotlib has placed every glyph already
 
 
 F = TypeVar("F", bound=Callable)
@@ -100,6 +105,7 @@ def _output_dir(target: Params | str | Path) -> Path:
 COUNTS_SUFFIX = ".counts.json"  # figures/<id>.counts.json: the counts a figure draws, for the gate
 _COUNTS: "weakref.WeakKeyDictionary[plt.Figure, dict]" = weakref.WeakKeyDictionary()
 _RESTATE: "weakref.WeakKeyDictionary[plt.Figure, dict]" = weakref.WeakKeyDictionary()
+_EXPORTED_PNG: "weakref.WeakKeyDictionary[plt.Figure, bytes]" = weakref.WeakKeyDictionary()
 
 
 def attach_counts(fig: plt.Figure, cells: list[dict], relations: list, threshold: int | None,
@@ -176,10 +182,12 @@ def export_figure(fig: plt.Figure, target: Params | str | Path, figure_id: str, 
         bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
         for fmt in figure_formats():
             path = folder / f"{figure_id}.{fmt}"
-            tmp = folder / f".{figure_id}.tmp.{fmt}"
-            fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], bbox_inches=bbox)
-            os.replace(tmp, path)
-            note_written(path)
+            buffer = io.BytesIO()
+            with _fonts_embedded_without_layout_tables() if fmt == "pdf" else contextlib.nullcontext():
+                fig.savefig(buffer, format=fmt, metadata=_METADATA[fmt], bbox_inches=bbox)
+            atomic_write(path, buffer.getvalue())
+            if fmt == "png":
+                _EXPORTED_PNG[fig] = buffer.getvalue()  # what show() reduces for the notebook
             files.append(f"figures/{path.name}")
     counts = figure_counts(fig)
     counts_path = folder / f"{figure_id}{COUNTS_SUFFIX}"
@@ -273,8 +281,35 @@ def show(spec: FigureSpec | Iterable[FigureSpec] | str, target: Params | str | P
     export_figure(fig, target, spec.figure_id, title=spec.title, caption=spec.caption, alt_text=spec.alt_text,
                   notebook=spec.notebook, section=spec.section)
     record = json.loads((_output_dir(target) / "figures" / f"{spec.figure_id}.json").read_text(encoding="utf-8"))
+    return ShownFigure(spec.figure_id, record["title"], record["caption"], panels, display_png(fig))
+
+
+def display_png(fig: plt.Figure) -> bytes:
+    """The PNG a notebook shows of an exported figure: its exported PNG reduced to :data:`DISPLAY_DPI` (averaging
+    each block of pixels: sharper than drawing it again at that resolution, and no second drawing), or, when no PNG
+    was exported (``$CMM_FIGURE_FORMATS``), the figure drawn at that resolution."""
+    exported = _EXPORTED_PNG.pop(fig, None)
     buffer = io.BytesIO()
-    with plt.rc_context(HOUSE_STYLE):
-        fig.savefig(buffer, format="png", dpi=100, metadata=_METADATA["png"])
-    return ShownFigure(spec.figure_id, record["title"], record["caption"], panels, buffer.getvalue())
+    if exported is None:
+        with plt.rc_context(HOUSE_STYLE):
+            fig.savefig(buffer, format="png", dpi=DISPLAY_DPI, metadata=_METADATA["png"])
+        return buffer.getvalue()
+    with Image.open(io.BytesIO(exported)) as image:
+        image.reduce(max(1, round(HOUSE_STYLE["savefig.dpi"] / DISPLAY_DPI))).save(
+            buffer, format="png", dpi=(DISPLAY_DPI, DISPLAY_DPI))
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _fonts_embedded_without_layout_tables():
+    """While a PDF is written, the font subsets it embeds leave out the OpenType layout tables: a PDF reader never
+    uses them (matplotlib has placed every glyph), and fontTools decompiling them was a third of the time of every
+    PDF. matplotlib offers no option for the subset it asks fontTools for, so fontTools' default list of tables
+    to drop is extended meanwhile (tests/test_figures.py checks the PDFs still carry their text)."""
+    default = subset.Options._drop_tables_default
+    subset.Options._drop_tables_default = default + [t for t in LAYOUT_TABLES if t not in default]
+    try:
+        yield
+    finally:
+        subset.Options._drop_tables_default = default
 

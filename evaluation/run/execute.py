@@ -1,24 +1,17 @@
-"""Executing notebooks: with papermill in worker processes (one kernel each, the cores shared out among them), or
+"""Executing notebooks: with papermill in warm kernels (:mod:`.kernels`: a few worker processes, one kernel each,
+started while the runner validates and reused from notebook to notebook, the cores shared out among them), or
 their code cells in this process (fast, for tests and the benchmark's floor).
 
 The worker processes import this module to run :func:`execute_notebook`, so it stays light: the standard
-library, the light :mod:`evaluation.run.notebooks` and the params module (which the package loads anyway) at the
-top, papermill, nbformat and matplotlib only inside the functions that use them (a worker that started pandas and
-matplotlib for nothing would start seconds later).
-
-Kernels talk to papermill over Unix sockets in a folder of their own (:func:`kernel_connection`), never over TCP
-ports: jupyter_client picks free ports and the kernel binds them a moment later, so kernels started at the same time
-in several processes (the runner's workers, a sweep's tasks) could take each other's ports and fail with
-``ZMQError: Address already in use`` (papermill issue 511, jupyter_client issue 487).
+library, the light :mod:`evaluation.run.notebooks` and :mod:`.kernels` and the params module (which the package
+loads anyway) at the top, papermill, nbformat and matplotlib only inside the functions that use them (a worker that
+started pandas and matplotlib for nothing would start seconds later).
 """
 
 from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import resource
-import sys
-import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -26,17 +19,16 @@ from typing import Callable
 from evaluation.core.outputs import OUTPUTS_VARIABLE  # loaded with the package anyway, like the params modules
 from evaluation.core.params_read import PARAMS_READ_VARIABLE, stop_recording_params_reads
 from evaluation.core.paths import REPO_ROOT
+from .kernels import ready, run_in_warm_kernel, start_worker, warm_up_code
 from .notebooks import NotebookRun, notebook_name
 
 KERNEL_NAME = "cmm-evaluation"
-CELL_TIMEOUT_SECONDS = 1800
 # linear-algebra libraries start one thread per core in every kernel; with notebooks running side by side that
 # oversubscribes the cores (OpenBLAS slowed the mixed models up to 50-fold on 2 cores), so each kernel gets its share
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-SOCKETS_PREFIX = "cmm-kernel-"  # a kernel's socket folder, under the system's temporary folder (a short path: a
-# Unix socket's path is limited to about 100 characters)
 PARAMS_READ_DIR = ("logs", "params_read")  # where, in the staging folder, each notebook records the params it read
 OUTPUTS_DIR = ("logs", "outputs")  # and the files it wrote
+KERNELS_LOG = "kernels.log"  # in the staging folder's logs/: what the kernels themselves printed to stderr
 
 
 def params_read_path(staging: Path, notebook: Path) -> Path:
@@ -71,51 +63,22 @@ def kernel_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def kernel_connection(folder: str) -> dict:
-    """papermill's keyword arguments that make the kernel listen on Unix sockets in ``folder`` (its connection
-    file beside them) instead of TCP ports, so that no other kernel starting at the same moment can take them.
+def execute_notebook(source: str, target: str, parameters: dict, log_path: str, params_read: str | None = None,
+                     outputs: str | None = None) -> dict:
+    """Run one notebook with papermill in this worker's warm kernel; return its status, never raise.
 
-    ``folder`` must be this kernel's alone (the sockets are named after the connection file). Windows keeps TCP:
-    its kernels have no Unix sockets.
+    Before the notebook the kernel is reset (:func:`evaluation.run.kernel_state.reset`) with ``$CMM_PARAMS_READ``
+    naming ``params_read``, the file the notebook records the params it reads in, and ``$CMM_OUTPUTS_WRITTEN``
+    naming ``outputs``, where it notes the files it writes. What the notebook prints goes to ``log_path``.
     """
-    if os.name == "nt":  # pragma: no cover - the workbench runs on POSIX systems
-        return {}
-    from traitlets.config import Config
-
-    return {"config": Config({"KernelManager": {"transport": "ipc",
-                                                "connection_file": os.path.join(folder, "kernel.json")}})}
-
-
-def execute_notebook(source: str, target: str, parameters: dict, kernel: str, log_path: str, threads: int = 1,
-                     params_read: str | None = None, outputs: str | None = None) -> dict:
-    """Run one notebook with papermill (in a worker process); return its status, never raise.
-
-    The kernel inherits this worker's environment, where the thread variables are set to ``threads`` unless the
-    user has set them, ``$CMM_PARAMS_READ`` names ``params_read``, the file the notebook records the params it
-    reads in, and ``$CMM_OUTPUTS_WRITTEN`` names ``outputs``, where it notes the files it writes. The kernel listens on sockets in a temporary folder of its own (removed after it).
-    """
-    # jsonschema, under nbformat, compiles an IRI grammar on import (0.7 s in every worker) that notebook
-    # validation never uses; this process only runs papermill, so it goes without
-    sys.modules.setdefault("rfc3987_syntax", None)
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, str(threads))
-    if params_read:
-        os.environ[PARAMS_READ_VARIABLE] = params_read
-    if outputs:
-        os.environ[OUTPUTS_VARIABLE] = outputs
-
     started = time.perf_counter()
-    result: dict = {"status": "ok", "error": None}
+    result: dict = {"status": "ok", "error": None, "peak_memory_mb": None}
+    environment = {PARAMS_READ_VARIABLE: params_read, OUTPUTS_VARIABLE: outputs}
     with open(log_path, "w", encoding="utf-8") as log:
-        os.dup2(log.fileno(), 2)  # this worker's (and its kernel's) stderr noise goes to the log, not the console
         try:
-            with tempfile.TemporaryDirectory(prefix=SOCKETS_PREFIX, ignore_cleanup_errors=True) as sockets:
-                pm.execute_notebook(source, target, parameters=parameters, kernel_name=kernel, cwd=str(REPO_ROOT),
-                                    progress_bar=False, log_output=True, stdout_file=log, stderr_file=log,
-                                    execution_timeout=CELL_TIMEOUT_SECONDS, **kernel_connection(sockets))
+            result |= run_in_warm_kernel(source, target, parameters, environment, log)
         except PapermillExecutionError as exc:
             result = {"status": "failed", "error": {"cell_index": exc.cell_index, "source": exc.source,
                                                     "ename": exc.ename, "evalue": exc.evalue}}
@@ -123,9 +86,65 @@ def execute_notebook(source: str, target: str, parameters: dict, kernel: str, lo
             result = {"status": "failed", "error": {"cell_index": None, "source": "", "ename": type(exc).__name__,
                                                     "evalue": str(exc)}}
     result["seconds"] = round(time.perf_counter() - started, 2)
-    # this worker runs one notebook (max_tasks_per_child=1), so its largest child is that notebook's kernel
-    result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     return result
+
+
+class NotebookPool:
+    """Worker processes with warm kernels for the notebooks of one run (a context manager: the workers and their
+    kernels stop when it closes). Started before the data are validated, so the kernels warm up meanwhile; each
+    kernel runs the import statements of ``notebooks`` (the notebooks the run may execute) once."""
+
+    def __init__(self, kernel: str, workers: int, notebooks: list[Path], logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self.workers = max(1, workers)
+        self.executor = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
+            initargs=(kernel, kernel_threads(self.workers), warm_up_code(notebooks), str(logs / KERNELS_LOG),
+                      THREAD_VARIABLES))
+        for _ in range(self.workers):  # each submission while the others are busy starting starts a worker
+            self.executor.submit(ready)
+
+    def __enter__(self) -> NotebookPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, batch: list[Path], staging: Path, parameters: dict, say: Callable[[str], None],
+            done: list[NotebookRun], total: int) -> None:
+        """Run ``batch`` into ``staging``, one notebook per worker at a time, appending each to ``done`` and reporting
+        it as it starts and ends. Stops starting notebooks after the first failure."""
+        waiting = list(batch)
+        running: dict = {}
+
+        def start_next() -> None:
+            path = waiting.pop(0)
+            say(f"  started  {path.stem}")
+            future = self.executor.submit(execute_notebook, str(path), str(staging / "notebooks" / path.name),
+                                          parameters, str(staging / "logs" / f"{path.stem}.log"),
+                                          *records_of(staging, path))
+            running[future] = path
+
+        while waiting and len(running) < self.workers:
+            start_next()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                path = running.pop(future)
+                res = future.result()
+                run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"],
+                                  res["error"], peak_memory_mb=res.get("peak_memory_mb"))
+                if run.status != "ok":
+                    run.status = "failed"
+                done.append(run)
+                _say_done(say, run, path, len(done), total)
+                if waiting and run.status == "ok":
+                    start_next()
+                elif run.status != "ok":
+                    waiting.clear()  # stop early: the run fails anyway, the others' results would be thrown away
 
 
 def execute_in_process(source: str, target: str, parameters: dict, params_read: str | None = None,
@@ -189,45 +208,19 @@ def _environment(name: str, value: str | None):
 
 
 def run_batch(batch: list[Path], staging: Path, parameters: dict, jobs: int, kernel: str | None,
-              say: Callable[[str], None], done: list[NotebookRun], total: int) -> None:
-    """Run notebooks into ``staging``, at most ``jobs`` at a time, appending each to ``done`` and reporting it as
-    it starts and ends; in this process, one after another, when ``kernel`` is None. Stops starting notebooks
-    after the first failure."""
+              say: Callable[[str], None], done: list[NotebookRun], total: int,
+              pool: NotebookPool | None = None) -> None:
+    """Run notebooks into ``staging``, at most ``jobs`` at a time (in ``pool``'s warm kernels, or a pool of its
+    own), appending each to ``done`` and reporting it as it starts and ends; in this process, one after another,
+    when ``kernel`` is None. Stops starting notebooks after the first failure."""
     (staging / "notebooks").mkdir(parents=True, exist_ok=True)
     (staging / "logs").mkdir(parents=True, exist_ok=True)
     if kernel is None:
         return _run_in_process(batch, staging, parameters, say, done, total)
-    ctx = multiprocessing.get_context("spawn")
-    waiting = list(batch)
-    workers = max(1, min(jobs, len(batch)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=1) as pool:
-        running: dict = {}
-
-        def start_next() -> None:
-            path = waiting.pop(0)
-            say(f"  started  {path.stem}")
-            future = pool.submit(execute_notebook, str(path), str(staging / "notebooks" / path.name), parameters,
-                                 kernel, str(staging / "logs" / f"{path.stem}.log"), kernel_threads(workers),
-                                 *records_of(staging, path))
-            running[future] = path
-
-        while waiting and len(running) < jobs:
-            start_next()
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                path = running.pop(future)
-                res = future.result()
-                run = NotebookRun(notebook_name(path), f"notebooks/{path.name}", res["status"], res["seconds"],
-                                  res["error"], peak_memory_mb=res.get("peak_memory_mb"))
-                if run.status != "ok":
-                    run.status = "failed"
-                done.append(run)
-                _say_done(say, run, path, len(done), total)
-                if waiting and run.status == "ok":
-                    start_next()
-                elif run.status != "ok":
-                    waiting.clear()  # stop early: the run fails anyway, the others' results would be thrown away
+    if pool is not None:
+        return pool.run(batch, staging, parameters, say, done, total)
+    with NotebookPool(kernel, min(jobs, len(batch)), batch, staging / "logs") as own:
+        own.run(batch, staging, parameters, say, done, total)
 
 
 def _run_in_process(batch: list[Path], staging: Path, parameters: dict, say: Callable[[str], None],

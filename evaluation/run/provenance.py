@@ -248,12 +248,13 @@ def run_environment(started: dt.datetime, seconds: float) -> dict[str, Any]:
 
 def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str], runs: list[NotebookRun],
                      started: dt.datetime, seconds: float, variant: Variant | None = None,
-                     last_recorded: dt.date | None = None) -> Path:
+                     last_recorded: dt.date | None = None, steps: dict[str, float] | None = None) -> Path:
     """The provenance record: the resolved params (every key, as the notebooks received them), input hashes,
     code and package versions, each notebook's timing and peak memory, and the sha256 of every file published
     (written last, so it sees the report as it goes out). A variant's record says what it changed
     (:func:`variant_record`); ``params_as_written`` is then the params file's, without the overrides.
-    ``last_recorded`` is the last date recorded in the data (``as_of`` when the params leave it out)."""
+    ``last_recorded`` is the last date recorded in the data (``as_of`` when the params leave it out); ``steps``
+    the seconds of each step of the run (plan, validation, notebooks and pages, the disclosure gate, ...)."""
     as_written = variant.base.raw if variant else params.raw
     record = {
         "cohort_id": params.cohort_id,
@@ -265,6 +266,7 @@ def write_provenance(staging: Path, params: Params, file_hashes: dict[str, str],
         "data_last_recorded": last_recorded.isoformat() if last_recorded else None,
         "input_files_sha256": file_hashes,
         **run_environment(started, seconds),
+        "step_seconds": steps or {},
         "notebooks": [{"name": r.name, "notebook": r.path, "status": r.status, "seconds": r.seconds,
                        "peak_memory_mb": r.peak_memory_mb, "input_key": r.input_key, "params_read": r.params_read,
                        "reuse_key": r.reuse_key, "reused_from": r.reused_from, "outputs": r.outputs} for r in runs],

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Callable
 from evaluation.core.errors import NotebookFailed
 from evaluation.core.paths import REPORTS_ENV
-from .execute import CELL_TIMEOUT_SECONDS, execute_in_process, kernel_name
+from .execute import execute_in_process, kernel_name
+from .kernels import CELL_TIMEOUT_SECONDS
 from .notebooks import COMPARE_NAME, GOLDEN_DIR, compare_notebooks, dependencies, discover_notebooks, runs_last
 
 

@@ -24,6 +24,7 @@ its repair in :mod:`.publishing`.
 """
 
 from __future__ import annotations
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -46,7 +47,8 @@ from evaluation.data.refi_qda import qdpx_path
 from evaluation.data.start import resolve_with_data
 from evaluation.data.validation import last_recorded_date
 from evaluation.report.gate import check_funder_outputs
-from .execute import OUTPUTS_DIR, PARAMS_READ_DIR, kernel_name, outputs_path, params_read_path, run_batch
+from .execute import (OUTPUTS_DIR, PARAMS_READ_DIR, NotebookPool, kernel_name, outputs_path, params_read_path,
+                      run_batch)
 from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
 from .provenance import (FINISHED, PROVENANCE, Variant, changed_outside, code_fingerprint, finished_notebooks,
@@ -146,6 +148,8 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
         raise ParamsError(f"--set ({', '.join(overrides)}) needs --variant NAME: the main report always reflects the "
                           "params file as written; a run with settings changed is a variant, published to "
                           "reports/variants/<cohort_id>/NAME/", path=str(params_path), key="--set")
+    steps: dict[str, float] = {}  # seconds of each step, for the provenance record (and the benchmark)
+    lap = _stopwatch(steps)
     params = load_params(params_path, overrides, variant)
     base = Variant(variant, load_params(params_path), overrides) if variant is not None else None
     check_output_dir(params)  # before anything is written
@@ -156,6 +160,7 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     if variant is not None:  # a variant reruns only what its overrides reach: the rest comes from the main report
         reuse_from = variant_reuse_from(params.cohort_id, reuse_from)
     plan = make_plan(params, only, force, reuse_from)
+    lap("plan")
     for note in plan.notes:
         say(f"  {note}")
     if plan.changed:
@@ -168,8 +173,46 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     if plan.source is not None and (plan.reusable or only or len(plan.stale) < len(plan.every)):
         plan = _copy_source(plan, staging, say)  # keep the outputs of reused and other notebooks
         _clear_outputs(plan, staging)  # and only theirs
+    lap("copy_report")
+    kernel = None if in_process or not plan.stale else kernel_name()
+    with contextlib.ExitStack() as kernels:
+        # the warm kernels start now and import the notebooks' libraries while the data are validated
+        pool = kernels.enter_context(NotebookPool(kernel, _workers(plan, jobs), plan.stale, staging / "logs")) \
+            if kernel else None
+        params, counts, last_recorded, base, runs = _validate_and_execute(plan, params, staging, say, overrides,
+                                                                           jobs, kernel, pool, base, lap)
+    lap("stop_kernels")
+    runs = _every_notebook(plan, runs, staging)
+    _record_reuse(plan, runs, staging)
+    if plan.stale and (staging / "figures").exists():
+        write_manifest(staging / "figures")
+    write_index(staging, params, runs, counts, started, variant_record(base, params) if base else None)
+    lap("index")
+    if (staging / "funder").exists():  # last, so it reads every page a funder may be sent, the index included
+        check_funder_outputs(staging, params)
+    lap("disclosure_gate")
+    (staging / CACHE_FILE).unlink(missing_ok=True)
+    seconds = time.perf_counter() - t0
+    write_provenance(staging, params, plan.file_hashes, runs, started, seconds, base, last_recorded, steps)
+    publish(staging, report)
+    say(f"Report: {report / 'index.html'} ({seconds:.1f} s)")
+    return RunResult(params, report, runs, seconds)
+
+
+def _workers(plan: Plan, jobs: int) -> int:
+    """How many warm kernels a run needs: ``jobs``, but no more than the notebooks that can run at once."""
+    return max(1, min(jobs, len([p for p in plan.stale if not runs_last(p)])))
+
+
+def _validate_and_execute(plan: Plan, params: Params, staging: Path, say: Callable[[str], None],
+                          overrides: dict[str, Any], jobs: int, kernel: str | None, pool: NotebookPool | None,
+                          base: Variant | None, lap: Callable[[str], None]
+                          ) -> tuple[Params, dict[str, int], dt.date | None, Variant | None, list[NotebookRun]]:
+    """Validate the data (when a notebook runs) and execute the stale notebooks; the resolved params, the data
+    quality counts, the last recorded date, the base of a variant resolved the same way, and the notebooks run."""
     if plan.stale:
         params, counts, last_recorded = _validate(params, staging, say, overrides)
+        lap("validate")
     else:
         counts = pd.read_csv(staging / "tables" / "data_quality.csv")["severity"].value_counts().to_dict()
         # nothing runs: the params resolve as they did for the published report (same inputs, same data)
@@ -185,28 +228,26 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
             say(f"  unchanged since the last report, reused: {names}")
         else:
             say(f"  the params they read unchanged, reused from {plan.reused_from}: {names}")
-
     # every notebook receives every resolved param, so it cannot fall back on a value of its own
     parameters = to_dict(params) | {"output_dir": str(staging),
                                     "params_file": shown_path(params.source) if params.source else None}
-    kernel = None if in_process else kernel_name()
     for records in (PARAMS_READ_DIR, OUTPUTS_DIR):  # a copied report's records: not this run's
         shutil.rmtree(staging.joinpath(*records), ignore_errors=True)
-    runs = _execute(plan, staging, parameters, jobs, kernel, say) if plan.stale else []
-    runs = _every_notebook(plan, runs, staging)
-    _record_reuse(plan, runs, staging)
+    runs = _execute(plan, staging, parameters, jobs, kernel, say, pool) if plan.stale else []
+    lap("notebooks_and_pages")
+    return params, counts, last_recorded, base, runs
 
-    if plan.stale and (staging / "figures").exists():
-        write_manifest(staging / "figures")
-    write_index(staging, params, runs, counts, started, variant_record(base, params) if base else None)
-    if (staging / "funder").exists():  # last, so it reads every page a funder may be sent, the index included
-        check_funder_outputs(staging, params)
-    (staging / CACHE_FILE).unlink(missing_ok=True)
-    seconds = time.perf_counter() - t0
-    write_provenance(staging, params, plan.file_hashes, runs, started, seconds, base, last_recorded)
-    publish(staging, report)
-    say(f"Report: {report / 'index.html'} ({seconds:.1f} s)")
-    return RunResult(params, report, runs, seconds)
+
+def _stopwatch(steps: dict[str, float]) -> Callable[[str], None]:
+    """``lap(name)`` records in ``steps`` the seconds since the last lap (or since the stopwatch was made)."""
+    last = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = round(steps.get(name, 0.0) + now - last[0], 2)
+        last[0] = now
+
+    return lap
 
 
 def make_plan(params: Params, only: list[str] | None, force: bool,
@@ -349,7 +390,7 @@ def _recorded_date(text: str | None) -> dt.date | None:
 
 
 def _execute(plan: Plan, staging: Path, parameters: dict, jobs: int, kernel: str | None,
-             say: Callable[[str], None]) -> list[NotebookRun]:
+             say: Callable[[str], None], pool: NotebookPool | None = None) -> list[NotebookRun]:
     """Execute the stale notebooks, the slowest first and the report notebook last, and render their pages
     (the others' while the report notebook runs alone); raise :class:`NotebookFailed` for the first failure."""
     stale = plan.stale
@@ -359,12 +400,12 @@ def _execute(plan: Plan, staging: Path, parameters: dict, jobs: int, kernel: str
     last = [p for p in stale if runs_last(p)]
     runs: list[NotebookRun] = []
     if first:
-        run_batch(first, staging, parameters, jobs, kernel, say, runs, len(stale))
+        run_batch(first, staging, parameters, jobs, kernel, say, runs, len(stale), pool)
         raise_failed(runs, staging)
     with ThreadPoolExecutor(max_workers=1) as background:  # a core is free while the report notebook runs
         pages = background.submit(render_html, staging, list(runs) if kernel else [])
         if last:
-            run_batch(last, staging, parameters, jobs, kernel, say, runs, len(stale))
+            run_batch(last, staging, parameters, jobs, kernel, say, runs, len(stale), pool)
         pages.result()
     raise_failed(runs, staging)
     render_html(staging, runs[len(first):] if kernel else [])

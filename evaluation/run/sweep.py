@@ -479,22 +479,6 @@ def move_into(staging: Path, folder: Path) -> None:
 # The command line
 
 
-def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """``python -m evaluation sweep SPEC [--workers N] [--scheduler ADDRESS] [--retries N] [--force]``."""
-    p = subparsers.add_parser("sweep", help="run every cohort of a sweep spec under a grid of settings on Dask and "
-                              "write a sensitivity summary to reports/sweeps/<name>/", epilog=EXIT_CODES)
-    p.add_argument("spec", help="sweep spec, e.g. sweeps/demo.yaml")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster (default: one "
-                   "per core)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask cluster's scheduler, e.g. "
-                   "tcp://host:8786 (its workers must share this file system: repository, data, reports)")
-    p.add_argument("--retries", type=int, default=2, metavar="N", help="further attempts of a variant whose "
-                   "notebook failed or whose run was killed (default 2)")
-    p.add_argument("--force", action="store_true", help="run every notebook of every variant, even unchanged ones")
-    p.set_defaults(func=cmd_sweep)
-    return p
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep; print where the summary is, or which variants failed and where their logs are."""
     if args.workers is not None and args.scheduler:
