@@ -7,6 +7,7 @@ caches of pure functions; everything a notebook can change and a later one could
 and the execution count (IPython's reset), open figures and matplotlib's settings, pandas' and numpy's options,
 the warning filters and the record of warnings already shown (a warning shown by one notebook would otherwise be
 hidden in the next), the working folder, the runner's variables in the environment, and the params-read record.
+IPython's own configuration (a ``%config`` line) is not set back: the workbench's notebooks set none.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import os
 import sys
 import warnings
 from typing import Mapping
+
+from evaluation.core.params_read import stop_recording_params_reads
 
 _KEPT: dict = {}  # what remember() saw: the state reset() puts back
 
@@ -39,8 +42,6 @@ def reset(environment: Mapping[str, str | None]) -> None:
     import numpy as np
     import pandas as pd
     from IPython import get_ipython
-
-    from evaluation.core.params_read import stop_recording_params_reads
 
     stop_recording_params_reads()
     plt.close("all")
