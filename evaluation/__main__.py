@@ -76,12 +76,17 @@ def _reported(work: Callable[[], int], what: str = "report") -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .core.params import parse_overrides
-    from .run.runner import run
+    from .run.plan import report_if_up_to_date
 
     def work() -> int:
         overrides = parse_overrides(args.set or [], path=args.params)
-        result = run(args.params, only=args.only, jobs=args.jobs, force=args.force, overrides=overrides,
-                     variant=args.variant, reuse_from=args.reuse_from)
+        options = dict(only=args.only, force=args.force, overrides=overrides, variant=args.variant,
+                       reuse_from=args.reuse_from)
+        result = report_if_up_to_date(args.params, **options)  # then nothing else of the workbench loads
+        if result is None:
+            from .run.runner import run
+
+            result = run(args.params, jobs=args.jobs, **options)
         return 0 if result.ok else EXIT_NOTEBOOK
 
     return _reported(work)

@@ -13,7 +13,7 @@ import pytest
 from evaluation.__main__ import build_parser
 from evaluation.core.params import PARAM_FIELDS, load_params
 from evaluation.core.params_read import record_params_reads, stop_recording_params_reads
-from evaluation.run import notebooks, runner
+from evaluation.run import notebooks, plan, runner
 from evaluation.run.provenance import params_read_by, params_read_in_code, reuse_key
 
 START = "import evaluation as ev\nimport pandas as pd\nparams, cohort = ev.start(globals())"
@@ -39,7 +39,7 @@ def two_notebooks(tmp_path, monkeypatch) -> Path:
     notebook(folder, "01_ci.ipynb", START,
              "ev.save_table(pd.DataFrame({'ci_method': [params.ci_method]}), params, 'ci')")
     monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
-    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v1")
+    monkeypatch.setattr(plan, "code_fingerprint", lambda: "code-v1")
     return folder
 
 
@@ -147,8 +147,14 @@ def test_a_notebook_is_reused_from_another_report_when_the_params_it_read_agree(
     assert pd.read_csv(seed7.report_dir / "tables" / "seed.csv")["seed"].tolist() == [7]
     assert pd.read_csv(seed7.report_dir / "tables" / "ci.csv")["ci_method"].tolist() == ["log-log"]
 
-    # its own last report comes first: run again unchanged, everything is reused from it
+    # its own last report comes first: run again unchanged, it is up to date and nothing is written
+    before = (seed7.report_dir / "provenance.json").read_bytes()
     again = runner.run(seed7_params, in_process=True, say=quiet, reuse_from=[main.report_dir])
+    assert statuses(again) == {"seed": "reused", "ci": "reused"}
+    assert (again.report_dir / "provenance.json").read_bytes() == before
+    # with a setting no notebook reads changed it is published again, every notebook reused from its own report
+    again = runner.run(tiny_params(tmp_path, tiny_cohort, "seed7", seed=7, output_dir=reports_root / "v" / "seed7",
+                                   alpha=0.1), in_process=True, say=quiet, reuse_from=[main.report_dir])
     assert statuses(again) == {"seed": "reused", "ci": "reused"}
     assert {n["reused_from"] for n in provenance(again.report_dir)["notebooks"]} == {"reports/v/seed7"}
 
@@ -270,7 +276,7 @@ def test_a_variant_reuses_what_its_settings_do_not_reach_and_matches_a_cold_run(
 
 def test_a_variant_reuses_from_the_cohorts_main_report_when_there_is_one(tmp_path, tiny_cohort, reports_root,
                                                                          two_notebooks):
-    assert runner.variant_reuse_from("tiny", ["reports/x"]) == ["reports/x"]  # no main report yet
+    assert plan.variant_reuse_from("tiny", ["reports/x"]) == ["reports/x"]  # no main report yet
     main = runner.run(tiny_params(tmp_path, tiny_cohort, "main"), in_process=True, say=quiet)
-    assert runner.variant_reuse_from("tiny", ["reports/x"]) == ["reports/x", main.report_dir]
-    assert runner.variant_reuse_from("tiny", None) == [main.report_dir]
+    assert plan.variant_reuse_from("tiny", ["reports/x"]) == ["reports/x", main.report_dir]
+    assert plan.variant_reuse_from("tiny", None) == [main.report_dir]

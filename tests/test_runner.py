@@ -13,7 +13,7 @@ from evaluation import NotebookFailed
 from evaluation.data import loading
 from evaluation.__main__ import main
 from evaluation.core.paths import REPO_ROOT
-from evaluation.run import execute, notebooks, runner
+from evaluation.run import execute, notebooks, plan, runner
 from tests.conftest import TINY
 
 
@@ -120,15 +120,18 @@ def test_validate_command(tiny_cohort, capsys):
 
 
 def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, reports_root, one_notebook, monkeypatch):
-    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v1")
+    monkeypatch.setattr(plan, "code_fingerprint", lambda: "code-v1")
     params = params_file(tmp_path, tiny_cohort)
     first = runner.run(params, say=lambda s: None)
     assert [r.status for r in first.notebooks] == ["ran"]
-    again = runner.run(params, say=lambda s: None)
+    published = {p: p.read_bytes() for p in (reports_root / "tiny").rglob("*") if p.is_file()}
+    said: list[str] = []
+    again = runner.run(params, say=said.append)
     assert [r.status for r in again.notebooks] == ["reused"]
-    prov = json.loads((reports_root / "tiny" / "provenance.json").read_text())
-    assert prov["reused_notebooks"] == ["data_quality"]
-    assert (reports_root / "tiny" / "tables" / "data_quality.csv").exists()
+    # up to date: nothing is written, the provenance record included, and the runner says so
+    assert {p: p.read_bytes() for p in (reports_root / "tiny").rglob("*") if p.is_file()} == published
+    assert said[-1].startswith("Report: ") and "(up to date: nothing it is made from changed since " in said[-1]
+    assert not list((reports_root / ".staging").glob("tiny*"))
     forced = runner.run(params, force=True, say=lambda s: None)
     assert [r.status for r in forced.notebooks] == ["ran"]
     (tiny_cohort / "measurements.csv").write_text(TINY["measurements.csv"] + "P001,a1c,2015-08-20,7.1\n")
@@ -142,7 +145,7 @@ def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, re
     assert "suppress_below" in read and "alpha" not in read
     params.write_text(params.read_text() + "alpha: 0.1\n")
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["reused"]
-    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v2")
+    monkeypatch.setattr(plan, "code_fingerprint", lambda: "code-v2")
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
 
 
@@ -150,7 +153,7 @@ def test_a_report_changed_outside_a_run_is_not_reused(tmp_path, tiny_cohort, rep
     """The published report belongs to the runner: provenance records the sha256 of every file it published, and
     a table edited, deleted or added afterwards (a notebook saved over it, a hand edit) makes the next run execute
     every notebook again instead of re-publishing the mixed state."""
-    monkeypatch.setattr(runner, "code_fingerprint", lambda: "code-v1")
+    monkeypatch.setattr(plan, "code_fingerprint", lambda: "code-v1")
     params = params_file(tmp_path, tiny_cohort)
     runner.run(params, say=lambda s: None)
     report = reports_root / "tiny"

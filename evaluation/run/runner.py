@@ -17,8 +17,9 @@ reflects the params file as written (``--set`` without ``--variant`` is refused)
 page and provenance say what it changed. A variant reuses, by default, the notebooks of the cohort's main report
 that read none of the keys it changed.
 
-This module holds the plan (which notebooks run, which are reused) and the order of the steps; the steps live
-beside it: executing notebooks in :mod:`.execute`, the provenance record and input keys in :mod:`.provenance`,
+This module holds the order of the steps; the steps live beside it: the plan (which notebooks run, which are
+reused, whether the report is up to date already) in :mod:`.plan`, executing notebooks in :mod:`.execute` (in the
+warm kernels of :mod:`.kernels`), the provenance record and input keys in :mod:`.provenance`,
 the HTML pages in :mod:`.pages`, and writing only inside the reports root, the atomic exchange, the journal and
 its repair in :mod:`.publishing`.
 """
@@ -27,81 +28,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import os
 import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 import pandas as pd
 from evaluation.core.errors import DataValidationError, NotebookFailed, ParamsError
 from evaluation.core.figures import write_manifest
 from evaluation.core.outputs import save_table
-from evaluation.core.params import Params, load_params, name_overrides, to_dict
-from evaluation.core.paths import reports_root, resolve_path, shown_path
-from evaluation.core.problems import Problems
-from evaluation.data.loading import CACHE_FILE, input_files, load_cohort, save_validated, sha256
-from evaluation.data.refi_qda import qdpx_path
+from evaluation.core.params import Params, name_overrides, to_dict
+from evaluation.core.paths import reports_root, shown_path
+from evaluation.data.loading import CACHE_FILE, load_cohort, save_validated
 from evaluation.data.start import resolve_with_data
 from evaluation.data.validation import last_recorded_date
 from evaluation.report.gate import check_funder_outputs
 from .execute import (OUTPUTS_DIR, PARAMS_READ_DIR, NotebookPool, kernel_name, outputs_path, params_read_path,
                       run_batch)
-from .notebooks import NotebookRun, discover_notebooks, expected_cost, notebook_name, runs_last
+from .notebooks import NotebookRun, expected_cost, notebook_name, runs_last
 from .pages import render_html, write_index
-from .provenance import (FINISHED, PROVENANCE, Variant, changed_outside, code_fingerprint, finished_notebooks,
-                         input_key, params_read_by, published_hashes, read_provenance, report_name, reuse_key,
-                         variant_record, write_provenance)
-from .publishing import (WRITE_ERRORS, check_output_dir, check_replaceable, check_writable, new_staging_dir, publish,
-                         refused_write, repair_reports, storage_error)
-
-
-@dataclass
-class RunResult:
-    """What :func:`run` did: the resolved params, where the report is, and each notebook's record."""
-
-    params: Params
-    report_dir: Path
-    notebooks: list[NotebookRun] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(n.status in FINISHED for n in self.notebooks)
-
-
-@dataclass
-class Plan:
-    """Which notebooks a run executes and which it takes from the published report."""
-
-    every: list[Path]  # the workbench's notebooks
-    chosen: list[Path]  # those the run is about (``--only``), with the report notebook when it must rerun
-    stale: list[Path]  # those to execute: chosen, and inputs changed (or ``force``)
-    reusable: set[str]  # file names of chosen notebooks whose inputs are unchanged: their outputs are reused
-    keys: dict[str, str]  # file name -> input key
-    file_hashes: dict[str, str]  # input file -> sha256
-    record: dict  # the published report's provenance record ({} when there is none)
-    previous: dict[str, dict]  # its finished notebooks, by file name
-    changed: list[str] = field(default_factory=list)  # its files changed since it was published (none reused then)
-    # where the reused outputs come from: the report copied into staging (the run's own, or one of reuse_from)
-    source: Path | None = None
-    reused_from: str | None = None  # the source as provenance names it (reports/...)
-    params: Params | None = None  # the params the keys were computed for (as of the plan: as_of maybe unresolved)
-    code: str = ""  # the code fingerprint
-    notes: list[str] = field(default_factory=list)  # reuse sources not used, and why
-
-
-@dataclass
-class ReuseSource:
-    """A finished report a run may take notebooks' outputs from instead of running them: the run's own last
-    report, or another report of the same cohort on the same data (``reuse_from``)."""
-
-    folder: Path
-    record: dict  # its provenance record
-    finished: dict[str, dict]  # its finished notebooks, by file name
-    own: bool = False
+from .plan import Plan, RunResult, and_report, prepare, unchanged_result, up_to_date
+from .provenance import Variant, params_read_by, published_hashes, reuse_key, variant_record, write_provenance
+from .publishing import WRITE_ERRORS, new_staging_dir, publish, refused_write, storage_error
 
 
 def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
@@ -115,8 +64,9 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
 
     A notebook whose inputs (see :func:`~evaluation.run.provenance.input_key`) are unchanged since the
     published report is not executed again: its outputs are reused. ``reuse_from`` names other reports of the
-    same cohort and data a notebook may be reused from too (see :func:`make_plan`). ``force`` executes every
-    chosen notebook and reuses nothing.
+    same cohort and data a notebook may be reused from too (see :func:`~evaluation.run.plan.make_plan`). ``force``
+    executes every chosen notebook and reuses nothing. A run that would publish the report as it is (see
+    :func:`~evaluation.run.plan.up_to_date`) writes nothing and says the report is up to date.
     ``only`` limits the run to some notebooks; the others' outputs are kept from the last report. ``in_process``
     runs the notebooks' code in this process instead of kernels (fast, for tests: the executed notebooks keep
     no outputs and no HTML pages are rendered); everything else, publishing included, is the same.
@@ -144,22 +94,11 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
     """:func:`run`'s work; the staging folder is appended to ``made`` as soon as it exists."""
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.timezone.utc)
-    if overrides and variant is None:
-        raise ParamsError(f"--set ({', '.join(overrides)}) needs --variant NAME: the main report always reflects the "
-                          "params file as written; a run with settings changed is a variant, published to "
-                          "reports/variants/<cohort_id>/NAME/", path=str(params_path), key="--set")
     steps: dict[str, float] = {}  # seconds of each step, for the provenance record (and the benchmark)
     lap = _stopwatch(steps)
-    params = load_params(params_path, overrides, variant)
-    base = Variant(variant, load_params(params_path), overrides) if variant is not None else None
-    check_output_dir(params)  # before anything is written
-    check_replaceable(params.output_dir, params.cohort_id, params.source)
-    for line in repair_reports():
-        say(line)
-    check_writable(params.output_dir)
-    if variant is not None:  # a variant reruns only what its overrides reach: the rest comes from the main report
-        reuse_from = variant_reuse_from(params.cohort_id, reuse_from)
-    plan = make_plan(params, only, force, reuse_from)
+    params, base, plan = prepare(params_path, only, force, overrides, variant, reuse_from, say)
+    if up_to_date(params, base, plan):
+        return unchanged_result(params, plan, say, t0)
     lap("plan")
     for note in plan.notes:
         say(f"  {note}")
@@ -250,112 +189,6 @@ def _stopwatch(steps: dict[str, float]) -> Callable[[str], None]:
     return lap
 
 
-def make_plan(params: Params, only: list[str] | None, force: bool,
-              reuse_from: list[str | Path] | None = None) -> Plan:
-    """Which notebooks to execute and where the others' outputs come from.
-
-    A notebook is reusable from a report when its reuse key (:func:`~evaluation.run.provenance.reuse_key`),
-    recomputed for these params over the fields the report recorded it read, equals the key recorded there. The
-    candidates are the published report at ``output_dir`` (for the chosen notebooks; the others are kept) and
-    then the reports of ``reuse_from`` (for every notebook, so a report is never assembled from two); the one
-    leaving the fewest notebooks to run is copied (on a tie the earlier). A report changed outside a run is
-    never used. The report notebook runs whenever any other does (it reads their tables); ``force`` runs every
-    chosen notebook.
-    """
-    every = discover_notebooks()
-    chosen = discover_notebooks(only)
-    if not params.data_dir.is_dir():
-        raise DataValidationError(_folder_missing(params.data_dir), str(params.data_dir))
-    file_hashes = input_hashes(params)
-    code = code_fingerprint()
-    keys = {p.name: input_key(p, params, file_hashes, code) for p in every}
-    record = read_provenance(params.output_dir) or {}
-    previous = finished_notebooks(record)
-    changed = changed_outside(params.output_dir, record) if previous else []
-    if changed:  # a file of the report was edited, added or deleted outside the runner: nothing in it is trusted
-        chosen, previous = every, {}
-    candidates = [ReuseSource(params.output_dir, record, previous, own=True)] if previous else []
-    others, notes = reuse_sources(params, [] if force else reuse_from or [], file_hashes)
-    # (source, reusable, stale, the notebooks it is about): with no source, the chosen ones run
-    best: tuple[ReuseSource | None, set[str], list[Path], list[Path]] = (None, set(), _and_report(chosen, every), chosen)
-    for source in candidates + others:
-        among = chosen if source.own else every
-        reusable = set() if force else {p.name for p in among
-                                         if reusable_from(source, p, params, file_hashes, code, keys[p.name])}
-        stale = _and_report([p for p in among if p.name not in reusable], every)
-        if source.own or (reusable and (best[0] is None or len(stale) < len(best[2]))):
-            best = (source, reusable, stale, among)
-    source, reusable, stale, among = best
-    chosen = among + [p for p in stale if p not in among]
-    return Plan(every, chosen, stale, reusable, keys, file_hashes, source.record if source else record,
-                source.finished if source else previous, changed, source=source.folder if source else None,
-                reused_from=report_name(source.folder) if source else None, params=params, code=code, notes=notes)
-
-
-def _and_report(stale: list[Path], every: list[Path]) -> list[Path]:
-    """``stale`` with the report notebook when anything runs: it reads the others' tables."""
-    return stale + [p for p in every if runs_last(p) and p not in stale] if stale else []
-
-
-def reusable_from(source: ReuseSource, notebook: Path, params: Params, file_hashes: dict[str, str], code: str,
-                  key: str) -> bool:
-    """Whether ``source`` holds the outputs a run of ``params`` would compute for ``notebook``: its recorded reuse
-    key matches, recomputed over the params it read (``key``, the full input key, for the run's own report of
-    before params were recorded)."""
-    entry = source.finished.get(notebook.name)
-    if entry is None or not (source.folder / "notebooks" / notebook.name).exists():
-        return False
-    read = entry.get("params_read")
-    if entry.get("reuse_key") and isinstance(read, list):
-        return reuse_key(notebook, params, file_hashes, code, read) == entry["reuse_key"]
-    return source.own and entry.get("input_key") == key
-
-
-def variant_reuse_from(cohort_id: str, reuse_from: list[str | Path] | None) -> list[str | Path]:
-    """Where a variant run may reuse notebooks from: the reports named, then the cohort's main report
-    (``reports/<cohort_id>/``) when there is one, so a variant reruns only what its overrides reach."""
-    main = reports_root() / cohort_id
-    return list(reuse_from or []) + ([main] if (main / PROVENANCE).is_file() else [])
-
-
-def reuse_sources(params: Params, folders: list[str | Path],
-                  file_hashes: dict[str, str]) -> tuple[list[ReuseSource], list[str]]:
-    """The reports of ``folders`` a run of ``params`` may reuse notebooks from (a report of the same cohort on the
-    same data, unchanged since it was published), and a note for each other one saying why it is not used."""
-    sources, notes = [], []
-    for folder in folders:
-        folder = resolve_path(folder)
-        if Path(os.path.abspath(folder)) == Path(os.path.abspath(params.output_dir)):
-            continue  # the run's own report is a candidate anyway
-        shown = report_name(folder)
-        record = read_provenance(folder)
-        if record is None:
-            notes.append(f"--reuse-from {shown}: not a report (no provenance.json), nothing reused from it")
-        elif record.get("cohort_id") != params.cohort_id:
-            notes.append(f"--reuse-from {shown}: a report of cohort {record.get('cohort_id')!r}, not "
-                         f"{params.cohort_id!r}; nothing reused from it")
-        elif record.get("input_files_sha256") != file_hashes:
-            notes.append(f"--reuse-from {shown}: run on other data files; nothing reused from it")
-        elif not isinstance(record.get("published_files_sha256"), dict):
-            notes.append(f"--reuse-from {shown}: published before reports recorded their files; nothing reused from it")
-        elif changed := changed_outside(folder, record):
-            listed = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
-            notes.append(f"--reuse-from {shown}: changed since it was published (outside a run: {listed}); "
-                         "nothing reused from it")
-        else:
-            sources.append(ReuseSource(folder, record, finished_notebooks(record)))
-    return sources, notes
-
-
-def input_hashes(params: Params) -> dict[str, str]:
-    """sha256 of every input file of the cohort: the data folder's files, and a REFI-QDA project outside it."""
-    hashes = {str(p.relative_to(params.data_dir)): sha256(p) for p in input_files(params.data_dir)}
-    qdpx = qdpx_path(params)
-    if qdpx is not None and qdpx.is_file():  # a project outside the data folder is an input too
-        hashes.setdefault(str(qdpx), sha256(qdpx))
-    return hashes
-
-
 def _validate(params: Params, staging: Path, say: Callable[[str], None],
               overrides: dict[str, Any]) -> tuple[Params, dict[str, int], dt.date | None]:
     """Validate the cohort into the staging folder's data-quality table, stop on an error, resolve the params
@@ -443,7 +276,7 @@ def _copy_source(plan: Plan, staging: Path, say: Callable[[str], None]) -> Plan:
     shutil.rmtree(staging)
     staging.mkdir()
     every = plan.every
-    return dataclasses.replace(plan, chosen=every, stale=_and_report(list(every), every), reusable=set(), previous={},
+    return dataclasses.replace(plan, chosen=every, stale=and_report(list(every), every), reusable=set(), previous={},
                                source=None, reused_from=None)
 
 
@@ -509,8 +342,3 @@ def raise_failed(runs: list[NotebookRun], staging: Path) -> None:
     raise error
 
 
-def _folder_missing(data_dir: Path) -> pd.DataFrame:
-    """The data-quality table of a data folder that does not exist."""
-    problems = Problems()
-    problems.add(str(data_dir), None, None, "error", "data folder not found")
-    return problems.table()

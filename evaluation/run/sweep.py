@@ -48,6 +48,7 @@ from evaluation.core.params import check_variant_name, flatten, load_params, to_
 from evaluation.core.paths import REPO_ROOT, REPORTS_ENV, TRASH_DIR, reports_root, resolve_path, shown_path
 from evaluation.report.sensitivity import SweepVariant, write_sensitivity_summary
 from .execute import THREAD_VARIABLES
+from .plan import UP_TO_DATE
 from .provenance import read_provenance, shown_report_dir
 from .publishing import ReportsNotWritable, check_writable, new_staging_dir, refused_write, storage_error
 from .sweep_spec import (BASE, KEPT, LOGS, SWEEP_RECORD, VARIANTS, SweepSpec, expand_variants, load_spec, slug,  # noqa: F401
@@ -248,7 +249,7 @@ def run_variant(task: SweepTask) -> dict[str, Any]:
               "report_dir": task.report_dir, "log": task.log_path, "error": None}
     output = _read_from(log, offset)
     if code == EXIT_OK:
-        return record | {"status": _ran_or_reused(Path(task.report_dir))}
+        return record | {"status": _ran_or_reused(Path(task.report_dir), output)}
     crashed = "Traceback (most recent call last)" in output  # an uncaught error exits 1, like data errors
     if code in DETERMINISTIC and not crashed:
         return record | {"status": "failed", "error": _error_line(output) or DETERMINISTIC[code]}
@@ -272,8 +273,11 @@ def _error_line(output: str) -> str | None:
     return None
 
 
-def _ran_or_reused(report_dir: Path) -> str:
-    """``reused`` when the report a run published executed no notebook (all were unchanged), else ``ran``."""
+def _ran_or_reused(report_dir: Path, output: str) -> str:
+    """``reused`` when the run found its report up to date (its last line says so) or published one that executed
+    no notebook (all were unchanged), else ``ran``."""
+    if any(line.startswith("Report: ") and f"({UP_TO_DATE}:" in line for line in output.splitlines()):
+        return "reused"
     record = read_provenance(report_dir) or {}
     notebooks = record.get("notebooks") or []
     return "reused" if notebooks and all(n.get("status") != "ran" for n in notebooks) else "ran"
