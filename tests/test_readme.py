@@ -16,7 +16,8 @@ from evaluation.__main__ import build_parser, main
 from evaluation.core.schema import settings_markdown
 from evaluation.core.paths import REPO_ROOT
 from evaluation.data.loading import load_cohort
-from evaluation.run.runner import discover_notebooks, run
+from evaluation.run.notebooks import discover_notebooks
+from evaluation.run.runner import run
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 

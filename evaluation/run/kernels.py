@@ -15,10 +15,13 @@ papermill only inside the functions that use them.
 from __future__ import annotations
 
 import ast
+import functools
 import os
+import queue
 import resource
 import sys
 import tempfile
+import time
 from multiprocessing.util import Finalize
 from pathlib import Path
 
@@ -29,6 +32,8 @@ from evaluation.core.paths import REPO_ROOT
 SOCKETS_PREFIX = "cmm-kernel-"  # a kernel's socket folder, under the system's temporary folder (a short path: a
 # Unix socket's path is limited to about 100 characters)
 RECYCLE_MB = 2048  # a kernel still holding more than this after a notebook (and its reset) is replaced
+# as nbclient starts its kernels: the notebooks' cells are not added to the user's IPython history
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 START_TIMEOUT_SECONDS = 120
 CELL_TIMEOUT_SECONDS = 1800
 # what every warm kernel runs once, after the notebooks' own imports: a figure drawn in each export format loads
@@ -93,7 +98,7 @@ class WarmKernel:
 
         self.sockets = tempfile.TemporaryDirectory(prefix=SOCKETS_PREFIX, ignore_cleanup_errors=True)
         self.manager = AsyncKernelManager(kernel_name=name, **kernel_connection(self.sockets.name))
-        run_sync(self.manager.start_kernel)(cwd=str(REPO_ROOT))
+        run_sync(self.manager.start_kernel)(cwd=str(REPO_ROOT), extra_arguments=KERNEL_ARGUMENTS)
         client = self.client()
         try:
             self.warm_error = self.run(warm_code, client)  # a failed import shows again, with its cell, in the notebook
@@ -105,10 +110,10 @@ class WarmKernel:
         return getattr(self.manager.provisioner, "pid", None)
 
     def client(self):
-        """A new client of this kernel, its channels started and the kernel answering."""
+        """A new client of this kernel, its channels started and the kernel answering on both (see :func:`_ready`)."""
         client = self.manager.client()
         client.start_channels()
-        run_sync(client.wait_for_ready)(timeout=START_TIMEOUT_SECONDS)
+        run_sync(_ready)(client, START_TIMEOUT_SECONDS)
         return client
 
     def run(self, code: str, client) -> str | None:
@@ -129,6 +134,28 @@ class WarmKernel:
         finally:
             run_sync(self.manager.cleanup_resources)()
             self.sockets.cleanup()
+
+
+async def _ready(client, timeout: float) -> None:
+    """Wait until the kernel answers ``client``: a kernel_info request's reply on the shell channel, and its
+    idle status on IOPub (then the subscription is live and no output of the next request is missed). What
+    jupyter_client's ``wait_for_ready`` checks, without the 0.2 s it then waits for IOPub to fall quiet: a
+    fresh client has nothing to flush, and a notebook pays that wait every time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg_id = client.kernel_info()
+        try:
+            while (await client.get_shell_msg(timeout=max(0.1, deadline - time.monotonic())))[
+                    "parent_header"].get("msg_id") != msg_id:
+                pass
+            while True:
+                msg = await client.get_iopub_msg(timeout=1)
+                if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" \
+                        and msg["content"].get("execution_state") == "idle":
+                    return
+        except queue.Empty:  # IOPub was not subscribed yet when the kernel answered: ask again
+            continue
+    raise RuntimeError(f"the kernel did not answer within {timeout:.0f} s")
 
 
 def clear_peak_memory(pid: int | None) -> bool:
@@ -204,6 +231,36 @@ def worker_kernel() -> WarmKernel:
     return kernel
 
 
+ENGINE = "cmm-warm-kernel"  # the papermill engine that runs a notebook in a kernel already running
+
+
+@functools.cache
+def _engine() -> str:
+    """Register (once) and name the papermill engine that executes in this worker's running kernel, through the
+    client already connected to it: papermill passes ``km`` to nbclient but not ``kc``, and nbclient then starts a
+    client of its own (0.2 s of waiting per notebook) that it never stops, since it does not own the kernel."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class ConnectedClient(PapermillNotebookClient):
+        def __init__(self, nb_man, kc=None, **kw) -> None:
+            super().__init__(nb_man, **kw)
+            self.kc = kc
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
+            return ConnectedClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                   kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
+                                   stderr_file=stderr_file, **kwargs).execute()
+
+    papermill_engines.register(ENGINE, WarmKernelEngine)
+    return ENGINE
+
+
 def run_in_warm_kernel(source: str, target: str, parameters: dict, environment: dict[str, str | None],
                        stdout) -> dict:
     """Run one notebook with papermill in this worker's warm kernel, reset first with ``environment``; its peak
@@ -218,9 +275,9 @@ def run_in_warm_kernel(source: str, target: str, parameters: dict, environment: 
         if failed:
             raise RuntimeError(f"the kernel could not be reset for the notebook: {failed}")
         measured = clear_peak_memory(kernel.pid)
-        pm.execute_notebook(source, target, parameters=parameters, kernel_name=_Worker.name, language="python",
-                            km=kernel.manager, kc=client, cwd=str(REPO_ROOT), progress_bar=False, log_output=True,
-                            stdout_file=stdout, stderr_file=stdout, request_save_on_cell_execute=False,
+        pm.execute_notebook(source, target, parameters=parameters, engine_name=_engine(), kernel_name=_Worker.name,
+                            language="python", km=kernel.manager, kc=client, cwd=str(REPO_ROOT), progress_bar=False,
+                            log_output=True, stdout_file=stdout, stderr_file=stdout, request_save_on_cell_execute=False,
                             execution_timeout=CELL_TIMEOUT_SECONDS)
     finally:
         client.stop_channels()
