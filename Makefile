@@ -20,7 +20,7 @@ help:
 	@echo "make run PARAMS=params/<cohort>.yaml   evaluate your own cohort"
 	@echo "make lab       JupyterLab with the project's kernel"
 	@echo "make regold    refresh the regression outputs (tests/goldens/) after an intended change"
-	@echo "make bench     benchmark the demo, 25,000- and 250,000-patient cohorts"
+	@echo "make bench     benchmark the demo and 25,000-, 100,000- and 250,000-patient cohorts (first, forced, unchanged, floor)"
 	@echo "make bench-sweep   benchmark the demo sweep against the same variants run one by one"
 
 # The environment: a virtualenv with the locked versions (uv when it installs, else pip), the package

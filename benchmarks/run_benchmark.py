@@ -196,7 +196,8 @@ def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
     floor = in_process(python, checkout, params, reports, env)
     row |= {"forced_run_s": round(forced, 1), "unchanged_run_s": round(unchanged, 2),
             "floor_s": round(floor["in_process_seconds"].sum(), 1),
-            "reused_on_rerun": len(prov_again.get("reused_notebooks", [])),
+            # an up-to-date report is left as it was: the re-run published nothing, its provenance is the forced run's
+            "rerun_published_nothing": prov_again.get("started_utc") == prov.get("started_utc"),
             "steps_s": json.dumps(prov.get("step_seconds", {}))}
     notebooks = pd.DataFrame(prov["notebooks"])[["notebook", "seconds", "peak_memory_mb"]]
     notebooks["notebook"] = notebooks["notebook"].map(lambda p: Path(p).stem)
@@ -300,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         per = scaling["forced_s_per_100k_patients"]
         print(f"time per 100,000 patients from {scaling['size'].iloc[0]} to {scaling['size'].iloc[-1]}: "
               f"{per.min()}-{per.max()} s (max/min {per.max() / per.min():.2f})")
-    print(markdown(summary.drop(columns=["steps_s"]).fillna("")))
+    print(markdown(summary.drop(columns=["steps_s"]).astype(object).fillna("")))
     print()
-    print(markdown(pd.concat(notebooks).fillna("")))
+    print(markdown(pd.concat(notebooks).astype(object).fillna("")))
     print(f"\nResults: {RESULTS / 'benchmark.csv'}, {RESULTS / 'benchmark_notebooks.csv'}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
