@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from evaluation.data.synth import generate_cohort
@@ -106,3 +107,14 @@ def small_report(tmp_path_factory) -> Path:
         mp.setenv("CMM_REPORTS_DIR", str(root / "reports"))
         run(params_file, in_process=True, say=lambda _: None)
     return params_file
+
+
+def write_notebook(folder: Path, name: str, *cells: str) -> Path:
+    """A notebook with a parameters cell (``cohort_id = None``) and ``cells``, written to ``folder/name``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("cohort_id = None", metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / name
+    nbformat.write(nb, path)
+    return path

@@ -8,16 +8,7 @@ import pytest
 
 from evaluation.run.execute import NotebookPool, kernel_name
 from evaluation.run.kernels import warm_up_code
-
-
-def notebook(folder: Path, name: str, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("marker = None", metadata={"tags": ["parameters"]})]
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / name
-    nbformat.write(nb, path)
-    return path
+from tests.conftest import write_notebook
 
 
 def printed(staging: Path, path: Path) -> list[str]:
@@ -29,8 +20,9 @@ def printed(staging: Path, path: Path) -> list[str]:
 
 
 def test_warm_up_runs_each_notebooks_imports_once_in_order(tmp_path):
-    first = notebook(tmp_path, "01_a.ipynb", "import os\nx = 1\nfrom pathlib import Path", "import json")
-    second = notebook(tmp_path, "02_b.ipynb", "import os\nimport json, sys", "this is not python", "%matplotlib inline")
+    first = write_notebook(tmp_path, "01_a.ipynb", "import os\nx = 1\nfrom pathlib import Path", "import json")
+    second = write_notebook(tmp_path, "02_b.ipynb", "import os\nimport json, sys", "this is not python",
+                            "%matplotlib inline")
     code = warm_up_code([first, second])
     imports = code.split("\n\n")[0].splitlines()
     assert imports == ["import os", "from pathlib import Path", "import json", "import json, sys"]
@@ -41,25 +33,26 @@ def test_warm_up_runs_each_notebooks_imports_once_in_order(tmp_path):
 def shared_kernel(tmp_path_factory):
     """Three notebooks run one after another in one worker, so in one kernel: the first changes everything it can."""
     folder = tmp_path_factory.mktemp("notebooks")
-    messy = notebook(folder, "01_messy.ipynb",
-                     "import os, warnings, matplotlib, pandas as pd, numpy as np\n"
-                     "left_behind = 42\n"
-                     "matplotlib.rcParams['font.size'] = 31\n"
-                     "pd.set_option('display.max_rows', 3)\n"
-                     "np.set_printoptions(precision=1)\n"
-                     "os.environ['LEFT_BEHIND'] = 'yes'\n"
-                     "os.chdir('/')\n"
-                     "warnings.simplefilter('ignore')\n"
-                     "big = bytearray(400 * 2**20)\n"
-                     "print(os.getpid(), os.environ.get('CMM_PARAMS_READ', '').endswith('01_messy.json'))")
-    probe = notebook(folder, "02_probe.ipynb",
-                     "import os, warnings, matplotlib, pandas as pd, numpy as np\n"
-                     "print(os.getpid(), os.environ.get('CMM_PARAMS_READ', '').endswith('02_probe.json'))",
-                     "print('left_behind' in dir(), matplotlib.rcParams['font.size'], pd.get_option('display.max_rows'), "
-                     "np.get_printoptions()['precision'], os.environ.get('LEFT_BEHIND'), os.getcwd() == '/')",
-                     "import warnings\nwarnings.warn('shown again')")
-    dies = notebook(folder, "03_dies.ipynb", "import os\nos._exit(1)")
-    after = notebook(folder, "04_after.ipynb", "import os\nprint(os.getpid())")
+    messy = write_notebook(folder, "01_messy.ipynb",
+                           "import os, warnings, matplotlib, pandas as pd, numpy as np\n"
+                           "left_behind = 42\n"
+                           "matplotlib.rcParams['font.size'] = 31\n"
+                           "pd.set_option('display.max_rows', 3)\n"
+                           "np.set_printoptions(precision=1)\n"
+                           "os.environ['LEFT_BEHIND'] = 'yes'\n"
+                           "os.chdir('/')\n"
+                           "warnings.simplefilter('ignore')\n"
+                           "big = bytearray(400 * 2**20)\n"
+                           "print(os.getpid(), os.environ.get('CMM_PARAMS_READ', '').endswith('01_messy.json'))")
+    probe = write_notebook(folder, "02_probe.ipynb",
+                           "import os, warnings, matplotlib, pandas as pd, numpy as np\n"
+                           "print(os.getpid(), os.environ.get('CMM_PARAMS_READ', '').endswith('02_probe.json'))",
+                           "print('left_behind' in dir(), matplotlib.rcParams['font.size'], "
+                           "pd.get_option('display.max_rows'), "
+                           "np.get_printoptions()['precision'], os.environ.get('LEFT_BEHIND'), os.getcwd() == '/')",
+                           "import warnings\nwarnings.warn('shown again')")
+    dies = write_notebook(folder, "03_dies.ipynb", "import os\nos._exit(1)")
+    after = write_notebook(folder, "04_after.ipynb", "import os\nprint(os.getpid())")
     staging = tmp_path_factory.mktemp("staging")
     (staging / "notebooks").mkdir()
     done: list = []

@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 
@@ -15,19 +14,9 @@ from evaluation.core.params import PARAM_FIELDS, load_params
 from evaluation.core.params_read import record_params_reads, stop_recording_params_reads
 from evaluation.run import notebooks, plan, runner
 from evaluation.run.provenance import params_read_by, params_read_in_code, reuse_key
+from tests.conftest import write_notebook
 
 START = "import evaluation as ev\nimport pandas as pd\nparams, cohort = ev.start(globals())"
-
-
-def notebook(folder: Path, name: str, *cells: str) -> Path:
-    """A notebook with a parameters cell and ``cells``, written to ``folder/name``."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("cohort_id = None", metadata={"tags": ["parameters"]})]
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / name
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture
@@ -35,9 +24,10 @@ def two_notebooks(tmp_path, monkeypatch) -> Path:
     """The workbench's notebooks are two: one saving the seed, one saving the CI method."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    notebook(folder, "00_seed.ipynb", START, "ev.save_table(pd.DataFrame({'seed': [params.seed]}), params, 'seed')")
-    notebook(folder, "01_ci.ipynb", START,
-             "ev.save_table(pd.DataFrame({'ci_method': [params.ci_method]}), params, 'ci')")
+    write_notebook(folder, "00_seed.ipynb", START,
+                   "ev.save_table(pd.DataFrame({'seed': [params.seed]}), params, 'seed')")
+    write_notebook(folder, "01_ci.ipynb", START,
+                   "ev.save_table(pd.DataFrame({'ci_method': [params.ci_method]}), params, 'ci')")
     monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
     monkeypatch.setattr(plan, "code_fingerprint", lambda: "code-v1")
     return folder
@@ -88,25 +78,26 @@ def test_the_recorder_writes_the_fields_read(tmp_path):
 
 def test_params_read_as_variables_are_found_in_the_code(tmp_path):
     every = set(PARAM_FIELDS)
-    assert params_read_in_code(notebook(tmp_path, "a.ipynb", START, "params.seed")) == set()
-    assert params_read_in_code(notebook(tmp_path, "b.ipynb", START, "x = ci_method.upper()")) == {"ci_method"}
-    assert params_read_in_code(notebook(tmp_path, "c.ipynb", "print(params_file)")) == {"source"}
-    assert params_read_in_code(notebook(tmp_path, "d.ipynb", "df.query('n > @suppress_below')")) == {"suppress_below"}
-    assert params_read_in_code(notebook(tmp_path, "e.ipynb", "ci_method = 'log'")) == set()  # assigned, not read
-    assert params_read_in_code(notebook(tmp_path, "f.ipynb", START, "g = globals()")) == every
-    assert params_read_in_code(notebook(tmp_path, "g.ipynb", "df.query(expression)")) == every
-    assert params_read_in_code(notebook(tmp_path, "h.ipynb", "%matplotlib inline")) == every
+    assert params_read_in_code(write_notebook(tmp_path, "a.ipynb", START, "params.seed")) == set()
+    assert params_read_in_code(write_notebook(tmp_path, "b.ipynb", START, "x = ci_method.upper()")) == {"ci_method"}
+    assert params_read_in_code(write_notebook(tmp_path, "c.ipynb", "print(params_file)")) == {"source"}
+    query = write_notebook(tmp_path, "d.ipynb", "df.query('n > @suppress_below')")
+    assert params_read_in_code(query) == {"suppress_below"}
+    assert params_read_in_code(write_notebook(tmp_path, "e.ipynb", "ci_method = 'log'")) == set()  # assigned, not read
+    assert params_read_in_code(write_notebook(tmp_path, "f.ipynb", START, "g = globals()")) == every
+    assert params_read_in_code(write_notebook(tmp_path, "g.ipynb", "df.query(expression)")) == every
+    assert params_read_in_code(write_notebook(tmp_path, "h.ipynb", "%matplotlib inline")) == every
 
 
 def test_a_notebook_that_recorded_nothing_read_every_field(tmp_path):
-    nb = notebook(tmp_path, "a.ipynb", "x = seed")
+    nb = write_notebook(tmp_path, "a.ipynb", "x = seed")
     assert params_read_by(nb, tmp_path / "missing.json") == sorted(PARAM_FIELDS)
     (tmp_path / "r.json").write_text('{"params_read": ["alpha"]}')
     assert params_read_by(nb, tmp_path / "r.json") == ["alpha", "seed"]  # recorded, and read as a variable
 
 
 def test_the_reuse_key_covers_only_the_fields_read(tmp_path):
-    nb = notebook(tmp_path, "a.ipynb", START)
+    nb = write_notebook(tmp_path, "a.ipynb", START)
     base = load_params(tiny_params(tmp_path, tmp_path, "a"))
     log = load_params(tiny_params(tmp_path, tmp_path, "b", ci_method="log"))
     files = {"patients.csv": "abc"}
@@ -198,8 +189,9 @@ def test_a_source_changed_outside_a_run_or_of_other_data_is_not_used(tmp_path, t
 def test_a_notebook_run_again_leaves_no_file_it_no_longer_writes(tmp_path, tiny_cohort, reports_root, two_notebooks):
     """The seed notebook writes extra.csv unless the seed is 7: a variant with seed 7, assembled from the main
     report, has the ci notebook's table (reused) and not the seed notebook's extra.csv of the main report."""
-    notebook(two_notebooks, "00_seed.ipynb", START, "ev.save_table(pd.DataFrame({'seed': [params.seed]}), params, 'seed')",
-             "if params.seed != 7:\n    ev.save_table(pd.DataFrame({'x': [1]}), params, 'extra')")
+    write_notebook(two_notebooks, "00_seed.ipynb", START,
+                   "ev.save_table(pd.DataFrame({'seed': [params.seed]}), params, 'seed')",
+                   "if params.seed != 7:\n    ev.save_table(pd.DataFrame({'x': [1]}), params, 'extra')")
     main = runner.run(tiny_params(tmp_path, tiny_cohort, "main"), in_process=True, say=quiet)
     written = {n["name"]: n["outputs"] for n in provenance(main.report_dir)["notebooks"]}
     assert written == {"seed": ["tables/extra.csv", "tables/seed.csv"], "ci": ["tables/ci.csv"]}

@@ -101,9 +101,11 @@ class WarmKernel:
         run_sync(self.manager.start_kernel)(cwd=str(REPO_ROOT), extra_arguments=KERNEL_ARGUMENTS)
         client = self.client()
         try:
-            self.warm_error = self.run(warm_code, client)  # a failed import shows again, with its cell, in the notebook
+            failed = self.run(warm_code, client)
         finally:
             client.stop_channels()
+        if failed:  # the notebook that needs it fails on that import again, with its cell; here it is only noted
+            print(f"the warm kernel's imports stopped at {failed}", file=sys.stderr)
 
     @property
     def pid(self) -> int | None:

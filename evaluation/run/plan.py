@@ -234,13 +234,29 @@ def up_to_date(params: Params, base: Variant | None, plan: Plan) -> bool:
             and _as_recorded(written) == record.get("params_as_written"))
 
 
+def every_notebook(plan: Plan, runs: list[NotebookRun], staging: Path) -> list[NotebookRun]:
+    """The executed notebooks ``runs`` with the reused and kept ones (kept: in ``staging``, the report being made), in
+    notebook order, each with its input key."""
+    previous = plan.previous
+    for p in plan.every:
+        if p.name in plan.reusable:
+            runs.append(NotebookRun(notebook_name(p), f"notebooks/{p.name}", "reused",
+                                    previous[p.name].get("seconds", 0.0)))
+        elif p not in plan.chosen and (staging / "notebooks" / p.name).exists():
+            runs.append(NotebookRun(notebook_name(p), f"notebooks/{p.name}", "kept",
+                                    previous.get(p.name, {}).get("seconds", 0.0)))
+    order = {p.name: i for i, p in enumerate(plan.every)}
+    runs.sort(key=lambda r: order[Path(r.path).name])
+    for r in runs:
+        name = Path(r.path).name
+        r.input_key = plan.keys[name] if r.status in ("ran", "reused") else previous.get(name, {}).get("input_key")
+    return runs
+
+
 def unchanged_result(params: Params, plan: Plan, say: Callable[[str], None], started: float) -> RunResult:
     """The result of a run that found its report up to date: every notebook as the report records it (reused, or
     kept when the run was about others), said in the runner's words, nothing written."""
-    runs = [NotebookRun(notebook_name(p), f"notebooks/{p.name}", "reused" if p.name in plan.reusable else "kept",
-                        plan.previous[p.name].get("seconds", 0.0), input_key=plan.previous[p.name].get("input_key"),
-                        peak_memory_mb=plan.previous[p.name].get("peak_memory_mb"))
-            for p in plan.every if p.name in plan.previous]
+    runs = every_notebook(plan, [], params.output_dir)
     if plan.reusable:
         say(f"  unchanged since the last report, reused: {', '.join(Path(n).stem for n in sorted(plan.reusable))}")
     seconds = time.perf_counter() - started

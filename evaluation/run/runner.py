@@ -46,9 +46,9 @@ from evaluation.data.validation import last_recorded_date
 from evaluation.report.gate import check_funder_outputs
 from .execute import (OUTPUTS_DIR, PARAMS_READ_DIR, NotebookPool, kernel_name, outputs_path, params_read_path,
                       run_batch)
-from .notebooks import NotebookRun, expected_cost, notebook_name, runs_last
+from .notebooks import NotebookRun, expected_cost, runs_last
 from .pages import render_html, write_index
-from .plan import Plan, RunResult, and_report, prepare, unchanged_result, up_to_date
+from .plan import Plan, RunResult, and_report, every_notebook, prepare, unchanged_result, up_to_date
 from .provenance import Variant, params_read_by, published_hashes, reuse_key, variant_record, write_provenance
 from .publishing import WRITE_ERRORS, new_staging_dir, publish, refused_write, storage_error
 
@@ -121,7 +121,7 @@ def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool
         params, counts, last_recorded, base, runs = _validate_and_execute(plan, params, staging, say, overrides,
                                                                            jobs, kernel, pool, base, lap)
     lap("stop_kernels")
-    runs = _every_notebook(plan, runs, staging)
+    runs = every_notebook(plan, runs, staging)
     _record_reuse(plan, runs, staging)
     if plan.stale and (staging / "figures").exists():
         write_manifest(staging / "figures")
@@ -244,24 +244,6 @@ def _execute(plan: Plan, staging: Path, parameters: dict, jobs: int, kernel: str
     render_html(staging, runs[len(first):] if kernel else [])
     for r in runs:
         r.status = "ran"
-    return runs
-
-
-def _every_notebook(plan: Plan, runs: list[NotebookRun], staging: Path) -> list[NotebookRun]:
-    """The executed notebooks with the reused and kept ones, in notebook order, each with its input key."""
-    previous = plan.previous
-    for p in plan.every:
-        if p.name in plan.reusable:
-            runs.append(NotebookRun(notebook_name(p), f"notebooks/{p.name}", "reused",
-                                    previous[p.name].get("seconds", 0.0)))
-        elif p not in plan.chosen and (staging / "notebooks" / p.name).exists():
-            runs.append(NotebookRun(notebook_name(p), f"notebooks/{p.name}", "kept",
-                                    previous.get(p.name, {}).get("seconds", 0.0)))
-    order = {p.name: i for i, p in enumerate(plan.every)}
-    runs.sort(key=lambda r: order[Path(r.path).name])
-    for r in runs:
-        name = Path(r.path).name
-        r.input_key = plan.keys[name] if r.status in ("ran", "reused") else previous.get(name, {}).get("input_key")
     return runs
 
 
