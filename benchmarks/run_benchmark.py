@@ -184,8 +184,10 @@ def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
         checkout, env = fresh_checkout(work, size)
         python = checkout / ".venv" / "bin" / "python"
         print("  first run after set-up ...", flush=True)
-        first, row["first_run_peak_mb"], _ = run_cli(python, checkout, params, reports, jobs, False, env)
+        first, row["first_run_peak_mb"], prov_first = run_cli(python, checkout, params, reports, jobs, False, env)
         row["first_run_s"] = round(first, 1)
+        row["first_steps_s"] = json.dumps(prov_first.get("step_seconds", {}))
+        row["first_notebooks_s"] = json.dumps({Path(n["notebook"]).stem: n["seconds"] for n in prov_first["notebooks"]})
     else:
         checkout, env, python = ROOT, dict(os.environ), Path(sys.executable)
     print("  forced run ...", flush=True)
@@ -301,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         per = scaling["forced_s_per_100k_patients"]
         print(f"time per 100,000 patients from {scaling['size'].iloc[0]} to {scaling['size'].iloc[-1]}: "
               f"{per.min()}-{per.max()} s (max/min {per.max() / per.min():.2f})")
-    print(markdown(summary.drop(columns=["steps_s"]).astype(object).fillna("")))
+    print(markdown(summary.drop(columns=["steps_s", "first_steps_s", "first_notebooks_s"], errors="ignore")
+                   .astype(object).fillna("")))
     print()
     print(markdown(pd.concat(notebooks).astype(object).fillna("")))
     print(f"\nResults: {RESULTS / 'benchmark.csv'}, {RESULTS / 'benchmark_notebooks.csv'}")

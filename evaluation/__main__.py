@@ -76,17 +76,19 @@ def _reported(work: Callable[[], int], what: str = "report") -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .core.params import parse_overrides
-    from .run.plan import report_if_up_to_date
+    from .run.plan import prepare
 
     def work() -> int:
         overrides = parse_overrides(args.set or [], path=args.params)
         options = dict(only=args.only, force=args.force, overrides=overrides, variant=args.variant,
                        reuse_from=args.reuse_from)
-        result = report_if_up_to_date(args.params, **options)  # then nothing else of the workbench loads
-        if result is None:
+        prepared = prepare(args.params, **options)
+        if prepared.up_to_date:  # said without loading the rest of the workbench
+            result = prepared.unchanged()
+        else:
             from .run.runner import run
 
-            result = run(args.params, jobs=args.jobs, **options)
+            result = run(args.params, jobs=args.jobs, prepared=prepared, **options)
         return 0 if result.ok else EXIT_NOTEBOOK
 
     return _reported(work)

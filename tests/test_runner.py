@@ -149,6 +149,20 @@ def test_unchanged_inputs_are_reused_and_changes_rerun(tmp_path, tiny_cohort, re
     assert [r.status for r in runner.run(params, say=lambda s: None).notebooks] == ["ran"]
 
 
+def test_a_run_handed_its_plan_does_not_plan_again(tmp_path, tiny_cohort, reports_root, one_notebook, monkeypatch):
+    params = params_file(tmp_path, tiny_cohort)
+    prepared = plan.prepare(params, say=lambda s: None)
+    assert not prepared.up_to_date  # no report yet
+    hashed: list[Path] = []
+    monkeypatch.setattr(plan, "sha256", lambda path: hashed.append(path) or "x")  # any second plan would hash
+    result = runner.run(params, say=lambda s: None, in_process=True, prepared=prepared)
+    assert result.ok and hashed == []
+    prov = json.loads((reports_root / "tiny" / "provenance.json").read_text())
+    assert 0 <= prov["step_seconds"]["plan"] <= prov["wall_seconds"]
+    with pytest.raises(ValueError, match="planned for"):  # a plan made for another run is refused
+        runner.run(params, force=True, say=lambda s: None, in_process=True, prepared=prepared)
+
+
 def test_a_report_changed_outside_a_run_is_not_reused(tmp_path, tiny_cohort, reports_root, one_notebook, monkeypatch):
     """The published report belongs to the runner: provenance records the sha256 of every file it published, and
     a table edited, deleted or added afterwards (a notebook saved over it, a hand edit) makes the next run execute

@@ -191,17 +191,48 @@ def folder_missing(data_dir: Path) -> pd.DataFrame:
     return problems.table()
 
 
-def prepare(params_path: str | Path, only: list[str] | None, force: bool, overrides: dict[str, Any],
-            variant: str | None, reuse_from: list[str | Path] | None,
-            say: Callable[[str], None]) -> tuple[Params, Variant | None, Plan]:
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run checked and planned, nothing written yet (see :func:`prepare`): the command line plans first, says
+    an up-to-date report is so without loading the rest of the workbench, and otherwise hands this to the runner,
+    which then does not plan again (hashing every input file and published file twice)."""
+
+    params: Params
+    base: Variant | None  # a variant's params file as written, with its overrides
+    plan: Plan
+    started: float  # time.perf_counter() when the planning began: the run's seconds count from here
+    request: tuple  # what it was planned for: (params file, only, force, overrides, variant, reuse_from)
+
+    @property
+    def up_to_date(self) -> bool:
+        return up_to_date(self.params, self.base, self.plan)
+
+    def unchanged(self, say: Callable[[str], None] = print) -> RunResult:
+        """The result of the run, when the report is up to date: nothing written, said as the runner says it."""
+        return unchanged_result(self.params, self.plan, say, self.started)
+
+
+def run_request(params_path: str | Path, only: list[str] | None, force: bool, overrides: dict[str, Any] | None,
+                variant: str | None, reuse_from: list[str | Path] | None) -> tuple:
+    """A run's arguments as :attr:`PreparedRun.request` holds them (comparable: the runner checks that the plan
+    it is handed is for the run it was asked for)."""
+    return (str(params_path), tuple(only or ()), force, tuple((overrides or {}).items()), variant,
+            tuple(map(str, reuse_from or ())))
+
+
+def prepare(params_path: str | Path, only: list[str] | None = None, force: bool = False,
+            overrides: dict[str, Any] | None = None, variant: str | None = None,
+            reuse_from: list[str | Path] | None = None, say: Callable[[str], None] = print) -> PreparedRun:
     """What every run does before it writes anything: the params (a variant's with its overrides, and its base),
     the checks of where it will publish, a publish a killed run left half done finished, and the plan."""
+    started = time.perf_counter()
+    request = run_request(params_path, only, force, overrides, variant, reuse_from)
     if overrides and variant is None:
         raise ParamsError(f"--set ({', '.join(overrides)}) needs --variant NAME: the main report always reflects the "
                           "params file as written; a run with settings changed is a variant, published to "
                           "reports/variants/<cohort_id>/NAME/", path=str(params_path), key="--set")
-    params = load_params(params_path, overrides, variant)
-    base = Variant(variant, load_params(params_path), overrides) if variant is not None else None
+    params = load_params(params_path, overrides or {}, variant)
+    base = Variant(variant, load_params(params_path), overrides or {}) if variant is not None else None
     check_output_dir(params)  # before anything is written
     check_replaceable(params.output_dir, params.cohort_id, params.source)
     for line in repair_reports():
@@ -209,7 +240,7 @@ def prepare(params_path: str | Path, only: list[str] | None, force: bool, overri
     check_writable(params.output_dir)
     if variant is not None:  # a variant reruns only what its overrides reach: the rest comes from the main report
         reuse_from = variant_reuse_from(params.cohort_id, reuse_from)
-    return params, base, make_plan(params, only, force, reuse_from)
+    return PreparedRun(params, base, make_plan(params, only, force, reuse_from), started, request)
 
 
 def _as_recorded(value: Any) -> Any:
@@ -263,14 +294,3 @@ def unchanged_result(params: Params, plan: Plan, say: Callable[[str], None], sta
     say(f"Report: {params.output_dir / 'index.html'} ({UP_TO_DATE}: nothing it is made from changed since "
         f"{plan.record.get('started_utc', 'it was published')}; {seconds:.1f} s)")
     return RunResult(params, params.output_dir, runs, seconds)
-
-
-def report_if_up_to_date(params_path: str | Path, only: list[str] | None = None, force: bool = False,
-                         overrides: dict[str, Any] | None = None, variant: str | None = None,
-                         reuse_from: list[str | Path] | None = None,
-                         say: Callable[[str], None] = print) -> RunResult | None:
-    """The result of a run that would change nothing (see :func:`up_to_date`), said as the runner says it, or None
-    when the run has work to do (then :func:`evaluation.run.runner.run` does it)."""
-    started = time.perf_counter()
-    params, base, plan = prepare(params_path, only, force, overrides or {}, variant, reuse_from, say)
-    return unchanged_result(params, plan, say, started) if up_to_date(params, base, plan) else None

@@ -48,14 +48,15 @@ from .execute import (OUTPUTS_DIR, PARAMS_READ_DIR, NotebookPool, kernel_name, o
                       run_batch)
 from .notebooks import NotebookRun, expected_cost, runs_last
 from .pages import render_html, write_index
-from .plan import Plan, RunResult, and_report, every_notebook, prepare, unchanged_result, up_to_date
+from .plan import Plan, PreparedRun, RunResult, and_report, every_notebook, prepare, run_request
 from .provenance import Variant, params_read_by, published_hashes, reuse_key, variant_record, write_provenance
 from .publishing import WRITE_ERRORS, new_staging_dir, publish, refused_write, storage_error
 
 
 def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, force: bool = False,
         say: Callable[[str], None] = print, in_process: bool = False, overrides: dict[str, Any] | None = None,
-        variant: str | None = None, reuse_from: list[str | Path] | None = None) -> RunResult:
+        variant: str | None = None, reuse_from: list[str | Path] | None = None,
+        prepared: PreparedRun | None = None) -> RunResult:
     """Run the evaluation for one cohort; raise an :class:`EvaluationError` if anything fails.
 
     ``variant`` names a variant of the cohort: the params file with ``overrides`` (dotted key -> value, as
@@ -69,7 +70,9 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     :func:`~evaluation.run.plan.up_to_date`) writes nothing and says the report is up to date.
     ``only`` limits the run to some notebooks; the others' outputs are kept from the last report. ``in_process``
     runs the notebooks' code in this process instead of kernels (fast, for tests: the executed notebooks keep
-    no outputs and no HTML pages are rendered); everything else, publishing included, is the same.
+    no outputs and no HTML pages are rendered); everything else, publishing included, is the same. ``prepared``
+    is this run already planned by :func:`~evaluation.run.plan.prepare` (as the command line does), not planned
+    again; a plan made for other arguments is a ``ValueError``.
 
     Nothing is written outside the reports root, and nothing at ``output_dir`` but a report of this cohort is
     replaced. A write the file system refuses (read-only, full, no permission) raises
@@ -77,7 +80,11 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
     """
     made: list[Path] = []  # the staging folder, once there is one
     try:
-        return _run(params_path, only, jobs, force, say, in_process, made, overrides or {}, variant, reuse_from)
+        if prepared is None:
+            prepared = prepare(params_path, only, force, overrides, variant, reuse_from, say)
+        elif prepared.request != run_request(params_path, only, force, overrides, variant, reuse_from):
+            raise ValueError(f"the run was planned for {prepared.request}, not for these arguments")
+        return _run(prepared, only, jobs, say, in_process, made, overrides or {}, variant)
     except OSError as exc:
         if refused_write(exc) is None:
             raise
@@ -88,17 +95,16 @@ def run(params_path: str | Path, only: list[str] | None = None, jobs: int = 2, f
         raise storage_error(exc, made[0] if made else reports_root()) from None
 
 
-def _run(params_path: str | Path, only: list[str] | None, jobs: int, force: bool, say: Callable[[str], None],
-         in_process: bool, made: list[Path], overrides: dict[str, Any], variant: str | None,
-         reuse_from: list[str | Path] | None = None) -> RunResult:
-    """:func:`run`'s work; the staging folder is appended to ``made`` as soon as it exists."""
-    t0 = time.perf_counter()
+def _run(prepared: PreparedRun, only: list[str] | None, jobs: int, say: Callable[[str], None], in_process: bool,
+         made: list[Path], overrides: dict[str, Any], variant: str | None) -> RunResult:
+    """:func:`run`'s work, once planned; the staging folder is appended to ``made`` as soon as it exists."""
+    if prepared.up_to_date:
+        return prepared.unchanged(say)
+    t0 = prepared.started
     started = dt.datetime.now(dt.timezone.utc)
     steps: dict[str, float] = {}  # seconds of each step, for the provenance record (and the benchmark)
-    lap = _stopwatch(steps)
-    params, base, plan = prepare(params_path, only, force, overrides, variant, reuse_from, say)
-    if up_to_date(params, base, plan):
-        return unchanged_result(params, plan, say, t0)
+    lap = _stopwatch(steps, t0)
+    params, base, plan = prepared.params, prepared.base, prepared.plan
     lap("plan")
     for note in plan.notes:
         say(f"  {note}")
@@ -177,9 +183,9 @@ def _validate_and_execute(plan: Plan, params: Params, staging: Path, say: Callab
     return params, counts, last_recorded, base, runs
 
 
-def _stopwatch(steps: dict[str, float]) -> Callable[[str], None]:
-    """``lap(name)`` records in ``steps`` the seconds since the last lap (or since the stopwatch was made)."""
-    last = [time.perf_counter()]
+def _stopwatch(steps: dict[str, float], start: float) -> Callable[[str], None]:
+    """``lap(name)`` records in ``steps`` the seconds since the last lap (or since ``start``, a perf_counter time)."""
+    last = [start]
 
     def lap(name: str) -> None:
         now = time.perf_counter()
