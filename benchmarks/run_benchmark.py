@@ -216,6 +216,19 @@ def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
     return row, notebooks
 
 
+def scaling_columns(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with the marginal time per 100,000 patients of each scaling size: its forced run's seconds
+    over the next smaller size's, per 100,000 patients more. The raw time per 100,000 patients falls with size
+    while a run's fixed cost (the kernels, every figure's export, the pages) is spread over more patients; the
+    marginal figure is what stays flat when the work grows linearly with the cohort."""
+    summary = summary.copy()
+    scaling = summary[summary["size"].isin(SCALING)].sort_values("patients")
+    more = scaling["patients"].diff()
+    marginal = scaling["forced_run_s"].diff() / more * 100_000
+    summary["marginal_s_per_100k_patients"] = marginal.round(1)  # aligned on the index: NaN for the first and others
+    return summary
+
+
 def single_run_commands(spec_path: Path, reports: Path, jobs: int) -> list[tuple[str, list[str]]]:
     """(variant label, command) for each variant of a sweep spec run as a single cold run, ``jobs`` notebooks at
     a time, each into its own folder under ``reports``: the sweep's own commands with ``--jobs`` changed."""
@@ -297,12 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         notebooks.append(per_notebook)
         pd.DataFrame(rows).to_csv(RESULTS / "benchmark.csv", index=False)
         pd.concat(notebooks).to_csv(RESULTS / "benchmark_notebooks.csv", index=False)
-    summary = pd.DataFrame(rows)
+    summary = scaling_columns(pd.DataFrame(rows))
+    summary.to_csv(RESULTS / "benchmark.csv", index=False)
     scaling = summary[summary["size"].isin(SCALING)]
     if len(scaling) > 1:
-        per = scaling["forced_s_per_100k_patients"]
-        print(f"time per 100,000 patients from {scaling['size'].iloc[0]} to {scaling['size'].iloc[-1]}: "
-              f"{per.min()}-{per.max()} s (max/min {per.max() / per.min():.2f})")
+        for column in ("forced_s_per_100k_patients", "marginal_s_per_100k_patients"):
+            per = scaling[column].dropna()
+            print(f"{column} from {scaling['size'].iloc[0]} to {scaling['size'].iloc[-1]}: {per.min()}-{per.max()} s "
+                  f"(max/min {per.max() / per.min():.2f})")
     print(markdown(summary.drop(columns=["steps_s", "first_steps_s", "first_notebooks_s"], errors="ignore")
                    .astype(object).fillna("")))
     print()

@@ -37,3 +37,13 @@ def test_tree_memory_counts_the_children():
         child.kill()
         child.wait()
     assert bench.tree_memory_mb(child.pid) == 0.0  # gone
+
+
+def test_marginal_time_per_100k_patients():
+    """Worked by hand: 25,000 patients in 60 s, 100,000 in 90 s, 250,000 in 150 s: 30 s more for 75,000 more
+    patients is 40 s per 100,000, then 60 s for 150,000 more is 40 s again; the demo is not a scaling size."""
+    summary = pd.DataFrame({"size": ["demo", "25k", "100k", "statewide"], "patients": [590, 25_000, 100_000, 250_000],
+                            "forced_run_s": [40.0, 60.0, 90.0, 150.0]})
+    marginal = bench.scaling_columns(summary)["marginal_s_per_100k_patients"]
+    assert marginal.isna().tolist() == [True, True, False, False]
+    assert marginal.iloc[2:].tolist() == [40.0, 40.0]

@@ -166,6 +166,28 @@ def test_patients_per_team_figure_of_the_cohort(cohort):
     assert spec.caption == "<11 patients across 3 teams (0 to <11 per team)."
 
 
+def test_patients_per_team_figure_draws_at_most_30_teams(cohort):
+    """40 teams: team k has 12 + k patients, but team 7 has 5 (1,260 - 19 + 5 = 1,246 in all). Drawn: the 15 with
+    the fewest (T07, T00-T06, T08-T14) and the 15 with the most (T25-T39), fewest first, with a gap row for the 10
+    between. Only the 5 is hidden: the drawn teams do not add up to the total, so nothing gives it away."""
+    p, _ = cohort
+    sizes = [5 if k == 7 else 12 + k for k in range(40)]
+    table = pd.DataFrame({"team_id": [f"T{k:02d}" for k in range(40)], "team_name": [f"Team {k:02d}" for k in range(40)],
+                          "patients": sizes})
+    spec = overview_figures.patients_per_team(table, p)
+    ax = spec.figure.axes[0]
+    expected = [7, *range(7), *range(8, 15), *range(25, 40)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"Team {k:02d}" for k in expected]
+    assert len(ax.patches) == 29 and sorted(round(b.get_width()) for b in ax.patches)[:2] == [12, 13]
+    labels = [t.get_text() for t in ax.texts]
+    assert " <11" in labels and " ... 10 teams in between ..." in labels and " 51" in labels and " 30" not in labels
+    assert spec.figure.get_size_inches()[1] == pytest.approx(0.3 * 31 + 1)  # 30 rows and the gap
+    assert spec.caption == ("1,246 patients across 40 teams (<11 to 51 per team). Shown: 30 of 40 teams, the 15 with "
+                            "the fewest patients and the 15 with the most; every team is in "
+                            "tables/patients_per_team.csv.")
+    assert "the 30 of 40 teams with the fewest and the most patients" in spec.alt_text
+
+
 @pytest.mark.parametrize(("days", "who", "median"), [
     # 12 + 12 measured, none missing: median of 10 (x12) and 21 (x12) = 15.5
     ([10.0] * 12 + [21.0] * 12, "all 24 patients", "15.5 days"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections import Counter
 from typing import Callable, Mapping, Sequence
 
@@ -53,6 +54,26 @@ def _key(value: object, scale: float = 1.0) -> str:
     return " ".join(str(value).replace("\u2212", "-").split()).casefold()
 
 
+_POOLS: dict[tuple[int, str], Counter] = {}  # (id of a funder CSV's frame, column) -> its cells' keys, counted
+
+
+def _pool(csv: pd.DataFrame, column: str) -> Counter:
+    """The keys of a funder CSV column's cells, counted once per frame: every table of a workbook, Word file and
+    slide deck is matched against every CSV (at statewide size a million keys, counted again for each table).
+    The gate reads each CSV once and never changes it; an entry goes when its frame does."""
+    key = (id(csv), column)
+    if key not in _POOLS:
+        if not any(k[0] == key[0] for k in _POOLS):
+            weakref.finalize(csv, _forget, key[0])
+        _POOLS[key] = Counter(_key(v) for v in csv[column])
+    return _POOLS[key]
+
+
+def _forget(frame_id: int) -> None:
+    for key in [k for k in _POOLS if k[0] == frame_id]:
+        del _POOLS[key]
+
+
 def _agreement(values: Counter, scaled: Counter, pool: Counter) -> tuple[float, float]:
     """(share of a layout column's cells found in the CSV column, scale): ``values`` and ``scaled`` are the
     column's cell keys as they are and x100 (a percentage stored as a fraction), ``pool`` the CSV column's."""
@@ -75,7 +96,7 @@ def match_columns(labels: Sequence[str], rows: Sequence[Sequence], csv: pd.DataF
     if csv is None or csv.empty:
         return mapping, scales
     left = [n for n in names if n in csv.columns and n not in mapping.values()]
-    pools = {n: Counter(_key(v) for v in csv[n]) for n in left}
+    pools = {n: _pool(csv, n) for n in left}
     scored = []
     for j in [j for j in range(len(labels)) if j not in mapping]:
         values = _filled(rows, j)

@@ -201,6 +201,7 @@ class PreparedRun:
     base: Variant | None  # a variant's params file as written, with its overrides
     plan: Plan
     started: float  # time.perf_counter() when the planning began: the run's seconds count from here
+    planned: float  # and when it ended
     request: tuple  # what it was planned for: (params file, only, force, overrides, variant, reuse_from)
 
     @property
@@ -240,7 +241,8 @@ def prepare(params_path: str | Path, only: list[str] | None = None, force: bool 
     check_writable(params.output_dir)
     if variant is not None:  # a variant reruns only what its overrides reach: the rest comes from the main report
         reuse_from = variant_reuse_from(params.cohort_id, reuse_from)
-    return PreparedRun(params, base, make_plan(params, only, force, reuse_from), started, request)
+    plan = make_plan(params, only, force, reuse_from)
+    return PreparedRun(params, base, plan, started, time.perf_counter(), request)
 
 
 def _as_recorded(value: Any) -> Any:

@@ -102,10 +102,12 @@ def _run(prepared: PreparedRun, only: list[str] | None, jobs: int, say: Callable
         return prepared.unchanged(say)
     t0 = prepared.started
     started = dt.datetime.now(dt.timezone.utc)
-    steps: dict[str, float] = {}  # seconds of each step, for the provenance record (and the benchmark)
-    lap = _stopwatch(steps, t0)
+    # seconds of each step, for the provenance record (and the benchmark); after the plan, the command line loads
+    # the rest of the workbench (this module's imports) only when the report is not up to date
+    steps: dict[str, float] = {"plan": round(prepared.planned - t0, 2)}
+    lap = _stopwatch(steps, prepared.planned)
     params, base, plan = prepared.params, prepared.base, prepared.plan
-    lap("plan")
+    lap("load_workbench")
     for note in plan.notes:
         say(f"  {note}")
     if plan.changed:

@@ -4,6 +4,11 @@
 caption, alt text, section ``cohort``); :func:`patients_per_team_chart` and :func:`follow_up_histogram` draw
 the bare figure. Both draw counts of patients, so neither draws nor states a small count: a small team's bar
 is hidden (with the one that would give it away), small histogram bins are merged with a neighbour.
+
+The patients-per-team chart draws at most :data:`TEAMS_SHOWN` teams, as the other per-team figures do: a
+statewide cohort's 1,000 rows would make a figure 300 inches tall (at 300 dpi, a 650 MB image and most of the
+notebook's time and memory). Above that it draws the teams with the fewest and the most patients, the two that
+the caption names among them; tables/patients_per_team.csv keeps every team, and the caption says so.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from evaluation.analyses.charts import (hidden_note, histogram_note, protected_c
                                         shown_number_or_nan)
 from evaluation.core.disclosure import COUNT_GID, UNDRAWN, format_count, is_small
 from evaluation.core.figures import OKABE_ITO, FigureSpec, house_style
+from evaluation.core.groups import TeamCap, both_ends
 from evaluation.core.params import Params
 from evaluation.core.text import format_days
 from evaluation.stats.figure_protection import Relation
@@ -22,6 +28,23 @@ NOTEBOOK = "00_data_quality"
 SECTION = "cohort"
 PATIENTS_TITLE = "Patients in the population of focus, by team"
 FOLLOW_UP_TITLE = "Follow-up per patient: enrollment to last measurement"
+TEAMS_SHOWN = 30  # team rows the patients-per-team chart draws at most (about a page)
+
+
+def shown_teams(table: pd.DataFrame, n: int = TEAMS_SHOWN) -> TeamCap:
+    """Teams of the patients-per-team chart (from compute.patients_per_team): all, in the table's order (by team
+    id), or the ``n // 2`` with the fewest patients and the ``n - n // 2`` with the most (ties by team id), fewest
+    first."""
+    key = _team_key(table)
+    ranked = table.assign(_n=pd.to_numeric(table["patients"], errors="coerce").fillna(0)) \
+        .sort_values(["_n", key], kind="stable")[key].astype(str).tolist()
+    cap = both_ends(ranked, n, rule=f"the {n // 2} with the fewest patients and the {n - n // 2} with the most")
+    return cap if cap.capped else TeamCap(table[key].astype(str).tolist(), len(table))
+
+
+def _team_key(table: pd.DataFrame) -> str:
+    """The column naming a team: its id, or its name in a table without ids."""
+    return "team_id" if "team_id" in table.columns else "team_name"
 
 
 def patients_per_team(table: pd.DataFrame, params: Params) -> FigureSpec:
@@ -31,10 +54,13 @@ def patients_per_team(table: pd.DataFrame, params: Params) -> FigureSpec:
     n, teams = int(table["patients"].sum()), len(table)
     lo, hi = (format_count(v, threshold) for v in (table["patients"].min(), table["patients"].max()))
     total = format_count(n, threshold)
+    shown = shown_teams(table)
+    drawn = (f"the {len(shown.teams)} of {teams:,} teams with the fewest and the most patients" if shown.capped
+             else f"{teams} teams")
     return FigureSpec(
         "overview_patients_per_team", patients_per_team_chart(table, threshold), PATIENTS_TITLE,
-        f"{total} patients across {teams} teams ({lo} to {hi} per team).",
-        f"Horizontal bar chart of patients enrolled per team; {teams} teams, from {lo} to {hi} patients each, "
+        f"{total} patients across {teams:,} teams ({lo} to {hi} per team)." + shown.sentence("patients_per_team"),
+        f"Horizontal bar chart of patients enrolled per team; {drawn}, from {lo} to {hi} patients each, "
         f"{total} in all.", SECTION, NOTEBOOK)
 
 
@@ -69,30 +95,42 @@ def patients_per_team_chart(table: pd.DataFrame, suppress_below: int | None = 11
 
     The caption (:func:`patients_per_team`) states the total and the smallest and largest team,
     so a team of 1 to ``suppress_below`` - 1 patients is not drawn (labelled ``<11``) and, when the others
-    would give it away, neither is the next smallest (``*``); bars of hidden counts are not drawn."""
-    names = table["team_name"].astype(str).tolist()
+    would give it away, neither is the next smallest (``*``); bars of hidden counts are not drawn. Above
+    :data:`TEAMS_SHOWN` teams only those of :func:`shown_teams` are drawn, with a gap row for the teams between;
+    the drawn teams then no longer add up to the total, so no relation ties them to it."""
+    shown_cap = shown_teams(table)
+    total = float(pd.to_numeric(table["patients"], errors="coerce").fillna(0).sum())
+    if shown_cap.capped:
+        table = table.assign(_id=table[_team_key(table)].astype(str)).set_index("_id").loc[shown_cap.teams].reset_index()
     counts = pd.to_numeric(table["patients"], errors="coerce").fillna(0).to_numpy(float)
+    names = table["team_name"].astype(str).tolist()
     ids = [f"team:{i}" for i in range(len(names))]
-    values = {"total": float(counts.sum()), **dict(zip(ids, counts))}
+    values = {"total": total, **dict(zip(ids, counts))}
     labels = {"total": "patients in the caption", **{c: f"{n}: patients" for c, n in zip(ids, names)}}
     locked = {"total"}
     if len(counts):  # the caption states the largest and (when not small) the smallest team
         locked |= {c for c, v in zip(ids, counts) if v in (counts.max(), counts.min())
                    and not (suppress_below and 1 <= v < suppress_below)}
     relations = [Relation({**{c: 1.0 for c in ids}, "total": -1.0}, "==", 0.0,
-                          "the teams add up to the patients in the caption")] if ids else []
+                          "the teams add up to the patients in the caption")] if ids and not shown_cap.capped else []
     shown = protected_counts(values, relations, suppress_below, locked)
-    fig, ax = plt.subplots(figsize=(6, max(2.0, 0.3 * len(names) + 1)))
+    y = np.arange(len(names), dtype=float)
+    if shown_cap.capped:  # a blank row between the two ends says how many teams lie between them
+        y[shown_cap.split:] += 1
+    rows = y[-1] + 1 if len(y) else 0
+    fig, ax = plt.subplots(figsize=(6, max(2.0, 0.3 * rows + 1)))
     drawn = np.array([shown_number_or_nan(shown[c]) for c in ids], float)
-    y = np.arange(len(names))
     ax.barh(y[~np.isnan(drawn)], drawn[~np.isnan(drawn)], color=OKABE_ITO[0])
     gids = {}
     for yy, c, v in zip(y, ids, drawn):
         if shown[c] != UNDRAWN:  # each label is exactly what the counts record says it shows
             gids[c] = f"{COUNT_GID}{len(gids)}"
             ax.text(0 if v != v else v, yy, f" {shown[c]}", va="center", fontsize=8, gid=gids[c])
+    if shown_cap.capped:
+        ax.text(0, shown_cap.split, f" ... {shown_cap.total - len(names):,} teams in between ...", va="center",
+                fontsize=7, style="italic", color="#555555")
     ax.set_yticks(y, names)
-    ax.set_ylim(len(names) - 0.5, -0.5)  # every team's row, drawn or not, top to bottom
+    ax.set_ylim(rows - 0.5, -0.5)  # every drawn team's row, drawn or not, top to bottom
     ax.grid(axis="y", visible=False)
     ax.set_title(PATIENTS_TITLE)
     ax.set_xlabel("Patients" + (f"\n({hidden_note(suppress_below)})" if any(v != v for v in drawn) else ""))
