@@ -52,7 +52,7 @@ def shared_kernel(tmp_path_factory):
                            "pd.get_option('display.max_rows'), "
                            "np.get_printoptions()['precision'], os.environ.get('LEFT_BEHIND'), os.getcwd() == '/')",
                            "import warnings\nwarnings.warn('shown again')")
-    dies = write_notebook(folder, "03_dies.ipynb", "import os\nos._exit(1)")
+    dies = write_notebook(folder, "03_dies.ipynb", "print('before the kernel died')", "import os\nos._exit(1)")
     after = write_notebook(folder, "04_after.ipynb", "import os\nprint(os.getpid())")
     staging = tmp_path_factory.mktemp("staging")
     (staging / "notebooks").mkdir()
@@ -94,6 +94,8 @@ def test_a_notebooks_peak_memory_is_its_own(shared_kernel):
 def test_a_kernel_that_died_is_replaced_for_the_next_notebook(shared_kernel):
     staging, (_, probe, _, after), done = shared_kernel
     assert done[2].status == "failed"
+    # the notebook as far as it ran is kept for inspection (written once the run ended, not after every cell)
+    assert printed(staging, Path("03_dies.ipynb"))[0] == "before the kernel died"
     assert done[3].status == "ok", done[3].error
     assert printed(staging, after)[0] != printed(staging, probe)[0].split()[0]  # a new kernel
     assert (staging / "logs" / "kernels.log").exists()

@@ -243,6 +243,7 @@ def _engine() -> str:
     client of its own (0.2 s of waiting per notebook) that it never stops, since it does not own the kernel."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.iorw import write_ipynb
     from papermill.log import logger
 
     class ConnectedClient(PapermillNotebookClient):
@@ -254,10 +255,18 @@ def _engine() -> str:
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kept = kwargs.pop("keep_as", None)
             kwargs = {k: v for k, v in kwargs.items() if k not in ("input_path", "timeout", "startup_timeout")}
-            return ConnectedClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
-                                   kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
-                                   stderr_file=stderr_file, **kwargs).execute()
+            try:
+                return ConnectedClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                       kernel_name=kernel_name, log=logger, log_output=log_output,
+                                       stdout_file=stdout_file, stderr_file=stderr_file, **kwargs).execute()
+            except Exception:
+                # a kernel that died or a cell that timed out: papermill writes no notebook then (it does for an
+                # error in a cell); the notebook as far as it ran is kept, to see where it stopped
+                if kept:
+                    write_ipynb(nb_man.nb, kept)
+                raise
 
     papermill_engines.register(ENGINE, WarmKernelEngine)
     return ENGINE
@@ -280,7 +289,7 @@ def run_in_warm_kernel(source: str, target: str, parameters: dict, environment: 
         pm.execute_notebook(source, target, parameters=parameters, engine_name=_engine(), kernel_name=_Worker.name,
                             language="python", km=kernel.manager, kc=client, cwd=str(REPO_ROOT), progress_bar=False,
                             log_output=True, stdout_file=stdout, stderr_file=stdout, request_save_on_cell_execute=False,
-                            execution_timeout=CELL_TIMEOUT_SECONDS)
+                            execution_timeout=CELL_TIMEOUT_SECONDS, keep_as=target)
     finally:
         client.stop_channels()
         peak = memory_mb(kernel.pid) if measured else None
