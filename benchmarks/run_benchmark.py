@@ -7,6 +7,8 @@ For each size, in one run of this script: generate the cohort, then
   ``python -m evaluation run`` after set-up;
 - **forced run**: ``run --force`` in the same checkout (every notebook executed again);
 - **unchanged re-run**: ``run`` again (every notebook reused);
+- **one notebook at a time** (the demo only): ``run --force --jobs 1``, each notebook's time in a warm kernel with
+  no other notebook sharing the cores: its ratio to the in-process time is what the kernel itself adds;
 - **in-process floor**: the cohort validated once and every notebook's code run one after another in one Python
   process (no kernel, no papermill, no HTML pages, no gate, no publishing): what the analyses themselves cost.
 
@@ -51,6 +53,9 @@ SIZES = {  # name: (teams, patients per team)
     "statewide": (1000, 250),
 }
 FRESH_SIZES = ("demo", "statewide")  # measured from a fresh copy's first run too
+# measured one notebook at a time too (``--jobs 1``): each notebook's time in a warm kernel with no other notebook
+# sharing the cores, so its ratio to the in-process time is the kernel's own overhead, not the other kernel's load
+SEQUENTIAL_SIZES = ("demo",)
 SCALING = ("25k", "100k", "statewide")  # time per 100,000 patients, compared across these
 COPY_NEVER = (".venv/", "data/", "reports/", "benchmarks/results/")
 
@@ -194,6 +199,14 @@ def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
     forced, row["forced_run_peak_mb"], prov = run_cli(python, checkout, params, reports, jobs, True, env)
     print("  unchanged re-run ...", flush=True)
     unchanged, _, prov_again = run_cli(python, checkout, params, reports, jobs, False, env)
+    sequential = None
+    if size in SEQUENTIAL_SIZES:
+        print("  forced run, one notebook at a time ...", flush=True)
+        seconds, _, prov_one = run_cli(python, checkout, params, reports, 1, True, env)
+        row["one_at_a_time_run_s"] = round(seconds, 1)
+        sequential = pd.DataFrame(prov_one["notebooks"])[["notebook", "seconds"]].rename(
+            columns={"seconds": "one_at_a_time_seconds"})
+        sequential["notebook"] = sequential["notebook"].map(lambda p: Path(p).stem)
     print("  in-process floor ...", flush=True)
     floor = in_process(python, checkout, params, reports, env)
     row |= {"forced_run_s": round(forced, 1), "unchanged_run_s": round(unchanged, 2),
@@ -205,6 +218,13 @@ def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
     notebooks["notebook"] = notebooks["notebook"].map(lambda p: Path(p).stem)
     notebooks = notebooks.merge(floor, on="notebook", how="outer")
     notebooks["overhead_ratio"] = (notebooks["seconds"] / notebooks["in_process_seconds"]).round(2)
+    if sequential is not None:
+        notebooks = notebooks.merge(sequential, on="notebook", how="left")
+        notebooks["one_at_a_time_overhead_ratio"] = (notebooks["one_at_a_time_seconds"]
+                                                     / notebooks["in_process_seconds"]).round(2)
+        alone = notebooks.dropna(subset=["one_at_a_time_overhead_ratio"]).sort_values("one_at_a_time_overhead_ratio")
+        row["worst_notebook_overhead_one_at_a_time"] = (f"{alone['one_at_a_time_overhead_ratio'].iloc[-1]} "
+                                                        f"({alone['notebook'].iloc[-1]})")
     notebooks.insert(0, "size", size)
     worst = notebooks.dropna(subset=["overhead_ratio"]).sort_values("overhead_ratio").iloc[-1]
     row |= {"run_to_floor": round(forced / row["floor_s"], 2),
