@@ -222,18 +222,21 @@ def bench(size: str, jobs: int, work: Path) -> tuple[dict, pd.DataFrame]:
         notebooks = notebooks.merge(sequential, on="notebook", how="left")
         notebooks["one_at_a_time_overhead_ratio"] = (notebooks["one_at_a_time_seconds"]
                                                      / notebooks["in_process_seconds"]).round(2)
-        alone = notebooks.dropna(subset=["one_at_a_time_overhead_ratio"]).sort_values("one_at_a_time_overhead_ratio")
-        row["worst_notebook_overhead_one_at_a_time"] = (f"{alone['one_at_a_time_overhead_ratio'].iloc[-1]} "
-                                                        f"({alone['notebook'].iloc[-1]})")
+        row["worst_notebook_overhead_one_at_a_time"] = worst_notebook(notebooks, "one_at_a_time_overhead_ratio")
     notebooks.insert(0, "size", size)
-    worst = notebooks.dropna(subset=["overhead_ratio"]).sort_values("overhead_ratio").iloc[-1]
     row |= {"run_to_floor": round(forced / row["floor_s"], 2),
             "first_to_forced": round(row["first_run_s"] / forced, 2) if "first_run_s" in row else None,
             "unchanged_to_forced": round(unchanged / forced, 3),
-            "worst_notebook_overhead": f"{worst['overhead_ratio']} ({worst['notebook']})",
+            "worst_notebook_overhead": worst_notebook(notebooks, "overhead_ratio"),
             "notebook_peak_mb": notebooks["peak_memory_mb"].max(),
             "forced_s_per_100k_patients": round(forced / row["patients"] * 100_000, 1)}
     return row, notebooks
+
+
+def worst_notebook(notebooks: pd.DataFrame, ratio: str) -> str:
+    """The highest ``ratio`` of the per-notebook rows and its notebook: ``1.21 (06_priority)``."""
+    worst = notebooks.dropna(subset=[ratio]).sort_values(ratio).iloc[-1]
+    return f"{worst[ratio]} ({worst['notebook']})"
 
 
 def scaling_columns(summary: pd.DataFrame) -> pd.DataFrame:

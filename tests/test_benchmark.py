@@ -47,3 +47,8 @@ def test_marginal_time_per_100k_patients():
     marginal = bench.scaling_columns(summary)["marginal_s_per_100k_patients"]
     assert marginal.isna().tolist() == [True, True, False, False]
     assert marginal.iloc[2:].tolist() == [40.0, 40.0]
+
+
+def test_worst_notebook_skips_rows_without_a_ratio():
+    rows = pd.DataFrame({"notebook": ["00_a", "06_b", "validation"], "overhead_ratio": [0.9, 1.21, None]})
+    assert bench.worst_notebook(rows, "overhead_ratio") == "1.21 (06_b)"

@@ -54,24 +54,21 @@ def _key(value: object, scale: float = 1.0) -> str:
     return " ".join(str(value).replace("\u2212", "-").split()).casefold()
 
 
-_POOLS: dict[tuple[int, str], Counter] = {}  # (id of a funder CSV's frame, column) -> its cells' keys, counted
+_POOLS: dict[int, dict[str, Counter]] = {}  # id of a funder CSV's frame -> column -> its cells' keys, counted
 
 
 def _pool(csv: pd.DataFrame, column: str) -> Counter:
     """The keys of a funder CSV column's cells, counted once per frame: every table of a workbook, Word file and
     slide deck is matched against every CSV (at statewide size a million keys, counted again for each table).
-    The gate reads each CSV once and never changes it; an entry goes when its frame does."""
-    key = (id(csv), column)
-    if key not in _POOLS:
-        if not any(k[0] == key[0] for k in _POOLS):
-            weakref.finalize(csv, _forget, key[0])
-        _POOLS[key] = Counter(_key(v) for v in csv[column])
-    return _POOLS[key]
-
-
-def _forget(frame_id: int) -> None:
-    for key in [k for k in _POOLS if k[0] == frame_id]:
-        del _POOLS[key]
+    The gate reads each CSV once and never changes it; a frame's entry goes when the frame does."""
+    frame = id(csv)
+    if frame not in _POOLS:
+        _POOLS[frame] = {}
+        weakref.finalize(csv, _POOLS.pop, frame, None)
+    columns = _POOLS[frame]
+    if column not in columns:
+        columns[column] = Counter(_key(v) for v in csv[column])
+    return columns[column]
 
 
 def _agreement(values: Counter, scaled: Counter, pool: Counter) -> tuple[float, float]:
